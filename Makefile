@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Build like libbpf-bootstrap: everything generated goes to .output/, BPF objects become
+# skeletons that the userspace binary includes, and `make V=1` shows the real commands.
+
+OUTPUT     := .output
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+PKG_CONFIG ?= pkg-config
+ARCH       ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_H  := vmlinux/$(ARCH)/vmlinux.h
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS       := libbpf libmnl json-c
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+CFLAGS     ?= -g -O2
+CFLAGS     += -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11
+CPPFLAGS   += -D_GNU_SOURCE -DMPTCP_UPGRADE_VERSION='"$(VERSION)"' \
+	      -Iinclude -Iuser -I$(OUTPUT) $(PKG_CFLAGS)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Iinclude -Ibpf -Ivmlinux/$(ARCH)
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+# The policy parser and the output helpers are linked into the tests and the
+# benchmark too, so they live apart from the command modules.
+LIB_SRCS   := user/policy.c user/output.c
+CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c
+LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
+CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
+TEST_BINS  := $(OUTPUT)/selftests/test_policy
+BENCH_BINS := $(OUTPUT)/selftests/bench_policy
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+APP := mptcp-upgrade
+
+.PHONY: all
+all: $(APP)
+
+$(APP): $(LIB_OBJS) $(CMD_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# Userspace objects that include a skeleton must wait for it.
+$(CMD_OBJS): $(SKELS)
+
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/selftests/%.o: selftests/%.c | $(OUTPUT)/selftests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/selftests/test_policy: $(OUTPUT)/selftests/test_policy.o $(LIB_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+
+$(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# `make check` is the test command README.md and .ci/run give. prove runs every
+# TAP producer (the cmocka suite and the CLI scripts) and closes with its summary.
+.PHONY: check
+check: $(APP) $(TEST_BINS)
+	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh
+
+.PHONY: bench
+bench: $(APP) $(BENCH_BINS)
+	$(Q)selftests/bench.sh
+
+# Regenerate the committed vmlinux.h from the running kernel's BTF, replacing it
+# only when it changed so that a no-op run does not trigger a full rebuild.
+.PHONY: vmlinux
+vmlinux:
+	$(call msg,GEN,$(VMLINUX_H))
+	$(Q)mkdir -p $(dir $(VMLINUX_H))
+	$(Q)tmp=$$(mktemp) && \
+	  $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $$tmp && \
+	  if cmp -s $$tmp $(VMLINUX_H); then rm -f $$tmp; echo "  $(VMLINUX_H) unchanged"; \
+	  else mv $$tmp $(VMLINUX_H); chmod 644 $(VMLINUX_H); fi
+
+.PHONY: clean
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) $(APP)
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/selftests/*.d)

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What crosses the boundary between the BPF programs and the loader: map keys,
+ * map values, counter indexes and limits. Fixed-width fields only, so that the
+ * layout is the same for clang -target bpf and for the host compiler.
+ */
+#ifndef MPTCP_UPGRADE_H
+#define MPTCP_UPGRADE_H
+
+#ifdef __BPF__
+/* vmlinux.h already provides the __u* types. */
+#else
+#include <linux/types.h>
+#endif
+
+/* Cgroups that can be attached at the same time, each with its own policy. */
+#define MU_MAX_ATTACHMENTS	64
+/*
+ * How deep below the cgroup v2 root the socket-creation program looks for an
+ * attached ancestor. systemd puts services at depth 2 (system.slice/x.service)
+ * and containers rarely go past 10; deeper tasks are treated as outside.
+ */
+#define MU_MAX_CGROUP_DEPTH	32
+/* Normalized policy entries one attachment may hold (after host names expand). */
+#define MU_MAX_POLICY_ENTRIES	65536
+/* Threads that may be between update_socket_protocol and sock_create at once. */
+#define MU_MAX_PENDING_NOTES	16384
+
+/* Address families a policy covers (mu_attachment.families), one bit each. */
+#define MU_FAMILY_INET		(1U << 0)
+#define MU_FAMILY_INET6		(1U << 1)
+
+/*
+ * Which socket calls a policy entry applies to: a `bind` line matches bind(),
+ * a `server` line matches connect(), a bare `mptcp@` line matches both.
+ */
+enum mu_role {
+	MU_ROLE_BIND	= 1U << 0,
+	MU_ROLE_CONNECT	= 1U << 1,
+	MU_ROLE_BOTH	= MU_ROLE_BIND | MU_ROLE_CONNECT,
+};
+
+/* Value of the attached-cgroups map, keyed by the cgroup v2 id (__u64). */
+struct mu_attachment {
+	__u32 id;		/* slot in the per-attachment maps, < MU_MAX_ATTACHMENTS */
+	__u32 families;		/* MU_FAMILY_* with at least one policy entry */
+};
+
+/*
+ * Left by the socket-creation program for the thread that called socket(), and
+ * consumed by cgroup/sock_create on the socket that call produced: the mark that
+ * says "this MPTCP socket is ours", as opposed to one the application asked for.
+ */
+struct mu_upgrade_note {
+	__u32 attach_id;
+	__u32 family;		/* AF_INET or AF_INET6 as passed to socket() */
+};
+
+/* Per-attachment counters, one per-CPU array element each. */
+enum mu_attach_counter {
+	MU_CNT_SOCKETS_UPGRADED,	/* socket() turned from TCP into MPTCP */
+	MU_CNT_SOCKETS_OTHER_FAMILY,	/* TCP socket of a family the policy does not list */
+	MU_CNT_SOCKETS_NATIVE_MPTCP,	/* the application asked for MPTCP itself */
+	MU_CNT_NOTES_DROPPED,		/* note map full: socket upgraded but not marked */
+	MU_CNT_MAX,
+};
+
+struct mu_attach_counters {
+	__u64 count[MU_CNT_MAX];
+};
+
+#endif /* MPTCP_UPGRADE_H */
