@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The policy file: HAProxy's mptcp@ address syntax (see README.md and
+ * ../shared/design/policy-syntax.md) parsed into a normalized list of entries,
+ * one per address, that the loader turns into BPF map contents.
+ */
+#ifndef MU_POLICY_H
+#define MU_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "mptcp_upgrade.h"
+
+struct policy_entry {
+	uint8_t role;			/* enum mu_role */
+	uint8_t family;			/* AF_INET or AF_INET6 */
+	uint8_t prefix_len;		/* 0 = any address of the family */
+	uint8_t addr[16];		/* network order; IPv4 uses the first 4 bytes */
+	uint16_t port_min;		/* 0..65535 when no port was written */
+	uint16_t port_max;
+	unsigned int line;		/* where the address was written, 1-based */
+	unsigned int column;
+	char *source;			/* the address as written: "mptcp@10.0.0.5:80" */
+	char *host;			/* the host name it was resolved from, or NULL */
+};
+
+struct policy {
+	struct policy_entry *entries;
+	size_t nr_entries;
+	size_t cap_entries;
+	unsigned int nr_lines;		/* lines that held at least one address */
+	struct resolve_cache *cache;	/* host names resolved during this load */
+};
+
+#define POLICY_ERR_MAX 512
+
+struct policy_error {
+	char msg[POLICY_ERR_MAX];	/* "FILE:LINE:COL: what is wrong" or "FILE: ..." */
+};
+
+/* Largest policy file read into memory; anything bigger is surely not a policy. */
+#define POLICY_MAX_FILE_SIZE	(64U << 20)
+
+void policy_init(struct policy *pol);
+void policy_free(struct policy *pol);
+
+/*
+ * Parse @path ("-" is standard input) into @pol. On error return -1, leave @pol
+ * empty and describe the first problem in @err. @name is what errors call the
+ * file (NULL: @path).
+ */
+int policy_load_file(const char *path, struct policy *pol, struct policy_error *err);
+int policy_parse_buffer(const char *name, const char *buf, size_t len, struct policy *pol,
+			struct policy_error *err);
+
+const char *policy_role_str(uint8_t role);
+const char *policy_family_str(uint8_t family);
+/* "10.0.0.0/8", "::/0": buffer of at least POLICY_PREFIX_STRLEN bytes. */
+#define POLICY_PREFIX_STRLEN	(46 + 4)
+void policy_entry_prefix_str(const struct policy_entry *e, char *buf, size_t size);
+/* "443", "8000-8100" or "all". */
+#define POLICY_PORTS_STRLEN	12
+void policy_entry_ports_str(const struct policy_entry *e, char *buf, size_t size);
+/* Does @e cover a call of @role on this address and port? The reference the BPF side must match. */
+bool policy_entry_matches(const struct policy_entry *e, uint8_t family, const uint8_t *addr,
+			  uint16_t port, uint8_t role);
+
+#endif /* MU_POLICY_H */
