@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `mptcp-upgrade check`: can this kernel run the attach engine, and if not,
+ * exactly why. Each requirement is probed the way attach will use it: the
+ * trampoline test loads the real socket-creation program (and attaches nothing),
+ * so a kernel that refuses it here would refuse it at attach time too.
+ */
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "output.h"
+#include "upgrade.skel.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+/* Kernel-internal errno that BPF syscalls leak to userspace. */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
+#define HOOK_FUNC "update_socket_protocol"
+
+enum req_state {
+	REQ_OK,
+	REQ_WARN,	/* not needed by attach, but something else will miss it */
+	REQ_UNKNOWN,	/* could not be probed (another requirement failed first) */
+	REQ_MISSING,	/* the attach engine cannot run without it */
+};
+
+static const char *const state_names[] = {
+	[REQ_OK] = "ok", [REQ_WARN] = "warn", [REQ_UNKNOWN] = "unknown", [REQ_MISSING] = "missing",
+};
+
+struct requirement {
+	const char *name;
+	enum req_state state;
+	bool blocking;		/* a missing one stops attach */
+	char detail[256];
+};
+
+enum {
+	R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_CGROUP2, R_BPFFS, R_MPTCP, R_MPTCP_DIAG,
+	R_MAX,
+};
+
+static struct requirement reqs[R_MAX] = {
+	[R_PRIVILEGES]	= { "privileges",  .blocking = true },
+	[R_BTF]		= { "btf",         .blocking = true },
+	[R_HOOK]	= { "hook",        .blocking = true },
+	[R_TRAMPOLINES]	= { "trampolines", .blocking = true },
+	[R_CGROUP2]	= { "cgroup2",     .blocking = true },
+	[R_BPFFS]	= { "bpffs",       .blocking = false },
+	[R_MPTCP]	= { "mptcp",       .blocking = true },
+	[R_MPTCP_DIAG]	= { "mptcp_diag",  .blocking = false },
+};
+
+__attribute__((format(printf, 3, 4)))
+static void set_req(int idx, enum req_state state, const char *fmt, ...)
+{
+	va_list ap;
+
+	reqs[idx].state = state;
+	va_start(ap, fmt);
+	vsnprintf(reqs[idx].detail, sizeof(reqs[idx].detail), fmt, ap);
+	va_end(ap);
+}
+
+void help_check(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s check [--json]\n"
+		"\n"
+		"Probe what the attach engine needs and print one line per requirement:\n"
+		"  privileges   root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN + CAP_SYS_ADMIN\n"
+		"  btf          the kernel's BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)\n"
+		"  hook         " HOOK_FUNC "() in that BTF (Linux 6.6 or later)\n"
+		"  trampolines  the kernel loads the fmod_ret program (lockdown refuses it)\n"
+		"  cgroup2      a cgroup v2 hierarchy and where it is mounted\n"
+		"  bpffs        where pins go (attach mounts it when missing)\n"
+		"  mptcp        net.mptcp.enabled in this network namespace\n"
+		"  mptcp_diag   MPTCP sockets visible to sock_diag (needed by stats)\n"
+		"\n"
+		"Nothing is attached or changed. Exits 1, naming the causes, when the attach\n"
+		"engine cannot run on this machine.\n", prog_name);
+}
+
+/* Effective capabilities from /proc/self/status, 0 when unreadable. */
+static unsigned long long effective_caps(void)
+{
+	unsigned long long caps = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+
+static void check_privileges(void)
+{
+	/* CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
+	static const struct { int bit; const char *name; } needed[] = {
+		{ 39, "CAP_BPF" }, { 38, "CAP_PERFMON" }, { 12, "CAP_NET_ADMIN" },
+		{ 21, "CAP_SYS_ADMIN" },
+	};
+	unsigned long long caps = effective_caps();
+	char lacking[128] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (caps & (1ULL << needed[i].bit))
+			continue;
+		snprintf(lacking + strlen(lacking), sizeof(lacking) - strlen(lacking), "%s%s",
+			 lacking[0] ? ", " : "", needed[i].name);
+	}
+	if (!lacking[0])
+		set_req(R_PRIVILEGES, REQ_OK, "%s with the capabilities attach needs",
+			geteuid() ? "non-root user" : "root");
+	else
+		set_req(R_PRIVILEGES, REQ_MISSING, "lacking %s (run as root)", lacking);
+}
+
+static struct btf *check_btf(void)
+{
+	struct btf *btf;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		set_req(R_BTF, REQ_MISSING, "no /sys/kernel/btf/vmlinux: %s (the kernel needs "
+			"CONFIG_DEBUG_INFO_BTF=y)", strerror(errno));
+		return NULL;
+	}
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		set_req(R_BTF, REQ_MISSING, "can't parse /sys/kernel/btf/vmlinux: %s",
+			strerror(errno));
+		return NULL;
+	}
+	set_req(R_BTF, REQ_OK, "/sys/kernel/btf/vmlinux, %u types", btf__type_cnt(btf));
+	return btf;
+}
+
+static void check_hook(const struct btf *btf)
+{
+	if (!btf) {
+		set_req(R_HOOK, REQ_UNKNOWN, "needs the kernel's BTF to look it up");
+		return;
+	}
+	if (btf__find_by_name_kind(btf, HOOK_FUNC, BTF_KIND_FUNC) < 0)
+		set_req(R_HOOK, REQ_MISSING, HOOK_FUNC "() is not in the kernel's BTF (it "
+			"arrived in Linux 6.6)");
+	else
+		set_req(R_HOOK, REQ_OK, HOOK_FUNC "() found");
+}
+
+#define LOCKDOWN_FILE "/sys/kernel/security/lockdown"
+
+/* "[integrity]" out of "none [integrity] confidentiality". */
+static int read_lockdown(char *buf, size_t size)
+{
+	FILE *f = fopen(LOCKDOWN_FILE, "re");
+	char line[128], *open_b, *close_b;
+	bool ok;
+
+	if (!f)
+		return -1;
+	ok = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	open_b = ok ? strchr(line, '[') : NULL;
+	close_b = open_b ? strchr(open_b, ']') : NULL;
+	if (!close_b)
+		return -1;
+	*close_b = '\0';
+	snprintf(buf, size, "%s", open_b + 1);
+	return 0;
+}
+
+/*
+ * The kernel lockdown mode, or NULL when it can't be read. securityfs is often
+ * not mounted; a child mounts it in a private mount namespace of its own, so
+ * the machine's mounts stay as they are.
+ */
+static const char *lockdown_mode(char *buf, size_t size)
+{
+	int pipefd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (!read_lockdown(buf, size))
+		return buf;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return NULL;
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return NULL;
+	}
+	if (!pid) {
+		char mode[32];
+
+		close(pipefd[0]);
+		if (unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) ||
+		    read_lockdown(mode, sizeof(mode)))
+			_exit(1);
+		_exit(write(pipefd[1], mode, strlen(mode)) > 0 ? 0 : 1);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], buf, size - 1);
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+static void check_trampolines(void)
+{
+	struct upgrade_bpf *skel;
+	char mode[32];
+	const char *lockdown;
+	int err;
+
+	if (reqs[R_PRIVILEGES].state != REQ_OK || reqs[R_HOOK].state != REQ_OK) {
+		set_req(R_TRAMPOLINES, REQ_UNKNOWN, "not probed: needs %s first",
+			reqs[R_PRIVILEGES].state != REQ_OK ? "root" : "the hook");
+		return;
+	}
+	skel = upgrade_bpf__open();
+	if (!skel) {
+		set_req(R_TRAMPOLINES, REQ_UNKNOWN, "can't open the BPF object: %s",
+			strerror(errno));
+		return;
+	}
+	err = upgrade_bpf__load(skel);
+	upgrade_bpf__destroy(skel);
+	if (!err) {
+		set_req(R_TRAMPOLINES, REQ_OK, "fmod_ret/" HOOK_FUNC " loads");
+		return;
+	}
+	err = -err;
+	if (err == EPERM) {
+		lockdown = lockdown_mode(mode, sizeof(mode));
+		if (lockdown && !strcmp(lockdown, "none"))
+			set_req(R_TRAMPOLINES, REQ_MISSING, "loading fmod_ret/" HOOK_FUNC " failed "
+				"with EPERM although kernel lockdown is off (an LSM refuses it?)");
+		else if (lockdown)
+			set_req(R_TRAMPOLINES, REQ_MISSING, "the kernel refuses BPF trampolines: "
+				"loading fmod_ret/" HOOK_FUNC " failed with EPERM (kernel "
+				"lockdown: %s)", lockdown);
+		else
+			set_req(R_TRAMPOLINES, REQ_MISSING, "the kernel refuses BPF trampolines: "
+				"loading fmod_ret/" HOOK_FUNC " failed with EPERM (kernel lockdown "
+				"or an LSM; the lockdown mode could not be read)");
+	} else if (err == ESRCH || err == ENOENT || err == ENOTSUPP || err == EOPNOTSUPP) {
+		set_req(R_TRAMPOLINES, REQ_MISSING, "the kernel does not allow fmod_ret on "
+			HOOK_FUNC "(): %s (needs Linux 6.6 with CONFIG_MPTCP and "
+			"CONFIG_BPF_JIT)", strerror(err));
+	} else {
+		set_req(R_TRAMPOLINES, REQ_MISSING, "loading fmod_ret/" HOOK_FUNC " failed: %s "
+			"(run with --debug for the verifier log)", strerror(err));
+	}
+}
+
+/* Mount points of one filesystem type from /proc/self/mountinfo, space separated. */
+static int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *sep;
+	size_t cap = 0;
+	int n = 0;
+
+	out[0] = '\0';
+	if (v1_beside)
+		*v1_beside = false;
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char mnt[512], type[64];
+
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE ..." */
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s", type) != 1)
+			continue;
+		if (v1_beside && !strcmp(type, "cgroup"))
+			*v1_beside = true;
+		if (strcmp(type, fstype))
+			continue;
+		if (n++ < 4)	/* a few are enough to say where */
+			snprintf(out + strlen(out), size - strlen(out), "%s%s",
+				 out[0] ? " " : "", mnt);
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+static void check_cgroup2(void)
+{
+	char where[512];
+	bool v1;
+	int n = find_mounts("cgroup2", where, sizeof(where), &v1);
+
+	if (n < 0)
+		set_req(R_CGROUP2, REQ_UNKNOWN, "can't read /proc/self/mountinfo: %s",
+			strerror(-n));
+	else if (!n)
+		set_req(R_CGROUP2, REQ_MISSING, "no cgroup v2 hierarchy is mounted%s (mount one: "
+			"mount -t cgroup2 none /sys/fs/cgroup)", v1 ? ", only cgroup v1" : "");
+	else
+		set_req(R_CGROUP2, REQ_OK, "mounted at %s%s", where,
+			v1 ? " (hybrid: cgroup v1 hierarchies beside it)" : "");
+}
+
+static void check_bpffs(void)
+{
+	char where[512];
+	int n = find_mounts("bpf", where, sizeof(where), NULL);
+
+	if (n < 0)
+		set_req(R_BPFFS, REQ_UNKNOWN, "can't read /proc/self/mountinfo: %s", strerror(-n));
+	else if (!n)
+		set_req(R_BPFFS, REQ_WARN, "not mounted (attach will mount it at /sys/fs/bpf)");
+	else
+		set_req(R_BPFFS, REQ_OK, "mounted at %s", where);
+}
+
+static void check_mptcp_enabled(void)
+{
+	FILE *f = fopen("/proc/sys/net/mptcp/enabled", "re");
+	int enabled = -1;
+
+	if (!f) {
+		set_req(R_MPTCP, REQ_MISSING, "no /proc/sys/net/mptcp/enabled: this kernel has no "
+			"MPTCP (CONFIG_MPTCP)");
+		return;
+	}
+	if (fscanf(f, "%d", &enabled) != 1)
+		enabled = -1;
+	fclose(f);
+	if (enabled == 1)
+		set_req(R_MPTCP, REQ_OK, "net.mptcp.enabled = 1 in this network namespace");
+	else if (enabled == 0)
+		set_req(R_MPTCP, REQ_MISSING, "net.mptcp.enabled = 0 in this network namespace: "
+			"upgraded sockets would fail with ENOPROTOOPT (sysctl -w "
+			"net.mptcp.enabled=1)");
+	else
+		set_req(R_MPTCP, REQ_UNKNOWN, "can't read net.mptcp.enabled");
+}
+
+/*
+ * Ask sock_diag for a dump of MPTCP sockets, as stats will. The kernel loads
+ * mptcp_diag on demand when it can; ENOENT means it has no handler for 262.
+ */
+static int probe_mptcp_diag(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct inet_diag_req_v2 *req;
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	unsigned int seq = time(NULL), portid;
+	int ret, err = 0;
+
+	nl = mnl_socket_open(NETLINK_SOCK_DIAG);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = AF_INET;
+	req->sdiag_protocol = IPPROTO_TCP;	/* the attribute below overrides it */
+	req->idiag_states = ~0U;
+	mnl_attr_put_u32(nlh, INET_DIAG_REQ_PROTOCOL, IPPROTO_MPTCP);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	do {
+		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (ret < 0) {
+			err = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, ret, seq, portid, NULL, NULL);
+		if (ret < 0)
+			err = -errno;
+	} while (ret > 0);
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+static void check_mptcp_diag(void)
+{
+	int err = probe_mptcp_diag();
+
+	if (!err)
+		set_req(R_MPTCP_DIAG, REQ_OK, "sock_diag answers for MPTCP sockets");
+	else if (err == -ENOENT)
+		set_req(R_MPTCP_DIAG, REQ_WARN, "sock_diag has no MPTCP handler: stats can't list "
+			"connections (modprobe mptcp_diag; CONFIG_INET_MPTCP_DIAG)");
+	else
+		set_req(R_MPTCP_DIAG, REQ_WARN, "sock_diag request for MPTCP sockets failed: %s",
+			strerror(-err));
+}
+
+static void print_plain(const char *kernel)
+{
+	int i;
+
+	printf("%-12s %-8s %s\n", "kernel", "", kernel);
+	for (i = 0; i < R_MAX; i++)
+		printf("%-12s %-8s %s\n", reqs[i].name, state_names[reqs[i].state],
+		       reqs[i].detail);
+}
+
+static void print_json(const char *kernel, bool ready, const char *causes)
+{
+	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	int i;
+
+	for (i = 0; i < R_MAX; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(reqs[i].name));
+		json_object_object_add(o, "state",
+				       json_object_new_string(state_names[reqs[i].state]));
+		json_object_object_add(o, "required", json_object_new_boolean(reqs[i].blocking));
+		json_object_object_add(o, "detail", json_object_new_string(reqs[i].detail));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "kernel", json_object_new_string(kernel));
+	json_object_object_add(root, "requirements", arr);
+	json_object_object_add(root, "ready", json_object_new_boolean(ready));
+	if (!ready)
+		json_object_object_add(root, "error", json_object_new_string(causes));
+	json_print(root);
+}
+
+int do_check(int argc, char **argv)
+{
+	char causes[1024] = "";
+	struct utsname uts;
+	struct btf *btf;
+	bool ready = true;
+	int i;
+
+	if (wants_help(argc, argv)) {
+		help_check(stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return usage_err("check: unexpected argument '%s' (see '%s check help')", argv[1],
+				 prog_name);
+
+	uname(&uts);
+	check_privileges();
+	btf = check_btf();
+	check_hook(btf);
+	btf__free(btf);
+	check_trampolines();
+	check_cgroup2();
+	check_bpffs();
+	check_mptcp_enabled();
+	check_mptcp_diag();
+
+	for (i = 0; i < R_MAX; i++) {
+		if (!reqs[i].blocking || reqs[i].state == REQ_OK)
+			continue;
+		/* An unprobed requirement is only a cause when nothing else explains it. */
+		if (reqs[i].state == REQ_UNKNOWN && !ready)
+			continue;
+		ready = false;
+		snprintf(causes + strlen(causes), sizeof(causes) - strlen(causes), "%s%s: %s",
+			 causes[0] ? "; " : "", reqs[i].name, reqs[i].detail);
+	}
+
+	if (opts.json) {
+		print_json(uts.release, ready, causes);
+	} else {
+		print_plain(uts.release);
+		if (ready)
+			printf("\nthe attach engine can run here\n");
+		else
+			p_err("the attach engine can't run here: %s", causes);
+	}
+	return ready ? 0 : 1;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef MU_COMMANDS_H
+#define MU_COMMANDS_H
+
+#include <stdio.h>
+
+/*
+ * A subcommand: argv[0] is its name, global options are already removed.
+ * Returns the process exit code.
+ */
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	void (*help)(FILE *out);
+	const char *summary;
+};
+
+int do_policy(int argc, char **argv);
+void help_policy(FILE *out);
+int do_check(int argc, char **argv);
+void help_check(FILE *out);
+
+/* True when argv asks for the command's help ("CMD help", "CMD -h", "CMD --help"). */
+int wants_help(int argc, char **argv);
+
+#endif /* MU_COMMANDS_H */
