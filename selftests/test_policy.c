@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Policy parser tests, table-driven: every example of the policy syntax
+ * reference, every error rule (with the exact line:column it must point at),
+ * and the inputs a careful reviewer throws at a parser. Output is TAP, so that
+ * prove runs these beside the CLI scripts.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "policy.h"
+
+#define FILE_NAME "test.policy"
+
+/* A policy that must parse, and its entries as "ROLE FAMILY PREFIX PORTS; ...". */
+struct valid_case {
+	const char *text;
+	const char *want;
+};
+
+/* A policy that must fail, where ("LINE:COL") and with what words. */
+struct error_case {
+	const char *text;
+	size_t len;		/* the text may hold NUL bytes */
+	const char *where;
+	const char *want;
+};
+
+/* A literal with its length, NUL bytes included. */
+#define T(s) s, sizeof(s) - 1
+
+static const struct valid_case valid_cases[] = {
+	/* The address table of the syntax reference, row by row. */
+	{ "mptcp@:443",			"both ipv4 0.0.0.0/0 443" },
+	{ "mptcp@*:443",		"both ipv4 0.0.0.0/0 443" },
+	{ "mptcp@0.0.0.0:443",		"both ipv4 0.0.0.0/0 443" },
+	{ "mptcp@[::]:443",		"both ipv6 ::/0 443" },
+	{ "mptcp@:::443",		"both ipv6 ::/0 443" },
+	{ "mptcp6@:443",		"both ipv6 ::/0 443" },
+	{ "mptcp6@*:443",		"both ipv6 ::/0 443" },
+	{ "mptcp@10.0.0.5:80",		"both ipv4 10.0.0.5/32 80" },
+	{ "mptcp@[2001:db8::1]:80",	"both ipv6 2001:db8::1/128 80" },
+	{ "mptcp6@2001:db8::1:80",	"both ipv6 2001:db8::1/128 80" },
+	{ "mptcp6@2001:db8::1:",	"both ipv6 2001:db8::1/128 all" },
+	{ "mptcp@10.0.0.0/8:80",	"both ipv4 10.0.0.0/8 80" },
+	{ "mptcp@[2001:db8::/32]:80",	"both ipv6 2001:db8::/32 80" },
+	{ "mptcp4@localhost:80",	"both ipv4 127.0.0.1/32 80" },
+	/* Prefixes and families. */
+	{ "mptcp4@10.1.2.3:443",	"both ipv4 10.1.2.3/32 443" },
+	{ "mptcp4@*",			"both ipv4 0.0.0.0/0 all" },
+	{ "mptcp4@:443",		"both ipv4 0.0.0.0/0 443" },
+	{ "mptcp6@[::1]:443",		"both ipv6 ::1/128 443" },
+	{ "mptcp6@[::]:443",		"both ipv6 ::/0 443" },
+	{ "mptcp@[::ffff:10.0.0.1]:80",	"both ipv6 ::ffff:10.0.0.1/128 80" },
+	{ "stream+mptcp@:443",		"both ipv4 0.0.0.0/0 443" },
+	{ "stream+mptcp6@[::1]:443",	"both ipv6 ::1/128 443" },
+	/* Ports. */
+	{ "mptcp@:8000-8100",		"both ipv4 0.0.0.0/0 8000-8100" },
+	{ "mptcp@:1-65535",		"both ipv4 0.0.0.0/0 1-65535" },
+	{ "mptcp@:65535",		"both ipv4 0.0.0.0/0 65535" },
+	{ "mptcp@:1",			"both ipv4 0.0.0.0/0 1" },
+	{ "mptcp@:443-443",		"both ipv4 0.0.0.0/0 443" },
+	{ "mptcp@10.0.0.5:080",		"both ipv4 10.0.0.5/32 80" },
+	{ "mptcp@10.0.0.5",		"both ipv4 10.0.0.5/32 all" },
+	{ "mptcp@10.0.0.5:",		"both ipv4 10.0.0.5/32 all" },
+	{ "mptcp@[2001:db8::1]",	"both ipv6 2001:db8::1/128 all" },
+	/* CIDR. */
+	{ "mptcp@0.0.0.0/0:80",		"both ipv4 0.0.0.0/0 80" },
+	{ "mptcp@192.168.1.0/24",	"both ipv4 192.168.1.0/24 all" },
+	{ "mptcp@10.0.0.5/32:80",	"both ipv4 10.0.0.5/32 80" },
+	{ "mptcp@[::/0]:80",		"both ipv6 ::/0 80" },
+	{ "mptcp6@2001:db8::/48:443",	"both ipv6 2001:db8::/48 443" },
+	/* bind and server lines pasted from haproxy.cfg. */
+	{ "bind mptcp@:443",		"bind ipv4 0.0.0.0/0 443" },
+	{ "bind mptcp@:443 ssl crt /etc/haproxy/site.pem alpn h2,http/1.1",
+					"bind ipv4 0.0.0.0/0 443" },
+	{ "bind mptcp4@:80,mptcp6@:80",	"bind ipv4 0.0.0.0/0 80; bind ipv6 ::/0 80" },
+	{ "bind mptcp@10.0.0.1:80,mptcp@10.0.0.2:8080-8081 name web",
+		"bind ipv4 10.0.0.1/32 80; bind ipv4 10.0.0.2/32 8080-8081" },
+	{ "bind stream+mptcp@[::]:443 v4v6", "bind ipv6 ::/0 443" },
+	{ "server s1 mptcp@10.0.0.5:80 check weight 10", "connect ipv4 10.0.0.5/32 80" },
+	{ "server be1 mptcp6@[2001:db8::5]:8080 check inter 2s",
+					"connect ipv6 2001:db8::5/128 8080" },
+	{ "server local mptcp4@localhost:8080", "connect ipv4 127.0.0.1/32 8080" },
+	{ "mptcp@10.0.0.1:80,mptcp@10.0.0.2:81",
+		"both ipv4 10.0.0.1/32 80; both ipv4 10.0.0.2/32 81" },
+	/* Comments, blanks, white space and line ends. */
+	{ "",				"" },
+	{ "\n\n\n",			"" },
+	{ "# only a comment",		"" },
+	{ "   \t  # indented comment",	"" },
+	{ "  \tbind\tmptcp@:443   ",	"bind ipv4 0.0.0.0/0 443" },
+	{ "bind mptcp@:443 # web",	"bind ipv4 0.0.0.0/0 443" },
+	{ "mptcp@:443# no blank before the comment", "both ipv4 0.0.0.0/0 443" },
+	{ "bind mptcp@:443\r\nserver s mptcp@10.0.0.1:80\r\n",
+		"bind ipv4 0.0.0.0/0 443; connect ipv4 10.0.0.1/32 80" },
+	{ "mptcp@:443",			"both ipv4 0.0.0.0/0 443" },	/* no final newline */
+	{ "# a\nbind mptcp@:80\n\n# b\nmptcp@[::1]:443\n",
+		"bind ipv4 0.0.0.0/0 80; both ipv6 ::1/128 443" },
+	/* Duplicates and overlaps are accepted, in order. */
+	{ "mptcp@:443\nmptcp@:443",	"both ipv4 0.0.0.0/0 443; both ipv4 0.0.0.0/0 443" },
+};
+
+static const struct error_case error_cases[] = {
+	/* No mptcp prefix: an error with a hint, never skipped. */
+	{ T("bind :443"),			"1:6",  "':443' has no mptcp@, mptcp4@ or mptcp6@ prefix" },
+	{ T("bind 10.0.0.1:80"),		"1:6",  "has no mptcp@" },
+	{ T("server s1 10.0.0.5:80 check"), "1:11", "has no mptcp@" },
+	{ T(":443"),			"1:1",  "has no mptcp@" },
+	{ T("10.0.0.1:80"),		"1:1",  "has no mptcp@" },
+	{ T("bind mptcp@:80,:443"),	"1:16", "':443' has no mptcp@" },
+	{ T("bind mptcp@:80,"),		"1:16", "empty address in comma list" },
+	{ T("bind ,mptcp@:80"),		"1:6",  "empty address in comma list" },
+	/* Other HAProxy prefixes are named. */
+	{ T("ipv4@:443"),			"1:1",  "prefix 'ipv4@' is not an MPTCP address prefix" },
+	{ T("ipv6@[::1]:443"),		"1:1",  "prefix 'ipv6@'" },
+	{ T("bind tcp@:443"),		"1:6",  "prefix 'tcp@'" },
+	{ T("bind tcp4@:443"),		"1:6",  "prefix 'tcp4@'" },
+	{ T("bind udp@:443"),		"1:6",  "prefix 'udp@'" },
+	{ T("bind quic4@:443"),		"1:6",  "prefix 'quic4@'" },
+	{ T("bind unix@/run/haproxy.sock"), "1:6", "prefix 'unix@'" },
+	{ T("bind abns@haproxy"),		"1:6",  "prefix 'abns@'" },
+	{ T("bind fd@3"),			"1:6",  "prefix 'fd@'" },
+	{ T("bind sockpair@4"),		"1:6",  "prefix 'sockpair@'" },
+	{ T("bind MPTCP@:443"),		"1:6",  "prefix 'MPTCP@'" },
+	{ T("bind @:443"),			"1:6",  "prefix '@'" },
+	{ T("bind dgram+mptcp@:443"),	"1:6",  "socket type prefix 'dgram+'" },
+	{ T("bind stream+udp@:443"),	"1:13", "prefix 'udp@'" },
+	/* Family rules. */
+	{ T("mptcp4@[::1]:80"),		"1:9",  "mptcp4@ takes IPv4 addresses only, '::1' is an IPv6" },
+	{ T("mptcp4@:::443"),		"1:8",  "mptcp4@ takes IPv4 addresses only" },
+	{ T("mptcp6@10.0.0.5:80"),		"1:8",  "mptcp6@ takes IPv6 addresses only, '10.0.0.5'" },
+	{ T("mptcp6@0.0.0.0:443"),		"1:8",  "mptcp6@ takes IPv6 addresses only" },
+	{ T("mptcp6@10.0.0.0/8"),		"1:8",  "mptcp6@ takes IPv6 addresses only" },
+	{ T("mptcp@[10.0.0.1]:80"),	"1:8",  "brackets are for IPv6 addresses only" },
+	/* Addresses. */
+	{ T("mptcp6@2001:db8::1"),		"1:8",  "'2001:db8:' is not a valid IPv6 address (without "
+						"brackets the port follows the last ':'" },
+	{ T("mptcp@::1"),			"1:7",  "not a valid IPv6 address" },
+	{ T("mptcp@[::1"),			"1:7",  "missing ']' in '[::1'" },
+	{ T("mptcp@[::1]80"),		"1:12", "unexpected '80' after ']'" },
+	{ T("mptcp@[]:80"),		"1:8",  "empty address in brackets" },
+	{ T("mptcp@[fe80::1%eth0]:80"),	"1:8",  "zone indexes are not supported" },
+	{ T("mptcp@10.0.0.256:80"),	"1:7",  "'10.0.0.256' is not a valid IPv4 address" },
+	{ T("mptcp@10.0.0:80"),		"1:7",  "not a valid IPv4 address" },
+	{ T("mptcp@10.0.0.1.1:80"),	"1:7",  "not a valid IPv4 address" },
+	{ T("mptcp@[2001:db8:::1]:80"),	"1:8",  "not a valid IPv6 address" },
+	{ T("mptcp@10.0.0.1/33:80"),	"1:16", "invalid prefix length '33' (expected 0 to 32)" },
+	{ T("mptcp@[2001:db8::/129]:80"),	"1:19", "invalid prefix length '129' (expected 0 to 128)" },
+	{ T("mptcp@10.0.0.0/:80"),		"1:16", "invalid prefix length ''" },
+	{ T("mptcp@10.0.0.0/-8"),		"1:16", "invalid prefix length '-8'" },
+	{ T("mptcp@10.0.0.0/99999999999999999999"), "1:16", "invalid prefix length" },
+	{ T("mptcp@10.0.0.1/8:80"),	"1:7",  "'10.0.0.1/8' has bits set past the /8 prefix" },
+	{ T("mptcp@[2001:db8::1/32]:80"),	"1:8",  "has bits set past the /32 prefix" },
+	{ T("mptcp@"),			"1:7",  "missing address after mptcp@" },
+	{ T("mptcp6@"),			"1:8",  "missing address after mptcp6@" },
+	{ T("mptcp@no-such-host.invalid:80"), "1:7", "can't resolve host name 'no-such-host.invalid'" },
+	{ T("mptcp@bad..name:80"),		"1:7",  "'bad..name' is neither an IP address nor a host name" },
+	{ T("mptcp@bad!name:80"),		"1:7",  "neither an IP address nor a host name" },
+	/* Ports. */
+	{ T("mptcp@:0"),			"1:8",  "port '0' is not allowed" },
+	{ T("mptcp@:0-80"),		"1:8",  "port '0' is not allowed" },
+	{ T("mptcp@:65536"),		"1:8",  "port '65536' is over 65535" },
+	{ T("mptcp@:80-65536"),		"1:11", "port '65536' is over 65535" },
+	{ T("mptcp@:99999999999999999999999999"), "1:8", "is over 65535" },
+	{ T("mptcp@:100-99"),		"1:8",  "port range '100-99' runs backwards" },
+	{ T("mptcp@:80-"),			"1:11", "missing port number" },
+	{ T("mptcp@:80--90"),		"1:11", "port offset '-90' is not supported" },
+	{ T("mptcp@:-80"),			"1:8",  "port offset '-80' is not supported" },
+	{ T("mptcp@:+80"),			"1:8",  "port offset '+80' is not supported" },
+	{ T("server s1 mptcp@10.0.0.5:+1000"), "1:26", "port offset '+1000' is not supported" },
+	{ T("server s1 mptcp@10.0.0.5:-1000"), "1:26", "port offset '-1000'" },
+	{ T("mptcp@:http"),		"1:8",  "invalid port 'http'" },
+	{ T("mptcp@:8o"),			"1:8",  "invalid port '8o'" },
+	{ T("mptcp@:8 0"),			"1:10", "unexpected '0' after the address" },
+	/* Line forms. */
+	{ T("frontend web"),		"1:1",  "unknown keyword 'frontend' (expected 'bind', 'server' "
+						"or an mptcp@ address)" },
+	{ T("listen stats"),		"1:1",  "unknown keyword 'listen'" },
+	{ T("Bind mptcp@:443"),		"1:1",  "unknown keyword 'Bind'" },
+	{ T("bind"),			"1:1",  "bind line without an address" },
+	{ T("bind   # nothing"),		"1:1",  "bind line without an address" },
+	{ T("server"),			"1:1",  "server line needs a name and an address" },
+	{ T("server mptcp@10.0.0.1:80"),	"1:8",  "server line needs a name and an address" },
+	{ T("server s1"),			"1:10", "server 's1' has no address" },
+	{ T("server s1 # check"),		"1:10", "server 's1' has no address" },
+	{ T("mptcp@:443 ssl"),		"1:12", "unexpected 'ssl' after the address" },
+	/* Truncated lines. */
+	{ T("bind mptcp@[2001:db8::1"),	"1:12", "missing ']'" },
+	{ T("mptcp6@["),			"1:8",  "missing ']'" },
+	{ T("mptcp@10.0.0."),		"1:7",  "not a valid IPv4 address" },
+	{ T("server s1 mptcp"),		"1:11", "'mptcp' has no mptcp@" },
+	{ T("bind mptcp"),			"1:6",  "has no mptcp@" },
+	/* Location: later lines, CRLF files, tabs. */
+	{ T("# ok\nbind mptcp@:443\n\nbind mptcp@:0\n"), "4:13", "port '0'" },
+	{ T("bind mptcp@:443\r\nbind :80\r\n"), "2:6", "has no mptcp@" },
+	{ T("\tbind\t:80"),		"1:7",  "has no mptcp@" },
+	/* Damaged files: NUL bytes and binary junk are reported, escaped. */
+	{ T("bind mptcp@:443\0"),		"1:16", "NUL byte in policy line" },
+	{ T("bind mptcp@:443 # \0 in a comment"), "1:19", "NUL byte" },
+	{ T("\x01\x02:80"),		"1:1",  "address '\\x01\\x02:80' has no mptcp@" },
+	{ T("mptcp@\xff:80"),		"1:7",  "'\\xff' is neither an IP address nor a host name" },
+};
+
+static int parse(const char *text, size_t len, struct policy *pol, struct policy_error *err)
+{
+	return policy_parse_buffer(FILE_NAME, text, len, pol, err);
+}
+
+/* "ROLE FAMILY PREFIX PORTS; ..." for the whole policy. */
+static char *format_entries(const struct policy *pol)
+{
+	size_t size = pol->nr_entries * 96 + 1, i;
+	char *out = calloc(1, size);
+
+	assert_non_null(out);
+	for (i = 0; i < pol->nr_entries; i++) {
+		const struct policy_entry *e = &pol->entries[i];
+		char prefix[POLICY_PREFIX_STRLEN], ports[POLICY_PORTS_STRLEN];
+
+		policy_entry_prefix_str(e, prefix, sizeof(prefix));
+		policy_entry_ports_str(e, ports, sizeof(ports));
+		snprintf(out + strlen(out), size - strlen(out), "%s%s %s %s %s", i ? "; " : "",
+			 policy_role_str(e->role), policy_family_str(e->family), prefix, ports);
+	}
+	return out;
+}
+
+static void test_valid(void **state)
+{
+	const struct valid_case *c = *state;
+	struct policy_error err;
+	struct policy pol;
+	char *got;
+
+	if (parse(c->text, strlen(c->text), &pol, &err))
+		fail_msg("rejected: %s", err.msg);
+	got = format_entries(&pol);
+	assert_string_equal(got, c->want);
+	free(got);
+	policy_free(&pol);
+}
+
+static void test_error(void **state)
+{
+	const struct error_case *c = *state;
+	struct policy_error err;
+	struct policy pol;
+	char where[64];
+
+	if (!parse(c->text, c->len, &pol, &err)) {
+		char *got = format_entries(&pol);
+
+		fail_msg("accepted, as: %s", got);
+		free(got);
+	}
+	snprintf(where, sizeof(where), FILE_NAME ":%s: ", c->where);
+	if (strncmp(err.msg, where, strlen(where)))
+		fail_msg("error at the wrong place: want %s, got: %s", where, err.msg);
+	if (!strstr(err.msg, c->want))
+		fail_msg("error lacks \"%s\": %s", c->want, err.msg);
+	/* Nothing half-parsed survives an error. */
+	assert_int_equal(pol.nr_entries, 0);
+	assert_null(pol.entries);
+}
+
+/* A bracketed IPv6 address with an empty port means every port. */
+static void test_bracket_empty_port(void **state)
+{
+	struct policy_error err;
+	struct policy pol;
+	char *got;
+
+	assert_int_equal(parse("mptcp@[::1]:", 12, &pol, &err), 0);
+	got = format_entries(&pol);
+	assert_string_equal(got, "both ipv6 ::1/128 all");
+	free(got);
+	policy_free(&pol);
+}
+
+/* Where each entry came from: line, column, the address as written, the host. */
+static void test_entry_source(void **state)
+{
+	const char *text = "# web\n  bind mptcp@:443,mptcp6@[::]:443 ssl\nserver s1 mptcp4@localhost:80\n";
+	struct policy_error err;
+	struct policy pol;
+
+	assert_int_equal(parse(text, strlen(text), &pol, &err), 0);
+	assert_int_equal(pol.nr_entries, 3);
+	assert_int_equal(pol.nr_lines, 2);
+	assert_int_equal(pol.entries[0].line, 2);
+	assert_int_equal(pol.entries[0].column, 8);
+	assert_string_equal(pol.entries[0].source, "mptcp@:443");
+	assert_null(pol.entries[0].host);
+	assert_int_equal(pol.entries[1].column, 19);
+	assert_string_equal(pol.entries[1].source, "mptcp6@[::]:443");
+	assert_int_equal(pol.entries[2].line, 3);
+	assert_string_equal(pol.entries[2].source, "mptcp4@localhost:80");
+	assert_string_equal(pol.entries[2].host, "localhost");
+	policy_free(&pol);
+}
+
+/* mptcp@NAME takes every address the name has, of both families. */
+static void test_host_name_all_addresses(void **state)
+{
+	struct policy_error err;
+	struct policy pol;
+	bool v4 = false;
+	size_t i;
+
+	assert_int_equal(parse("mptcp@localhost:80", 18, &pol, &err), 0);
+	assert_true(pol.nr_entries >= 1);
+	for (i = 0; i < pol.nr_entries; i++) {
+		const struct policy_entry *e = &pol.entries[i];
+		uint8_t lo4[4] = { 127, 0, 0, 1 };
+
+		assert_string_equal(e->host, "localhost");
+		if (e->family == AF_INET && !memcmp(e->addr, lo4, 4))
+			v4 = true;
+		assert_int_equal(e->prefix_len, e->family == AF_INET ? 32 : 128);
+	}
+	assert_true(v4);
+	policy_free(&pol);
+}
+
+static void test_matches(void **state)
+{
+	const char *text = "bind mptcp@10.0.0.0/8:80-90\nserver s mptcp@[2001:db8::/32]:443\n"
+			   "mptcp@*\n";
+	uint8_t a4[16] = { 10, 200, 3, 4 }, b4[16] = { 11, 0, 0, 1 }, a6[16];
+	struct policy_error err;
+	struct policy pol;
+	const struct policy_entry *bind, *server, *any;
+
+	inet_pton(AF_INET6, "2001:db8:ffff::1", a6);
+	assert_int_equal(parse(text, strlen(text), &pol, &err), 0);
+	bind = &pol.entries[0];
+	server = &pol.entries[1];
+	any = &pol.entries[2];
+	assert_true(policy_entry_matches(bind, AF_INET, a4, 80, MU_ROLE_BIND));
+	assert_true(policy_entry_matches(bind, AF_INET, a4, 90, MU_ROLE_BIND));
+	assert_false(policy_entry_matches(bind, AF_INET, a4, 91, MU_ROLE_BIND));
+	assert_false(policy_entry_matches(bind, AF_INET, a4, 80, MU_ROLE_CONNECT));
+	assert_false(policy_entry_matches(bind, AF_INET, b4, 80, MU_ROLE_BIND));
+	assert_false(policy_entry_matches(bind, AF_INET6, a6, 80, MU_ROLE_BIND));
+	assert_true(policy_entry_matches(server, AF_INET6, a6, 443, MU_ROLE_CONNECT));
+	assert_false(policy_entry_matches(server, AF_INET6, a6, 443, MU_ROLE_BIND));
+	a6[3] ^= 1;	/* 2001:db9:: is outside 2001:db8::/32 */
+	assert_false(policy_entry_matches(server, AF_INET6, a6, 443, MU_ROLE_CONNECT));
+	assert_true(policy_entry_matches(any, AF_INET, b4, 1, MU_ROLE_BIND));
+	assert_true(policy_entry_matches(any, AF_INET, b4, 65535, MU_ROLE_CONNECT));
+	assert_false(policy_entry_matches(any, AF_INET6, a6, 1, MU_ROLE_CONNECT));
+	policy_free(&pol);
+}
+
+/* A 1 MB line: options after a bind address are skipped, a 1 MB word is quoted short. */
+static void test_huge_line(void **state)
+{
+	size_t big = 1 << 20;
+	char *text = malloc(big + 64);
+	struct policy_error err;
+	struct policy pol;
+
+	assert_non_null(text);
+	strcpy(text, "bind mptcp@:443 ");
+	memset(text + 16, 'x', big);
+	text[16 + big] = '\0';
+	assert_int_equal(parse(text, strlen(text), &pol, &err), 0);
+	assert_int_equal(pol.nr_entries, 1);
+	policy_free(&pol);
+
+	memcpy(text, "mptcp@:", 7);
+	memset(text + 7, '9', big);
+	assert_int_not_equal(parse(text, strlen(text), &pol, &err), 0);
+	assert_non_null(strstr(err.msg, FILE_NAME ":1:8: port '9999"));
+	assert_non_null(strstr(err.msg, "...' is over 65535"));
+	assert_true(strlen(err.msg) < 200);
+	free(text);
+}
+
+static char *write_temp(const char *text, size_t len)
+{
+	char *path = strdup("/tmp/mptcp-upgrade-test-XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* 10,000 lines from a file: all kept, in order, each at its own line. */
+static void test_ten_thousand_lines(void **state)
+{
+	size_t n = 10000, i, size = n * 64;
+	char *text = malloc(size), *path;
+	struct policy_error err;
+	struct policy pol;
+	size_t len = 0;
+
+	assert_non_null(text);
+	for (i = 0; i < n; i++)
+		len += snprintf(text + len, size - len, "server s%zu mptcp@10.%zu.%zu.1:%zu\n", i,
+				i / 256, i % 256, 1000 + i);
+	path = write_temp(text, len);
+	assert_int_equal(policy_load_file(path, &pol, &err), 0);
+	unlink(path);
+	free(path);
+	assert_int_equal(pol.nr_entries, n);
+	assert_int_equal(pol.nr_lines, n);
+	assert_int_equal(pol.entries[9999].line, 10000);
+	assert_int_equal(pol.entries[9999].port_min, 10999);
+	assert_int_equal(pol.entries[9999].addr[1], 9999 / 256);
+	assert_int_equal(pol.entries[9999].addr[2], 9999 % 256);
+	policy_free(&pol);
+	free(text);
+}
+
+/* One address past the limit is refused, at the line that crossed it. */
+static void test_too_many_entries(void **state)
+{
+	size_t n = MU_MAX_POLICY_ENTRIES + 1, i, size = n * 16;
+	struct policy_error err;
+	struct policy pol;
+	char *text = malloc(size), where[64];
+	size_t len = 0;
+
+	assert_non_null(text);
+	for (i = 0; i < n; i++)
+		len += snprintf(text + len, size - len, "mptcp@:%zu\n", i % 65535 + 1);
+	assert_int_not_equal(parse(text, len, &pol, &err), 0);
+	snprintf(where, sizeof(where), FILE_NAME ":%zu:1: too many entries", n);
+	assert_non_null(strstr(err.msg, where));
+	free(text);
+}
+
+static void test_missing_file(void **state)
+{
+	struct policy_error err;
+	struct policy pol;
+
+	assert_int_not_equal(policy_load_file("/nonexistent/x.policy", &pol, &err), 0);
+	assert_string_equal(err.msg, "can't open policy file /nonexistent/x.policy: "
+			    "No such file or directory");
+	assert_int_not_equal(policy_load_file("/", &pol, &err), 0);
+	assert_string_equal(err.msg, "can't read policy file /: Is a directory");
+}
+
+#define NR_VALID (sizeof(valid_cases) / sizeof(valid_cases[0]))
+#define NR_ERROR (sizeof(error_cases) / sizeof(error_cases[0]))
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_bracket_empty_port),
+		cmocka_unit_test(test_entry_source),
+		cmocka_unit_test(test_host_name_all_addresses),
+		cmocka_unit_test(test_matches),
+		cmocka_unit_test(test_huge_line),
+		cmocka_unit_test(test_ten_thousand_lines),
+		cmocka_unit_test(test_too_many_entries),
+		cmocka_unit_test(test_missing_file),
+	};
+	size_t nr_fixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i;
+	int ret;
+	struct CMUnitTest *tests = calloc(NR_VALID + NR_ERROR + nr_fixed, sizeof(*tests));
+	char (*names)[160] = calloc(NR_VALID + NR_ERROR, sizeof(*names));
+
+	if (!tests || !names)
+		return 1;
+	/* One test per table row, named after its input so a failure says which. */
+	for (i = 0; i < NR_VALID; i++, n++) {
+		snprintf(names[n], sizeof(names[n]), "accepts %.100s", valid_cases[i].text);
+		tests[n] = (struct CMUnitTest){ .name = names[n], .test_func = test_valid,
+						.initial_state = (void *)&valid_cases[i] };
+	}
+	for (i = 0; i < NR_ERROR; i++, n++) {
+		snprintf(names[n], sizeof(names[n]), "rejects %.100s", error_cases[i].text);
+		tests[n] = (struct CMUnitTest){ .name = names[n], .test_func = test_error,
+						.initial_state = (void *)&error_cases[i] };
+	}
+	/* Names must stay on one printable TAP line, without '#' (a TAP directive). */
+	for (i = 0; i < n; i++)
+		for (char *p = names[i]; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '#')
+				*p = '.';
+	for (i = 0; i < nr_fixed; i++)
+		tests[n++] = fixed[i];
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	ret = _cmocka_run_group_tests("policy", tests, n, NULL, NULL);
+	free(tests);
+	free(names);
+	return ret;
+}
