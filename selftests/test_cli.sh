@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Command-line tests: exit codes, the one-line errors, JSON output, and `check`
+# on the running kernel, judged against what the test finds out on its own.
+# Prints TAP for prove.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/mptcp-upgrade
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+n=0
+failed=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); failed=$((failed + 1))
+	echo "not ok $n - $1"
+	shift
+	for line in "$@"; do printf '#   %s\n' "$line"; done
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+
+# run ARGS...: the command's exit code, stdout and stderr land in $rc, $out, $err.
+run() {
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+run_stdin() {
+	local input=$1
+	shift
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err" <"$input"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+# expect NAME RC [STDERR-REGEX]: exit code (and error text) as wanted.
+expect() {
+	local name=$1 want_rc=$2 want_err=${3:-}
+	if [ "$rc" -ne "$want_rc" ]; then
+		not_ok "$name" "exit $rc, want $want_rc" "stdout: $out" "stderr: $err"
+	elif [ -n "$want_err" ] && ! grep -Eq -- "$want_err" <<<"$err"; then
+		not_ok "$name" "stderr lacks /$want_err/" "stderr: $err"
+	else
+		ok "$name"
+	fi
+}
+
+# one_line_error NAME: stderr is exactly one "Error: " line and stdout is empty.
+one_line_error() {
+	local lines
+	lines=$(printf '%s' "$err" | grep -c '')
+	if [ "$lines" -eq 1 ] && [[ $err == Error:\ * ]] && [ -z "$out" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "want one 'Error:' line on stderr and no stdout" \
+			"stdout: $out" "stderr ($lines lines): $err"
+	fi
+}
+
+json_ok() {
+	if jq -e "$2" >/dev/null 2>&1 <<<"$out"; then
+		ok "$1"
+	else
+		not_ok "$1" "jq '$2' is false or output is not JSON" "stdout: $out"
+	fi
+}
+
+# ---- global options and help -----------------------------------------------
+
+version=$(cat "$top/VERSION")
+run --version
+expect "--version exits 0" 0
+[[ $out == "mptcp-upgrade v$version"* ]] && ok "--version prints v$version" ||
+	not_ok "--version prints v$version" "got: $out"
+run -j version
+json_ok "version --json is JSON with the version" ".version == \"$version\""
+
+run
+expect "no command is a usage error (exit 2)" 2 '^Usage: mptcp-upgrade'
+run help
+expect "help exits 0" 0
+grep -q '^  policy ' <<<"$out" && grep -q '^  check ' <<<"$out" &&
+	ok "help lists policy and check" || not_ok "help lists policy and check" "$out"
+while read -r cmd form; do
+	# shellcheck disable=SC2086
+	run $form
+	if [ "$rc" -eq 0 ] && grep -q "^Usage: mptcp-upgrade $cmd " <<<"$out"; then
+		ok "'$form' prints the $cmd usage"
+	else
+		not_ok "'$form' prints the $cmd usage" "exit $rc" "$out"
+	fi
+done <<'FORMS'
+policy policy help
+check check help
+policy help policy
+check help check
+policy policy --help
+check check -h
+check --help check
+FORMS
+
+run frobnicate
+expect "unknown command: exit 2" 2 "^Error: unknown command 'frobnicate'"
+one_line_error "unknown command: one error line"
+run -j frobnicate
+json_ok "unknown command in JSON mode: a JSON error" '.error | test("unknown command")'
+[ "$rc" -eq 2 ] && ok "unknown command in JSON mode: exit 2" ||
+	not_ok "unknown command in JSON mode: exit 2" "exit $rc"
+
+# ---- policy ------------------------------------------------------------------
+
+run policy
+expect "policy without FILE: exit 2" 2 "^Error: policy: missing FILE"
+run policy a b
+expect "policy with two files: exit 2" 2 "expected one FILE"
+run policy --bogus
+expect "policy with an unknown option: exit 2" 2 "unknown option '--bogus'"
+
+run policy "$top/configs/haproxy.policy"
+expect "example policy is valid" 0
+[ "$(grep -c '' <<<"$out")" -eq 7 ] && ok "example policy: header + 6 entries" ||
+	not_ok "example policy: header + 6 entries" "$out"
+grep -Eq '^bind +ipv6 +::/0 +443 +6 +mptcp6@\[::\]:443$' <<<"$out" &&
+	ok "plain output: role, family, prefix, ports, line, address" ||
+	not_ok "plain output: role, family, prefix, ports, line, address" "$out"
+
+run policy --json "$top/configs/haproxy.policy"
+json_ok "policy --json: entries with every field" \
+	'(.entries | length) == 6 and .lines == 5 and .entries[3] == {"role":"connect",
+	  "family":"ipv4","prefix":"198.51.100.5/32","port_min":80,"port_max":80,"line":12,
+	  "column":13,"source":"mptcp@198.51.100.5:80","host":null}'
+run policy "$top/configs/haproxy.policy" -p
+json_ok "options after the file work too (-p)" '.entries | length == 6'
+
+printf 'bind mptcp@:443\r\nserver s1 mptcp4@localhost:80 check\r\n' >"$tmp/crlf.policy"
+run policy -j "$tmp/crlf.policy"
+json_ok "CRLF file, host name resolved at load" \
+	'.entries[1] | .prefix == "127.0.0.1/32" and .host == "localhost" and .role == "connect"'
+
+run_stdin "$tmp/crlf.policy" policy -
+expect "policy - reads standard input" 0
+grep -q 'mptcp4@localhost:80 (localhost)' <<<"$out" && ok "stdin policy printed" ||
+	not_ok "stdin policy printed" "$out"
+
+printf '# ok\nbind mptcp@:443\nbind :80 ssl\n' >"$tmp/bad.policy"
+run policy "$tmp/bad.policy"
+expect "bad policy: exit 1 with file:line:col and the text" 1 \
+	"^Error: $tmp/bad.policy:3:6: address ':80' has no mptcp@, mptcp4@ or mptcp6@ prefix"
+one_line_error "bad policy: one error line, nothing on stdout"
+run policy --json "$tmp/bad.policy"
+json_ok "bad policy in JSON mode: a JSON error" ".error | startswith(\"$tmp/bad.policy:3:6: \")"
+
+printf 'server s1 mptcp@10.0.0.5:+1000\n' >"$tmp/offset.policy"
+run policy "$tmp/offset.policy"
+expect "server port offset: exit 1" 1 ":1:26: port offset '\\+1000' is not supported"
+
+run policy /nonexistent/haproxy.policy
+expect "missing file: exit 1" 1 \
+	"^Error: can't open policy file /nonexistent/haproxy.policy: No such file or directory$"
+one_line_error "missing file: one error line"
+
+run policy /bin/true
+expect "binary file: exit 1" 1 "NUL byte"
+one_line_error "binary file: one error line"
+
+head -c 1048576 /dev/zero | tr '\0' 'x' >"$tmp/huge.policy"
+run policy "$tmp/huge.policy"
+expect "1 MB junk line: exit 1" 1 "huge.policy:1:1: unknown keyword 'x{64}\\.\\.\\.'"
+[ ${#err} -lt 300 ] && ok "1 MB junk line: the error stays short" ||
+	not_ok "1 MB junk line: the error stays short" "${#err} bytes"
+
+: >"$tmp/empty.policy"
+run policy -j "$tmp/empty.policy"
+json_ok "empty policy is valid and empty" '.entries == [] and .lines == 0'
+
+# ---- check -------------------------------------------------------------------
+
+# What the test finds out by itself, to judge check's verdict against.
+lockdown=unknown
+if [ -r /sys/kernel/security/lockdown ]; then
+	lockdown=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/security/lockdown)
+elif [ "$(id -u)" -eq 0 ]; then
+	lockdown=$(unshare -m sh -c 'mount --make-rprivate / &&
+		mount -t securityfs none /sys/kernel/security &&
+		sed -n "s/.*\[\(.*\)\].*/\1/p" /sys/kernel/security/lockdown' 2>/dev/null ||
+		echo unknown)
+fi
+has_hook=no
+if [ -r /sys/kernel/btf/vmlinux ] && command -v bpftool >/dev/null &&
+   bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null |
+   grep -q "FUNC 'update_socket_protocol'"; then
+	has_hook=yes
+fi
+
+run check
+if [ "$(id -u)" -ne 0 ]; then
+	skip "check names the trampoline refusal" "needs root to load BPF"
+elif [ "$has_hook" = yes ] && [ "$lockdown" != none ] && [ "$lockdown" != unknown ]; then
+	# A locked-down kernel (these CI machines): check must fail and say why.
+	expect "check on a locked-down kernel exits 1" 1 \
+		"^Error: the attach engine can't run here: trampolines: the kernel refuses BPF trampolines: loading fmod_ret/update_socket_protocol failed with EPERM \\(kernel lockdown: $lockdown\\)$"
+	grep -Eq '^trampolines +missing ' <<<"$out" &&
+		ok "check prints trampolines as missing" ||
+		not_ok "check prints trampolines as missing" "$out"
+elif [ "$has_hook" = no ]; then
+	expect "check on a kernel without the hook exits 1" 1 "hook: update_socket_protocol"
+else
+	expect "check on an unlocked kernel with the hook exits 0" 0
+	grep -Eq '^trampolines +ok ' <<<"$out" && ok "check prints trampolines as ok" ||
+		not_ok "check prints trampolines as ok" "$out"
+fi
+for req in privileges btf hook trampolines cgroup2 bpffs mptcp mptcp_diag; do
+	grep -Eq "^$req +(ok|warn|missing|unknown) " <<<"$out" ||
+		{ not_ok "check prints the $req line" "$out"; continue; }
+	ok "check prints the $req line"
+done
+cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ -n "$cg2" ]; then
+	grep -Eq "^cgroup2 +ok +mounted at $cg2" <<<"$out" && ok "check finds cgroup v2 at $cg2" ||
+		not_ok "check finds cgroup v2 at $cg2" "$out"
+else
+	grep -Eq '^cgroup2 +missing' <<<"$out" && ok "check reports no cgroup v2" ||
+		not_ok "check reports no cgroup v2" "$out"
+fi
+if grep -q ' - bpf ' /proc/self/mountinfo; then
+	grep -Eq '^bpffs +ok ' <<<"$out" && ok "check finds bpffs" || not_ok "check finds bpffs" "$out"
+else
+	grep -Eq '^bpffs +warn +not mounted' <<<"$out" && ok "check reports bpffs not mounted" ||
+		not_ok "check reports bpffs not mounted" "$out"
+fi
+grep -q ' - securityfs ' /proc/self/mountinfo && had_securityfs=yes || had_securityfs=no
+[ "$had_securityfs" = no ] && grep -q ' - securityfs ' /proc/self/mountinfo &&
+	not_ok "check leaves the machine's mounts alone" ||
+	ok "check leaves the machine's mounts alone"
+
+check_rc=$rc
+run check --json
+json_ok "check --json: eight requirements, ready matches the exit code" \
+	"(.requirements | length) == 8 and .ready == ($check_rc == 0) and
+	 (.requirements | map(.name) | index(\"trampolines\")) != null"
+[ "$rc" -eq "$check_rc" ] && ok "check --json exits as check does" ||
+	not_ok "check --json exits as check does" "exit $rc, plain exited $check_rc"
+
+run -d check
+grep -q '^libbpf: ' <<<"$err" && ok "-d shows libbpf output" || not_ok "-d shows libbpf output" "$err"
+run check
+grep -q 'libbpf' <<<"$err" && not_ok "without -d libbpf stays quiet" "$err" ||
+	ok "without -d libbpf stays quiet"
+
+if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
+	# A network namespace of our own with MPTCP off: upgraded sockets would fail there.
+	unshare -n sh -c "sysctl -qw net.mptcp.enabled=0 && exec '$bin' check" \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$? out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+	expect "check in a netns with net.mptcp.enabled=0 exits 1" 1 \
+		"mptcp: net.mptcp.enabled = 0 in this network namespace: upgraded sockets would fail with ENOPROTOOPT"
+else
+	skip "check in a netns with net.mptcp.enabled=0" "needs root and unshare -n"
+fi
+
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	cp "$bin" "$tmp/mu" && chmod 755 "$tmp" "$tmp/mu"
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$tmp/mu" check >"$tmp/out" 2>"$tmp/err"
+	rc=$? out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+	expect "check as an unprivileged user exits 1 and says to run as root" 1 \
+		"privileges: lacking CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN \\(run as root\\)"
+	grep -Eq '^trampolines +unknown +not probed: needs root' <<<"$out" &&
+		ok "unprivileged check does not pretend to know about trampolines" ||
+		not_ok "unprivileged check does not pretend to know about trampolines" "$out"
+else
+	skip "check as an unprivileged user" "needs root to drop to another user"
+fi
+
+run check extra
+expect "check with an argument: exit 2" 2 "unexpected argument 'extra'"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
