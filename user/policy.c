@@ -294,7 +294,7 @@ static int add_address(struct line_ctx *lc, const struct addr_spec *spec, const 
 		       int family, const uint8_t *addr, unsigned int prefix_len,
 		       struct span host)
 {
-	struct policy_entry *e = policy_add_entry(lc, at);
+	struct policy_entry *e = policy_add_entry(lc, spec->elem.p);
 
 	if (!e)
 		return -1;
