@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# make bench: the policy parser in-process (median, ratio to reading the file),
+# then the whole `mptcp-upgrade policy` command on the same size of file against
+# `cat` of it, both timed in this run. Medians and ratios only: these machines
+# are shared, single numbers mean little.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/.output/selftests
+lines=${BENCH_LINES:-10000}
+runs=${BENCH_RUNS:-21}
+
+"$out/bench_policy" "$lines" "$runs"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# The same mix the in-process benchmark uses, through the real command line.
+for ((i = 0; i < lines; i++)); do
+	printf 'server s%d mptcp@10.%d.%d.2:80 check\n' "$i" $((i / 256 % 256)) $((i % 256))
+done >"$tmp/bench.policy"
+
+# median_ms CMD...: median wall time of RUNS runs, in milliseconds.
+median_ms() {
+	local t0 t1 i
+	for ((i = 0; i < runs; i++)); do
+		t0=$(date +%s%N)
+		"$@" >/dev/null
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000))
+	done | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] / 1000 }'
+}
+
+cli=$(median_ms "$top/mptcp-upgrade" policy "$tmp/bench.policy")
+cat_ms=$(median_ms cat "$tmp/bench.policy")
+echo "mptcp-upgrade policy, $lines server lines, median of $runs runs:"
+printf '  command         %8s ms   (process start, parse, print)\n' "$cli"
+printf '  cat of the file %8s ms   (baseline in the same run)\n' "$cat_ms"
+awk -v a="$cli" -v b="$cat_ms" 'BEGIN { r = (b > 0) ? a / b : 0; printf "  ratio command/cat: %.1fx\n", r }'
