@@ -11,8 +11,10 @@ VMLINUX_H  := vmlinux/$(ARCH)/vmlinux.h
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 PKGS       := libbpf libmnl json-c
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Recursive (=), not simple: `make deps all` installs the packages before these
+# are first expanded, inside a recipe.
+PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS))
 
 CFLAGS     ?= -g -O2
 CFLAGS     += -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11
@@ -47,11 +49,23 @@ APP := mptcp-upgrade
 .PHONY: all
 all: $(APP)
 
+# Build and test dependencies from Debian's packages (needs root when some are missing).
+.PHONY: deps
+deps:
+	$(Q).ci/install-deps
+
+# The main job on a built-in example: README.md's first command.
+.PHONY: demo
+demo: $(APP)
+	$(Q)selftests/demo.sh
+
 $(APP): $(LIB_OBJS) $(CMD_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests:
+# Every build step waits for the output directories, and they wait for `deps`
+# when it was asked for, so that `make -j deps check` installs before it builds.
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests: | $(filter deps,$(MAKECMDGOALS))
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) | $(OUTPUT)

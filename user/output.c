@@ -17,6 +17,7 @@ static void vp_err(const char *fmt, va_list ap)
 		json_object_object_add(o, "error", json_object_new_string(msg));
 		json_print(o);
 	} else {
+		fflush(stdout);	/* what was printed before the error stays before it */
 		fprintf(stderr, "Error: %s\n", msg);
 	}
 }
