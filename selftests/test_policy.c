@@ -113,7 +113,7 @@ static const struct valid_case valid_cases[] = {
 
 static const struct error_case error_cases[] = {
 	/* No mptcp prefix: an error with a hint, never skipped. */
-	{ T("bind :443"),			"1:6",  "':443' has no mptcp@, mptcp4@ or mptcp6@ prefix" },
+	{ T("bind :443"), "1:6", "':443' has no mptcp@, mptcp4@ or mptcp6@ prefix" },
 	{ T("bind 10.0.0.1:80"),		"1:6",  "has no mptcp@" },
 	{ T("server s1 10.0.0.5:80 check"), "1:11", "has no mptcp@" },
 	{ T(":443"),			"1:1",  "has no mptcp@" },
@@ -122,7 +122,7 @@ static const struct error_case error_cases[] = {
 	{ T("bind mptcp@:80,"),		"1:16", "empty address in comma list" },
 	{ T("bind ,mptcp@:80"),		"1:6",  "empty address in comma list" },
 	/* Other HAProxy prefixes are named. */
-	{ T("ipv4@:443"),			"1:1",  "prefix 'ipv4@' is not an MPTCP address prefix" },
+	{ T("ipv4@:443"), "1:1", "prefix 'ipv4@' is not an MPTCP address prefix" },
 	{ T("ipv6@[::1]:443"),		"1:1",  "prefix 'ipv6@'" },
 	{ T("bind tcp@:443"),		"1:6",  "prefix 'tcp@'" },
 	{ T("bind tcp4@:443"),		"1:6",  "prefix 'tcp4@'" },
@@ -137,14 +137,14 @@ static const struct error_case error_cases[] = {
 	{ T("bind dgram+mptcp@:443"),	"1:6",  "socket type prefix 'dgram+'" },
 	{ T("bind stream+udp@:443"),	"1:13", "prefix 'udp@'" },
 	/* Family rules. */
-	{ T("mptcp4@[::1]:80"),		"1:9",  "mptcp4@ takes IPv4 addresses only, '::1' is an IPv6" },
+	{ T("mptcp4@[::1]:80"), "1:9", "mptcp4@ takes IPv4 addresses only, '::1' is an IPv6" },
 	{ T("mptcp4@:::443"),		"1:8",  "mptcp4@ takes IPv4 addresses only" },
-	{ T("mptcp6@10.0.0.5:80"),		"1:8",  "mptcp6@ takes IPv6 addresses only, '10.0.0.5'" },
+	{ T("mptcp6@10.0.0.5:80"), "1:8", "mptcp6@ takes IPv6 addresses only, '10.0.0.5'" },
 	{ T("mptcp6@0.0.0.0:443"),		"1:8",  "mptcp6@ takes IPv6 addresses only" },
 	{ T("mptcp6@10.0.0.0/8"),		"1:8",  "mptcp6@ takes IPv6 addresses only" },
 	{ T("mptcp@[10.0.0.1]:80"),	"1:8",  "brackets are for IPv6 addresses only" },
 	/* Addresses. */
-	{ T("mptcp6@2001:db8::1"),		"1:8",  "'2001:db8:' is not a valid IPv6 address (without "
+	{ T("mptcp6@2001:db8::1"), "1:8", "'2001:db8:' is not a valid IPv6 address (without "
 						"brackets the port follows the last ':'" },
 	{ T("mptcp@::1"),			"1:7",  "not a valid IPv6 address" },
 	{ T("mptcp@[::1"),			"1:7",  "missing ']' in '[::1'" },
@@ -156,7 +156,8 @@ static const struct error_case error_cases[] = {
 	{ T("mptcp@10.0.0.1.1:80"),	"1:7",  "not a valid IPv4 address" },
 	{ T("mptcp@[2001:db8:::1]:80"),	"1:8",  "not a valid IPv6 address" },
 	{ T("mptcp@10.0.0.1/33:80"),	"1:16", "invalid prefix length '33' (expected 0 to 32)" },
-	{ T("mptcp@[2001:db8::/129]:80"),	"1:19", "invalid prefix length '129' (expected 0 to 128)" },
+	{ T("mptcp@[2001:db8::/129]:80"),
+		"1:19", "invalid prefix length '129' (expected 0 to 128)" },
 	{ T("mptcp@10.0.0.0/:80"),		"1:16", "invalid prefix length ''" },
 	{ T("mptcp@10.0.0.0/-8"),		"1:16", "invalid prefix length '-8'" },
 	{ T("mptcp@10.0.0.0/99999999999999999999"), "1:16", "invalid prefix length" },
@@ -164,8 +165,9 @@ static const struct error_case error_cases[] = {
 	{ T("mptcp@[2001:db8::1/32]:80"),	"1:8",  "has bits set past the /32 prefix" },
 	{ T("mptcp@"),			"1:7",  "missing address after mptcp@" },
 	{ T("mptcp6@"),			"1:8",  "missing address after mptcp6@" },
-	{ T("mptcp@no-such-host.invalid:80"), "1:7", "can't resolve host name 'no-such-host.invalid'" },
-	{ T("mptcp@bad..name:80"),		"1:7",  "'bad..name' is neither an IP address nor a host name" },
+	{ T("mptcp@no-such-host.invalid:80"),
+		"1:7", "can't resolve host name 'no-such-host.invalid'" },
+	{ T("mptcp@bad..name:80"), "1:7", "'bad..name' is neither an IP address nor a host name" },
 	{ T("mptcp@bad!name:80"),		"1:7",  "neither an IP address nor a host name" },
 	/* Ports. */
 	{ T("mptcp@:0"),			"1:8",  "port '0' is not allowed" },
@@ -184,7 +186,7 @@ static const struct error_case error_cases[] = {
 	{ T("mptcp@:8o"),			"1:8",  "invalid port '8o'" },
 	{ T("mptcp@:8 0"),			"1:10", "unexpected '0' after the address" },
 	/* Line forms. */
-	{ T("frontend web"),		"1:1",  "unknown keyword 'frontend' (expected 'bind', 'server' "
+	{ T("frontend web"), "1:1", "unknown keyword 'frontend' (expected 'bind', 'server' "
 						"or an mptcp@ address)" },
 	{ T("listen stats"),		"1:1",  "unknown keyword 'listen'" },
 	{ T("Bind mptcp@:443"),		"1:1",  "unknown keyword 'Bind'" },
@@ -209,7 +211,7 @@ static const struct error_case error_cases[] = {
 	{ T("bind mptcp@:443\0"),		"1:16", "NUL byte in policy line" },
 	{ T("bind mptcp@:443 # \0 in a comment"), "1:19", "NUL byte" },
 	{ T("\x01\x02:80"),		"1:1",  "address '\\x01\\x02:80' has no mptcp@" },
-	{ T("mptcp@\xff:80"),		"1:7",  "'\\xff' is neither an IP address nor a host name" },
+	{ T("mptcp@\xff:80"), "1:7", "'\\xff' is neither an IP address nor a host name" },
 };
 
 static int parse(const char *text, size_t len, struct policy *pol, struct policy_error *err)
@@ -291,7 +293,8 @@ static void test_bracket_empty_port(void **state)
 /* Where each entry came from: line, column, the address as written, the host. */
 static void test_entry_source(void **state)
 {
-	const char *text = "# web\n  bind mptcp@:443,mptcp6@[::]:443 ssl\nserver s1 mptcp4@localhost:80\n";
+	const char *text = "# web\n  bind mptcp@:443,mptcp6@[::]:443 ssl\n"
+			   "server s1 mptcp4@localhost:80\n";
 	struct policy_error err;
 	struct policy pol;
 

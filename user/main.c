@@ -19,7 +19,7 @@ static int do_version(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
-	{ "check",   do_check,   help_check,  "tell whether this kernel can run the attach engine" },
+	{ "check",   do_check,   help_check,  "can this kernel run the attach engine?" },
 	{ "version", do_version, NULL,        "print the version and the libbpf in use" },
 	{ "help",    do_help,    NULL,        "print this help, or a command's" },
 };

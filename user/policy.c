@@ -546,7 +546,8 @@ static int parse_address(struct line_ctx *lc, struct span elem, uint8_t role)
 		if (!span_eq(span_of(proto.p, plus - proto.p), "stream"))
 			return line_error(lc, elem.p, "socket type prefix %s is not supported "
 					  "(MPTCP is a stream protocol: use mptcp@ or "
-					  "stream+mptcp@)", q(span_of(proto.p, plus + 1 - proto.p)));
+					  "stream+mptcp@)",
+					  q(span_of(proto.p, plus + 1 - proto.p)));
 		proto = span_of(plus + 1, at - plus - 1);
 	}
 	if (span_eq(proto, "mptcp")) {
