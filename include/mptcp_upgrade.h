@@ -56,17 +56,77 @@ struct mu_upgrade_note {
 	__u32 family;		/* AF_INET or AF_INET6 as passed to socket() */
 };
 
+/*
+ * Policy lookup: one LPM trie per attachment, keyed by family then address, so
+ * that a bind() or connect() costs one trie walk whatever the policy's size.
+ * The value of a prefix lists, in policy order, the port ranges of every entry
+ * that covers it (its own and those of shorter prefixes), so the first range
+ * that matches is the first policy line that matches.
+ */
+#define MU_MAX_RANGES		16
+#define MU_LPM_FAMILY_BITS	8
+
+struct mu_lpm_key {
+	__u32 prefixlen;	/* MU_LPM_FAMILY_BITS + the address prefix length */
+	__u8 family;		/* AF_INET or AF_INET6 */
+	__u8 addr[16];		/* network order; IPv4 in the first 4 bytes */
+	__u8 pad[3];		/* zero */
+};
+
+struct mu_port_range {
+	__u16 port_min;		/* host order, inclusive */
+	__u16 port_max;
+	__u8 roles;		/* MU_ROLE_* this entry applies to */
+	__u8 pad[3];
+	__u32 entry;		/* index of the entry in the normalized policy */
+};
+
+struct mu_policy_value {
+	__u32 nr_ranges;
+	struct mu_port_range ranges[MU_MAX_RANGES];
+};
+
+/* What the engine remembers of each MPTCP socket it upgraded (socket-local storage). */
+#define MU_ENTRY_NONE		0		/* no bind()/connect() seen yet */
+#define MU_ENTRY_UNLISTED	0xffffffffU	/* seen, and no policy entry matched */
+
+struct mu_sock_state {
+	__u32 attach_id;
+	__u32 flags;		/* MU_SOCK_* */
+	__u32 bind_entry;	/* entry index + 1, or MU_ENTRY_NONE / MU_ENTRY_UNLISTED */
+	__u32 connect_entry;
+};
+
+#define MU_SOCK_UPGRADED	(1U << 0)
+
 /* Per-attachment counters, one per-CPU array element each. */
 enum mu_attach_counter {
 	MU_CNT_SOCKETS_UPGRADED,	/* socket() turned from TCP into MPTCP */
 	MU_CNT_SOCKETS_OTHER_FAMILY,	/* TCP socket of a family the policy does not list */
 	MU_CNT_SOCKETS_NATIVE_MPTCP,	/* the application asked for MPTCP itself */
 	MU_CNT_NOTES_DROPPED,		/* note map full: socket upgraded but not marked */
+	MU_CNT_BINDS_LISTED,		/* bind() of an upgraded socket matched an entry */
+	MU_CNT_BINDS_UNLISTED,		/* ... matched none */
+	MU_CNT_CONNECTS_LISTED,		/* connect() of an upgraded socket matched an entry */
+	MU_CNT_CONNECTS_UNLISTED,	/* ... matched none */
 	MU_CNT_MAX,
 };
 
 struct mu_attach_counters {
 	__u64 count[MU_CNT_MAX];
 };
+
+/* Per policy entry counters (per-CPU hash, created on first match). */
+struct mu_line_key {
+	__u32 attach_id;
+	__u32 entry;
+};
+
+struct mu_line_counters {
+	__u64 binds;
+	__u64 connects;
+};
+
+#define MU_MAX_LINE_COUNTERS	(4 * MU_MAX_POLICY_ENTRIES)
 
 #endif /* MPTCP_UPGRADE_H */

@@ -217,7 +217,7 @@ else
 	grep -Eq '^trampolines +ok ' <<<"$out" && ok "check prints trampolines as ok" ||
 		not_ok "check prints trampolines as ok" "$out"
 fi
-for req in privileges btf hook trampolines cgroup2 bpffs mptcp mptcp_diag; do
+for req in privileges btf hook trampolines programs cgroup2 bpffs mptcp mptcp_diag; do
 	grep -Eq "^$req +(ok|warn|missing|unknown) " <<<"$out" ||
 		{ not_ok "check prints the $req line" "$out"; continue; }
 	ok "check prints the $req line"
@@ -243,8 +243,8 @@ grep -q ' - securityfs ' /proc/self/mountinfo && had_securityfs=yes || had_secur
 
 check_rc=$rc
 run check --json
-json_ok "check --json: eight requirements, ready matches the exit code" \
-	"(.requirements | length) == 8 and .ready == ($check_rc == 0) and
+json_ok "check --json: nine requirements, ready matches the exit code" \
+	"(.requirements | length) == 9 and .ready == ($check_rc == 0) and
 	 (.requirements | map(.name) | index(\"trampolines\")) != null"
 [ "$rc" -eq "$check_rc" ] && ok "check --json exits as check does" ||
 	not_ok "check --json exits as check does" "exit $rc, plain exited $check_rc"

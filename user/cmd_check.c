@@ -60,8 +60,8 @@ struct requirement {
 };
 
 enum {
-	R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_CGROUP2, R_BPFFS, R_MPTCP, R_MPTCP_DIAG,
-	R_MAX,
+	R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_PROGRAMS, R_CGROUP2, R_BPFFS, R_MPTCP,
+	R_MPTCP_DIAG, R_MAX,
 };
 
 static struct requirement reqs[R_MAX] = {
@@ -69,6 +69,7 @@ static struct requirement reqs[R_MAX] = {
 	[R_BTF]		= { "btf",         .blocking = true },
 	[R_HOOK]	= { "hook",        .blocking = true },
 	[R_TRAMPOLINES]	= { "trampolines", .blocking = true },
+	[R_PROGRAMS]	= { "programs",    .blocking = true },
 	[R_CGROUP2]	= { "cgroup2",     .blocking = true },
 	[R_BPFFS]	= { "bpffs",       .blocking = false },
 	[R_MPTCP]	= { "mptcp",       .blocking = true },
@@ -96,6 +97,7 @@ void help_check(FILE *out)
 		"  btf          the kernel's BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)\n"
 		"  hook         " HOOK_FUNC "() in that BTF (Linux 6.6 or later)\n"
 		"  trampolines  the kernel loads the fmod_ret program (lockdown refuses it)\n"
+		"  programs     the kernel's verifier accepts every program of the engine\n"
 		"  cgroup2      a cgroup v2 hierarchy and where it is mounted\n"
 		"  bpffs        where pins go (attach mounts it when missing)\n"
 		"  mptcp        net.mptcp.enabled in this network namespace\n"
@@ -241,9 +243,26 @@ static const char *lockdown_mode(char *buf, size_t size)
 	return buf;
 }
 
+/* Load the engine's BPF object, only the socket-creation program when @hook_only. */
+static int load_engine(bool hook_only)
+{
+	struct upgrade_bpf *skel = upgrade_bpf__open();
+	struct bpf_program *prog;
+	int err;
+
+	if (!skel)
+		return -errno;
+	if (hook_only) {
+		bpf_object__for_each_program(prog, skel->obj)
+			bpf_program__set_autoload(prog, prog == skel->progs.mu_upgrade_socket);
+	}
+	err = upgrade_bpf__load(skel);
+	upgrade_bpf__destroy(skel);
+	return err;
+}
+
 static void check_trampolines(void)
 {
-	struct upgrade_bpf *skel;
 	char mode[32];
 	const char *lockdown;
 	int err;
@@ -253,20 +272,10 @@ static void check_trampolines(void)
 			reqs[R_PRIVILEGES].state != REQ_OK ? "root" : "the hook");
 		return;
 	}
-	skel = upgrade_bpf__open();
-	if (!skel) {
-		set_req(R_TRAMPOLINES, REQ_UNKNOWN, "can't open the BPF object: %s",
-			strerror(errno));
-		return;
-	}
-	err = upgrade_bpf__load(skel);
-	upgrade_bpf__destroy(skel);
+	err = -load_engine(true);
 	if (!err) {
 		set_req(R_TRAMPOLINES, REQ_OK, "fmod_ret/" HOOK_FUNC " loads");
-		return;
-	}
-	err = -err;
-	if (err == EPERM) {
+	} else if (err == EPERM) {
 		lockdown = lockdown_mode(mode, sizeof(mode));
 		if (lockdown && !strcmp(lockdown, "none"))
 			set_req(R_TRAMPOLINES, REQ_MISSING, "loading fmod_ret/" HOOK_FUNC " failed "
@@ -287,6 +296,24 @@ static void check_trampolines(void)
 		set_req(R_TRAMPOLINES, REQ_MISSING, "loading fmod_ret/" HOOK_FUNC " failed: %s "
 			"(run with --debug for the verifier log)", strerror(err));
 	}
+}
+
+/* The rest of the engine: cgroup sock_create, bind4/6 and connect4/6. */
+static void check_programs(void)
+{
+	int err;
+
+	if (reqs[R_TRAMPOLINES].state != REQ_OK) {
+		set_req(R_PROGRAMS, REQ_UNKNOWN, "not probed: needs the socket-creation program "
+			"first");
+		return;
+	}
+	err = load_engine(false);
+	if (err)
+		set_req(R_PROGRAMS, REQ_MISSING, "the kernel refuses the engine's programs: %s "
+			"(run with --debug for the verifier log)", strerror(-err));
+	else
+		set_req(R_PROGRAMS, REQ_OK, "sock_create, bind4/6 and connect4/6 programs load");
 }
 
 /* Mount points of one filesystem type from /proc/self/mountinfo, space separated. */
@@ -494,6 +521,7 @@ int do_check(int argc, char **argv)
 	check_hook(btf);
 	btf__free(btf);
 	check_trampolines();
+	check_programs();
 	check_cgroup2();
 	check_bpffs();
 	check_mptcp_enabled();
