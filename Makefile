@@ -29,7 +29,7 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # The policy parser and the output helpers are linked into the tests and the
 # benchmark too, so they live apart from the command modules.
-LIB_SRCS   := user/policy.c user/output.c
+LIB_SRCS   := user/policy.c user/policy_trie.c user/output.c
 CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "policy_trie.h"
 
 #define FILE_NAME "test.policy"
 
@@ -461,6 +462,152 @@ static void test_missing_file(void **state)
 	assert_string_equal(err.msg, "can't read policy file /: Is a directory");
 }
 
+/* The first entry in policy order that covers the call: what the trie must find. */
+static __u32 linear_lookup(const struct policy *pol, int family, const uint8_t *addr,
+			   uint16_t port, uint8_t role)
+{
+	size_t i;
+
+	for (i = 0; i < pol->nr_entries; i++)
+		if (policy_entry_matches(&pol->entries[i], family, addr, port, role))
+			return i + 1;
+	return MU_ENTRY_UNLISTED;
+}
+
+/*
+ * Random policies over a small address space, so that prefixes nest and port
+ * ranges overlap, then random calls: the trie (longest prefix, then ranges in
+ * policy order) must name the same entry as a line-by-line walk of the policy.
+ * Holds only because every node carries the ranges of its covering prefixes.
+ */
+static void test_trie_matches_linear_walk(void **state)
+{
+	static const unsigned int lens4[] = { 0, 8, 16, 24, 30, 32 };
+	static const unsigned int lens6[] = { 0, 32, 64, 120, 128 };
+	unsigned int seed = 12345, round, q, mismatches = 0, listed = 0;
+	char text[4096], err_msg[256];
+
+	for (round = 0; round < 300; round++) {
+		struct policy_error err;
+		struct policy_trie trie;
+		struct policy pol;
+		size_t len = 0, i, nr = 1 + rand_r(&seed) % 14;
+
+		for (i = 0; i < nr; i++) {
+			bool v6 = rand_r(&seed) % 3 == 0;
+			const char *kw = (const char *[]){ "bind ", "server s ", "" }[rand_r(&seed) % 3];
+			unsigned int lo = 1 + rand_r(&seed) % 40, hi = lo + rand_r(&seed) % 20;
+			char ports[32] = "";
+
+			if (rand_r(&seed) % 4)
+				snprintf(ports, sizeof(ports), "%u-%u", lo, hi);
+			if (v6) {
+				unsigned int l = lens6[rand_r(&seed) % 5];
+
+				const char *host = l == 0 ? "::" : l < 128 ? "2001:db8::" :
+						   rand_r(&seed) % 2 ? "2001:db8::1" : "2001:db8::2";
+
+				len += snprintf(text + len, sizeof(text) - len,
+						"%smptcp6@[%s/%u]:%s\n", kw, host, l, ports);
+			} else {
+				unsigned int l = lens4[rand_r(&seed) % 6];
+				unsigned int a = rand_r(&seed) % 2, b = rand_r(&seed) % 2;
+				unsigned int c = rand_r(&seed) % 4;
+				uint32_t ip = (10u << 24) | (a << 16) | (b << 8) | c;
+
+				if (l < 32)
+					ip &= l ? ~0u << (32 - l) : 0;
+				len += snprintf(text + len, sizeof(text) - len,
+						"%smptcp4@%u.%u.%u.%u/%u:%s\n", kw, ip >> 24,
+						(ip >> 16) & 255, (ip >> 8) & 255, ip & 255, l, ports);
+			}
+		}
+		if (parse(text, len, &pol, &err))
+			fail_msg("generated policy rejected: %s\n%s", err.msg, text);
+		if (policy_trie_build(&pol, &trie, err_msg, sizeof(err_msg)))
+			fail_msg("trie refused %zu entries: %s", nr, err_msg);
+
+		for (q = 0; q < 400; q++) {
+			uint8_t addr[16] = {};
+			int family = rand_r(&seed) % 3 == 0 ? AF_INET6 : AF_INET;
+			uint16_t port = rand_r(&seed) % 70;
+			uint8_t role = rand_r(&seed) % 2 ? MU_ROLE_BIND : MU_ROLE_CONNECT;
+			__u32 want, got;
+
+			if (family == AF_INET) {
+				addr[0] = 10 + rand_r(&seed) % 2 * (rand_r(&seed) % 2);
+				addr[1] = rand_r(&seed) % 2;
+				addr[2] = rand_r(&seed) % 2;
+				addr[3] = rand_r(&seed) % 4;
+			} else {
+				inet_pton(AF_INET6, "2001:db8::", addr);
+				addr[15] = rand_r(&seed) % 3;
+				if (rand_r(&seed) % 5 == 0)
+					addr[14] = 1;
+			}
+			want = linear_lookup(&pol, family, addr, port, role);
+			got = policy_trie_lookup(&trie, family, addr, port, role);
+			listed += want != MU_ENTRY_UNLISTED;
+			if (want != got && mismatches++ < 5)
+				print_error("mismatch: port %u role %u: linear %u, trie %u\n%s", port,
+					    role, want, got, text);
+		}
+		policy_trie_free(&trie);
+		policy_free(&pol);
+	}
+	assert_int_equal(mismatches, 0);
+	/* The generator must exercise both outcomes, or the comparison proves little. */
+	assert_true(listed > 10000);
+	assert_true(listed < 300 * 400 - 10000);
+}
+
+/* One prefix covered by more entries than a trie value holds is refused, not cut short. */
+static void test_trie_too_many_ranges(void **state)
+{
+	char text[1024], err_msg[256];
+	struct policy_error err;
+	struct policy_trie trie;
+	struct policy pol;
+	size_t len = 0, i;
+
+	for (i = 0; i <= MU_MAX_RANGES; i++)
+		len += snprintf(text + len, sizeof(text) - len, "mptcp@:%zu\n", 100 + i);
+	assert_int_equal(parse(text, len, &pol, &err), 0);
+	assert_int_not_equal(policy_trie_build(&pol, &trie, err_msg, sizeof(err_msg)), 0);
+	assert_non_null(strstr(err_msg, "more than 16 entries cover 0.0.0.0/0 (line 17"));
+	assert_null(trie.nodes);
+	policy_free(&pol);
+}
+
+/* A 10,000-line policy: one node per distinct prefix, families noted. */
+static void test_trie_large(void **state)
+{
+	size_t n = 10000, i, size = n * 48, len = 0;
+	char *text = malloc(size), err_msg[256];
+	struct policy_error err;
+	struct policy_trie trie;
+	struct policy pol;
+	uint8_t a[16] = { 10, 39, 15, 1 };
+
+	assert_non_null(text);
+	for (i = 0; i < n; i++)
+		len += snprintf(text + len, size - len, "server s mptcp4@10.%zu.%zu.1:%zu\n",
+				i / 256, i % 256, 1 + i % 1000);
+	len += snprintf(text + len, size - len, "mptcp6@:443\n");
+	assert_int_equal(parse(text, len, &pol, &err), 0);
+	assert_int_equal(policy_trie_build(&pol, &trie, err_msg, sizeof(err_msg)), 0);
+	assert_int_equal(trie.nr_nodes, n + 1);
+	assert_int_equal(trie.families, MU_FAMILY_INET | MU_FAMILY_INET6);
+	/* 10.39.15.1 is line 39 * 256 + 15 + 1, port 1 + (39 * 256 + 15) % 1000 */
+	assert_int_equal(policy_trie_lookup(&trie, AF_INET, a, 1 + (39 * 256 + 15) % 1000,
+					    MU_ROLE_CONNECT), 39 * 256 + 15 + 1);
+	assert_int_equal(policy_trie_lookup(&trie, AF_INET, a, 1 + (39 * 256 + 15) % 1000,
+					    MU_ROLE_BIND), MU_ENTRY_UNLISTED);
+	policy_trie_free(&trie);
+	policy_free(&pol);
+	free(text);
+}
+
 #define NR_VALID (sizeof(valid_cases) / sizeof(valid_cases[0]))
 #define NR_ERROR (sizeof(error_cases) / sizeof(error_cases[0]))
 
@@ -475,6 +622,9 @@ int main(void)
 		cmocka_unit_test(test_ten_thousand_lines),
 		cmocka_unit_test(test_too_many_entries),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_trie_matches_linear_walk),
+		cmocka_unit_test(test_trie_too_many_ranges),
+		cmocka_unit_test(test_trie_large),
 	};
 	size_t nr_fixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i;
 	int ret;
