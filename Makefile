@@ -10,7 +10,7 @@ ARCH       ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_H  := vmlinux/$(ARCH)/vmlinux.h
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS       := libbpf libmnl json-c
+PKGS       := libbpf libmnl json-c libcrypto
 # Recursive (=), not simple: `make deps all` installs the packages before these
 # are first expanded, inside a recipe.
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
@@ -29,11 +29,12 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # The policy parser and the output helpers are linked into the tests and the
 # benchmark too, so they live apart from the command modules.
-LIB_SRCS   := user/policy.c user/policy_trie.c user/output.c
-CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c
+LIB_SRCS   := user/policy.c user/policy_trie.c user/output.c user/sys.c
+CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
+	      user/cmd_status.c user/cgroup.c user/engine.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
-TEST_BINS  := $(OUTPUT)/selftests/test_policy
+TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy
 
 ifeq ($(V),1)
@@ -90,6 +91,10 @@ $(OUTPUT)/selftests/%.o: selftests/%.c | $(OUTPUT)/selftests
 $(OUTPUT)/selftests/test_policy: $(OUTPUT)/selftests/test_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+
+$(OUTPUT)/selftests/mu_sock: $(OUTPUT)/selftests/mu_sock.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
 
 $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)

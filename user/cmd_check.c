@@ -28,6 +28,7 @@
 
 #include "commands.h"
 #include "output.h"
+#include "sys.h"
 #include "upgrade.skel.h"
 
 #ifndef IPPROTO_MPTCP
@@ -107,39 +108,11 @@ void help_check(FILE *out)
 		"engine cannot run on this machine.\n", prog_name);
 }
 
-/* Effective capabilities from /proc/self/status, 0 when unreadable. */
-static unsigned long long effective_caps(void)
-{
-	unsigned long long caps = 0;
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			break;
-	fclose(f);
-	return caps;
-}
-
 static void check_privileges(void)
 {
-	/* CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
-	static const struct { int bit; const char *name; } needed[] = {
-		{ 39, "CAP_BPF" }, { 38, "CAP_PERFMON" }, { 12, "CAP_NET_ADMIN" },
-		{ 21, "CAP_SYS_ADMIN" },
-	};
-	unsigned long long caps = effective_caps();
-	char lacking[128] = "";
-	size_t i;
+	char lacking[128];
 
-	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-		if (caps & (1ULL << needed[i].bit))
-			continue;
-		snprintf(lacking + strlen(lacking), sizeof(lacking) - strlen(lacking), "%s%s",
-			 lacking[0] ? ", " : "", needed[i].name);
-	}
+	lacking_capabilities(lacking, sizeof(lacking));
 	if (!lacking[0])
 		set_req(R_PRIVILEGES, REQ_OK, "%s with the capabilities attach needs",
 			geteuid() ? "non-root user" : "root");
@@ -316,40 +289,6 @@ static void check_programs(void)
 		set_req(R_PROGRAMS, REQ_OK, "sock_create, bind4/6 and connect4/6 programs load");
 }
 
-/* Mount points of one filesystem type from /proc/self/mountinfo, space separated. */
-static int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, *sep;
-	size_t cap = 0;
-	int n = 0;
-
-	out[0] = '\0';
-	if (v1_beside)
-		*v1_beside = false;
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char mnt[512], type[64];
-
-		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE ..." */
-		sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s", type) != 1)
-			continue;
-		if (v1_beside && !strcmp(type, "cgroup"))
-			*v1_beside = true;
-		if (strcmp(type, fstype))
-			continue;
-		if (n++ < 4)	/* a few are enough to say where */
-			snprintf(out + strlen(out), size - strlen(out), "%s%s",
-				 out[0] ? " " : "", mnt);
-	}
-	free(line);
-	fclose(f);
-	return n;
-}
-
 static void check_cgroup2(void)
 {
 	char where[512];
@@ -382,25 +321,20 @@ static void check_bpffs(void)
 
 static void check_mptcp_enabled(void)
 {
-	FILE *f = fopen("/proc/sys/net/mptcp/enabled", "re");
-	int enabled = -1;
+	int enabled = mptcp_enabled();
 
-	if (!f) {
+	if (enabled == -ENOENT)
 		set_req(R_MPTCP, REQ_MISSING, "no /proc/sys/net/mptcp/enabled: this kernel has no "
 			"MPTCP (CONFIG_MPTCP)");
-		return;
-	}
-	if (fscanf(f, "%d", &enabled) != 1)
-		enabled = -1;
-	fclose(f);
-	if (enabled == 1)
+	else if (enabled == 1)
 		set_req(R_MPTCP, REQ_OK, "net.mptcp.enabled = 1 in this network namespace");
 	else if (enabled == 0)
 		set_req(R_MPTCP, REQ_MISSING, "net.mptcp.enabled = 0 in this network namespace: "
 			"upgraded sockets would fail with ENOPROTOOPT (sysctl -w "
 			"net.mptcp.enabled=1)");
 	else
-		set_req(R_MPTCP, REQ_UNKNOWN, "can't read net.mptcp.enabled");
+		set_req(R_MPTCP, REQ_UNKNOWN, "can't read net.mptcp.enabled: %s",
+			strerror(-enabled));
 }
 
 /*
@@ -497,6 +431,30 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 	if (!ready)
 		json_object_object_add(root, "error", json_object_new_string(causes));
 	json_print(root);
+}
+
+int attach_preflight(char *cause, size_t size)
+{
+	static const int needed[] = { R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_PROGRAMS,
+				       R_CGROUP2, R_MPTCP };
+	struct btf *btf;
+	size_t i;
+
+	check_privileges();
+	btf = check_btf();
+	check_hook(btf);
+	btf__free(btf);
+	check_trampolines();
+	check_programs();
+	check_cgroup2();
+	check_mptcp_enabled();
+	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (reqs[needed[i]].state == REQ_OK)
+			continue;
+		snprintf(cause, size, "%s", reqs[needed[i]].detail);
+		return -1;
+	}
+	return 0;
 }
 
 int do_check(int argc, char **argv)

@@ -19,6 +19,20 @@ int do_policy(int argc, char **argv);
 void help_policy(FILE *out);
 int do_check(int argc, char **argv);
 void help_check(FILE *out);
+int do_attach(int argc, char **argv);
+void help_attach(FILE *out);
+int do_reload(int argc, char **argv);
+void help_reload(FILE *out);
+int do_detach(int argc, char **argv);
+void help_detach(FILE *out);
+int do_status(int argc, char **argv);
+void help_status(FILE *out);
+
+/*
+ * The kernel requirements attach cannot do without, probed as check does.
+ * Returns 0, or -1 with the first missing one described in @cause.
+ */
+int attach_preflight(char *cause, size_t size);
 
 /* True when argv asks for the command's help ("CMD help", "CMD -h", "CMD --help"). */
 int wants_help(int argc, char **argv);

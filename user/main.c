@@ -18,6 +18,10 @@ static int do_help(int argc, char **argv);
 static int do_version(int argc, char **argv);
 
 static const struct command commands[] = {
+	{ "attach",  do_attach,  help_attach, "upgrade a cgroup's TCP sockets to MPTCP by a policy" },
+	{ "reload",  do_reload,  help_reload, "swap in a changed policy, atomically" },
+	{ "detach",  do_detach,  help_detach, "stop upgrading a cgroup's sockets" },
+	{ "status",  do_status,  help_status, "attached cgroups, policies and counters" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
 	{ "check",   do_check,   help_check,  "can this kernel run the attach engine?" },
 	{ "version", do_version, NULL,        "print the version and the libbpf in use" },

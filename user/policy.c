@@ -782,6 +782,19 @@ const char *policy_family_str(uint8_t family)
 	return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "?";
 }
 
+const char *policy_families_str(uint32_t families)
+{
+	switch (families & (MU_FAMILY_INET | MU_FAMILY_INET6)) {
+	case MU_FAMILY_INET:
+		return "ipv4";
+	case MU_FAMILY_INET6:
+		return "ipv6";
+	case MU_FAMILY_INET | MU_FAMILY_INET6:
+		return "ipv4 ipv6";
+	}
+	return "none";
+}
+
 void policy_entry_prefix_str(const struct policy_entry *e, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];

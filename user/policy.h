@@ -56,6 +56,8 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len, struct po
 
 const char *policy_role_str(uint8_t role);
 const char *policy_family_str(uint8_t family);
+/* MU_FAMILY_* bits as "ipv4", "ipv6", "ipv4 ipv6" or "none". */
+const char *policy_families_str(uint32_t families);
 /* "10.0.0.0/8", "::/0": buffer of at least POLICY_PREFIX_STRLEN bytes. */
 #define POLICY_PREFIX_STRLEN	(46 + 4)
 void policy_entry_prefix_str(const struct policy_entry *e, char *buf, size_t size);

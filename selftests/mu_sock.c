@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mu_sock: the socket calls the end-to-end tests observe, each printing what the
+ * kernel says about the socket (SO_PROTOCOL, MPTCP_INFO) as key=value words.
+ *
+ *   mu_sock proto 4|6                socket(AF, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0)
+ *   mu_sock native 4|6               socket(AF, SOCK_STREAM, IPPROTO_MPTCP)
+ *   mu_sock serve ADDR PORT COUNT    echo server for COUNT connections ("ready" when listening)
+ *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
+ *
+ * Every wait is bounded (10 s), so a broken kernel fails a test instead of hanging it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/mptcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef SOL_MPTCP
+#define SOL_MPTCP 284
+#endif
+
+#define WAIT_MS 10000
+
+static int protocol_of(int fd)
+{
+	int proto = -1;
+	socklen_t len = sizeof(proto);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len))
+		return -errno;
+	return proto;
+}
+
+static int family_of(const char *s)
+{
+	return !strcmp(s, "6") ? AF_INET6 : AF_INET;
+}
+
+static socklen_t make_addr(const char *ip, const char *port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(atoi(port));
+		return sizeof(*in4);
+	}
+	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(atoi(port));
+		return sizeof(*in6);
+	}
+	fprintf(stderr, "mu_sock: bad address %s\n", ip);
+	exit(2);
+}
+
+static int wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r = poll(&p, 1, WAIT_MS);
+
+	if (r <= 0) {
+		fprintf(stderr, "mu_sock: timed out\n");
+		exit(3);
+	}
+	return 0;
+}
+
+/* "mptcp=yes|fallback|no subflows=N" for a connected socket. */
+static void print_mptcp(int fd)
+{
+	struct mptcp_info info;
+	socklen_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (protocol_of(fd) != IPPROTO_MPTCP) {
+		printf(" mptcp=no");
+		return;
+	}
+	if (getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len)) {
+		/* The kernel answers EOPNOTSUPP for a socket that fell back to TCP. */
+		printf(" mptcp=fallback");
+		return;
+	}
+	printf(" mptcp=%s subflows=%u", info.mptcpi_flags & MPTCP_INFO_FLAG_FALLBACK ?
+	       "fallback" : "yes", info.mptcpi_subflows);
+}
+
+static int cmd_serve(const char *ip, const char *port, int count)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), one = 1, i;
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
+		perror("mu_sock serve");
+		return 1;
+	}
+	printf("ready proto=%d\n", protocol_of(fd));
+	fflush(stdout);
+	for (i = 0; i < count; i++) {
+		char buf[256];
+		ssize_t n;
+		int c;
+
+		wait_fd(fd, POLLIN);
+		c = accept(fd, NULL, NULL);
+		if (c < 0) {
+			perror("mu_sock accept");
+			return 1;
+		}
+		printf("accepted proto=%d", protocol_of(c));
+		wait_fd(c, POLLIN);
+		n = read(c, buf, sizeof(buf));
+		if (n > 0 && write(c, buf, n) != n)
+			n = -1;
+		printf(" echoed=%zd", n);
+		print_mptcp(c);
+		printf("\n");
+		fflush(stdout);
+		close(c);
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_connect(const char *ip, const char *port, bool mptcp)
+{
+	static const char msg[] = "ping\n";
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, mptcp ? IPPROTO_MPTCP : 0);
+	char buf[64];
+	ssize_t n;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len)) {
+		printf("connect=failed errno=%d\n", errno);
+		return 1;
+	}
+	if (write(fd, msg, sizeof(msg) - 1) != sizeof(msg) - 1) {
+		printf("connect=ok write=failed\n");
+		return 1;
+	}
+	wait_fd(fd, POLLIN);
+	n = read(fd, buf, sizeof(buf));
+	printf("connect=ok proto=%d echo=%s", protocol_of(fd),
+	       n == sizeof(msg) - 1 && !memcmp(buf, msg, n) ? "ok" : "bad");
+	print_mptcp(fd);
+	printf("\n");
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int fd;
+
+	if (argc == 3 && (!strcmp(argv[1], "proto") || !strcmp(argv[1], "native"))) {
+		bool native = !strcmp(argv[1], "native");
+
+		fd = native ? socket(family_of(argv[2]), SOCK_STREAM, IPPROTO_MPTCP)
+			    : socket(family_of(argv[2]), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				     0);
+		if (fd < 0) {
+			printf("socket=failed errno=%d\n", errno);
+			return 1;
+		}
+		printf("proto=%d\n", protocol_of(fd));
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "serve"))
+		return cmd_serve(argv[2], argv[3], atoi(argv[4]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))
+		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
+	fprintf(stderr, "usage: see the comment at the top of mu_sock.c\n");
+	return 2;
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "cgroup.h"
+#include "sys.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* How deep below the root a unit name is looked for. */
+#define UNIT_SEARCH_DEPTH 8
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls > lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* "a-b-c.slice" -> "a.slice/a-b.slice/a-b-c.slice", as systemd lays slices out. */
+static int slice_path(const char *slice, char *out, size_t size)
+{
+	size_t len = strlen(slice) - strlen(".slice"), i;
+
+	out[0] = '\0';
+	if (!strcmp(slice, "-.slice"))
+		return 0;	/* the root slice */
+	for (i = 0; i <= len; i++) {
+		if (i < len && slice[i] != '-')
+			continue;
+		if (!i || slice[i - 1] == '-')
+			return -1;	/* "-a.slice", "a--b.slice": not a slice name */
+		if ((size_t)snprintf(out + strlen(out), size - strlen(out), "%s%.*s.slice",
+				     out[0] ? "/" : "", (int)i, slice) >= size - strlen(out))
+			return -1;
+	}
+	return 0;
+}
+
+/* Breadth-first search for a directory called @unit below @root. */
+static int find_unit(const char *root, const char *unit, char *out, size_t size)
+{
+	char **queue = NULL, **next = NULL;
+	size_t nq = 0, nn = 0, i;
+	int depth, ret = -ENOENT;
+
+	queue = malloc(sizeof(*queue));
+	if (!queue || !(queue[0] = strdup(root)))
+		return -ENOMEM;
+	nq = 1;
+	for (depth = 0; depth < UNIT_SEARCH_DEPTH && nq && ret == -ENOENT; depth++) {
+		for (i = 0; i < nq && ret == -ENOENT; i++) {
+			DIR *d = opendir(queue[i]);
+			struct dirent *de;
+
+			if (!d)
+				continue;
+			while ((de = readdir(d))) {
+				char *child, **grown;
+
+				if (de->d_type != DT_DIR || de->d_name[0] == '.')
+					continue;
+				if (asprintf(&child, "%s/%s", queue[i], de->d_name) < 0)
+					continue;
+				if (!strcmp(de->d_name, unit)) {
+					snprintf(out, size, "%s", child);
+					free(child);
+					ret = 0;
+					break;
+				}
+				grown = realloc(next, (nn + 1) * sizeof(*next));
+				if (!grown) {
+					free(child);
+					continue;
+				}
+				next = grown;
+				next[nn++] = child;
+			}
+			closedir(d);
+		}
+		for (i = 0; i < nq; i++)
+			free(queue[i]);
+		free(queue);
+		queue = next;
+		nq = nn;
+		next = NULL;
+		nn = 0;
+	}
+	for (i = 0; i < nq; i++)
+		free(queue[i]);
+	free(queue);
+	return ret;
+}
+
+int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err_size)
+{
+	char root[PATH_MAX], rel[PATH_MAX];
+	struct statfs sfs;
+	struct stat st;
+	bool v1;
+	int n;
+
+	memset(cg, 0, sizeof(*cg));
+	n = find_mounts("cgroup2", root, sizeof(root), &v1);
+	if (n <= 0) {
+		snprintf(err, err_size, "cgroup v2 is not mounted%s: the engine attaches to cgroup "
+			 "v2 only", v1 ? " (only cgroup v1 hierarchies are)" : "");
+		return -1;
+	}
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return -1;
+	if (!arg[0]) {
+		snprintf(err, err_size, "empty cgroup name");
+		return -1;
+	}
+
+	if (arg[0] == '/' && (!strncmp(arg, root, strlen(root)) &&
+			      (arg[strlen(root)] == '/' || !arg[strlen(root)]))) {
+		snprintf(cg->path, sizeof(cg->path), "%s", arg);
+	} else if (!strchr(arg, '/') && has_suffix(arg, ".slice")) {
+		if (slice_path(arg, rel, sizeof(rel))) {
+			snprintf(err, err_size, "'%s' is not a valid slice name", arg);
+			return -1;
+		}
+		snprintf(cg->path, sizeof(cg->path), "%s%s%s", root, rel[0] ? "/" : "", rel);
+	} else if (!strchr(arg, '/') && strchr(arg, '.') && arg[0] != '.') {
+		if (find_unit(root, arg, cg->path, sizeof(cg->path))) {
+			snprintf(err, err_size, "can't find cgroup of unit %s under %s (is it "
+				 "running?)", arg, root);
+			return -1;
+		}
+	} else {
+		snprintf(cg->path, sizeof(cg->path), "%s%s%s", root, arg[0] == '/' ? "" : "/",
+			 arg);
+	}
+	/* No trailing slash, so that names compare equal. */
+	while (strlen(cg->path) > strlen(root) && cg->path[strlen(cg->path) - 1] == '/')
+		cg->path[strlen(cg->path) - 1] = '\0';
+
+	if (stat(cg->path, &st)) {
+		snprintf(err, err_size, "can't find cgroup %s (%s: %s)", arg, cg->path,
+			 strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || statfs(cg->path, &sfs) ||
+	    sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(err, err_size, "%s is not a cgroup v2 directory", cg->path);
+		return -1;
+	}
+	cg->id = st.st_ino;
+	snprintf(cg->name, sizeof(cg->name), "%s",
+		 cg->path[strlen(root)] ? cg->path + strlen(root) : "/");
+	return 0;
+}
+
+static bool path_inside(const char *inner, const char *outer)
+{
+	size_t lo = strlen(outer);
+
+	if (!strcmp(outer, "/"))
+		return true;
+	return !strncmp(inner, outer, lo) && (inner[lo] == '/' || !inner[lo]);
+}
+
+bool cgroup_nested(const char *a, const char *b)
+{
+	return path_inside(a, b) || path_inside(b, a);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef MU_CGROUP_H
+#define MU_CGROUP_H
+
+#include <limits.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cgroup_ref {
+	char path[PATH_MAX];	/* absolute, on the cgroup v2 mount */
+	char name[PATH_MAX];	/* relative to the cgroup v2 root, "/" for the root itself */
+	__u64 id;		/* the kernel's cgroup id (the directory's inode number) */
+};
+
+/*
+ * Find the cgroup v2 directory an operator means by @arg: an absolute path on
+ * the cgroup v2 mount, a path relative to its root ("/system.slice/x.service"
+ * or "system.slice/x.service"), a systemd slice name ("a-b.slice" nests under
+ * "a.slice"), or any other systemd unit name ("haproxy.service"), found under
+ * whichever slice holds it. Returns 0, or -1 with a one-line reason in @err.
+ */
+int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err_size);
+
+/* Is one of the two cgroup names inside the other (or the same)? */
+bool cgroup_nested(const char *a, const char *b);
+
+#endif /* MU_CGROUP_H */

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* attach, reload, detach and status: the commands that drive the attach engine. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "commands.h"
+#include "engine.h"
+#include "output.h"
+#include "sys.h"
+
+#define ERR_SIZE 1024
+
+void help_attach(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s attach --cgroup CGROUP --policy FILE\n"
+		"\n"
+		"Upgrade the TCP sockets that processes of CGROUP (and of every cgroup below it)\n"
+		"create from now on to MPTCP, for the families FILE has entries for, and record\n"
+		"at bind() and connect() which entry of FILE each socket matched.\n"
+		"\n"
+		"CGROUP is a cgroup v2 path (/sys/fs/cgroup/x, /x or x), a systemd slice\n"
+		"(haproxy.slice; a-b.slice is looked for under a.slice), or another systemd\n"
+		"unit (haproxy.service), looked for under whichever slice holds it.\n"
+		"\n"
+		"The upgrade is pinned under " MU_PIN_DIR " and outlives this command,\n"
+		"until 'detach'. Sockets that existed before attach are not upgraded: restart\n"
+		"the proxy (a seamless reload keeps its old listening sockets).\n", prog_name);
+}
+
+void help_reload(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s reload [--cgroup CGROUP] [--policy FILE]\n"
+		"\n"
+		"Read the policy of every attached cgroup (or of CGROUP) again, or FILE instead,\n"
+		"and swap it in atomically: a socket sees the old policy or the new one, never a\n"
+		"mix. When any file has an error, nothing changes. Per-line counters restart.\n",
+		prog_name);
+}
+
+void help_detach(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s detach [--cgroup CGROUP | --all]\n"
+		"\n"
+		"Stop upgrading the sockets of CGROUP (of every attached cgroup with --all; of\n"
+		"the only one when there is one). Existing connections keep working; new sockets\n"
+		"are plain TCP. With the last cgroup the engine unloads and leaves no pin.\n",
+		prog_name);
+}
+
+
+/* --cgroup, --policy and --all, the options these commands share. */
+struct attach_args {
+	const char *cgroup;
+	const char *policy;
+	bool all;
+};
+
+static int parse_args(int argc, char **argv, struct attach_args *a, const char *allowed)
+{
+	static const struct option longopts[] = {
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "policy", required_argument, NULL, 'P' },
+		{ "all", no_argument, NULL, 'a' },
+		{}
+	};
+	const char *cmd = argv[0];
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (c == '?' || !strchr(allowed, c))
+			return usage_err("%s: unknown option '%s' (see '%s %s help')", cmd,
+					 argv[optind - 1], prog_name, cmd);
+		if (c == 'c')
+			a->cgroup = optarg;
+		else if (c == 'P')
+			a->policy = optarg;
+		else
+			a->all = true;
+	}
+	if (optind < argc)
+		return usage_err("%s: unexpected argument '%s' (see '%s %s help')", cmd,
+				 argv[optind], prog_name, cmd);
+	return 0;
+}
+
+static int need_root(const char *cmd)
+{
+	char lacking[128];
+
+	lacking_capabilities(lacking, sizeof(lacking));
+	if (!lacking[0])
+		return 0;
+	p_err("%s needs root: lacking %s (run as root)", cmd, lacking);
+	return -1;
+}
+
+/* Parse @path and build its trie; errors are printed. */
+static int load_policy(const char *path, struct policy *pol, struct policy_trie *trie)
+{
+	struct policy_error perr;
+	char err[ERR_SIZE];
+
+	if (policy_load_file(path, pol, &perr)) {
+		p_err("%s", perr.msg);
+		return -1;
+	}
+	if (policy_trie_build(pol, trie, err, sizeof(err))) {
+		p_err("%s: %s", path, err);
+		policy_free(pol);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What each command did, one line per cgroup for people; for programs one JSON
+ * array printed at the end, so that a run yields exactly one JSON document.
+ */
+static struct json_object *results;
+
+static void report(const char *action, const char *cgroup, const char *policy,
+		   const struct policy *pol, __u32 families)
+{
+	struct json_object *o;
+
+	if (!opts.json) {
+		if (pol)
+			printf("%s %s: policy %s, %zu entr%s (%s)\n", action, cgroup, policy,
+			       pol->nr_entries, pol->nr_entries == 1 ? "y" : "ies",
+			       policy_families_str(families));
+		else
+			printf("%s %s\n", action, cgroup);
+		return;
+	}
+	if (!results)
+		results = json_object_new_array();
+	o = json_object_new_object();
+	json_object_object_add(o, "action", json_object_new_string(action));
+	json_object_object_add(o, "cgroup", json_object_new_string(cgroup));
+	if (pol) {
+		json_object_object_add(o, "policy", json_object_new_string(policy));
+		json_object_object_add(o, "entries", json_object_new_int(pol->nr_entries));
+		json_object_object_add(o, "families",
+				       json_object_new_string(policy_families_str(families)));
+	}
+	json_object_array_add(results, o);
+}
+
+static int finish(int ret)
+{
+	if (opts.json && !ret)
+		json_print(results ? results : json_object_new_array());
+	else if (results)
+		json_object_put(results);
+	results = NULL;
+	return ret;
+}
+
+static void report_detached(const char *cgroup)
+{
+	report("detached", cgroup, NULL, NULL, 0);
+}
+
+/* The attachment of @arg (resolved as a cgroup), or NULL with the error printed. */
+static struct attachment *find_attachment(struct attachment *list, size_t nr, const char *arg)
+{
+	char err[ERR_SIZE];
+	struct cgroup_ref cg;
+	size_t i;
+
+	if (cgroup_resolve(arg, &cg, err, sizeof(err))) {
+		p_err("%s", err);
+		return NULL;
+	}
+	for (i = 0; i < nr; i++)
+		if (list[i].cgroup_id == cg.id)
+			return &list[i];
+	p_err("cgroup %s is not attached (see '%s status')", cg.name, prog_name);
+	return NULL;
+}
+
+int do_attach(int argc, char **argv)
+{
+	struct attachment *list = NULL;
+	char err[ERR_SIZE], policy_path[PATH_MAX];
+	struct engine e = { .lock_fd = -1 };
+	struct policy_trie trie = {};
+	struct policy pol = {};
+	struct attach_args a;
+	struct cgroup_ref cg;
+	int ret = 1, enabled;
+	size_t nr = 0, i;
+
+	if (wants_help(argc, argv)) {
+		help_attach(stdout);
+		return 0;
+	}
+	ret = parse_args(argc, argv, &a, "cP");
+	if (ret)
+		return ret;
+	if (!a.cgroup || !a.policy)
+		return usage_err("attach: needs --cgroup CGROUP and --policy FILE (see '%s attach "
+				 "help')", prog_name);
+	ret = 1;
+	if (need_root("attach"))
+		return 1;
+	if (!strcmp(a.policy, "-"))
+		return usage_err("attach: the policy must be a file, so that reload can read it "
+				 "again");
+	if (load_policy(a.policy, &pol, &trie))
+		return 1;
+	if (!realpath(a.policy, policy_path)) {
+		p_err("can't resolve %s: %s", a.policy, strerror(errno));
+		goto out;
+	}
+	if (cgroup_resolve(a.cgroup, &cg, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	enabled = mptcp_enabled();
+	if (enabled != 1) {
+		p_err("MPTCP is %s in this network namespace: upgraded sockets would fail with "
+		      "ENOPROTOOPT (sysctl -w net.mptcp.enabled=1)",
+		      enabled == 0 ? "disabled (net.mptcp.enabled = 0)" : "not available");
+		goto out;
+	}
+	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	if (engine_list(&e, &list, &nr))
+		goto out;
+	for (i = 0; i < nr; i++) {
+		if (list[i].cgroup_id == cg.id) {
+			p_err("cgroup %s is already attached (use '%s reload' to change its policy)",
+			      cg.name, prog_name);
+			goto out;
+		}
+		if (cgroup_nested(list[i].cgroup, cg.name)) {
+			p_err("cgroup %s is nested with attached cgroup %s: one policy per subtree",
+			      cg.name, list[i].cgroup);
+			goto out;
+		}
+	}
+	if (!e.loaded) {
+		if (attach_preflight(err, sizeof(err))) {
+			p_err("can't attach to cgroup %s: %s", cg.name, err);
+			goto out;
+		}
+		if (engine_load(&e, err, sizeof(err))) {
+			p_err("%s", err);
+			goto out;
+		}
+	}
+	if (engine_attach(&e, &cg, policy_path, &pol, &trie, err, sizeof(err))) {
+		p_err("%s", err);
+		/* A fresh engine with nothing attached is removed again. */
+		engine_close(&e);
+		if (!engine_lock(&e, err, sizeof(err)))
+			engine_open(&e, err, sizeof(err));
+		goto out;
+	}
+	report("attached", cg.name, policy_path, &pol, trie.families);
+	ret = 0;
+out:
+	engine_list_free(list, nr);
+	engine_close(&e);
+	policy_trie_free(&trie);
+	policy_free(&pol);
+	return finish(ret);
+}
+
+int do_reload(int argc, char **argv)
+{
+	struct engine e = { .lock_fd = -1 };
+	struct attachment *list = NULL, *target = NULL;
+	struct policy_trie *tries = NULL;
+	struct policy *pols = NULL;
+	char err[ERR_SIZE], given[PATH_MAX];
+	struct attach_args a;
+	size_t nr = 0, i, first = 0, last = 0;
+	int ret;
+
+	if (wants_help(argc, argv)) {
+		help_reload(stdout);
+		return 0;
+	}
+	ret = parse_args(argc, argv, &a, "cP");
+	if (ret)
+		return ret;
+	ret = 1;
+	if (need_root("reload"))
+		return 1;
+	if (a.policy && !realpath(a.policy, given)) {
+		p_err("can't open policy file %s: %s", a.policy, strerror(errno));
+		return 1;
+	}
+	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	if (engine_list(&e, &list, &nr))
+		goto out;
+	if (!nr) {
+		p_err("nothing is attached (see '%s attach help')", prog_name);
+		goto out;
+	}
+	if (a.cgroup) {
+		target = find_attachment(list, nr, a.cgroup);
+		if (!target)
+			goto out;
+		first = target - list;
+		last = first + 1;
+	} else if (a.policy && nr > 1) {
+		ret = usage_err("reload: %zu cgroups are attached: name the one --policy is for "
+				"with --cgroup", nr);
+		goto out;
+	} else {
+		last = nr;
+	}
+
+	/* Every policy parses before any is swapped in: an error changes nothing. */
+	pols = calloc(nr, sizeof(*pols));
+	tries = calloc(nr, sizeof(*tries));
+	if (!pols || !tries)
+		goto out;
+	for (i = first; i < last; i++)
+		if (load_policy(a.policy ? given : list[i].policy, &pols[i], &tries[i]))
+			goto out;
+	for (i = first; i < last; i++) {
+		const char *path = a.policy ? given : list[i].policy;
+
+		if (engine_reload(&e, &list[i], path, &pols[i], &tries[i], err, sizeof(err))) {
+			p_err("%s", err);
+			goto out;
+		}
+		report("reloaded", list[i].cgroup, path, &pols[i], tries[i].families);
+	}
+	ret = 0;
+out:
+	for (i = 0; pols && i < nr; i++) {
+		policy_trie_free(&tries[i]);
+		policy_free(&pols[i]);
+	}
+	free(pols);
+	free(tries);
+	engine_list_free(list, nr);
+	engine_close(&e);
+	return finish(ret);
+}
+
+int do_detach(int argc, char **argv)
+{
+	struct engine e = { .lock_fd = -1 };
+	struct attachment *list = NULL, *target;
+	char err[ERR_SIZE];
+	struct attach_args a;
+	size_t nr = 0, i;
+	int ret;
+
+	if (wants_help(argc, argv)) {
+		help_detach(stdout);
+		return 0;
+	}
+	ret = parse_args(argc, argv, &a, "ca");
+	if (ret)
+		return ret;
+	if (a.cgroup && a.all)
+		return usage_err("detach: --cgroup and --all exclude each other");
+	ret = 1;
+	if (need_root("detach"))
+		return 1;
+	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	if (engine_list(&e, &list, &nr))
+		goto out;
+	if (!nr) {
+		if (a.all) {
+			ret = 0;	/* nothing to do is success for --all */
+			goto out;
+		}
+		p_err("nothing is attached");
+		goto out;
+	}
+	if (a.cgroup) {
+		target = find_attachment(list, nr, a.cgroup);
+		if (!target)
+			goto out;
+		if (engine_detach(&e, target, err, sizeof(err))) {
+			p_err("%s", err);
+			goto out;
+		}
+		report_detached(target->cgroup);
+	} else if (a.all || nr == 1) {
+		for (i = 0; i < nr; i++) {
+			if (engine_detach(&e, &list[i], err, sizeof(err))) {
+				p_err("%s", err);
+				goto out;
+			}
+			report_detached(list[i].cgroup);
+		}
+	} else {
+		ret = usage_err("detach: %zu cgroups are attached: name one with --cgroup, or "
+				"use --all", nr);
+		goto out;
+	}
+	ret = 0;
+out:
+	engine_list_free(list, nr);
+	engine_close(&e);
+	return finish(ret);
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* `mptcp-upgrade status`: what is attached, with which policy, and what it did. */
+#include <bpf/bpf.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "engine.h"
+#include "output.h"
+#include "sys.h"
+
+static const char *const counter_names[MU_CNT_MAX] = {
+	[MU_CNT_SOCKETS_UPGRADED] = "sockets_upgraded",
+	[MU_CNT_SOCKETS_OTHER_FAMILY] = "sockets_other_family",
+	[MU_CNT_SOCKETS_NATIVE_MPTCP] = "sockets_native_mptcp",
+	[MU_CNT_NOTES_DROPPED] = "notes_dropped",
+	[MU_CNT_BINDS_LISTED] = "binds_listed",
+	[MU_CNT_BINDS_UNLISTED] = "binds_unlisted",
+	[MU_CNT_CONNECTS_LISTED] = "connects_listed",
+	[MU_CNT_CONNECTS_UNLISTED] = "connects_unlisted",
+};
+
+static const char *const engine_prog_names[EP_MAX] = {
+	[EP_SOCK_CREATE] = "cgroup/sock_create", [EP_BIND4] = "cgroup/bind4",
+	[EP_BIND6] = "cgroup/bind6", [EP_CONNECT4] = "cgroup/connect4",
+	[EP_CONNECT6] = "cgroup/connect6",
+};
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+/* The program behind the pinned fmod_ret link. */
+static __u32 hook_prog_id(void)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(MU_PIN_DIR "/link_upgrade_socket");
+	__u32 id = 0;
+
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		id = info.prog_id;
+	if (fd >= 0)
+		close(fd);
+	return id;
+}
+
+static void format_time(long long t, char *out, size_t size)
+{
+	time_t tt = t;
+	struct tm tm;
+
+	if (!t || !gmtime_r(&tt, &tm))
+		snprintf(out, size, "never");
+	else
+		strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static struct json_object *attachment_json(struct engine *e, const struct attachment *a,
+					   const struct mu_attach_counters *c, bool changed)
+{
+	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
+	struct json_object *entries = json_object_new_array();
+	size_t i, n = a->entries ? json_object_array_length(a->entries) : 0;
+
+	for (i = 0; i < MU_CNT_MAX; i++)
+		json_object_object_add(cnt, counter_names[i], json_object_new_uint64(c->count[i]));
+	for (i = 0; i < n; i++) {
+		struct json_object *src = json_object_array_get_idx(a->entries, i), *je = NULL;
+		struct mu_line_counters lc;
+
+		engine_line_counters(e, a->id, i, &lc);
+		json_object_deep_copy(src, &je, NULL);
+		json_object_object_add(je, "binds", json_object_new_uint64(lc.binds));
+		json_object_object_add(je, "connects", json_object_new_uint64(lc.connects));
+		json_object_array_add(entries, je);
+	}
+	json_object_object_add(o, "id", json_object_new_int(a->id));
+	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
+	json_object_object_add(o, "cgroup_id", json_object_new_uint64(a->cgroup_id));
+	json_object_object_add(o, "policy", json_object_new_string(a->policy));
+	json_object_object_add(o, "sha256", json_object_new_string(a->sha256));
+	json_object_object_add(o, "policy_changed_since_load", json_object_new_boolean(changed));
+	json_object_object_add(o, "attached_at", json_object_new_int64(a->attached_at));
+	json_object_object_add(o, "reloaded_at", json_object_new_int64(a->reloaded_at));
+	json_object_object_add(o, "families",
+			       json_object_new_string(policy_families_str(a->families)));
+	json_object_object_add(o, "counters", cnt);
+	json_object_object_add(o, "entries", entries);
+	return o;
+}
+
+static void print_attachment(struct engine *e, const struct attachment *a,
+			     const struct mu_attach_counters *c, bool changed)
+{
+	size_t i, n = a->entries ? json_object_array_length(a->entries) : 0;
+	char at[32], re[32];
+
+	format_time(a->attached_at, at, sizeof(at));
+	format_time(a->reloaded_at, re, sizeof(re));
+	printf("cgroup %s (cgroup id %llu, attachment %u)\n", a->cgroup,
+	       (unsigned long long)a->cgroup_id, a->id);
+	printf("  policy     %s%s\n", a->policy,
+	       changed ? "  (the file changed since it was loaded: run reload)" : "");
+	printf("  sha256     %s\n", a->sha256);
+	printf("  attached   %s, reloaded %s\n", at, re);
+	printf("  families   %s\n", policy_families_str(a->families));
+	printf("  sockets    upgraded %llu, native MPTCP %llu, other family %llu, unmarked %llu\n",
+	       (unsigned long long)c->count[MU_CNT_SOCKETS_UPGRADED],
+	       (unsigned long long)c->count[MU_CNT_SOCKETS_NATIVE_MPTCP],
+	       (unsigned long long)c->count[MU_CNT_SOCKETS_OTHER_FAMILY],
+	       (unsigned long long)c->count[MU_CNT_NOTES_DROPPED]);
+	printf("  bind()     listed %llu, unlisted %llu\n",
+	       (unsigned long long)c->count[MU_CNT_BINDS_LISTED],
+	       (unsigned long long)c->count[MU_CNT_BINDS_UNLISTED]);
+	printf("  connect()  listed %llu, unlisted %llu\n",
+	       (unsigned long long)c->count[MU_CNT_CONNECTS_LISTED],
+	       (unsigned long long)c->count[MU_CNT_CONNECTS_UNLISTED]);
+	printf("  %-6s %-8s %-28s %-12s %8s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS", "BINDS",
+	       "CONNECTS");
+	for (i = 0; i < n; i++) {
+		struct json_object *je = json_object_array_get_idx(a->entries, i), *v;
+		const char *role = "", *prefix = "", *ports = "";
+		struct mu_line_counters lc;
+		int line = 0;
+
+		engine_line_counters(e, a->id, i, &lc);
+		if (json_object_object_get_ex(je, "line", &v))
+			line = json_object_get_int(v);
+		if (json_object_object_get_ex(je, "role", &v))
+			role = json_object_get_string(v);
+		if (json_object_object_get_ex(je, "prefix", &v))
+			prefix = json_object_get_string(v);
+		if (json_object_object_get_ex(je, "ports", &v))
+			ports = json_object_get_string(v);
+		printf("  %-6d %-8s %-28s %-12s %8llu %9llu\n", line, role, prefix, ports,
+		       (unsigned long long)lc.binds, (unsigned long long)lc.connects);
+	}
+}
+
+void help_status(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s status [--json]\n"
+		"\n"
+		"The attached cgroups: policy file and its SHA-256 (and whether the file changed\n"
+		"since), entries, families, counters (sockets upgraded; binds and connects that\n"
+		"matched each policy line, or none), and the kernel programs the engine runs.\n",
+		prog_name);
+}
+
+int do_status(int argc, char **argv)
+{
+	struct engine e = { .lock_fd = -1 };
+	struct json_object *root = NULL, *arr = NULL, *progs;
+	struct attachment *list = NULL;
+	char err[1024], lacking[128];
+	size_t nr = 0, i;
+	int ret = 1;
+
+	if (wants_help(argc, argv)) {
+		help_status(stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return usage_err("status: unexpected argument '%s' (see '%s status help')",
+				 argv[1], prog_name);
+	lacking_capabilities(lacking, sizeof(lacking));
+	if (lacking[0]) {
+		p_err("status needs root: lacking %s (run as root)", lacking);
+		return 1;
+	}
+	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	if (engine_list(&e, &list, &nr))
+		goto out;
+
+	if (opts.json) {
+		root = json_object_new_object();
+		arr = json_object_new_array();
+		progs = json_object_new_object();
+		if (e.loaded) {
+			json_object_object_add(progs, "fmod_ret/update_socket_protocol",
+					       json_object_new_int(hook_prog_id()));
+			for (i = 0; i < EP_MAX; i++)
+				json_object_object_add(progs, engine_prog_names[i],
+						       json_object_new_int(prog_id(e.prog_fd[i])));
+		}
+		json_object_object_add(root, "loaded", json_object_new_boolean(e.loaded));
+		json_object_object_add(root, "pins", json_object_new_string(MU_PIN_DIR));
+		json_object_object_add(root, "programs", progs);
+	} else if (!nr) {
+		printf("nothing is attached\n");
+	}
+	for (i = 0; i < nr; i++) {
+		struct mu_attach_counters c;
+		char now[65];
+		bool changed;
+
+		engine_attach_counters(&e, list[i].id, &c);
+		file_sha256(list[i].policy, now);
+		changed = strcmp(now, list[i].sha256) != 0;
+		if (opts.json) {
+			json_object_array_add(arr, attachment_json(&e, &list[i], &c, changed));
+		} else {
+			print_attachment(&e, &list[i], &c, changed);
+			putchar('\n');
+		}
+	}
+	if (opts.json) {
+		json_object_object_add(root, "attachments", arr);
+		json_print(root);
+	} else if (e.loaded) {
+		printf("engine: pinned under %s; fmod_ret/update_socket_protocol (prog %u)",
+		       MU_PIN_DIR, hook_prog_id());
+		for (i = 0; i < EP_MAX; i++)
+			printf(", %s (prog %u)", engine_prog_names[i], prog_id(e.prog_fd[i]));
+		printf("\n");
+	}
+	ret = 0;
+out:
+	engine_list_free(list, nr);
+	engine_close(&e);
+	return ret;
+}

@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "upgrade.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+/* bpffs refuses names with a dot. */
+#define STAGING_PREFIX	"mptcp-upgrade-staging-"
+#define HOOK_LINK	"link_upgrade_socket"
+
+static const char *const map_names[EM_MAX] = {
+	[EM_ATTACHED] = "attached_cgroups",
+	[EM_NOTES] = "upgrade_notes",
+	[EM_ATTACH_COUNTERS] = "attach_counters",
+	[EM_POLICIES] = "policies",
+	[EM_LINE_COUNTERS] = "line_counters",
+	[EM_SOCK_STATES] = "sock_states",
+};
+
+static const struct {
+	const char *pin;
+	enum bpf_attach_type type;
+} progs[EP_MAX] = {
+	[EP_SOCK_CREATE] = { "prog_sock_create", BPF_CGROUP_INET_SOCK_CREATE },
+	[EP_BIND4] = { "prog_bind4", BPF_CGROUP_INET4_BIND },
+	[EP_BIND6] = { "prog_bind6", BPF_CGROUP_INET6_BIND },
+	[EP_CONNECT4] = { "prog_connect4", BPF_CGROUP_INET4_CONNECT },
+	[EP_CONNECT6] = { "prog_connect6", BPF_CGROUP_INET6_CONNECT },
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void close_fds(struct engine *e)
+{
+	int i;
+
+	for (i = 0; i < EM_MAX; i++) {
+		if (e->map_fd[i] >= 0)
+			close(e->map_fd[i]);
+		e->map_fd[i] = -1;
+	}
+	for (i = 0; i < EP_MAX; i++) {
+		if (e->prog_fd[i] >= 0)
+			close(e->prog_fd[i]);
+		e->prog_fd[i] = -1;
+	}
+	e->loaded = false;
+}
+
+int engine_lock(struct engine *e, char *err, size_t err_size)
+{
+	int i;
+
+	e->loaded = false;
+	for (i = 0; i < EM_MAX; i++)
+		e->map_fd[i] = -1;
+	for (i = 0; i < EP_MAX; i++)
+		e->prog_fd[i] = -1;
+	if (mkdir(MU_RUN_DIR, 0755) && errno != EEXIST)
+		return fail(err, err_size, "can't create %s: %s", MU_RUN_DIR, strerror(errno));
+	e->lock_fd = open(MU_RUN_DIR "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (e->lock_fd < 0)
+		return fail(err, err_size, "can't open %s/lock: %s", MU_RUN_DIR, strerror(errno));
+	/* Blocks while another invocation works: they serialize, they don't race. */
+	while (flock(e->lock_fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			close(e->lock_fd);
+			e->lock_fd = -1;
+			return fail(err, err_size, "can't lock %s/lock: %s", MU_RUN_DIR,
+				    strerror(errno));
+		}
+	}
+	return 0;
+}
+
+void engine_close(struct engine *e)
+{
+	close_fds(e);
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);	/* releases the lock */
+	e->lock_fd = -1;
+}
+
+/* Remove a pin directory and everything pinned in it. */
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR)
+			remove_tree(path);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void state_path(__u32 id, char *out, size_t size)
+{
+	snprintf(out, size, MU_RUN_DIR "/attach-%u.json", id);
+}
+
+static void link_dir(__u32 id, char *out, size_t size)
+{
+	snprintf(out, size, MU_PIN_DIR "/cg-%u", id);
+}
+
+static int open_pins(struct engine *e, char *err, size_t err_size)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < EM_MAX; i++) {
+		snprintf(path, sizeof(path), MU_PIN_DIR "/%s", map_names[i]);
+		e->map_fd[i] = bpf_obj_get(path);
+		if (e->map_fd[i] < 0)
+			goto broken;
+	}
+	for (i = 0; i < EP_MAX; i++) {
+		snprintf(path, sizeof(path), MU_PIN_DIR "/%s", progs[i].pin);
+		e->prog_fd[i] = bpf_obj_get(path);
+		if (e->prog_fd[i] < 0)
+			goto broken;
+	}
+	e->loaded = true;
+	return 0;
+broken:
+	close_fds(e);
+	return fail(err, err_size, "can't open %s: %s (pins of another version? 'mptcp-upgrade "
+		    "detach --all' removes them)", path, strerror(errno));
+}
+
+/* Attachment ids committed in attached_cgroups, as a bitmap. */
+static void committed_ids(struct engine *e, bool used[MU_MAX_ATTACHMENTS])
+{
+	__u64 key, next, *prev = NULL;
+	struct mu_attachment att;
+
+	memset(used, 0, MU_MAX_ATTACHMENTS * sizeof(bool));
+	while (!bpf_map_get_next_key(e->map_fd[EM_ATTACHED], prev, &next)) {
+		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &next, &att) &&
+		    att.id < MU_MAX_ATTACHMENTS)
+			used[att.id] = true;
+		key = next;
+		prev = &key;
+	}
+}
+
+static void delete_line_counters(struct engine *e, __u32 id)
+{
+	struct mu_line_key key, next, *prev = NULL;
+
+	while (!bpf_map_get_next_key(e->map_fd[EM_LINE_COUNTERS], prev, &next)) {
+		if (next.attach_id == id) {
+			/* Deleting the current key restarts the walk from the first. */
+			bpf_map_delete_elem(e->map_fd[EM_LINE_COUNTERS], &next);
+			prev = NULL;
+			continue;
+		}
+		key = next;
+		prev = &key;
+	}
+}
+
+static void unload(struct engine *e)
+{
+	close_fds(e);
+	remove_tree(MU_PIN_DIR);
+}
+
+/* Everything that no committed attachment accounts for is debris of a killed command. */
+static void gc(struct engine *e)
+{
+	bool used[MU_MAX_ATTACHMENTS], any = false;
+	char path[PATH_MAX];
+	struct dirent *de;
+	__u32 id;
+	DIR *d;
+
+	d = opendir(MU_PIN_ROOT);
+	while (d && (de = readdir(d))) {
+		if (!strncmp(de->d_name, STAGING_PREFIX, strlen(STAGING_PREFIX))) {
+			snprintf(path, sizeof(path), MU_PIN_ROOT "/%s", de->d_name);
+			remove_tree(path);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (!e->loaded) {
+		/* No engine: no state file can be current. */
+		d = opendir(MU_RUN_DIR);
+		while (d && (de = readdir(d))) {
+			if (!strncmp(de->d_name, "attach-", 7)) {
+				snprintf(path, sizeof(path), MU_RUN_DIR "/%s", de->d_name);
+				unlink(path);
+			}
+		}
+		if (d)
+			closedir(d);
+		return;
+	}
+	committed_ids(e, used);
+	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
+		if (used[id]) {
+			any = true;
+			continue;
+		}
+		link_dir(id, path, sizeof(path));
+		remove_tree(path);
+		state_path(id, path, sizeof(path));
+		unlink(path);
+		bpf_map_delete_elem(e->map_fd[EM_POLICIES], &id);
+	}
+	if (!any)
+		unload(e);
+}
+
+int engine_open(struct engine *e, char *err, size_t err_size)
+{
+	struct stat st;
+
+	if (stat(MU_PIN_DIR, &st)) {
+		gc(e);
+		return 0;
+	}
+	if (open_pins(e, err, err_size))
+		return -1;
+	gc(e);
+	return 0;
+}
+
+static int ensure_bpffs(char *err, size_t err_size)
+{
+	struct statfs sfs;
+
+	if (!statfs(MU_PIN_ROOT, &sfs) && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", MU_PIN_ROOT, "bpf", 0, "mode=0700"))
+		return fail(err, err_size, "can't mount bpffs on %s: %s", MU_PIN_ROOT,
+			    strerror(errno));
+	return 0;
+}
+
+int engine_load(struct engine *e, char *err, size_t err_size)
+{
+	struct bpf_program *prog_objs[EP_MAX];
+	char staging[128], path[PATH_MAX];
+	struct upgrade_bpf *skel;
+	struct bpf_link *link = NULL;
+	struct bpf_map *map;
+	int i, ret = -1;
+
+	if (ensure_bpffs(err, err_size))
+		return -1;
+	skel = upgrade_bpf__open();
+	if (!skel)
+		return fail(err, err_size, "can't open the BPF object: %s", strerror(errno));
+	if (upgrade_bpf__load(skel)) {
+		fail(err, err_size, "can't load the BPF programs: %s (see 'mptcp-upgrade check')",
+		     strerror(errno));
+		goto out;
+	}
+	link = bpf_program__attach(skel->progs.mu_upgrade_socket);
+	if (!link) {
+		fail(err, err_size, "can't attach fmod_ret/update_socket_protocol: %s",
+		     strerror(errno));
+		goto out;
+	}
+
+	/* Pin into a staging directory and rename it in place: all pins or none. */
+	snprintf(staging, sizeof(staging), MU_PIN_ROOT "/" STAGING_PREFIX "%d", getpid());
+	if (mkdir(staging, 0700)) {
+		fail(err, err_size, "can't create %s: %s", staging, strerror(errno));
+		goto out;
+	}
+	prog_objs[EP_SOCK_CREATE] = skel->progs.mu_mark_socket;
+	prog_objs[EP_BIND4] = skel->progs.mu_bind4;
+	prog_objs[EP_BIND6] = skel->progs.mu_bind6;
+	prog_objs[EP_CONNECT4] = skel->progs.mu_connect4;
+	prog_objs[EP_CONNECT6] = skel->progs.mu_connect6;
+	for (i = 0; i < EM_MAX; i++) {
+		map = bpf_object__find_map_by_name(skel->obj, map_names[i]);
+		snprintf(path, sizeof(path), "%s/%s", staging, map_names[i]);
+		if (!map || bpf_map__pin(map, path))
+			goto pin_failed;
+	}
+	for (i = 0; i < EP_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", staging, progs[i].pin);
+		if (bpf_program__pin(prog_objs[i], path))
+			goto pin_failed;
+	}
+	snprintf(path, sizeof(path), "%s/" HOOK_LINK, staging);
+	if (bpf_link__pin(link, path))
+		goto pin_failed;
+	if (rename(staging, MU_PIN_DIR)) {
+		snprintf(path, sizeof(path), "%s", MU_PIN_DIR);
+		goto pin_failed;
+	}
+	ret = open_pins(e, err, err_size);
+	goto out;
+pin_failed:
+	fail(err, err_size, "can't pin %s: %s", path, strerror(errno));
+	remove_tree(staging);
+out:
+	/* The pins hold the link and programs now; dropping our fds detaches nothing. */
+	if (link) {
+		bpf_link__disconnect(link);
+		bpf_link__destroy(link);
+	}
+	upgrade_bpf__destroy(skel);
+	return ret;
+}
+
+void file_sha256(const char *path, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = 0, i;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r = -1;
+
+	strcpy(out, "-");
+	if (fd < 0 || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		EVP_DigestUpdate(ctx, buf, r);
+	if (r == 0 && EVP_DigestFinal_ex(ctx, md, &len))
+		for (i = 0; i < len && i < 32; i++)
+			sprintf(out + 2 * i, "%02x", md[i]);
+out:
+	EVP_MD_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The state file of an attachment: what status reports and reload starts from. */
+static int write_state(const struct attachment *att, const struct policy *pol, char *err,
+		       size_t err_size)
+{
+	struct json_object *o = json_object_new_object(), *entries = json_object_new_array();
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char prefix[POLICY_PREFIX_STRLEN], ports[POLICY_PORTS_STRLEN];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < pol->nr_entries; i++) {
+		const struct policy_entry *pe = &pol->entries[i];
+		struct json_object *je = json_object_new_object();
+
+		policy_entry_prefix_str(pe, prefix, sizeof(prefix));
+		policy_entry_ports_str(pe, ports, sizeof(ports));
+		json_object_object_add(je, "line", json_object_new_int(pe->line));
+		json_object_object_add(je, "source", json_object_new_string(pe->source));
+		json_object_object_add(je, "role", json_object_new_string(policy_role_str(pe->role)));
+		json_object_object_add(je, "prefix", json_object_new_string(prefix));
+		json_object_object_add(je, "ports", json_object_new_string(ports));
+		json_object_array_add(entries, je);
+	}
+	json_object_object_add(o, "id", json_object_new_int(att->id));
+	json_object_object_add(o, "cgroup", json_object_new_string(att->cgroup));
+	json_object_object_add(o, "cgroup_id", json_object_new_uint64(att->cgroup_id));
+	json_object_object_add(o, "policy", json_object_new_string(att->policy));
+	json_object_object_add(o, "sha256", json_object_new_string(att->sha256));
+	json_object_object_add(o, "attached_at", json_object_new_int64(att->attached_at));
+	json_object_object_add(o, "reloaded_at", json_object_new_int64(att->reloaded_at));
+	json_object_object_add(o, "entries", entries);
+
+	state_path(att->id, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || rename(tmp, path)) {
+		ret = fail(err, err_size, "can't write %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	json_object_put(o);
+	return ret;
+}
+
+static int read_state(__u32 id, struct attachment *att)
+{
+	char path[PATH_MAX];
+	struct json_object *o, *v;
+
+	state_path(id, path, sizeof(path));
+	o = json_object_from_file(path);
+	if (!o)
+		return -1;
+	memset(att, 0, sizeof(*att));
+	att->id = id;
+	if (json_object_object_get_ex(o, "cgroup", &v))
+		snprintf(att->cgroup, sizeof(att->cgroup), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "cgroup_id", &v))
+		att->cgroup_id = json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "policy", &v))
+		snprintf(att->policy, sizeof(att->policy), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "sha256", &v))
+		snprintf(att->sha256, sizeof(att->sha256), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "attached_at", &v))
+		att->attached_at = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "reloaded_at", &v))
+		att->reloaded_at = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "entries", &v))
+		att->entries = json_object_get(v);
+	json_object_put(o);
+	return 0;
+}
+
+/* A new LPM trie holding @trie, to be swapped into policies[id]. */
+static int create_policy_map(const struct policy_trie *trie, char *err, size_t err_size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	size_t i;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "mu_policy", sizeof(struct mu_lpm_key),
+			    sizeof(struct mu_policy_value), MU_MAX_POLICY_ENTRIES, &opts);
+	if (fd < 0)
+		return fail(err, err_size, "can't create a policy map: %s", strerror(errno));
+	for (i = 0; i < trie->nr_nodes; i++) {
+		if (bpf_map_update_elem(fd, &trie->nodes[i].key, &trie->nodes[i].val, BPF_ANY)) {
+			fail(err, err_size, "can't fill the policy map: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static int install_policy(struct engine *e, __u32 id, const struct policy_trie *trie,
+			  char *err, size_t err_size)
+{
+	int fd = create_policy_map(trie, err, err_size);
+
+	if (fd < 0)
+		return -1;
+	/* One element update: a lookup sees the whole old trie or the whole new one. */
+	if (bpf_map_update_elem(e->map_fd[EM_POLICIES], &id, &fd, BPF_ANY)) {
+		fail(err, err_size, "can't install the policy map: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int zero_attach_counters(struct engine *e, __u32 id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+	int ret;
+
+	if (ncpu <= 0)
+		return -1;
+	zero = calloc(ncpu, sizeof(struct mu_attach_counters));
+	if (!zero)
+		return -1;
+	ret = bpf_map_update_elem(e->map_fd[EM_ATTACH_COUNTERS], &id, zero, BPF_ANY);
+	free(zero);
+	return ret;
+}
+
+int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
+		  const struct policy *pol, const struct policy_trie *trie, char *err,
+		  size_t err_size)
+{
+	struct mu_attachment value = { .families = trie->families };
+	bool used[MU_MAX_ATTACHMENTS];
+	struct attachment att = {};
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int i, cg_fd, link_fd;
+	__u32 id;
+
+	committed_ids(e, used);
+	for (id = 0; id < MU_MAX_ATTACHMENTS && used[id]; id++)
+		;
+	if (id == MU_MAX_ATTACHMENTS)
+		return fail(err, err_size, "%d cgroups are attached already, the most the engine "
+			    "holds", MU_MAX_ATTACHMENTS);
+	value.id = id;
+
+	if (install_policy(e, id, trie, err, err_size))
+		return -1;
+	delete_line_counters(e, id);
+	if (zero_attach_counters(e, id))
+		return fail(err, err_size, "can't reset counters: %s", strerror(errno));
+
+	cg_fd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0)
+		return fail(err, err_size, "can't open cgroup %s: %s", cg->path, strerror(errno));
+	link_dir(id, dir, sizeof(dir));
+	if (mkdir(dir, 0700)) {
+		close(cg_fd);
+		return fail(err, err_size, "can't create %s: %s", dir, strerror(errno));
+	}
+	for (i = 0; i < EP_MAX; i++) {
+		link_fd = bpf_link_create(e->prog_fd[i], cg_fd, progs[i].type, NULL);
+		snprintf(path, sizeof(path), "%s/%s", dir, progs[i].pin + strlen("prog_"));
+		if (link_fd < 0 || bpf_obj_pin(link_fd, path)) {
+			fail(err, err_size, "can't attach to cgroup %s: %s", cg->name,
+			     strerror(errno));
+			if (link_fd >= 0)
+				close(link_fd);
+			close(cg_fd);
+			remove_tree(dir);
+			return -1;
+		}
+		close(link_fd);
+	}
+	close(cg_fd);
+
+	att.id = id;
+	att.cgroup_id = cg->id;
+	snprintf(att.cgroup, sizeof(att.cgroup), "%s", cg->name);
+	snprintf(att.policy, sizeof(att.policy), "%s", policy_path);
+	file_sha256(policy_path, att.sha256);
+	att.attached_at = time(NULL);
+	if (write_state(&att, pol, err, err_size)) {
+		remove_tree(dir);
+		return -1;
+	}
+	/* The commit point: from here on, sockets of this cgroup are upgraded. */
+	if (bpf_map_update_elem(e->map_fd[EM_ATTACHED], &cg->id, &value, BPF_NOEXIST)) {
+		fail(err, err_size, "can't register cgroup %s: %s", cg->name, strerror(errno));
+		state_path(id, path, sizeof(path));
+		unlink(path);
+		remove_tree(dir);
+		return -1;
+	}
+	return 0;
+}
+
+int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
+		  const struct policy *pol, const struct policy_trie *trie, char *err,
+		  size_t err_size)
+{
+	struct mu_attachment value = { .id = att->id, .families = trie->families };
+	struct attachment next = *att;
+
+	snprintf(next.policy, sizeof(next.policy), "%s", policy_path);
+	file_sha256(policy_path, next.sha256);
+	next.reloaded_at = time(NULL);
+	if (install_policy(e, att->id, trie, err, err_size))
+		return -1;
+	if (bpf_map_update_elem(e->map_fd[EM_ATTACHED], &att->cgroup_id, &value, BPF_EXIST))
+		return fail(err, err_size, "can't update cgroup %s: %s", att->cgroup,
+			    strerror(errno));
+	/* Entry numbers changed meaning: their counters start again. */
+	delete_line_counters(e, att->id);
+	return write_state(&next, pol, err, err_size);
+}
+
+int engine_detach(struct engine *e, const struct attachment *att, char *err, size_t err_size)
+{
+	bool used[MU_MAX_ATTACHMENTS];
+	char path[PATH_MAX];
+	__u32 id;
+
+	/* The commit point: new sockets of the cgroup stay TCP from here on. */
+	if (bpf_map_delete_elem(e->map_fd[EM_ATTACHED], &att->cgroup_id) && errno != ENOENT)
+		return fail(err, err_size, "can't unregister cgroup %s: %s", att->cgroup,
+			    strerror(errno));
+	link_dir(att->id, path, sizeof(path));
+	remove_tree(path);
+	bpf_map_delete_elem(e->map_fd[EM_POLICIES], &att->id);
+	delete_line_counters(e, att->id);
+	state_path(att->id, path, sizeof(path));
+	unlink(path);
+
+	committed_ids(e, used);
+	for (id = 0; id < MU_MAX_ATTACHMENTS; id++)
+		if (used[id])
+			return 0;
+	unload(e);
+	return 0;
+}
+
+int engine_list(struct engine *e, struct attachment **list, size_t *nr)
+{
+	bool used[MU_MAX_ATTACHMENTS];
+	struct attachment *out;
+	__u32 id;
+	size_t n = 0;
+
+	*list = NULL;
+	*nr = 0;
+	if (!e->loaded)
+		return 0;
+	committed_ids(e, used);
+	out = calloc(MU_MAX_ATTACHMENTS, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
+		struct mu_attachment value;
+
+		if (!used[id] || read_state(id, &out[n]))
+			continue;
+		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &out[n].cgroup_id, &value))
+			out[n].families = value.families;
+		n++;
+	}
+	*list = out;
+	*nr = n;
+	return 0;
+}
+
+void engine_list_free(struct attachment *list, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		json_object_put(list[i].entries);
+	free(list);
+}
+
+int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu, i;
+	struct mu_attach_counters *percpu;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return -1;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -1;
+	if (bpf_map_lookup_elem(e->map_fd[EM_ATTACH_COUNTERS], &id, percpu)) {
+		free(percpu);
+		return -1;
+	}
+	for (cpu = 0; cpu < ncpu; cpu++)
+		for (i = 0; i < MU_CNT_MAX; i++)
+			out->count[i] += percpu[cpu].count[i];
+	free(percpu);
+	return 0;
+}
+
+int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line_counters *out)
+{
+	struct mu_line_key key = { .attach_id = id, .entry = entry };
+	int ncpu = libbpf_num_possible_cpus(), cpu;
+	struct mu_line_counters *percpu;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return -1;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -1;
+	if (!bpf_map_lookup_elem(e->map_fd[EM_LINE_COUNTERS], &key, percpu)) {
+		for (cpu = 0; cpu < ncpu; cpu++) {
+			out->binds += percpu[cpu].binds;
+			out->connects += percpu[cpu].connects;
+		}
+	}
+	free(percpu);
+	return 0;
+}

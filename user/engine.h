@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The attach engine's state in the kernel and on disk.
+ *
+ * Everything lives in pins under MU_PIN_DIR, so the upgrade outlives the
+ * command that made it: the maps, the cgroup programs, the fmod_ret link, and
+ * per attached cgroup a directory cg-ID of cgroup links. The commit point of an
+ * attachment is its entry in the attached_cgroups map; anything without one is
+ * debris of a command killed midway and is removed by engine_gc() under the
+ * lock, so a SIGKILL leaves the previous state or the new one.
+ */
+#ifndef MU_ENGINE_H
+#define MU_ENGINE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "cgroup.h"
+#include "mptcp_upgrade.h"
+#include "policy.h"
+#include "policy_trie.h"
+
+#define MU_PIN_ROOT	"/sys/fs/bpf"
+#define MU_PIN_DIR	MU_PIN_ROOT "/mptcp-upgrade"
+#define MU_RUN_DIR	"/run/mptcp-upgrade"
+
+enum engine_map {
+	EM_ATTACHED, EM_NOTES, EM_ATTACH_COUNTERS, EM_POLICIES, EM_LINE_COUNTERS, EM_SOCK_STATES,
+	EM_MAX,
+};
+
+enum engine_prog {
+	EP_SOCK_CREATE, EP_BIND4, EP_BIND6, EP_CONNECT4, EP_CONNECT6, EP_MAX,
+};
+
+struct engine {
+	int lock_fd;
+	bool loaded;
+	int map_fd[EM_MAX];
+	int prog_fd[EP_MAX];
+};
+
+/* One attached cgroup, as its state file and the maps describe it. */
+struct attachment {
+	__u32 id;
+	__u64 cgroup_id;
+	__u32 families;
+	char cgroup[PATH_MAX];		/* name under the cgroup v2 root */
+	char policy[PATH_MAX];		/* the file, as given */
+	char sha256[65];
+	long long attached_at;
+	long long reloaded_at;		/* 0 when never reloaded */
+	struct json_object *entries;	/* normalized entries at the last (re)load */
+};
+
+/* Serialize with every other invocation (flock on MU_RUN_DIR/lock). */
+int engine_lock(struct engine *e, char *err, size_t err_size);
+/* Open the pinned engine if there is one (e->loaded), and clean up debris. */
+int engine_open(struct engine *e, char *err, size_t err_size);
+void engine_close(struct engine *e);
+
+/* Load the BPF object, attach the socket-creation hook and pin it all. */
+int engine_load(struct engine *e, char *err, size_t err_size);
+
+int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
+		  const struct policy *pol, const struct policy_trie *trie, char *err,
+		  size_t err_size);
+int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
+		  const struct policy *pol, const struct policy_trie *trie, char *err,
+		  size_t err_size);
+/* Detach one cgroup; the engine unloads itself with the last one. */
+int engine_detach(struct engine *e, const struct attachment *att, char *err, size_t err_size);
+
+/* Committed attachments, in id order. */
+int engine_list(struct engine *e, struct attachment **list, size_t *nr);
+void engine_list_free(struct attachment *list, size_t nr);
+
+/* Sums over CPUs of an attachment's counters and of one entry's. */
+int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters *out);
+int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line_counters *out);
+
+/* SHA-256 of a file, hex; "-" when it can't be read. */
+void file_sha256(const char *path, char out[65]);
+
+#endif /* MU_ENGINE_H */

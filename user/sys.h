@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Facts about the running system that several commands need. */
+#ifndef MU_SYS_H
+#define MU_SYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Mount points of filesystem type @fstype, at most a few, space separated in
+ * @out. Returns how many there are, or -errno. *@v1_beside (when not NULL)
+ * says whether cgroup v1 hierarchies are mounted too.
+ */
+int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside);
+
+/* The first mount point of @fstype into @out; -ENOENT when there is none. */
+int first_mount(const char *fstype, char *out, size_t size);
+
+/* Names of the capabilities attach needs that this process lacks ("" when none). */
+void lacking_capabilities(char *out, size_t size);
+
+/* net.mptcp.enabled in this network namespace: 1, 0, or -errno. */
+int mptcp_enabled(void);
+
+#endif /* MU_SYS_H */
