@@ -11,45 +11,8 @@ bin=$top/mptcp-upgrade
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for line in "$@"; do printf '#   %s\n' "$line"; done
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-
-# run ARGS...: the command's exit code, stdout and stderr land in $rc, $out, $err.
-run() {
-	"$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-	out=$(cat "$tmp/out")
-	err=$(cat "$tmp/err")
-}
-run_stdin() {
-	local input=$1
-	shift
-	"$bin" "$@" >"$tmp/out" 2>"$tmp/err" <"$input"
-	rc=$?
-	out=$(cat "$tmp/out")
-	err=$(cat "$tmp/err")
-}
-
-# expect NAME RC [STDERR-REGEX]: exit code (and error text) as wanted.
-expect() {
-	local name=$1 want_rc=$2 want_err=${3:-}
-	if [ "$rc" -ne "$want_rc" ]; then
-		not_ok "$name" "exit $rc, want $want_rc" "stdout: $out" "stderr: $err"
-	elif [ -n "$want_err" ] && ! grep -Eq -- "$want_err" <<<"$err"; then
-		not_ok "$name" "stderr lacks /$want_err/" "stderr: $err"
-	else
-		ok "$name"
-	fi
-}
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
 
 # one_line_error NAME: stderr is exactly one "Error: " line and stdout is empty.
 one_line_error() {
@@ -60,14 +23,6 @@ one_line_error() {
 	else
 		not_ok "$1" "want one 'Error:' line on stderr and no stdout" \
 			"stdout: $out" "stderr ($lines lines): $err"
-	fi
-}
-
-json_ok() {
-	if jq -e "$2" >/dev/null 2>&1 <<<"$out"; then
-		ok "$1"
-	else
-		not_ok "$1" "jq '$2' is false or output is not JSON" "stdout: $out"
 	fi
 }
 
@@ -283,5 +238,4 @@ fi
 run check extra
 expect "check with an argument: exit 2" 2 "unexpected argument 'extra'"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

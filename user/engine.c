@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -48,6 +49,19 @@ static const struct {
 	[EP_CONNECT4] = { "prog_connect4", BPF_CGROUP_INET4_CONNECT },
 	[EP_CONNECT6] = { "prog_connect6", BPF_CGROUP_INET6_CONNECT },
 };
+
+/*
+ * Fault injection for the crash-consistency tests: MPTCP_UPGRADE_CRASH_AT=NAME
+ * makes the process SIGKILL itself at the point called NAME, as an operator's
+ * kill -9 or an OOM kill could at any moment.
+ */
+static void crash_point(const char *name)
+{
+	const char *at = getenv("MPTCP_UPGRADE_CRASH_AT");
+
+	if (at && !strcmp(at, name))
+		kill(getpid(), SIGKILL);
+}
 
 __attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t size, const char *fmt, ...)
@@ -138,6 +152,12 @@ static void state_path(__u32 id, char *out, size_t size)
 	snprintf(out, size, MU_RUN_DIR "/attach-%u.json", id);
 }
 
+/* A reload in progress: its state, written before the policy swap that makes it true. */
+static void pending_path(__u32 id, char *out, size_t size)
+{
+	snprintf(out, size, MU_RUN_DIR "/attach-%u.pending", id);
+}
+
 static void link_dir(__u32 id, char *out, size_t size)
 {
 	snprintf(out, size, MU_PIN_DIR "/cg-%u", id);
@@ -206,6 +226,8 @@ static void unload(struct engine *e)
 	remove_tree(MU_PIN_DIR);
 }
 
+static void finish_pending(struct engine *e, __u32 id);
+
 /* Everything that no committed attachment accounts for is debris of a killed command. */
 static void gc(struct engine *e)
 {
@@ -240,12 +262,15 @@ static void gc(struct engine *e)
 	committed_ids(e, used);
 	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
 		if (used[id]) {
+			finish_pending(e, id);
 			any = true;
 			continue;
 		}
 		link_dir(id, path, sizeof(path));
 		remove_tree(path);
 		state_path(id, path, sizeof(path));
+		unlink(path);
+		pending_path(id, path, sizeof(path));
 		unlink(path);
 		bpf_map_delete_elem(e->map_fd[EM_POLICIES], &id);
 	}
@@ -330,10 +355,12 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 	snprintf(path, sizeof(path), "%s/" HOOK_LINK, staging);
 	if (bpf_link__pin(link, path))
 		goto pin_failed;
+	crash_point("engine-staged");
 	if (rename(staging, MU_PIN_DIR)) {
 		snprintf(path, sizeof(path), "%s", MU_PIN_DIR);
 		goto pin_failed;
 	}
+	crash_point("engine-pinned");
 	ret = open_pins(e, err, err_size);
 	goto out;
 pin_failed:
@@ -372,11 +399,11 @@ out:
 }
 
 /* The state file of an attachment: what status reports and reload starts from. */
-static int write_state(const struct attachment *att, const struct policy *pol, char *err,
-		       size_t err_size)
+static int write_state(const struct attachment *att, const struct policy *pol,
+			const char *path, char *err, size_t err_size)
 {
 	struct json_object *o = json_object_new_object(), *entries = json_object_new_array();
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char tmp[PATH_MAX + 8];
 	char prefix[POLICY_PREFIX_STRLEN], ports[POLICY_PORTS_STRLEN];
 	size_t i;
 	int ret = 0;
@@ -401,9 +428,10 @@ static int write_state(const struct attachment *att, const struct policy *pol, c
 	json_object_object_add(o, "sha256", json_object_new_string(att->sha256));
 	json_object_object_add(o, "attached_at", json_object_new_int64(att->attached_at));
 	json_object_object_add(o, "reloaded_at", json_object_new_int64(att->reloaded_at));
+	json_object_object_add(o, "families", json_object_new_int(att->families));
+	json_object_object_add(o, "policy_map_id", json_object_new_int64(att->policy_map_id));
 	json_object_object_add(o, "entries", entries);
 
-	state_path(att->id, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || rename(tmp, path)) {
 		ret = fail(err, err_size, "can't write %s: %s", path, strerror(errno));
@@ -413,12 +441,10 @@ static int write_state(const struct attachment *att, const struct policy *pol, c
 	return ret;
 }
 
-static int read_state(__u32 id, struct attachment *att)
+static int read_state_file(const char *path, __u32 id, struct attachment *att)
 {
-	char path[PATH_MAX];
 	struct json_object *o, *v;
 
-	state_path(id, path, sizeof(path));
 	o = json_object_from_file(path);
 	if (!o)
 		return -1;
@@ -436,10 +462,22 @@ static int read_state(__u32 id, struct attachment *att)
 		att->attached_at = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "reloaded_at", &v))
 		att->reloaded_at = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "families", &v))
+		att->families = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "policy_map_id", &v))
+		att->policy_map_id = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "entries", &v))
 		att->entries = json_object_get(v);
 	json_object_put(o);
 	return 0;
+}
+
+static int read_state(__u32 id, struct attachment *att)
+{
+	char path[PATH_MAX];
+
+	state_path(id, path, sizeof(path));
+	return read_state_file(path, id, att);
 }
 
 /* A new LPM trie holding @trie, to be swapped into policies[id]. */
@@ -463,21 +501,53 @@ static int create_policy_map(const struct policy_trie *trie, char *err, size_t e
 	return fd;
 }
 
-static int install_policy(struct engine *e, __u32 id, const struct policy_trie *trie,
-			  char *err, size_t err_size)
+static __u32 map_id(int fd)
 {
-	int fd = create_policy_map(trie, err, err_size);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
 
-	if (fd < 0)
-		return -1;
-	/* One element update: a lookup sees the whole old trie or the whole new one. */
-	if (bpf_map_update_elem(e->map_fd[EM_POLICIES], &id, &fd, BPF_ANY)) {
-		fail(err, err_size, "can't install the policy map: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	close(fd);
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* One element update: a lookup sees the whole old trie or the whole new one. */
+static int swap_policy(struct engine *e, __u32 id, int fd, char *err, size_t err_size)
+{
+	if (bpf_map_update_elem(e->map_fd[EM_POLICIES], &id, &fd, BPF_ANY))
+		return fail(err, err_size, "can't install the policy map: %s", strerror(errno));
 	return 0;
+}
+
+/* The id of the trie policies[@id] holds now (userspace lookups of map-in-map give ids). */
+static __u32 current_policy_map_id(struct engine *e, __u32 id)
+{
+	__u32 inner = 0;
+
+	return bpf_map_lookup_elem(e->map_fd[EM_POLICIES], &id, &inner) ? 0 : inner;
+}
+
+/*
+ * Make a pending reload true or forget it: the policy swap is its commit
+ * point, so the trie in force says which way a killed reload went.
+ */
+static void finish_pending(struct engine *e, __u32 id)
+{
+	struct mu_attachment value;
+	struct attachment next;
+	char pending[PATH_MAX], path[PATH_MAX];
+
+	pending_path(id, pending, sizeof(pending));
+	if (read_state_file(pending, id, &next))
+		return;
+	if (next.policy_map_id && next.policy_map_id == current_policy_map_id(e, id)) {
+		value = (struct mu_attachment){ .id = id, .families = next.families };
+		bpf_map_update_elem(e->map_fd[EM_ATTACHED], &next.cgroup_id, &value, BPF_EXIST);
+		delete_line_counters(e, id);
+		state_path(id, path, sizeof(path));
+		rename(pending, path);
+	} else {
+		unlink(pending);
+	}
+	json_object_put(next.entries);
 }
 
 static int zero_attach_counters(struct engine *e, __u32 id)
@@ -504,7 +574,7 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	bool used[MU_MAX_ATTACHMENTS];
 	struct attachment att = {};
 	char dir[PATH_MAX], path[PATH_MAX + 32];
-	int i, cg_fd, link_fd;
+	int i, cg_fd, link_fd, policy_fd, ret;
 	__u32 id;
 
 	committed_ids(e, used);
@@ -515,7 +585,13 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 			    "holds", MU_MAX_ATTACHMENTS);
 	value.id = id;
 
-	if (install_policy(e, id, trie, err, err_size))
+	policy_fd = create_policy_map(trie, err, err_size);
+	if (policy_fd < 0)
+		return -1;
+	att.policy_map_id = map_id(policy_fd);
+	ret = swap_policy(e, id, policy_fd, err, err_size);
+	close(policy_fd);
+	if (ret)
 		return -1;
 	delete_line_counters(e, id);
 	if (zero_attach_counters(e, id))
@@ -544,6 +620,7 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 		close(link_fd);
 	}
 	close(cg_fd);
+	crash_point("links-pinned");
 
 	att.id = id;
 	att.cgroup_id = cg->id;
@@ -551,10 +628,13 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	snprintf(att.policy, sizeof(att.policy), "%s", policy_path);
 	file_sha256(policy_path, att.sha256);
 	att.attached_at = time(NULL);
-	if (write_state(&att, pol, err, err_size)) {
+	att.families = trie->families;
+	state_path(id, path, sizeof(path));
+	if (write_state(&att, pol, path, err, err_size)) {
 		remove_tree(dir);
 		return -1;
 	}
+	crash_point("state-written");
 	/* The commit point: from here on, sockets of this cgroup are upgraded. */
 	if (bpf_map_update_elem(e->map_fd[EM_ATTACHED], &cg->id, &value, BPF_NOEXIST)) {
 		fail(err, err_size, "can't register cgroup %s: %s", cg->name, strerror(errno));
@@ -563,6 +643,7 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 		remove_tree(dir);
 		return -1;
 	}
+	crash_point("attach-committed");
 	return 0;
 }
 
@@ -572,18 +653,40 @@ int engine_reload(struct engine *e, const struct attachment *att, const char *po
 {
 	struct mu_attachment value = { .id = att->id, .families = trie->families };
 	struct attachment next = *att;
+	char pending[PATH_MAX], path[PATH_MAX];
+	int fd, ret;
 
+	fd = create_policy_map(trie, err, err_size);
+	if (fd < 0)
+		return -1;
 	snprintf(next.policy, sizeof(next.policy), "%s", policy_path);
 	file_sha256(policy_path, next.sha256);
 	next.reloaded_at = time(NULL);
-	if (install_policy(e, att->id, trie, err, err_size))
+	next.families = trie->families;
+	next.policy_map_id = map_id(fd);
+	pending_path(att->id, pending, sizeof(pending));
+	if (write_state(&next, pol, pending, err, err_size)) {
+		close(fd);
 		return -1;
+	}
+	crash_point("reload-pending");
+	/* The commit point of a reload; a killed one is finished by the next command. */
+	ret = swap_policy(e, att->id, fd, err, err_size);
+	close(fd);
+	if (ret) {
+		unlink(pending);
+		return -1;
+	}
+	crash_point("policy-swapped");
 	if (bpf_map_update_elem(e->map_fd[EM_ATTACHED], &att->cgroup_id, &value, BPF_EXIST))
 		return fail(err, err_size, "can't update cgroup %s: %s", att->cgroup,
 			    strerror(errno));
 	/* Entry numbers changed meaning: their counters start again. */
 	delete_line_counters(e, att->id);
-	return write_state(&next, pol, err, err_size);
+	state_path(att->id, path, sizeof(path));
+	if (rename(pending, path))
+		return fail(err, err_size, "can't write %s: %s", path, strerror(errno));
+	return 0;
 }
 
 int engine_detach(struct engine *e, const struct attachment *att, char *err, size_t err_size)
@@ -596,11 +699,14 @@ int engine_detach(struct engine *e, const struct attachment *att, char *err, siz
 	if (bpf_map_delete_elem(e->map_fd[EM_ATTACHED], &att->cgroup_id) && errno != ENOENT)
 		return fail(err, err_size, "can't unregister cgroup %s: %s", att->cgroup,
 			    strerror(errno));
+	crash_point("detach-committed");
 	link_dir(att->id, path, sizeof(path));
 	remove_tree(path);
 	bpf_map_delete_elem(e->map_fd[EM_POLICIES], &att->id);
 	delete_line_counters(e, att->id);
 	state_path(att->id, path, sizeof(path));
+	unlink(path);
+	pending_path(att->id, path, sizeof(path));
 	unlink(path);
 
 	committed_ids(e, used);

@@ -52,6 +52,7 @@ struct attachment {
 	char sha256[65];
 	long long attached_at;
 	long long reloaded_at;		/* 0 when never reloaded */
+	__u32 policy_map_id;		/* the kernel's id of the policy trie in force */
 	struct json_object *entries;	/* normalized entries at the last (re)load */
 };
 

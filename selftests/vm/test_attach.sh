@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The attach engine end to end, in a kernel that runs it (the QEMU guest of
+# run-vm; see test_vm.sh). Asserts what the kernel reports: SO_PROTOCOL of new
+# sockets, MPTCP_INFO of connections through an unmodified HAProxy 2.6, the
+# engine's counters, its pins, and what is left after commands killed midway.
+# Prints TAP.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$top/mptcp-upgrade
+sock=$top/.output/selftests/mu_sock
+tmp=$(mktemp -d /tmp/mu-test.XXXXXX)
+cgroot=/sys/fs/cgroup/mu-test
+pids=()
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	"$bin" detach --all >/dev/null 2>&1
+	for cg in "$cgroot/att/child" "$cgroot/att" "$cgroot/sib" "$cgroot"; do
+		rmdir "$cg" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ "${MU_VM_GUEST:-0}" != 1 ] && ! "$bin" check >/dev/null 2>&1; then
+	echo "1..0 # SKIP this kernel cannot run the attach engine: run through test_vm.sh"
+	exit 0
+fi
+
+mkdir -p "$cgroot/att/child" "$cgroot/sib"
+
+# in_cg CGROUP CMD...: run CMD as a process of cgroup mu-test/CGROUP.
+in_cg() {
+	local cg=$1
+	shift
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cgroot/$cg" "$@"
+}
+proto_in() { in_cg "$1" "$sock" proto "$2"; }
+# counter NAME [ID]: one counter of the first attachment, from status --json.
+counter() { "$bin" status --json | jq -r ".attachments[0].counters.$1"; }
+line_counter() { "$bin" status --json | jq -r ".attachments[0].entries[$1].$2"; }
+listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
+no_pins() { [ ! -e /sys/fs/bpf/mptcp-upgrade ] && ! ls /sys/fs/bpf | grep -q staging &&
+	    ! ls /run/mptcp-upgrade | grep -q attach-; }
+
+printf 'bind mptcp4@127.0.0.1:8443   # the listed frontend\n' >"$tmp/p1.policy"
+
+# ---- attach ---------------------------------------------------------------------
+
+run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
+expect "attach exits 0" 0
+grep -q '^attached /mu-test/att: policy .*/p1.policy, 1 entry (ipv4)$' <<<"$out" &&
+	ok "attach says what it attached" || not_ok "attach says what it attached" "$out"
+check "the upgrade outlives the attach command (pins)" \
+	test -e /sys/fs/bpf/mptcp-upgrade/link_upgrade_socket -a -e /sys/fs/bpf/mptcp-upgrade/cg-0/bind4
+
+got=$(proto_in att 4)
+[ "$got" = proto=262 ] && ok "SOCK_NONBLOCK|SOCK_CLOEXEC socket in the attached cgroup is MPTCP" ||
+	not_ok "SOCK_NONBLOCK|SOCK_CLOEXEC socket in the attached cgroup is MPTCP" "$got"
+got=$(proto_in att/child 4)
+[ "$got" = proto=262 ] && ok "a child cgroup's socket is MPTCP" ||
+	not_ok "a child cgroup's socket is MPTCP" "$got"
+got=$(proto_in sib 4)
+[ "$got" = proto=6 ] && ok "a sibling cgroup's socket stays TCP" ||
+	not_ok "a sibling cgroup's socket stays TCP" "$got"
+got=$(proto_in att 6)
+[ "$got" = proto=6 ] && ok "an IPv6 socket stays TCP when the policy is IPv4 only" ||
+	not_ok "an IPv6 socket stays TCP when the policy is IPv4 only" "$got"
+
+up=$(counter sockets_upgraded) native=$(counter sockets_native_mptcp)
+got=$(in_cg att "$sock" native 4)
+[ "$got" = proto=262 ] && [ "$(counter sockets_native_mptcp)" = $((native + 1)) ] &&
+	[ "$(counter sockets_upgraded)" = "$up" ] &&
+	ok "an application's own IPPROTO_MPTCP socket is not counted as ours" ||
+	not_ok "an application's own IPPROTO_MPTCP socket is not counted as ours" \
+		"$got; upgraded $up -> $(counter sockets_upgraded)"
+
+run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
+expect "attaching the same cgroup twice points to reload" 1 \
+	"^Error: cgroup /mu-test/att is already attached \\(use 'mptcp-upgrade reload'"
+run attach --cgroup /mu-test/att/child --policy "$tmp/p1.policy"
+expect "attaching a cgroup inside an attached one is refused" 1 "nested with attached cgroup"
+run attach --cgroup /mu-test/nonexistent --policy "$tmp/p1.policy"
+expect "attaching a missing cgroup fails" 1 "^Error: can't find cgroup /mu-test/nonexistent"
+printf 'bind :80\n' >"$tmp/bad.policy"
+run attach --cgroup /mu-test/sib --policy "$tmp/bad.policy"
+expect "attach with a bad policy fails with its location" 1 "bad.policy:1:6: address ':80'"
+[ "$("$bin" status --json | jq '.attachments | length')" = 1 ] &&
+	ok "failed attaches changed nothing" || not_ok "failed attaches changed nothing"
+
+# ---- an unmodified HAProxy 2.6 --------------------------------------------------
+
+cat >"$tmp/haproxy.cfg" <<EOF
+global
+	maxconn 64
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 10s
+	timeout server 10s
+frontend listed
+	bind 127.0.0.1:8443
+	default_backend echo
+frontend unlisted
+	bind 127.0.0.1:8080
+	default_backend echo
+backend echo
+	server echo1 127.0.0.1:9000
+EOF
+"$sock" serve 127.0.0.1 9000 50 >"$tmp/backend.out" 2>&1 &
+pids+=($!)
+in_cg att haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+pids+=($!)
+if wait_for listening 9000 && wait_for listening 8443 && wait_for listening 8080; then
+	ok "HAProxy 2.6 starts in the attached cgroup"
+else
+	not_ok "HAProxy 2.6 starts in the attached cgroup" "$(cat "$tmp/haproxy.log")"
+fi
+
+got=$("$sock" connect 127.0.0.1 8443 mptcp)
+grep -q 'connect=ok proto=262 echo=ok mptcp=yes' <<<"$got" &&
+	ok "an MPTCP client gets MPTCP from HAProxy's listed frontend (no fallback)" ||
+	not_ok "an MPTCP client gets MPTCP from HAProxy's listed frontend (no fallback)" "$got"
+got=$("$sock" connect 127.0.0.1 8080)
+grep -q 'connect=ok proto=6 echo=ok' <<<"$got" && ok "a TCP client works through the other frontend" ||
+	not_ok "a TCP client works through the other frontend" "$got"
+[ "$(line_counter 0 binds)" -ge 1 ] && ok "the listed frontend's bind is counted on policy line 1" ||
+	not_ok "the listed frontend's bind is counted on policy line 1" "$("$bin" status)"
+[ "$(counter binds_unlisted)" -ge 1 ] && ok "the other frontend's bind counts as unlisted" ||
+	not_ok "the other frontend's bind counts as unlisted" "$("$bin" status)"
+[ "$(counter connects_unlisted)" -ge 2 ] &&
+	ok "HAProxy's backend connections count as unlisted connects" ||
+	not_ok "HAProxy's backend connections count as unlisted connects" "$("$bin" status)"
+
+# ---- reload -------------------------------------------------------------------
+
+{ cat "$tmp/p1.policy"; printf 'server echo1 mptcp4@127.0.0.1:9000\nmptcp6@[::1]:7000\n'; } \
+	>"$tmp/p2.policy"
+run reload --policy "$tmp/p2.policy"
+expect "reload with a new policy exits 0" 0
+run status --json
+json_ok "status shows the new policy, its sha256 and families" \
+	".attachments[0] | (.entries | length) == 3 and .families == \"ipv4 ipv6\" and
+	 .sha256 == \"$(sha256sum "$tmp/p2.policy" | cut -d' ' -f1)\""
+got=$(proto_in att 6)
+[ "$got" = proto=262 ] && ok "after reload an IPv6 socket is upgraded, nothing restarted" ||
+	not_ok "after reload an IPv6 socket is upgraded, nothing restarted" "$got"
+got=$("$sock" connect 127.0.0.1 8443 mptcp)
+[ "$(line_counter 1 connects)" = 1 ] && grep -q 'echo=ok' <<<"$got" &&
+	ok "HAProxy's next backend connection matches the reloaded server line" ||
+	not_ok "HAProxy's next backend connection matches the reloaded server line" "$got" \
+		"$("$bin" status)"
+
+{ cat "$tmp/p2.policy"; printf 'server broken mptcp@10.0.0.1:+1\n'; } >"$tmp/p3.policy"
+run reload --policy "$tmp/p3.policy"
+expect "reload with a bad policy fails and says where" 1 "p3.policy:4:30: port offset"
+run status --json
+json_ok "the policy in force stays after a bad reload" \
+	".attachments[0] | (.entries | length) == 3 and
+	 .sha256 == \"$(sha256sum "$tmp/p2.policy" | cut -d' ' -f1)\""
+
+# A killed command is reported by the shell that waits for it: the subshells keep that quiet.
+# A reload killed before its policy swap leaves the old policy, one killed after it the new.
+printf 'bind mptcp4@127.0.0.1:8443\n' >"$tmp/p4.policy"
+(MPTCP_UPGRADE_CRASH_AT=reload-pending "$bin" reload --policy "$tmp/p4.policy"; exit $?) >/dev/null 2>&1
+krc=$?
+run status --json
+[ "$krc" = 137 ] && jq -e ".attachments[0].sha256 == \"$(sha256sum "$tmp/p2.policy" |
+	cut -d' ' -f1)\" and (.attachments[0].entries | length) == 3" <<<"$out" >/dev/null &&
+	ok "a reload killed before the swap leaves the old policy" ||
+	not_ok "a reload killed before the swap leaves the old policy" "exit $krc" "$out"
+(MPTCP_UPGRADE_CRASH_AT=policy-swapped "$bin" reload --policy "$tmp/p4.policy"; exit $?) >/dev/null 2>&1
+krc=$?
+run status --json
+[ "$krc" = 137 ] && jq -e ".attachments[0].sha256 == \"$(sha256sum "$tmp/p4.policy" |
+	cut -d' ' -f1)\" and .attachments[0].families == \"ipv4\"" <<<"$out" >/dev/null &&
+	[ "$(proto_in att 6)" = proto=6 ] &&
+	ok "a reload killed after the swap is finished by the next command" ||
+	not_ok "a reload killed after the swap is finished by the next command" "exit $krc" "$out"
+
+# ---- detach -------------------------------------------------------------------
+
+run detach --cgroup /mu-test/att
+expect "detach exits 0" 0 ""
+check "detach leaves no pin and no state" no_pins
+got=$(proto_in att 4)
+[ "$got" = proto=6 ] && ok "after detach new sockets are TCP" ||
+	not_ok "after detach new sockets are TCP" "$got"
+got=$("$sock" connect 127.0.0.1 8443 mptcp)
+grep -q 'connect=ok proto=262 echo=ok mptcp=yes' <<<"$got" &&
+	ok "HAProxy's existing MPTCP listener keeps working after detach" ||
+	not_ok "HAProxy's existing MPTCP listener keeps working after detach" "$got"
+run detach
+expect "detach with nothing attached fails" 1 "nothing is attached"
+
+# ---- commands killed midway ------------------------------------------------------
+
+for point in engine-staged engine-pinned links-pinned state-written; do
+	(MPTCP_UPGRADE_CRASH_AT=$point "$bin" attach --cgroup /mu-test/att \
+		--policy "$tmp/p1.policy"; exit $?) >/dev/null 2>&1
+	krc=$?
+	got=$(proto_in att 4)
+	run status
+	if [ "$krc" = 137 ] && [ "$got" = proto=6 ] && [ "$out" = "nothing is attached" ] &&
+	   no_pins; then
+		ok "an attach killed at $point leaves nothing behind"
+	else
+		not_ok "an attach killed at $point leaves nothing behind" "exit $krc, $got" \
+			"$out" "$(ls -R /sys/fs/bpf /run/mptcp-upgrade)"
+	fi
+done
+(MPTCP_UPGRADE_CRASH_AT=attach-committed "$bin" attach --cgroup /mu-test/att \
+	--policy "$tmp/p1.policy"; exit $?) >/dev/null 2>&1
+krc=$?
+got=$(proto_in att 4)
+[ "$krc" = 137 ] && [ "$got" = proto=262 ] &&
+	[ "$("$bin" status --json | jq -r '.attachments[0].cgroup')" = /mu-test/att ] &&
+	ok "an attach killed after its commit is complete" ||
+	not_ok "an attach killed after its commit is complete" "exit $krc, $got"
+(MPTCP_UPGRADE_CRASH_AT=detach-committed "$bin" detach; exit $?) >/dev/null 2>&1
+krc=$?
+got=$(proto_in att 4)
+run status
+[ "$krc" = 137 ] && [ "$got" = proto=6 ] && [ "$out" = "nothing is attached" ] && no_pins &&
+	ok "a detach killed after its commit is finished by the next command" ||
+	not_ok "a detach killed after its commit is finished by the next command" "exit $krc, $got"
+
+# ---- several cgroups, concurrent invocations ------------------------------------
+
+printf 'mptcp6@:443\n' >"$tmp/p6.policy"
+"$bin" attach --cgroup /mu-test/att --policy "$tmp/p1.policy" >"$tmp/a1" 2>&1 &
+a1=$!
+"$bin" attach --cgroup /mu-test/sib --policy "$tmp/p6.policy" >"$tmp/a2" 2>&1 &
+a2=$!
+wait $a1; r1=$?
+wait $a2; r2=$?
+run status --json
+[ $r1 = 0 ] && [ $r2 = 0 ] && jq -e '.attachments | length == 2' <<<"$out" >/dev/null &&
+	ok "two attaches at once serialize and both succeed" ||
+	not_ok "two attaches at once serialize and both succeed" "$r1 $r2" "$(cat "$tmp/a1" "$tmp/a2")"
+[ "$(proto_in sib 6)" = proto=262 ] && [ "$(proto_in sib 4)" = proto=6 ] &&
+	[ "$(proto_in att 4)" = proto=262 ] && [ "$(proto_in att 6)" = proto=6 ] &&
+	ok "each cgroup follows its own policy's families" ||
+	not_ok "each cgroup follows its own policy's families"
+run detach
+expect "detach without --cgroup refuses to guess between two" 2 "name one with --cgroup"
+run detach --all
+expect "detach --all exits 0" 0
+check "detach --all leaves no pin" no_pins
+
+tap_end
