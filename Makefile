@@ -101,10 +101,17 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 # `make check` is the test command README.md and .ci/run give. prove runs every
-# TAP producer (the cmocka suite and the CLI scripts) and closes with its summary.
+# TAP producer (the cmocka suite, the CLI scripts, the end-to-end suite in a
+# kernel that runs the hook) and closes with its summary.
 .PHONY: check
 check: $(APP) $(TEST_BINS)
-	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh
+	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh \
+		selftests/test_vm.sh
+
+# The end-to-end suite alone: here if this kernel runs the hook, in QEMU otherwise.
+.PHONY: vmtest
+vmtest: $(APP) $(TEST_BINS)
+	$(Q)selftests/test_vm.sh
 
 .PHONY: bench
 bench: $(APP) $(BENCH_BINS)

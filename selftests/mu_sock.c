@@ -8,7 +8,8 @@
  *   mu_sock serve ADDR PORT COUNT    echo server for COUNT connections ("ready" when listening)
  *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
  *
- * Every wait is bounded (10 s), so a broken kernel fails a test instead of hanging it.
+ * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
+ * client), so a broken kernel fails a test instead of hanging it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,8 @@
 #define SOL_MPTCP 284
 #endif
 
-#define WAIT_MS 10000
+#define WAIT_MS 10000		/* for a peer in the middle of an exchange */
+#define ACCEPT_WAIT_MS 600000	/* for the next client of a server the test keeps */
 
 static int protocol_of(int fd)
 {
@@ -66,10 +68,10 @@ static socklen_t make_addr(const char *ip, const char *port, struct sockaddr_sto
 	exit(2);
 }
 
-static int wait_fd(int fd, short events)
+static int wait_fd(int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	int r = poll(&p, 1, WAIT_MS);
+	int r = poll(&p, 1, timeout_ms);
 
 	if (r <= 0) {
 		fprintf(stderr, "mu_sock: timed out\n");
@@ -116,14 +118,14 @@ static int cmd_serve(const char *ip, const char *port, int count)
 		ssize_t n;
 		int c;
 
-		wait_fd(fd, POLLIN);
+		wait_fd(fd, POLLIN, ACCEPT_WAIT_MS);
 		c = accept(fd, NULL, NULL);
 		if (c < 0) {
 			perror("mu_sock accept");
 			return 1;
 		}
 		printf("accepted proto=%d", protocol_of(c));
-		wait_fd(c, POLLIN);
+		wait_fd(c, POLLIN, WAIT_MS);
 		n = read(c, buf, sizeof(buf));
 		if (n > 0 && write(c, buf, n) != n)
 			n = -1;
@@ -154,7 +156,7 @@ static int cmd_connect(const char *ip, const char *port, bool mptcp)
 		printf("connect=ok write=failed\n");
 		return 1;
 	}
-	wait_fd(fd, POLLIN);
+	wait_fd(fd, POLLIN, WAIT_MS);
 	n = read(fd, buf, sizeof(buf));
 	printf("connect=ok proto=%d echo=%s", protocol_of(fd),
 	       n == sizeof(msg) - 1 && !memcmp(buf, msg, n) ? "ok" : "bad");

@@ -128,7 +128,8 @@ fi
 got=$("$sock" connect 127.0.0.1 8443 mptcp)
 grep -q 'connect=ok proto=262 echo=ok mptcp=yes' <<<"$got" &&
 	ok "an MPTCP client gets MPTCP from HAProxy's listed frontend (no fallback)" ||
-	not_ok "an MPTCP client gets MPTCP from HAProxy's listed frontend (no fallback)" "$got"
+	not_ok "an MPTCP client gets MPTCP from HAProxy's listed frontend (no fallback)" "$got" \
+		"backend: $(cat "$tmp/backend.out")" "haproxy: $(cat "$tmp/haproxy.log")"
 got=$("$sock" connect 127.0.0.1 8080)
 grep -q 'connect=ok proto=6 echo=ok' <<<"$got" && ok "a TCP client works through the other frontend" ||
 	not_ok "a TCP client works through the other frontend" "$got"
