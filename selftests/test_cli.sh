@@ -238,4 +238,94 @@ fi
 run check extra
 expect "check with an argument: exit 2" 2 "unexpected argument 'extra'"
 
+# ---- attach, reload, detach, status: the paths that fail before the kernel ------
+
+run attach
+expect "attach without options: exit 2" 2 "needs --cgroup CGROUP and --policy FILE"
+run attach --cgroup x
+expect "attach without --policy: exit 2" 2 "needs --cgroup CGROUP and --policy FILE"
+run attach --cgroup x --policy y --bogus
+expect "attach with an unknown option: exit 2" 2 "attach: unknown option '--bogus'"
+run attach --cgroup x --policy -
+expect "attach refuses a policy on standard input" 2 "the policy must be a file"
+run detach --cgroup x --all
+expect "detach --cgroup with --all: exit 2" 2 "exclude each other"
+run status extra
+expect "status with an argument: exit 2" 2 "unexpected argument 'extra'"
+
+run attach --cgroup / --policy "$tmp/bad.policy"
+expect "attach with a bad policy: its location, exit 1" 1 "bad.policy:3:6: address ':80'"
+one_line_error "attach with a bad policy: one error line"
+
+cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then
+	bpf_mounts_before=$(grep -c ' - bpf ' /proc/self/mountinfo)
+	mkdir -p "$cg2/mucli.slice/mucli-a.slice" "$cg2/mucli.slice/mucli-web.service"
+	trap 'rmdir "$cg2/mucli.slice/mucli-a.slice" "$cg2/mucli.slice/mucli-web.service" \
+		"$cg2/mucli.slice" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+	run attach --cgroup nosuch.slice --policy "$top/configs/haproxy.policy"
+	expect "attach to a missing slice: exit 1" 1 \
+		"^Error: can't find cgroup nosuch.slice \\($cg2/nosuch.slice: No such file"
+	run attach --cgroup no-such.service --policy "$top/configs/haproxy.policy"
+	expect "attach to a unit that is not running: exit 1" 1 \
+		"can't find cgroup of unit no-such.service under $cg2"
+	run attach --cgroup /sys/fs/cgroup/cpu --policy "$top/configs/haproxy.policy"
+	expect "attach to a path outside cgroup v2: exit 1" 1 "is not a cgroup v2 directory|can't find"
+
+	if [ "$check_rc" -ne 0 ]; then
+		cause=$(sed -n 's/^Error: the attach engine can.t run here: [a-z_0-9]*: //p' <<<"$(
+			"$bin" check 2>&1 >/dev/null)" | sed 's/;.*//')
+		run attach --cgroup mucli-a.slice --policy "$top/configs/haproxy.policy"
+		expect "a nested slice resolves, and this kernel's refusal is the error" 1 \
+			"^Error: can't attach to cgroup /mucli.slice/mucli-a.slice: "
+		grep -qF -- "$cause" <<<"$err" && ok "attach names the same cause as check" ||
+			not_ok "attach names the same cause as check" "check: $cause" "attach: $err"
+		run attach --cgroup mucli-web.service --policy "$top/configs/haproxy.policy"
+		expect "a unit is found under its slice" 1 \
+			"can't attach to cgroup /mucli.slice/mucli-web.service: "
+		[ ! -e /sys/fs/bpf/mptcp-upgrade ] &&
+			[ "$(grep -c ' - bpf ' /proc/self/mountinfo)" = "$bpf_mounts_before" ] &&
+			ok "a refused attach pins nothing and mounts nothing" ||
+			not_ok "a refused attach pins nothing and mounts nothing"
+	else
+		skip "attach on a kernel that refuses the hook" "this kernel runs it (test_vm.sh covers it)"
+	fi
+	if unshare -n true 2>/dev/null; then
+		unshare -n sh -c "sysctl -qw net.mptcp.enabled=0 && exec '$bin' attach \
+			--cgroup mucli-a.slice --policy '$top/configs/haproxy.policy'" \
+			>"$tmp/out" 2>"$tmp/err"
+		rc=$? out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+		expect "attach with MPTCP disabled in the caller's netns: exit 1" 1 \
+			"MPTCP is disabled \\(net.mptcp.enabled = 0\\) in this network namespace"
+	fi
+else
+	skip "attach to cgroups of this machine" "needs root and a writable cgroup v2 mount"
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	run status
+	expect "status with nothing attached: exit 0" 0
+	[ "$out" = "nothing is attached" ] && ok "status says nothing is attached" ||
+		not_ok "status says nothing is attached" "$out"
+	run status --json
+	json_ok "status --json with nothing attached" '.loaded == false and .attachments == []'
+	run reload
+	expect "reload with nothing attached: exit 1" 1 "^Error: nothing is attached"
+	run detach
+	expect "detach with nothing attached: exit 1" 1 "^Error: nothing is attached"
+	run detach --all
+	expect "detach --all with nothing attached: exit 0" 0
+fi
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	for cmd in "attach --cgroup / --policy $top/configs/haproxy.policy" reload detach status; do
+		# shellcheck disable=SC2086
+		setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+			"$tmp/mu" $cmd >"$tmp/out" 2>"$tmp/err"
+		rc=$? out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+		expect "${cmd%% *} as an unprivileged user: exit 1, run as root" 1 \
+			"^Error: ${cmd%% *} needs root: lacking CAP_BPF.*\\(run as root\\)$"
+	done
+fi
+
 tap_end
