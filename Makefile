@@ -57,7 +57,7 @@ deps:
 
 # The main job on a built-in example: README.md's first command.
 .PHONY: demo
-demo: $(APP)
+demo: $(APP) $(OUTPUT)/selftests/mu_sock
 	$(Q)selftests/demo.sh
 
 $(APP): $(LIB_OBJS) $(CMD_OBJS)
