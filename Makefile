@@ -35,7 +35,7 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock
-BENCH_BINS := $(OUTPUT)/selftests/bench_policy
+BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
 
 ifeq ($(V),1)
 	Q =
@@ -92,7 +92,7 @@ $(OUTPUT)/selftests/test_policy: $(OUTPUT)/selftests/test_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
-$(OUTPUT)/selftests/mu_sock: $(OUTPUT)/selftests/mu_sock.o
+$(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
 

@@ -38,3 +38,14 @@ echo "mptcp-upgrade policy, $lines server lines, median of $runs runs:"
 printf '  command         %8s ms   (process start, parse, print)\n' "$cli"
 printf '  cat of the file %8s ms   (baseline in the same run)\n' "$cat_ms"
 awk -v a="$cli" -v b="$cat_ms" 'BEGIN { r = (b > 0) ? a / b : 0; printf "  ratio command/cat: %.1fx\n", r }'
+
+# The engine's own costs need a kernel that runs it: here, or in the QEMU guest.
+echo
+if "$top/mptcp-upgrade" check >/dev/null 2>&1; then
+	echo "(this kernel runs the attach engine: measuring here)"
+	"$top/selftests/vm/bench-guest.sh"
+else
+	echo "(this kernel refuses the socket-creation hook: measuring in the QEMU guest;"
+	echo " TCG emulation makes every number slow, only the ratios mean something)"
+	"$top/selftests/vm/run-vm" "$top/selftests/vm/bench-guest.sh"
+fi

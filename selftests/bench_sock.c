@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bench_sock: the socket calls whose cost the attach engine changes, timed in a
+ * loop. Prints one number, nanoseconds per operation, for the caller to take
+ * medians and ratios of.
+ *
+ *   bench_sock socket N [mptcp]     N x socket(AF_INET, SOCK_STREAM, 0 or IPPROTO_MPTCP) + close
+ *   bench_sock connect N PORT [mptcp]
+ *                                   N x (socket + connect + accept + close) on 127.0.0.1:PORT
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int bench_socket(long n, int proto)
+{
+	double t0 = now_ns();
+	long i;
+
+	for (i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, proto);
+
+		if (fd < 0) {
+			perror("socket");
+			return 1;
+		}
+		close(fd);
+	}
+	printf("%.0f\n", (now_ns() - t0) / n);
+	return 0;
+}
+
+static int bench_connect(long n, int port, int proto)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int lfd = socket(AF_INET, SOCK_STREAM, proto), one = 1;
+	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	double t0;
+	long i;
+
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 64)) {
+		perror("listen");
+		return 1;
+	}
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, proto), a;
+
+		if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof(addr))) {
+			perror("connect");
+			return 1;
+		}
+		a = accept(lfd, NULL, NULL);
+		if (a < 0) {
+			perror("accept");
+			return 1;
+		}
+		/* RST instead of TIME_WAIT, so that N loops don't exhaust local ports. */
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+		close(c);
+		close(a);
+	}
+	printf("%.0f\n", (now_ns() - t0) / n);
+	close(lfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && !strcmp(argv[1], "socket"))
+		return bench_socket(atol(argv[2]), argc > 3 && !strcmp(argv[3], "mptcp") ?
+					IPPROTO_MPTCP : 0);
+	if (argc >= 4 && !strcmp(argv[1], "connect"))
+		return bench_connect(atol(argv[2]), atoi(argv[3]),
+				     argc > 4 && !strcmp(argv[4], "mptcp") ? IPPROTO_MPTCP : 0);
+	fprintf(stderr, "usage: see the comment at the top of bench_sock.c\n");
+	return 2;
+}
