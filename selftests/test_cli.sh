@@ -291,6 +291,12 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then
 	else
 		skip "attach on a kernel that refuses the hook" "this kernel runs it (test_vm.sh covers it)"
 	fi
+	# A private mount namespace without the cgroup v2 mount: a v1-only machine.
+	unshare -m sh -c "umount '$cg2' && exec '$bin' attach --cgroup mucli-a.slice \
+		--policy '$top/configs/haproxy.policy'" >"$tmp/out" 2>"$tmp/err"
+	rc=$? out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+	expect "attach on a machine with only cgroup v1: exit 1" 1 \
+		"^Error: cgroup v2 is not mounted \\(only cgroup v1 hierarchies are\\)"
 	if unshare -n true 2>/dev/null; then
 		unshare -n sh -c "sysctl -qw net.mptcp.enabled=0 && exec '$bin' attach \
 			--cgroup mucli-a.slice --policy '$top/configs/haproxy.policy'" \

@@ -181,6 +181,11 @@ static struct attachment *find_attachment(struct attachment *list, size_t nr, co
 	struct cgroup_ref cg;
 	size_t i;
 
+	/* By the name status shows first: the cgroup may be gone (its service stopped). */
+	for (i = 0; i < nr; i++)
+		if (!strcmp(list[i].cgroup, arg) ||
+		    (arg[0] != '/' && !strcmp(list[i].cgroup + 1, arg)))
+			return &list[i];
 	if (cgroup_resolve(arg, &cg, err, sizeof(err))) {
 		p_err("%s", err);
 		return NULL;

@@ -189,8 +189,8 @@ run status --json
 
 # ---- detach -------------------------------------------------------------------
 
-run detach --cgroup /mu-test/att
-expect "detach exits 0" 0 ""
+run detach --cgroup mu-test/att
+expect "detach by the name status shows exits 0" 0 ""
 check "detach leaves no pin and no state" no_pins
 got=$(proto_in att 4)
 [ "$got" = proto=6 ] && ok "after detach new sockets are TCP" ||
@@ -253,6 +253,10 @@ run status --json
 	not_ok "each cgroup follows its own policy's families"
 run detach
 expect "detach without --cgroup refuses to guess between two" 2 "name one with --cgroup"
+rmdir "$cgroot/sib"
+run detach --cgroup /mu-test/sib
+expect "a cgroup that is gone can still be detached by its name" 0
+mkdir -p "$cgroot/sib"
 run detach --all
 expect "detach --all exits 0" 0
 check "detach --all leaves no pin" no_pins
