@@ -96,7 +96,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 	return 0;
 }
 
-static int need_root(const char *cmd)
+int need_root(const char *cmd)
 {
 	char lacking[128];
 
@@ -242,12 +242,10 @@ int do_attach(int argc, char **argv)
 		      enabled == 0 ? "disabled (net.mptcp.enabled = 0)" : "not available");
 		goto out;
 	}
-	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
 	}
-	if (engine_list(&e, &list, &nr))
-		goto out;
 	for (i = 0; i < nr; i++) {
 		if (list[i].cgroup_id == cg.id) {
 			p_err("cgroup %s is already attached (use '%s reload' to change its policy)",
@@ -313,12 +311,10 @@ int do_reload(int argc, char **argv)
 		p_err("can't open policy file %s: %s", a.policy, strerror(errno));
 		return 1;
 	}
-	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
 	}
-	if (engine_list(&e, &list, &nr))
-		goto out;
 	if (!nr) {
 		p_err("nothing is attached (see '%s attach help')", prog_name);
 		goto out;
@@ -388,12 +384,10 @@ int do_detach(int argc, char **argv)
 	ret = 1;
 	if (need_root("detach"))
 		return 1;
-	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
 	}
-	if (engine_list(&e, &list, &nr))
-		goto out;
 	if (!nr) {
 		if (a.all) {
 			ret = 0;	/* nothing to do is success for --all */

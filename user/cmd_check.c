@@ -433,12 +433,10 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 	json_print(root);
 }
 
-int attach_preflight(char *cause, size_t size)
+/* Every probe, in order: later ones look at what earlier ones found. */
+static void probe_all(void)
 {
-	static const int needed[] = { R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_PROGRAMS,
-				       R_CGROUP2, R_MPTCP };
 	struct btf *btf;
-	size_t i;
 
 	check_privileges();
 	btf = check_btf();
@@ -447,11 +445,20 @@ int attach_preflight(char *cause, size_t size)
 	check_trampolines();
 	check_programs();
 	check_cgroup2();
+	check_bpffs();
 	check_mptcp_enabled();
-	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-		if (reqs[needed[i]].state == REQ_OK)
+	check_mptcp_diag();
+}
+
+int attach_preflight(char *cause, size_t size)
+{
+	int i;
+
+	probe_all();
+	for (i = 0; i < R_MAX; i++) {
+		if (!reqs[i].blocking || reqs[i].state == REQ_OK)
 			continue;
-		snprintf(cause, size, "%s", reqs[needed[i]].detail);
+		snprintf(cause, size, "%s", reqs[i].detail);
 		return -1;
 	}
 	return 0;
@@ -461,7 +468,6 @@ int do_check(int argc, char **argv)
 {
 	char causes[1024] = "";
 	struct utsname uts;
-	struct btf *btf;
 	bool ready = true;
 	int i;
 
@@ -474,16 +480,7 @@ int do_check(int argc, char **argv)
 				 prog_name);
 
 	uname(&uts);
-	check_privileges();
-	btf = check_btf();
-	check_hook(btf);
-	btf__free(btf);
-	check_trampolines();
-	check_programs();
-	check_cgroup2();
-	check_bpffs();
-	check_mptcp_enabled();
-	check_mptcp_diag();
+	probe_all();
 
 	for (i = 0; i < R_MAX; i++) {
 		if (!reqs[i].blocking || reqs[i].state == REQ_OK)

@@ -9,7 +9,6 @@
 #include "commands.h"
 #include "engine.h"
 #include "output.h"
-#include "sys.h"
 
 static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_SOCKETS_UPGRADED] = "sockets_upgraded",
@@ -160,7 +159,7 @@ int do_status(int argc, char **argv)
 	struct engine e = { .lock_fd = -1 };
 	struct json_object *root = NULL, *arr = NULL, *progs;
 	struct attachment *list = NULL;
-	char err[1024], lacking[128];
+	char err[1024];
 	size_t nr = 0, i;
 	int ret = 1;
 
@@ -171,17 +170,12 @@ int do_status(int argc, char **argv)
 	if (argc > 1)
 		return usage_err("status: unexpected argument '%s' (see '%s status help')",
 				 argv[1], prog_name);
-	lacking_capabilities(lacking, sizeof(lacking));
-	if (lacking[0]) {
-		p_err("status needs root: lacking %s (run as root)", lacking);
+	if (need_root("status"))
 		return 1;
-	}
-	if (engine_lock(&e, err, sizeof(err)) || engine_open(&e, err, sizeof(err))) {
+	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
 	}
-	if (engine_list(&e, &list, &nr))
-		goto out;
 
 	if (opts.json) {
 		root = json_object_new_object();

@@ -34,6 +34,9 @@ void help_status(FILE *out);
  */
 int attach_preflight(char *cause, size_t size);
 
+/* 0 when this process has what attach needs, else -1 with "CMD needs root" printed. */
+int need_root(const char *cmd);
+
 /* True when argv asks for the command's help ("CMD help", "CMD -h", "CMD --help"). */
 int wants_help(int argc, char **argv);
 

@@ -278,6 +278,18 @@ static void gc(struct engine *e)
 		unload(e);
 }
 
+int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *err,
+		 size_t err_size)
+{
+	*list = NULL;
+	*nr = 0;
+	if (engine_lock(e, err, err_size) || engine_open(e, err, err_size))
+		return -1;
+	if (engine_list(e, list, nr))
+		return fail(err, err_size, "out of memory");
+	return 0;
+}
+
 int engine_open(struct engine *e, char *err, size_t err_size)
 {
 	struct stat st;
@@ -755,46 +767,39 @@ void engine_list_free(struct attachment *list, size_t nr)
 	free(list);
 }
 
-int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters *out)
+/* Sum the per-CPU values (each @n __u64 counters) of @key; zeros when it has none. */
+static int sum_percpu(int fd, const void *key, __u64 *out, size_t n)
 {
-	int ncpu = libbpf_num_possible_cpus(), cpu, i;
-	struct mu_attach_counters *percpu;
+	int ncpu = libbpf_num_possible_cpus(), cpu;
+	__u64 *percpu;
+	size_t i;
 
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, n * sizeof(*out));
 	if (ncpu <= 0)
 		return -1;
-	percpu = calloc(ncpu, sizeof(*percpu));
+	percpu = calloc((size_t)ncpu * n, sizeof(*percpu));
 	if (!percpu)
 		return -1;
-	if (bpf_map_lookup_elem(e->map_fd[EM_ATTACH_COUNTERS], &id, percpu)) {
-		free(percpu);
-		return -1;
-	}
-	for (cpu = 0; cpu < ncpu; cpu++)
-		for (i = 0; i < MU_CNT_MAX; i++)
-			out->count[i] += percpu[cpu].count[i];
+	if (!bpf_map_lookup_elem(fd, key, percpu))
+		for (cpu = 0; cpu < ncpu; cpu++)
+			for (i = 0; i < n; i++)
+				out[i] += percpu[cpu * n + i];
 	free(percpu);
 	return 0;
+}
+
+int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters *out)
+{
+	return sum_percpu(e->map_fd[EM_ATTACH_COUNTERS], &id, out->count, MU_CNT_MAX);
 }
 
 int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line_counters *out)
 {
 	struct mu_line_key key = { .attach_id = id, .entry = entry };
-	int ncpu = libbpf_num_possible_cpus(), cpu;
-	struct mu_line_counters *percpu;
+	__u64 v[2];
+	int ret = sum_percpu(e->map_fd[EM_LINE_COUNTERS], &key, v, 2);
 
-	memset(out, 0, sizeof(*out));
-	if (ncpu <= 0)
-		return -1;
-	percpu = calloc(ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -1;
-	if (!bpf_map_lookup_elem(e->map_fd[EM_LINE_COUNTERS], &key, percpu)) {
-		for (cpu = 0; cpu < ncpu; cpu++) {
-			out->binds += percpu[cpu].binds;
-			out->connects += percpu[cpu].connects;
-		}
-	}
-	free(percpu);
-	return 0;
+	out->binds = v[0];
+	out->connects = v[1];
+	return ret;
 }

@@ -62,6 +62,10 @@ int engine_lock(struct engine *e, char *err, size_t err_size);
 int engine_open(struct engine *e, char *err, size_t err_size);
 void engine_close(struct engine *e);
 
+/* Lock, open and list the committed attachments: how every command begins. */
+int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *err,
+		 size_t err_size);
+
 /* Load the BPF object, attach the socket-creation hook and pin it all. */
 int engine_load(struct engine *e, char *err, size_t err_size);
 
