@@ -72,9 +72,13 @@ struct {
 	__type(value, struct mu_line_counters);
 } line_counters SEC(".maps");
 
+/*
+ * BPF_F_CLONE: an accepted MPTCP socket is a clone of its listener and so
+ * inherits the listener's state (its attachment and the entry its bind matched).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct mu_sock_state);
 } sock_states SEC(".maps");
@@ -151,6 +155,8 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 
 	note.attach_id = att->id;
 	note.family = family;
+	note.attach_flags = att->flags;
+	note.pad = 0;
 	if (bpf_map_update_elem(&upgrade_notes, &pid_tgid, &note, BPF_ANY))
 		count(att->id, MU_CNT_NOTES_DROPPED);
 	count(att->id, MU_CNT_SOCKETS_UPGRADED);
@@ -175,6 +181,8 @@ int mu_mark_socket(struct bpf_sock *ctx)
 		if (st) {
 			st->attach_id = note->attach_id;
 			st->flags = MU_SOCK_UPGRADED;
+			if (note->attach_flags & MU_ATTACH_STRICT)
+				st->flags |= MU_SOCK_STRICT;
 		}
 	}
 	bpf_map_delete_elem(&upgrade_notes, &pid_tgid);
@@ -311,4 +319,235 @@ SEC("cgroup/connect6")
 int mu_connect6(struct bpf_sock_addr *ctx)
 {
 	return classify(ctx, MU_ROLE_CONNECT, AF_INET6);
+}
+
+/* ---- stage 3: unlisted addresses stay plain TCP on the wire ------------------ */
+
+#define ETH_HLEN	14
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define TCPOPT_NOP	1
+#define TCPOPT_EOL	0
+#define TCPOPT_MPTCP	30
+#define MPTCPOPT_MP_CAPABLE	0
+#define TCP_MAX_OPTIONS	40
+/* tcx: go on with the next program (classic clsact: TC_ACT_UNSPEC, the same -1). */
+#define MU_TC_NEXT	(-1)
+
+/* Where a TCP SYN carrying MP_CAPABLE keeps it. */
+struct syn_info {
+	__u32 l4off;		/* TCP header, from skb->data */
+	__u32 opt;		/* the MP_CAPABLE option */
+	__u32 optlen;
+	struct bpf_sock_tuple tuple;
+	__u32 tuple_len;
+};
+
+struct option_scan {
+	__u8 opts[64];		/* the SYN's options, TCP_MAX_OPTIONS of them at most */
+	__u32 optlen;
+	__u32 next;		/* offset of the option to look at */
+	__s32 found;		/* offset of MP_CAPABLE, or -1 */
+	__u32 len;
+};
+
+/* One bpf_loop() step: look at the option at c->next. Returns 1 to stop. */
+static long scan_option(__u32 step, struct option_scan *c)
+{
+	__u32 i = c->next;
+	__u8 kind, len;
+
+	if (i >= c->optlen || i >= TCP_MAX_OPTIONS)
+		return 1;
+	kind = c->opts[i & 63];
+	if (kind == TCPOPT_EOL)
+		return 1;
+	if (kind == TCPOPT_NOP) {
+		c->next = i + 1;
+		return 0;
+	}
+	len = c->opts[(i + 1) & 63];
+	if (len < 2 || i + len > c->optlen)
+		return 1;
+	if (kind == TCPOPT_MPTCP && len >= 3 && (c->opts[(i + 2) & 63] >> 4) == MPTCPOPT_MP_CAPABLE) {
+		c->found = i;
+		c->len = len;
+		return 1;
+	}
+	c->next = i + len;
+	return 0;
+}
+
+/*
+ * A SYN (without ACK) with an MP_CAPABLE option? The network header follows an
+ * Ethernet header on eth, veth and lo, and starts the packet on L3 devices.
+ */
+static __always_inline bool parse_syn(struct __sk_buff *skb, struct syn_info *si)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u16 proto = bpf_ntohs(skb->protocol);
+	struct option_scan scan = {};
+	struct tcphdr *th;
+	__u32 l3off = 0;
+
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
+		return false;
+	if (data + ETH_HLEN <= end && ((struct ethhdr *)data)->h_proto == skb->protocol)
+		l3off = ETH_HLEN;
+	if (proto == ETH_P_IP) {
+		struct iphdr *iph = data + l3off;
+
+		if ((void *)(iph + 1) > end || iph->version != 4 || iph->protocol != IPPROTO_TCP)
+			return false;
+		if (iph->frag_off & bpf_htons(0x1fff | 0x2000))	/* fragments: leave them */
+			return false;
+		si->l4off = l3off + iph->ihl * 4;
+		si->tuple.ipv4.saddr = iph->saddr;
+		si->tuple.ipv4.daddr = iph->daddr;
+		si->tuple_len = sizeof(si->tuple.ipv4);
+	} else {
+		struct ipv6hdr *ip6 = data + l3off;
+
+		/* A SYN behind extension headers is rare enough to let through untouched. */
+		if ((void *)(ip6 + 1) > end || ip6->version != 6 || ip6->nexthdr != IPPROTO_TCP)
+			return false;
+		si->l4off = l3off + sizeof(*ip6);
+		__builtin_memcpy(si->tuple.ipv6.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(si->tuple.ipv6.daddr, &ip6->daddr, 16);
+		si->tuple_len = sizeof(si->tuple.ipv6);
+	}
+	if (si->l4off > 80)
+		return false;
+	th = data + si->l4off;
+	if ((void *)(th + 1) > end || !th->syn || th->ack)
+		return false;
+	if (proto == ETH_P_IP) {
+		si->tuple.ipv4.sport = th->source;
+		si->tuple.ipv4.dport = th->dest;
+	} else {
+		si->tuple.ipv6.sport = th->source;
+		si->tuple.ipv6.dport = th->dest;
+	}
+	/*
+	 * Scan a copy, one option per bpf_loop() step: variable offsets into the
+	 * packet, or an open-coded loop over unknown bytes, defeat the verifier.
+	 */
+	scan.optlen = th->doff * 4;
+	if (scan.optlen <= 20 || scan.optlen > 20 + TCP_MAX_OPTIONS)
+		return false;
+	scan.optlen -= 20;
+	if (bpf_skb_load_bytes(skb, si->l4off + 20, scan.opts, scan.optlen))
+		return false;
+	scan.found = -1;
+	bpf_loop(TCP_MAX_OPTIONS, scan_option, &scan, 0);
+	if (scan.found < 0)
+		return false;
+	si->opt = si->l4off + 20 + scan.found;
+	si->optlen = scan.len;
+	return true;
+}
+
+/*
+ * Replace the option with NOPs and fix the TCP checksum. SYN's MP_CAPABLE is 4
+ * bytes (v1) or 12 (v0); Linux writes options 32-bit aligned, and an option at
+ * an odd offset (another stack) is left alone rather than mis-summed.
+ */
+static __always_inline int strip_option(struct __sk_buff *skb, const struct syn_info *si)
+{
+	__u8 old[12] = {}, nops[12];
+	__s64 diff;
+	__u32 len = si->optlen;
+
+	if ((len != 4 && len != 12) || ((si->opt - si->l4off) & 1))
+		return -1;
+	__builtin_memset(nops, TCPOPT_NOP, sizeof(nops));
+	if (len == 4) {
+		if (bpf_skb_load_bytes(skb, si->opt, old, 4))
+			return -1;
+		diff = bpf_csum_diff((__be32 *)old, 4, (__be32 *)nops, 4, 0);
+		if (bpf_skb_store_bytes(skb, si->opt, nops, 4, 0))
+			return -1;
+	} else {
+		if (bpf_skb_load_bytes(skb, si->opt, old, 12))
+			return -1;
+		diff = bpf_csum_diff((__be32 *)old, 12, (__be32 *)nops, 12, 0);
+		if (bpf_skb_store_bytes(skb, si->opt, nops, 12, 0))
+			return -1;
+	}
+	if (diff < 0)
+		return -1;
+	return bpf_l4_csum_replace(skb, si->l4off + 16, 0, diff, 0);
+}
+
+/* Our socket, strict, and the entry that decides is unlisted? */
+static __always_inline struct mu_sock_state *strict_unlisted(struct mptcp_sock *msk, bool bind)
+{
+	struct mu_sock_state *st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
+
+	if (!st || (st->flags & (MU_SOCK_UPGRADED | MU_SOCK_STRICT)) !=
+		   (MU_SOCK_UPGRADED | MU_SOCK_STRICT))
+		return NULL;
+	if ((bind ? st->bind_entry : st->connect_entry) != MU_ENTRY_UNLISTED)
+		return NULL;
+	return st;
+}
+
+/* A SYN leaving from one of our sockets whose connect() matched no entry. */
+SEC("tc")
+int mu_tc_egress(struct __sk_buff *skb)
+{
+	struct syn_info si = {};
+	struct mu_sock_state *st;
+	struct mptcp_sock *msk;
+	struct bpf_sock *sk;
+
+	if (!parse_syn(skb, &si))
+		return MU_TC_NEXT;
+	sk = skb->sk;
+	if (!sk)
+		return MU_TC_NEXT;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return MU_TC_NEXT;
+	msk = bpf_skc_to_mptcp_sock(sk);
+	if (!msk)
+		return MU_TC_NEXT;
+	st = strict_unlisted(msk, false);
+	if (!st || strip_option(skb, &si))
+		return MU_TC_NEXT;
+	/* Retransmitted SYNs are stripped again but counted once. */
+	if (!(st->flags & MU_SOCK_STRIPPED)) {
+		st->flags |= MU_SOCK_STRIPPED;
+		count(st->attach_id, MU_CNT_KEPT_TCP_OUT);
+	}
+	return MU_TC_NEXT;
+}
+
+/* A SYN arriving for one of our listeners whose bind() matched no entry. */
+SEC("tc")
+int mu_tc_ingress(struct __sk_buff *skb)
+{
+	struct syn_info si = {};
+	struct mu_sock_state *st = NULL;
+	struct mptcp_sock *msk;
+	struct bpf_sock *sk;
+	__u32 attach_id = 0;
+
+	if (!parse_syn(skb, &si))
+		return MU_TC_NEXT;
+	sk = bpf_skc_lookup_tcp(skb, &si.tuple, si.tuple_len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return MU_TC_NEXT;
+	if (sk->state == BPF_TCP_LISTEN) {
+		msk = bpf_skc_to_mptcp_sock(sk);
+		if (msk) {
+			st = strict_unlisted(msk, true);
+			if (st)
+				attach_id = st->attach_id;
+		}
+	}
+	bpf_sk_release(sk);
+	if (st && !strip_option(skb, &si))
+		count(attach_id, MU_CNT_KEPT_TCP_IN);
+	return MU_TC_NEXT;
 }

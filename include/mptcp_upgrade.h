@@ -44,7 +44,12 @@ enum mu_role {
 struct mu_attachment {
 	__u32 id;		/* slot in the per-attachment maps, < MU_MAX_ATTACHMENTS */
 	__u32 families;		/* MU_FAMILY_* with at least one policy entry */
+	__u32 flags;		/* MU_ATTACH_* */
+	__u32 pad;
 };
+
+/* Unlisted addresses stay plain TCP on the wire (stage 3); off with --no-strict. */
+#define MU_ATTACH_STRICT	(1U << 0)
 
 /*
  * Left by the socket-creation program for the thread that called socket(), and
@@ -54,6 +59,8 @@ struct mu_attachment {
 struct mu_upgrade_note {
 	__u32 attach_id;
 	__u32 family;		/* AF_INET or AF_INET6 as passed to socket() */
+	__u32 attach_flags;	/* MU_ATTACH_* when the socket was created */
+	__u32 pad;
 };
 
 /*
@@ -98,6 +105,8 @@ struct mu_sock_state {
 };
 
 #define MU_SOCK_UPGRADED	(1U << 0)
+#define MU_SOCK_STRICT		(1U << 1)	/* unlisted: strip MP_CAPABLE from its SYNs */
+#define MU_SOCK_STRIPPED	(1U << 2)	/* a SYN of it was stripped (count once) */
 
 /* Per-attachment counters, one per-CPU array element each. */
 enum mu_attach_counter {
@@ -109,6 +118,8 @@ enum mu_attach_counter {
 	MU_CNT_BINDS_UNLISTED,		/* ... matched none */
 	MU_CNT_CONNECTS_LISTED,		/* connect() of an upgraded socket matched an entry */
 	MU_CNT_CONNECTS_UNLISTED,	/* ... matched none */
+	MU_CNT_KEPT_TCP_OUT,		/* unlisted outgoing connection: MP_CAPABLE removed */
+	MU_CNT_KEPT_TCP_IN,		/* SYN for an unlisted listener: MP_CAPABLE removed */
 	MU_CNT_MAX,
 };
 

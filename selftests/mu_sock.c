@@ -5,7 +5,8 @@
  *
  *   mu_sock proto 4|6                socket(AF, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0)
  *   mu_sock native 4|6               socket(AF, SOCK_STREAM, IPPROTO_MPTCP)
- *   mu_sock serve ADDR PORT COUNT    echo server for COUNT connections ("ready" when listening)
+ *   mu_sock serve ADDR PORT COUNT [mptcp]
+ *                                    echo server for COUNT connections ("ready" when listening)
  *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
  *
  * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
@@ -100,11 +101,11 @@ static void print_mptcp(int fd)
 	       "fallback" : "yes", info.mptcpi_subflows);
 }
 
-static int cmd_serve(const char *ip, const char *port, int count)
+static int cmd_serve(const char *ip, const char *port, int count, bool mptcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(ip, port, &ss);
-	int fd = socket(ss.ss_family, SOCK_STREAM, 0), one = 1, i;
+	int fd = socket(ss.ss_family, SOCK_STREAM, mptcp ? IPPROTO_MPTCP : 0), one = 1, i;
 
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
@@ -183,8 +184,8 @@ int main(int argc, char **argv)
 		printf("proto=%d\n", protocol_of(fd));
 		return 0;
 	}
-	if (argc == 5 && !strcmp(argv[1], "serve"))
-		return cmd_serve(argv[2], argv[3], atoi(argv[4]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "serve"))
+		return cmd_serve(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
 	fprintf(stderr, "usage: see the comment at the top of mu_sock.c\n");

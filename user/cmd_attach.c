@@ -20,11 +20,16 @@
 void help_attach(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s attach --cgroup CGROUP --policy FILE\n"
+		"Usage: %s attach --cgroup CGROUP --policy FILE [--no-strict]\n"
 		"\n"
 		"Upgrade the TCP sockets that processes of CGROUP (and of every cgroup below it)\n"
 		"create from now on to MPTCP, for the families FILE has entries for, and record\n"
-		"at bind() and connect() which entry of FILE each socket matched.\n"
+		"at bind() and connect() which entry of FILE each socket matched. Addresses FILE\n"
+		"does not list stay plain TCP on the wire: MP_CAPABLE is removed from their SYNs\n"
+		"on every interface of this network namespace and of the cgroup's processes'.\n"
+		"--no-strict leaves them MPTCP with peers that ask for it (and loads no tc\n"
+		"programs), for when the upgrade should follow HAProxy's policy only in the\n"
+		"counters, not on the wire.\n"
 		"\n"
 		"CGROUP is a cgroup v2 path (/sys/fs/cgroup/x, /x or x), a systemd slice\n"
 		"(haproxy.slice; a-b.slice is looked for under a.slice), or another systemd\n"
@@ -42,7 +47,9 @@ void help_reload(FILE *out)
 		"\n"
 		"Read the policy of every attached cgroup (or of CGROUP) again, or FILE instead,\n"
 		"and swap it in atomically: a socket sees the old policy or the new one, never a\n"
-		"mix. When any file has an error, nothing changes. Per-line counters restart.\n",
+		"mix. When any file has an error, nothing changes. Per-line counters restart.\n"
+		"Interfaces and network namespaces that appeared since attach get the stage 3\n"
+		"programs too.\n",
 		prog_name);
 }
 
@@ -58,11 +65,12 @@ void help_detach(FILE *out)
 }
 
 
-/* --cgroup, --policy and --all, the options these commands share. */
+/* --cgroup, --policy, --all and --no-strict, the options these commands share. */
 struct attach_args {
 	const char *cgroup;
 	const char *policy;
 	bool all;
+	bool no_strict;
 };
 
 static int parse_args(int argc, char **argv, struct attach_args *a, const char *allowed)
@@ -71,6 +79,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "policy", required_argument, NULL, 'P' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "no-strict", no_argument, NULL, 'S' },
 		{}
 	};
 	const char *cmd = argv[0];
@@ -87,6 +96,8 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 			a->cgroup = optarg;
 		else if (c == 'P')
 			a->policy = optarg;
+		else if (c == 'S')
+			a->no_strict = true;
 		else
 			a->all = true;
 	}
@@ -213,7 +224,7 @@ int do_attach(int argc, char **argv)
 		help_attach(stdout);
 		return 0;
 	}
-	ret = parse_args(argc, argv, &a, "cP");
+	ret = parse_args(argc, argv, &a, "cPS");
 	if (ret)
 		return ret;
 	if (!a.cgroup || !a.policy)
@@ -268,8 +279,24 @@ int do_attach(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (engine_attach(&e, &cg, policy_path, &pol, &trie, err, sizeof(err))) {
+	/* Stage 3 first: its programs do nothing until a strict socket exists. */
+	if (!a.no_strict) {
+		struct attachment *grown = realloc(list, (nr + 1) * sizeof(*list));
+
+		if (!grown)
+			goto out;
+		list = grown;
+		memset(&list[nr], 0, sizeof(list[nr]));
+		snprintf(list[nr].cgroup, sizeof(list[nr].cgroup), "%s", cg.name);
+		if (engine_install_tc(&e, list, nr + 1, err, sizeof(err)) < 0) {
+			p_err("%s", err);
+			goto fail_fresh;
+		}
+	}
+	if (engine_attach(&e, &cg, policy_path, &pol, &trie, a.no_strict ? 0 : MU_ATTACH_STRICT,
+			  err, sizeof(err))) {
 		p_err("%s", err);
+fail_fresh:
 		/* A fresh engine with nothing attached is removed again. */
 		engine_close(&e);
 		if (!engine_lock(&e, err, sizeof(err)))
@@ -341,6 +368,13 @@ int do_reload(int argc, char **argv)
 	for (i = first; i < last; i++)
 		if (load_policy(a.policy ? given : list[i].policy, &pols[i], &tries[i]))
 			goto out;
+	/* Interfaces and namespaces may have come since: stage 3 covers them first. */
+	for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
+		;
+	if (i < nr && engine_install_tc(&e, list, nr, err, sizeof(err)) < 0) {
+		p_err("%s", err);
+		goto out;
+	}
 	for (i = first; i < last; i++) {
 		const char *path = a.policy ? given : list[i].policy;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* `mptcp-upgrade status`: what is attached, with which policy, and what it did. */
 #include <bpf/bpf.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,13 +20,30 @@ static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_BINDS_UNLISTED] = "binds_unlisted",
 	[MU_CNT_CONNECTS_LISTED] = "connects_listed",
 	[MU_CNT_CONNECTS_UNLISTED] = "connects_unlisted",
+	[MU_CNT_KEPT_TCP_OUT] = "unlisted_kept_tcp_out",
+	[MU_CNT_KEPT_TCP_IN] = "unlisted_kept_tcp_in",
 };
 
 static const char *const engine_prog_names[EP_MAX] = {
 	[EP_SOCK_CREATE] = "cgroup/sock_create", [EP_BIND4] = "cgroup/bind4",
 	[EP_BIND6] = "cgroup/bind6", [EP_CONNECT4] = "cgroup/connect4",
-	[EP_CONNECT6] = "cgroup/connect6",
+	[EP_CONNECT6] = "cgroup/connect6", [EP_TC_INGRESS] = "tcx/ingress",
+	[EP_TC_EGRESS] = "tcx/egress",
 };
+
+/* tcx links the engine has pinned, one per interface and direction. */
+static int count_tc_links(void)
+{
+	DIR *d = opendir(MU_PIN_DIR "/tc");
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
 
 static __u32 prog_id(int fd)
 {
@@ -90,6 +108,8 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 	json_object_object_add(o, "reloaded_at", json_object_new_int64(a->reloaded_at));
 	json_object_object_add(o, "families",
 			       json_object_new_string(policy_families_str(a->families)));
+	json_object_object_add(o, "strict",
+			       json_object_new_boolean(a->flags & MU_ATTACH_STRICT));
 	json_object_object_add(o, "counters", cnt);
 	json_object_object_add(o, "entries", entries);
 	return o;
@@ -110,6 +130,9 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  sha256     %s\n", a->sha256);
 	printf("  attached   %s, reloaded %s\n", at, re);
 	printf("  families   %s\n", policy_families_str(a->families));
+	printf("  strict     %s\n", a->flags & MU_ATTACH_STRICT ?
+	       "yes: unlisted addresses stay plain TCP on the wire" :
+	       "no (--no-strict): unlisted addresses negotiate MPTCP with peers that ask");
 	printf("  sockets    upgraded %llu, native MPTCP %llu, other family %llu, unmarked %llu\n",
 	       (unsigned long long)c->count[MU_CNT_SOCKETS_UPGRADED],
 	       (unsigned long long)c->count[MU_CNT_SOCKETS_NATIVE_MPTCP],
@@ -121,6 +144,9 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  connect()  listed %llu, unlisted %llu\n",
 	       (unsigned long long)c->count[MU_CNT_CONNECTS_LISTED],
 	       (unsigned long long)c->count[MU_CNT_CONNECTS_UNLISTED]);
+	printf("  kept TCP   outgoing %llu, incoming %llu (unlisted, MP_CAPABLE removed)\n",
+	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_OUT],
+	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_IN]);
 	printf("  %-6s %-8s %-28s %-12s %8s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS", "BINDS",
 	       "CONNECTS");
 	for (i = 0; i < n; i++) {
@@ -191,6 +217,7 @@ int do_status(int argc, char **argv)
 		json_object_object_add(root, "loaded", json_object_new_boolean(e.loaded));
 		json_object_object_add(root, "pins", json_object_new_string(MU_PIN_DIR));
 		json_object_object_add(root, "programs", progs);
+		json_object_object_add(root, "tc_links", json_object_new_int(count_tc_links()));
 	} else if (!nr) {
 		printf("nothing is attached\n");
 	}
@@ -217,7 +244,7 @@ int do_status(int argc, char **argv)
 		       MU_PIN_DIR, hook_prog_id());
 		for (i = 0; i < EP_MAX; i++)
 			printf(", %s (prog %u)", engine_prog_names[i], prog_id(e.prog_fd[i]));
-		printf("\n");
+		printf("; %d tcx links\n", count_tc_links());
 	}
 	ret = 0;
 out:

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "sys.h"
 #include "upgrade.skel.h"
 
 #ifndef BPF_FS_MAGIC
@@ -27,6 +30,15 @@
 #endif
 
 /* bpffs refuses names with a dot. */
+/*
+ * tcx (Linux 6.6) is older than nothing the engine needs: update_socket_protocol
+ * became hookable in 6.6 too, so there is no clsact fallback to keep. Debian's
+ * uapi headers (6.1) lack the names.
+ */
+#define MU_BPF_TCX_INGRESS	((enum bpf_attach_type)46)
+#define MU_BPF_TCX_EGRESS	((enum bpf_attach_type)47)
+#define TC_PIN_DIR		MU_PIN_DIR "/tc"
+
 #define STAGING_PREFIX	"mptcp-upgrade-staging-"
 #define HOOK_LINK	"link_upgrade_socket"
 
@@ -48,6 +60,8 @@ static const struct {
 	[EP_BIND6] = { "prog_bind6", BPF_CGROUP_INET6_BIND },
 	[EP_CONNECT4] = { "prog_connect4", BPF_CGROUP_INET4_CONNECT },
 	[EP_CONNECT6] = { "prog_connect6", BPF_CGROUP_INET6_CONNECT },
+	[EP_TC_INGRESS] = { "prog_tc_ingress", MU_BPF_TCX_INGRESS },
+	[EP_TC_EGRESS] = { "prog_tc_egress", MU_BPF_TCX_EGRESS },
 };
 
 /*
@@ -353,6 +367,8 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 	prog_objs[EP_BIND6] = skel->progs.mu_bind6;
 	prog_objs[EP_CONNECT4] = skel->progs.mu_connect4;
 	prog_objs[EP_CONNECT6] = skel->progs.mu_connect6;
+	prog_objs[EP_TC_INGRESS] = skel->progs.mu_tc_ingress;
+	prog_objs[EP_TC_EGRESS] = skel->progs.mu_tc_egress;
 	for (i = 0; i < EM_MAX; i++) {
 		map = bpf_object__find_map_by_name(skel->obj, map_names[i]);
 		snprintf(path, sizeof(path), "%s/%s", staging, map_names[i]);
@@ -366,6 +382,9 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 	}
 	snprintf(path, sizeof(path), "%s/" HOOK_LINK, staging);
 	if (bpf_link__pin(link, path))
+		goto pin_failed;
+	snprintf(path, sizeof(path), "%s/tc", staging);
+	if (mkdir(path, 0700))
 		goto pin_failed;
 	crash_point("engine-staged");
 	if (rename(staging, MU_PIN_DIR)) {
@@ -441,6 +460,7 @@ static int write_state(const struct attachment *att, const struct policy *pol,
 	json_object_object_add(o, "attached_at", json_object_new_int64(att->attached_at));
 	json_object_object_add(o, "reloaded_at", json_object_new_int64(att->reloaded_at));
 	json_object_object_add(o, "families", json_object_new_int(att->families));
+	json_object_object_add(o, "flags", json_object_new_int(att->flags));
 	json_object_object_add(o, "policy_map_id", json_object_new_int64(att->policy_map_id));
 	json_object_object_add(o, "entries", entries);
 
@@ -476,6 +496,8 @@ static int read_state_file(const char *path, __u32 id, struct attachment *att)
 		att->reloaded_at = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "families", &v))
 		att->families = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "flags", &v))
+		att->flags = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "policy_map_id", &v))
 		att->policy_map_id = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "entries", &v))
@@ -551,7 +573,8 @@ static void finish_pending(struct engine *e, __u32 id)
 	if (read_state_file(pending, id, &next))
 		return;
 	if (next.policy_map_id && next.policy_map_id == current_policy_map_id(e, id)) {
-		value = (struct mu_attachment){ .id = id, .families = next.families };
+		value = (struct mu_attachment){ .id = id, .families = next.families,
+						.flags = next.flags };
 		bpf_map_update_elem(e->map_fd[EM_ATTACHED], &next.cgroup_id, &value, BPF_EXIST);
 		delete_line_counters(e, id);
 		state_path(id, path, sizeof(path));
@@ -579,10 +602,10 @@ static int zero_attach_counters(struct engine *e, __u32 id)
 }
 
 int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
-		  const struct policy *pol, const struct policy_trie *trie, char *err,
-		  size_t err_size)
+		  const struct policy *pol, const struct policy_trie *trie, __u32 flags,
+		  char *err, size_t err_size)
 {
-	struct mu_attachment value = { .families = trie->families };
+	struct mu_attachment value = { .families = trie->families, .flags = flags };
 	bool used[MU_MAX_ATTACHMENTS];
 	struct attachment att = {};
 	char dir[PATH_MAX], path[PATH_MAX + 32];
@@ -617,7 +640,7 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 		close(cg_fd);
 		return fail(err, err_size, "can't create %s: %s", dir, strerror(errno));
 	}
-	for (i = 0; i < EP_MAX; i++) {
+	for (i = 0; i < EP_CGROUP_MAX; i++) {
 		link_fd = bpf_link_create(e->prog_fd[i], cg_fd, progs[i].type, NULL);
 		snprintf(path, sizeof(path), "%s/%s", dir, progs[i].pin + strlen("prog_"));
 		if (link_fd < 0 || bpf_obj_pin(link_fd, path)) {
@@ -641,6 +664,7 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	file_sha256(policy_path, att.sha256);
 	att.attached_at = time(NULL);
 	att.families = trie->families;
+	att.flags = flags;
 	state_path(id, path, sizeof(path));
 	if (write_state(&att, pol, path, err, err_size)) {
 		remove_tree(dir);
@@ -663,7 +687,8 @@ int engine_reload(struct engine *e, const struct attachment *att, const char *po
 		  const struct policy *pol, const struct policy_trie *trie, char *err,
 		  size_t err_size)
 {
-	struct mu_attachment value = { .id = att->id, .families = trie->families };
+	struct mu_attachment value = { .id = att->id, .families = trie->families,
+				       .flags = att->flags };
 	struct attachment next = *att;
 	char pending[PATH_MAX], path[PATH_MAX];
 	int fd, ret;
@@ -749,8 +774,10 @@ int engine_list(struct engine *e, struct attachment **list, size_t *nr)
 
 		if (!used[id] || read_state(id, &out[n]))
 			continue;
-		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &out[n].cgroup_id, &value))
+		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &out[n].cgroup_id, &value)) {
 			out[n].families = value.families;
+			out[n].flags = value.flags;
+		}
 		n++;
 	}
 	*list = out;
@@ -802,4 +829,170 @@ int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line
 	out->binds = v[0];
 	out->connects = v[1];
 	return ret;
+}
+
+/* ---- stage 3: tc programs on interfaces ------------------------------------ */
+
+/* The part of struct bpf_link_info a tcx link fills (Debian's uapi header predates it). */
+struct tcx_link_info {
+	__u32 type;
+	__u32 id;
+	__u32 prog_id;
+	__u32 ifindex;		/* 0 once the device is gone */
+	__u32 attach_type;
+	__u8 rest[64];
+};
+
+static bool tcx_link_alive(const char *pin, int ifindex)
+{
+	struct tcx_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(pin);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	alive = !bpf_obj_get_info_by_fd(fd, &info, &len) && (int)info.ifindex == ifindex;
+	close(fd);
+	return alive;
+}
+
+/* Both directions on every interface of the current network namespace. */
+static int install_tc_here(struct engine *e, unsigned long netns, char *err, size_t err_size)
+{
+	static const enum engine_prog dirs[] = { EP_TC_INGRESS, EP_TC_EGRESS };
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	char pin[PATH_MAX];
+	int added = 0, link_fd;
+	size_t d;
+
+	if (!ifs)
+		return fail(err, err_size, "can't list interfaces: %s", strerror(errno));
+	for (it = ifs; it->if_index; it++) {
+		for (d = 0; d < 2; d++) {
+			snprintf(pin, sizeof(pin), TC_PIN_DIR "/%lu-%u-%s", netns, it->if_index,
+				 dirs[d] == EP_TC_INGRESS ? "ingress" : "egress");
+			if (tcx_link_alive(pin, it->if_index))
+				continue;
+			unlink(pin);	/* a link of a device that is gone */
+			link_fd = bpf_link_create(e->prog_fd[dirs[d]], it->if_index,
+						  progs[dirs[d]].type, NULL);
+			if (link_fd < 0 || bpf_obj_pin(link_fd, pin)) {
+				fail(err, err_size, "can't attach to %s %s of interface %s: %s",
+				     dirs[d] == EP_TC_INGRESS ? "tcx ingress" : "tcx egress",
+				     "hook", it->if_name, strerror(errno));
+				if (link_fd >= 0)
+					close(link_fd);
+				if_freenameindex(ifs);
+				return -1;
+			}
+			close(link_fd);
+			added++;
+		}
+	}
+	if_freenameindex(ifs);
+	return added;
+}
+
+static unsigned long netns_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+/* A network namespace, and a process to enter it through. */
+struct netns_ref {
+	unsigned long ino;
+	int pid;
+};
+
+#define MAX_NETNS 256
+
+static void add_netns(struct netns_ref *seen, size_t *nr, int pid)
+{
+	char ns[64];
+	unsigned long ino;
+	size_t i;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", pid);
+	ino = netns_inode(ns);
+	for (i = 0; i < *nr; i++)
+		if (seen[i].ino == ino)
+			return;
+	if (ino && *nr < MAX_NETNS)
+		seen[(*nr)++] = (struct netns_ref){ .ino = ino, .pid = pid };
+}
+
+/* Add the network namespaces of the processes of one cgroup subtree to @seen. */
+static void collect_netns(const char *cgroup_path, struct netns_ref *seen, size_t *nr)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup_path);
+	f = fopen(path, "re");
+	while (f && fscanf(f, "%d", &pid) == 1)
+		add_netns(seen, nr, pid);
+	if (f)
+		fclose(f);
+	d = opendir(cgroup_path);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cgroup_path, de->d_name);
+		collect_netns(path, seen, nr);
+	}
+	if (d)
+		closedir(d);
+}
+
+int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, char *err,
+		      size_t err_size)
+{
+	struct netns_ref seen[MAX_NETNS];
+	char root[PATH_MAX], path[PATH_MAX * 2], ns[64];
+	int self_fd, ns_fd, added = 0, r;
+	size_t n = 0, i;
+
+	if (mkdir(TC_PIN_DIR, 0700) && errno != EEXIST)
+		return fail(err, err_size, "can't create %s: %s", TC_PIN_DIR, strerror(errno));
+	/* This command's own namespace first: an empty cgroup's proxy starts here. */
+	add_netns(seen, &n, getpid());
+	if (!first_mount("cgroup2", root, sizeof(root))) {
+		for (i = 0; i < nr; i++) {
+			snprintf(path, sizeof(path), "%s%s", root,
+				 strcmp(list[i].cgroup, "/") ? list[i].cgroup : "");
+			collect_netns(path, seen, &n);
+		}
+	}
+	self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self_fd < 0)
+		return fail(err, err_size, "can't open /proc/self/ns/net: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		if (i) {
+			snprintf(ns, sizeof(ns), "/proc/%d/ns/net", seen[i].pid);
+			ns_fd = open(ns, O_RDONLY | O_CLOEXEC);
+			if (ns_fd < 0)
+				continue;	/* the process exited meanwhile */
+			r = setns(ns_fd, CLONE_NEWNET);
+			close(ns_fd);
+			if (r)
+				continue;
+		}
+		r = install_tc_here(e, seen[i].ino, err, err_size);
+		if (r < 0) {
+			added = -1;
+			break;
+		}
+		added += r;
+	}
+	if (setns(self_fd, CLONE_NEWNET) && added >= 0)
+		added = fail(err, err_size, "can't return to this network namespace: %s",
+			     strerror(errno));
+	close(self_fd);
+	return added;
 }

@@ -32,7 +32,10 @@ enum engine_map {
 };
 
 enum engine_prog {
-	EP_SOCK_CREATE, EP_BIND4, EP_BIND6, EP_CONNECT4, EP_CONNECT6, EP_MAX,
+	EP_SOCK_CREATE, EP_BIND4, EP_BIND6, EP_CONNECT4, EP_CONNECT6,
+	EP_CGROUP_MAX,			/* the ones above attach to cgroups */
+	EP_TC_INGRESS = EP_CGROUP_MAX, EP_TC_EGRESS,	/* these to interfaces */
+	EP_MAX,
 };
 
 struct engine {
@@ -47,6 +50,7 @@ struct attachment {
 	__u32 id;
 	__u64 cgroup_id;
 	__u32 families;
+	__u32 flags;			/* MU_ATTACH_* */
 	char cgroup[PATH_MAX];		/* name under the cgroup v2 root */
 	char policy[PATH_MAX];		/* the file, as given */
 	char sha256[65];
@@ -70,8 +74,17 @@ int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *e
 int engine_load(struct engine *e, char *err, size_t err_size);
 
 int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
-		  const struct policy *pol, const struct policy_trie *trie, char *err,
-		  size_t err_size);
+		  const struct policy *pol, const struct policy_trie *trie, __u32 flags,
+		  char *err, size_t err_size);
+
+/*
+ * Stage 3's tc programs on every interface (loopback included) of this network
+ * namespace and of those the processes of the attached cgroups live in. Safe to
+ * repeat: present links are kept, links of interfaces that are gone replaced.
+ * Returns how many links it added, or -1.
+ */
+int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, char *err,
+		      size_t err_size);
 int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
 		  const struct policy *pol, const struct policy_trie *trie, char *err,
 		  size_t err_size);

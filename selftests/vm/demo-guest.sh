@@ -59,8 +59,8 @@ echo "(the backend on port 9000 runs outside the cgroup and stays plain TCP)"
 step "An MPTCP client (mptcpize-like: socket(..., IPPROTO_MPTCP)) to each frontend"
 printf 'port 8443 (listed):   '; "$sock" connect 127.0.0.1 8443 mptcp
 printf 'port 8080 (unlisted): '; "$sock" connect 127.0.0.1 8080 mptcp
-echo "(both listeners are MPTCP sockets now; keeping unlisted ones plain TCP on the"
-echo " wire is the next stage. The counters below tell the two apart.)"
+echo "(both listeners are MPTCP sockets, but MP_CAPABLE is removed from SYNs that arrive"
+echo " for the unlisted one: its connections are plain TCP, as with HAProxy's own mptcp@)"
 
 step "What the engine saw"
 show "$bin" status
