@@ -106,12 +106,12 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 .PHONY: check
 check: $(APP) $(TEST_BINS)
 	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh \
-		selftests/test_vm.sh
+		selftests/test_vm.sh selftests/test_vm_strict.sh
 
 # The end-to-end suite alone: here if this kernel runs the hook, in QEMU otherwise.
 .PHONY: vmtest
 vmtest: $(APP) $(TEST_BINS)
-	$(Q)selftests/test_vm.sh
+	$(Q)prove -v -e '' selftests/test_vm.sh selftests/test_vm_strict.sh
 
 .PHONY: bench
 bench: $(APP) $(BENCH_BINS)

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Stage 3 end to end, in a kernel that runs the engine (test_vm.sh brings it
+# here): addresses the policy does not list stay plain TCP on the wire. Asserts
+# SO_PROTOCOL of accepted sockets, MPTCP_INFO, the engine's counters, and a
+# packet capture. Prints TAP.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$top/mptcp-upgrade
+sock=$top/.output/selftests/mu_sock
+tmp=$(mktemp -d /tmp/mu-strict.XXXXXX)
+cgroot=/sys/fs/cgroup/mu-strict
+pids=()
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	"$bin" detach --all >/dev/null 2>&1
+	ip netns del mu-peer 2>/dev/null
+	tc qdisc del dev lo clsact 2>/dev/null
+	rmdir "$cgroot/proxy" "$cgroot/loose" "$cgroot" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ "${MU_VM_GUEST:-0}" != 1 ] && ! "$bin" check >/dev/null 2>&1; then
+	echo "1..0 # SKIP this kernel cannot run the attach engine: run through test_vm.sh"
+	exit 0
+fi
+for m in veth sch_netem sch_ingress cls_matchall act_gact; do
+	[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" "$m" 2>/dev/null
+done
+mkdir -p "$cgroot/proxy" "$cgroot/loose"
+
+in_cg() {
+	local cg=$1
+	shift
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cgroot/$cg" "$@"
+}
+listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
+counter() { "$bin" status --json | jq -r ".attachments[] | select(.cgroup == \"$1\") |
+	.counters.$2"; }
+# serve NAME CGROUP|- ADDR PORT [mptcp]: an echo server in the background, waited for.
+serve() {
+	local name=$1 cg=$2 addr=$3 port=$4
+	shift 4
+	if [ "$cg" = - ]; then
+		"$sock" serve "$addr" "$port" 50 "$@" >"$tmp/$name.out" 2>&1 &
+	else
+		in_cg "$cg" "$sock" serve "$addr" "$port" 50 "$@" >"$tmp/$name.out" 2>&1 &
+	fi
+	pids+=($!)
+	wait_for grep -q ready "$tmp/$name.out"
+}
+last_accept() { grep accepted "$tmp/$1.out" | tail -n 1; }
+
+# Another tc program on lo before ours: it must keep seeing every packet.
+tc qdisc add dev lo clsact &&
+	tc filter add dev lo egress matchall action pass ||
+	echo "# could not install the matchall filter"
+
+cat >"$tmp/proxy.policy" <<'EOF'
+bind mptcp@:443                  # the one listed frontend
+bind mptcp6@[::1]:8443
+server v6 mptcp6@[::1]:9443
+EOF
+run attach --cgroup /mu-strict/proxy --policy "$tmp/proxy.policy"
+expect "attach (strict by default)" 0
+check "tcx links are pinned for lo" sh -c 'ls /sys/fs/bpf/mptcp-upgrade/tc | grep -q -- "-1-egress$"'
+
+# ---- HAProxy 2.6 with bind mptcp@:443 --------------------------------------------
+
+cat >"$tmp/haproxy.cfg" <<EOF
+global
+	maxconn 64
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 10s
+	timeout server 10s
+frontend https
+	bind :443
+	default_backend app
+frontend other
+	bind 127.0.0.1:8080
+	default_backend app
+backend app
+	server app1 127.0.0.1:9000
+EOF
+# The backend speaks MPTCP itself: only the engine can keep HAProxy's connections to it TCP.
+serve backend - 127.0.0.1 9000 mptcp
+tcpdump -i lo -nn -U -w "$tmp/lo.pcap" 'tcp[tcpflags] & tcp-syn != 0' >/dev/null 2>&1 &
+dump=$!
+pids+=($dump)
+wait_for test -s "$tmp/lo.pcap"
+in_cg proxy haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+pids+=($!)
+wait_for listening 443 && wait_for listening 8080 && ok "HAProxy 2.6 listens on 443 and 8080" ||
+	not_ok "HAProxy 2.6 listens on 443 and 8080" "$(cat "$tmp/haproxy.log")"
+
+got=$("$sock" connect 127.0.0.1 443 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" && ok "port 443 (listed) speaks MPTCP" ||
+	not_ok "port 443 (listed) speaks MPTCP" "$got"
+got=$("$sock" connect 127.0.0.1 8080 mptcp)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" &&
+	ok "port 8080 (unlisted) is plain TCP to an MPTCP client" ||
+	not_ok "port 8080 (unlisted) is plain TCP to an MPTCP client" "$got"
+got=$(grep -c 'accepted proto=6 ' "$tmp/backend.out")
+[ "$got" = 2 ] && ! grep -q 'accepted proto=262' "$tmp/backend.out" &&
+	ok "HAProxy's backend connections reach an MPTCP server as plain TCP" ||
+	not_ok "HAProxy's backend connections reach an MPTCP server as plain TCP" \
+		"$(cat "$tmp/backend.out")"
+[ "$(counter /mu-strict/proxy unlisted_kept_tcp_in)" -ge 1 ] &&
+	[ "$(counter /mu-strict/proxy unlisted_kept_tcp_out)" -ge 2 ] &&
+	ok "the counters show unlisted connections kept TCP, both ways" ||
+	not_ok "the counters show unlisted connections kept TCP, both ways" "$("$bin" status)"
+
+# What the wire saw: the capture is of SYNs and SYN-ACKs on lo, after tc egress.
+kill "$dump" 2>/dev/null
+wait "$dump" 2>/dev/null
+tcpdump -r "$tmp/lo.pcap" -nn -v 2>/dev/null | tr -s ' \n' ' ' | sed 's/ IP/\nIP/g' >"$tmp/lo.txt"
+grep -E '127.0.0.1.443 > .*Flags \[S\.\]' "$tmp/lo.txt" | grep -q 'mptcp' &&
+	ok "capture: the SYN-ACK from 443 carries MP_CAPABLE" ||
+	not_ok "capture: the SYN-ACK from 443 carries MP_CAPABLE" "$(cat "$tmp/lo.txt")"
+grep -E '127.0.0.1.8080 > .*Flags \[S\.\]' "$tmp/lo.txt" | grep -q . &&
+	! grep -E '127.0.0.1.8080 > .*Flags \[S\.\]' "$tmp/lo.txt" | grep -q mptcp &&
+	ok "capture: the SYN-ACK from 8080 has no MP_CAPABLE" ||
+	not_ok "capture: the SYN-ACK from 8080 has no MP_CAPABLE" "$(cat "$tmp/lo.txt")"
+[ "$(grep -cE '> 127.0.0.1.9000: Flags \[S\]' "$tmp/lo.txt")" -ge 2 ] &&
+	! grep -E '127.0.0.1.9000' "$tmp/lo.txt" | grep -q mptcp &&
+	ok "capture: HAProxy's SYNs to the backend, and the answers, have no MP_CAPABLE" ||
+	not_ok "capture: HAProxy's SYNs to the backend, and the answers, have no MP_CAPABLE" \
+		"$(grep 9000 "$tmp/lo.txt")"
+tc -s filter show dev lo egress | grep -Eq 'Sent [1-9][0-9]* bytes' &&
+	ok "another tc program on lo still sees the traffic" ||
+	not_ok "another tc program on lo still sees the traffic" "$(tc -s filter show dev lo egress)"
+
+# ---- IPv6 ---------------------------------------------------------------------
+
+serve v6listed proxy ::1 8443
+serve v6unlisted proxy ::1 8444
+serve v6native - ::1 9443 mptcp
+serve v6native2 - ::1 9444 mptcp
+got=$("$sock" connect ::1 8443 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" && ok "IPv6: a listed listener speaks MPTCP" ||
+	not_ok "IPv6: a listed listener speaks MPTCP" "$got"
+got=$("$sock" connect ::1 8444 mptcp)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept v6unlisted | grep -q 'proto=6 ' &&
+	ok "IPv6: an unlisted listener accepts plain TCP sockets (SO_PROTOCOL 6)" ||
+	not_ok "IPv6: an unlisted listener accepts plain TCP sockets (SO_PROTOCOL 6)" "$got" \
+		"$(last_accept v6unlisted)"
+got=$(in_cg proxy "$sock" connect ::1 9443)
+grep -q 'echo=ok mptcp=yes' <<<"$got" && ok "IPv6: a listed server line negotiates MPTCP" ||
+	not_ok "IPv6: a listed server line negotiates MPTCP" "$got"
+got=$(in_cg proxy "$sock" connect ::1 9444)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept v6native2 | grep -q 'proto=6 ' &&
+	ok "IPv6: an unlisted outgoing connection arrives as plain TCP" ||
+	not_ok "IPv6: an unlisted outgoing connection arrives as plain TCP" "$got" \
+		"$(last_accept v6native2)"
+
+# ---- an application's own MPTCP sockets are never touched ------------------------
+
+serve ownlisten proxy 127.0.0.1 7100 mptcp
+got=$("$sock" connect 127.0.0.1 7100 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" &&
+	ok "an MPTCP listener the application made itself keeps MPTCP" ||
+	not_ok "an MPTCP listener the application made itself keeps MPTCP" "$got"
+got=$(in_cg proxy "$sock" connect 127.0.0.1 9000 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" &&
+	ok "an MPTCP connection the application made itself keeps MPTCP" ||
+	not_ok "an MPTCP connection the application made itself keeps MPTCP" "$got"
+
+# ---- an interface that came after attach, and a retransmitted SYN -----------------
+
+ip netns add mu-peer
+ip link add mu0 type veth peer name mu1 netns mu-peer
+ip addr add 198.51.100.1/24 dev mu0 && ip link set mu0 up
+ip -n mu-peer addr add 198.51.100.2/24 dev mu1 && ip -n mu-peer link set mu1 up
+ip -n mu-peer link set lo up
+ip netns exec mu-peer "$sock" serve 198.51.100.2 9100 50 mptcp >"$tmp/peer.out" 2>&1 &
+pids+=($!)
+wait_for grep -q ready "$tmp/peer.out"
+got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
+grep -q 'mptcp=yes' <<<"$got" &&
+	ok "before reload, an interface created after attach has no tc programs yet" ||
+	not_ok "before reload, an interface created after attach has no tc programs yet" "$got"
+run reload
+expect "reload re-checks interfaces" 0
+got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=6 ' &&
+	ok "after reload, unlisted connections over the new interface are plain TCP" ||
+	not_ok "after reload, unlisted connections over the new interface are plain TCP" "$got"
+
+# Lose the first SYN: the retransmitted one must be stripped as well.
+before=$(counter /mu-strict/proxy unlisted_kept_tcp_out)
+synretrans() { nstat -asz TcpExtTCPSynRetrans | awk '/TCPSynRetrans/ { print $2 }'; }
+retrans0=$(synretrans)
+tc qdisc add dev mu0 root netem loss 100%
+in_cg proxy "$sock" connect 198.51.100.2 9100 >"$tmp/retrans.out" 2>&1 &
+conn=$!
+# The first SYN is in the black hole once the socket sits in SYN-SENT: heal the link.
+wait_for sh -c 'ss -Htn state syn-sent dst 198.51.100.2 | grep -q .'
+tc qdisc del dev mu0 root
+wait $conn
+got=$(cat "$tmp/retrans.out")
+grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=6 ' &&
+	[ "$(synretrans)" -gt "$retrans0" ] &&
+	[ "$(counter /mu-strict/proxy unlisted_kept_tcp_out)" = $((before + 1)) ] &&
+	ok "a retransmitted SYN is stripped too, and the connection counted once" ||
+	not_ok "a retransmitted SYN is stripped too, and the connection counted once" "$got" \
+		"SYN retransmits $retrans0 -> $(synretrans); kept out $before -> $(counter \
+		/mu-strict/proxy unlisted_kept_tcp_out)"
+
+# ---- --no-strict -------------------------------------------------------------------
+
+printf 'bind mptcp4@127.0.0.1:7300\n' >"$tmp/loose.policy"
+run attach --cgroup /mu-strict/loose --policy "$tmp/loose.policy" --no-strict
+expect "attach --no-strict" 0
+serve loose loose 127.0.0.1 7301
+got=$("$sock" connect 127.0.0.1 7301 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" &&
+	ok "with --no-strict an unlisted listener still negotiates MPTCP" ||
+	not_ok "with --no-strict an unlisted listener still negotiates MPTCP" "$got"
+run status --json
+json_ok "status says which attachment is strict" \
+	'[.attachments[] | {(.cgroup): .strict}] | add == {"/mu-strict/proxy": true,
+	 "/mu-strict/loose": false}'
+
+# ---- detach ------------------------------------------------------------------------
+
+run detach --all
+expect "detach --all" 0
+check "no tc link is left" test ! -e /sys/fs/bpf/mptcp-upgrade
+tc filter show dev lo egress | grep -q matchall &&
+	ok "the other tc program on lo is still there" ||
+	not_ok "the other tc program on lo is still there"
+
+tap_end
