@@ -18,6 +18,9 @@
 #include "net_consts.h"
 #include "mptcp_upgrade.h"
 
+#define TCPOPT_MPTCP_KIND	30
+#define TCP_MAX_OPTIONS		40
+
 char LICENSE[] SEC("license") = "GPL";
 
 /* cgroup v2 id -> attachment. The loader adds and removes entries. */
@@ -189,7 +192,9 @@ int mu_mark_socket(struct bpf_sock *ctx)
 	return 1;
 }
 
-static __always_inline void count_line(__u32 attach_id, __u32 entry, __u8 role)
+enum line_event { LINE_BIND, LINE_CONNECT, LINE_MPTCP, LINE_FALLBACK };
+
+static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_event ev)
 {
 	struct mu_line_key key = { .attach_id = attach_id, .entry = entry };
 	struct mu_line_counters *c, zero = {};
@@ -201,10 +206,14 @@ static __always_inline void count_line(__u32 attach_id, __u32 entry, __u8 role)
 		if (!c)
 			return;
 	}
-	if (role == MU_ROLE_BIND)
+	if (ev == LINE_BIND)
 		c->binds++;
-	else
+	else if (ev == LINE_CONNECT)
 		c->connects++;
+	else if (ev == LINE_MPTCP)
+		c->mptcp++;
+	else
+		c->fallback++;
 }
 
 /* The first entry, in policy order, whose ranges cover this port for this role. */
@@ -284,7 +293,16 @@ static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int fa
 			entry = match_ranges(val, port, role);
 	}
 	if (role == MU_ROLE_BIND) {
+		struct mu_sock_state *sub;
+
 		st->bind_entry = entry;
+		/*
+		 * The listening subflow carries the state too: every socket accept()
+		 * hands out is cloned from it, MPTCP subflow or plain TCP fallback.
+		 */
+		sub = bpf_sk_storage_get(&sock_states, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+		if (sub)
+			*sub = *st;
 		count(st->attach_id, entry == MU_ENTRY_UNLISTED ? MU_CNT_BINDS_UNLISTED
 								: MU_CNT_BINDS_LISTED);
 	} else {
@@ -293,7 +311,8 @@ static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int fa
 								: MU_CNT_CONNECTS_LISTED);
 	}
 	if (entry != MU_ENTRY_UNLISTED)
-		count_line(st->attach_id, entry - 1, role);
+		count_line(st->attach_id, entry - 1,
+			   role == MU_ROLE_BIND ? LINE_BIND : LINE_CONNECT);
 	return 1;
 }
 
@@ -321,6 +340,56 @@ int mu_connect6(struct bpf_sock_addr *ctx)
 	return classify(ctx, MU_ROLE_CONNECT, AF_INET6);
 }
 
+/*
+ * Did a listed connection negotiate MPTCP? Decided when it is established, from
+ * what is on the wire rather than from MPTCP's internal flags (whose bits move
+ * between kernel versions): on the active side whether the SYN-ACK carried an
+ * MPTCP option (kind 30), on the passive side whether the socket accept() will
+ * hand out is an MPTCP subflow at all.
+ */
+SEC("sockops")
+int mu_sockops(struct bpf_sock_ops *ops)
+{
+	struct mu_sock_state *st;
+	struct mptcp_sock *msk;
+	struct bpf_sock *sk;
+	__u32 entry;
+	bool mptcp;
+
+	if (ops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    ops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	sk = ops->sk;
+	if (!sk)
+		return 1;
+	msk = bpf_skc_to_mptcp_sock(sk);
+	if (msk && (void *)msk->first != (void *)sk)
+		return 1;	/* an MP_JOIN subflow: part of a connection counted already */
+	if (ops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		/* Room for any option: a shorter buffer makes a found one fail with -ENOSPC. */
+		__u8 opt[TCP_MAX_OPTIONS] = { TCPOPT_MPTCP_KIND };
+
+		if (!msk)
+			return 1;
+		st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
+		if (!st)
+			return 1;
+		entry = st->connect_entry;
+		mptcp = bpf_load_hdr_opt(ops, opt, sizeof(opt), 0) > 0;
+	} else {
+		st = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
+		if (!st)
+			return 1;
+		entry = st->bind_entry;
+		mptcp = msk != NULL;
+	}
+	if (!(st->flags & MU_SOCK_UPGRADED) || entry == MU_ENTRY_NONE ||
+	    entry == MU_ENTRY_UNLISTED)
+		return 1;
+	count_line(st->attach_id, entry - 1, mptcp ? LINE_MPTCP : LINE_FALLBACK);
+	return 1;
+}
+
 /* ---- stage 3: unlisted addresses stay plain TCP on the wire ------------------ */
 
 #define ETH_HLEN	14
@@ -330,7 +399,6 @@ int mu_connect6(struct bpf_sock_addr *ctx)
 #define TCPOPT_EOL	0
 #define TCPOPT_MPTCP	30
 #define MPTCPOPT_MP_CAPABLE	0
-#define TCP_MAX_OPTIONS	40
 /* tcx: go on with the next program (classic clsact: TC_ACT_UNSPEC, the same -1). */
 #define MU_TC_NEXT	(-1)
 

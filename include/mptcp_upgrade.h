@@ -136,6 +136,8 @@ struct mu_line_key {
 struct mu_line_counters {
 	__u64 binds;
 	__u64 connects;
+	__u64 mptcp;		/* connections of this line that negotiated MPTCP */
+	__u64 fallback;		/* ... that fell back to TCP (the peer did not ask for it) */
 };
 
 #define MU_MAX_LINE_COUNTERS	(4 * MU_MAX_POLICY_ENTRIES)

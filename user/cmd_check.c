@@ -286,7 +286,7 @@ static void check_programs(void)
 		set_req(R_PROGRAMS, REQ_MISSING, "the kernel refuses the engine's programs: %s "
 			"(run with --debug for the verifier log)", strerror(-err));
 	else
-		set_req(R_PROGRAMS, REQ_OK, "sock_create, bind4/6 and connect4/6 programs load");
+		set_req(R_PROGRAMS, REQ_OK, "sock_create, bind4/6, connect4/6, sockops and tcx programs load");
 }
 
 static void check_cgroup2(void)

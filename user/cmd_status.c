@@ -27,7 +27,8 @@ static const char *const counter_names[MU_CNT_MAX] = {
 static const char *const engine_prog_names[EP_MAX] = {
 	[EP_SOCK_CREATE] = "cgroup/sock_create", [EP_BIND4] = "cgroup/bind4",
 	[EP_BIND6] = "cgroup/bind6", [EP_CONNECT4] = "cgroup/connect4",
-	[EP_CONNECT6] = "cgroup/connect6", [EP_TC_INGRESS] = "tcx/ingress",
+	[EP_CONNECT6] = "cgroup/connect6", [EP_SOCKOPS] = "cgroup/sockops",
+	[EP_TC_INGRESS] = "tcx/ingress",
 	[EP_TC_EGRESS] = "tcx/egress",
 };
 
@@ -96,6 +97,8 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 		json_object_deep_copy(src, &je, NULL);
 		json_object_object_add(je, "binds", json_object_new_uint64(lc.binds));
 		json_object_object_add(je, "connects", json_object_new_uint64(lc.connects));
+		json_object_object_add(je, "mptcp", json_object_new_uint64(lc.mptcp));
+		json_object_object_add(je, "fallback", json_object_new_uint64(lc.fallback));
 		json_object_array_add(entries, je);
 	}
 	json_object_object_add(o, "id", json_object_new_int(a->id));
@@ -147,8 +150,8 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  kept TCP   outgoing %llu, incoming %llu (unlisted, MP_CAPABLE removed)\n",
 	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_OUT],
 	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_IN]);
-	printf("  %-6s %-8s %-28s %-12s %8s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS", "BINDS",
-	       "CONNECTS");
+	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
+	       "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
 	for (i = 0; i < n; i++) {
 		struct json_object *je = json_object_array_get_idx(a->entries, i), *v;
 		const char *role = "", *prefix = "", *ports = "";
@@ -164,8 +167,9 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 			prefix = json_object_get_string(v);
 		if (json_object_object_get_ex(je, "ports", &v))
 			ports = json_object_get_string(v);
-		printf("  %-6d %-8s %-28s %-12s %8llu %9llu\n", line, role, prefix, ports,
-		       (unsigned long long)lc.binds, (unsigned long long)lc.connects);
+		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %7llu %9llu\n", line, role, prefix,
+		       ports, (unsigned long long)lc.binds, (unsigned long long)lc.connects,
+		       (unsigned long long)lc.mptcp, (unsigned long long)lc.fallback);
 	}
 }
 

@@ -60,6 +60,7 @@ static const struct {
 	[EP_BIND6] = { "prog_bind6", BPF_CGROUP_INET6_BIND },
 	[EP_CONNECT4] = { "prog_connect4", BPF_CGROUP_INET4_CONNECT },
 	[EP_CONNECT6] = { "prog_connect6", BPF_CGROUP_INET6_CONNECT },
+	[EP_SOCKOPS] = { "prog_sockops", BPF_CGROUP_SOCK_OPS },
 	[EP_TC_INGRESS] = { "prog_tc_ingress", MU_BPF_TCX_INGRESS },
 	[EP_TC_EGRESS] = { "prog_tc_egress", MU_BPF_TCX_EGRESS },
 };
@@ -367,6 +368,7 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 	prog_objs[EP_BIND6] = skel->progs.mu_bind6;
 	prog_objs[EP_CONNECT4] = skel->progs.mu_connect4;
 	prog_objs[EP_CONNECT6] = skel->progs.mu_connect6;
+	prog_objs[EP_SOCKOPS] = skel->progs.mu_sockops;
 	prog_objs[EP_TC_INGRESS] = skel->progs.mu_tc_ingress;
 	prog_objs[EP_TC_EGRESS] = skel->progs.mu_tc_egress;
 	for (i = 0; i < EM_MAX; i++) {
@@ -823,12 +825,9 @@ int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters
 int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line_counters *out)
 {
 	struct mu_line_key key = { .attach_id = id, .entry = entry };
-	__u64 v[2];
-	int ret = sum_percpu(e->map_fd[EM_LINE_COUNTERS], &key, v, 2);
 
-	out->binds = v[0];
-	out->connects = v[1];
-	return ret;
+	return sum_percpu(e->map_fd[EM_LINE_COUNTERS], &key, (__u64 *)out,
+			  sizeof(*out) / sizeof(__u64));
 }
 
 /* ---- stage 3: tc programs on interfaces ------------------------------------ */

@@ -32,7 +32,7 @@ enum engine_map {
 };
 
 enum engine_prog {
-	EP_SOCK_CREATE, EP_BIND4, EP_BIND6, EP_CONNECT4, EP_CONNECT6,
+	EP_SOCK_CREATE, EP_BIND4, EP_BIND6, EP_CONNECT4, EP_CONNECT6, EP_SOCKOPS,
 	EP_CGROUP_MAX,			/* the ones above attach to cgroups */
 	EP_TC_INGRESS = EP_CGROUP_MAX, EP_TC_EGRESS,	/* these to interfaces */
 	EP_MAX,

@@ -69,6 +69,7 @@ cat >"$tmp/proxy.policy" <<'EOF'
 bind mptcp@:443                  # the one listed frontend
 bind mptcp6@[::1]:8443
 server v6 mptcp6@[::1]:9443
+server plain mptcp4@127.0.0.1:9500
 EOF
 run attach --cgroup /mu-strict/proxy --policy "$tmp/proxy.policy"
 expect "attach (strict by default)" 0
@@ -121,6 +122,12 @@ got=$(grep -c 'accepted proto=6 ' "$tmp/backend.out")
 	ok "the counters show unlisted connections kept TCP, both ways" ||
 	not_ok "the counters show unlisted connections kept TCP, both ways" "$("$bin" status)"
 
+got=$("$sock" connect 127.0.0.1 443)
+grep -q 'echo=ok mptcp=no' <<<"$got" || not_ok "a TCP client of port 443" "$got"
+run status --json
+json_ok "line 1 counts one connection that negotiated MPTCP and one that fell back" \
+	'.attachments[0].entries[0] | .mptcp == 1 and .fallback == 1'
+
 # What the wire saw: the capture is of SYNs and SYN-ACKs on lo, after tc egress.
 kill "$dump" 2>/dev/null
 wait "$dump" 2>/dev/null
@@ -163,6 +170,14 @@ grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept v6native2 | grep -q 'p
 	ok "IPv6: an unlisted outgoing connection arrives as plain TCP" ||
 	not_ok "IPv6: an unlisted outgoing connection arrives as plain TCP" "$got" \
 		"$(last_accept v6native2)"
+
+serve plainsrv - 127.0.0.1 9500
+got=$(in_cg proxy "$sock" connect 127.0.0.1 9500)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" || not_ok "a listed connection to a TCP server" "$got"
+run status --json
+json_ok "server lines count MPTCP (to an MPTCP server) and fallback (to a TCP one)" \
+	'.attachments[0].entries | .[2].mptcp == 1 and .[2].fallback == 0 and
+	 .[3].mptcp == 0 and .[3].fallback == 1'
 
 # ---- an application's own MPTCP sockets are never touched ------------------------
 
