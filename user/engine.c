@@ -837,6 +837,7 @@ struct tcx_link_info {
 	__u32 type;
 	__u32 id;
 	__u32 prog_id;
+	__u32 pad;		/* the union that follows is 8-byte aligned */
 	__u32 ifindex;		/* 0 once the device is gone */
 	__u32 attach_type;
 	__u8 rest[64];

@@ -205,8 +205,15 @@ got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
 grep -q 'mptcp=yes' <<<"$got" &&
 	ok "before reload, an interface created after attach has no tc programs yet" ||
 	not_ok "before reload, an interface created after attach has no tc programs yet" "$got"
+lo_pin=$(ls /sys/fs/bpf/mptcp-upgrade/tc/*-1-ingress)
+lo_inode=$(stat -c %i "$lo_pin")
 run reload
 expect "reload re-checks interfaces" 0
+[ "$(stat -c %i "$lo_pin" 2>/dev/null)" = "$lo_inode" ] &&
+	[ "$(ls /sys/fs/bpf/mptcp-upgrade/tc | wc -l)" = 4 ] &&
+	ok "reload keeps the links it has and adds the new interface's two" ||
+	not_ok "reload keeps the links it has and adds the new interface's two" \
+		"$(ls -i /sys/fs/bpf/mptcp-upgrade/tc)"
 got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
 grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=6 ' &&
 	ok "after reload, unlisted connections over the new interface are plain TCP" ||
