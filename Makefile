@@ -34,7 +34,8 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 	      user/cmd_status.c user/cgroup.c user/engine.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
-TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock
+TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
+	      $(OUTPUT)/selftests/test_tc_rewrite
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
 
 ifeq ($(V),1)
@@ -92,6 +93,13 @@ $(OUTPUT)/selftests/test_policy: $(OUTPUT)/selftests/test_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
+# It includes the skeleton.
+$(OUTPUT)/selftests/test_tc_rewrite.o: $(SKELS)
+
+$(OUTPUT)/selftests/test_tc_rewrite: $(OUTPUT)/selftests/test_tc_rewrite.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
+
 $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
@@ -106,7 +114,8 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 .PHONY: check
 check: $(APP) $(TEST_BINS)
 	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh \
-		selftests/test_vm.sh selftests/test_vm_strict.sh
+		$(OUTPUT)/selftests/test_tc_rewrite selftests/test_vm.sh \
+		selftests/test_vm_strict.sh
 
 # The end-to-end suite alone: here if this kernel runs the hook, in QEMU otherwise.
 .PHONY: vmtest
@@ -114,7 +123,7 @@ vmtest: $(APP) $(TEST_BINS)
 	$(Q)prove -v -e '' selftests/test_vm.sh selftests/test_vm_strict.sh
 
 .PHONY: bench
-bench: $(APP) $(BENCH_BINS)
+bench: $(APP) $(BENCH_BINS) $(OUTPUT)/selftests/test_tc_rewrite
 	$(Q)selftests/bench.sh
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF, replacing it
