@@ -252,6 +252,10 @@ run detach --cgroup x --all
 expect "detach --cgroup with --all: exit 2" 2 "exclude each other"
 run status extra
 expect "status with an argument: exit 2" 2 "unexpected argument 'extra'"
+run follow extra
+expect "follow with an argument: exit 2" 2 "unexpected argument 'extra'"
+run attach --cgroup x --policy y --no-strict --all
+expect "attach does not take --all: exit 2" 2 "attach: unknown option '--all'"
 
 run attach --cgroup / --policy "$tmp/bad.policy"
 expect "attach with a bad policy: its location, exit 1" 1 "bad.policy:3:6: address ':80'"
@@ -324,7 +328,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	expect "detach --all with nothing attached: exit 0" 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-	for cmd in "attach --cgroup / --policy $top/configs/haproxy.policy" reload detach status; do
+	for cmd in "attach --cgroup / --policy $top/configs/haproxy.policy" reload detach status \
+		   follow; do
 		# shellcheck disable=SC2086
 		setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 			"$tmp/mu" $cmd >"$tmp/out" 2>"$tmp/err"

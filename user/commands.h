@@ -27,6 +27,8 @@ int do_detach(int argc, char **argv);
 void help_detach(FILE *out);
 int do_status(int argc, char **argv);
 void help_status(FILE *out);
+int do_follow(int argc, char **argv);
+void help_follow(FILE *out);
 
 /*
  * The kernel requirements attach cannot do without, probed as check does.

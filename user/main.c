@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "reload",  do_reload,  help_reload, "swap in a changed policy, atomically" },
 	{ "detach",  do_detach,  help_detach, "stop upgrading a cgroup's sockets" },
 	{ "status",  do_status,  help_status, "attached cgroups, policies and counters" },
+	{ "follow",  do_follow,  help_follow, "cover interfaces created after attach (runs on)" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
 	{ "check",   do_check,   help_check,  "can this kernel run the attach engine?" },
 	{ "version", do_version, NULL,        "print the version and the libbpf in use" },

@@ -198,7 +198,7 @@ ip link add mu0 type veth peer name mu1 netns mu-peer
 ip addr add 198.51.100.1/24 dev mu0 && ip link set mu0 up
 ip -n mu-peer addr add 198.51.100.2/24 dev mu1 && ip -n mu-peer link set mu1 up
 ip -n mu-peer link set lo up
-ip netns exec mu-peer "$sock" serve 198.51.100.2 9100 50 mptcp >"$tmp/peer.out" 2>&1 &
+ip netns exec mu-peer "$sock" serve 0.0.0.0 9100 50 mptcp >"$tmp/peer.out" 2>&1 &
 pids+=($!)
 wait_for grep -q ready "$tmp/peer.out"
 got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
@@ -218,6 +218,27 @@ got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
 grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=6 ' &&
 	ok "after reload, unlisted connections over the new interface are plain TCP" ||
 	not_ok "after reload, unlisted connections over the new interface are plain TCP" "$got"
+
+# follow covers interfaces as they appear, without a reload.
+"$bin" follow >"$tmp/follow.out" 2>&1 &
+follow=$!
+pids+=($follow)
+wait_for grep -q '^following interfaces' "$tmp/follow.out"
+ip link add mu2 type veth peer name mu3 netns mu-peer
+ip addr add 203.0.113.1/24 dev mu2 && ip link set mu2 up
+ip -n mu-peer addr add 203.0.113.2/24 dev mu3 && ip -n mu-peer link set mu3 up
+mu2=$(cat /sys/class/net/mu2/ifindex)
+if wait_for sh -c "ls /sys/fs/bpf/mptcp-upgrade/tc | grep -q -- '-$mu2-egress\$'"; then
+	got=$(in_cg proxy "$sock" connect 203.0.113.2 9100)
+	grep -q 'echo=ok mptcp=fallback' <<<"$got" &&
+		ok "follow puts the programs on an interface as it appears" ||
+		not_ok "follow puts the programs on an interface as it appears" "$got"
+else
+	not_ok "follow puts the programs on an interface as it appears" "$(cat "$tmp/follow.out")"
+fi
+kill "$follow"
+wait "$follow"
+[ $? = 0 ] && ok "follow exits 0 on SIGTERM" || not_ok "follow exits 0 on SIGTERM"
 
 # Lose the first SYN: the retransmitted one must be stripped as well.
 before=$(counter /mu-strict/proxy unlisted_kept_tcp_out)

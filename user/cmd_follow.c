@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `mptcp-upgrade follow`: keep stage 3 on interfaces that appear after attach.
+ * Listens for new links in this network namespace and, for each, puts the tc
+ * programs on every interface of this namespace and of the attached cgroups'.
+ */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "engine.h"
+#include "output.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	stopping = 1;
+}
+
+void help_follow(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s follow\n"
+		"\n"
+		"Run until SIGTERM or SIGINT, putting stage 3's tc programs on each interface\n"
+		"created in this network namespace (and re-checking the namespaces of the\n"
+		"attached cgroups' processes) as it appears. Without it, 'reload' does the same\n"
+		"once. Prints one line per interface event that added programs.\n", prog_name);
+}
+
+/* One pass over every namespace; returns links added or -1 (error printed). */
+static int cover_interfaces(void)
+{
+	struct engine e = { .lock_fd = -1 };
+	struct attachment *list = NULL;
+	char err[1024];
+	size_t nr = 0, i;
+	int added = 0;
+
+	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
+		p_err("%s", err);
+		added = -1;
+	} else {
+		for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
+			;
+		if (i < nr) {
+			added = engine_install_tc(&e, list, nr, err, sizeof(err));
+			if (added < 0)
+				p_err("%s", err);
+		}
+	}
+	engine_list_free(list, nr);
+	engine_close(&e);
+	return added;
+}
+
+int do_follow(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	int n, added;
+
+	if (wants_help(argc, argv)) {
+		help_follow(stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return usage_err("follow: unexpected argument '%s' (see '%s follow help')", argv[1],
+				 prog_name);
+	if (need_root("follow"))
+		return 1;
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl || mnl_socket_bind(nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		p_err("can't listen for interface events: %s", strerror(errno));
+		if (nl)
+			mnl_socket_close(nl);
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* Subscribed first, then the first pass: no interface falls in between. */
+	added = cover_interfaces();
+	printf("following interfaces (%d tc links added now)\n", added < 0 ? 0 : added);
+	fflush(stdout);
+	while (!stopping) {
+		struct nlmsghdr *nlh;
+		bool new_link = false;
+
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {		/* events were lost: look at everything */
+				new_link = true;
+			} else {
+				p_err("reading interface events: %s", strerror(errno));
+				mnl_socket_close(nl);
+				return 1;
+			}
+		}
+		for (nlh = (struct nlmsghdr *)buf; n > 0 && mnl_nlmsg_ok(nlh, n);
+		     nlh = mnl_nlmsg_next(nlh, &n))
+			new_link |= nlh->nlmsg_type == RTM_NEWLINK;
+		if (!new_link)
+			continue;
+		added = cover_interfaces();
+		if (added > 0) {
+			printf("interface event: %d tc links added\n", added);
+			fflush(stdout);
+		}
+	}
+	mnl_socket_close(nl);
+	return 0;
+}
