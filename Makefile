@@ -31,7 +31,7 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # benchmark too, so they live apart from the command modules.
 LIB_SRCS   := user/policy.c user/policy_trie.c user/output.c user/sys.c
 CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
-	      user/cmd_status.c user/cmd_follow.c user/cgroup.c user/engine.c
+	      user/cmd_status.c user/cmd_follow.c user/cgroup.c user/engine.c user/netns.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \

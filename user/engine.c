@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "netns.h"
 #include "sys.h"
 #include "upgrade.skel.h"
 
@@ -894,105 +895,42 @@ static int install_tc_here(struct engine *e, unsigned long netns, char *err, siz
 	return added;
 }
 
-static unsigned long netns_inode(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
-}
-
-/* A network namespace, and a process to enter it through. */
-struct netns_ref {
-	unsigned long ino;
-	int pid;
+struct install_ctx {
+	struct engine *e;
+	char *err;
+	size_t err_size;
 };
 
-#define MAX_NETNS 256
-
-static void add_netns(struct netns_ref *seen, size_t *nr, int pid)
+static int install_in_ns(const struct netns_ref *ns, void *arg)
 {
-	char ns[64];
-	unsigned long ino;
-	size_t i;
+	struct install_ctx *c = arg;
 
-	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", pid);
-	ino = netns_inode(ns);
-	for (i = 0; i < *nr; i++)
-		if (seen[i].ino == ino)
-			return;
-	if (ino && *nr < MAX_NETNS)
-		seen[(*nr)++] = (struct netns_ref){ .ino = ino, .pid = pid };
-}
-
-/* Add the network namespaces of the processes of one cgroup subtree to @seen. */
-static void collect_netns(const char *cgroup_path, struct netns_ref *seen, size_t *nr)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	FILE *f;
-	DIR *d;
-	int pid;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup_path);
-	f = fopen(path, "re");
-	while (f && fscanf(f, "%d", &pid) == 1)
-		add_netns(seen, nr, pid);
-	if (f)
-		fclose(f);
-	d = opendir(cgroup_path);
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", cgroup_path, de->d_name);
-		collect_netns(path, seen, nr);
-	}
-	if (d)
-		closedir(d);
+	return install_tc_here(c->e, ns->ino, c->err, c->err_size);
 }
 
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, char *err,
 		      size_t err_size)
 {
-	struct netns_ref seen[MAX_NETNS];
-	char root[PATH_MAX], path[PATH_MAX * 2], ns[64];
-	int self_fd, ns_fd, added = 0, r;
-	size_t n = 0, i;
+	struct install_ctx ctx = { .e = e, .err = err, .err_size = err_size };
+	char root[PATH_MAX], path[PATH_MAX * 2];
+	struct netns_set set;
+	size_t i;
+	int added;
 
 	if (mkdir(TC_PIN_DIR, 0700) && errno != EEXIST)
 		return fail(err, err_size, "can't create %s: %s", TC_PIN_DIR, strerror(errno));
 	/* This command's own namespace first: an empty cgroup's proxy starts here. */
-	add_netns(seen, &n, getpid());
+	netns_set_init(&set);
 	if (!first_mount("cgroup2", root, sizeof(root))) {
 		for (i = 0; i < nr; i++) {
 			snprintf(path, sizeof(path), "%s%s", root,
 				 strcmp(list[i].cgroup, "/") ? list[i].cgroup : "");
-			collect_netns(path, seen, &n);
+			netns_set_add_cgroup(&set, path);
 		}
 	}
-	self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self_fd < 0)
-		return fail(err, err_size, "can't open /proc/self/ns/net: %s", strerror(errno));
-	for (i = 0; i < n; i++) {
-		if (i) {
-			snprintf(ns, sizeof(ns), "/proc/%d/ns/net", seen[i].pid);
-			ns_fd = open(ns, O_RDONLY | O_CLOEXEC);
-			if (ns_fd < 0)
-				continue;	/* the process exited meanwhile */
-			r = setns(ns_fd, CLONE_NEWNET);
-			close(ns_fd);
-			if (r)
-				continue;
-		}
-		r = install_tc_here(e, seen[i].ino, err, err_size);
-		if (r < 0) {
-			added = -1;
-			break;
-		}
-		added += r;
-	}
-	if (setns(self_fd, CLONE_NEWNET) && added >= 0)
-		added = fail(err, err_size, "can't return to this network namespace: %s",
-			     strerror(errno));
-	close(self_fd);
+	err[0] = '\0';
+	added = netns_set_for_each(&set, install_in_ns, &ctx);
+	if (added < 0 && !err[0])
+		fail(err, err_size, "can't return to this network namespace: %s", strerror(errno));
 	return added;
 }

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+static unsigned long netns_inode(int pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+static void add_pid(struct netns_set *set, int pid)
+{
+	unsigned long ino = netns_inode(pid);
+	size_t i;
+
+	for (i = 0; i < set->nr; i++)
+		if (set->ns[i].ino == ino)
+			return;
+	if (ino && set->nr < MAX_NETNS)
+		set->ns[set->nr++] = (struct netns_ref){ .ino = ino, .pid = pid };
+}
+
+void netns_set_init(struct netns_set *set)
+{
+	set->nr = 0;
+	add_pid(set, getpid());
+	set->ns[0].pid = 0;	/* entered by staying */
+}
+
+void netns_set_add_cgroup(struct netns_set *set, const char *path)
+{
+	char child[PATH_MAX];
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	int pid;
+
+	snprintf(child, sizeof(child), "%s/cgroup.procs", path);
+	f = fopen(child, "re");
+	while (f && fscanf(f, "%d", &pid) == 1)
+		add_pid(set, pid);
+	if (f)
+		fclose(f);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+		netns_set_add_cgroup(set, child);
+	}
+	if (d)
+		closedir(d);
+}
+
+int netns_set_for_each(const struct netns_set *set,
+		       int (*fn)(const struct netns_ref *ns, void *ctx), void *ctx)
+{
+	int self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ns_fd, r, sum = 0;
+	char path[64];
+	size_t i;
+
+	if (self_fd < 0)
+		return -1;
+	for (i = 0; i < set->nr; i++) {
+		if (set->ns[i].pid) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", set->ns[i].pid);
+			ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (ns_fd < 0)
+				continue;	/* the process exited meanwhile */
+			r = setns(ns_fd, CLONE_NEWNET);
+			close(ns_fd);
+			if (r)
+				continue;
+		} else if (setns(self_fd, CLONE_NEWNET)) {
+			sum = -1;
+			break;
+		}
+		r = fn(&set->ns[i], ctx);
+		if (r < 0) {
+			sum = r;
+			break;
+		}
+		sum += r;
+	}
+	if (setns(self_fd, CLONE_NEWNET))
+		sum = -1;
+	close(self_fd);
+	return sum;
+}

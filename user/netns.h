@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The network namespaces a cgroup subtree's processes live in: a proxy in a
+ * container has its sockets (and its interfaces) in a namespace of its own.
+ */
+#ifndef MU_NETNS_H
+#define MU_NETNS_H
+
+#include <stddef.h>
+
+#define MAX_NETNS 256
+
+/* A network namespace, and a process to enter it through (0: this one). */
+struct netns_ref {
+	unsigned long ino;
+	int pid;
+};
+
+struct netns_set {
+	struct netns_ref ns[MAX_NETNS];
+	size_t nr;
+};
+
+/* Start with this process's own namespace. */
+void netns_set_init(struct netns_set *set);
+/* Add the namespaces of every process of the cgroup v2 directory @path and below. */
+void netns_set_add_cgroup(struct netns_set *set, const char *path);
+
+/*
+ * Call @fn inside each namespace of @set (skipping those whose process is
+ * gone) and come back to this one. Stops at the first @fn that returns < 0 and
+ * returns that; otherwise the sum of what @fn returned. -1 with errno set when
+ * this namespace can't be re-entered.
+ */
+int netns_set_for_each(const struct netns_set *set,
+		       int (*fn)(const struct netns_ref *ns, void *ctx), void *ctx);
+
+#endif /* MU_NETNS_H */
