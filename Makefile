@@ -31,7 +31,8 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # benchmark too, so they live apart from the command modules.
 LIB_SRCS   := user/policy.c user/policy_trie.c user/output.c user/sys.c
 CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
-	      user/cmd_status.c user/cmd_follow.c user/cgroup.c user/engine.c user/netns.c
+	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/cgroup.c user/engine.c \
+	      user/netns.c user/diag.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
@@ -114,7 +115,7 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 .PHONY: check
 check: $(APP) $(TEST_BINS)
 	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh \
-		$(OUTPUT)/selftests/test_tc_rewrite selftests/test_vm.sh \
+		$(OUTPUT)/selftests/test_tc_rewrite selftests/test_stats.sh selftests/test_vm.sh \
 		selftests/test_vm_strict.sh
 
 # The end-to-end suite alone: here if this kernel runs the hook, in QEMU otherwise.

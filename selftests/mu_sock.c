@@ -8,6 +8,9 @@
  *   mu_sock serve ADDR PORT COUNT [mptcp]
  *                                    echo server for COUNT connections ("ready" when listening)
  *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
+ *   mu_sock sink ADDR PORT SECONDS   MPTCP echo server for any number of clients, for SECONDS
+ *   mu_sock hold ADDR PORT N SECONDS N MPTCP connections, 64 KiB echoed on each, then held
+ *                                    open ("held N") until SECONDS have passed
  *
  * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
  * client), so a broken kernel fails a test instead of hanging it.
@@ -21,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef IPPROTO_MPTCP
@@ -167,6 +172,113 @@ static int cmd_connect(const char *ip, const char *port, bool mptcp)
 	return 0;
 }
 
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int cmd_sink(const char *ip, const char *port, int seconds)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	int l = socket(ss.ss_family, SOCK_STREAM, IPPROTO_MPTCP), one = 1;
+	time_t end = time(NULL) + seconds;
+	struct pollfd *fds;
+	size_t nfds = 1, cap = 1024, i;
+	char buf[65536];
+
+	raise_fd_limit();
+	fds = calloc(cap, sizeof(*fds));
+	if (!fds || l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(l, (struct sockaddr *)&ss, len) || listen(l, 4096)) {
+		perror("mu_sock sink");
+		return 1;
+	}
+	printf("ready proto=%d\n", protocol_of(l));
+	fflush(stdout);
+	fds[0] = (struct pollfd){ .fd = l, .events = POLLIN };
+	while (time(NULL) < end) {
+		if (poll(fds, nfds, 1000) <= 0)
+			continue;
+		for (i = nfds; i-- > 1; ) {
+			ssize_t n;
+
+			if (!fds[i].revents)
+				continue;
+			n = read(fds[i].fd, buf, sizeof(buf));
+			if (n > 0 && write(fds[i].fd, buf, n) == n)
+				continue;
+			close(fds[i].fd);
+			fds[i] = fds[--nfds];
+		}
+		if (fds[0].revents & POLLIN) {
+			int c = accept(l, NULL, NULL);
+
+			if (c >= 0 && nfds == cap) {
+				struct pollfd *g = realloc(fds, 2 * cap * sizeof(*fds));
+
+				if (!g) {
+					close(c);
+					continue;
+				}
+				fds = g;
+				cap *= 2;
+			}
+			if (c >= 0)
+				fds[nfds++] = (struct pollfd){ .fd = c, .events = POLLIN };
+		}
+	}
+	return 0;
+}
+
+/* Echo @size bytes through @fd and back. */
+static int exchange(int fd, size_t size)
+{
+	static char out[65536], in[65536];
+	size_t got = 0;
+
+	if (write(fd, out, size) != (ssize_t)size)
+		return -1;
+	while (got < size) {
+		ssize_t n;
+
+		wait_fd(fd, POLLIN, WAIT_MS);
+		n = read(fd, in, sizeof(in));
+		if (n <= 0)
+			return -1;
+		got += n;
+	}
+	return 0;
+}
+
+static int cmd_hold(const char *ip, const char *port, long n, int seconds)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	time_t end = time(NULL) + seconds;
+	long i;
+
+	raise_fd_limit();
+	for (i = 0; i < n; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM, IPPROTO_MPTCP);
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) || exchange(fd, 65536)) {
+			printf("held %ld failed errno=%d\n", i, errno);
+			return 1;
+		}
+	}
+	printf("held %ld\n", n);
+	fflush(stdout);
+	while (time(NULL) < end)
+		sleep(1);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
@@ -188,6 +300,10 @@ int main(int argc, char **argv)
 		return cmd_serve(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
+	if (argc == 5 && !strcmp(argv[1], "sink"))
+		return cmd_sink(argv[2], argv[3], atoi(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "hold"))
+		return cmd_hold(argv[2], argv[3], atol(argv[4]), atoi(argv[5]));
 	fprintf(stderr, "usage: see the comment at the top of mu_sock.c\n");
 	return 2;
 }

@@ -29,6 +29,8 @@ int do_status(int argc, char **argv);
 void help_status(FILE *out);
 int do_follow(int argc, char **argv);
 void help_follow(FILE *out);
+int do_stats(int argc, char **argv);
+void help_stats(FILE *out);
 
 /*
  * The kernel requirements attach cannot do without, probed as check does.

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "detach",  do_detach,  help_detach, "stop upgrading a cgroup's sockets" },
 	{ "status",  do_status,  help_status, "attached cgroups, policies and counters" },
 	{ "follow",  do_follow,  help_follow, "cover interfaces created after attach (runs on)" },
+	{ "stats",   do_stats,   help_stats,  "MPTCP connections and subflows of a cgroup" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
 	{ "check",   do_check,   help_check,  "can this kernel run the attach engine?" },
 	{ "version", do_version, NULL,        "print the version and the libbpf in use" },

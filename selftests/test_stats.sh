@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# stats on this kernel (no attach needed: the test processes make their MPTCP
+# sockets themselves). Two network namespaces joined by two veth pairs, the
+# server announcing its second address, so that every connection opens two
+# subflows; clients in a cgroup and outside it. stats runs from the root
+# namespace. Prints TAP.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/mptcp-upgrade
+sock=$top/.output/selftests/mu_sock
+tmp=$(mktemp -d)
+cli=mu-stats-cli srv=mu-stats-srv
+pids=()
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ "$(id -u)" -ne 0 ] || [ -z "$cg2" ] || ! ip netns add "$srv" 2>/dev/null; then
+	echo "1..0 # SKIP needs root, cgroup v2 and network namespaces"
+	exit 0
+fi
+cg=$cg2/mu-stats-test
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns del "$cli" 2>/dev/null
+	ip netns del "$srv" 2>/dev/null
+	rmdir "$cg/clients" "$cg" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip netns add "$cli"
+ip -n "$cli" link add v1c type veth peer name v1s netns "$srv"
+ip -n "$cli" link add v2c type veth peer name v2s netns "$srv"
+ip -n "$cli" addr add 192.0.2.1/24 dev v1c
+ip -n "$cli" addr add 198.51.100.1/24 dev v2c
+ip -n "$srv" addr add 192.0.2.2/24 dev v1s
+ip -n "$srv" addr add 198.51.100.2/24 dev v2s
+for ns in "$cli" "$srv"; do
+	ip -n "$ns" link set lo up
+	for l in $(ip -n "$ns" -o link show type veth | awk -F'[:@ ]+' '{ print $2 }'); do
+		ip -n "$ns" link set "$l" up
+	done
+	ip -n "$ns" mptcp limits set subflow 2 add_addr_accepted 2
+	ip netns exec "$ns" sysctl -qw net.mptcp.enabled=1
+done
+# The server tells clients about its second address: each connection joins a subflow over it.
+ip -n "$srv" mptcp endpoint add 198.51.100.2 dev v2s signal
+mkdir -p "$cg/clients"
+
+ip netns exec "$srv" "$sock" sink 0.0.0.0 7000 300 >"$tmp/sink.out" 2>&1 &
+pids+=($!)
+wait_for grep -q ready "$tmp/sink.out"
+# Three connections from the cgroup, two from outside it, all in the client namespace.
+# Into the cgroup first: ip netns exec mounts a sysfs of its own, without the cgroup tree.
+sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg/clients" \
+	ip netns exec "$cli" "$sock" hold 192.0.2.2 7000 3 300 >"$tmp/in.out" 2>&1 &
+pids+=($!)
+ip netns exec "$cli" "$sock" hold 192.0.2.2 7000 2 300 >"$tmp/out.out" 2>&1 &
+pids+=($!)
+wait_for grep -q '^held' "$tmp/in.out" && wait_for grep -q '^held' "$tmp/out.out" ||
+	echo "# clients: $(cat "$tmp/in.out" "$tmp/out.out")"
+
+two_subflows() {
+	"$bin" stats --cgroup /mu-stats-test --json 2>/dev/null |
+		jq -e '(.connections | length) == 3 and all(.connections[]; .subflows == 2)' >/dev/null
+}
+wait_for two_subflows
+run stats --cgroup /mu-stats-test --json
+json_ok "stats finds the cgroup's three connections, from the root namespace" \
+	"(.connections | length) == 3 and
+	 all(.connections[]; .netns != $(stat -L -c %i /proc/self/ns/net))"
+json_ok "each connection has two subflows, one per path" \
+	'(.connections | length) == 3 and all(.connections[]; .subflows == 2 and
+	   ([.subflow_list[].local.address] | sort) == ["192.0.2.1", "198.51.100.1"])'
+json_ok "connections: addresses, state, token, no fallback" \
+	'(.connections | length) == 3 and all(.connections[]; .local.address == "192.0.2.1" and .remote.address == "192.0.2.2" and
+	   .remote.port == 7000 and .state == "established" and .token > 0 and
+	   .fallback == false and .upgraded == false and .line == null)'
+json_ok "byte counters are not zero (65536 echoed on each connection)" \
+	'(.connections | length) == 3 and all(.connections[]; (.bytes_sent // 65536) >= 65536 and (.bytes_received // 65536) >= 65536)
+	 and all(.connections[]; ([.subflow_list[].bytes_acked] | add) >= 65536)'
+json_ok "subflows: ids, rtt, cwnd, delivery rate" \
+	'(.connections | length) == 3 and all(.connections[].subflow_list[]; .state == "established" and .cwnd > 0 and
+	   .rtt_us > 0) and all(.connections[]; ([.subflow_list[].id_local] | sort) == [0, 1])'
+json_ok "the client namespace's MPTcpExt counters came along" \
+	'any(.namespaces[]; .mptcp_mib.MPCapableSYNTX >= 5 and .mptcp_mib.MPJoinSynAckRx >= 5)'
+ours=$(jq -r '[.connections[].local.port] | sort | join(" ")' <<<"$out")
+theirs=$(ip netns exec "$cli" ss -HnM state established | awk '{ print $3 }' |
+	sed 's/.*://' | sort -n | tr '\n' ' ')
+others=$(for p in $theirs; do grep -qw "$p" <<<"$ours" || echo "$p"; done | wc -l)
+[ "$others" = 2 ] && ok "the two connections made outside the cgroup never appear" ||
+	not_ok "the two connections made outside the cgroup never appear" "ours: $ours" \
+		"all in the namespace: $theirs"
+
+run stats --cgroup /mu-stats-test
+expect "the table for people exits 0" 0
+grep -Eq '^192\.0\.2\.1:[0-9]+ -> 192\.0\.2\.2:7000  established  token [0-9a-f]{8}  MPTCP  subflows 2' \
+	<<<"$out" && grep -Eq '^    `- (192\.0\.2|198\.51\.100)\.1:[0-9]+ -> .* rtt [0-9.]+ (us|ms)  cwnd [0-9]+' <<<"$out" &&
+	grep -q '^3 MPTCP connections in' <<<"$out" &&
+	ok "the table shows connections, subflows indented under them, units" ||
+	not_ok "the table shows connections, subflows indented under them, units" "$out"
+cp "$tmp/out" "$tmp/table.txt"
+
+run stats --cgroup /mu-stats-test --prometheus
+expect "--prometheus exits 0" 0
+# A strict reading of the text exposition format: every sample after its TYPE,
+# names and labels well formed, values numbers, counters named *_total.
+checker='
+	/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* / { next }
+	/^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge)$/ {
+		if ($4 == "counter" && $3 !~ /_total$/) { print "counter without _total: " $0; bad = 1 }
+		type[$3] = $4; next
+	}
+	{
+		name = $0; sub(/[{ ].*/, "", name)
+		if (name !~ /^[a-zA-Z_:][a-zA-Z0-9_:]*$/) { print "bad name: " $0; bad = 1; next }
+		if (!(name in type)) { print "sample before its TYPE: " $0; bad = 1 }
+		rest = substr($0, length(name) + 1)
+		if (rest ~ /^\{/) {
+			labels = rest; sub(/\} .*/, "}", labels)
+			if (labels !~ /^\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\}$/) {
+				print "bad labels: " $0; bad = 1
+			}
+			rest = substr(rest, length(labels) + 1)
+		}
+		if (rest !~ /^ -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) { print "bad value: " $0; bad = 1 }
+		samples++
+	}
+	END { if (!samples) { print "no samples"; bad = 1 } exit bad }'
+if problems=$(awk "$checker" <<<"$out"); then
+	ok "--prometheus output is valid text exposition format"
+else
+	not_ok "--prometheus output is valid text exposition format" "$problems"
+fi
+grep -Eq '^mptcp_upgrade_connections\{netns="[0-9]+",fallback="false"\} 3$' <<<"$out" &&
+	grep -Eq '^mptcp_upgrade_subflows\{netns="[0-9]+"\} 6$' <<<"$out" &&
+	ok "--prometheus counts the three connections and six subflows" ||
+	not_ok "--prometheus counts the three connections and six subflows" "$out"
+
+run stats --cgroup /mu-stats-test --json --fallback
+json_ok "--fallback keeps none (no connection fell back)" '.connections == []'
+run stats --cgroup /mu-stats-test --json --listed
+json_ok "--listed keeps none (nothing is attached)" '.connections == []'
+run stats --cgroup /mu-stats-test --watch 0
+expect "--watch takes a positive number" 2 "--watch takes a positive number"
+run stats --cgroup /mu-stats-test --json --prometheus
+[ "$rc" = 2 ] && jq -e '.error | test("exclude each other")' <<<"$out" >/dev/null &&
+	ok "--json and --prometheus exclude each other (a JSON error, exit 2)" ||
+	not_ok "--json and --prometheus exclude each other (a JSON error, exit 2)" "$rc: $out"
+run stats --cgroup /mu-stats-no-such
+expect "stats of a missing cgroup fails" 1 "can't find cgroup /mu-stats-no-such"
+run stats
+expect "stats with nothing attached and no --cgroup says what to do" 1 \
+	"nothing is attached: name a cgroup with --cgroup"
+
+# For README: the table of this run, when asked.
+[ -n "${MU_STATS_SAMPLE:-}" ] && cp "$tmp/table.txt" "$MU_STATS_SAMPLE"
+tap_end

@@ -1,0 +1,781 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `mptcp-upgrade stats`: every MPTCP connection and subflow of a cgroup subtree,
+ * in whatever network namespaces its processes live, from sock_diag; the
+ * engine's counters when it is attached; the namespaces' MPTcpExt counters.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/mptcp.h>
+
+#include "cgroup.h"
+#include "commands.h"
+#include "diag.h"
+#include "engine.h"
+#include "netns.h"
+#include "output.h"
+#include "sys.h"
+
+#define MAX_MIB 128
+
+struct mib_counter {
+	char name[48];
+	unsigned long long value;
+};
+
+struct ns_mib {
+	unsigned long netns;
+	struct mib_counter c[MAX_MIB];
+	size_t nr;
+};
+
+struct stats_args {
+	const char *cgroup;
+	bool prometheus;
+	int watch;		/* seconds, 0: once */
+	bool listed;
+	int line;		/* 0: any */
+	bool fallback;
+};
+
+/* Everything one refresh gathers. */
+struct snapshot {
+	struct mu_diag diag;
+	struct ns_mib mib[MAX_NETNS];
+	size_t nr_mib;
+	__u64 *cgids;
+	size_t nr_cgids, cap_cgids;
+	int storage_fd;
+};
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	stopping = 1;
+}
+
+void help_stats(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s stats [--cgroup CGROUP] [--json | --prometheus] [--watch SECONDS]\n"
+		"                     [--listed] [--line N] [--fallback]\n"
+		"\n"
+		"Every MPTCP connection of the attached cgroups (or of CGROUP and below,\n"
+		"attached or not), in every network namespace their processes live in: local\n"
+		"and remote address, state, token, fallback, subflows, bytes, the policy line\n"
+		"it matched; under it each subflow with its ids, backup flag, RTT, cwnd,\n"
+		"retransmits, bytes and delivery rate. Then the engine's counters per policy\n"
+		"line and the namespaces' MPTcpExt counters.\n"
+		"\n"
+		"  --prometheus     text exposition format (node_exporter's textfile collector)\n"
+		"  --watch SECONDS  refresh in place until interrupted\n"
+		"  --listed         only connections that matched a policy line\n"
+		"  --line N         only connections that matched policy line N\n"
+		"  --fallback       only connections that fell back to TCP\n", prog_name);
+}
+
+static int parse_stats_args(int argc, char **argv, struct stats_args *a)
+{
+	static const struct option longopts[] = {
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "prometheus", no_argument, NULL, 'P' },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "listed", no_argument, NULL, 'l' },
+		{ "line", required_argument, NULL, 'n' },
+		{ "fallback", no_argument, NULL, 'f' },
+		{}
+	};
+	char *end;
+	long v;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->cgroup = optarg;
+			break;
+		case 'P':
+			a->prometheus = true;
+			break;
+		case 'l':
+			a->listed = true;
+			break;
+		case 'f':
+			a->fallback = true;
+			break;
+		case 'w':
+		case 'n':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 1000000)
+				return usage_err("stats: --%s takes a positive number, not '%s'",
+						 c == 'w' ? "watch" : "line", optarg);
+			if (c == 'w')
+				a->watch = v;
+			else
+				a->line = v;
+			break;
+		default:
+			return usage_err("stats: unknown option '%s' (see '%s stats help')",
+					 argv[optind - 1], prog_name);
+		}
+	}
+	if (optind < argc)
+		return usage_err("stats: unexpected argument '%s' (see '%s stats help')",
+				 argv[optind], prog_name);
+	if (a->prometheus && opts.json)
+		return usage_err("stats: --json and --prometheus exclude each other");
+	return 0;
+}
+
+/* ---- gathering ----------------------------------------------------------------- */
+
+static int add_cgids(struct snapshot *s, const char *path)
+{
+	char child[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (stat(path, &st))
+		return 0;
+	if (s->nr_cgids == s->cap_cgids) {
+		size_t cap = s->cap_cgids ? s->cap_cgids * 2 : 64;
+		__u64 *n = realloc(s->cgids, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->cgids = n;
+		s->cap_cgids = cap;
+	}
+	s->cgids[s->nr_cgids++] = st.st_ino;
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+		if (add_cgids(s, child)) {
+			closedir(d);
+			return -ENOMEM;
+		}
+	}
+	if (d)
+		closedir(d);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The MPTcpExt line pair of /proc/net/netstat, in the current namespace. */
+static void read_mib(struct ns_mib *m)
+{
+	FILE *f = fopen("/proc/net/netstat", "re");
+	char *names = NULL, *values = NULL, *line = NULL, *sn, *sv, *n, *v;
+	size_t cap = 0;
+
+	m->nr = 0;
+	while (f && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "MPTcpExt:", 9))
+			continue;
+		if (!names)
+			names = strdup(line + 9);
+		else if (!values)
+			values = strdup(line + 9);
+	}
+	if (names && values) {
+		n = strtok_r(names, " \n", &sn);
+		v = strtok_r(values, " \n", &sv);
+		while (n && v && m->nr < MAX_MIB) {
+			snprintf(m->c[m->nr].name, sizeof(m->c[m->nr].name), "%s", n);
+			m->c[m->nr++].value = strtoull(v, NULL, 10);
+			n = strtok_r(NULL, " \n", &sn);
+			v = strtok_r(NULL, " \n", &sv);
+		}
+	}
+	free(names);
+	free(values);
+	free(line);
+	if (f)
+		fclose(f);
+}
+
+static int gather_ns(const struct netns_ref *ns, void *arg)
+{
+	struct snapshot *s = arg;
+	int err = diag_collect(&s->diag, ns->ino, s->cgids, s->nr_cgids, s->storage_fd);
+
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	if (s->nr_mib < MAX_NETNS) {
+		s->mib[s->nr_mib].netns = ns->ino;
+		read_mib(&s->mib[s->nr_mib++]);
+	}
+	return 0;
+}
+
+/* ---- what a connection matched ------------------------------------------------------ */
+
+struct line_ref {
+	const struct attachment *att;
+	int line;		/* 0: none (not ours, or unlisted) */
+	const char *source;
+	bool ours;
+};
+
+static struct line_ref line_of(const struct mu_conn *c, const struct attachment *list,
+			       size_t nr)
+{
+	struct line_ref r = {};
+	__u32 entry;
+	size_t i;
+
+	if (!c->has_state || !(c->st.flags & MU_SOCK_UPGRADED))
+		return r;
+	r.ours = true;
+	entry = c->st.connect_entry != MU_ENTRY_NONE ? c->st.connect_entry : c->st.bind_entry;
+	for (i = 0; i < nr; i++)
+		if (list[i].id == c->st.attach_id)
+			r.att = &list[i];
+	if (!r.att || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED || !r.att->entries ||
+	    entry > json_object_array_length(r.att->entries))
+		return r;
+	{
+		struct json_object *je = json_object_array_get_idx(r.att->entries, entry - 1), *v;
+
+		if (json_object_object_get_ex(je, "line", &v))
+			r.line = json_object_get_int(v);
+		if (json_object_object_get_ex(je, "source", &v))
+			r.source = json_object_get_string(v);
+	}
+	return r;
+}
+
+static bool fell_back(const struct mu_conn *c)
+{
+	return c->info.flags & MPTCP_INFO_FLAG_FALLBACK;
+}
+
+static bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr)
+{
+	if (a->listed && !lr.line)
+		return false;
+	if (a->line && lr.line != a->line)
+		return false;
+	if (a->fallback && !fell_back(c))
+		return false;
+	return true;
+}
+
+/* ---- formatting ------------------------------------------------------------------ */
+
+static const char *tcp_state(__u8 s)
+{
+	static const char *const names[] = {
+		"?", "established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2",
+		"time-wait", "close", "close-wait", "last-ack", "listen", "closing",
+	};
+
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static void fmt_endpoint(const struct mu_endpoint *ep, char *out, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(ep->family, ep->addr, ip, sizeof(ip));
+	snprintf(out, size, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, ep->port);
+}
+
+static void fmt_bytes(unsigned long long b, char *out, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = b;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void fmt_rate(unsigned long long bytes_per_s, char *out, size_t size)
+{
+	static const char *const units[] = { "bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s" };
+	double v = bytes_per_s * 8.0;
+	int u = 0;
+
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(out, size, "%.1f %s", v, units[u]);
+}
+
+static bool mib_matters(const char *name)
+{
+	return !strncmp(name, "MPCapable", 9) || !strncmp(name, "MPJoin", 6) ||
+	       strstr(name, "Fallback");
+}
+
+static void print_table(const struct stats_args *a, const struct snapshot *s,
+			struct engine *e, const struct attachment *list, size_t nr)
+{
+	char l[64], r[64], b1[32], b2[32], b3[32], b4[32];
+	size_t i, j, shown = 0;
+
+	for (i = 0; i < s->diag.nr_conns; i++) {
+		const struct mu_conn *c = &s->diag.conns[i];
+		struct line_ref lr = line_of(c, list, nr);
+
+		if (!wanted(a, c, lr))
+			continue;
+		shown++;
+		fmt_endpoint(&c->local, l, sizeof(l));
+		fmt_endpoint(&c->remote, r, sizeof(r));
+		printf("%s -> %s  %s  token %08x  %s  subflows %zu", l, r, tcp_state(c->state),
+		       c->info.token, fell_back(c) ? "FALLBACK" : "MPTCP", c->nr_subflows);
+		if (MU_INFO_HAS(c, subflows_total))
+			printf(" (%u total)", c->info.subflows_total);
+		if (lr.line)
+			printf("  line %d %s", lr.line, lr.source ? lr.source : "");
+		else if (lr.ours)
+			printf("  unlisted");
+		printf("\n");
+		if (MU_INFO_HAS(c, bytes_acked)) {
+			fmt_bytes(c->info.bytes_sent, b1, sizeof(b1));
+			fmt_bytes(c->info.bytes_received, b2, sizeof(b2));
+			fmt_bytes(c->info.bytes_acked, b3, sizeof(b3));
+			fmt_bytes(c->info.bytes_retrans, b4, sizeof(b4));
+			printf("    sent %s, received %s, acked %s, retransmitted %s\n", b1, b2, b3,
+			       b4);
+		}
+		for (j = 0; j < c->nr_subflows; j++) {
+			const struct mu_subflow *sf = &c->subflows[j];
+
+			fmt_endpoint(&sf->local, l, sizeof(l));
+			fmt_endpoint(&sf->remote, r, sizeof(r));
+			fmt_bytes(sf->bytes_acked, b1, sizeof(b1));
+			fmt_bytes(sf->bytes_received, b2, sizeof(b2));
+			fmt_rate(sf->delivery_rate, b3, sizeof(b3));
+			if (sf->rtt_us < 1000)
+				snprintf(b4, sizeof(b4), "%u us", sf->rtt_us);
+			else
+				snprintf(b4, sizeof(b4), "%.2f ms", sf->rtt_us / 1000.0);
+			printf("    %s %s -> %s  %s  id %u/%u%s  rtt %s  cwnd %u  retrans %u  "
+			       "acked %s  received %s  rate %s\n",
+			       j + 1 == c->nr_subflows ? "`-" : "|-", l, r, tcp_state(sf->state),
+			       sf->id_loc, sf->id_rem,
+			       sf->flags & (MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM) ?
+			       " backup" : "", b4, sf->cwnd, sf->total_retrans, b1, b2, b3);
+		}
+	}
+	printf("%zu MPTCP connection%s in %zu network namespace%s\n", shown, shown == 1 ? "" : "s",
+	       s->nr_mib, s->nr_mib == 1 ? "" : "s");
+
+	for (i = 0; i < nr; i++) {
+		size_t n = list[i].entries ? json_object_array_length(list[i].entries) : 0;
+
+		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", list[i].cgroup,
+		       "LINE", "ADDRESS", "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
+		for (j = 0; j < n; j++) {
+			struct json_object *je = json_object_array_get_idx(list[i].entries, j), *v;
+			struct mu_line_counters lcv;
+			const struct mu_line_counters *lc = &lcv;
+
+			engine_line_counters(e, list[i].id, j, &lcv);
+			printf("  %-6d %-32s %8llu %9llu %7llu %9llu\n",
+			       json_object_object_get_ex(je, "line", &v) ? json_object_get_int(v) : 0,
+			       json_object_object_get_ex(je, "source", &v) ? json_object_get_string(v)
+									  : "",
+			       (unsigned long long)lc->binds, (unsigned long long)lc->connects,
+			       (unsigned long long)lc->mptcp, (unsigned long long)lc->fallback);
+		}
+	}
+	for (i = 0; i < s->nr_mib; i++) {
+		bool any = false;
+
+		for (j = 0; j < s->mib[i].nr; j++) {
+			const struct mib_counter *m = &s->mib[i].c[j];
+
+			if (!m->value || !mib_matters(m->name))
+				continue;
+			if (!any)
+				printf("\nMPTcpExt, network namespace %lu:\n", s->mib[i].netns);
+			any = true;
+			printf("  %-32s %llu\n", m->name, m->value);
+		}
+	}
+}
+
+static struct json_object *endpoint_json(const struct mu_endpoint *ep)
+{
+	struct json_object *o = json_object_new_object();
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(ep->family, ep->addr, ip, sizeof(ip));
+	json_object_object_add(o, "address", json_object_new_string(ip));
+	json_object_object_add(o, "port", json_object_new_int(ep->port));
+	return o;
+}
+
+static void add_u64(struct json_object *o, const char *key, unsigned long long v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void print_json(const struct stats_args *a, const struct snapshot *s, struct engine *e,
+		       const struct attachment *list, size_t nr)
+{
+	struct json_object *root = json_object_new_object(), *conns = json_object_new_array();
+	struct json_object *lines = json_object_new_array(), *nss = json_object_new_array();
+	size_t i, j;
+
+	for (i = 0; i < s->diag.nr_conns; i++) {
+		const struct mu_conn *c = &s->diag.conns[i];
+		struct line_ref lr = line_of(c, list, nr);
+		struct json_object *o, *subs;
+
+		if (!wanted(a, c, lr))
+			continue;
+		o = json_object_new_object();
+		subs = json_object_new_array();
+		json_object_object_add(o, "local", endpoint_json(&c->local));
+		json_object_object_add(o, "remote", endpoint_json(&c->remote));
+		json_object_object_add(o, "state", json_object_new_string(tcp_state(c->state)));
+		json_object_object_add(o, "token", json_object_new_uint64(c->info.token));
+		json_object_object_add(o, "fallback", json_object_new_boolean(fell_back(c)));
+		add_u64(o, "netns", c->netns);
+		add_u64(o, "cgroup_id", c->cgroup_id);
+		add_u64(o, "subflows", c->nr_subflows);
+		if (MU_INFO_HAS(c, subflows_total))
+			add_u64(o, "subflows_total", c->info.subflows_total);
+		if (MU_INFO_HAS(c, bytes_acked)) {
+			add_u64(o, "bytes_sent", c->info.bytes_sent);
+			add_u64(o, "bytes_received", c->info.bytes_received);
+			add_u64(o, "bytes_acked", c->info.bytes_acked);
+			add_u64(o, "bytes_retrans", c->info.bytes_retrans);
+		}
+		json_object_object_add(o, "upgraded", json_object_new_boolean(lr.ours));
+		json_object_object_add(o, "line", lr.line ? json_object_new_int(lr.line) : NULL);
+		if (lr.att)
+			json_object_object_add(o, "attached_cgroup",
+					       json_object_new_string(lr.att->cgroup));
+		for (j = 0; j < c->nr_subflows; j++) {
+			const struct mu_subflow *sf = &c->subflows[j];
+			struct json_object *so = json_object_new_object();
+
+			json_object_object_add(so, "local", endpoint_json(&sf->local));
+			json_object_object_add(so, "remote", endpoint_json(&sf->remote));
+			json_object_object_add(so, "state",
+					       json_object_new_string(tcp_state(sf->state)));
+			add_u64(so, "id_local", sf->id_loc);
+			add_u64(so, "id_remote", sf->id_rem);
+			json_object_object_add(so, "backup", json_object_new_boolean(sf->flags &
+				(MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM)));
+			add_u64(so, "rtt_us", sf->rtt_us);
+			add_u64(so, "cwnd", sf->cwnd);
+			add_u64(so, "retransmits", sf->total_retrans);
+			add_u64(so, "bytes_acked", sf->bytes_acked);
+			add_u64(so, "bytes_received", sf->bytes_received);
+			add_u64(so, "delivery_rate", sf->delivery_rate);
+			json_object_array_add(subs, so);
+		}
+		json_object_object_add(o, "subflow_list", subs);
+		json_object_array_add(conns, o);
+	}
+	for (i = 0; i < nr; i++) {
+		size_t n = list[i].entries ? json_object_array_length(list[i].entries) : 0;
+
+		for (j = 0; j < n; j++) {
+			struct json_object *je = json_object_array_get_idx(list[i].entries, j), *o, *v;
+			struct mu_line_counters lc;
+
+			engine_line_counters(e, list[i].id, j, &lc);
+			o = json_object_new_object();
+			json_object_object_add(o, "cgroup", json_object_new_string(list[i].cgroup));
+			if (json_object_object_get_ex(je, "line", &v))
+				json_object_object_add(o, "line", json_object_get(v));
+			if (json_object_object_get_ex(je, "source", &v))
+				json_object_object_add(o, "source", json_object_get(v));
+			add_u64(o, "binds", lc.binds);
+			add_u64(o, "connects", lc.connects);
+			add_u64(o, "mptcp", lc.mptcp);
+			add_u64(o, "fallback", lc.fallback);
+			json_object_array_add(lines, o);
+		}
+	}
+	for (i = 0; i < s->nr_mib; i++) {
+		struct json_object *o = json_object_new_object(), *mib = json_object_new_object();
+
+		add_u64(o, "netns", s->mib[i].netns);
+		for (j = 0; j < s->mib[i].nr; j++)
+			add_u64(mib, s->mib[i].c[j].name, s->mib[i].c[j].value);
+		json_object_object_add(o, "mptcp_mib", mib);
+		json_object_array_add(nss, o);
+	}
+	json_object_object_add(root, "connections", conns);
+	json_object_object_add(root, "policy_lines", lines);
+	json_object_object_add(root, "namespaces", nss);
+	json_print(root);
+}
+
+/* A label value with \, " and newlines escaped, as the exposition format wants. */
+static void prom_label(const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			printf("\\%c", *v);
+		else if (*v == '\n')
+			printf("\\n");
+		else
+			putchar(*v);
+	}
+}
+
+static void prom_head(const char *name, const char *type, const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void print_prometheus(const struct stats_args *a, const struct snapshot *s,
+			     struct engine *e, const struct attachment *list, size_t nr)
+{
+	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
+	size_t i, j, k;
+
+	prom_head("mptcp_upgrade_connections", "gauge",
+		  "MPTCP connections of the cgroup subtree, by network namespace and fallback.");
+	for (i = 0; i < s->nr_mib; i++) {
+		for (k = 0; k < 2; k++) {
+			unsigned long long n = 0;
+
+			for (j = 0; j < s->diag.nr_conns; j++) {
+				const struct mu_conn *c = &s->diag.conns[j];
+
+				n += c->netns == s->mib[i].netns && fell_back(c) == (bool)k &&
+				     wanted(a, c, line_of(c, list, nr));
+			}
+			printf("mptcp_upgrade_connections{netns=\"%lu\",fallback=\"%s\"} %llu\n",
+			       s->mib[i].netns, k ? "true" : "false", n);
+		}
+	}
+	prom_head("mptcp_upgrade_subflows", "gauge",
+		  "Subflows of those connections, by network namespace.");
+	for (i = 0; i < s->nr_mib; i++) {
+		unsigned long long n = 0;
+
+		for (j = 0; j < s->diag.nr_conns; j++)
+			if (s->diag.conns[j].netns == s->mib[i].netns &&
+			    wanted(a, &s->diag.conns[j], line_of(&s->diag.conns[j], list, nr)))
+				n += s->diag.conns[j].nr_subflows;
+		printf("mptcp_upgrade_subflows{netns=\"%lu\"} %llu\n", s->mib[i].netns, n);
+	}
+	prom_head("mptcp_upgrade_connection_bytes", "gauge",
+		  "Bytes of the open connections (Linux 6.5 and later), by direction.");
+	for (i = 0; i < s->nr_mib; i++) {
+		for (k = 0; k < 4; k++) {
+			unsigned long long n = 0;
+
+			for (j = 0; j < s->diag.nr_conns; j++) {
+				const struct mu_conn *c = &s->diag.conns[j];
+				const __u64 v[] = { c->info.bytes_sent, c->info.bytes_received,
+						    c->info.bytes_acked, c->info.bytes_retrans };
+
+				if (c->netns == s->mib[i].netns && MU_INFO_HAS(c, bytes_acked) &&
+				    wanted(a, c, line_of(c, list, nr)))
+					n += v[k];
+			}
+			printf("mptcp_upgrade_connection_bytes{netns=\"%lu\",direction=\"%s\"} "
+			       "%llu\n", s->mib[i].netns, dirs[k], n);
+		}
+	}
+	if (nr) {
+		static const char *const events[] = { "bind", "connect", "mptcp", "fallback" };
+
+		prom_head("mptcp_upgrade_policy_line_events_total", "counter",
+			  "Binds and connects that matched a policy line, and of its connections "
+			  "those that negotiated MPTCP or fell back.");
+		for (i = 0; i < nr; i++) {
+			size_t n = list[i].entries ? json_object_array_length(list[i].entries) : 0;
+
+			for (j = 0; j < n; j++) {
+				struct json_object *je = json_object_array_get_idx(list[i].entries,
+										   j), *v;
+				struct mu_line_counters lc;
+				const __u64 *vals = (const __u64 *)&lc;
+
+				engine_line_counters(e, list[i].id, j, &lc);
+				for (k = 0; k < 4; k++) {
+					printf("mptcp_upgrade_policy_line_events_total{cgroup=\"");
+					prom_label(list[i].cgroup);
+					printf("\",line=\"%d\",event=\"%s\"} %llu\n",
+					       json_object_object_get_ex(je, "line", &v) ?
+					       json_object_get_int(v) : 0, events[k],
+					       (unsigned long long)vals[k]);
+				}
+			}
+		}
+	}
+	prom_head("mptcp_upgrade_netns_mib_total", "counter",
+		  "The network namespaces' MPTcpExt counters (/proc/net/netstat).");
+	for (i = 0; i < s->nr_mib; i++)
+		for (j = 0; j < s->mib[i].nr; j++)
+			printf("mptcp_upgrade_netns_mib_total{netns=\"%lu\",counter=\"%s\"} %llu\n",
+			       s->mib[i].netns, s->mib[i].c[j].name, s->mib[i].c[j].value);
+}
+
+static int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots)
+{
+	struct netns_set set;
+	size_t i;
+	int ret;
+
+	netns_set_init(&set);
+	for (i = 0; i < nr_roots; i++) {
+		if (add_cgids(s, roots[i]))
+			return -ENOMEM;
+		netns_set_add_cgroup(&set, roots[i]);
+	}
+	qsort(s->cgids, s->nr_cgids, sizeof(*s->cgids), cmp_u64);
+	ret = netns_set_for_each(&set, gather_ns, s);
+	if (ret < 0)
+		return -errno;
+	diag_join(&s->diag);
+	return 0;
+}
+
+static void snapshot_free(struct snapshot *s)
+{
+	diag_free(&s->diag);
+	free(s->cgids);
+	s->cgids = NULL;
+	s->nr_cgids = s->cap_cgids = 0;
+	s->nr_mib = 0;
+}
+
+int do_stats(int argc, char **argv)
+{
+	struct engine e = { .lock_fd = -1 };
+	struct attachment *list = NULL;
+	char err[1024], root[PATH_MAX], (*paths)[PATH_MAX] = NULL;
+	const char **roots = NULL;
+	struct snapshot s = {};
+	struct stats_args a;
+	struct cgroup_ref cg;
+	size_t nr = 0, nr_roots = 0, i;
+	int ret;
+
+	if (wants_help(argc, argv)) {
+		help_stats(stdout);
+		return 0;
+	}
+	ret = parse_stats_args(argc, argv, &a);
+	if (ret)
+		return ret;
+	ret = 1;
+	if (need_root("stats"))
+		return 1;
+	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	/* The lock is for commands that change things: stats only reads. */
+	if (e.lock_fd >= 0) {
+		close(e.lock_fd);
+		e.lock_fd = -1;
+	}
+	s.storage_fd = e.loaded ? e.map_fd[EM_SOCK_STATES] : -1;
+	paths = calloc(nr + 1, sizeof(*paths));
+	roots = calloc(nr + 1, sizeof(*roots));
+	if (!paths || !roots)
+		goto out;
+	if (a.cgroup) {
+		if (cgroup_resolve(a.cgroup, &cg, err, sizeof(err))) {
+			p_err("%s", err);
+			goto out;
+		}
+		snprintf(paths[0], PATH_MAX, "%s", cg.path);
+		nr_roots = 1;
+	} else {
+		if (!nr) {
+			p_err("nothing is attached: name a cgroup with --cgroup");
+			goto out;
+		}
+		if (first_mount("cgroup2", root, sizeof(root))) {
+			p_err("cgroup v2 is not mounted");
+			goto out;
+		}
+		for (i = 0; i < nr; i++) {
+			/* The name starts with '/', so the two make a path; too long, skip it. */
+			if (strlen(root) + strlen(list[i].cgroup) >= PATH_MAX)
+				continue;
+			strcpy(paths[i], root);
+			if (strcmp(list[i].cgroup, "/"))
+				strcat(paths[i], list[i].cgroup);
+		}
+		nr_roots = nr;
+	}
+	for (i = 0; i < nr_roots; i++)
+		roots[i] = paths[i];
+
+	if (a.watch) {
+		struct sigaction sa = { .sa_handler = on_signal };
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	do {
+		ret = snapshot_take(&s, roots, nr_roots);
+		if (ret) {
+			p_err("can't read sockets through sock_diag: %s", strerror(-ret));
+			ret = 1;
+			goto out;
+		}
+		if (a.watch && !opts.json && !a.prometheus)
+			printf("\033[H\033[2J");	/* refresh in place */
+		if (opts.json)
+			print_json(&a, &s, &e, list, nr);
+		else if (a.prometheus)
+			print_prometheus(&a, &s, &e, list, nr);
+		else
+			print_table(&a, &s, &e, list, nr);
+		fflush(stdout);
+		snapshot_free(&s);
+		if (a.watch) {
+			struct timespec ts = { .tv_sec = a.watch };
+
+			while (!stopping && nanosleep(&ts, &ts) && errno == EINTR)
+				;
+		}
+	} while (a.watch && !stopping);
+	ret = 0;
+out:
+	snapshot_free(&s);
+	free(paths);
+	free(roots);
+	engine_list_free(list, nr);
+	engine_close(&e);
+	return ret;
+}

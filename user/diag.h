@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * MPTCP connections and their subflows, read through sock_diag as ss does:
+ * MPTCP sockets from a dump of protocol 262 (struct mptcp_info), subflows from
+ * a TCP dump carrying the "mptcp" ULP info, joined by token, kept only when
+ * their cgroup id is one of a set.
+ */
+#ifndef MU_DIAG_H
+#define MU_DIAG_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mptcp_upgrade.h"
+
+/* struct mptcp_info as Linux 6.10+ lays it out; older kernels send a prefix of it. */
+struct mu_mptcp_info {
+	__u8 subflows;
+	__u8 add_addr_signal;
+	__u8 add_addr_accepted;
+	__u8 subflows_max;
+	__u8 add_addr_signal_max;
+	__u8 add_addr_accepted_max;
+	__u32 flags;
+	__u32 token;
+	__u64 write_seq;
+	__u64 snd_una;
+	__u64 rcv_nxt;
+	__u8 local_addr_used;
+	__u8 local_addr_max;
+	__u8 csum_enabled;
+	__u32 retransmits;
+	__u64 bytes_retrans;		/* 6.5 */
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	__u64 bytes_acked;
+	__u8 subflows_total;		/* 6.8 */
+	__u8 reserved[3];
+	__u32 last_data_sent;		/* 6.10 */
+	__u32 last_data_recv;
+	__u32 last_ack_recv;
+};
+
+struct mu_endpoint {
+	int family;
+	__u8 addr[16];
+	__u16 port;
+};
+
+struct mu_subflow {
+	struct mu_endpoint local, remote;
+	__u8 state;			/* TCP_ESTABLISHED, ... */
+	__u8 id_loc, id_rem;
+	__u32 flags;			/* MPTCP_SUBFLOW_FLAG_* */
+	__u32 token;
+	__u64 cgroup_id;
+	unsigned long netns;
+	__u32 rtt_us, cwnd, total_retrans;
+	__u64 bytes_acked, bytes_received, delivery_rate;	/* bytes/s */
+};
+
+struct mu_conn {
+	struct mu_endpoint local, remote;
+	__u8 state;
+	__u64 cgroup_id;
+	unsigned long netns;
+	struct mu_mptcp_info info;
+	size_t info_len;		/* how much of info the kernel filled */
+	bool has_state;			/* the engine's socket state came with it */
+	struct mu_sock_state st;
+	struct mu_subflow *subflows;	/* into mu_diag.subflows, after diag_join() */
+	size_t nr_subflows;
+};
+
+struct mu_diag {
+	struct mu_conn *conns;
+	size_t nr_conns, cap_conns;
+	struct mu_subflow *subflows;
+	size_t nr_subflows, cap_subflows;
+};
+
+/*
+ * Dump the current network namespace (@netns names it), keeping sockets whose
+ * cgroup id is in @cgids (sorted). @storage_map_fd >= 0 asks the kernel for
+ * the engine's socket state too. Returns 0 or -errno.
+ */
+int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, size_t nr_cgids,
+		 int storage_map_fd);
+/* Attach every subflow to its connection (same namespace, same token). */
+void diag_join(struct mu_diag *d);
+void diag_free(struct mu_diag *d);
+
+/* Has the kernel sent this field of mptcp_info? */
+#define MU_INFO_HAS(c, field) \
+	((c)->info_len >= offsetof(struct mu_mptcp_info, field) + sizeof((c)->info.field))
+
+#endif /* MU_DIAG_H */
