@@ -39,6 +39,10 @@ printf '  command         %8s ms   (process start, parse, print)\n' "$cli"
 printf '  cat of the file %8s ms   (baseline in the same run)\n' "$cat_ms"
 awk -v a="$cli" -v b="$cat_ms" 'BEGIN { r = (b > 0) ? a / b : 0; printf "  ratio command/cat: %.1fx\n", r }'
 
+# stats against ss on 10,000 two-subflow connections (BENCH_CONNS to change).
+echo
+"$top/selftests/bench_stats.sh"
+
 # Stage 3's tc programs load on this kernel even where the socket hook does not.
 echo
 "$out/test_tc_rewrite" bench

@@ -9,8 +9,9 @@
  *                                    echo server for COUNT connections ("ready" when listening)
  *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
  *   mu_sock sink ADDR PORT SECONDS   MPTCP echo server for any number of clients, for SECONDS
- *   mu_sock hold ADDR PORT N SECONDS N MPTCP connections, 64 KiB echoed on each, then held
- *                                    open ("held N") until SECONDS have passed
+ *   mu_sock hold ADDR PORT N SECONDS [BYTES]
+ *                                    N MPTCP connections, BYTES (64 KiB) echoed on each, then
+ *                                    held open ("held N") until SECONDS have passed
  *
  * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
  * client), so a broken kernel fails a test instead of hanging it.
@@ -256,7 +257,7 @@ static int exchange(int fd, size_t size)
 	return 0;
 }
 
-static int cmd_hold(const char *ip, const char *port, long n, int seconds)
+static int cmd_hold(const char *ip, const char *port, long n, int seconds, size_t bytes)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(ip, port, &ss);
@@ -267,7 +268,7 @@ static int cmd_hold(const char *ip, const char *port, long n, int seconds)
 	for (i = 0; i < n; i++) {
 		int fd = socket(ss.ss_family, SOCK_STREAM, IPPROTO_MPTCP);
 
-		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) || exchange(fd, 65536)) {
+		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) || exchange(fd, bytes)) {
 			printf("held %ld failed errno=%d\n", i, errno);
 			return 1;
 		}
@@ -302,8 +303,10 @@ int main(int argc, char **argv)
 		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
 	if (argc == 5 && !strcmp(argv[1], "sink"))
 		return cmd_sink(argv[2], argv[3], atoi(argv[4]));
-	if (argc == 6 && !strcmp(argv[1], "hold"))
-		return cmd_hold(argv[2], argv[3], atol(argv[4]), atoi(argv[5]));
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "hold"))
+		return cmd_hold(argv[2], argv[3], atol(argv[4]), atoi(argv[5]),
+				argc == 7 && atol(argv[6]) > 0 && atol(argv[6]) <= 65536 ?
+				(size_t)atol(argv[6]) : 65536);
 	fprintf(stderr, "usage: see the comment at the top of mu_sock.c\n");
 	return 2;
 }

@@ -20,6 +20,8 @@
 
 #include "policy.h"
 #include "policy_trie.h"
+#include "jsonw.h"
+#include <json-c/json.h>
 
 #define FILE_NAME "test.policy"
 
@@ -608,6 +610,63 @@ static void test_trie_large(void **state)
 	free(text);
 }
 
+/* The streaming writer's output, compact and pretty, is JSON that says what was written. */
+static void test_json_writer(void **state)
+{
+	int pretty;
+
+	for (pretty = 0; pretty < 2; pretty++) {
+		struct json_object *o, *v;
+		struct jsonw w;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		assert_non_null(f);
+		jw_init(&w, f, pretty);
+		jw_object_start(&w);
+		jw_key(&w, "s");
+		jw_string(&w, "quote \" backslash \\ tab \t nl \n");
+		jw_key(&w, "empty_array");
+		jw_array_start(&w);
+		jw_array_end(&w);
+		jw_key(&w, "empty_object");
+		jw_object_start(&w);
+		jw_object_end(&w);
+		jw_key(&w, "list");
+		jw_array_start(&w);
+		jw_u64(&w, 18446744073709551615ULL);
+		jw_int(&w, -5);
+		jw_bool(&w, true);
+		jw_null(&w);
+		jw_object_start(&w);
+		jw_key(&w, "k");
+		jw_bool(&w, false);
+		jw_object_end(&w);
+		jw_array_end(&w);
+		jw_object_end(&w);
+		jw_end(&w);
+		fclose(f);
+
+		o = json_tokener_parse(buf);
+		if (!o)
+			fail_msg("not JSON: %s", buf);
+		assert_true(json_object_object_get_ex(o, "s", &v));
+		assert_string_equal(json_object_get_string(v), "quote \" backslash \\ tab \t nl \n");
+		assert_true(json_object_object_get_ex(o, "empty_array", &v));
+		assert_int_equal(json_object_array_length(v), 0);
+		assert_true(json_object_object_get_ex(o, "list", &v));
+		assert_int_equal(json_object_array_length(v), 5);
+		assert_true(json_object_get_uint64(json_object_array_get_idx(v, 0)) ==
+			    18446744073709551615ULL);
+		assert_int_equal(json_object_get_int(json_object_array_get_idx(v, 1)), -5);
+		assert_null(json_object_array_get_idx(v, 3));
+		assert_true(strchr(buf, '\n') != buf + len - 1 || !pretty);
+		json_object_put(o);
+		free(buf);
+	}
+}
+
 #define NR_VALID (sizeof(valid_cases) / sizeof(valid_cases[0]))
 #define NR_ERROR (sizeof(error_cases) / sizeof(error_cases[0]))
 
@@ -625,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_trie_matches_linear_walk),
 		cmocka_unit_test(test_trie_too_many_ranges),
 		cmocka_unit_test(test_trie_large),
+		cmocka_unit_test(test_json_writer),
 	};
 	size_t nr_fixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i;
 	int ret;

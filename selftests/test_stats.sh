@@ -19,39 +19,24 @@ pids=()
 . "$top/selftests/lib.sh"
 
 cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-if [ "$(id -u)" -ne 0 ] || [ -z "$cg2" ] || ! ip netns add "$srv" 2>/dev/null; then
+# shellcheck source=selftests/twopath.sh
+. "$top/selftests/twopath.sh"
+if [ "$(id -u)" -ne 0 ] || [ -z "$cg2" ] || ! ip netns add "$srv-probe" 2>/dev/null; then
 	echo "1..0 # SKIP needs root, cgroup v2 and network namespaces"
 	exit 0
 fi
+ip netns del "$srv-probe"
 cg=$cg2/mu-stats-test
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	ip netns del "$cli" 2>/dev/null
-	ip netns del "$srv" 2>/dev/null
+	twopath_teardown "$cli" "$srv"
 	rmdir "$cg/clients" "$cg" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-ip netns add "$cli"
-ip -n "$cli" link add v1c type veth peer name v1s netns "$srv"
-ip -n "$cli" link add v2c type veth peer name v2s netns "$srv"
-ip -n "$cli" addr add 192.0.2.1/24 dev v1c
-ip -n "$cli" addr add 198.51.100.1/24 dev v2c
-ip -n "$srv" addr add 192.0.2.2/24 dev v1s
-ip -n "$srv" addr add 198.51.100.2/24 dev v2s
-for ns in "$cli" "$srv"; do
-	ip -n "$ns" link set lo up
-	for l in $(ip -n "$ns" -o link show type veth | awk -F'[:@ ]+' '{ print $2 }'); do
-		ip -n "$ns" link set "$l" up
-	done
-	ip -n "$ns" mptcp limits set subflow 2 add_addr_accepted 2
-	ip netns exec "$ns" sysctl -qw net.mptcp.enabled=1
-done
-# The server tells clients about its second address: each connection joins a subflow over it.
-ip -n "$srv" mptcp endpoint add 198.51.100.2 dev v2s signal
+twopath_setup "$cli" "$srv"
 mkdir -p "$cg/clients"
 
 ip netns exec "$srv" "$sock" sink 0.0.0.0 7000 300 >"$tmp/sink.out" 2>&1 &

@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "diag.h"
 #include "engine.h"
+#include "jsonw.h"
 #include "netns.h"
 #include "output.h"
 #include "sys.h"
@@ -429,116 +430,149 @@ static void print_table(const struct stats_args *a, const struct snapshot *s,
 	}
 }
 
-static struct json_object *endpoint_json(const struct mu_endpoint *ep)
+static void endpoint_json(struct jsonw *w, const char *key, const struct mu_endpoint *ep)
 {
-	struct json_object *o = json_object_new_object();
 	char ip[INET6_ADDRSTRLEN];
 
 	inet_ntop(ep->family, ep->addr, ip, sizeof(ip));
-	json_object_object_add(o, "address", json_object_new_string(ip));
-	json_object_object_add(o, "port", json_object_new_int(ep->port));
-	return o;
+	jw_key(w, key);
+	jw_object_start(w);
+	jw_key(w, "address");
+	jw_string(w, ip);
+	jw_key(w, "port");
+	jw_u64(w, ep->port);
+	jw_object_end(w);
 }
 
-static void add_u64(struct json_object *o, const char *key, unsigned long long v)
+static void kv_u64(struct jsonw *w, const char *key, unsigned long long v)
 {
-	json_object_object_add(o, key, json_object_new_uint64(v));
+	jw_key(w, key);
+	jw_u64(w, v);
 }
 
+static void subflow_json(struct jsonw *w, const struct mu_subflow *sf)
+{
+	jw_object_start(w);
+	endpoint_json(w, "local", &sf->local);
+	endpoint_json(w, "remote", &sf->remote);
+	jw_key(w, "state");
+	jw_string(w, tcp_state(sf->state));
+	kv_u64(w, "id_local", sf->id_loc);
+	kv_u64(w, "id_remote", sf->id_rem);
+	jw_key(w, "backup");
+	jw_bool(w, sf->flags & (MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM));
+	kv_u64(w, "rtt_us", sf->rtt_us);
+	kv_u64(w, "cwnd", sf->cwnd);
+	kv_u64(w, "retransmits", sf->total_retrans);
+	kv_u64(w, "bytes_acked", sf->bytes_acked);
+	kv_u64(w, "bytes_received", sf->bytes_received);
+	kv_u64(w, "delivery_rate", sf->delivery_rate);
+	jw_object_end(w);
+}
+
+static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref lr)
+{
+	size_t j;
+
+	jw_object_start(w);
+	endpoint_json(w, "local", &c->local);
+	endpoint_json(w, "remote", &c->remote);
+	jw_key(w, "state");
+	jw_string(w, tcp_state(c->state));
+	kv_u64(w, "token", c->info.token);
+	jw_key(w, "fallback");
+	jw_bool(w, fell_back(c));
+	kv_u64(w, "netns", c->netns);
+	kv_u64(w, "cgroup_id", c->cgroup_id);
+	kv_u64(w, "subflows", c->nr_subflows);
+	if (MU_INFO_HAS(c, subflows_total))
+		kv_u64(w, "subflows_total", c->info.subflows_total);
+	if (MU_INFO_HAS(c, bytes_acked)) {
+		kv_u64(w, "bytes_sent", c->info.bytes_sent);
+		kv_u64(w, "bytes_received", c->info.bytes_received);
+		kv_u64(w, "bytes_acked", c->info.bytes_acked);
+		kv_u64(w, "bytes_retrans", c->info.bytes_retrans);
+	}
+	jw_key(w, "upgraded");
+	jw_bool(w, lr.ours);
+	jw_key(w, "line");
+	if (lr.line)
+		jw_u64(w, lr.line);
+	else
+		jw_null(w);
+	if (lr.att) {
+		jw_key(w, "attached_cgroup");
+		jw_string(w, lr.att->cgroup);
+	}
+	jw_key(w, "subflow_list");
+	jw_array_start(w);
+	for (j = 0; j < c->nr_subflows; j++)
+		subflow_json(w, &c->subflows[j]);
+	jw_array_end(w);
+	jw_object_end(w);
+}
+
+/* Streamed: a json-c tree of 10,000 connections costs more than the dump itself. */
 static void print_json(const struct stats_args *a, const struct snapshot *s, struct engine *e,
 		       const struct attachment *list, size_t nr)
 {
-	struct json_object *root = json_object_new_object(), *conns = json_object_new_array();
-	struct json_object *lines = json_object_new_array(), *nss = json_object_new_array();
+	struct jsonw w;
 	size_t i, j;
 
+	jw_init(&w, stdout, opts.pretty);
+	jw_object_start(&w);
+	jw_key(&w, "connections");
+	jw_array_start(&w);
 	for (i = 0; i < s->diag.nr_conns; i++) {
 		const struct mu_conn *c = &s->diag.conns[i];
 		struct line_ref lr = line_of(c, list, nr);
-		struct json_object *o, *subs;
 
-		if (!wanted(a, c, lr))
-			continue;
-		o = json_object_new_object();
-		subs = json_object_new_array();
-		json_object_object_add(o, "local", endpoint_json(&c->local));
-		json_object_object_add(o, "remote", endpoint_json(&c->remote));
-		json_object_object_add(o, "state", json_object_new_string(tcp_state(c->state)));
-		json_object_object_add(o, "token", json_object_new_uint64(c->info.token));
-		json_object_object_add(o, "fallback", json_object_new_boolean(fell_back(c)));
-		add_u64(o, "netns", c->netns);
-		add_u64(o, "cgroup_id", c->cgroup_id);
-		add_u64(o, "subflows", c->nr_subflows);
-		if (MU_INFO_HAS(c, subflows_total))
-			add_u64(o, "subflows_total", c->info.subflows_total);
-		if (MU_INFO_HAS(c, bytes_acked)) {
-			add_u64(o, "bytes_sent", c->info.bytes_sent);
-			add_u64(o, "bytes_received", c->info.bytes_received);
-			add_u64(o, "bytes_acked", c->info.bytes_acked);
-			add_u64(o, "bytes_retrans", c->info.bytes_retrans);
-		}
-		json_object_object_add(o, "upgraded", json_object_new_boolean(lr.ours));
-		json_object_object_add(o, "line", lr.line ? json_object_new_int(lr.line) : NULL);
-		if (lr.att)
-			json_object_object_add(o, "attached_cgroup",
-					       json_object_new_string(lr.att->cgroup));
-		for (j = 0; j < c->nr_subflows; j++) {
-			const struct mu_subflow *sf = &c->subflows[j];
-			struct json_object *so = json_object_new_object();
-
-			json_object_object_add(so, "local", endpoint_json(&sf->local));
-			json_object_object_add(so, "remote", endpoint_json(&sf->remote));
-			json_object_object_add(so, "state",
-					       json_object_new_string(tcp_state(sf->state)));
-			add_u64(so, "id_local", sf->id_loc);
-			add_u64(so, "id_remote", sf->id_rem);
-			json_object_object_add(so, "backup", json_object_new_boolean(sf->flags &
-				(MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM)));
-			add_u64(so, "rtt_us", sf->rtt_us);
-			add_u64(so, "cwnd", sf->cwnd);
-			add_u64(so, "retransmits", sf->total_retrans);
-			add_u64(so, "bytes_acked", sf->bytes_acked);
-			add_u64(so, "bytes_received", sf->bytes_received);
-			add_u64(so, "delivery_rate", sf->delivery_rate);
-			json_object_array_add(subs, so);
-		}
-		json_object_object_add(o, "subflow_list", subs);
-		json_object_array_add(conns, o);
+		if (wanted(a, c, lr))
+			conn_json(&w, c, lr);
 	}
+	jw_array_end(&w);
+	jw_key(&w, "policy_lines");
+	jw_array_start(&w);
 	for (i = 0; i < nr; i++) {
 		size_t n = list[i].entries ? json_object_array_length(list[i].entries) : 0;
 
 		for (j = 0; j < n; j++) {
-			struct json_object *je = json_object_array_get_idx(list[i].entries, j), *o, *v;
+			struct json_object *je = json_object_array_get_idx(list[i].entries, j), *v;
 			struct mu_line_counters lc;
 
 			engine_line_counters(e, list[i].id, j, &lc);
-			o = json_object_new_object();
-			json_object_object_add(o, "cgroup", json_object_new_string(list[i].cgroup));
-			if (json_object_object_get_ex(je, "line", &v))
-				json_object_object_add(o, "line", json_object_get(v));
-			if (json_object_object_get_ex(je, "source", &v))
-				json_object_object_add(o, "source", json_object_get(v));
-			add_u64(o, "binds", lc.binds);
-			add_u64(o, "connects", lc.connects);
-			add_u64(o, "mptcp", lc.mptcp);
-			add_u64(o, "fallback", lc.fallback);
-			json_object_array_add(lines, o);
+			jw_object_start(&w);
+			jw_key(&w, "cgroup");
+			jw_string(&w, list[i].cgroup);
+			jw_key(&w, "line");
+			jw_int(&w, json_object_object_get_ex(je, "line", &v) ?
+				   json_object_get_int(v) : 0);
+			jw_key(&w, "source");
+			jw_string(&w, json_object_object_get_ex(je, "source", &v) ?
+				      json_object_get_string(v) : "");
+			kv_u64(&w, "binds", lc.binds);
+			kv_u64(&w, "connects", lc.connects);
+			kv_u64(&w, "mptcp", lc.mptcp);
+			kv_u64(&w, "fallback", lc.fallback);
+			jw_object_end(&w);
 		}
 	}
+	jw_array_end(&w);
+	jw_key(&w, "namespaces");
+	jw_array_start(&w);
 	for (i = 0; i < s->nr_mib; i++) {
-		struct json_object *o = json_object_new_object(), *mib = json_object_new_object();
-
-		add_u64(o, "netns", s->mib[i].netns);
+		jw_object_start(&w);
+		kv_u64(&w, "netns", s->mib[i].netns);
+		jw_key(&w, "mptcp_mib");
+		jw_object_start(&w);
 		for (j = 0; j < s->mib[i].nr; j++)
-			add_u64(mib, s->mib[i].c[j].name, s->mib[i].c[j].value);
-		json_object_object_add(o, "mptcp_mib", mib);
-		json_object_array_add(nss, o);
+			kv_u64(&w, s->mib[i].c[j].name, s->mib[i].c[j].value);
+		jw_object_end(&w);
+		jw_object_end(&w);
 	}
-	json_object_object_add(root, "connections", conns);
-	json_object_object_add(root, "policy_lines", lines);
-	json_object_object_add(root, "namespaces", nss);
-	json_print(root);
+	jw_array_end(&w);
+	jw_object_end(&w);
+	jw_end(&w);
 }
 
 /* A label value with \, " and newlines escaped, as the exposition format wants. */
