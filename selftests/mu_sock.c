@@ -8,10 +8,13 @@
  *   mu_sock serve ADDR PORT COUNT [mptcp]
  *                                    echo server for COUNT connections ("ready" when listening)
  *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
- *   mu_sock sink ADDR PORT SECONDS   MPTCP echo server for any number of clients, for SECONDS
- *   mu_sock hold ADDR PORT N SECONDS [BYTES]
+ *   mu_sock sink ADDR PORT SECONDS [tcp]
+ *                                    MPTCP echo server for any number of clients, for SECONDS
+ *                                    (with tcp: socket(..., 0), for the engine to upgrade)
+ *   mu_sock hold ADDR PORT N SECONDS [BYTES [tcp]]
  *                                    N MPTCP connections, BYTES (64 KiB) echoed on each, then
- *                                    held open ("held N") until SECONDS have passed
+ *                                    held open ("held N") until SECONDS have passed (with
+ *                                    tcp: socket(..., 0), for the engine to upgrade)
  *
  * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
  * client), so a broken kernel fails a test instead of hanging it.
@@ -183,11 +186,11 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int cmd_sink(const char *ip, const char *port, int seconds)
+static int cmd_sink(const char *ip, const char *port, int seconds, bool tcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(ip, port, &ss);
-	int l = socket(ss.ss_family, SOCK_STREAM, IPPROTO_MPTCP), one = 1;
+	int l = socket(ss.ss_family, SOCK_STREAM, tcp ? 0 : IPPROTO_MPTCP), one = 1;
 	time_t end = time(NULL) + seconds;
 	struct pollfd *fds;
 	size_t nfds = 1, cap = 1024, i;
@@ -257,7 +260,8 @@ static int exchange(int fd, size_t size)
 	return 0;
 }
 
-static int cmd_hold(const char *ip, const char *port, long n, int seconds, size_t bytes)
+static int cmd_hold(const char *ip, const char *port, long n, int seconds, size_t bytes,
+		    bool tcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(ip, port, &ss);
@@ -266,7 +270,7 @@ static int cmd_hold(const char *ip, const char *port, long n, int seconds, size_
 
 	raise_fd_limit();
 	for (i = 0; i < n; i++) {
-		int fd = socket(ss.ss_family, SOCK_STREAM, IPPROTO_MPTCP);
+		int fd = socket(ss.ss_family, SOCK_STREAM, tcp ? 0 : IPPROTO_MPTCP);
 
 		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) || exchange(fd, bytes)) {
 			printf("held %ld failed errno=%d\n", i, errno);
@@ -301,12 +305,12 @@ int main(int argc, char **argv)
 		return cmd_serve(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
-	if (argc == 5 && !strcmp(argv[1], "sink"))
-		return cmd_sink(argv[2], argv[3], atoi(argv[4]));
-	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "hold"))
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "sink"))
+		return cmd_sink(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "tcp"));
+	if (argc >= 6 && argc <= 8 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argv[2], argv[3], atol(argv[4]), atoi(argv[5]),
-				argc == 7 && atol(argv[6]) > 0 && atol(argv[6]) <= 65536 ?
-				(size_t)atol(argv[6]) : 65536);
+				argc >= 7 && atol(argv[6]) > 0 && atol(argv[6]) <= 65536 ?
+				(size_t)atol(argv[6]) : 65536, argc == 8 && !strcmp(argv[7], "tcp"));
 	fprintf(stderr, "usage: see the comment at the top of mu_sock.c\n");
 	return 2;
 }

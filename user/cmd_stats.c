@@ -782,7 +782,12 @@ int do_stats(int argc, char **argv)
 	}
 	do {
 		ret = snapshot_take(&s, roots, nr_roots);
-		if (ret) {
+		if (ret == -ENOENT) {
+			p_err("sock_diag can't list MPTCP or TCP sockets here: the kernel has no "
+			      "mptcp_diag or tcp_diag (modprobe mptcp_diag tcp_diag)");
+			ret = 1;
+			goto out;
+		} else if (ret) {
 			p_err("can't read sockets through sock_diag: %s", strerror(-ret));
 			ret = 1;
 			goto out;

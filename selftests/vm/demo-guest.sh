@@ -32,7 +32,7 @@ wait_listening() {
 	exit 1
 }
 
-[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" mptcp_diag 2>/dev/null
+[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag 2>/dev/null
 mkdir -p "$cg"
 
 step "The kernel: $(uname -r)"

@@ -33,7 +33,7 @@ if [ "${MU_VM_GUEST:-0}" != 1 ] && ! "$bin" check >/dev/null 2>&1; then
 	echo "1..0 # SKIP this kernel cannot run the attach engine: run through test_vm.sh"
 	exit 0
 fi
-for m in veth sch_netem sch_ingress cls_matchall act_gact; do
+for m in veth sch_netem sch_ingress cls_matchall act_gact tcp_diag mptcp_diag; do
 	[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" "$m" 2>/dev/null
 done
 mkdir -p "$cgroot/proxy" "$cgroot/loose"
@@ -70,6 +70,8 @@ bind mptcp@:443                  # the one listed frontend
 bind mptcp6@[::1]:8443
 server v6 mptcp6@[::1]:9443
 server plain mptcp4@127.0.0.1:9500
+bind mptcp4@127.0.0.1:7400
+server held mptcp6@[::1]:9445
 EOF
 run attach --cgroup /mu-strict/proxy --policy "$tmp/proxy.policy"
 expect "attach (strict by default)" 0
@@ -178,6 +180,38 @@ run status --json
 json_ok "server lines count MPTCP (to an MPTCP server) and fallback (to a TCP one)" \
 	'.attachments[0].entries | .[2].mptcp == 1 and .[2].fallback == 0 and
 	 .[3].mptcp == 0 and .[3].fallback == 1'
+
+# ---- stats names the line each connection matched ---------------------------------
+
+in_cg proxy "$sock" sink 127.0.0.1 7400 120 tcp >"$tmp/sink7400.out" 2>&1 &
+pids+=($!)
+wait_for grep -q 'ready proto=262' "$tmp/sink7400.out"
+"$sock" sink ::1 9445 120 >"$tmp/sink9445.out" 2>&1 &
+pids+=($!)
+wait_for listening 9445
+"$sock" hold 127.0.0.1 7400 1 120 1024 >"$tmp/hold1.out" 2>&1 &
+pids+=($!)
+in_cg proxy "$sock" hold ::1 9445 1 120 1024 tcp >"$tmp/hold2.out" 2>&1 &
+pids+=($!)
+wait_for grep -q '^held 1$' "$tmp/hold1.out" && wait_for grep -q '^held 1$' "$tmp/hold2.out"
+run stats --json --listed
+grep -q '^held 1$' "$tmp/hold1.out" "$tmp/hold2.out" ||
+	echo "# sinks and holders: $(cat "$tmp/sink7400.out" "$tmp/sink9445.out" "$tmp/hold1.out" \
+		"$tmp/hold2.out" | tr '\n' ' ')"
+json_ok "stats: the accepted connection of a listed listener names its line (5)" \
+	'any(.connections[]; .line == 5 and .upgraded and .local.port == 7400 and
+	     .fallback == false and .attached_cgroup == "/mu-strict/proxy")'
+json_ok "stats: an outgoing listed connection names its line (6)" \
+	'any(.connections[]; .line == 6 and .upgraded and .remote.port == 9445 and
+	     .fallback == false)'
+run stats --json --line 5
+json_ok "stats --line 5 keeps only that line's connections" \
+	'(.connections | length) >= 1 and all(.connections[]; .line == 5)'
+run stats
+grep -Eq '127\.0\.0\.1:7400 -> 127\.0\.0\.1:[0-9]+  established  token [0-9a-f]+  MPTCP  subflows 1.*  line 5 mptcp4@127\.0\.0\.1:7400' \
+	<<<"$out" && grep -q '^policy lines of /mu-strict/proxy:' <<<"$out" &&
+	ok "stats table: the line and the policy lines' counters" ||
+	not_ok "stats table: the line and the policy lines' counters" "$out"
 
 # ---- an application's own MPTCP sockets are never touched ------------------------
 
