@@ -129,6 +129,14 @@ grep -Eq '^mptcp_upgrade_connections\{netns="[0-9]+",fallback="false"\} 3$' <<<"
 	ok "--prometheus counts the three connections and six subflows" ||
 	not_ok "--prometheus counts the three connections and six subflows" "$out"
 
+# --watch redraws until interrupted: two screens within the bound, then a clean exit.
+timeout --preserve-status -s INT 3 "$bin" stats --cgroup /mu-stats-test --watch 1 >"$tmp/watch.out" 2>&1
+rc=$?
+screens=$(grep -c '3 MPTCP connections in' "$tmp/watch.out")
+[ "$rc" = 0 ] && [ "$screens" -ge 2 ] && grep -q $'\033\[H\033\[2J' "$tmp/watch.out" &&
+	ok "--watch refreshes in place and exits 0 on SIGINT" ||
+	not_ok "--watch refreshes in place and exits 0 on SIGINT" "exit $rc, $screens screens"
+
 run stats --cgroup /mu-stats-test --json --fallback
 json_ok "--fallback keeps none (no connection fell back)" '.connections == []'
 run stats --cgroup /mu-stats-test --json --listed
