@@ -8,11 +8,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <libmnl/libmnl.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,20 +15,15 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "diag.h"
 #include "output.h"
 #include "sys.h"
 #include "upgrade.skel.h"
-
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP 262
-#endif
 
 /* Kernel-internal errno that BPF syscalls leak to userspace. */
 #ifndef ENOTSUPP
@@ -337,58 +327,9 @@ static void check_mptcp_enabled(void)
 			strerror(-enabled));
 }
 
-/*
- * Ask sock_diag for a dump of MPTCP sockets, as stats will. The kernel loads
- * mptcp_diag on demand when it can; ENOENT means it has no handler for 262.
- */
-static int probe_mptcp_diag(void)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct inet_diag_req_v2 *req;
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
-	unsigned int seq = time(NULL), portid;
-	int ret, err = 0;
-
-	nl = mnl_socket_open(NETLINK_SOCK_DIAG);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-	req->sdiag_family = AF_INET;
-	req->sdiag_protocol = IPPROTO_TCP;	/* the attribute below overrides it */
-	req->idiag_states = ~0U;
-	mnl_attr_put_u32(nlh, INET_DIAG_REQ_PROTOCOL, IPPROTO_MPTCP);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = -errno;
-		goto out;
-	}
-	do {
-		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (ret < 0) {
-			err = -errno;
-			break;
-		}
-		ret = mnl_cb_run(buf, ret, seq, portid, NULL, NULL);
-		if (ret < 0)
-			err = -errno;
-	} while (ret > 0);
-out:
-	mnl_socket_close(nl);
-	return err;
-}
-
 static void check_mptcp_diag(void)
 {
-	int err = probe_mptcp_diag();
+	int err = diag_probe_mptcp();
 
 	if (!err)
 		set_req(R_MPTCP_DIAG, REQ_OK, "sock_diag answers for MPTCP sockets");

@@ -268,6 +268,16 @@ int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, siz
 	return 0;
 }
 
+int diag_probe_mptcp(void)
+{
+	struct mu_diag d = {};
+	struct dump_ctx c = { .d = &d, .mptcp = true };	/* no cgroup id: keeps nothing */
+	int err = dump(&c, AF_INET, -1);
+
+	diag_free(&d);
+	return err;
+}
+
 static int cmp_subflow(const void *pa, const void *pb)
 {
 	const struct mu_subflow *a = pa, *b = pb;

@@ -88,6 +88,11 @@ struct mu_diag {
  */
 int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, size_t nr_cgids,
 		 int storage_map_fd);
+/*
+ * The dump stats makes, of MPTCP sockets only, keeping none: 0 when this
+ * kernel's sock_diag answers for protocol 262, -ENOENT when it has no handler.
+ */
+int diag_probe_mptcp(void);
 /* Attach every subflow to its connection (same namespace, same token). */
 void diag_join(struct mu_diag *d);
 void diag_free(struct mu_diag *d);

@@ -30,24 +30,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ "${MU_VM_GUEST:-0}" != 1 ] && ! "$bin" check >/dev/null 2>&1; then
-	echo "1..0 # SKIP this kernel cannot run the attach engine: run through test_vm.sh"
-	exit 0
-fi
+# shellcheck source=selftests/vm/guest-lib.sh
+. "$top/selftests/vm/guest-lib.sh"
 
 mkdir -p "$cgroot/att/child" "$cgroot/sib"
 
-# in_cg CGROUP CMD...: run CMD as a process of cgroup mu-test/CGROUP.
-in_cg() {
-	local cg=$1
-	shift
-	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cgroot/$cg" "$@"
-}
 proto_in() { in_cg "$1" "$sock" proto "$2"; }
 # counter NAME [ID]: one counter of the first attachment, from status --json.
 counter() { "$bin" status --json | jq -r ".attachments[0].counters.$1"; }
 line_counter() { "$bin" status --json | jq -r ".attachments[0].entries[$1].$2"; }
-listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
 no_pins() { [ ! -e /sys/fs/bpf/mptcp-upgrade ] && ! ls /sys/fs/bpf | grep -q staging &&
 	    ! ls /run/mptcp-upgrade | grep -q attach-; }
 

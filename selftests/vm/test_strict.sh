@@ -29,21 +29,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ "${MU_VM_GUEST:-0}" != 1 ] && ! "$bin" check >/dev/null 2>&1; then
-	echo "1..0 # SKIP this kernel cannot run the attach engine: run through test_vm.sh"
-	exit 0
-fi
+# shellcheck source=selftests/vm/guest-lib.sh
+. "$top/selftests/vm/guest-lib.sh"
 for m in veth sch_netem sch_ingress cls_matchall act_gact tcp_diag mptcp_diag; do
 	[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" "$m" 2>/dev/null
 done
 mkdir -p "$cgroot/proxy" "$cgroot/loose"
 
-in_cg() {
-	local cg=$1
-	shift
-	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cgroot/$cg" "$@"
-}
-listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
 counter() { "$bin" status --json | jq -r ".attachments[] | select(.cgroup == \"$1\") |
 	.counters.$2"; }
 # serve NAME CGROUP|- ADDR PORT [mptcp]: an echo server in the background, waited for.
