@@ -261,6 +261,19 @@ run attach --cgroup / --policy "$tmp/bad.policy"
 expect "attach with a bad policy: its location, exit 1" 1 "bad.policy:3:6: address ':80'"
 one_line_error "attach with a bad policy: one error line"
 
+if [ "$(id -u)" -eq 0 ]; then
+	cp "$top/configs/haproxy.policy" "$tmp/nobody.policy"
+	chown 65534 "$tmp/nobody.policy"
+	run attach --cgroup / --policy "$tmp/nobody.policy"
+	expect "a policy file not owned by root is refused" 1 \
+		"^Error: policy file $tmp/nobody.policy is owned by uid 65534, not root: refusing it"
+	cp "$top/configs/haproxy.policy" "$tmp/open.policy"
+	chmod 666 "$tmp/open.policy"
+	run attach --cgroup / --policy "$tmp/open.policy"
+	expect "a world-writable policy file is refused" 1 \
+		"^Error: policy file $tmp/open.policy is world-writable: refusing it \\(chmod o-w"
+fi
+
 cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then
 	bpf_mounts_before=$(grep -c ' - bpf ' /proc/self/mountinfo)

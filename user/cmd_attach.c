@@ -118,13 +118,13 @@ int need_root(const char *cmd)
 	return -1;
 }
 
-/* Parse @path and build its trie; errors are printed. */
+/* Check @path is root's, parse it and build its trie; errors are printed. */
 static int load_policy(const char *path, struct policy *pol, struct policy_trie *trie)
 {
 	struct policy_error perr;
 	char err[ERR_SIZE];
 
-	if (policy_load_file(path, pol, &perr)) {
+	if (policy_check_trusted(path, &perr) || policy_load_file(path, pol, &perr)) {
 		p_err("%s", perr.msg);
 		return -1;
 	}

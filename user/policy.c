@@ -762,6 +762,28 @@ int policy_load_file(const char *path, struct policy *pol, struct policy_error *
 	return ret;
 }
 
+int policy_check_trusted(const char *path, struct policy_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		snprintf(err->msg, sizeof(err->msg), "can't open policy file %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		snprintf(err->msg, sizeof(err->msg), "policy file %s is owned by uid %u, not root: "
+			 "refusing it (chown root %s)", path, (unsigned int)st.st_uid, path);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err->msg, sizeof(err->msg), "policy file %s is world-writable: refusing "
+			 "it (chmod o-w %s)", path, path);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- printing and matching --------------------------------------------- */
 
 const char *policy_role_str(uint8_t role)

@@ -54,6 +54,13 @@ int policy_load_file(const char *path, struct policy *pol, struct policy_error *
 int policy_parse_buffer(const char *name, const char *buf, size_t len, struct policy *pol,
 			struct policy_error *err);
 
+/*
+ * A policy decides what a proxy's sockets become, so like sudoers and mptcpd's
+ * configuration it must be root's alone: owned by root, not world-writable.
+ * Returns 0, or -1 with the reason in @err.
+ */
+int policy_check_trusted(const char *path, struct policy_error *err);
+
 const char *policy_role_str(uint8_t role);
 const char *policy_family_str(uint8_t family);
 /* MU_FAMILY_* bits as "ipv4", "ipv6", "ipv4 ipv6" or "none". */
