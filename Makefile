@@ -49,6 +49,17 @@ endif
 
 APP := mptcp-upgrade
 
+# Installation layout; DESTDIR is prepended to all of them.
+PREFIX        ?= /usr/local
+SBINDIR       ?= $(PREFIX)/sbin
+MANDIR        ?= $(PREFIX)/share/man
+SYSCONFDIR    ?= /etc
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR        ?= $(PREFIX)/share/doc/mptcp-upgrade
+UNITS         := mptcp-upgrade@.service mptcp-upgrade-reload@.service mptcp-upgrade@.path \
+		 mptcp-upgrade-follow.service
+
 .PHONY: all
 all: $(APP)
 
@@ -137,6 +148,40 @@ vmlinux:
 	  $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $$tmp && \
 	  if cmp -s $$tmp $(VMLINUX_H); then rm -f $$tmp; echo "  $(VMLINUX_H) unchanged"; \
 	  else mv $$tmp $(VMLINUX_H); chmod 644 $(VMLINUX_H); fi
+
+# Example policies go to $(SYSCONFDIR)/mptcp-upgrade only where no file of that
+# name is: an operator's edited policy is never overwritten.
+.PHONY: install
+install: $(APP)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(APP) $(DESTDIR)$(SBINDIR)/$(APP)
+	$(Q)install -D -m 0644 configs/man/mptcp-upgrade.8 $(DESTDIR)$(MANDIR)/man8/mptcp-upgrade.8
+	$(Q)install -D -m 0644 configs/man/mptcp-upgrade.policy.5 \
+		$(DESTDIR)$(MANDIR)/man5/mptcp-upgrade.policy.5
+	$(Q)install -D -m 0644 configs/bash-completion/mptcp-upgrade \
+		$(DESTDIR)$(COMPLETIONDIR)/mptcp-upgrade
+	$(Q)install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mptcp-upgrade $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DOCDIR)/examples/haproxy.service.d
+	$(Q)for f in example.policy:haproxy.policy demo.policy:demo.policy; do \
+		dst=$(DESTDIR)$(SYSCONFDIR)/mptcp-upgrade/$${f%%:*}; \
+		[ -e "$$dst" ] || install -m 0644 configs/$${f#*:} "$$dst"; \
+	done
+	$(Q)for u in $(UNITS); do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' configs/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
+	$(Q)install -m 0644 configs/systemd/haproxy.service.d/mptcp-upgrade.conf \
+		$(DESTDIR)$(DOCDIR)/examples/haproxy.service.d/mptcp-upgrade.conf
+	$(Q)install -m 0644 configs/demo-haproxy.cfg $(DESTDIR)$(DOCDIR)/examples/haproxy.cfg
+
+# Policies in $(SYSCONFDIR)/mptcp-upgrade are the operator's: uninstall keeps them.
+.PHONY: uninstall
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/$(APP) $(DESTDIR)$(MANDIR)/man8/mptcp-upgrade.8 \
+		$(DESTDIR)$(MANDIR)/man5/mptcp-upgrade.policy.5 \
+		$(DESTDIR)$(COMPLETIONDIR)/mptcp-upgrade $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
 
 .PHONY: clean
 clean:
