@@ -126,7 +126,8 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 .PHONY: check
 check: $(APP) $(TEST_BINS)
 	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh \
-		$(OUTPUT)/selftests/test_tc_rewrite selftests/test_stats.sh selftests/test_vm.sh \
+		$(OUTPUT)/selftests/test_tc_rewrite selftests/test_stats.sh selftests/test_install.sh \
+		selftests/test_vm.sh \
 		selftests/test_vm_strict.sh
 
 # The end-to-end suite alone: here if this kernel runs the hook, in QEMU otherwise.

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# What make install lays out, whether systemd accepts the units, whether the
+# man pages and the completion work, and the Debian package built from this
+# tree: its contents, lintian's verdict, and that it installs and runs.
+# Prints TAP.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+installed_pkg=no
+cleanup() {
+	[ "$installed_pkg" = yes ] && dpkg --purge mptcp-upgrade >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+d=$tmp/dest
+make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >/dev/null
+for f in usr/sbin/mptcp-upgrade:755 usr/share/man/man8/mptcp-upgrade.8:644 \
+	 usr/share/man/man5/mptcp-upgrade.policy.5:644 \
+	 usr/share/bash-completion/completions/mptcp-upgrade:644 \
+	 usr/lib/systemd/system/mptcp-upgrade@.service:644 \
+	 usr/lib/systemd/system/mptcp-upgrade@.path:644 \
+	 usr/lib/systemd/system/mptcp-upgrade-reload@.service:644 \
+	 usr/lib/systemd/system/mptcp-upgrade-follow.service:644 \
+	 etc/mptcp-upgrade/example.policy:644 \
+	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade.conf:644; do
+	path=$d/${f%%:*}
+	[ -f "$path" ] && [ "$(stat -c %a "$path")" = "${f#*:}" ] && ok "installed ${f%%:*} (${f#*:})" ||
+		not_ok "installed ${f%%:*} (${f#*:})" "$(ls -l "$path" 2>&1)"
+done
+grep -qx 'ExecStart=/usr/sbin/mptcp-upgrade attach --cgroup %i --policy /etc/mptcp-upgrade/%i.policy' \
+	"$d/usr/lib/systemd/system/mptcp-upgrade@.service" &&
+	ok "units name the installed binary" || not_ok "units name the installed binary"
+"$d/usr/sbin/mptcp-upgrade" policy "$d/etc/mptcp-upgrade/example.policy" >/dev/null &&
+	ok "the installed binary validates the installed example policy" ||
+	not_ok "the installed binary validates the installed example policy"
+
+echo "# edited by the operator" >>"$d/etc/mptcp-upgrade/example.policy"
+make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >/dev/null
+grep -q 'edited by the operator' "$d/etc/mptcp-upgrade/example.policy" &&
+	ok "install again keeps an edited policy" || not_ok "install again keeps an edited policy"
+make -s -C "$top" uninstall DESTDIR="$d" PREFIX=/usr >/dev/null
+[ ! -e "$d/usr/sbin/mptcp-upgrade" ] && [ -z "$(find "$d/usr" -type f)" ] &&
+	[ -f "$d/etc/mptcp-upgrade/example.policy" ] &&
+	ok "uninstall removes what install put, but the policies" ||
+	not_ok "uninstall removes what install put, but the policies" "$(find "$d" -type f)"
+
+# systemd-analyze verify wants the binaries where the units say: a prefix of our own.
+if command -v systemd-analyze >/dev/null; then
+	p=$tmp/prefix
+	make -s -C "$top" install PREFIX="$p" SYSCONFDIR="$p/etc" >/dev/null
+	mkdir "$tmp/units"
+	for u in mptcp-upgrade@.service mptcp-upgrade-reload@.service mptcp-upgrade@.path; do
+		cp "$p/lib/systemd/system/$u" "$tmp/units/${u/@/@haproxy.slice}"
+	done
+	cp "$p/lib/systemd/system/mptcp-upgrade-follow.service" "$tmp/units/"
+	mkdir -p "$tmp/units/haproxy.service.d"
+	out=$(MANPATH=$p/share/man systemd-analyze verify "$tmp"/units/*.service \
+		"$tmp"/units/*.path 2>&1)
+	rc=$?
+	[ "$rc" = 0 ] && [ -z "$out" ] && ok "systemd-analyze verify accepts the units" ||
+		not_ok "systemd-analyze verify accepts the units" "$out"
+else
+	skip "systemd-analyze verify" "systemd-analyze is not installed"
+fi
+
+if command -v man >/dev/null; then
+	for page in mptcp-upgrade.8 mptcp-upgrade.policy.5; do
+		warn=$(MANWIDTH=80 man --warnings -l "$top/configs/man/$page" 2>&1 >/dev/null)
+		[ -z "$warn" ] && ok "man page $page renders without warnings" ||
+			not_ok "man page $page renders without warnings" "$warn"
+	done
+else
+	skip "man pages render" "man is not installed"
+fi
+
+complete_words() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _mptcp_upgrade
+		 echo "${COMPREPLY[*]}"' sh "$top/configs/bash-completion/mptcp-upgrade" "$@"
+}
+[ "$(complete_words mptcp-upgrade at)" = attach ] &&
+	complete_words mptcp-upgrade attach --n | grep -qx -- --no-strict &&
+	complete_words mptcp-upgrade stats --p | grep -qw -- --prometheus &&
+	ok "bash completion completes commands and their options" ||
+	not_ok "bash completion completes commands and their options" \
+		"$(complete_words mptcp-upgrade at) / $(complete_words mptcp-upgrade attach --n)"
+
+# ---- the Debian package ------------------------------------------------------------
+
+if ! command -v dpkg-buildpackage >/dev/null || ! command -v dh >/dev/null; then
+	skip "Debian package" "dpkg-buildpackage or debhelper is not installed"
+	tap_end
+	exit
+fi
+mkdir -p "$tmp/pkg/mptcp-upgrade"
+git -C "$top" ls-files | tar -C "$top" -cf - -T - | tar -C "$tmp/pkg/mptcp-upgrade" -xf -
+(cd "$tmp/pkg/mptcp-upgrade" && dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1
+rc=$?
+deb=$(ls "$tmp"/pkg/mptcp-upgrade_*_amd64.deb 2>/dev/null | head -n 1)
+[ "$rc" = 0 ] && [ -n "$deb" ] && ok "dpkg-buildpackage -us -uc -b builds the .deb" ||
+	not_ok "dpkg-buildpackage -us -uc -b builds the .deb" "$(tail -n 20 "$tmp/build.log")"
+if [ -n "$deb" ]; then
+	contents=$(dpkg -c "$deb" | awk '{ print $6 }')
+	for f in ./usr/sbin/mptcp-upgrade ./usr/share/man/man8/mptcp-upgrade.8.gz \
+		 ./usr/share/man/man5/mptcp-upgrade.policy.5.gz \
+		 ./usr/lib/systemd/system/mptcp-upgrade@.service ./etc/mptcp-upgrade/example.policy; do
+		grep -qx -- "$f" <<<"$contents" || { not_ok "the package holds $f"; continue; }
+		ok "the package holds $f"
+	done
+	dpkg-deb -e "$deb" "$tmp/ctl"
+	grep -qx /etc/mptcp-upgrade/example.policy "$tmp/ctl/conffiles" &&
+		ok "example policies are conffiles" || not_ok "example policies are conffiles"
+	if command -v lintian >/dev/null; then
+		tags=$(lintian --allow-root --pedantic "${deb%.deb}.changes" 2>&1 |
+			grep -E '^[EWP]: ')
+		[ -z "$tags" ] && ok "lintian: no error, warning or pedantic tag (overrides explained)" ||
+			not_ok "lintian: no error, warning or pedantic tag (overrides explained)" "$tags"
+	else
+		skip "lintian" "lintian is not installed"
+	fi
+	if [ "$(id -u)" -eq 0 ] && [ ! -e /usr/sbin/mptcp-upgrade ]; then
+		dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1 && installed_pkg=yes
+		/usr/sbin/mptcp-upgrade check >"$tmp/check.out" 2>&1
+		rc=$?
+		[ "$installed_pkg" = yes ] && grep -q '^trampolines ' "$tmp/check.out" &&
+			{ [ "$rc" = 0 ] || [ "$rc" = 1 ]; } &&
+			ok "the package installs and mptcp-upgrade check runs (exit $rc)" ||
+			not_ok "the package installs and mptcp-upgrade check runs" \
+				"$(cat "$tmp/dpkg.log" "$tmp/check.out")"
+	else
+		skip "installing the package" "needs root and no mptcp-upgrade in /usr/sbin already"
+	fi
+fi
+tap_end
