@@ -43,7 +43,7 @@ grep -v '^#' "$top/configs/demo.policy"
 show "$bin" attach --cgroup demo-haproxy.slice --policy "$top/configs/demo.policy" || exit 1
 
 step "Start a TCP echo backend (outside the cgroup) and HAProxy 2.6 (inside it, unmodified)"
-"$sock" serve 127.0.0.1 9000 100 >/dev/null 2>&1 &
+"$sock" sink 127.0.0.1 9000 300 tcp >/dev/null 2>&1 &
 pids+=($!)
 sh -c 'echo $$ > "$0/cgroup.procs" && exec haproxy -db -f "$1"' "$cg" \
 	"$top/configs/demo-haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
@@ -64,6 +64,12 @@ echo " for the unlisted one: its connections are plain TCP, as with HAProxy's ow
 
 step "What the engine saw"
 show "$bin" status
+
+step "A long-lived MPTCP client, and what stats reports for the cgroup"
+"$sock" hold 127.0.0.1 8443 1 60 4096 >"$tmp/hold.out" 2>&1 &
+pids+=($!)
+for ((i = 0; i < 100; i++)); do grep -q '^held' "$tmp/hold.out" && break; sleep 0.1; done
+show "$bin" stats
 
 step "Detach: new sockets are TCP again, nothing is left pinned"
 show "$bin" detach
