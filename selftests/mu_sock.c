@@ -16,6 +16,13 @@
  *                                    held open ("held N") until SECONDS have passed (with
  *                                    tcp: socket(..., 0), for the engine to upgrade)
  *
+ *   mu_sock send ADDR PORT BYTES [mptcp]
+ *                                    send BYTES of a fixed pseudo-random stream, print its
+ *                                    checksum ("sent N fnv X")
+ *   mu_sock recv ADDR PORT TIMELINE  receive one connection to its end, append "ms bytes"
+ *                                    every 100 ms to TIMELINE, print "received N fnv X"
+ *   mu_sock rate ADDR PORT N [mptcp] N short request/response connections, print "rate R/s"
+ *
  * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
  * client), so a broken kernel fails a test instead of hanging it.
  */
@@ -176,6 +183,138 @@ static int cmd_connect(const char *ip, const char *port, bool mptcp)
 	return 0;
 }
 
+/* The stream send writes and recv checks: the same bytes for the same offsets. */
+static void fill_stream(unsigned char *buf, size_t len, unsigned long long off)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned long long x = (off + i) * 0x9E3779B97F4A7C15ULL;
+
+		buf[i] = (unsigned char)(x >> 56);
+	}
+}
+
+static unsigned long long fnv1a(unsigned long long h, const unsigned char *p, size_t len)
+{
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmd_send(const char *ip, const char *port, unsigned long long bytes, bool mptcp)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, mptcp ? IPPROTO_MPTCP : 0);
+	unsigned long long off = 0, h = 0xcbf29ce484222325ULL;
+	static unsigned char buf[65536];
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len)) {
+		printf("connect=failed errno=%d\n", errno);
+		return 1;
+	}
+	while (off < bytes) {
+		size_t n = bytes - off < sizeof(buf) ? bytes - off : sizeof(buf);
+		ssize_t w;
+
+		fill_stream(buf, n, off);
+		w = write(fd, buf, n);
+		if (w <= 0) {
+			printf("write failed at %llu errno=%d\n", off, errno);
+			return 1;
+		}
+		h = fnv1a(h, buf, w);
+		off += w;
+	}
+	shutdown(fd, SHUT_WR);
+	/* Wait for the receiver to close: everything arrived. */
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	printf("sent %llu fnv %016llx\n", off, h);
+	close(fd);
+	return 0;
+}
+
+static int cmd_recv(const char *ip, const char *port, const char *timeline)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	int l = socket(ss.ss_family, SOCK_STREAM, 0), one = 1, c;
+	unsigned long long total = 0, h = 0xcbf29ce484222325ULL;
+	static unsigned char buf[65536];
+	FILE *tl = fopen(timeline, "w");
+	double t0, next;
+
+	if (!tl || l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(l, (struct sockaddr *)&ss, len) || listen(l, 4)) {
+		perror("mu_sock recv");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	wait_fd(l, POLLIN, ACCEPT_WAIT_MS);
+	c = accept(l, NULL, NULL);
+	t0 = mono_ms();
+	next = t0 + 100;
+	for (;;) {
+		struct pollfd p = { .fd = c, .events = POLLIN };
+		double now;
+		ssize_t n = 0;
+
+		if (poll(&p, 1, 100) > 0) {
+			n = read(c, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			h = fnv1a(h, buf, n);
+			total += n;
+		}
+		for (now = mono_ms(); now >= next; next += 100)
+			fprintf(tl, "%.0f %llu\n", next - t0, total);
+		if (now - t0 > ACCEPT_WAIT_MS)
+			break;
+	}
+	fprintf(tl, "%.0f %llu\n", mono_ms() - t0, total);
+	fclose(tl);
+	close(c);
+	printf("received %llu fnv %016llx\n", total, h);
+	return 0;
+}
+
+static int cmd_rate(const char *ip, const char *port, int n, bool mptcp)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	double t0 = mono_ms();
+	char buf[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM, mptcp ? IPPROTO_MPTCP : 0);
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) || write(fd, "req\n", 4) != 4) {
+			printf("rate failed at %d errno=%d\n", i, errno);
+			return 1;
+		}
+		wait_fd(fd, POLLIN, WAIT_MS);
+		if (read(fd, buf, sizeof(buf)) <= 0) {
+			printf("rate failed at %d: no answer\n", i);
+			return 1;
+		}
+		close(fd);
+	}
+	printf("rate %.1f/s\n", n * 1000.0 / (mono_ms() - t0));
+	return 0;
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -305,6 +444,13 @@ int main(int argc, char **argv)
 		return cmd_serve(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "send"))
+		return cmd_send(argv[2], argv[3], strtoull(argv[4], NULL, 10),
+				argc == 6 && !strcmp(argv[5], "mptcp"));
+	if (argc == 5 && !strcmp(argv[1], "recv"))
+		return cmd_recv(argv[2], argv[3], argv[4]);
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "rate"))
+		return cmd_rate(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "sink"))
 		return cmd_sink(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "tcp"));
 	if (argc >= 6 && argc <= 8 && !strcmp(argv[1], "hold"))
