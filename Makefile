@@ -114,7 +114,7 @@ $(OUTPUT)/selftests/test_tc_rewrite: $(OUTPUT)/selftests/test_tc_rewrite.o
 
 $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock: %: %.o
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lpthread -o $@
 
 $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
@@ -138,6 +138,12 @@ vmtest: $(APP) $(TEST_BINS)
 .PHONY: bench
 bench: $(APP) $(BENCH_BINS) $(OUTPUT)/selftests/test_tc_rewrite
 	$(Q)selftests/bench.sh
+
+# Aggregation and failover through an upgraded HAProxy, against the paths' limit
+# and mptcpize: writes selftests/multipath/results/report.md and its plots.
+.PHONY: bench-multipath
+bench-multipath: $(APP) $(TEST_BINS)
+	$(Q)selftests/multipath/run.sh
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF, replacing it
 # only when it changed so that a no-op run does not trigger a full rebuild.

@@ -16,9 +16,11 @@
  *                                    held open ("held N") until SECONDS have passed (with
  *                                    tcp: socket(..., 0), for the engine to upgrade)
  *
- *   mu_sock send ADDR PORT BYTES [mptcp]
+ *   mu_sock send ADDR PORT BYTES [mptcp [PATHS]]
  *                                    send BYTES of a fixed pseudo-random stream, print its
- *                                    checksum ("sent N fnv X")
+ *                                    checksum ("sent N fnv X"); with PATHS, append
+ *                                    "ms interface tx-bytes" of this namespace's veths every
+ *                                    100 ms (read in-process: no sampler to schedule)
  *   mu_sock recv ADDR PORT TIMELINE  receive one connection to its end, append "ms bytes"
  *                                    every 100 ms to TIMELINE, print "received N fnv X"
  *   mu_sock rate ADDR PORT N [mptcp] N short request/response connections, print "rate R/s"
@@ -31,6 +33,7 @@
 #include <linux/mptcp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,8 +213,49 @@ static double mono_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmd_send(const char *ip, const char *port, unsigned long long bytes, bool mptcp)
+/* "ms interface tx-bytes" for every veth-looking interface (v*) of this namespace. */
+static void log_paths(FILE *f, double ms)
 {
+	FILE *dev = fopen("/proc/self/net/dev", "re");
+	char line[512], name[64];
+	unsigned long long v[16];
+
+	while (dev && fgets(line, sizeof(line), dev)) {
+		if (sscanf(line, " %63[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu", name,
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 10 &&
+		    name[0] == 'v')
+			fprintf(f, "%.0f %s %llu\n", ms, name, v[8]);
+	}
+	if (dev)
+		fclose(dev);
+}
+
+struct path_logger {
+	FILE *f;
+	double t0;
+	volatile bool done;
+};
+
+/* Its own thread: a writer blocked on a full socket must not stop the samples. */
+static void *path_logger_run(void *arg)
+{
+	struct path_logger *pl = arg;
+	double next = pl->t0;
+
+	while (!pl->done) {
+		log_paths(pl->f, next - pl->t0);
+		next += 100;
+		while (!pl->done && mono_ms() < next)
+			usleep(5000);
+	}
+	return NULL;
+}
+
+static int cmd_send(const char *ip, const char *port, unsigned long long bytes, bool mptcp,
+		    const char *paths)
+{
+	struct path_logger pl = { .f = paths ? fopen(paths, "w") : NULL, .t0 = mono_ms() };
+	pthread_t logger;
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(ip, port, &ss);
 	int fd = socket(ss.ss_family, SOCK_STREAM, mptcp ? IPPROTO_MPTCP : 0);
@@ -222,6 +266,8 @@ static int cmd_send(const char *ip, const char *port, unsigned long long bytes, 
 		printf("connect=failed errno=%d\n", errno);
 		return 1;
 	}
+	if (pl.f)
+		pthread_create(&logger, NULL, path_logger_run, &pl);
 	while (off < bytes) {
 		size_t n = bytes - off < sizeof(buf) ? bytes - off : sizeof(buf);
 		ssize_t w;
@@ -239,6 +285,12 @@ static int cmd_send(const char *ip, const char *port, unsigned long long bytes, 
 	/* Wait for the receiver to close: everything arrived. */
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
+	if (pl.f) {
+		pl.done = true;
+		pthread_join(logger, NULL);
+		log_paths(pl.f, mono_ms() - pl.t0);
+		fclose(pl.f);
+	}
 	printf("sent %llu fnv %016llx\n", off, h);
 	close(fd);
 	return 0;
@@ -444,9 +496,9 @@ int main(int argc, char **argv)
 		return cmd_serve(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
-	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "send"))
+	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "send"))
 		return cmd_send(argv[2], argv[3], strtoull(argv[4], NULL, 10),
-				argc == 6 && !strcmp(argv[5], "mptcp"));
+				argc >= 6 && !strcmp(argv[5], "mptcp"), argc == 7 ? argv[6] : NULL);
 	if (argc == 5 && !strcmp(argv[1], "recv"))
 		return cmd_recv(argv[2], argv[3], argv[4]);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "rate"))

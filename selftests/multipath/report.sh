@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# report.sh RAW RESULTS: turn the raw output of multipath-guest.sh into
+# RESULTS/report.md and its plots (gnuplot, PNG).
+set -eu
+
+raw=$1 res=$2
+mkdir -p "$res"
+read -r rate delay bytes kernel < <(sed 's/[a-z]*=//g' "$raw/setup.txt")
+mbit() { echo "$rate" | sed 's/mbit$//'; }
+limit=$(( 2 * $(mbit) ))		# two paths
+
+# goodput NAME: Mbit/s of one transfer, from the receiver's last timeline line.
+goodput() { awk '{ t = $1; b = $2 } END { printf "%.1f", b * 8 / t / 1000 }' "$raw/$1.timeline"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+sums_match() { [ "$(awk '/^sent/ { print $4 }' "$raw/$1.sent")" = "$(awk '/^received/ { print $4 }' "$raw/$1.received")" ]; }
+
+a=$(goodput a-tcp) b=$(goodput b-mptcp) c=$(goodput c-mptcpize) f=$(goodput failover)
+# The longest time the receiver's byte count stood still, in ms (100 ms samples).
+stall=$(awk 'NR > 1 && $2 == prev { run += $1 - t } $2 != prev { if (run > max) max = run; run = 0 }
+	{ prev = $2; t = $1 } END { if (run > max) max = run; print max + 0 }' "$raw/failover.timeline")
+# The longest stretch with less than a tenth of one path's rate delivered, in ms.
+slow=$(awk -v min="$(mbit)" 'NR > 1 { r = ($2 - pb) * 8 / ($1 - pt) / 1000
+	if (r < min / 10) run += $1 - pt; else { if (run > max) max = run; run = 0 } }
+	{ pt = $1; pb = $2 } END { if (run > max) max = run; print max + 0 }' "$raw/failover.timeline")
+ra=$(ratio "$a" "$limit") rb=$(ratio "$b" "$limit") rc=$(ratio "$c" "$limit")
+rate_up=$(awk '{ print $2 + 0 }' "$raw/rate-upgraded.txt")
+rate_plain=$(awk '{ print $2 + 0 }' "$raw/rate-plain.txt")
+sums=$(for n in a-tcp b-mptcp c-mptcpize failover; do sums_match "$n" && echo ok || echo MISMATCH; done |
+	sort -u | tr '\n' ' ')
+
+# Per path Mbit/s every 100 ms, from the sender's interface counters.
+for n in b-mptcp failover c-mptcpize; do
+	awk '{ if (($2 in last) && $1 > lt[$2]) printf "%.1f %s %.2f\n", $1 / 1000, $2,
+		($3 - last[$2]) * 8 / ($1 - lt[$2]) / 1000; last[$2] = $3; lt[$2] = $1 }' \
+		"$raw/$n.paths" >"$res/$n.paths.dat"
+	grep ' v1c ' "$res/$n.paths.dat" | awk '{ print $1, $3 }' >"$res/$n.v1c.dat"
+	grep ' v2c ' "$res/$n.paths.dat" | awk '{ print $1, $3 }' >"$res/$n.v2c.dat"
+done
+awk '{ if (NR > 1) printf "%.1f %.2f\n", $1 / 1000, ($2 - pb) * 8 / ($1 - pt) / 1000;
+	pt = $1; pb = $2 }' "$raw/failover.timeline" >"$res/failover.goodput.dat"
+
+gnuplot <<GP
+set terminal pngcairo size 900,420 font "DejaVu Sans,10"
+set output "$res/failover.png"
+set title "MPTCP through the upgraded HAProxy: path 1 taken down mid-transfer"
+set xlabel "seconds"
+set ylabel "Mbit/s"
+set yrange [0:*]
+set key top right
+plot "$res/failover.v1c.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.4 title "path 1 (192.0.2.0/24), sent", \
+     "$res/failover.v2c.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.4 title "path 2 (198.51.100.0/24), sent", \
+     "$res/failover.goodput.dat" using 1:2 with lines lw 1 dt 2 title "delivered to the backend"
+set output "$res/paths.png"
+set title "Both paths during one MPTCP transfer through the upgraded HAProxy"
+plot "$res/b-mptcp.v1c.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.4 title "path 1, sent", \
+     "$res/b-mptcp.v2c.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.4 title "path 2, sent"
+set output "$res/goodput.png"
+set title "Bulk goodput client -> backend through HAProxy, against the two paths' sum"
+set style fill solid 0.6
+set boxwidth 0.6
+set xtics ("TCP, one path" 0, "MPTCP, upgraded" 1, "MPTCP, mptcpize" 2)
+set xlabel ""
+set yrange [0:$limit * 1.15]
+unset key
+set arrow from -0.5,$limit to 2.5,$limit nohead lw 2 dt 2
+set label "limit: $limit Mbit/s" at 1.9,$limit * 1.05
+plot "-" using 1:2 with boxes
+0 $a
+1 $b
+2 $c
+e
+GP
+
+cp "$raw/stats-after-b.txt" "$raw/stats-before-failover.txt" "$raw/stats-after-failover.txt" \
+	"$raw/status.txt" "$res/" 2>/dev/null || true
+
+cat >"$res/report.md" <<MD
+# Multipath through an unmodified HAProxy 2.6
+
+Measured by \`make bench-multipath\` on $(date -u +%Y-%m-%d), Linux $kernel in a
+QEMU guest (TCG, one vCPU: the build machines' own kernel refuses the socket
+hook). A client namespace with two paths to the proxy namespace, each a veth
+pair shaped with netem to $rate and $delay each way; HAProxy 2.6 in a cgroup
+attached with \`bind mptcp@:8443\`, forwarding to a backend on the proxy's
+loopback; the proxy namespace signals its second address, so an MPTCP client
+joins a subflow over path 2. $bytes bytes per transfer, client to backend.
+
+| transfer | goodput | of the limit ($limit Mbit/s) |
+|---|---|---|
+| (a) plain TCP, one path, through the upgraded HAProxy | $a Mbit/s | $ra |
+| (b) MPTCP over both paths, HAProxy upgraded by mptcp-upgrade | $b Mbit/s | $rb |
+| (c) MPTCP over both paths, HAProxy under mptcpize (LD_PRELOAD) | $c Mbit/s | $rc |
+
+![goodput](goodput.png)
+
+**Failover.** Path 1 goes down ${FAIL_AFTER:-2} s into an MPTCP transfer: the
+transfer finishes over path 2 ($f Mbit/s on average over the whole transfer).
+The longest time the backend received nothing at all was **$stall ms**; the
+longest stretch below a tenth of one path's rate was **$slow ms** (100 ms
+samples): the time MPTCP took to notice the dead subflow and resend its
+in-flight data on the other. No byte was lost or changed. Checksums (FNV-1a
+of the stream, sender against backend) of every transfer: $sums.
+
+![failover](failover.png)
+
+![both paths](paths.png)
+
+**Short requests** (connect, 4-byte request, answer, close; 200 in a row through
+HAProxy): upgraded HAProxy with MPTCP clients $rate_up/s, plain HAProxy with TCP
+clients $rate_plain/s (ratio $(ratio "$rate_up" "$rate_plain")). Both are bound
+by the paths' 20 ms RTT, not by the engine.
+
+## Reading it
+
+- The limit is the sum of the shaped rates. (a) is one path's worth; (b) and (c)
+  aggregate both. The gap to the limit is TCG: one emulated CPU carries the
+  client, HAProxy, the backend and four netem queues, and one run's numbers move
+  by a tenth of the limit or more from the next run's: compare within a run,
+  and repeat before reading a difference between (b) and (c).
+- (b) and (c) do the same thing to HAProxy's listener here; the difference is
+  that mptcpize makes every socket of the process MPTCP (backend connections
+  included), and needs the process started under it, while the engine needs
+  neither and keeps the policy's unlisted addresses TCP on the wire.
+- A link that flapped earlier in a run was seen to keep a later mptcpize run on
+  one path (the client's path manager state); the runs are ordered so that the
+  failover comes after the aggregate measurements.
+
+## Raw
+
+\`stats-after-b.txt\`, \`stats-before-failover.txt\`, \`stats-after-failover.txt\`
+and \`status.txt\` are what \`mptcp-upgrade stats\` and \`status\` printed during
+the run; the \`.dat\` files are the plotted series.
+MD
+echo "report: $res/report.md"
+echo "headline: MPTCP upgraded $b Mbit/s = $rb of $limit; TCP one path $ra; mptcpize $rc; failover: nothing for ${stall} ms, under a tenth of a path for ${slow} ms; checksums $sums"

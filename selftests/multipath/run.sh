@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# make bench-multipath: the multipath measurements (selftests/vm/multipath-guest.sh)
+# on a kernel that runs the engine, here or in the QEMU guest, then the report
+# in selftests/multipath/results/. PATH_RATE, PATH_DELAY, BULK_BYTES and
+# FAIL_AFTER change the set-up.
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+raw=$(mktemp -d /var/tmp/mu-multipath.XXXXXX)
+trap 'rm -rf "$raw"' EXIT
+command -v gnuplot >/dev/null || { echo "Error: gnuplot missing (apt install gnuplot-nox)" >&2; exit 1; }
+
+if "$top/mptcp-upgrade" check >/dev/null 2>&1; then
+	echo "bench-multipath: this kernel runs the attach engine: measuring here"
+	OUT=$raw "$top/selftests/vm/multipath-guest.sh"
+else
+	echo "bench-multipath: this kernel refuses the socket hook: measuring in the QEMU guest"
+	MU_VM_OUT=$raw MU_VM_TIMEOUT=900 "$top/selftests/vm/run-vm" env \
+		PATH_RATE="${PATH_RATE:-50mbit}" PATH_DELAY="${PATH_DELAY:-10ms}" \
+		BULK_BYTES="${BULK_BYTES:-40000000}" FAIL_AFTER="${FAIL_AFTER:-2}" \
+		"$top/selftests/vm/multipath-guest.sh"
+fi
+rm -rf "$top/selftests/multipath/results"
+"$top/selftests/multipath/report.sh" "$raw" "$top/selftests/multipath/results"
