@@ -73,7 +73,7 @@ plot "-" using 1:2 with boxes
 e
 GP
 
-cp "$raw/stats-after-b.txt" "$raw/stats-before-failover.txt" "$raw/stats-after-failover.txt" \
+cp "$raw/stats-held-connection.txt" "$raw/stats-after-b.txt" "$raw/stats-after-failover.txt" \
 	"$raw/status.txt" "$res/" 2>/dev/null || true
 
 cat >"$res/report.md" <<MD
@@ -127,11 +127,20 @@ by the paths' 20 ms RTT, not by the engine.
   one path (the client's path manager state); the runs are ordered so that the
   failover comes after the aggregate measurements.
 
+## mptcp-upgrade stats, at the end of the run
+
+\`\`\`
+$(cat "$raw/stats-held-connection.txt" 2>/dev/null)
+\`\`\`
+
 ## Raw
 
-\`stats-after-b.txt\`, \`stats-before-failover.txt\`, \`stats-after-failover.txt\`
-and \`status.txt\` are what \`mptcp-upgrade stats\` and \`status\` printed during
-the run; the \`.dat\` files are the plotted series.
+\`stats-held-connection.txt\` is what \`mptcp-upgrade stats\` printed for an
+MPTCP connection made through the upgraded HAProxy at the end of the run (its
+subflows, bytes and the policy line it matched);
+\`stats-after-*.txt\` and \`status.txt\` the counters after the transfers (on
+one emulated CPU a transfer was over before a snapshot taken during it could
+run); the \`.dat\` files are the plotted series.
 MD
 echo "report: $res/report.md"
 echo "headline: MPTCP upgraded $b Mbit/s = $rb of $limit; TCP one path $ra; mptcpize $rc; failover: nothing for ${stall} ms, under a tenth of a path for ${slow} ms; checksums $sums"
