@@ -16,6 +16,8 @@
 
 #include "policy.h"
 
+#include "testutil.h"
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -24,18 +26,7 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
 
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* A policy that uses every form the parser knows, but no host names (DNS is not the parser). */
 static void write_policy(const char *path, int lines)

@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -53,15 +55,6 @@
 #define WAIT_MS 10000		/* for a peer in the middle of an exchange */
 #define ACCEPT_WAIT_MS 600000	/* for the next client of a server the test keeps */
 
-static int protocol_of(int fd)
-{
-	int proto = -1;
-	socklen_t len = sizeof(proto);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len))
-		return -errno;
-	return proto;
-}
 
 static int family_of(const char *s)
 {

@@ -33,6 +33,8 @@
 #include "mptcp_upgrade.h"
 #include "upgrade.skel.h"
 
+#include "testutil.h"
+
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -60,14 +62,6 @@ static void tap(bool pass, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static int protocol_of(int fd)
-{
-	int proto = -1;
-	socklen_t len = sizeof(proto);
-
-	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len);
-	return proto;
-}
 
 /* 1 MPTCP, 0 fell back or plain TCP. */
 static int negotiated_mptcp(int fd)
@@ -357,18 +351,7 @@ static double conn_rate(int port, int n)
 	return n / (now_s() - t0);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
 
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int run_bench(struct upgrade_bpf *skel)
 {
