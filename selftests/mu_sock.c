@@ -45,12 +45,6 @@
 
 #include "testutil.h"
 
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP 262
-#endif
-#ifndef SOL_MPTCP
-#define SOL_MPTCP 284
-#endif
 
 #define WAIT_MS 10000		/* for a peer in the middle of an exchange */
 #define ACCEPT_WAIT_MS 600000	/* for the next client of a server the test keeps */

@@ -7,6 +7,14 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+/* Debian's libc headers predate these. */
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef SOL_MPTCP
+#define SOL_MPTCP 284
+#endif
+
 /* SO_PROTOCOL of a socket: 6 TCP, 262 MPTCP; -errno when it can't be read. */
 static inline int protocol_of(int fd)
 {
