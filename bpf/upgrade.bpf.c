@@ -86,12 +86,24 @@ struct {
 	__type(value, struct mu_sock_state);
 } sock_states SEC(".maps");
 
+/* Network namespace cookie -> MU_NETNS_*, written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MU_MAX_NETNS);
+	__type(key, __u64);
+	__type(value, __u32);
+} netns_info SEC(".maps");
+
 static __always_inline void count(__u32 attach_id, enum mu_attach_counter idx)
 {
 	struct mu_attach_counters *c = bpf_map_lookup_elem(&attach_counters, &attach_id);
 
+	/*
+	 * Per-CPU, but a tc or sockops program in softirq can interrupt a
+	 * process-context program on the same CPU: add atomically.
+	 */
 	if (c && idx < MU_CNT_MAX)
-		c->count[idx]++;	/* per-CPU: no atomic needed */
+		__sync_fetch_and_add(&c->count[idx], 1);
 }
 
 /*
@@ -99,7 +111,7 @@ static __always_inline void count(__u32 attach_id, enum mu_attach_counter idx)
  * the path from the cgroup v2 root to the task's own cgroup, so that a child
  * cgroup attached with its own policy overrides its parent's.
  */
-static __always_inline const struct mu_attachment *current_attachment(void)
+static __always_inline const struct mu_attachment *current_attachment(__u64 *cgroup_id)
 {
 	const struct mu_attachment *found = NULL, *att;
 	__u64 cgid;
@@ -110,10 +122,36 @@ static __always_inline const struct mu_attachment *current_attachment(void)
 		if (!cgid)	/* past the task's own cgroup */
 			break;
 		att = bpf_map_lookup_elem(&attached_cgroups, &cgid);
-		if (att)
+		if (att) {
 			found = att;
+			*cgroup_id = cgid;
+		}
 	}
 	return found;
+}
+
+/*
+ * May a socket of @att be upgraded in the caller's network namespace? Not
+ * where MPTCP is off (socket() would fail with ENOPROTOOPT), and, for a strict
+ * attachment, not where the loader has not put stage 3 on the interfaces: an
+ * unlisted address there would negotiate MPTCP. Such sockets stay TCP, and are
+ * counted, until `reload` or `follow` prepares the namespace.
+ */
+static __always_inline bool netns_allows(const struct mu_attachment *att)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 cookie = task->nsproxy->net_ns->net_cookie;
+	__u32 *info = bpf_map_lookup_elem(&netns_info, &cookie);
+
+	if (info && (*info & MU_NETNS_MPTCP_OFF)) {
+		count(att->id, MU_CNT_NETNS_MPTCP_OFF);
+		return false;
+	}
+	if ((att->flags & MU_ATTACH_STRICT) && (!info || !(*info & MU_NETNS_STAGE3))) {
+		count(att->id, MU_CNT_NETNS_UNPREPARED);
+		return false;
+	}
+	return true;
 }
 
 SEC("fmod_ret/update_socket_protocol")
@@ -121,7 +159,7 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 {
 	const struct mu_attachment *att;
 	struct mu_upgrade_note note;
-	__u64 pid_tgid;
+	__u64 pid_tgid, cgroup_id = 0;
 	__u32 family_bit;
 
 	/* Cheap tests first: this runs for every socket() on the machine. */
@@ -136,7 +174,7 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 	if (protocol != 0 && protocol != IPPROTO_TCP && protocol != IPPROTO_MPTCP)
 		return protocol;
 
-	att = current_attachment();
+	att = current_attachment(&cgroup_id);
 	if (!att)
 		return protocol;
 
@@ -155,11 +193,12 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 		count(att->id, MU_CNT_SOCKETS_OTHER_FAMILY);
 		return protocol;
 	}
+	if (!netns_allows(att))
+		return protocol;
 
-	note.attach_id = att->id;
+	note.cgroup_id = cgroup_id;
 	note.family = family;
 	note.attach_flags = att->flags;
-	note.pad = 0;
 	if (bpf_map_update_elem(&upgrade_notes, &pid_tgid, &note, BPF_ANY))
 		count(att->id, MU_CNT_NOTES_DROPPED);
 	count(att->id, MU_CNT_SOCKETS_UPGRADED);
@@ -182,7 +221,7 @@ int mu_mark_socket(struct bpf_sock *ctx)
 	if (note->family == ctx->family) {
 		st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (st) {
-			st->attach_id = note->attach_id;
+			st->cgroup_id = note->cgroup_id;
 			st->flags = MU_SOCK_UPGRADED;
 			if (note->attach_flags & MU_ATTACH_STRICT)
 				st->flags |= MU_SOCK_STRICT;
@@ -207,13 +246,13 @@ static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_e
 			return;
 	}
 	if (ev == LINE_BIND)
-		c->binds++;
+		__sync_fetch_and_add(&c->binds, 1);
 	else if (ev == LINE_CONNECT)
-		c->connects++;
+		__sync_fetch_and_add(&c->connects, 1);
 	else if (ev == LINE_MPTCP)
-		c->mptcp++;
+		__sync_fetch_and_add(&c->mptcp, 1);
 	else
-		c->fallback++;
+		__sync_fetch_and_add(&c->fallback, 1);
 }
 
 /* The first entry, in policy order, whose ranges cover this port for this role. */
@@ -233,6 +272,45 @@ static __always_inline __u32 match_ranges(const struct mu_policy_value *val, __u
 	return MU_ENTRY_UNLISTED;
 }
 
+/* The policy's answer for one address and port in one role: entry + 1 or MU_ENTRY_UNLISTED. */
+static __always_inline __u32 policy_lookup(const struct mu_attachment *att,
+					   const struct mu_lpm_key *key, __u16 port, __u8 role)
+{
+	const struct mu_policy_value *val;
+	void *trie;
+
+	trie = bpf_map_lookup_elem(&policies, &att->id);
+	if (!trie)
+		return MU_ENTRY_UNLISTED;
+	val = bpf_map_lookup_elem(trie, key);
+	return val ? match_ranges(val, port, role) : MU_ENTRY_UNLISTED;
+}
+
+/* The trie key of an IPv6 address; ::ffff:a.b.c.d on a dual-stack socket is IPv4 a.b.c.d. */
+static __always_inline void lpm_key6(struct mu_lpm_key *key, __u32 a0, __u32 a1, __u32 a2,
+				     __u32 a3)
+{
+	if (!a0 && !a1 && a2 == bpf_htonl(0xffff)) {
+		key->family = AF_INET;
+		__builtin_memcpy(key->addr, &a3, 4);
+		key->prefixlen = MU_LPM_FAMILY_BITS + 32;
+		return;
+	}
+	key->family = AF_INET6;
+	__builtin_memcpy(key->addr, &a0, 4);
+	__builtin_memcpy(key->addr + 4, &a1, 4);
+	__builtin_memcpy(key->addr + 8, &a2, 4);
+	__builtin_memcpy(key->addr + 12, &a3, 4);
+	key->prefixlen = MU_LPM_FAMILY_BITS + 128;
+}
+
+static __always_inline void lpm_key4(struct mu_lpm_key *key, __u32 a)
+{
+	key->family = AF_INET;
+	__builtin_memcpy(key->addr, &a, 4);
+	key->prefixlen = MU_LPM_FAMILY_BITS + 32;
+}
+
 /*
  * Classify the first subflow of one of our MPTCP sockets at bind() (role
  * MU_ROLE_BIND, local address) or connect() (MU_ROLE_CONNECT, destination).
@@ -240,13 +318,12 @@ static __always_inline __u32 match_ranges(const struct mu_policy_value *val, __u
  */
 static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int family)
 {
-	struct mu_lpm_key key = { .family = AF_INET };
-	const struct mu_policy_value *val;
+	struct mu_lpm_key key = {};
+	const struct mu_attachment *att;
 	struct bpf_sock *sk = ctx->sk;
 	struct mptcp_sock *msk;
 	struct mu_sock_state *st;
-	void *trie;
-	__u32 entry;
+	__u32 entry, gen;
 	__u16 port;
 
 	if (!sk || sk->protocol != IPPROTO_TCP)
@@ -260,42 +337,24 @@ static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int fa
 	st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
 	if (!st || !(st->flags & MU_SOCK_UPGRADED))
 		return 1;
+	att = bpf_map_lookup_elem(&attached_cgroups, &st->cgroup_id);
+	if (!att)
+		return 1;	/* detached since: stage 3 treats it as unlisted */
+	/* The generation first: a reload swaps the trie, then bumps it. */
+	gen = att->gen;
 
 	port = bpf_ntohs((__u16)ctx->user_port);
-	if (family == AF_INET) {
-		__u32 a = ctx->user_ip4;
-
-		__builtin_memcpy(key.addr, &a, 4);
-		key.prefixlen = MU_LPM_FAMILY_BITS + 32;
-	} else {
-		__u32 a0 = ctx->user_ip6[0], a1 = ctx->user_ip6[1];
-		__u32 a2 = ctx->user_ip6[2], a3 = ctx->user_ip6[3];
-
-		/* ::ffff:a.b.c.d on a dual-stack socket is the IPv4 peer a.b.c.d. */
-		if (!a0 && !a1 && a2 == bpf_htonl(0xffff)) {
-			__builtin_memcpy(key.addr, &a3, 4);
-			key.prefixlen = MU_LPM_FAMILY_BITS + 32;
-		} else {
-			key.family = AF_INET6;
-			__builtin_memcpy(key.addr, &a0, 4);
-			__builtin_memcpy(key.addr + 4, &a1, 4);
-			__builtin_memcpy(key.addr + 8, &a2, 4);
-			__builtin_memcpy(key.addr + 12, &a3, 4);
-			key.prefixlen = MU_LPM_FAMILY_BITS + 128;
-		}
-	}
-
-	entry = MU_ENTRY_UNLISTED;
-	trie = bpf_map_lookup_elem(&policies, &st->attach_id);
-	if (trie) {
-		val = bpf_map_lookup_elem(trie, &key);
-		if (val)
-			entry = match_ranges(val, port, role);
-	}
+	if (family == AF_INET)
+		lpm_key4(&key, ctx->user_ip4);
+	else
+		lpm_key6(&key, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			 ctx->user_ip6[3]);
+	entry = policy_lookup(att, &key, port, role);
 	if (role == MU_ROLE_BIND) {
 		struct mu_sock_state *sub;
 
 		st->bind_entry = entry;
+		st->bind_gen = gen;
 		/*
 		 * The listening subflow carries the state too: every socket accept()
 		 * hands out is cloned from it, MPTCP subflow or plain TCP fallback.
@@ -303,16 +362,16 @@ static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int fa
 		sub = bpf_sk_storage_get(&sock_states, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (sub)
 			*sub = *st;
-		count(st->attach_id, entry == MU_ENTRY_UNLISTED ? MU_CNT_BINDS_UNLISTED
-								: MU_CNT_BINDS_LISTED);
+		count(att->id, entry == MU_ENTRY_UNLISTED ? MU_CNT_BINDS_UNLISTED
+							  : MU_CNT_BINDS_LISTED);
 	} else {
 		st->connect_entry = entry;
-		count(st->attach_id, entry == MU_ENTRY_UNLISTED ? MU_CNT_CONNECTS_UNLISTED
-								: MU_CNT_CONNECTS_LISTED);
+		st->connect_gen = gen;
+		count(att->id, entry == MU_ENTRY_UNLISTED ? MU_CNT_CONNECTS_UNLISTED
+							  : MU_CNT_CONNECTS_LISTED);
 	}
 	if (entry != MU_ENTRY_UNLISTED)
-		count_line(st->attach_id, entry - 1,
-			   role == MU_ROLE_BIND ? LINE_BIND : LINE_CONNECT);
+		count_line(att->id, entry - 1, role == MU_ROLE_BIND ? LINE_BIND : LINE_CONNECT);
 	return 1;
 }
 
@@ -350,10 +409,11 @@ int mu_connect6(struct bpf_sock_addr *ctx)
 SEC("sockops")
 int mu_sockops(struct bpf_sock_ops *ops)
 {
+	const struct mu_attachment *att;
 	struct mu_sock_state *st;
 	struct mptcp_sock *msk;
 	struct bpf_sock *sk;
-	__u32 entry;
+	__u32 entry, gen;
 	bool mptcp;
 
 	if (ops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
@@ -375,40 +435,52 @@ int mu_sockops(struct bpf_sock_ops *ops)
 		if (!st)
 			return 1;
 		entry = st->connect_entry;
+		gen = st->connect_gen;
 		mptcp = bpf_load_hdr_opt(ops, opt, sizeof(opt), 0) > 0;
 	} else {
 		st = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
 		if (!st)
 			return 1;
 		entry = st->bind_entry;
+		gen = st->bind_gen;
 		mptcp = msk != NULL;
 	}
 	if (!(st->flags & MU_SOCK_UPGRADED) || entry == MU_ENTRY_NONE ||
 	    entry == MU_ENTRY_UNLISTED)
 		return 1;
-	count_line(st->attach_id, entry - 1, mptcp ? LINE_MPTCP : LINE_FALLBACK);
+	/* Count only against the policy the entry came from, never a reloaded one. */
+	att = bpf_map_lookup_elem(&attached_cgroups, &st->cgroup_id);
+	if (!att || att->gen != gen)
+		return 1;
+	count_line(att->id, entry - 1, mptcp ? LINE_MPTCP : LINE_FALLBACK);
 	return 1;
 }
 
 /* ---- stage 3: unlisted addresses stay plain TCP on the wire ------------------ */
 
 #define ETH_HLEN	14
+#define VLAN_HLEN	4
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
 #define TCPOPT_NOP	1
 #define TCPOPT_EOL	0
 #define TCPOPT_MPTCP	30
 #define MPTCPOPT_MP_CAPABLE	0
+#define TCP_LISTEN_STATE	10
+#define TCP_CLOSE_STATE		7
 /* tcx: go on with the next program (classic clsact: TC_ACT_UNSPEC, the same -1). */
 #define MU_TC_NEXT	(-1)
 
-/* Where a TCP SYN carrying MP_CAPABLE keeps it. */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* Where a TCP SYN carrying MP_CAPABLE keeps it; offsets from the network header. */
 struct syn_info {
-	__u32 l4off;		/* TCP header, from skb->data */
-	__u32 opt;		/* the MP_CAPABLE option */
+	__u32 l4off;		/* TCP header */
+	__u32 optrel;		/* the MP_CAPABLE option, from the TCP header */
 	__u32 optlen;
+	bool v6;
+	__be16 tot_len;		/* IPv4 total length / IPv6 payload length */
 	struct bpf_sock_tuple tuple;
-	__u32 tuple_len;
 };
 
 struct option_scan {
@@ -447,127 +519,229 @@ static long scan_option(__u32 step, struct option_scan *c)
 }
 
 /*
- * A SYN (without ACK) with an MP_CAPABLE option? The network header follows an
- * Ethernet header on eth, veth and lo, and starts the packet on L3 devices.
+ * A SYN (without ACK) with an MP_CAPABLE option? Read relative to the network
+ * header, which the stack has set on both hooks, so that devices with an
+ * Ethernet header, with a VLAN tag in the frame, and without any link-layer
+ * header (tun, WireGuard, ipip) are parsed alike.
  */
 static __always_inline bool parse_syn(struct __sk_buff *skb, struct syn_info *si)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u16 proto = bpf_ntohs(skb->protocol);
 	struct option_scan scan = {};
-	struct tcphdr *th;
-	__u32 l3off = 0;
+	struct tcphdr th;
 
-	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
-		return false;
-	if (data + ETH_HLEN <= end && ((struct ethhdr *)data)->h_proto == skb->protocol)
-		l3off = ETH_HLEN;
 	if (proto == ETH_P_IP) {
-		struct iphdr *iph = data + l3off;
+		struct iphdr iph;
 
-		if ((void *)(iph + 1) > end || iph->version != 4 || iph->protocol != IPPROTO_TCP)
+		if (bpf_skb_load_bytes_relative(skb, 0, &iph, sizeof(iph), BPF_HDR_START_NET))
 			return false;
-		if (iph->frag_off & bpf_htons(0x1fff | 0x2000))	/* fragments: leave them */
+		if (iph.version != 4 || iph.ihl < 5 || iph.protocol != IPPROTO_TCP)
 			return false;
-		si->l4off = l3off + iph->ihl * 4;
-		si->tuple.ipv4.saddr = iph->saddr;
-		si->tuple.ipv4.daddr = iph->daddr;
-		si->tuple_len = sizeof(si->tuple.ipv4);
-	} else {
-		struct ipv6hdr *ip6 = data + l3off;
+		if (iph.frag_off & bpf_htons(0x1fff | 0x2000))	/* fragments: leave them */
+			return false;
+		si->l4off = iph.ihl * 4;
+		si->tot_len = iph.tot_len;
+		si->tuple.ipv4.saddr = iph.saddr;
+		si->tuple.ipv4.daddr = iph.daddr;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
 
+		if (bpf_skb_load_bytes_relative(skb, 0, &ip6, sizeof(ip6), BPF_HDR_START_NET))
+			return false;
 		/* A SYN behind extension headers is rare enough to let through untouched. */
-		if ((void *)(ip6 + 1) > end || ip6->version != 6 || ip6->nexthdr != IPPROTO_TCP)
+		if (ip6.version != 6 || ip6.nexthdr != IPPROTO_TCP)
 			return false;
-		si->l4off = l3off + sizeof(*ip6);
-		__builtin_memcpy(si->tuple.ipv6.saddr, &ip6->saddr, 16);
-		__builtin_memcpy(si->tuple.ipv6.daddr, &ip6->daddr, 16);
-		si->tuple_len = sizeof(si->tuple.ipv6);
-	}
-	if (si->l4off > 80)
-		return false;
-	th = data + si->l4off;
-	if ((void *)(th + 1) > end || !th->syn || th->ack)
-		return false;
-	if (proto == ETH_P_IP) {
-		si->tuple.ipv4.sport = th->source;
-		si->tuple.ipv4.dport = th->dest;
+		si->v6 = true;
+		si->l4off = sizeof(ip6);
+		si->tot_len = ip6.payload_len;
+		__builtin_memcpy(si->tuple.ipv6.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(si->tuple.ipv6.daddr, &ip6.daddr, 16);
 	} else {
-		si->tuple.ipv6.sport = th->source;
-		si->tuple.ipv6.dport = th->dest;
+		return false;
+	}
+	if (si->l4off > 60 ||
+	    bpf_skb_load_bytes_relative(skb, si->l4off, &th, sizeof(th), BPF_HDR_START_NET))
+		return false;
+	if (!th.syn || th.ack)
+		return false;
+	if (si->v6) {
+		si->tuple.ipv6.sport = th.source;
+		si->tuple.ipv6.dport = th.dest;
+	} else {
+		si->tuple.ipv4.sport = th.source;
+		si->tuple.ipv4.dport = th.dest;
 	}
 	/*
 	 * Scan a copy, one option per bpf_loop() step: variable offsets into the
 	 * packet, or an open-coded loop over unknown bytes, defeat the verifier.
 	 */
-	scan.optlen = th->doff * 4;
+	scan.optlen = th.doff * 4;
 	if (scan.optlen <= 20 || scan.optlen > 20 + TCP_MAX_OPTIONS)
 		return false;
 	scan.optlen -= 20;
-	if (bpf_skb_load_bytes(skb, si->l4off + 20, scan.opts, scan.optlen))
+	if (bpf_skb_load_bytes_relative(skb, si->l4off + 20, scan.opts, scan.optlen,
+					BPF_HDR_START_NET))
 		return false;
 	scan.found = -1;
 	bpf_loop(TCP_MAX_OPTIONS, scan_option, &scan, 0);
 	if (scan.found < 0)
 		return false;
-	si->opt = si->l4off + 20 + scan.found;
+	si->optrel = 20 + scan.found;
 	si->optlen = scan.len;
 	return true;
 }
 
 /*
+ * Where the network header starts, counted from skb->data (which is where
+ * bpf_skb_store_bytes and bpf_l4_csum_replace count from): found by matching
+ * the header the stack points at against the packet's first bytes, after no
+ * link-layer header, an Ethernet one, or one with a VLAN tag. -1 if none fits.
+ */
+static __always_inline bool header_at(struct __sk_buff *skb, int off, const __u32 nh[5])
+{
+	__u32 at[5];
+
+	if (bpf_skb_load_bytes(skb, off, at, sizeof(at)))
+		return false;
+	return at[0] == nh[0] && at[1] == nh[1] && at[2] == nh[2] && at[3] == nh[3] &&
+	       at[4] == nh[4];
+}
+
+static __always_inline int network_offset(struct __sk_buff *skb)
+{
+	__u32 nh[5];
+
+	if (bpf_skb_load_bytes_relative(skb, 0, nh, sizeof(nh), BPF_HDR_START_NET))
+		return -1;
+	if (header_at(skb, 0, nh))
+		return 0;
+	if (header_at(skb, ETH_HLEN, nh))
+		return ETH_HLEN;
+	if (header_at(skb, ETH_HLEN + VLAN_HLEN, nh))
+		return ETH_HLEN + VLAN_HLEN;
+	return -1;
+}
+
+/*
  * Replace the option with NOPs and fix the TCP checksum. SYN's MP_CAPABLE is 4
- * bytes (v1) or 12 (v0); Linux writes options 32-bit aligned, and an option at
- * an odd offset (another stack) is left alone rather than mis-summed.
+ * bytes (v1) or 12 (v0). The checksum is a sum of 16-bit words counted from
+ * the TCP header, so the rewrite works on the 4-byte aligned window around the
+ * option: an option at an odd offset (other stacks write them) is summed right.
  */
 static __always_inline int strip_option(struct __sk_buff *skb, const struct syn_info *si)
 {
-	__u8 old[12] = {}, nops[12];
+	__u8 old[16] = {}, new[16];
+	__u32 rel, len, wstart, wlen, first, i;
+	int l3off;
 	__s64 diff;
-	__u32 len = si->optlen;
 
-	if ((len != 4 && len != 12) || ((si->opt - si->l4off) & 1))
+	len = si->optlen;
+	if (len != 4 && len != 12)
 		return -1;
-	__builtin_memset(nops, TCPOPT_NOP, sizeof(nops));
-	if (len == 4) {
-		if (bpf_skb_load_bytes(skb, si->opt, old, 4))
-			return -1;
-		diff = bpf_csum_diff((__be32 *)old, 4, (__be32 *)nops, 4, 0);
-		if (bpf_skb_store_bytes(skb, si->opt, nops, 4, 0))
-			return -1;
-	} else {
-		if (bpf_skb_load_bytes(skb, si->opt, old, 12))
-			return -1;
-		diff = bpf_csum_diff((__be32 *)old, 12, (__be32 *)nops, 12, 0);
-		if (bpf_skb_store_bytes(skb, si->opt, nops, 12, 0))
-			return -1;
-	}
+	rel = si->optrel;
+	if (rel < 20 || rel > 60 || si->l4off > 60)
+		return -1;
+	l3off = network_offset(skb);
+	if (l3off < 0)
+		return -1;
+	first = rel & 3;
+	wstart = rel & 0x3c;
+	wlen = (first + len + 3) & 0x1c;		/* 4, 8, 12 or 16 */
+	if (wlen < 4 || wlen > 16)
+		return -1;
+	wstart += si->l4off + l3off;
+	if (bpf_skb_load_bytes(skb, wstart, old, wlen))
+		return -1;
+	for (i = 0; i < 16; i++)
+		new[i] = i >= first && i < first + len ? TCPOPT_NOP : old[i];
+	diff = bpf_csum_diff((__be32 *)old, wlen, (__be32 *)new, wlen, 0);
 	if (diff < 0)
 		return -1;
-	return bpf_l4_csum_replace(skb, si->l4off + 16, 0, diff, 0);
+	if (bpf_skb_store_bytes(skb, wstart, new, wlen, 0))
+		return -1;
+	return bpf_l4_csum_replace(skb, l3off + si->l4off + 16, 0, diff, 0);
 }
 
-/* Our socket, strict, and the entry that decides is unlisted? */
-static __always_inline struct mu_sock_state *strict_unlisted(struct mptcp_sock *msk, bool bind)
+/*
+ * Is a SYN that found a wildcard listener addressed to this host? The listener
+ * lookup does not check that the destination is local, and a SYN routed through
+ * this host (to a container, a VM, another machine) to the same port would
+ * otherwise lose MP_CAPABLE. The FIB answers: local destinations are "not
+ * forwarded"; with forwarding off on the device nothing but local traffic gets
+ * past the IP layer. A device that hands its frames to another one (bridge,
+ * macvlan and bond ports) is left to the upper device, which sees them again.
+ */
+static __always_inline bool addressed_here(struct __sk_buff *skb, const struct syn_info *si)
 {
-	struct mu_sock_state *st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct bpf_fib_lookup fib = {};
+	long ret;
+
+	if (kskb->dev && kskb->dev->rx_handler)
+		return false;
+	fib.ifindex = skb->ingress_ifindex;
+	fib.l4_protocol = IPPROTO_TCP;
+	if (si->v6) {
+		fib.family = AF_INET6;
+		fib.sport = si->tuple.ipv6.sport;
+		fib.dport = si->tuple.ipv6.dport;
+		__builtin_memcpy(fib.ipv6_src, si->tuple.ipv6.saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, si->tuple.ipv6.daddr, 16);
+	} else {
+		fib.family = AF_INET;
+		fib.sport = si->tuple.ipv4.sport;
+		fib.dport = si->tuple.ipv4.dport;
+		fib.ipv4_src = si->tuple.ipv4.saddr;
+		fib.ipv4_dst = si->tuple.ipv4.daddr;
+	}
+	fib.tot_len = bpf_ntohs(si->tot_len);
+	ret = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	return ret == BPF_FIB_LKUP_RET_NOT_FWDED || ret == BPF_FIB_LKUP_RET_FWD_DISABLED;
+}
+
+/* Ours and strict: the sockets stage 3 acts for. */
+static __always_inline struct mu_sock_state *strict_state(void *sk)
+{
+	struct mu_sock_state *st = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
 
 	if (!st || (st->flags & (MU_SOCK_UPGRADED | MU_SOCK_STRICT)) !=
 		   (MU_SOCK_UPGRADED | MU_SOCK_STRICT))
 		return NULL;
-	if ((bind ? st->bind_entry : st->connect_entry) != MU_ENTRY_UNLISTED)
-		return NULL;
 	return st;
 }
 
-/* A SYN leaving from one of our sockets whose connect() matched no entry. */
+/*
+ * The destination of a SYN whose connect() the engine did not see (TCP Fast
+ * Open through sendmsg, say), against the policy in force.
+ */
+static __always_inline __u32 classify_syn_destination(const struct mu_attachment *att,
+						      const struct syn_info *si)
+{
+	struct mu_lpm_key key = {};
+	__u32 a[4];
+
+	if (si->v6) {
+		__builtin_memcpy(a, si->tuple.ipv6.daddr, 16);
+		lpm_key6(&key, a[0], a[1], a[2], a[3]);
+		return policy_lookup(att, &key, bpf_ntohs(si->tuple.ipv6.dport), MU_ROLE_CONNECT);
+	}
+	lpm_key4(&key, si->tuple.ipv4.daddr);
+	return policy_lookup(att, &key, bpf_ntohs(si->tuple.ipv4.dport), MU_ROLE_CONNECT);
+}
+
+/*
+ * A SYN leaving from one of our sockets whose connect() matched no entry, or
+ * whose attachment is gone (detach must not widen what speaks MPTCP).
+ */
 SEC("tc")
 int mu_tc_egress(struct __sk_buff *skb)
 {
+	const struct mu_attachment *att;
 	struct syn_info si = {};
 	struct mu_sock_state *st;
 	struct mptcp_sock *msk;
 	struct bpf_sock *sk;
+	__u32 entry;
 
 	if (!parse_syn(skb, &si))
 		return MU_TC_NEXT;
@@ -580,42 +754,136 @@ int mu_tc_egress(struct __sk_buff *skb)
 	msk = bpf_skc_to_mptcp_sock(sk);
 	if (!msk)
 		return MU_TC_NEXT;
-	st = strict_unlisted(msk, false);
-	if (!st || strip_option(skb, &si))
+	st = strict_state(msk);
+	if (!st)
+		return MU_TC_NEXT;
+	att = bpf_map_lookup_elem(&attached_cgroups, &st->cgroup_id);
+	entry = st->connect_entry;
+	if (!att)
+		entry = MU_ENTRY_UNLISTED;
+	else if (entry == MU_ENTRY_NONE)
+		entry = classify_syn_destination(att, &si);
+	if (entry != MU_ENTRY_UNLISTED || strip_option(skb, &si))
 		return MU_TC_NEXT;
 	/* Retransmitted SYNs are stripped again but counted once. */
 	if (!(st->flags & MU_SOCK_STRIPPED)) {
 		st->flags |= MU_SOCK_STRIPPED;
-		count(st->attach_id, MU_CNT_KEPT_TCP_OUT);
+		if (att)
+			count(att->id, MU_CNT_KEPT_TCP_OUT);
 	}
 	return MU_TC_NEXT;
 }
 
-/* A SYN arriving for one of our listeners whose bind() matched no entry. */
+/* The listener's own bound address, as bind() gave it (the kernel keeps it). */
+static __always_inline bool listener_key(struct bpf_sock *sk, struct mu_lpm_key *key)
+{
+	if (sk->family == AF_INET) {
+		lpm_key4(key, sk->src_ip4);
+		return sk->src_ip4 == 0;
+	}
+	lpm_key6(key, sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]);
+	return !(sk->src_ip6[0] | sk->src_ip6[1] | sk->src_ip6[2] | sk->src_ip6[3]);
+}
+
+/*
+ * A SYN arriving for one of our listeners. The listener is classified again,
+ * from its bound address against the policy in force, on every MP_CAPABLE SYN:
+ * a reload applies to listeners that already exist, and a listener whose
+ * attachment is gone (detached) is unlisted. The result is written back to the
+ * listener, so the socket accept() hands out names the line that admitted it.
+ */
 SEC("tc")
 int mu_tc_ingress(struct __sk_buff *skb)
 {
+	struct mu_sock_state *st, *sub;
+	const struct mu_attachment *att = NULL;
+	struct mu_lpm_key key = {};
 	struct syn_info si = {};
-	struct mu_sock_state *st = NULL;
+	struct bpf_sock_tuple tuple;
 	struct mptcp_sock *msk;
 	struct bpf_sock *sk;
-	__u32 attach_id = 0;
+	__u32 entry = MU_ENTRY_UNLISTED, gen;
+	bool wildcard, ours = false;
 
 	if (!parse_syn(skb, &si))
 		return MU_TC_NEXT;
-	sk = bpf_skc_lookup_tcp(skb, &si.tuple, si.tuple_len, BPF_F_CURRENT_NETNS, 0);
+	/*
+	 * The listener itself, never a TIME_WAIT or request socket of the same
+	 * 4-tuple: the kernel hands a SYN that reuses a TIME_WAIT pair to the
+	 * listener. No connection has a zero peer, so only listeners match.
+	 */
+	tuple = si.tuple;
+	if (si.v6) {
+		__builtin_memset(tuple.ipv6.saddr, 0, 16);
+		tuple.ipv6.sport = 0;
+	} else {
+		tuple.ipv4.saddr = 0;
+		tuple.ipv4.sport = 0;
+	}
+	if (si.v6)
+		sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv6), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return MU_TC_NEXT;
-	if (sk->state == BPF_TCP_LISTEN) {
-		msk = bpf_skc_to_mptcp_sock(sk);
-		if (msk) {
-			st = strict_unlisted(msk, true);
-			if (st)
-				attach_id = st->attach_id;
+	if (sk->state != TCP_LISTEN_STATE)
+		goto release;
+	msk = bpf_skc_to_mptcp_sock(sk);
+	if (!msk)
+		goto release;
+	st = strict_state(msk);
+	if (!st)
+		goto release;
+	ours = true;
+	wildcard = listener_key(sk, &key);
+	att = bpf_map_lookup_elem(&attached_cgroups, &st->cgroup_id);
+	if (att) {
+		gen = att->gen;
+		entry = policy_lookup(att, &key, sk->src_port, MU_ROLE_BIND);
+		if (st->bind_entry != entry || st->bind_gen != gen) {
+			st->bind_entry = entry;
+			st->bind_gen = gen;
+		}
+		sub = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
+		if (sub && (sub->bind_entry != entry || sub->bind_gen != gen)) {
+			sub->bind_entry = entry;
+			sub->bind_gen = gen;
 		}
 	}
+release:
 	bpf_sk_release(sk);
-	if (st && !strip_option(skb, &si))
-		count(attach_id, MU_CNT_KEPT_TCP_IN);
+	if (!ours || entry != MU_ENTRY_UNLISTED)
+		return MU_TC_NEXT;
+	if (wildcard && !addressed_here(skb, &si))
+		return MU_TC_NEXT;
+	if (!strip_option(skb, &si) && att)
+		count(att->id, MU_CNT_KEPT_TCP_IN);
 	return MU_TC_NEXT;
+}
+
+/* ---- sockets that outlive their attachment --------------------------------- */
+
+/*
+ * One line per socket of ours that could still send or receive a SYN (a
+ * listener, or one not connected yet) and that stage 3 acts for: while any is
+ * left, detaching the last attachment keeps stage 3 in place, since removing
+ * it would let those sockets negotiate MPTCP on unlisted addresses.
+ */
+SEC("iter/bpf_sk_storage_map")
+int mu_live_sockets(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct mu_sock_state *st = ctx->value;
+	struct sock *sk = ctx->sk;
+	__u8 state;
+
+	if (!sk || !st)
+		return 0;
+	if ((st->flags & (MU_SOCK_UPGRADED | MU_SOCK_STRICT)) !=
+	    (MU_SOCK_UPGRADED | MU_SOCK_STRICT) || sk->sk_protocol != IPPROTO_MPTCP)
+		return 0;
+	state = sk->__sk_common.skc_state;
+	if (state != TCP_LISTEN_STATE && state != TCP_CLOSE_STATE)
+		return 0;
+	BPF_SEQ_PRINTF(ctx->meta->seq, "%llu %u\n", st->cgroup_id, state);
+	return 0;
 }

@@ -25,6 +25,8 @@
 #define MU_MAX_POLICY_ENTRIES	65536
 /* Threads that may be between update_socket_protocol and sock_create at once. */
 #define MU_MAX_PENDING_NOTES	16384
+/* Network namespaces the loader may prepare (netns_info). */
+#define MU_MAX_NETNS		4096
 
 /* Address families a policy covers (mu_attachment.families), one bit each. */
 #define MU_FAMILY_INET		(1U << 0)
@@ -45,7 +47,12 @@ struct mu_attachment {
 	__u32 id;		/* slot in the per-attachment maps, < MU_MAX_ATTACHMENTS */
 	__u32 families;		/* MU_FAMILY_* with at least one policy entry */
 	__u32 flags;		/* MU_ATTACH_* */
-	__u32 pad;
+	/*
+	 * Policy generation: bumped by every reload, after the new trie is in
+	 * place. An entry index a socket remembers means something only under
+	 * the generation it was taken in.
+	 */
+	__u32 gen;
 };
 
 /* Unlisted addresses stay plain TCP on the wire (stage 3); off with --no-strict. */
@@ -57,11 +64,19 @@ struct mu_attachment {
  * says "this MPTCP socket is ours", as opposed to one the application asked for.
  */
 struct mu_upgrade_note {
-	__u32 attach_id;
+	__u64 cgroup_id;	/* the attached cgroup (the key of attached_cgroups) */
 	__u32 family;		/* AF_INET or AF_INET6 as passed to socket() */
 	__u32 attach_flags;	/* MU_ATTACH_* when the socket was created */
-	__u32 pad;
 };
+
+/*
+ * Network namespaces the loader has prepared, keyed by their cookie
+ * (SO_NETNS_COOKIE): a socket of a strict attachment is upgraded only in a
+ * namespace whose interfaces carry stage 3, so that an unlisted address never
+ * negotiates MPTCP because its namespace appeared after attach.
+ */
+#define MU_NETNS_STAGE3		(1U << 0)	/* tc programs on its interfaces */
+#define MU_NETNS_MPTCP_OFF	(1U << 1)	/* net.mptcp.enabled=0 when last looked */
 
 /*
  * Policy lookup: one LPM trie per attachment, keyed by family then address, so
@@ -93,15 +108,24 @@ struct mu_policy_value {
 	struct mu_port_range ranges[MU_MAX_RANGES];
 };
 
-/* What the engine remembers of each MPTCP socket it upgraded (socket-local storage). */
+/*
+ * What the engine remembers of each MPTCP socket it upgraded (socket-local
+ * storage). The attachment is named by its cgroup id, not by its slot: a slot
+ * is reused after detach, a cgroup id is not, so a socket outliving its
+ * attachment is recognised as an orphan instead of being taken for the next
+ * attachment's. Entry indexes carry the policy generation they were taken in.
+ */
 #define MU_ENTRY_NONE		0		/* no bind()/connect() seen yet */
 #define MU_ENTRY_UNLISTED	0xffffffffU	/* seen, and no policy entry matched */
 
 struct mu_sock_state {
-	__u32 attach_id;
+	__u64 cgroup_id;	/* the attachment that upgraded it */
 	__u32 flags;		/* MU_SOCK_* */
 	__u32 bind_entry;	/* entry index + 1, or MU_ENTRY_NONE / MU_ENTRY_UNLISTED */
 	__u32 connect_entry;
+	__u32 bind_gen;		/* mu_attachment.gen that bind_entry belongs to */
+	__u32 connect_gen;	/* ... and connect_entry */
+	__u32 pad;
 };
 
 #define MU_SOCK_UPGRADED	(1U << 0)
@@ -120,6 +144,8 @@ enum mu_attach_counter {
 	MU_CNT_CONNECTS_UNLISTED,	/* ... matched none */
 	MU_CNT_KEPT_TCP_OUT,		/* unlisted outgoing connection: MP_CAPABLE removed */
 	MU_CNT_KEPT_TCP_IN,		/* SYN for an unlisted listener: MP_CAPABLE removed */
+	MU_CNT_NETNS_UNPREPARED,	/* left TCP: its network namespace has no stage 3 */
+	MU_CNT_NETNS_MPTCP_OFF,		/* left TCP: net.mptcp.enabled=0 in its namespace */
 	MU_CNT_MAX,
 };
 

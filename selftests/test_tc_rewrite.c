@@ -86,15 +86,63 @@ static socklen_t loopback(int family, int port, struct sockaddr_storage *ss)
 	return sizeof(struct sockaddr_in6);
 }
 
+/* The attachment the marked sockets belong to, as engine_attach registers one. */
+#define TEST_CGROUP_ID	4242
+#define TEST_GEN	7
+
 /* Mark @fd as the engine marks a socket it upgraded under a strict attachment. */
 static int mark(int map_fd, int fd, __u32 bind_entry, __u32 connect_entry)
 {
 	struct mu_sock_state st = {
-		.attach_id = 0, .flags = MU_SOCK_UPGRADED | MU_SOCK_STRICT,
+		.cgroup_id = TEST_CGROUP_ID, .flags = MU_SOCK_UPGRADED | MU_SOCK_STRICT,
 		.bind_entry = bind_entry, .connect_entry = connect_entry,
+		.bind_gen = TEST_GEN, .connect_gen = TEST_GEN,
 	};
 
 	return bpf_map_update_elem(map_fd, &fd, &st, BPF_NOEXIST);
+}
+
+/* Register the test attachment (slot 0, strict) with an empty policy, or remove it. */
+static int register_attachment(struct upgrade_bpf *skel, bool on)
+{
+	struct mu_attachment att = { .id = 0, .families = MU_FAMILY_INET | MU_FAMILY_INET6,
+				     .flags = MU_ATTACH_STRICT, .gen = TEST_GEN };
+	__u64 cgid = TEST_CGROUP_ID;
+
+	if (!on)
+		return bpf_map__delete_elem(skel->maps.attached_cgroups, &cgid, sizeof(cgid), 0);
+	return bpf_map__update_elem(skel->maps.attached_cgroups, &cgid, sizeof(cgid), &att,
+				    sizeof(att), BPF_ANY);
+}
+
+/*
+ * Swap in a policy for slot 0, as reload does: empty, or one entry (index 0)
+ * for @port on the IPv4 and IPv6 loopback addresses in @roles.
+ */
+static int set_policy(struct upgrade_bpf *skel, int port, __u8 roles)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct mu_policy_value val = { .nr_ranges = 1 };
+	struct mu_lpm_key k4 = { .prefixlen = MU_LPM_FAMILY_BITS + 32, .family = AF_INET };
+	struct mu_lpm_key k6 = { .prefixlen = MU_LPM_FAMILY_BITS + 128, .family = AF_INET6 };
+	__u32 slot = 0, lo4 = htonl(INADDR_LOOPBACK);
+	int fd, ret;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "test_policy", sizeof(struct mu_lpm_key),
+			    sizeof(struct mu_policy_value), 64, &opts);
+	if (fd < 0)
+		return -1;
+	val.ranges[0] = (struct mu_port_range){ .port_min = port, .port_max = port,
+						.roles = roles, .entry = 0 };
+	memcpy(k4.addr, &lo4, 4);
+	memcpy(k6.addr, &in6addr_loopback, 16);
+	ret = port && (bpf_map_update_elem(fd, &k4, &val, BPF_ANY) ||
+		       bpf_map_update_elem(fd, &k6, &val, BPF_ANY));
+	if (!ret)
+		ret = bpf_map__update_elem(skel->maps.policies, &slot, sizeof(slot), &fd,
+					   sizeof(fd), BPF_ANY);
+	close(fd);
+	return ret;
 }
 
 struct conn_result {
@@ -180,9 +228,13 @@ static struct upgrade_bpf *load_tc_programs(void)
 
 	if (!skel)
 		return NULL;
-	/* Everything but the socket-creation hook, which this kernel may refuse. */
+	/*
+	 * Everything but the tracing programs (the socket-creation hook and the
+	 * socket iterator), which this kernel may refuse.
+	 */
 	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog != skel->progs.mu_upgrade_socket);
+		bpf_program__set_autoload(prog, prog != skel->progs.mu_upgrade_socket &&
+					  prog != skel->progs.mu_live_sockets);
 	if (upgrade_bpf__load(skel)) {
 		upgrade_bpf__destroy(skel);
 		return NULL;
@@ -399,6 +451,10 @@ int main(int argc, char **argv)
 	}
 	if (attach_tcx(skel, links)) {
 		printf("Bail out! can't attach tcx programs to lo: %s\n", strerror(errno));
+		return 1;
+	}
+	if (register_attachment(skel, true) || set_policy(skel, 0, 0)) {
+		printf("Bail out! can't register the test attachment: %s\n", strerror(errno));
 		return 1;
 	}
 	run_tests(skel);

@@ -279,16 +279,22 @@ int do_attach(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* Stage 3 first: its programs do nothing until a strict socket exists. */
-	if (!a.no_strict) {
+	/*
+	 * Stage 3 and the namespaces first: the programs do nothing until a
+	 * strict socket exists, and stage 1 upgrades only in prepared namespaces.
+	 */
+	{
 		struct attachment *grown = realloc(list, (nr + 1) * sizeof(*list));
+		bool stage3 = !a.no_strict;
 
 		if (!grown)
 			goto out;
 		list = grown;
 		memset(&list[nr], 0, sizeof(list[nr]));
 		snprintf(list[nr].cgroup, sizeof(list[nr].cgroup), "%s", cg.name);
-		if (engine_install_tc(&e, list, nr + 1, err, sizeof(err)) < 0) {
+		for (i = 0; i < nr; i++)
+			stage3 |= list[i].flags & MU_ATTACH_STRICT;
+		if (engine_install_tc(&e, list, nr + 1, stage3, err, sizeof(err)) < 0) {
 			p_err("%s", err);
 			goto fail_fresh;
 		}
@@ -371,7 +377,7 @@ int do_reload(int argc, char **argv)
 	/* Interfaces and namespaces may have come since: stage 3 covers them first. */
 	for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
 		;
-	if (i < nr && engine_install_tc(&e, list, nr, err, sizeof(err)) < 0) {
+	if (engine_install_tc(&e, list, nr, i < nr, err, sizeof(err)) < 0) {
 		p_err("%s", err);
 		goto out;
 	}

@@ -48,8 +48,8 @@ static int cover_interfaces(void)
 	} else {
 		for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
 			;
-		if (i < nr) {
-			added = engine_install_tc(&e, list, nr, err, sizeof(err));
+		if (nr) {
+			added = engine_install_tc(&e, list, nr, i < nr, err, sizeof(err));
 			if (added < 0)
 				p_err("%s", err);
 		}

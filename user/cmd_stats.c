@@ -248,16 +248,21 @@ static struct line_ref line_of(const struct mu_conn *c, const struct attachment 
 			       size_t nr)
 {
 	struct line_ref r = {};
-	__u32 entry;
+	__u32 entry, gen;
 	size_t i;
 
 	if (!c->has_state || !(c->st.flags & MU_SOCK_UPGRADED))
 		return r;
 	r.ours = true;
-	entry = c->st.connect_entry != MU_ENTRY_NONE ? c->st.connect_entry : c->st.bind_entry;
+	entry = c->st.connect_entry, gen = c->st.connect_gen;
+	if (entry == MU_ENTRY_NONE)
+		entry = c->st.bind_entry, gen = c->st.bind_gen;
 	for (i = 0; i < nr; i++)
-		if (list[i].id == c->st.attach_id)
+		if (list[i].cgroup_id == c->st.cgroup_id)
 			r.att = &list[i];
+	/* An entry of an earlier policy names no line of the one in force. */
+	if (r.att && gen != r.att->gen)
+		return r;
 	if (!r.att || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED || !r.att->entries ||
 	    entry > json_object_array_length(r.att->entries))
 		return r;

@@ -22,6 +22,8 @@ static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_CONNECTS_UNLISTED] = "connects_unlisted",
 	[MU_CNT_KEPT_TCP_OUT] = "unlisted_kept_tcp_out",
 	[MU_CNT_KEPT_TCP_IN] = "unlisted_kept_tcp_in",
+	[MU_CNT_NETNS_UNPREPARED] = "sockets_netns_unprepared",
+	[MU_CNT_NETNS_MPTCP_OFF] = "sockets_netns_mptcp_off",
 };
 
 static const char *const engine_prog_names[EP_MAX] = {
@@ -30,6 +32,7 @@ static const char *const engine_prog_names[EP_MAX] = {
 	[EP_CONNECT6] = "cgroup/connect6", [EP_SOCKOPS] = "cgroup/sockops",
 	[EP_TC_INGRESS] = "tcx/ingress",
 	[EP_TC_EGRESS] = "tcx/egress",
+	[EP_LIVE_ITER] = "iter/bpf_sk_storage_map",
 };
 
 /* tcx links the engine has pinned, one per interface and direction. */

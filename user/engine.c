@@ -50,6 +50,7 @@ static const char *const map_names[EM_MAX] = {
 	[EM_POLICIES] = "policies",
 	[EM_LINE_COUNTERS] = "line_counters",
 	[EM_SOCK_STATES] = "sock_states",
+	[EM_NETNS] = "netns_info",
 };
 
 static const struct {
@@ -64,6 +65,7 @@ static const struct {
 	[EP_SOCKOPS] = { "prog_sockops", BPF_CGROUP_SOCK_OPS },
 	[EP_TC_INGRESS] = { "prog_tc_ingress", MU_BPF_TCX_INGRESS },
 	[EP_TC_EGRESS] = { "prog_tc_egress", MU_BPF_TCX_EGRESS },
+	[EP_LIVE_ITER] = { "prog_live_sockets", BPF_TRACE_ITER },
 };
 
 /*
@@ -244,6 +246,67 @@ static void unload(struct engine *e)
 
 static void finish_pending(struct engine *e, __u32 id);
 
+int engine_live_sockets(struct engine *e, long *total, long *orphans)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	union bpf_iter_link_info info = {};
+	char buf[4096], *line, *end;
+	size_t have = 0;
+	int link_fd, iter_fd;
+	ssize_t n;
+
+	*total = *orphans = 0;
+	info.map.map_fd = e->map_fd[EM_SOCK_STATES];
+	opts.iter_info = &info;
+	opts.iter_info_len = sizeof(info);
+	link_fd = bpf_link_create(e->prog_fd[EP_LIVE_ITER], 0, BPF_TRACE_ITER, &opts);
+	if (link_fd < 0)
+		return -1;
+	iter_fd = bpf_iter_create(link_fd);
+	close(link_fd);
+	if (iter_fd < 0)
+		return -1;
+	/* Lines "CGROUP_ID STATE"; a line may straddle two reads. */
+	for (;;) {
+		n = read(iter_fd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += n;
+		buf[have] = '\0';
+		for (line = buf; (end = strchr(line, '\n')); line = end + 1) {
+			__u64 cgid = strtoull(line, NULL, 10);
+			struct mu_attachment att;
+
+			(*total)++;
+			if (bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &cgid, &att))
+				(*orphans)++;
+		}
+		have = strlen(line);
+		memmove(buf, line, have);
+	}
+	close(iter_fd);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * The last attachment is gone: unload, unless sockets stage 3 acts for are
+ * still alive. Unloading then would let their unlisted addresses negotiate
+ * MPTCP; the engine stays, inert for everything else, until a later command
+ * finds them gone. If the iterator can't run, stay too: failing open is the
+ * outcome detach must never have.
+ */
+static void unload_unless_live(struct engine *e)
+{
+	long total, orphans;
+
+	if (engine_live_sockets(e, &total, &orphans) || total > 0)
+		return;
+	crash_point("unload");
+	unload(e);
+}
+
 /* Everything that no committed attachment accounts for is debris of a killed command. */
 static void gc(struct engine *e)
 {
@@ -291,7 +354,7 @@ static void gc(struct engine *e)
 		bpf_map_delete_elem(e->map_fd[EM_POLICIES], &id);
 	}
 	if (!any)
-		unload(e);
+		unload_unless_live(e);
 }
 
 int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *err,
@@ -372,6 +435,7 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 	prog_objs[EP_SOCKOPS] = skel->progs.mu_sockops;
 	prog_objs[EP_TC_INGRESS] = skel->progs.mu_tc_ingress;
 	prog_objs[EP_TC_EGRESS] = skel->progs.mu_tc_egress;
+	prog_objs[EP_LIVE_ITER] = skel->progs.mu_live_sockets;
 	for (i = 0; i < EM_MAX; i++) {
 		map = bpf_object__find_map_by_name(skel->obj, map_names[i]);
 		snprintf(path, sizeof(path), "%s/%s", staging, map_names[i]);
@@ -578,6 +642,9 @@ static void finish_pending(struct engine *e, __u32 id)
 	if (next.policy_map_id && next.policy_map_id == current_policy_map_id(e, id)) {
 		value = (struct mu_attachment){ .id = id, .families = next.families,
 						.flags = next.flags };
+		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &next.cgroup_id, &value))
+			value.gen++;
+		value.families = next.families;
 		bpf_map_update_elem(e->map_fd[EM_ATTACHED], &next.cgroup_id, &value, BPF_EXIST);
 		delete_line_counters(e, id);
 		state_path(id, path, sizeof(path));
@@ -610,6 +677,12 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 {
 	struct mu_attachment value = { .families = trie->families, .flags = flags };
 	bool used[MU_MAX_ATTACHMENTS];
+
+	/*
+	 * Any start will do as long as it is not the generation of an earlier
+	 * attachment of the same cgroup, whose sockets may still be alive.
+	 */
+	value.gen = (__u32)time(NULL) ^ (__u32)getpid() << 16;
 	struct attachment att = {};
 	char dir[PATH_MAX], path[PATH_MAX + 32];
 	int i, cg_fd, link_fd, policy_fd, ret;
@@ -668,6 +741,7 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	att.attached_at = time(NULL);
 	att.families = trie->families;
 	att.flags = flags;
+	att.gen = value.gen;
 	state_path(id, path, sizeof(path));
 	if (write_state(&att, pol, path, err, err_size)) {
 		remove_tree(dir);
@@ -691,7 +765,7 @@ int engine_reload(struct engine *e, const struct attachment *att, const char *po
 		  size_t err_size)
 {
 	struct mu_attachment value = { .id = att->id, .families = trie->families,
-				       .flags = att->flags };
+				       .flags = att->flags, .gen = att->gen + 1 };
 	struct attachment next = *att;
 	char pending[PATH_MAX], path[PATH_MAX];
 	int fd, ret;
@@ -753,7 +827,7 @@ int engine_detach(struct engine *e, const struct attachment *att, char *err, siz
 	for (id = 0; id < MU_MAX_ATTACHMENTS; id++)
 		if (used[id])
 			return 0;
-	unload(e);
+	unload_unless_live(e);
 	return 0;
 }
 
@@ -780,6 +854,7 @@ int engine_list(struct engine *e, struct attachment **list, size_t *nr)
 		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &out[n].cgroup_id, &value)) {
 			out[n].families = value.families;
 			out[n].flags = value.flags;
+			out[n].gen = value.gen;
 		}
 		n++;
 	}
@@ -858,6 +933,25 @@ static bool tcx_link_alive(const char *pin, int ifindex)
 	return alive;
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The current network namespace's cookie, the key stage 1 looks it up by. */
+static int netns_cookie(__u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	ret = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len);
+	close(fd);
+	return ret;
+}
+
 /* Both directions on every interface of the current network namespace. */
 static int install_tc_here(struct engine *e, unsigned long netns, char *err, size_t err_size)
 {
@@ -878,6 +972,8 @@ static int install_tc_here(struct engine *e, unsigned long netns, char *err, siz
 			unlink(pin);	/* a link of a device that is gone */
 			link_fd = bpf_link_create(e->prog_fd[dirs[d]], it->if_index,
 						  progs[dirs[d]].type, NULL);
+			if (link_fd < 0 && errno == ENODEV)
+				break;	/* the interface went away since the listing */
 			if (link_fd < 0 || bpf_obj_pin(link_fd, pin)) {
 				fail(err, err_size, "can't attach to %s %s of interface %s: %s",
 				     dirs[d] == EP_TC_INGRESS ? "tcx ingress" : "tcx egress",
@@ -897,21 +993,46 @@ static int install_tc_here(struct engine *e, unsigned long netns, char *err, siz
 
 struct install_ctx {
 	struct engine *e;
+	bool stage3;
 	char *err;
 	size_t err_size;
 };
 
+/*
+ * Prepare one namespace: stage 3 on its interfaces when a strict attachment
+ * needs it, then tell stage 1 what it may do there. The order matters: a
+ * namespace is marked ready only once its programs are in place.
+ */
 static int install_in_ns(const struct netns_ref *ns, void *arg)
 {
 	struct install_ctx *c = arg;
+	__u32 flags = 0, old = 0;
+	__u64 cookie;
+	int added = 0;
 
-	return install_tc_here(c->e, ns->ino, c->err, c->err_size);
+	if (c->stage3) {
+		added = install_tc_here(c->e, ns->ino, c->err, c->err_size);
+		if (added < 0)
+			return -1;
+		flags |= MU_NETNS_STAGE3;
+	}
+	if (mptcp_enabled() == 0)
+		flags |= MU_NETNS_MPTCP_OFF;
+	if (netns_cookie(&cookie))
+		return fail(c->err, c->err_size, "can't read the network namespace cookie "
+			    "(SO_NETNS_COOKIE, Linux 5.14): %s", strerror(errno));
+	if (!bpf_map_lookup_elem(c->e->map_fd[EM_NETNS], &cookie, &old))
+		flags |= old & MU_NETNS_STAGE3;	/* links stay until unload */
+	if (bpf_map_update_elem(c->e->map_fd[EM_NETNS], &cookie, &flags, BPF_ANY))
+		return fail(c->err, c->err_size, "can't record network namespace %lu: %s",
+			    ns->ino, strerror(errno));
+	return added;
 }
 
-int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, char *err,
-		      size_t err_size)
+int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
+		      char *err, size_t err_size)
 {
-	struct install_ctx ctx = { .e = e, .err = err, .err_size = err_size };
+	struct install_ctx ctx = { .e = e, .stage3 = stage3, .err = err, .err_size = err_size };
 	char root[PATH_MAX], path[PATH_MAX * 2];
 	struct netns_set set;
 	size_t i;
@@ -921,6 +1042,7 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
 		return fail(err, err_size, "can't create %s: %s", TC_PIN_DIR, strerror(errno));
 	/* This command's own namespace first: an empty cgroup's proxy starts here. */
 	netns_set_init(&set);
+	netns_set_add_named(&set);
 	if (!first_mount("cgroup2", root, sizeof(root))) {
 		for (i = 0; i < nr; i++) {
 			snprintf(path, sizeof(path), "%s%s", root,

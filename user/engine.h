@@ -28,6 +28,7 @@
 
 enum engine_map {
 	EM_ATTACHED, EM_NOTES, EM_ATTACH_COUNTERS, EM_POLICIES, EM_LINE_COUNTERS, EM_SOCK_STATES,
+	EM_NETNS,
 	EM_MAX,
 };
 
@@ -35,6 +36,7 @@ enum engine_prog {
 	EP_SOCK_CREATE, EP_BIND4, EP_BIND6, EP_CONNECT4, EP_CONNECT6, EP_SOCKOPS,
 	EP_CGROUP_MAX,			/* the ones above attach to cgroups */
 	EP_TC_INGRESS = EP_CGROUP_MAX, EP_TC_EGRESS,	/* these to interfaces */
+	EP_LIVE_ITER,			/* an iterator over sock_states, run on demand */
 	EP_MAX,
 };
 
@@ -51,6 +53,7 @@ struct attachment {
 	__u64 cgroup_id;
 	__u32 families;
 	__u32 flags;			/* MU_ATTACH_* */
+	__u32 gen;			/* policy generation in force (mu_attachment.gen) */
 	char cgroup[PATH_MAX];		/* name under the cgroup v2 root */
 	char policy[PATH_MAX];		/* the file, as given */
 	char sha256[65];
@@ -78,18 +81,32 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 		  char *err, size_t err_size);
 
 /*
- * Stage 3's tc programs on every interface (loopback included) of this network
- * namespace and of those the processes of the attached cgroups live in. Safe to
- * repeat: present links are kept, links of interfaces that are gone replaced.
- * Returns how many links it added, or -1.
+ * Prepare the network namespaces: this command's, those of `ip netns`
+ * (/run/netns) and those the processes of the attached cgroups live in. With
+ * @stage3, stage 3's tc programs go on every interface (loopback included);
+ * then stage 1 is told it may upgrade sockets there (netns_info), and whether
+ * MPTCP is off there. Safe to repeat: present links are kept, links of
+ * interfaces that are gone replaced. Returns how many links it added, or -1.
  */
-int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, char *err,
-		      size_t err_size);
+int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
+		      char *err, size_t err_size);
 int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
 		  const struct policy *pol, const struct policy_trie *trie, char *err,
 		  size_t err_size);
-/* Detach one cgroup; the engine unloads itself with the last one. */
+/*
+ * Detach one cgroup. With the last one the engine unloads itself, unless
+ * sockets it upgraded under a strict attachment are still alive (a proxy that
+ * was not restarted): then stage 3 stays, so their unlisted addresses do not
+ * start negotiating MPTCP, and a later command unloads it once they are gone.
+ */
 int engine_detach(struct engine *e, const struct attachment *att, char *err, size_t err_size);
+
+/*
+ * Sockets upgraded under a strict attachment that may still send or receive a
+ * SYN (listening, or not connected yet), in total and of attachments that are
+ * gone. -1 when the iterator can't run.
+ */
+int engine_live_sockets(struct engine *e, long *total, long *orphans);
 
 /* Committed attachments, in id order. */
 int engine_list(struct engine *e, struct attachment **list, size_t *nr);

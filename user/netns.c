@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,16 +21,47 @@ static unsigned long netns_inode(int pid)
 	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
 }
 
-static void add_pid(struct netns_set *set, int pid)
+static bool known(const struct netns_set *set, unsigned long ino)
 {
-	unsigned long ino = netns_inode(pid);
 	size_t i;
 
 	for (i = 0; i < set->nr; i++)
 		if (set->ns[i].ino == ino)
-			return;
-	if (ino && set->nr < MAX_NETNS)
+			return true;
+	return false;
+}
+
+static void add_pid(struct netns_set *set, int pid)
+{
+	unsigned long ino = netns_inode(pid);
+
+	if (ino && !known(set, ino) && set->nr < MAX_NETNS)
 		set->ns[set->nr++] = (struct netns_ref){ .ino = ino, .pid = pid };
+}
+
+void netns_set_add_named(struct netns_set *set)
+{
+	struct netns_ref ref = {};
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir("/run/netns");
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(ref.path, sizeof(ref.path), "/run/netns/%s", de->d_name) >=
+		    sizeof(ref.path))
+			continue;
+		/* A name that is not a mounted namespace (a stale file) has its own inode. */
+		if (stat(ref.path, &st) || !st.st_ino || known(set, st.st_ino))
+			continue;
+		if (set->nr >= MAX_NETNS)
+			break;
+		ref.ino = st.st_ino;
+		set->ns[set->nr++] = ref;
+	}
+	if (d)
+		closedir(d);
 }
 
 void netns_set_init(struct netns_set *set)
@@ -68,14 +100,17 @@ int netns_set_for_each(const struct netns_set *set,
 		       int (*fn)(const struct netns_ref *ns, void *ctx), void *ctx)
 {
 	int self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ns_fd, r, sum = 0;
-	char path[64];
+	char path[128];
 	size_t i;
 
 	if (self_fd < 0)
 		return -1;
 	for (i = 0; i < set->nr; i++) {
-		if (set->ns[i].pid) {
-			snprintf(path, sizeof(path), "/proc/%d/ns/net", set->ns[i].pid);
+		if (set->ns[i].pid || set->ns[i].path[0]) {
+			if (set->ns[i].pid)
+				snprintf(path, sizeof(path), "/proc/%d/ns/net", set->ns[i].pid);
+			else
+				snprintf(path, sizeof(path), "%s", set->ns[i].path);
 			ns_fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (ns_fd < 0)
 				continue;	/* the process exited meanwhile */

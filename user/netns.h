@@ -10,10 +10,11 @@
 
 #define MAX_NETNS 256
 
-/* A network namespace, and a process to enter it through (0: this one). */
+/* A network namespace, and a process or a bind mount to enter it through (neither: this one). */
 struct netns_ref {
 	unsigned long ino;
 	int pid;
+	char path[96];		/* /run/netns/NAME, when pid is 0 and it is not ours */
 };
 
 struct netns_set {
@@ -25,6 +26,11 @@ struct netns_set {
 void netns_set_init(struct netns_set *set);
 /* Add the namespaces of every process of the cgroup v2 directory @path and below. */
 void netns_set_add_cgroup(struct netns_set *set, const char *path);
+/*
+ * Add the named namespaces of `ip netns` (/run/netns): a proxy is often started
+ * in one after attach, and its sockets are created before anyone can react.
+ */
+void netns_set_add_named(struct netns_set *set);
 
 /*
  * Call @fn inside each namespace of @set (skipping those whose process is
