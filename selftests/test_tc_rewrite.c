@@ -10,273 +10,10 @@
  * test_tc_rewrite           the tests
  * test_tc_rewrite bench     loopback throughput and connection rate, tcx on vs off
  */
-#include <arpa/inet.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <errno.h>
-#include <linux/mptcp.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "mptcp_upgrade.h"
-#include "upgrade.skel.h"
-
-#include "testutil.h"
-
-#define TCX_INGRESS ((enum bpf_attach_type)46)
-#define TCX_EGRESS ((enum bpf_attach_type)47)
-#define WAIT_MS 5000
-
-static int tests, failures;
-
-__attribute__((format(printf, 2, 3)))
-static void tap(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests++;
-	failures += !pass;
-	printf("%sok %d - ", pass ? "" : "not ", tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-
-/* 1 MPTCP, 0 fell back or plain TCP. */
-static int negotiated_mptcp(int fd)
-{
-	struct mptcp_info info = {};
-	socklen_t len = sizeof(info);
-
-	if (protocol_of(fd) != IPPROTO_MPTCP ||
-	    getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len))
-		return 0;
-	return !(info.mptcpi_flags & MPTCP_INFO_FLAG_FALLBACK);
-}
-
-static socklen_t loopback(int family, int port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(port);
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		return sizeof(*a);
-	}
-	((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-	((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
-	return sizeof(struct sockaddr_in6);
-}
-
-/* The attachment the marked sockets belong to, as engine_attach registers one. */
-#define TEST_CGROUP_ID	4242
-#define TEST_GEN	7
-
-/* Mark @fd as the engine marks a socket it upgraded under a strict attachment. */
-static int mark(int map_fd, int fd, __u32 bind_entry, __u32 connect_entry)
-{
-	struct mu_sock_state st = {
-		.cgroup_id = TEST_CGROUP_ID, .flags = MU_SOCK_UPGRADED | MU_SOCK_STRICT,
-		.bind_entry = bind_entry, .connect_entry = connect_entry,
-		.bind_gen = TEST_GEN, .connect_gen = TEST_GEN,
-	};
-
-	return bpf_map_update_elem(map_fd, &fd, &st, BPF_NOEXIST);
-}
-
-/* Register the test attachment (slot 0, strict) with an empty policy, or remove it. */
-static int register_attachment(struct upgrade_bpf *skel, bool on)
-{
-	struct mu_attachment att = { .id = 0, .families = MU_FAMILY_INET | MU_FAMILY_INET6,
-				     .flags = MU_ATTACH_STRICT, .gen = TEST_GEN };
-	__u64 cgid = TEST_CGROUP_ID;
-
-	if (!on)
-		return bpf_map__delete_elem(skel->maps.attached_cgroups, &cgid, sizeof(cgid), 0);
-	return bpf_map__update_elem(skel->maps.attached_cgroups, &cgid, sizeof(cgid), &att,
-				    sizeof(att), BPF_ANY);
-}
-
-/*
- * Swap in a policy for slot 0, as reload does: empty, or one entry (index 0)
- * for @port on the IPv4 and IPv6 loopback addresses in @roles.
- */
-static int set_policy(struct upgrade_bpf *skel, int port, __u8 roles)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	struct mu_policy_value val = { .nr_ranges = 1 };
-	struct mu_lpm_key k4 = { .prefixlen = MU_LPM_FAMILY_BITS + 32, .family = AF_INET };
-	struct mu_lpm_key k6 = { .prefixlen = MU_LPM_FAMILY_BITS + 128, .family = AF_INET6 };
-	__u32 slot = 0, lo4 = htonl(INADDR_LOOPBACK);
-	int fd, ret;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "test_policy", sizeof(struct mu_lpm_key),
-			    sizeof(struct mu_policy_value), 64, &opts);
-	if (fd < 0)
-		return -1;
-	val.ranges[0] = (struct mu_port_range){ .port_min = port, .port_max = port,
-						.roles = roles, .entry = 0 };
-	memcpy(k4.addr, &lo4, 4);
-	memcpy(k6.addr, &in6addr_loopback, 16);
-	ret = port && (bpf_map_update_elem(fd, &k4, &val, BPF_ANY) ||
-		       bpf_map_update_elem(fd, &k6, &val, BPF_ANY));
-	if (!ret)
-		ret = bpf_map__update_elem(skel->maps.policies, &slot, sizeof(slot), &fd,
-					   sizeof(fd), BPF_ANY);
-	close(fd);
-	return ret;
-}
-
-struct conn_result {
-	bool ok;		/* connected, and the data came back */
-	int client_mptcp;
-	int accepted_proto;
-	int server_mptcp;
-};
-
-/*
- * One connection over lo: a listener and a client, each MPTCP by their own
- * choice, either marked as an unlisted socket of ours before listen()/connect().
- */
-static struct conn_result one_connection(int map_fd, int family, int port, bool mark_listener,
-					 bool mark_client)
-{
-	struct conn_result r = { .accepted_proto = -1 };
-	struct sockaddr_storage ss;
-	socklen_t len = loopback(family, port, &ss);
-	int l = socket(family, SOCK_STREAM, IPPROTO_MPTCP), c = -1, a = -1, one = 1;
-	char buf[16];
-	struct pollfd p;
-
-	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(l, (struct sockaddr *)&ss, len))
-		goto out;
-	if (mark_listener && mark(map_fd, l, MU_ENTRY_UNLISTED, MU_ENTRY_NONE))
-		goto out;
-	if (listen(l, 4))
-		goto out;
-	c = socket(family, SOCK_STREAM, IPPROTO_MPTCP);
-	if (c < 0 || (mark_client && mark(map_fd, c, MU_ENTRY_NONE, MU_ENTRY_UNLISTED)))
-		goto out;
-	if (connect(c, (struct sockaddr *)&ss, len))
-		goto out;
-	p = (struct pollfd){ .fd = l, .events = POLLIN };
-	if (poll(&p, 1, WAIT_MS) != 1)
-		goto out;
-	a = accept(l, NULL, NULL);
-	if (a < 0 || write(c, "ping", 4) != 4)
-		goto out;
-	p = (struct pollfd){ .fd = a, .events = POLLIN };
-	if (poll(&p, 1, WAIT_MS) != 1 || read(a, buf, sizeof(buf)) != 4 || write(a, buf, 4) != 4)
-		goto out;
-	p = (struct pollfd){ .fd = c, .events = POLLIN };
-	if (poll(&p, 1, WAIT_MS) != 1 || read(c, buf, sizeof(buf)) != 4 || memcmp(buf, "ping", 4))
-		goto out;
-	r.ok = true;
-	r.client_mptcp = negotiated_mptcp(c);
-	r.accepted_proto = protocol_of(a);
-	r.server_mptcp = negotiated_mptcp(a);
-out:
-	if (a >= 0)
-		close(a);
-	if (c >= 0)
-		close(c);
-	if (l >= 0)
-		close(l);
-	return r;
-}
-
-static int enter_private_netns(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd;
-
-	if (unshare(CLONE_NEWNET))
-		return -1;
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-		return -1;
-	close(fd);
-	return 0;
-}
-
-static struct upgrade_bpf *load_tc_programs(void)
-{
-	struct upgrade_bpf *skel = upgrade_bpf__open();
-	struct bpf_program *prog;
-
-	if (!skel)
-		return NULL;
-	/*
-	 * Everything but the tracing programs (the socket-creation hook and the
-	 * socket iterator), which this kernel may refuse.
-	 */
-	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog != skel->progs.mu_upgrade_socket &&
-					  prog != skel->progs.mu_live_sockets);
-	if (upgrade_bpf__load(skel)) {
-		upgrade_bpf__destroy(skel);
-		return NULL;
-	}
-	return skel;
-}
-
-/* tcx links of both programs on lo; -1 when the kernel has no tcx. */
-static int attach_tcx(struct upgrade_bpf *skel, int links[2])
-{
-	int lo = if_nametoindex("lo");
-
-	links[0] = bpf_link_create(bpf_program__fd(skel->progs.mu_tc_ingress), lo, TCX_INGRESS,
-				   NULL);
-	links[1] = bpf_link_create(bpf_program__fd(skel->progs.mu_tc_egress), lo, TCX_EGRESS,
-				   NULL);
-	return links[0] < 0 || links[1] < 0 ? -1 : 0;
-}
-
-static void detach_tcx(int links[2])
-{
-	if (links[0] >= 0)
-		close(links[0]);
-	if (links[1] >= 0)
-		close(links[1]);
-	links[0] = links[1] = -1;
-}
-
-static __u64 attach_counter(struct upgrade_bpf *skel, enum mu_attach_counter idx)
-{
-	int ncpu = libbpf_num_possible_cpus(), i;
-	struct mu_attach_counters *v = calloc(ncpu, sizeof(*v));
-	__u32 key = 0;
-	__u64 sum = 0;
-
-	if (v && !bpf_map__lookup_elem(skel->maps.attach_counters, &key, sizeof(key), v,
-				       ncpu * sizeof(*v), 0))
-		for (i = 0; i < ncpu; i++)
-			sum += v[i].count[idx];
-	free(v);
-	return sum;
-}
+#include "tc_harness.h"
 
 static int run_tests(struct upgrade_bpf *skel)
 {
@@ -310,6 +47,169 @@ static int run_tests(struct upgrade_bpf *skel)
 		    "%s: the outgoing connection kept TCP is counted", v);
 	}
 	return 0;
+}
+
+/* The listener's state as the engine keeps it; false when it has none. */
+static bool listener_state(struct upgrade_bpf *skel, int l, struct mu_sock_state *st)
+{
+	return !bpf_map__lookup_elem(skel->maps.sock_states, &l, sizeof(l), st, sizeof(*st), 0);
+}
+
+/*
+ * Reload with live listeners (reliability D1, review M2): a listener bound
+ * before the reload follows the policy in force, both ways, and remembers the
+ * entry and generation that admitted its connections.
+ */
+static void run_reload_tests(struct upgrade_bpf *skel, int port)
+{
+	int map_fd = bpf_map__fd(skel->maps.sock_states);
+	int l = mptcp_listener(map_fd, AF_INET, port, true);
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, port, &ss);
+	struct mu_sock_state st = {};
+	struct conn_result r;
+
+	r = connect_through(l, socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), (void *)&ss, len);
+	tap(r.ok && r.accepted_proto == IPPROTO_TCP,
+	    "reload: before, the unlisted listener keeps TCP (SO_PROTOCOL %d)", r.accepted_proto);
+	set_policy(skel, port, MU_ROLE_BIND);
+	r = connect_through(l, socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), (void *)&ss, len);
+	tap(r.ok && r.client_mptcp && r.accepted_proto == IPPROTO_MPTCP && r.server_mptcp,
+	    "reload: a bind line added for the existing listener takes effect at once "
+	    "(SO_PROTOCOL %d, client MPTCP %d)", r.accepted_proto, r.client_mptcp);
+	listener_state(skel, l, &st);
+	tap(st.bind_entry == 1 && st.bind_gen == TEST_GEN,
+	    "reload: the listener now names entry 1 of generation %u (entry %u, generation %u)",
+	    TEST_GEN, st.bind_entry, st.bind_gen);
+	set_policy(skel, port, MU_ROLE_CONNECT);
+	r = connect_through(l, socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), (void *)&ss, len);
+	tap(r.ok && !r.client_mptcp && r.accepted_proto == IPPROTO_TCP,
+	    "reload: a server line for the same address does not list the listener "
+	    "(SO_PROTOCOL %d)", r.accepted_proto);
+	memset(&st, 0, sizeof(st));
+	listener_state(skel, l, &st);
+	tap(st.bind_entry == MU_ENTRY_UNLISTED,
+	    "reload: the listener is unlisted again (entry %#x)", st.bind_entry);
+	set_policy(skel, 0, 0);
+	close(l);
+}
+
+/*
+ * A socket whose attachment is gone (detached, or its slot reused) must not
+ * widen what speaks MPTCP (proxies-in-use 4e): a listed listener and a listed
+ * outgoing connection of a removed attachment are kept TCP.
+ */
+static void run_detach_tests(struct upgrade_bpf *skel, int port)
+{
+	int map_fd = bpf_map__fd(skel->maps.sock_states);
+	int l = mptcp_listener(map_fd, AF_INET, port, true), u, c;
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, port, &ss);
+	struct conn_result r;
+
+	set_policy(skel, port, MU_ROLE_BOTH);
+	r = connect_through(l, socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), (void *)&ss, len);
+	tap(r.ok && r.accepted_proto == IPPROTO_MPTCP,
+	    "detach: while attached, the listed listener speaks MPTCP (SO_PROTOCOL %d)",
+	    r.accepted_proto);
+	register_attachment(skel, false);
+	r = connect_through(l, socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), (void *)&ss, len);
+	tap(r.ok && !r.client_mptcp && r.accepted_proto == IPPROTO_TCP,
+	    "detach: the listener of a detached attachment keeps TCP (SO_PROTOCOL %d)",
+	    r.accepted_proto);
+	close(l);
+
+	u = mptcp_listener(map_fd, AF_INET, port, false);
+	c = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (c >= 0 && mark(map_fd, c, MU_ENTRY_NONE, 1)) {
+		close(c);
+		c = -1;
+	}
+	r = connect_through(u, c, (void *)&ss, len);
+	tap(r.ok && !r.client_mptcp && r.accepted_proto == IPPROTO_TCP,
+	    "detach: a listed connection of a detached attachment arrives as TCP (SO_PROTOCOL %d)",
+	    r.accepted_proto);
+	close(u);
+	register_attachment(skel, true);
+	set_policy(skel, 0, 0);
+}
+
+/* Is there a TIME_WAIT socket with local port @port in this namespace (/proc/net/tcp)? */
+static bool time_wait_on(int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "re");
+	unsigned int lport, state;
+	char line[512];
+	bool found = false;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*d: %*x:%x %*x:%*x %x", &lport, &state) == 2 &&
+		    (int)lport == port && state == 0x06)
+			found = true;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* bind() the client's fixed port once its previous connection has let go of it. */
+static int bind_client_port(int c, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, port, &ss);
+	int one = 1, i;
+
+	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	for (i = 0; i < 500; i++) {
+		if (!bind(c, (struct sockaddr *)&ss, len))
+			return 0;
+		if (errno != EADDRINUSE)
+			return -1;
+		poll(NULL, 0, 10);	/* the last ACK of the previous round is in flight */
+	}
+	return -1;
+}
+
+/*
+ * A SYN reusing a 4-tuple the server holds in TIME_WAIT (review M1,
+ * proxies-in-use 2d): the server closes first, the client reuses its port,
+ * and every round must reach the unlisted listener without MP_CAPABLE.
+ */
+static void run_time_wait_tests(struct upgrade_bpf *skel, int port, int client_port)
+{
+	int map_fd = bpf_map__fd(skel->maps.sock_states);
+	int l = mptcp_listener(map_fd, AF_INET, port, true), round, plain = 0, tw = 0;
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(AF_INET, port, &ss);
+	enum { ROUNDS = 6 };
+
+	for (round = 0; round < ROUNDS; round++) {
+		int c = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), a;
+		struct pollfd p = { .fd = l, .events = POLLIN };
+		char buf[8];
+
+		if (c < 0 || bind_client_port(c, client_port))
+			break;
+		if (round > 0)
+			tw += time_wait_on(port);
+		if (connect(c, (struct sockaddr *)&ss, len) || poll(&p, 1, WAIT_MS) != 1) {
+			close(c);
+			break;
+		}
+		a = accept(l, NULL, NULL);
+		plain += protocol_of(a) == IPPROTO_TCP;
+		close(a);		/* the server closes first: it holds TIME_WAIT */
+		p = (struct pollfd){ .fd = c, .events = POLLIN };
+		if (poll(&p, 1, WAIT_MS) != 1 || read(c, buf, sizeof(buf)) != 0) {
+			close(c);
+			break;
+		}
+		close(c);
+	}
+	tap(tw == ROUNDS - 1, "TIME_WAIT: the server held the pair in TIME_WAIT before each "
+	    "reuse (%d of %d)", tw, ROUNDS - 1);
+	tap(plain == ROUNDS, "TIME_WAIT: every SYN that reused the pair reached the unlisted "
+	    "listener as plain TCP (%d of %d)", plain, ROUNDS);
+	close(l);
 }
 
 /* ---- bench ------------------------------------------------------------------ */
@@ -458,6 +358,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	run_tests(skel);
+	run_reload_tests(skel, 7100);
+	run_detach_tests(skel, 7101);
+	run_time_wait_tests(skel, 7102, 40000);
 	detach_tcx(links);
 	upgrade_bpf__destroy(skel);
 	printf("1..%d\n", tests);
