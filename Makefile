@@ -36,7 +36,7 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
-	      $(OUTPUT)/selftests/test_tc_rewrite
+	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
 
 ifeq ($(V),1)
@@ -105,10 +105,10 @@ $(OUTPUT)/selftests/test_policy: $(OUTPUT)/selftests/test_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
-# It includes the skeleton.
-$(OUTPUT)/selftests/test_tc_rewrite.o: $(SKELS)
+# They include the skeleton.
+$(OUTPUT)/selftests/test_tc_rewrite.o $(OUTPUT)/selftests/test_tc_paths.o: $(SKELS)
 
-$(OUTPUT)/selftests/test_tc_rewrite: $(OUTPUT)/selftests/test_tc_rewrite.o
+$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
 
@@ -126,7 +126,8 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 .PHONY: check
 check: $(APP) $(TEST_BINS)
 	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh \
-		$(OUTPUT)/selftests/test_tc_rewrite selftests/test_stats.sh selftests/test_install.sh \
+		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
+		selftests/test_stats.sh selftests/test_install.sh \
 		selftests/test_vm.sh \
 		selftests/test_vm_strict.sh
 

@@ -39,7 +39,7 @@
 static int tests, failures;	/* one harness per test program */
 
 __attribute__((format(printf, 2, 3)))
-static void tap(bool pass, const char *fmt, ...)
+static inline void tap(bool pass, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -55,7 +55,7 @@ static void tap(bool pass, const char *fmt, ...)
 
 
 /* 1 MPTCP, 0 fell back or plain TCP. */
-static int negotiated_mptcp(int fd)
+static inline int negotiated_mptcp(int fd)
 {
 	struct mptcp_info info = {};
 	socklen_t len = sizeof(info);
@@ -66,7 +66,7 @@ static int negotiated_mptcp(int fd)
 	return !(info.mptcpi_flags & MPTCP_INFO_FLAG_FALLBACK);
 }
 
-static socklen_t loopback(int family, int port, struct sockaddr_storage *ss)
+static inline socklen_t loopback(int family, int port, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET) {
@@ -88,7 +88,7 @@ static socklen_t loopback(int family, int port, struct sockaddr_storage *ss)
 #define TEST_GEN	7
 
 /* Mark @fd as the engine marks a socket it upgraded under a strict attachment. */
-static int mark(int map_fd, int fd, __u32 bind_entry, __u32 connect_entry)
+static inline int mark(int map_fd, int fd, __u32 bind_entry, __u32 connect_entry)
 {
 	struct mu_sock_state st = {
 		.cgroup_id = TEST_CGROUP_ID, .flags = MU_SOCK_UPGRADED | MU_SOCK_STRICT,
@@ -100,7 +100,7 @@ static int mark(int map_fd, int fd, __u32 bind_entry, __u32 connect_entry)
 }
 
 /* Register the test attachment (slot 0, strict) with an empty policy, or remove it. */
-static int register_attachment(struct upgrade_bpf *skel, bool on)
+static inline int register_attachment(struct upgrade_bpf *skel, bool on)
 {
 	struct mu_attachment att = { .id = 0, .families = MU_FAMILY_INET | MU_FAMILY_INET6,
 				     .flags = MU_ATTACH_STRICT, .gen = TEST_GEN };
@@ -116,7 +116,7 @@ static int register_attachment(struct upgrade_bpf *skel, bool on)
  * Swap in a policy for slot 0, as reload does: empty, or one entry (index 0)
  * for @port on the IPv4 and IPv6 loopback addresses in @roles.
  */
-static int set_policy(struct upgrade_bpf *skel, int port, __u8 roles)
+static inline int set_policy(struct upgrade_bpf *skel, int port, __u8 roles)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	struct mu_policy_value val = { .nr_ranges = 1 };
@@ -153,7 +153,8 @@ struct conn_result {
  * Connect @c to @sa, accept it on the listener @l, echo 4 bytes, and report
  * what each end sees. Closes @c and the accepted socket.
  */
-static struct conn_result connect_through(int l, int c, const struct sockaddr *sa, socklen_t len)
+static inline struct conn_result connect_through(int l, int c, const struct sockaddr *sa,
+						 socklen_t len)
 {
 	struct conn_result r = { .accepted_proto = -1 };
 	struct pollfd p;
@@ -187,7 +188,7 @@ out:
 }
 
 /* An MPTCP listener on loopback @port, marked as an unlisted one of ours if asked. */
-static int mptcp_listener(int map_fd, int family, int port, bool marked)
+static inline int mptcp_listener(int map_fd, int family, int port, bool marked)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = loopback(family, port, &ss);
@@ -208,7 +209,8 @@ static int mptcp_listener(int map_fd, int family, int port, bool marked)
  * One connection over lo: a listener and a client, each MPTCP by their own
  * choice, either marked as an unlisted socket of ours before listen()/connect().
  */
-static struct conn_result one_connection(int map_fd, int family, int port, bool mark_listener,
+static inline struct conn_result one_connection(int map_fd, int family, int port,
+						bool mark_listener,
 					 bool mark_client)
 {
 	struct conn_result r = { .accepted_proto = -1 };
@@ -228,7 +230,7 @@ static struct conn_result one_connection(int map_fd, int family, int port, bool 
 	return r;
 }
 
-static int enter_private_netns(void)
+static inline int enter_private_netns(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
 	int fd;
@@ -245,7 +247,7 @@ static int enter_private_netns(void)
 	return 0;
 }
 
-static struct upgrade_bpf *load_tc_programs(void)
+static inline struct upgrade_bpf *load_tc_programs(void)
 {
 	struct upgrade_bpf *skel = upgrade_bpf__open();
 	struct bpf_program *prog;
@@ -267,7 +269,7 @@ static struct upgrade_bpf *load_tc_programs(void)
 }
 
 /* tcx links of both programs on @ifindex; -1 when the kernel has no tcx. */
-static int attach_tcx_to(struct upgrade_bpf *skel, int ifindex, int links[2])
+static inline int attach_tcx_to(struct upgrade_bpf *skel, int ifindex, int links[2])
 {
 	int lo = ifindex;
 
@@ -278,7 +280,7 @@ static int attach_tcx_to(struct upgrade_bpf *skel, int ifindex, int links[2])
 	return links[0] < 0 || links[1] < 0 ? -1 : 0;
 }
 
-static void detach_tcx(int links[2])
+static inline void detach_tcx(int links[2])
 {
 	if (links[0] >= 0)
 		close(links[0]);
@@ -287,7 +289,7 @@ static void detach_tcx(int links[2])
 	links[0] = links[1] = -1;
 }
 
-static __u64 attach_counter(struct upgrade_bpf *skel, enum mu_attach_counter idx)
+static inline __u64 attach_counter(struct upgrade_bpf *skel, enum mu_attach_counter idx)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
 	struct mu_attach_counters *v = calloc(ncpu, sizeof(*v));
