@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,6 +184,25 @@ static int finish(int ret)
 static void report_detached(const char *cgroup)
 {
 	report("detached", cgroup, NULL, NULL, 0);
+}
+
+/*
+ * The last detach left the engine in place for sockets that are still alive:
+ * say why, and what ends it. Stderr, so that JSON output stays one document.
+ */
+static void report_draining(struct engine *e)
+{
+	long total, orphans;
+	struct stat st;
+
+	if (!e->loaded || stat(MU_PIN_DIR, &st) || engine_live_sockets(e, &total, &orphans) ||
+	    orphans <= 0)
+		return;
+	fprintf(stderr, "note: %ld listening or unconnected socket%s of detached cgroups %s still "
+		"MPTCP; stage 3 stays so that their unlisted addresses keep plain TCP on the wire. "
+		"Restart the proxy to release them; the next %s command after that unloads the "
+		"engine.\n", orphans, orphans == 1 ? "" : "s", orphans == 1 ? "is" : "are",
+		prog_name);
 }
 
 /* The attachment of @arg (resolved as a cgroup), or NULL with the error printed. */
@@ -445,6 +465,7 @@ int do_detach(int argc, char **argv)
 			goto out;
 		}
 		report_detached(target->cgroup);
+		report_draining(&e);
 	} else if (a.all || nr == 1) {
 		for (i = 0; i < nr; i++) {
 			if (engine_detach(&e, &list[i], err, sizeof(err))) {
@@ -453,6 +474,7 @@ int do_detach(int argc, char **argv)
 			}
 			report_detached(list[i].cgroup);
 		}
+		report_draining(&e);
 	} else {
 		ret = usage_err("detach: %zu cgroups are attached: name one with --cgroup, or "
 				"use --all", nr);

@@ -153,6 +153,11 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  kept TCP   outgoing %llu, incoming %llu (unlisted, MP_CAPABLE removed)\n",
 	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_OUT],
 	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_IN]);
+	if (c->count[MU_CNT_NETNS_UNPREPARED] || c->count[MU_CNT_NETNS_MPTCP_OFF])
+		printf("  left TCP   %llu in network namespaces without stage 3 (run reload, or "
+		       "keep 'follow' running), %llu where net.mptcp.enabled=0\n",
+		       (unsigned long long)c->count[MU_CNT_NETNS_UNPREPARED],
+		       (unsigned long long)c->count[MU_CNT_NETNS_MPTCP_OFF]);
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
 	       "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
 	for (i = 0; i < n; i++) {
@@ -227,6 +232,19 @@ int do_status(int argc, char **argv)
 		json_object_object_add(root, "tc_links", json_object_new_int(count_tc_links()));
 	} else if (!nr) {
 		printf("nothing is attached\n");
+	}
+	if (e.loaded && !nr) {
+		long total = -1, orphans = -1;
+
+		engine_live_sockets(&e, &total, &orphans);
+		if (opts.json)
+			json_object_object_add(root, "draining_sockets",
+					       json_object_new_int64(orphans));
+		else
+			printf("draining: %ld listening or unconnected socket%s of detached cgroups "
+			       "%s still MPTCP; stage 3 keeps their unlisted addresses plain TCP "
+			       "until they close (restart the proxy)\n", orphans,
+			       orphans == 1 ? "" : "s", orphans == 1 ? "is" : "are");
 	}
 	for (i = 0; i < nr; i++) {
 		struct mu_attach_counters c;

@@ -109,7 +109,8 @@ EOF
 "$sock" serve 127.0.0.1 9000 50 >"$tmp/backend.out" 2>&1 &
 pids+=($!)
 in_cg att haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
-pids+=($!)
+haproxy=$!
+pids+=($haproxy)
 if wait_for listening 9000 && wait_for listening 8443 && wait_for listening 8080; then
 	ok "HAProxy 2.6 starts in the attached cgroup"
 else
@@ -180,16 +181,30 @@ run status --json
 
 # ---- detach -------------------------------------------------------------------
 
+# HAProxy keeps running: its listeners are MPTCP sockets of a detached cgroup.
+# Detach ends MPTCP on the wire at once (a rollback must), and stage 3 stays
+# until they are gone so that none of them negotiates it.
 run detach --cgroup mu-test/att
-expect "detach by the name status shows exits 0" 0 ""
-check "detach leaves no pin and no state" no_pins
+expect "detach by the name status shows exits 0" 0 "stage 3 stays"
 got=$(proto_in att 4)
 [ "$got" = proto=6 ] && ok "after detach new sockets are TCP" ||
 	not_ok "after detach new sockets are TCP" "$got"
 got=$("$sock" connect 127.0.0.1 8443 mptcp)
-grep -q 'connect=ok proto=262 echo=ok mptcp=yes' <<<"$got" &&
-	ok "HAProxy's existing MPTCP listener keeps working after detach" ||
-	not_ok "HAProxy's existing MPTCP listener keeps working after detach" "$got"
+grep -q 'connect=ok proto=262 echo=ok mptcp=fallback' <<<"$got" &&
+	ok "HAProxy's existing listener keeps working after detach, as plain TCP on the wire" ||
+	not_ok "HAProxy's existing listener keeps working after detach, as plain TCP on the wire" \
+		"$got"
+run status
+expect "status says the engine drains" 0
+grep -q '^draining: [1-9]' <<<"$out" && ok "status counts HAProxy's draining listeners" ||
+	not_ok "status counts HAProxy's draining listeners" "$out"
+# HAProxy and the servers of the cgroup stop (a restart would do the same).
+for p in $(cat "$cgroot/att/cgroup.procs"); do kill "$p" 2>/dev/null; done
+wait_for sh -c "! grep -q . $cgroot/att/cgroup.procs"
+"$bin" status >"$tmp/drained" 2>&1
+no_pins && ok "once the cgroup's processes are gone, the next command leaves no pin and no state" ||
+	not_ok "once the cgroup's processes are gone, the next command leaves no pin and no state" \
+		"$(cat "$tmp/drained")" "$(ss -Mtan)"
 run detach
 expect "detach with nothing attached fails" 1 "nothing is attached"
 

@@ -23,6 +23,7 @@ cleanup() {
 	wait 2>/dev/null
 	"$bin" detach --all >/dev/null 2>&1
 	ip netns del mu-peer 2>/dev/null
+	ip netns del mu-late 2>/dev/null
 	tc qdisc del dev lo clsact 2>/dev/null
 	rmdir "$cgroot/proxy" "$cgroot/loose" "$cgroot" 2>/dev/null
 	rm -rf "$tmp"
@@ -231,12 +232,14 @@ got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
 grep -q 'mptcp=yes' <<<"$got" &&
 	ok "before reload, an interface created after attach has no tc programs yet" ||
 	not_ok "before reload, an interface created after attach has no tc programs yet" "$got"
-lo_pin=$(ls /sys/fs/bpf/mptcp-upgrade/tc/*-1-ingress)
+here=$(stat -L -c %i /proc/self/ns/net)
+lo_pin=/sys/fs/bpf/mptcp-upgrade/tc/$here-1-ingress
 lo_inode=$(stat -c %i "$lo_pin")
 run reload
 expect "reload re-checks interfaces" 0
+# Here: lo and mu0 (mu-peer, a named namespace, is prepared as well).
 [ "$(stat -c %i "$lo_pin" 2>/dev/null)" = "$lo_inode" ] &&
-	[ "$(ls /sys/fs/bpf/mptcp-upgrade/tc | wc -l)" = 4 ] &&
+	[ "$(ls /sys/fs/bpf/mptcp-upgrade/tc | grep -c "^$here-")" = 4 ] &&
 	ok "reload keeps the links it has and adds the new interface's two" ||
 	not_ok "reload keeps the links it has and adds the new interface's two" \
 		"$(ls -i /sys/fs/bpf/mptcp-upgrade/tc)"
@@ -286,6 +289,44 @@ grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=
 		"SYN retransmits $retrans0 -> $(synretrans); kept out $before -> $(counter \
 		/mu-strict/proxy unlisted_kept_tcp_out)"
 
+# ---- a network namespace born after attach (proxies-in-use 5a) ----------------------
+
+# A proxy started in a namespace nobody prepared: its sockets stay TCP (counted),
+# never MPTCP on an unlisted port; reload prepares the namespace (a named one,
+# with no process of the cgroup in it by then).
+ip netns add mu-late && ip -n mu-late link set dev lo up
+late() { in_cg proxy ip netns exec mu-late "$@"; }
+before=$(counter /mu-strict/proxy sockets_netns_unprepared)
+late "$sock" serve 127.0.0.1 8081 50 >"$tmp/late1.out" 2>&1 &
+late1=$!
+wait_for grep -q ready "$tmp/late1.out"
+got=$(ip netns exec mu-late "$sock" connect 127.0.0.1 8081 mptcp)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" && grep -q 'accepted proto=6 ' "$tmp/late1.out" &&
+	ok "in a namespace born after attach, an unlisted listener does not negotiate MPTCP" ||
+	not_ok "in a namespace born after attach, an unlisted listener does not negotiate MPTCP" \
+		"$got" "$(cat "$tmp/late1.out")"
+[ "$(counter /mu-strict/proxy sockets_netns_unprepared)" -gt "$before" ] &&
+	"$bin" status | grep -q 'left TCP .* without stage 3' &&
+	ok "status counts the sockets left TCP in a namespace without stage 3" ||
+	not_ok "status counts the sockets left TCP in a namespace without stage 3" "$("$bin" status)"
+kill "$late1"
+wait "$late1" 2>/dev/null
+run reload
+expect "reload prepares the named namespace" 0
+late "$sock" serve 127.0.0.1 443 50 >"$tmp/late2.out" 2>&1 &
+pids+=($!)
+late "$sock" serve 127.0.0.1 8082 50 >"$tmp/late3.out" 2>&1 &
+pids+=($!)
+wait_for grep -q ready "$tmp/late2.out" && wait_for grep -q ready "$tmp/late3.out"
+got=$(ip netns exec mu-late "$sock" connect 127.0.0.1 443 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" &&
+	ok "after reload, a listed listener in that namespace speaks MPTCP" ||
+	not_ok "after reload, a listed listener in that namespace speaks MPTCP" "$got"
+got=$(ip netns exec mu-late "$sock" connect 127.0.0.1 8082 mptcp)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" && grep -q 'accepted proto=6 ' "$tmp/late3.out" &&
+	ok "after reload, an unlisted listener there is plain TCP on the wire" ||
+	not_ok "after reload, an unlisted listener there is plain TCP on the wire" "$got"
+
 # ---- --no-strict -------------------------------------------------------------------
 
 printf 'bind mptcp4@127.0.0.1:7300\n' >"$tmp/loose.policy"
@@ -303,8 +344,27 @@ json_ok "status says which attachment is strict" \
 
 # ---- detach ------------------------------------------------------------------------
 
+# HAProxy still runs with its unlisted frontend 8080, an MPTCP socket: detach must
+# not let it start negotiating MPTCP (proxies-in-use 4e).
 run detach --all
 expect "detach --all" 0
+grep -q 'still MPTCP; stage 3 stays' "$tmp/err" &&
+	ok "detach says the engine stays for the proxy's live sockets" ||
+	not_ok "detach says the engine stays for the proxy's live sockets" "$(cat "$tmp/err")"
+got=$("$sock" connect 127.0.0.1 8080 mptcp)
+grep -q 'echo=ok mptcp=fallback' <<<"$got" &&
+	ok "after detach, the running proxy's unlisted frontend is still plain TCP" ||
+	not_ok "after detach, the running proxy's unlisted frontend is still plain TCP" "$got"
+got=$("$bin" status --json | jq -r '.draining_sockets')
+[ "${got:-0}" -ge 1 ] && ok "status counts the draining sockets ($got)" ||
+	not_ok "status counts the draining sockets" "$("$bin" status)"
+# The proxy restarts (here: stops): the next command unloads the engine.
+for cg in proxy loose; do
+	for p in $(cat "$cgroot/$cg/cgroup.procs"); do kill "$p" 2>/dev/null; done
+done
+wait_for sh -c "! grep -q . $cgroot/proxy/cgroup.procs $cgroot/loose/cgroup.procs"
+wait_for sh -c "! ss -Hltn 'sport = :8080' | grep -q ."
+"$bin" status >/dev/null 2>&1
 check "no tc link is left" test ! -e /sys/fs/bpf/mptcp-upgrade
 tc filter show dev lo egress | grep -q matchall &&
 	ok "the other tc program on lo is still there" ||
