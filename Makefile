@@ -29,7 +29,7 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # The policy parser and the output helpers are linked into the tests and the
 # benchmark too, so they live apart from the command modules.
-LIB_SRCS   := user/policy.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c
+LIB_SRCS   := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c
 CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/cgroup.c user/engine.c \
 	      user/netns.c user/diag.c

@@ -272,7 +272,31 @@ if [ "$(id -u)" -eq 0 ]; then
 	run attach --cgroup / --policy "$tmp/open.policy"
 	expect "a world-writable policy file is refused" 1 \
 		"^Error: policy file $tmp/open.policy is world-writable: refusing it \\(chmod o-w"
+	cp "$top/configs/haproxy.policy" "$tmp/group.policy"
+	chgrp 65534 "$tmp/group.policy" && chmod 664 "$tmp/group.policy"
+	run attach --cgroup / --policy "$tmp/group.policy"
+	expect "a policy file writable by a group other than root's is refused" 1 \
+		"^Error: policy file $tmp/group.policy is writable by group 65534: refusing it"
+	mkdir "$tmp/theirs" && cp "$top/configs/haproxy.policy" "$tmp/theirs/p.policy"
+	chown 65534 "$tmp/theirs"
+	run attach --cgroup / --policy "$tmp/theirs/p.policy"
+	expect "a root-owned policy in a directory another user owns is refused" 1 \
+		"^Error: directory $tmp/theirs is owned by uid 65534, not root"
+	# A FIFO with no writer: refused at once, never waited on (reliability D4).
+	mkfifo "$tmp/fifo.policy"
+	rc=0
+	timeout 10 "$bin" attach --cgroup / --policy "$tmp/fifo.policy" >/dev/null 2>"$tmp/err" ||
+		rc=$?
+	[ "$rc" = 1 ] && grep -q "fifo.policy is not a regular file" "$tmp/err" &&
+		ok "a FIFO policy is refused without blocking" ||
+		not_ok "a FIFO policy is refused without blocking" "exit $rc" "$(cat "$tmp/err")"
 fi
+
+# Valid means the engine would load it (reliability D5): 17 entries on one /32.
+for p in $(seq 1 17); do echo "mptcp@192.0.2.9:$p"; done >"$tmp/p17.policy"
+run policy "$tmp/p17.policy"
+expect "policy refuses what attach would refuse (17 entries covering one address)" 1 \
+	"more than 16 entries cover 192.0.2.9/32"
 
 cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then

@@ -119,13 +119,30 @@ int need_root(const char *cmd)
 	return -1;
 }
 
-/* Check @path is root's, parse it and build its trie; errors are printed. */
-static int load_policy(const char *path, struct policy *pol, struct policy_trie *trie)
+/* A policy read for attach or reload: parsed, its trie built, where it came from. */
+struct loaded_policy {
+	struct policy pol;
+	struct policy_trie trie;
+	char path[PATH_MAX];		/* resolved */
+	char sha256[65];		/* of the bytes parsed */
+};
+
+static void loaded_policy_free(struct loaded_policy *lp)
 {
+	policy_trie_free(&lp->trie);
+	policy_free(&lp->pol);
+}
+
+/* Check @path is root's, parse it and build its trie; errors are printed. */
+static int load_policy(const char *path, struct loaded_policy *lp)
+{
+	struct policy_trie *trie = &lp->trie;
+	struct policy *pol = &lp->pol;
 	struct policy_error perr;
 	char err[ERR_SIZE];
 
-	if (policy_check_trusted(path, &perr) || policy_load_file(path, pol, &perr)) {
+	memset(lp, 0, sizeof(*lp));
+	if (policy_load_trusted(path, pol, lp->path, lp->sha256, &perr)) {
 		p_err("%s", perr.msg);
 		return -1;
 	}
@@ -231,10 +248,9 @@ static struct attachment *find_attachment(struct attachment *list, size_t nr, co
 int do_attach(int argc, char **argv)
 {
 	struct attachment *list = NULL;
-	char err[ERR_SIZE], policy_path[PATH_MAX];
 	struct engine e = { .lock_fd = -1 };
-	struct policy_trie trie = {};
-	struct policy pol = {};
+	struct loaded_policy lp = {};
+	char err[ERR_SIZE];
 	struct attach_args a;
 	struct cgroup_ref cg;
 	int ret = 1, enabled;
@@ -256,12 +272,8 @@ int do_attach(int argc, char **argv)
 	if (!strcmp(a.policy, "-"))
 		return usage_err("attach: the policy must be a file, so that reload can read it "
 				 "again");
-	if (load_policy(a.policy, &pol, &trie))
+	if (load_policy(a.policy, &lp))
 		return 1;
-	if (!realpath(a.policy, policy_path)) {
-		p_err("can't resolve %s: %s", a.policy, strerror(errno));
-		goto out;
-	}
 	if (cgroup_resolve(a.cgroup, &cg, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
@@ -319,8 +331,8 @@ int do_attach(int argc, char **argv)
 			goto fail_fresh;
 		}
 	}
-	if (engine_attach(&e, &cg, policy_path, &pol, &trie, a.no_strict ? 0 : MU_ATTACH_STRICT,
-			  err, sizeof(err))) {
+	if (engine_attach(&e, &cg, lp.path, lp.sha256, &lp.pol, &lp.trie,
+			  a.no_strict ? 0 : MU_ATTACH_STRICT, err, sizeof(err))) {
 		p_err("%s", err);
 fail_fresh:
 		/* A fresh engine with nothing attached is removed again. */
@@ -329,25 +341,58 @@ fail_fresh:
 			engine_open(&e, err, sizeof(err));
 		goto out;
 	}
-	report("attached", cg.name, policy_path, &pol, trie.families);
+	report("attached", cg.name, lp.path, &lp.pol, lp.trie.families);
 	ret = 0;
 out:
 	engine_list_free(list, nr);
 	engine_close(&e);
-	policy_trie_free(&trie);
-	policy_free(&pol);
+	loaded_policy_free(&lp);
 	return finish(ret);
 }
 
+/*
+ * The attachments reload works on (all, or --cgroup's), as indexes into @list;
+ * -1 with the error printed, or the usage exit code.
+ */
+static int reload_targets(struct attachment *list, size_t nr, const struct attach_args *a,
+			  size_t *first, size_t *last)
+{
+	struct attachment *target;
+
+	if (!nr) {
+		p_err("nothing is attached (see '%s attach help')", prog_name);
+		return -1;
+	}
+	if (a->cgroup) {
+		target = find_attachment(list, nr, a->cgroup);
+		if (!target)
+			return -1;
+		*first = target - list;
+		*last = *first + 1;
+	} else if (a->policy && nr > 1) {
+		return usage_err("reload: %zu cgroups are attached: name the one --policy is for "
+				 "with --cgroup", nr);
+	} else {
+		*first = 0;
+		*last = nr;
+	}
+	return 0;
+}
+
+/*
+ * Reload reads its policies without holding the lock (a slow resolver or a
+ * file on a hung mount must not stop every other command), then takes the
+ * lock again and goes on only if the attachments are still those it read for.
+ */
 int do_reload(int argc, char **argv)
 {
 	struct engine e = { .lock_fd = -1 };
-	struct attachment *list = NULL, *target = NULL;
-	struct policy_trie *tries = NULL;
-	struct policy *pols = NULL;
-	char err[ERR_SIZE], given[PATH_MAX];
+	struct attachment *list = NULL;
+	struct loaded_policy *lps = NULL;
+	__u64 *cgroup_ids = NULL;
+	char err[ERR_SIZE];
 	struct attach_args a;
-	size_t nr = 0, i, first = 0, last = 0;
+	size_t nr = 0, i, n = 0, first = 0, last = 0;
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -360,40 +405,47 @@ int do_reload(int argc, char **argv)
 	ret = 1;
 	if (need_root("reload"))
 		return 1;
-	if (a.policy && !realpath(a.policy, given)) {
-		p_err("can't open policy file %s: %s", a.policy, strerror(errno));
-		return 1;
-	}
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
 	}
-	if (!nr) {
-		p_err("nothing is attached (see '%s attach help')", prog_name);
+	ret = reload_targets(list, nr, &a, &first, &last);
+	if (ret) {
+		ret = ret < 0 ? 1 : ret;
 		goto out;
 	}
-	if (a.cgroup) {
-		target = find_attachment(list, nr, a.cgroup);
-		if (!target)
-			goto out;
-		first = target - list;
-		last = first + 1;
-	} else if (a.policy && nr > 1) {
-		ret = usage_err("reload: %zu cgroups are attached: name the one --policy is for "
-				"with --cgroup", nr);
-		goto out;
-	} else {
-		last = nr;
-	}
+	ret = 1;
+	engine_close(&e);
 
 	/* Every policy parses before any is swapped in: an error changes nothing. */
-	pols = calloc(nr, sizeof(*pols));
-	tries = calloc(nr, sizeof(*tries));
-	if (!pols || !tries)
+	n = last - first;
+	lps = calloc(n, sizeof(*lps));
+	cgroup_ids = calloc(n, sizeof(*cgroup_ids));
+	if (!lps || !cgroup_ids)
 		goto out;
-	for (i = first; i < last; i++)
-		if (load_policy(a.policy ? given : list[i].policy, &pols[i], &tries[i]))
+	for (i = 0; i < n; i++) {
+		cgroup_ids[i] = list[first + i].cgroup_id;
+		if (load_policy(a.policy ? a.policy : list[first + i].policy, &lps[i]))
 			goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (!a.policy && strcmp(lps[i].path, list[first + i].policy))
+			/* The attachment's file is a link that points elsewhere now. */
+			snprintf(lps[i].path, sizeof(lps[i].path), "%s", list[first + i].policy);
+
+	engine_list_free(list, nr);
+	list = NULL;
+	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (first + i >= nr || list[first + i].cgroup_id != cgroup_ids[i]) {
+			p_err("the attachments changed while their policies were read: run reload "
+			      "again");
+			goto out;
+		}
+	}
 	/* Interfaces and namespaces may have come since: stage 3 covers them first. */
 	for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
 		;
@@ -401,23 +453,22 @@ int do_reload(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
-	for (i = first; i < last; i++) {
-		const char *path = a.policy ? given : list[i].policy;
+	for (i = 0; i < n; i++) {
+		struct attachment *att = &list[first + i];
 
-		if (engine_reload(&e, &list[i], path, &pols[i], &tries[i], err, sizeof(err))) {
+		if (engine_reload(&e, att, lps[i].path, lps[i].sha256, &lps[i].pol, &lps[i].trie,
+				  err, sizeof(err))) {
 			p_err("%s", err);
 			goto out;
 		}
-		report("reloaded", list[i].cgroup, path, &pols[i], tries[i].families);
+		report("reloaded", att->cgroup, lps[i].path, &lps[i].pol, lps[i].trie.families);
 	}
 	ret = 0;
 out:
-	for (i = 0; pols && i < nr; i++) {
-		policy_trie_free(&tries[i]);
-		policy_free(&pols[i]);
-	}
-	free(pols);
-	free(tries);
+	for (i = 0; lps && i < n; i++)
+		loaded_policy_free(&lps[i]);
+	free(lps);
+	free(cgroup_ids);
 	engine_list_free(list, nr);
 	engine_close(&e);
 	return finish(ret);

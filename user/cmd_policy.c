@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "output.h"
 #include "policy.h"
+#include "policy_trie.h"
 
 void help_policy(FILE *out)
 {
@@ -83,6 +84,8 @@ static void print_entries_plain(const struct policy *pol)
 int do_policy(int argc, char **argv)
 {
 	struct policy_error err;
+	struct policy_trie trie = {};
+	char msg[512];
 	struct policy pol;
 	const char *file;
 
@@ -105,6 +108,13 @@ int do_policy(int argc, char **argv)
 		p_err("%s", err.msg);
 		return 1;
 	}
+	/* Valid means the engine would load it: its limits are checked by building the trie. */
+	if (policy_trie_build(&pol, &trie, msg, sizeof(msg))) {
+		p_err("%s: %s", strcmp(file, "-") ? file : "<stdin>", msg);
+		policy_free(&pol);
+		return 1;
+	}
+	policy_trie_free(&trie);
 	if (opts.json)
 		print_entries_json(strcmp(file, "-") ? file : "<stdin>", &pol);
 	else

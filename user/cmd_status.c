@@ -108,6 +108,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
 	json_object_object_add(o, "cgroup_id", json_object_new_uint64(a->cgroup_id));
 	json_object_object_add(o, "policy", json_object_new_string(a->policy));
+	json_object_object_add(o, "loaded_from", json_object_new_string(a->loaded_from));
 	json_object_object_add(o, "sha256", json_object_new_string(a->sha256));
 	json_object_object_add(o, "policy_changed_since_load", json_object_new_boolean(changed));
 	json_object_object_add(o, "attached_at", json_object_new_int64(a->attached_at));
@@ -133,6 +134,9 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	       (unsigned long long)a->cgroup_id, a->id);
 	printf("  policy     %s%s\n", a->policy,
 	       changed ? "  (the file changed since it was loaded: run reload)" : "");
+	if (strcmp(a->loaded_from, a->policy))
+		printf("  in force   loaded from %s by reload --policy (a plain reload reads %s "
+		       "again)\n", a->loaded_from, a->policy);
 	printf("  sha256     %s\n", a->sha256);
 	printf("  attached   %s, reloaded %s\n", at, re);
 	printf("  families   %s\n", policy_families_str(a->families));
@@ -252,7 +256,7 @@ int do_status(int argc, char **argv)
 		bool changed;
 
 		engine_attach_counters(&e, list[i].id, &c);
-		file_sha256(list[i].policy, now);
+		file_sha256(list[i].loaded_from, now);
 		changed = strcmp(now, list[i].sha256) != 0;
 		if (opts.json) {
 			json_object_array_add(arr, attachment_json(&e, &list[i], &c, changed));

@@ -118,8 +118,9 @@ int engine_lock(struct engine *e, char *err, size_t err_size)
 		e->map_fd[i] = -1;
 	for (i = 0; i < EP_MAX; i++)
 		e->prog_fd[i] = -1;
-	if (mkdir(MU_RUN_DIR, 0755) && errno != EEXIST)
+	if (mkdir(MU_RUN_DIR, 0700) && errno != EEXIST)
 		return fail(err, err_size, "can't create %s: %s", MU_RUN_DIR, strerror(errno));
+	chmod(MU_RUN_DIR, 0700);	/* made 0755 by earlier versions */
 	e->lock_fd = open(MU_RUN_DIR "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (e->lock_fd < 0)
 		return fail(err, err_size, "can't open %s/lock: %s", MU_RUN_DIR, strerror(errno));
@@ -523,6 +524,7 @@ static int write_state(const struct attachment *att, const struct policy *pol,
 	json_object_object_add(o, "cgroup", json_object_new_string(att->cgroup));
 	json_object_object_add(o, "cgroup_id", json_object_new_uint64(att->cgroup_id));
 	json_object_object_add(o, "policy", json_object_new_string(att->policy));
+	json_object_object_add(o, "loaded_from", json_object_new_string(att->loaded_from));
 	json_object_object_add(o, "sha256", json_object_new_string(att->sha256));
 	json_object_object_add(o, "attached_at", json_object_new_int64(att->attached_at));
 	json_object_object_add(o, "reloaded_at", json_object_new_int64(att->reloaded_at));
@@ -532,7 +534,9 @@ static int write_state(const struct attachment *att, const struct policy *pol,
 	json_object_object_add(o, "entries", entries);
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || rename(tmp, path)) {
+	/* Root's alone: it names the cgroup, the policy file and its entries. */
+	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
+	    rename(tmp, path)) {
 		ret = fail(err, err_size, "can't write %s: %s", path, strerror(errno));
 		unlink(tmp);
 	}
@@ -555,6 +559,11 @@ static int read_state_file(const char *path, __u32 id, struct attachment *att)
 		att->cgroup_id = json_object_get_uint64(v);
 	if (json_object_object_get_ex(o, "policy", &v))
 		snprintf(att->policy, sizeof(att->policy), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "loaded_from", &v))
+		snprintf(att->loaded_from, sizeof(att->loaded_from), "%s",
+			 json_object_get_string(v));
+	else
+		snprintf(att->loaded_from, sizeof(att->loaded_from), "%s", att->policy);
 	if (json_object_object_get_ex(o, "sha256", &v))
 		snprintf(att->sha256, sizeof(att->sha256), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(o, "attached_at", &v))
@@ -672,8 +681,8 @@ static int zero_attach_counters(struct engine *e, __u32 id)
 }
 
 int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
-		  const struct policy *pol, const struct policy_trie *trie, __u32 flags,
-		  char *err, size_t err_size)
+		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
+		  __u32 flags, char *err, size_t err_size)
 {
 	struct mu_attachment value = { .families = trie->families, .flags = flags };
 	bool used[MU_MAX_ATTACHMENTS];
@@ -737,7 +746,8 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	att.cgroup_id = cg->id;
 	snprintf(att.cgroup, sizeof(att.cgroup), "%s", cg->name);
 	snprintf(att.policy, sizeof(att.policy), "%s", policy_path);
-	file_sha256(policy_path, att.sha256);
+	snprintf(att.loaded_from, sizeof(att.loaded_from), "%s", policy_path);
+	snprintf(att.sha256, sizeof(att.sha256), "%s", sha256);
 	att.attached_at = time(NULL);
 	att.families = trie->families;
 	att.flags = flags;
@@ -761,8 +771,8 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 }
 
 int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
-		  const struct policy *pol, const struct policy_trie *trie, char *err,
-		  size_t err_size)
+		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
+		  char *err, size_t err_size)
 {
 	struct mu_attachment value = { .id = att->id, .families = trie->families,
 				       .flags = att->flags, .gen = att->gen + 1 };
@@ -773,8 +783,8 @@ int engine_reload(struct engine *e, const struct attachment *att, const char *po
 	fd = create_policy_map(trie, err, err_size);
 	if (fd < 0)
 		return -1;
-	snprintf(next.policy, sizeof(next.policy), "%s", policy_path);
-	file_sha256(policy_path, next.sha256);
+	snprintf(next.loaded_from, sizeof(next.loaded_from), "%s", policy_path);
+	snprintf(next.sha256, sizeof(next.sha256), "%s", sha256);
 	next.reloaded_at = time(NULL);
 	next.families = trie->families;
 	next.policy_map_id = map_id(fd);

@@ -55,7 +55,8 @@ struct attachment {
 	__u32 flags;			/* MU_ATTACH_* */
 	__u32 gen;			/* policy generation in force (mu_attachment.gen) */
 	char cgroup[PATH_MAX];		/* name under the cgroup v2 root */
-	char policy[PATH_MAX];		/* the file, as given */
+	char policy[PATH_MAX];		/* the attachment's file: what a plain reload reads */
+	char loaded_from[PATH_MAX];	/* the file of the policy in force (reload --policy) */
 	char sha256[65];
 	long long attached_at;
 	long long reloaded_at;		/* 0 when never reloaded */
@@ -77,8 +78,8 @@ int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *e
 int engine_load(struct engine *e, char *err, size_t err_size);
 
 int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
-		  const struct policy *pol, const struct policy_trie *trie, __u32 flags,
-		  char *err, size_t err_size);
+		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
+		  __u32 flags, char *err, size_t err_size);
 
 /*
  * Prepare the network namespaces: this command's, those of `ip netns`
@@ -90,9 +91,13 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
  */
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
 		      char *err, size_t err_size);
+/*
+ * Swap in a new policy, read from @policy_path (the attachment's own file, or
+ * the one `reload --policy` names for this once: the attachment keeps its own).
+ */
 int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
-		  const struct policy *pol, const struct policy_trie *trie, char *err,
-		  size_t err_size);
+		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
+		  char *err, size_t err_size);
 /*
  * Detach one cgroup. With the last one the engine unloads itself, unless
  * sockets it upgraded under a strict attachment are still alive (a proxy that

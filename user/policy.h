@@ -7,6 +7,7 @@
 #ifndef MU_POLICY_H
 #define MU_POLICY_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,11 +56,19 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len, struct po
 			struct policy_error *err);
 
 /*
- * A policy decides what a proxy's sockets become, so like sudoers and mptcpd's
- * configuration it must be root's alone: owned by root, not world-writable.
- * Returns 0, or -1 with the reason in @err.
+ * The policy of attach and reload. It decides what a proxy's sockets become,
+ * so like sudoers it must be root's alone: a regular file owned by root and
+ * writable by nobody else (nor by a group other than root's), in directories
+ * that are root's alone too. It is opened once (the path resolved first, no
+ * link followed after that, a FIFO refused without blocking), checked on the
+ * open descriptor, and @sha256 is the hash of the bytes parsed. @resolved
+ * receives the absolute path. Returns 0, or -1 with the reason in @err.
  */
-int policy_check_trusted(const char *path, struct policy_error *err);
+int policy_load_trusted(const char *path, struct policy *pol, char resolved[PATH_MAX],
+			char sha256[65], struct policy_error *err);
+
+/* SHA-256 of a buffer in hex ("-" if it can't be computed). */
+void sha256_hex(const void *buf, size_t len, char out[65]);
 
 const char *policy_role_str(uint8_t role);
 const char *policy_family_str(uint8_t family);
