@@ -86,6 +86,14 @@ struct {
 	__type(value, struct mu_sock_state);
 } sock_states SEC(".maps");
 
+/* MU_ENGINE_ABI of the loader that pinned this engine (one element). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} engine_abi SEC(".maps");
+
 /* Network namespace cookie -> MU_NETNS_*, written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -13,6 +13,13 @@
 #include <linux/types.h>
 #endif
 
+/*
+ * The layout of everything above, as pinned: a loader finding pins of another
+ * ABI refuses to use them (and 'detach --all' removes them) instead of running
+ * new userspace against old maps. Bump it with any change to this file.
+ */
+#define MU_ENGINE_ABI		2
+
 /* Cgroups that can be attached at the same time, each with its own policy. */
 #define MU_MAX_ATTACHMENTS	64
 /*

@@ -140,9 +140,20 @@ int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err
 		snprintf(cg->path, sizeof(cg->path), "%s%s%s", root, arg[0] == '/' ? "" : "/",
 			 arg);
 	}
-	/* No trailing slash, so that names compare equal. */
-	while (strlen(cg->path) > strlen(root) && cg->path[strlen(cg->path) - 1] == '/')
-		cg->path[strlen(cg->path) - 1] = '\0';
+	/*
+	 * One spelling per cgroup: "..", ".", "//" and links resolved, so that
+	 * names compare equal and nothing outside the cgroup v2 root is named.
+	 */
+	if (!realpath(cg->path, rel)) {
+		snprintf(err, err_size, "can't find cgroup %s (%s: %s)", arg, cg->path,
+			 strerror(errno));
+		return -1;
+	}
+	if (strncmp(rel, root, strlen(root)) || (rel[strlen(root)] && rel[strlen(root)] != '/')) {
+		snprintf(err, err_size, "%s is outside the cgroup v2 hierarchy (%s)", arg, root);
+		return -1;
+	}
+	snprintf(cg->path, sizeof(cg->path), "%s", rel);
 
 	if (stat(cg->path, &st)) {
 		snprintf(err, err_size, "can't find cgroup %s (%s: %s)", arg, cg->path,
@@ -172,4 +183,46 @@ static bool path_inside(const char *inner, const char *outer)
 bool cgroup_nested(const char *a, const char *b)
 {
 	return path_inside(a, b) || path_inside(b, a);
+}
+
+/* Is the cgroup @id the directory @path or one of its parents up to @root? */
+static bool id_at_or_above(const char *root, const char *path, __u64 id)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (;;) {
+		if (!stat(dir, &st) && (__u64)st.st_ino == id)
+			return true;
+		if (strlen(dir) <= strlen(root))
+			return false;
+		slash = strrchr(dir, '/');
+		if (!slash)
+			return false;
+		*slash = '\0';
+	}
+}
+
+bool cgroup_nested_ids(const struct cgroup_ref *cg, const char *other_name, __u64 other_id)
+{
+	char root[PATH_MAX], other[PATH_MAX * 2];
+
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return false;
+	if (id_at_or_above(root, cg->path, other_id))
+		return true;
+	snprintf(other, sizeof(other), "%s%s", root, strcmp(other_name, "/") ? other_name : "");
+	return id_at_or_above(root, other, cg->id);
+}
+
+int cgroup_alive(const char *name, __u64 id)
+{
+	char root[PATH_MAX], path[PATH_MAX * 2];
+	struct stat st;
+
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return -1;
+	snprintf(path, sizeof(path), "%s%s", root, strcmp(name, "/") ? name : "");
+	return !stat(path, &st) && (__u64)st.st_ino == id;
 }

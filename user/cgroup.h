@@ -25,4 +25,18 @@ int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err
 /* Is one of the two cgroup names inside the other (or the same)? */
 bool cgroup_nested(const char *a, const char *b);
 
+/*
+ * The same question by identity: is @other_id @cg or one of its ancestors, or
+ * @cg one of the directories at or above @other_name? Names can be spelled
+ * many ways and a cgroup can be recreated under the same name; ids cannot.
+ */
+bool cgroup_nested_ids(const struct cgroup_ref *cg, const char *other_name, __u64 other_id);
+
+/*
+ * Does the cgroup attached as @name still exist as the same cgroup (@id)? 1,
+ * 0 when it was removed or recreated (systemd recreates a service's cgroup on
+ * every restart), -1 when cgroup v2 can't be found.
+ */
+int cgroup_alive(const char *name, __u64 id);
+
 #endif /* MU_CGROUP_H */

@@ -295,12 +295,33 @@ int do_attach(int argc, char **argv)
 			      cg.name, prog_name);
 			goto out;
 		}
-		if (cgroup_nested(list[i].cgroup, cg.name)) {
+		/*
+		 * An attachment whose cgroup was removed (or recreated: a service's
+		 * cgroup is, on every restart) applies to nothing: the new one
+		 * replaces it.
+		 */
+		if (!cgroup_alive(list[i].cgroup, list[i].cgroup_id) &&
+		    cgroup_nested(list[i].cgroup, cg.name)) {
+			fprintf(stderr, "note: replacing the attachment of %s, whose cgroup was "
+				"removed or recreated since\n", list[i].cgroup);
+			if (engine_detach(&e, &list[i], err, sizeof(err))) {
+				p_err("%s", err);
+				goto out;
+			}
+			continue;
+		}
+		if (cgroup_nested(list[i].cgroup, cg.name) ||
+		    cgroup_nested_ids(&cg, list[i].cgroup, list[i].cgroup_id)) {
 			p_err("cgroup %s is nested with attached cgroup %s: one policy per subtree",
 			      cg.name, list[i].cgroup);
 			goto out;
 		}
 	}
+	if (strlen(cg.name) > 8 && !strcmp(cg.name + strlen(cg.name) - 8, ".service"))
+		fprintf(stderr, "note: %s is a service's cgroup, which systemd removes and creates "
+			"anew on every restart of the service: the attachment would then apply to "
+			"nothing. Attach its slice instead (Slice= in the unit; see the haproxy.service.d "
+			"example)\n", cg.name);
 	if (!e.loaded) {
 		if (attach_preflight(err, sizeof(err))) {
 			p_err("can't attach to cgroup %s: %s", cg.name, err);
@@ -453,9 +474,26 @@ int do_reload(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
+	/* Cgroup links someone removed are put back: reload is the repair. */
+	for (i = 0; i < nr; i++) {
+		int repaired = engine_repair_links(&e, &list[i], err, sizeof(err));
+
+		if (repaired < 0) {
+			p_err("%s", err);
+			goto out;
+		}
+		if (repaired)
+			fprintf(stderr, "note: %d program%s of %s had been detached from its cgroup: "
+				"attached again\n", repaired, repaired == 1 ? "" : "s",
+				list[i].cgroup);
+	}
 	for (i = 0; i < n; i++) {
 		struct attachment *att = &list[first + i];
 
+		if (cgroup_alive(att->cgroup, att->cgroup_id) == 0)
+			fprintf(stderr, "note: the cgroup of %s was removed or recreated since attach: "
+				"its policy applies to nothing (see '%s status')\n", att->cgroup,
+				prog_name);
 		if (engine_reload(&e, att, lps[i].path, lps[i].sha256, &lps[i].pol, &lps[i].trie,
 				  err, sizeof(err))) {
 			p_err("%s", err);
@@ -496,6 +534,18 @@ int do_detach(int argc, char **argv)
 	if (need_root("detach"))
 		return 1;
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
+		/*
+		 * The way out of pins this version can't open (one removed by
+		 * hand, a killed older version, a package upgrade): detach --all
+		 * removes them, under the lock, if it got that far.
+		 */
+		if (a.all && e.lock_fd >= 0 && !e.loaded && access(MU_PIN_DIR, F_OK) == 0) {
+			engine_remove_unopenable(&e);
+			fprintf(stderr, "note: removed the engine pinned under %s, which could not "
+				"be opened (%s)\n", MU_PIN_DIR, err);
+			ret = 0;
+			goto out;
+		}
 		p_err("%s", err);
 		goto out;
 	}

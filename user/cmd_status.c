@@ -107,6 +107,19 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 	json_object_object_add(o, "id", json_object_new_int(a->id));
 	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
 	json_object_object_add(o, "cgroup_id", json_object_new_uint64(a->cgroup_id));
+	{
+		struct json_object *miss = json_object_new_array();
+		unsigned int missing = 0;
+
+		engine_missing_links(e, a, &missing);
+		for (i = 0; i < EP_CGROUP_MAX; i++)
+			if (missing & (1U << i))
+				json_object_array_add(miss,
+						      json_object_new_string(engine_prog_names[i]));
+		json_object_object_add(o, "missing_programs", miss);
+	}
+	json_object_object_add(o, "cgroup_alive",
+			       json_object_new_boolean(cgroup_alive(a->cgroup, a->cgroup_id) != 0));
 	json_object_object_add(o, "policy", json_object_new_string(a->policy));
 	json_object_object_add(o, "loaded_from", json_object_new_string(a->loaded_from));
 	json_object_object_add(o, "sha256", json_object_new_string(a->sha256));
@@ -126,12 +139,25 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 			     const struct mu_attach_counters *c, bool changed)
 {
 	size_t i, n = a->entries ? json_object_array_length(a->entries) : 0;
+	unsigned int missing;
 	char at[32], re[32];
 
 	format_time(a->attached_at, at, sizeof(at));
 	format_time(a->reloaded_at, re, sizeof(re));
 	printf("cgroup %s (cgroup id %llu, attachment %u)\n", a->cgroup,
 	       (unsigned long long)a->cgroup_id, a->id);
+	if (!engine_missing_links(e, a, &missing) && missing) {
+		printf("  MISSING   ");
+		for (i = 0; i < EP_CGROUP_MAX; i++)
+			if (missing & (1U << i))
+				printf(" %s", engine_prog_names[i]);
+		printf(": not attached to the cgroup, so the policy is not applied (run reload to "
+		       "repair)\n");
+	}
+	if (cgroup_alive(a->cgroup, a->cgroup_id) == 0)
+		printf("  GONE       the cgroup was removed or recreated since attach: this "
+		       "attachment applies to nothing (detach it, or attach the new cgroup, which "
+		       "replaces it)\n");
 	printf("  policy     %s%s\n", a->policy,
 	       changed ? "  (the file changed since it was loaded: run reload)" : "");
 	if (strcmp(a->loaded_from, a->policy))

@@ -51,6 +51,7 @@ static const char *const map_names[EM_MAX] = {
 	[EM_LINE_COUNTERS] = "line_counters",
 	[EM_SOCK_STATES] = "sock_states",
 	[EM_NETNS] = "netns_info",
+	[EM_ABI] = "engine_abi",
 };
 
 static const struct {
@@ -184,6 +185,7 @@ static void link_dir(__u32 id, char *out, size_t size)
 
 static int open_pins(struct engine *e, char *err, size_t err_size)
 {
+	__u32 zero = 0, abi = 0;
 	char path[PATH_MAX];
 	int i;
 
@@ -199,12 +201,19 @@ static int open_pins(struct engine *e, char *err, size_t err_size)
 		if (e->prog_fd[i] < 0)
 			goto broken;
 	}
+	if (bpf_map_lookup_elem(e->map_fd[EM_ABI], &zero, &abi) || abi != MU_ENGINE_ABI) {
+		close_fds(e);
+		return fail(err, err_size, "the engine pinned under %s is of another version (ABI "
+			    "%u, this is %u): 'mptcp-upgrade detach --all' removes it and what is "
+			    "attached through it", MU_PIN_DIR, abi, MU_ENGINE_ABI);
+	}
 	e->loaded = true;
 	return 0;
 broken:
 	close_fds(e);
-	return fail(err, err_size, "can't open %s: %s (pins of another version? 'mptcp-upgrade "
-		    "detach --all' removes them)", path, strerror(errno));
+	return fail(err, err_size, "can't open %s: %s (a pin removed, or pins of another "
+		    "version: 'mptcp-upgrade detach --all' removes them and what is attached "
+		    "through them)", path, strerror(errno));
 }
 
 /* Attachment ids committed in attached_cgroups, as a bitmap. */
@@ -239,10 +248,31 @@ static void delete_line_counters(struct engine *e, __u32 id)
 	}
 }
 
+/*
+ * Take the whole pin directory out of sight with one rename, then remove it:
+ * a command killed in between leaves a staging directory, which the next
+ * command's gc() removes, never a half-removed engine that no command opens.
+ */
 static void unload(struct engine *e)
 {
+	char dead[128];
+
 	close_fds(e);
-	remove_tree(MU_PIN_DIR);
+	snprintf(dead, sizeof(dead), MU_PIN_ROOT "/" STAGING_PREFIX "dead-%d", getpid());
+	if (rename(MU_PIN_DIR, dead)) {
+		remove_tree(MU_PIN_DIR);
+		return;
+	}
+	crash_point("unload-renamed");
+	remove_tree(dead);
+}
+
+static void gc(struct engine *e);
+
+void engine_remove_unopenable(struct engine *e)
+{
+	unload(e);
+	gc(e);		/* no engine: the state files go too */
 }
 
 static void finish_pending(struct engine *e, __u32 id);
@@ -308,6 +338,26 @@ static void unload_unless_live(struct engine *e)
 	unload(e);
 }
 
+static bool bpffs_visible(void)
+{
+	struct statfs sfs;
+
+	return !statfs(MU_PIN_ROOT, &sfs) && sfs.f_type == BPF_FS_MAGIC;
+}
+
+static bool any_state_file(void)
+{
+	DIR *d = opendir(MU_RUN_DIR);
+	struct dirent *de;
+	bool found = false;
+
+	while (d && !found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "attach-", 7);
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* Everything that no committed attachment accounts for is debris of a killed command. */
 static void gc(struct engine *e)
 {
@@ -327,7 +377,13 @@ static void gc(struct engine *e)
 	if (d)
 		closedir(d);
 	if (!e->loaded) {
-		/* No engine: no state file can be current. */
+		/*
+		 * No engine: no state file can be current. Unless this mount
+		 * namespace does not see the bpffs the engine is pinned in: then
+		 * nothing can be concluded, and nothing is removed.
+		 */
+		if (!bpffs_visible())
+			return;
 		d = opendir(MU_RUN_DIR);
 		while (d && (de = readdir(d))) {
 			if (!strncmp(de->d_name, "attach-", 7)) {
@@ -374,6 +430,10 @@ int engine_open(struct engine *e, char *err, size_t err_size)
 {
 	struct stat st;
 
+	if (!bpffs_visible() && any_state_file())
+		return fail(err, err_size, "no bpffs is mounted on %s in this mount namespace, but "
+			    "%s says cgroups are attached: run where the engine's pins are visible",
+			    MU_PIN_ROOT, MU_RUN_DIR);
 	if (stat(MU_PIN_DIR, &st)) {
 		gc(e);
 		return 0;
@@ -414,6 +474,16 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 		fail(err, err_size, "can't load the BPF programs: %s (see 'mptcp-upgrade check')",
 		     strerror(errno));
 		goto out;
+	}
+	{
+		__u32 zero = 0, abi = MU_ENGINE_ABI;
+
+		if (bpf_map__update_elem(skel->maps.engine_abi, &zero, sizeof(zero), &abi,
+					 sizeof(abi), BPF_ANY)) {
+			fail(err, err_size, "can't write the engine's version: %s",
+			     strerror(errno));
+			goto out;
+		}
 	}
 	link = bpf_program__attach(skel->progs.mu_upgrade_socket);
 	if (!link) {
@@ -811,6 +881,81 @@ int engine_reload(struct engine *e, const struct attachment *att, const char *po
 	if (rename(pending, path))
 		return fail(err, err_size, "can't write %s: %s", path, strerror(errno));
 	return 0;
+}
+
+static __u32 prog_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+static int open_cgroup(const struct attachment *att)
+{
+	char root[PATH_MAX], path[PATH_MAX * 2];
+
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return -1;
+	snprintf(path, sizeof(path), "%s%s", root, strcmp(att->cgroup, "/") ? att->cgroup : "");
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int engine_missing_links(struct engine *e, const struct attachment *att, unsigned int *missing)
+{
+	__u32 ids[64], cnt, i, want;
+	int cg_fd = open_cgroup(att), p;
+
+	*missing = 0;
+	if (cg_fd < 0)
+		return -1;
+	for (p = 0; p < EP_CGROUP_MAX; p++) {
+		want = prog_id_of(e->prog_fd[p]);
+		cnt = sizeof(ids) / sizeof(ids[0]);
+		if (bpf_prog_query(cg_fd, progs[p].type, 0, NULL, ids, &cnt))
+			cnt = 0;
+		for (i = 0; i < cnt && ids[i] != want; i++)
+			;
+		if (!want || i == cnt)
+			*missing |= 1U << p;
+	}
+	close(cg_fd);
+	return 0;
+}
+
+int engine_repair_links(struct engine *e, const struct attachment *att, char *err,
+			size_t err_size)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	unsigned int missing;
+	int p, cg_fd, link_fd, repaired = 0;
+
+	if (engine_missing_links(e, att, &missing) || !missing)
+		return 0;	/* a cgroup that is gone has nothing to repair */
+	cg_fd = open_cgroup(att);
+	if (cg_fd < 0)
+		return 0;
+	link_dir(att->id, dir, sizeof(dir));
+	mkdir(dir, 0700);
+	for (p = 0; p < EP_CGROUP_MAX; p++) {
+		if (!(missing & (1U << p)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, progs[p].pin + strlen("prog_"));
+		unlink(path);	/* a link detached behind our back, or none */
+		link_fd = bpf_link_create(e->prog_fd[p], cg_fd, progs[p].type, NULL);
+		if (link_fd < 0 || bpf_obj_pin(link_fd, path)) {
+			fail(err, err_size, "can't attach %s to cgroup %s again: %s",
+			     progs[p].pin + strlen("prog_"), att->cgroup, strerror(errno));
+			if (link_fd >= 0)
+				close(link_fd);
+			close(cg_fd);
+			return -1;
+		}
+		close(link_fd);
+		repaired++;
+	}
+	close(cg_fd);
+	return repaired;
 }
 
 int engine_detach(struct engine *e, const struct attachment *att, char *err, size_t err_size)

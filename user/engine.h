@@ -28,7 +28,7 @@
 
 enum engine_map {
 	EM_ATTACHED, EM_NOTES, EM_ATTACH_COUNTERS, EM_POLICIES, EM_LINE_COUNTERS, EM_SOCK_STATES,
-	EM_NETNS,
+	EM_NETNS, EM_ABI,
 	EM_MAX,
 };
 
@@ -69,6 +69,12 @@ int engine_lock(struct engine *e, char *err, size_t err_size);
 /* Open the pinned engine if there is one (e->loaded), and clean up debris. */
 int engine_open(struct engine *e, char *err, size_t err_size);
 void engine_close(struct engine *e);
+
+/*
+ * Remove a pinned engine that can't be opened (pins missing, or of another
+ * version), with everything attached through it. Only under the lock.
+ */
+void engine_remove_unopenable(struct engine *e);
 
 /* Lock, open and list the committed attachments: how every command begins. */
 int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *err,
@@ -112,6 +118,17 @@ int engine_detach(struct engine *e, const struct attachment *att, char *err, siz
  * gone. -1 when the iterator can't run.
  */
 int engine_live_sockets(struct engine *e, long *total, long *orphans);
+
+/*
+ * The attachment's cgroup programs that are not attached to its cgroup (one
+ * removed by hand, by bpftool or by another tool), as bits of enum
+ * engine_prog; -1 when the cgroup can't be opened. What status reports is
+ * what the kernel runs, not what is pinned.
+ */
+int engine_missing_links(struct engine *e, const struct attachment *att, unsigned int *missing);
+/* Attach the missing ones again (reload does); how many, or -1. */
+int engine_repair_links(struct engine *e, const struct attachment *att, char *err,
+			size_t err_size);
 
 /* Committed attachments, in id order. */
 int engine_list(struct engine *e, struct attachment **list, size_t *nr);

@@ -263,6 +263,76 @@ rmdir "$cgroot/sib"
 run detach --cgroup /mu-test/sib
 expect "a cgroup that is gone can still be detached by its name" 0
 mkdir -p "$cgroot/sib"
+
+# ---- reload --policy, removed cgroups, missing links, paths -------------------------
+
+att_json() { "$bin" status --json | jq -r ".attachments[] | select(.cgroup == \"$1\") | $2"; }
+p1=$(realpath "$tmp/p1.policy")
+run reload --cgroup /mu-test/att --policy "$tmp/p6.policy"
+expect "reload --policy FILE" 0
+[ "$(att_json /mu-test/att .policy)" = "$p1" ] &&
+	[ "$(att_json /mu-test/att .loaded_from)" = "$(realpath "$tmp/p6.policy")" ] &&
+	ok "reload --policy does not rebind the attachment to FILE; status names both" ||
+	not_ok "reload --policy does not rebind the attachment to FILE" "$("$bin" status)"
+run reload --cgroup /mu-test/att
+[ "$(att_json /mu-test/att .loaded_from)" = "$p1" ] && [ "$(proto_in att 4)" = proto=262 ] &&
+	ok "a plain reload reads the attachment's own file again" ||
+	not_ok "a plain reload reads the attachment's own file again" "$("$bin" status)"
+
+run attach --cgroup /mu-test/sib --policy "$tmp/p6.policy"
+expect "attach a second cgroup" 0
+rmdir "$cgroot/sib"
+run status
+grep -q 'GONE' <<<"$out" && [ "$(att_json /mu-test/sib .cgroup_alive)" = false ] &&
+	ok "status says an attached cgroup is gone" || not_ok "status says an attached cgroup is gone" "$out"
+mkdir "$cgroot/sib"
+run attach --cgroup /mu-test/sib --policy "$tmp/p6.policy"
+expect "attaching the recreated cgroup replaces the dead attachment" 0 "replacing the attachment"
+[ "$(att_json /mu-test/sib .cgroup_alive)" = true ] && [ "$(proto_in sib 6)" = proto=262 ] &&
+	ok "the new attachment applies to the recreated cgroup" ||
+	not_ok "the new attachment applies to the recreated cgroup" "$("$bin" status)"
+
+mkdir -p "$cgroot/att/inner"
+run attach --cgroup /mu-test/sib/../att/inner --policy "$tmp/p1.policy"
+expect "a path spelled with .. is normalized, and nesting is refused" 1 \
+	"cgroup /mu-test/att/inner is nested with attached cgroup /mu-test/att"
+rmdir "$cgroot/att/inner"
+
+att_id=$(att_json /mu-test/att .id)
+rm "/sys/fs/bpf/mptcp-upgrade/cg-$att_id/bind4"
+bpftool link detach pinned "/sys/fs/bpf/mptcp-upgrade/cg-$att_id/sock_create" 2>/dev/null
+[ "$(att_json /mu-test/att '.missing_programs | sort | join(",")')" = \
+  "cgroup/bind4,cgroup/sock_create" ] && "$bin" status | grep -q MISSING &&
+	ok "status reads what the cgroup runs: two programs removed behind its back" ||
+	not_ok "status reads what the cgroup runs" "$("$bin" status --json)"
+run reload
+expect "reload repairs them" 0 "2 programs of /mu-test/att had been detached"
+[ "$(att_json /mu-test/att '.missing_programs | length')" = 0 ] &&
+	[ "$(proto_in att 4)" = proto=262 ] &&
+	ok "after reload nothing is missing and the cgroup's sockets are upgraded again" ||
+	not_ok "after reload nothing is missing" "$("$bin" status)"
+
+run detach --cgroup /mu-test/sib
+(MPTCP_UPGRADE_CRASH_AT=unload-renamed "$bin" detach --all; exit $?) >/dev/null 2>&1
+krc=$?
+run status
+[ "$krc" = 137 ] && [ "$out" = "nothing is attached" ] && no_pins &&
+	[ "$(proto_in att 4)" = proto=6 ] &&
+	ok "an unload killed midway leaves nothing the next command can't clean" ||
+	not_ok "an unload killed midway leaves nothing the next command can't clean" "exit $krc" \
+		"$out" "$(ls -R /sys/fs/bpf)"
+
+# A pin removed by hand: every command says so, and detach --all recovers (reliability D2).
+run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
+rm /sys/fs/bpf/mptcp-upgrade/line_counters
+run status
+expect "a removed pin is reported, with the way out" 1 "detach --all' removes them"
+run detach --all
+expect "detach --all removes an engine it can't open" 0 "removed the engine pinned under"
+no_pins && [ "$(proto_in att 4)" = proto=6 ] &&
+	ok "after that no pin is left and the cgroup's sockets are TCP" ||
+	not_ok "after that no pin is left and the cgroup's sockets are TCP" "$(ls -R /sys/fs/bpf)"
+
 run detach --all
 expect "detach --all exits 0" 0
 check "detach --all leaves no pin" no_pins
