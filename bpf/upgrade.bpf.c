@@ -38,6 +38,8 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	/* Per-CPU LRU lists: a busy CPU can't evict the note another CPU just left. */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, MU_MAX_PENDING_NOTES);
 	__type(key, __u64);
 	__type(value, struct mu_upgrade_note);
@@ -227,12 +229,18 @@ int mu_mark_socket(struct bpf_sock *ctx)
 	if (!note)
 		return 1;	/* the application asked for MPTCP itself */
 	if (note->family == ctx->family) {
+		const struct mu_attachment *att;
+
 		st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (st) {
 			st->cgroup_id = note->cgroup_id;
 			st->flags = MU_SOCK_UPGRADED;
 			if (note->attach_flags & MU_ATTACH_STRICT)
 				st->flags |= MU_SOCK_STRICT;
+			/* upgraded - marked: failed socket() calls and lost notes, never silent */
+			att = bpf_map_lookup_elem(&attached_cgroups, &note->cgroup_id);
+			if (att)
+				count(att->id, MU_CNT_SOCKETS_MARKED);
 		}
 	}
 	bpf_map_delete_elem(&upgrade_notes, &pid_tgid);
@@ -250,8 +258,10 @@ static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_e
 	if (!c) {
 		bpf_map_update_elem(&line_counters, &key, &zero, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(&line_counters, &key);
-		if (!c)
+		if (!c) {
+			count(attach_id, MU_CNT_LINE_COUNTERS_FULL);
 			return;
+		}
 	}
 	if (ev == LINE_BIND)
 		__sync_fetch_and_add(&c->binds, 1);

@@ -153,6 +153,8 @@ enum mu_attach_counter {
 	MU_CNT_KEPT_TCP_IN,		/* SYN for an unlisted listener: MP_CAPABLE removed */
 	MU_CNT_NETNS_UNPREPARED,	/* left TCP: its network namespace has no stage 3 */
 	MU_CNT_NETNS_MPTCP_OFF,		/* left TCP: net.mptcp.enabled=0 in its namespace */
+	MU_CNT_SOCKETS_MARKED,		/* upgraded sockets cgroup/sock_create marked as ours */
+	MU_CNT_LINE_COUNTERS_FULL,	/* a line event not counted: line_counters is full */
 	MU_CNT_MAX,
 };
 

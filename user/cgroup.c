@@ -226,3 +226,39 @@ int cgroup_alive(const char *name, __u64 id)
 	snprintf(path, sizeof(path), "%s%s", root, strcmp(name, "/") ? name : "");
 	return !stat(path, &st) && (__u64)st.st_ino == id;
 }
+
+static int find_id(const char *dir, size_t root_len, __u64 id, char *out, size_t size, int depth)
+{
+	char child[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int found = -1;
+	DIR *d;
+
+	if (!stat(dir, &st) && (__u64)st.st_ino == id) {
+		snprintf(out, size, "%s", dir[root_len] ? dir + root_len : "/");
+		return 0;
+	}
+	if (depth > 64)
+		return -1;
+	d = opendir(dir);
+	while (d && found && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(child, sizeof(child), "%s/%s", dir, de->d_name) >= sizeof(child))
+			continue;
+		found = find_id(child, root_len, id, out, size, depth + 1);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+int cgroup_name_of_id(__u64 id, char *out, size_t size)
+{
+	char root[PATH_MAX];
+
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return -1;
+	return find_id(root, strlen(root), id, out, size, 0);
+}

@@ -39,4 +39,7 @@ bool cgroup_nested_ids(const struct cgroup_ref *cg, const char *other_name, __u6
  */
 int cgroup_alive(const char *name, __u64 id);
 
+/* The name (relative to the cgroup v2 root) of the cgroup whose id is @id; -1 if none. */
+int cgroup_name_of_id(__u64 id, char *out, size_t size);
+
 #endif /* MU_CGROUP_H */

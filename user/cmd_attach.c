@@ -351,6 +351,7 @@ int do_attach(int argc, char **argv)
 			p_err("%s", err);
 			goto fail_fresh;
 		}
+		engine_warn_mptcp_off(&e);
 	}
 	if (engine_attach(&e, &cg, lp.path, lp.sha256, &lp.pol, &lp.trie,
 			  a.no_strict ? 0 : MU_ATTACH_STRICT, err, sizeof(err))) {
@@ -446,6 +447,12 @@ int do_reload(int argc, char **argv)
 		goto out;
 	for (i = 0; i < n; i++) {
 		cgroup_ids[i] = list[first + i].cgroup_id;
+		if (!a.policy && list[first + i].state_lost) {
+			p_err("the state of %s is lost, and with it the name of its policy file: "
+			      "'%s reload --cgroup %s --policy FILE'", list[first + i].cgroup,
+			      prog_name, list[first + i].cgroup);
+			goto out;
+		}
 		if (load_policy(a.policy ? a.policy : list[first + i].policy, &lps[i]))
 			goto out;
 	}
@@ -474,6 +481,7 @@ int do_reload(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
+	engine_warn_mptcp_off(&e);
 	/* Cgroup links someone removed are put back: reload is the repair. */
 	for (i = 0; i < nr; i++) {
 		int repaired = engine_repair_links(&e, &list[i], err, sizeof(err));

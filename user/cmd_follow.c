@@ -52,6 +52,8 @@ static int cover_interfaces(void)
 			added = engine_install_tc(&e, list, nr, i < nr, err, sizeof(err));
 			if (added < 0)
 				p_err("%s", err);
+			else
+				engine_warn_mptcp_off(&e);
 		}
 	}
 	engine_list_free(list, nr);

@@ -24,6 +24,8 @@ static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_KEPT_TCP_IN] = "unlisted_kept_tcp_in",
 	[MU_CNT_NETNS_UNPREPARED] = "sockets_netns_unprepared",
 	[MU_CNT_NETNS_MPTCP_OFF] = "sockets_netns_mptcp_off",
+	[MU_CNT_SOCKETS_MARKED] = "sockets_marked",
+	[MU_CNT_LINE_COUNTERS_FULL] = "line_counters_full",
 };
 
 static const char *const engine_prog_names[EP_MAX] = {
@@ -118,6 +120,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 						      json_object_new_string(engine_prog_names[i]));
 		json_object_object_add(o, "missing_programs", miss);
 	}
+	json_object_object_add(o, "state_lost", json_object_new_boolean(a->state_lost));
 	json_object_object_add(o, "cgroup_alive",
 			       json_object_new_boolean(cgroup_alive(a->cgroup, a->cgroup_id) != 0));
 	json_object_object_add(o, "policy", json_object_new_string(a->policy));
@@ -146,6 +149,10 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	format_time(a->reloaded_at, re, sizeof(re));
 	printf("cgroup %s (cgroup id %llu, attachment %u)\n", a->cgroup,
 	       (unsigned long long)a->cgroup_id, a->id);
+	if (a->state_lost)
+		printf("  STATE LOST its state file under %s is gone: the policy in force is not "
+		       "known here ('reload --cgroup %s --policy FILE' restores it, or detach)\n",
+		       MU_RUN_DIR, a->cgroup);
 	if (!engine_missing_links(e, a, &missing) && missing) {
 		printf("  MISSING   ");
 		for (i = 0; i < EP_CGROUP_MAX; i++)
@@ -169,11 +176,22 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  strict     %s\n", a->flags & MU_ATTACH_STRICT ?
 	       "yes: unlisted addresses stay plain TCP on the wire" :
 	       "no (--no-strict): unlisted addresses negotiate MPTCP with peers that ask");
-	printf("  sockets    upgraded %llu, native MPTCP %llu, other family %llu, unmarked %llu\n",
-	       (unsigned long long)c->count[MU_CNT_SOCKETS_UPGRADED],
-	       (unsigned long long)c->count[MU_CNT_SOCKETS_NATIVE_MPTCP],
-	       (unsigned long long)c->count[MU_CNT_SOCKETS_OTHER_FAMILY],
-	       (unsigned long long)c->count[MU_CNT_NOTES_DROPPED]);
+	{
+		__u64 up = c->count[MU_CNT_SOCKETS_UPGRADED], marked = c->count[MU_CNT_SOCKETS_MARKED];
+
+		printf("  sockets    upgraded %llu, native MPTCP %llu, other family %llu, unmarked "
+		       "%llu\n", (unsigned long long)up,
+		       (unsigned long long)c->count[MU_CNT_SOCKETS_NATIVE_MPTCP],
+		       (unsigned long long)c->count[MU_CNT_SOCKETS_OTHER_FAMILY],
+		       (unsigned long long)(up > marked ? up - marked : 0));
+		if (up > marked)
+			printf("             (unmarked: socket() failed after the upgrade, or the note "
+			       "was lost; %llu for want of room)\n",
+			       (unsigned long long)c->count[MU_CNT_NOTES_DROPPED]);
+		if (c->count[MU_CNT_LINE_COUNTERS_FULL])
+			printf("  NOT COUNTED %llu line events: the line counter map is full\n",
+			       (unsigned long long)c->count[MU_CNT_LINE_COUNTERS_FULL]);
+	}
 	printf("  bind()     listed %llu, unlisted %llu\n",
 	       (unsigned long long)c->count[MU_CNT_BINDS_LISTED],
 	       (unsigned long long)c->count[MU_CNT_BINDS_UNLISTED]);

@@ -232,27 +232,34 @@ static void committed_ids(struct engine *e, bool used[MU_MAX_ATTACHMENTS])
 	}
 }
 
+/*
+ * Collect the attachment's keys first, then delete them in one batch: deleting
+ * during the walk restarts it from the first key every time (quadratic).
+ */
 static void delete_line_counters(struct engine *e, __u32 id)
 {
-	struct mu_line_key key, next, *prev = NULL;
+	struct mu_line_key key, next, *prev = NULL, *keys = NULL, *grown;
+	size_t n = 0, cap = 0, i;
 
 	while (!bpf_map_get_next_key(e->map_fd[EM_LINE_COUNTERS], prev, &next)) {
 		if (next.attach_id == id) {
-			/* Deleting the current key restarts the walk from the first. */
-			bpf_map_delete_elem(e->map_fd[EM_LINE_COUNTERS], &next);
-			prev = NULL;
-			continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 256;
+				grown = realloc(keys, cap * sizeof(*keys));
+				if (!grown)
+					break;
+				keys = grown;
+			}
+			keys[n++] = next;
 		}
 		key = next;
 		prev = &key;
 	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(e->map_fd[EM_LINE_COUNTERS], &keys[i]);
+	free(keys);
 }
 
-/*
- * Take the whole pin directory out of sight with one rename, then remove it:
- * a command killed in between leaves a staging directory, which the next
- * command's gc() removes, never a half-removed engine that no command opens.
- */
 static void unload(struct engine *e)
 {
 	char dead[128];
@@ -854,6 +861,11 @@ int engine_reload(struct engine *e, const struct attachment *att, const char *po
 	if (fd < 0)
 		return -1;
 	snprintf(next.loaded_from, sizeof(next.loaded_from), "%s", policy_path);
+	if (next.state_lost) {
+		/* Its state file was lost: the file named now becomes its own. */
+		snprintf(next.policy, sizeof(next.policy), "%s", policy_path);
+		next.state_lost = false;
+	}
 	snprintf(next.sha256, sizeof(next.sha256), "%s", sha256);
 	next.reloaded_at = time(NULL);
 	next.families = trie->families;
@@ -986,6 +998,33 @@ int engine_detach(struct engine *e, const struct attachment *att, char *err, siz
 	return 0;
 }
 
+/*
+ * An attachment committed in the map whose state file is gone (removed, or
+ * /run lost while bpffs was kept): listed all the same, from what the map
+ * knows, so that status shows it and detach can remove it.
+ */
+static bool synthesize_state(struct engine *e, __u32 id, struct attachment *att)
+{
+	__u64 key, next, *prev = NULL;
+	struct mu_attachment value;
+
+	while (!bpf_map_get_next_key(e->map_fd[EM_ATTACHED], prev, &next)) {
+		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &next, &value) && value.id == id) {
+			memset(att, 0, sizeof(*att));
+			att->id = id;
+			att->cgroup_id = next;
+			att->state_lost = true;
+			if (cgroup_name_of_id(next, att->cgroup, sizeof(att->cgroup)))
+				snprintf(att->cgroup, sizeof(att->cgroup), "?cgroup-%llu",
+					 (unsigned long long)next);
+			return true;
+		}
+		key = next;
+		prev = &key;
+	}
+	return false;
+}
+
 int engine_list(struct engine *e, struct attachment **list, size_t *nr)
 {
 	bool used[MU_MAX_ATTACHMENTS];
@@ -1004,7 +1043,9 @@ int engine_list(struct engine *e, struct attachment **list, size_t *nr)
 	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
 		struct mu_attachment value;
 
-		if (!used[id] || read_state(id, &out[n]))
+		if (!used[id])
+			continue;
+		if (read_state(id, &out[n]) && !synthesize_state(e, id, &out[n]))
 			continue;
 		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &out[n].cgroup_id, &value)) {
 			out[n].families = value.families;
@@ -1171,8 +1212,10 @@ static int install_in_ns(const struct netns_ref *ns, void *arg)
 			return -1;
 		flags |= MU_NETNS_STAGE3;
 	}
-	if (mptcp_enabled() == 0)
+	if (mptcp_enabled() == 0) {
 		flags |= MU_NETNS_MPTCP_OFF;
+		c->e->netns_mptcp_off++;
+	}
 	if (netns_cookie(&cookie))
 		return fail(c->err, c->err_size, "can't read the network namespace cookie "
 			    "(SO_NETNS_COOKIE, Linux 5.14): %s", strerror(errno));
@@ -1184,10 +1227,21 @@ static int install_in_ns(const struct netns_ref *ns, void *arg)
 	return added;
 }
 
+void engine_warn_mptcp_off(const struct engine *e)
+{
+	if (e->netns_mptcp_off)
+		fprintf(stderr, "note: net.mptcp.enabled=0 in %d network namespace%s of the "
+			"attached cgroups: sockets created there stay TCP (and are counted) instead "
+			"of failing; sysctl -w net.mptcp.enabled=1 there, then reload\n",
+			e->netns_mptcp_off, e->netns_mptcp_off == 1 ? "" : "s");
+}
+
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
 		      char *err, size_t err_size)
 {
 	struct install_ctx ctx = { .e = e, .stage3 = stage3, .err = err, .err_size = err_size };
+
+	e->netns_mptcp_off = 0;
 	char root[PATH_MAX], path[PATH_MAX * 2];
 	struct netns_set set;
 	size_t i;

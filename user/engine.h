@@ -43,6 +43,7 @@ enum engine_prog {
 struct engine {
 	int lock_fd;
 	bool loaded;
+	int netns_mptcp_off;		/* namespaces engine_install_tc found MPTCP off in */
 	int map_fd[EM_MAX];
 	int prog_fd[EP_MAX];
 };
@@ -61,6 +62,7 @@ struct attachment {
 	long long attached_at;
 	long long reloaded_at;		/* 0 when never reloaded */
 	__u32 policy_map_id;		/* the kernel's id of the policy trie in force */
+	bool state_lost;		/* committed, but its state file is gone */
 	struct json_object *entries;	/* normalized entries at the last (re)load */
 };
 
@@ -97,6 +99,8 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
  */
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
 		      char *err, size_t err_size);
+/* After engine_install_tc: say on stderr where MPTCP is off (sockets there stay TCP). */
+void engine_warn_mptcp_off(const struct engine *e);
 /*
  * Swap in a new policy, read from @policy_path (the attachment's own file, or
  * the one `reload --policy` names for this once: the attachment keeps its own).

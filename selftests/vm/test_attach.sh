@@ -312,6 +312,19 @@ expect "reload repairs them" 0 "2 programs of /mu-test/att had been detached"
 	ok "after reload nothing is missing and the cgroup's sockets are upgraded again" ||
 	not_ok "after reload nothing is missing" "$("$bin" status)"
 
+# The state file lost (review M4): still listed, still managed, restorable.
+rm "/run/mptcp-upgrade/attach-$att_id.json"
+run status
+grep -q 'STATE LOST' <<<"$out" && grep -q '^cgroup /mu-test/att ' <<<"$out" &&
+	ok "an attachment whose state file is gone is still listed, by its cgroup" ||
+	not_ok "an attachment whose state file is gone is still listed" "$out"
+run reload --cgroup /mu-test/att
+expect "a plain reload of it says what to do" 1 "state of /mu-test/att is lost"
+run reload --cgroup /mu-test/att --policy "$tmp/p1.policy"
+expect "reload --policy restores it" 0
+[ "$(att_json /mu-test/att .state_lost)" = false ] && [ "$(att_json /mu-test/att .policy)" = "$p1" ] &&
+	ok "its state is whole again" || not_ok "its state is whole again" "$("$bin" status)"
+
 run detach --cgroup /mu-test/sib
 (MPTCP_UPGRADE_CRASH_AT=unload-renamed "$bin" detach --all; exit $?) >/dev/null 2>&1
 krc=$?

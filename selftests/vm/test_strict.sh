@@ -24,6 +24,7 @@ cleanup() {
 	"$bin" detach --all >/dev/null 2>&1
 	ip netns del mu-peer 2>/dev/null
 	ip netns del mu-late 2>/dev/null
+	ip netns del mu-off 2>/dev/null
 	tc qdisc del dev lo clsact 2>/dev/null
 	rmdir "$cgroot/proxy" "$cgroot/loose" "$cgroot" 2>/dev/null
 	rm -rf "$tmp"
@@ -326,6 +327,17 @@ got=$(ip netns exec mu-late "$sock" connect 127.0.0.1 8082 mptcp)
 grep -q 'echo=ok mptcp=fallback' <<<"$got" && grep -q 'accepted proto=6 ' "$tmp/late3.out" &&
 	ok "after reload, an unlisted listener there is plain TCP on the wire" ||
 	not_ok "after reload, an unlisted listener there is plain TCP on the wire" "$got"
+
+# net.mptcp.enabled=0 in a namespace of the proxy (review M7): sockets there stay TCP
+# instead of every socket() failing with ENOPROTOOPT, and reload says so.
+ip netns add mu-off && ip netns exec mu-off sysctl -qw net.mptcp.enabled=0
+run reload
+expect "reload warns about a namespace with MPTCP off" 0 "net.mptcp.enabled=0 in 1 network"
+got=$(in_cg proxy ip netns exec mu-off "$sock" proto 4 2>&1)
+[ "$got" = proto=6 ] && [ "$(counter /mu-strict/proxy sockets_netns_mptcp_off)" -ge 1 ] &&
+	ok "where MPTCP is off, the cgroup's sockets stay TCP and are counted" ||
+	not_ok "where MPTCP is off, the cgroup's sockets stay TCP and are counted" "$got"
+ip netns del mu-off
 
 # ---- --no-strict -------------------------------------------------------------------
 
