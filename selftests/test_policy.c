@@ -64,7 +64,9 @@ static const struct valid_case valid_cases[] = {
 	{ "mptcp4@:443",		"both ipv4 0.0.0.0/0 443" },
 	{ "mptcp6@[::1]:443",		"both ipv6 ::1/128 443" },
 	{ "mptcp6@[::]:443",		"both ipv6 ::/0 443" },
-	{ "mptcp@[::ffff:10.0.0.1]:80",	"both ipv6 ::ffff:10.0.0.1/128 80" },
+	/* IPv4-mapped: matched as IPv4 by the engine (review m1), so entered as IPv4. */
+	{ "mptcp@[::ffff:10.0.0.1]:80",	"both ipv4 10.0.0.1/32 80" },
+	{ "mptcp6@[::ffff:10.0.0.0/104]:80", "both ipv4 10.0.0.0/8 80" },
 	{ "stream+mptcp@:443",		"both ipv4 0.0.0.0/0 443" },
 	{ "stream+mptcp6@[::1]:443",	"both ipv6 ::1/128 443" },
 	/* Ports. */
@@ -581,6 +583,27 @@ static void test_trie_too_many_ranges(void **state)
 	policy_free(&pol);
 }
 
+/*
+ * An IPv4-mapped entry is matched as IPv4, but the socket that makes such a
+ * call is an IPv6 one: both families must be upgraded (review m1).
+ */
+static void test_trie_v4mapped_families(void **state)
+{
+	const char text[] = "server s mptcp@[::ffff:192.0.2.7]:80\n";
+	struct policy_error err;
+	struct policy_trie trie;
+	struct policy pol;
+	char err_msg[256];
+
+	assert_int_equal(parse(text, sizeof(text) - 1, &pol, &err), 0);
+	assert_int_equal(pol.entries[0].family, AF_INET);
+	assert_true(pol.entries[0].v4mapped);
+	assert_int_equal(policy_trie_build(&pol, &trie, err_msg, sizeof(err_msg)), 0);
+	assert_int_equal(trie.families, MU_FAMILY_INET | MU_FAMILY_INET6);
+	policy_trie_free(&trie);
+	policy_free(&pol);
+}
+
 /* A 10,000-line policy: one node per distinct prefix, families noted. */
 static void test_trie_large(void **state)
 {
@@ -684,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_trie_matches_linear_walk),
 		cmocka_unit_test(test_trie_too_many_ranges),
 		cmocka_unit_test(test_trie_large),
+		cmocka_unit_test(test_trie_v4mapped_families),
 		cmocka_unit_test(test_json_writer),
 	};
 	size_t nr_fixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i;

@@ -325,6 +325,8 @@ static int check_family(struct line_ctx *lc, const struct addr_spec *spec, struc
 			  family == AF_INET ? "mptcp4@" : "mptcp6@");
 }
 
+static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 /* A literal address, optionally with /LEN. @bracketed: it was written inside [ ]. */
 static int parse_literal(struct line_ctx *lc, const struct addr_spec *spec, struct span host,
 			 bool bracketed)
@@ -382,6 +384,20 @@ static int parse_literal(struct line_ctx *lc, const struct addr_spec *spec, stru
 				return line_error(lc, host.p, "%s has bits set past the /%u prefix "
 						  "(write the network address)", q(host), bits);
 		}
+	}
+	/*
+	 * ::ffff:a.b.c.d is IPv4 a.b.c.d reached from a dual-stack IPv6 socket:
+	 * the engine matches such a call as IPv4, so the entry becomes IPv4 (and
+	 * still lets the IPv6 socket be upgraded).
+	 */
+	if (family == AF_INET6 && bits >= 96 && !memcmp(addr, v4mapped_prefix, 12)) {
+		memmove(addr, addr + 12, 4);
+		memset(addr + 4, 0, 12);
+		bits -= 96;
+		if (add_address(lc, spec, host.p, AF_INET, addr, bits, span_of(NULL, 0)))
+			return -1;
+		lc->pol->entries[lc->pol->nr_entries - 1].v4mapped = true;
+		return 0;
 	}
 	return add_address(lc, spec, host.p, family, addr, bits, span_of(NULL, 0));
 }

@@ -24,6 +24,7 @@ struct policy_entry {
 	unsigned int column;
 	char *source;			/* the address as written: "mptcp@10.0.0.5:80" */
 	char *host;			/* the host name it was resolved from, or NULL */
+	bool v4mapped;			/* written ::ffff:a.b.c.d: IPv4, from IPv6 sockets too */
 };
 
 struct policy {

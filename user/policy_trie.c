@@ -103,6 +103,8 @@ int policy_trie_build(const struct policy *pol, struct policy_trie *trie, char *
 		ke[i].index = i;
 		used_len[e->family == AF_INET6][e->prefix_len] = true;
 		trie->families |= e->family == AF_INET ? MU_FAMILY_INET : MU_FAMILY_INET6;
+		if (e->v4mapped)
+			trie->families |= MU_FAMILY_INET6;	/* the dual-stack socket's family */
 	}
 	qsort(ke, n, sizeof(*ke), cmp_keyed);
 
