@@ -36,7 +36,8 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
-	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths
+	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
+	      $(OUTPUT)/selftests/test_diag
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
 
 ifeq ($(V),1)
@@ -105,6 +106,10 @@ $(OUTPUT)/selftests/test_policy: $(OUTPUT)/selftests/test_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
+$(OUTPUT)/selftests/test_diag: $(OUTPUT)/selftests/test_diag.o $(OUTPUT)/user/diag.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+
 # They include the skeleton.
 $(OUTPUT)/selftests/test_tc_rewrite.o $(OUTPUT)/selftests/test_tc_paths.o: $(SKELS)
 
@@ -120,12 +125,57 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# The unit tests once more, built with AddressSanitizer and UBSan (make check runs both).
+SAN_FLAGS  := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LIB    := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c \
+	      user/jsonw.c
+SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag
+
+$(OUTPUT)/san: | $(filter deps,$(MAKECMDGOALS))
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/san/test_policy: selftests/test_policy.c $(SAN_LIB) | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ $(PKG_LIBS) \
+		-lcmocka -o $@
+
+$(OUTPUT)/san/test_diag: selftests/test_diag.c user/diag.c | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ $(PKG_LIBS) \
+		-lcmocka -o $@
+
+# libFuzzer harnesses (clang): the policy parser and trie, and the sock_diag
+# parsing. FUZZ_TIME seconds each; crashes land in .output/fuzz/.
+FUZZ_TIME  ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(OUTPUT)/fuzz: | $(filter deps,$(MAKECMDGOALS))
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/fuzz_policy: selftests/fuzz/fuzz_policy.c $(SAN_LIB) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) $^ $(PKG_LIBS) -o $@
+
+$(OUTPUT)/fuzz/fuzz_diag: selftests/fuzz/fuzz_diag.c user/diag.c | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) $^ $(PKG_LIBS) -o $@
+
+.PHONY: fuzz
+fuzz: $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/fuzz/fuzz_diag
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-policy $(OUTPUT)/fuzz/corpus-diag
+	$(Q)cp configs/*.policy $(OUTPUT)/fuzz/corpus-policy/
+	$(Q)cd $(OUTPUT)/fuzz && ./fuzz_policy -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+		-dict=../../selftests/fuzz/policy.dict corpus-policy
+	$(Q)cd $(OUTPUT)/fuzz && ./fuzz_diag -max_total_time=$(FUZZ_TIME) -max_len=8192 corpus-diag
+
 # `make check` is the test command README.md and .ci/run give. prove runs every
 # TAP producer (the cmocka suite, the CLI scripts, the end-to-end suite in a
 # kernel that runs the hook) and closes with its summary.
 .PHONY: check
-check: $(APP) $(TEST_BINS)
-	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy selftests/test_cli.sh \
+check: $(APP) $(TEST_BINS) $(SAN_BINS)
+	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
+		$(SAN_BINS) \
+		selftests/test_cli.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		selftests/test_stats.sh selftests/test_install.sh \
 		selftests/test_vm.sh \

@@ -292,6 +292,12 @@ if [ "$(id -u)" -eq 0 ]; then
 		not_ok "a FIFO policy is refused without blocking" "exit $rc" "$(cat "$tmp/err")"
 fi
 
+# Names are bytes, JSON is UTF-8 (review m3): a file name that is not UTF-8.
+got=$("$bin" -j policy "$tmp/caf"$'\xe9'".policy" 2>/dev/null)
+iconv -f UTF-8 -t UTF-8 <<<"$got" >/dev/null 2>&1 && jq -e '.error | test("caf\ufffd")' \
+	<<<"$got" >/dev/null && ok "a JSON error naming a file that is not UTF-8 is valid UTF-8" ||
+	not_ok "a JSON error naming a file that is not UTF-8 is valid UTF-8" "$got"
+
 # Valid means the engine would load it (reliability D5): 17 entries on one /32.
 for p in $(seq 1 17); do echo "mptcp@192.0.2.9:$p"; done >"$tmp/p17.policy"
 run policy "$tmp/p17.policy"

@@ -650,6 +650,8 @@ static void test_json_writer(void **state)
 		jw_object_start(&w);
 		jw_key(&w, "s");
 		jw_string(&w, "quote \" backslash \\ tab \t nl \n");
+		jw_key(&w, "bytes");
+		jw_string(&w, "caf\xe9 \xc3\xa9 \xed\xa0\x80 \xf0\x9f\x98\x80");
 		jw_key(&w, "empty_array");
 		jw_array_start(&w);
 		jw_array_end(&w);
@@ -676,6 +678,10 @@ static void test_json_writer(void **state)
 			fail_msg("not JSON: %s", buf);
 		assert_true(json_object_object_get_ex(o, "s", &v));
 		assert_string_equal(json_object_get_string(v), "quote \" backslash \\ tab \t nl \n");
+		/* Invalid bytes (a Latin-1 byte, a surrogate) become U+FFFD; valid ones stay. */
+		assert_true(json_object_object_get_ex(o, "bytes", &v));
+		assert_string_equal(json_object_get_string(v), "caf\xef\xbf\xbd \xc3\xa9 "
+				    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80");
 		assert_true(json_object_object_get_ex(o, "empty_array", &v));
 		assert_int_equal(json_object_array_length(v), 0);
 		assert_true(json_object_object_get_ex(o, "list", &v));

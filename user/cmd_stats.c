@@ -26,6 +26,7 @@
 #include "jsonw.h"
 #include "netns.h"
 #include "output.h"
+#include "utf8.h"
 #include "sys.h"
 
 #define MAX_MIB 128
@@ -222,8 +223,17 @@ static void read_mib(struct ns_mib *m)
 static int gather_ns(const struct netns_ref *ns, void *arg)
 {
 	struct snapshot *s = arg;
-	int err = diag_collect(&s->diag, ns->ino, s->cgids, s->nr_cgids, s->storage_fd);
+	size_t conns = s->diag.nr_conns, subflows = s->diag.nr_subflows;
+	int err, tries = 0;
 
+	/* A dump the kernel flags as interrupted is taken again, from scratch, a few times. */
+	do {
+		s->diag.nr_conns = conns;
+		s->diag.nr_subflows = subflows;
+		err = diag_collect(&s->diag, ns->ino, s->cgids, s->nr_cgids, s->storage_fd);
+	} while (err == -EAGAIN && ++tries < 3);
+	if (err == -EAGAIN)
+		err = 0;	/* still changing: keep the last one rather than nothing */
 	if (err) {
 		errno = -err;
 		return -1;
@@ -583,13 +593,22 @@ static void print_json(const struct stats_args *a, const struct snapshot *s, str
 /* A label value with \, " and newlines escaped, as the exposition format wants. */
 static void prom_label(const char *v)
 {
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			printf("\\%c", *v);
-		else if (*v == '\n')
+	const unsigned char *p = (const unsigned char *)v;
+	size_t n;
+
+	while (*p) {
+		if (*p == '\\' || *p == '"') {
+			printf("\\%c", *p++);
+		} else if (*p == '\n') {
 			printf("\\n");
-		else
-			putchar(*v);
+			p++;
+		} else if ((n = utf8_seq_len(p))) {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		} else {
+			fputs(UTF8_REPLACEMENT, stdout);	/* the format is UTF-8 */
+			p++;
+		}
 	}
 }
 

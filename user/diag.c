@@ -7,6 +7,7 @@
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +28,7 @@ struct dump_ctx {
 	const __u64 *cgids;
 	size_t nr_cgids;
 	bool mptcp;		/* this dump is of MPTCP sockets, else of TCP subflows */
+	bool interrupted;	/* NLM_F_DUMP_INTR seen */
 	int err;
 };
 
@@ -45,16 +47,28 @@ static void endpoint(struct mu_endpoint *ep, int family, const __be32 *addr, __b
 	ep->port = ntohs(port);
 }
 
-static void *grow(void *arr, size_t *cap, size_t nr, size_t size)
+/* Room for one more element in *@arr; the array is kept (and -1 returned) when there is none. */
+static int grow(void **arr, size_t *cap, size_t nr, size_t size)
 {
+	size_t want = *cap ? *cap * 2 : 256;
 	void *n;
 
 	if (nr < *cap)
-		return arr;
-	n = realloc(arr, (*cap ? *cap * 2 : 256) * size);
-	if (n)
-		*cap = *cap ? *cap * 2 : 256;
-	return n;
+		return 0;
+	if (want < *cap || want > SIZE_MAX / size)
+		return -1;
+	n = realloc(*arr, want * size);
+	if (!n)
+		return -1;
+	*arr = n;
+	*cap = want;
+	return 0;
+}
+
+/* An attribute of @type whose payload is what the kernel promises; anything else is skipped. */
+static bool attr_ok(const struct nlattr *a, enum mnl_attr_data_type type)
+{
+	return mnl_attr_validate(a, type) >= 0;
 }
 
 /* The engine's state out of INET_DIAG_SK_BPF_STORAGES (one map was asked for). */
@@ -64,6 +78,8 @@ static bool parse_storage(const struct nlattr *nest, struct mu_sock_state *st)
 
 	mnl_attr_for_each_nested(s, nest) {
 		if (mnl_attr_get_type(s) != SK_DIAG_BPF_STORAGE)
+			continue;
+		if (!attr_ok(s, MNL_TYPE_NESTED))
 			continue;
 		mnl_attr_for_each_nested(a, s) {
 			if (mnl_attr_get_type(a) == SK_DIAG_BPF_STORAGE_MAP_VALUE &&
@@ -81,24 +97,28 @@ static void parse_ulp(const struct nlattr *ulp, struct mu_subflow *sf, bool *is_
 	const struct nlattr *a, *m;
 
 	mnl_attr_for_each_nested(a, ulp) {
-		if (mnl_attr_get_type(a) == INET_ULP_INFO_NAME &&
+		if (mnl_attr_get_type(a) == INET_ULP_INFO_NAME && attr_ok(a, MNL_TYPE_NUL_STRING) &&
 		    !strcmp(mnl_attr_get_str(a), "mptcp"))
 			*is_mptcp = true;
-		if (mnl_attr_get_type(a) != INET_ULP_INFO_MPTCP)
+		if (mnl_attr_get_type(a) != INET_ULP_INFO_MPTCP || !attr_ok(a, MNL_TYPE_NESTED))
 			continue;
 		mnl_attr_for_each_nested(m, a) {
 			switch (mnl_attr_get_type(m)) {
 			case MPTCP_SUBFLOW_ATTR_TOKEN_LOC:
-				sf->token = mnl_attr_get_u32(m);
+				if (attr_ok(m, MNL_TYPE_U32))
+					sf->token = mnl_attr_get_u32(m);
 				break;
 			case MPTCP_SUBFLOW_ATTR_FLAGS:
-				sf->flags = mnl_attr_get_u32(m);
+				if (attr_ok(m, MNL_TYPE_U32))
+					sf->flags = mnl_attr_get_u32(m);
 				break;
 			case MPTCP_SUBFLOW_ATTR_ID_LOC:
-				sf->id_loc = mnl_attr_get_u8(m);
+				if (attr_ok(m, MNL_TYPE_U8))
+					sf->id_loc = mnl_attr_get_u8(m);
 				break;
 			case MPTCP_SUBFLOW_ATTR_ID_REM:
-				sf->id_rem = mnl_attr_get_u8(m);
+				if (attr_ok(m, MNL_TYPE_U8))
+					sf->id_rem = mnl_attr_get_u8(m);
 				break;
 			}
 		}
@@ -113,20 +133,29 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 	bool have_cg = false, is_mptcp = false;
 	__u64 cgid = 0;
 
+	/* A dump that changed while it was read is partial: say so, the caller retries. */
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		c->interrupted = true;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*r))
+		return MNL_CB_OK;	/* too short to be a socket */
 	mnl_attr_for_each(a, nlh, sizeof(*r)) {
 		switch (mnl_attr_get_type(a)) {
 		case INET_DIAG_INFO:
 			info = a;
 			break;
 		case INET_DIAG_ULP_INFO:
-			ulp = a;
+			if (attr_ok(a, MNL_TYPE_NESTED))
+				ulp = a;
 			break;
 		case INET_DIAG_SK_BPF_STORAGES:
-			stor = a;
+			if (attr_ok(a, MNL_TYPE_NESTED))
+				stor = a;
 			break;
 		case INET_DIAG_CGROUP_ID:
-			cgid = mnl_attr_get_u64(a);
-			have_cg = true;
+			if (attr_ok(a, MNL_TYPE_U64)) {
+				cgid = mnl_attr_get_u64(a);
+				have_cg = true;
+			}
 			break;
 		}
 	}
@@ -139,8 +168,7 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 
 		if (r->idiag_state == MU_TCP_LISTEN)
 			return MNL_CB_OK;
-		c->d->conns = grow(c->d->conns, &c->d->cap_conns, c->d->nr_conns, sizeof(*conn));
-		if (!c->d->conns)
+		if (grow((void **)&c->d->conns, &c->d->cap_conns, c->d->nr_conns, sizeof(*conn)))
 			goto nomem;
 		conn = &c->d->conns[c->d->nr_conns++];
 		memset(conn, 0, sizeof(*conn));
@@ -182,9 +210,8 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 			sf.bytes_received = ti.tcpi_bytes_received;
 			sf.delivery_rate = ti.tcpi_delivery_rate;
 		}
-		c->d->subflows = grow(c->d->subflows, &c->d->cap_subflows, c->d->nr_subflows,
-				      sizeof(*dst));
-		if (!c->d->subflows)
+		if (grow((void **)&c->d->subflows, &c->d->cap_subflows, c->d->nr_subflows,
+			 sizeof(*dst)))
 			goto nomem;
 		c->d->subflows[c->d->nr_subflows++] = sf;
 	}
@@ -192,6 +219,27 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 nomem:
 	c->err = -ENOMEM;
 	return MNL_CB_ERROR;
+}
+
+/*
+ * Every message of a batch lies inside it. libmnl compares nlmsg_len as a
+ * signed int, so a length over 2 GiB would walk it out of the buffer (found by
+ * the fuzzer): checked here, with unsigned arithmetic, before it runs.
+ */
+static bool batch_sane(const void *buf, size_t len)
+{
+	const struct nlmsghdr *nlh;
+	size_t off = 0;
+
+	while (len - off >= sizeof(*nlh)) {
+		nlh = (const struct nlmsghdr *)((const char *)buf + off);
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			return false;
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+		if (off > len)
+			return true;	/* the last message needs no padding */
+	}
+	return true;
 }
 
 static int dump(struct dump_ctx *c, int family, int storage_map_fd)
@@ -239,7 +287,16 @@ static int dump(struct dump_ctx *c, int family, int storage_map_fd)
 			err = -errno;
 			break;
 		}
+		if (!batch_sane(buf, ret)) {
+			err = -EBADMSG;
+			break;
+		}
 		ret = mnl_cb_run(buf, ret, seq, portid, on_socket, c);
+		if (ret < 0 && errno == EINTR && !c->err) {
+			/* libmnl stops at NLM_F_DUMP_INTR: the dump is partial, the caller retries */
+			c->interrupted = true;
+			break;
+		}
 		if (ret < 0)
 			err = c->err ? c->err : -errno;
 	} while (ret > 0);
@@ -265,7 +322,25 @@ int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, siz
 		if (err)
 			return err;
 	}
-	return 0;
+	/* Sockets came and went during the dump: the caller may take it again. */
+	return c.interrupted ? -EAGAIN : 0;
+}
+
+int diag_parse(struct mu_diag *d, const void *buf, size_t len, unsigned long netns,
+	       const __u64 *cgids, size_t nr_cgids, bool mptcp)
+{
+	struct dump_ctx c = { .d = d, .netns = netns, .cgids = cgids, .nr_cgids = nr_cgids,
+			      .mptcp = mptcp };
+	int ret;
+
+	if (!batch_sane(buf, len))
+		return -EBADMSG;
+	ret = mnl_cb_run(buf, len, 0, 0, on_socket, &c);
+	if (ret < 0 && errno == EINTR && !c.err)
+		return -EAGAIN;
+	if (ret < 0)
+		return c.err ? c.err : -EINVAL;
+	return c.interrupted ? -EAGAIN : 0;
 }
 
 int diag_probe_mptcp(void)
@@ -303,6 +378,8 @@ void diag_join(struct mu_diag *d)
 {
 	size_t i, j;
 
+	if (!d->nr_subflows)
+		return;		/* qsort and bsearch want an array, even of nothing */
 	qsort(d->subflows, d->nr_subflows, sizeof(*d->subflows), cmp_subflow);
 	for (i = 0; i < d->nr_conns; i++) {
 		struct mu_conn *c = &d->conns[i];

@@ -84,10 +84,19 @@ struct mu_diag {
 /*
  * Dump the current network namespace (@netns names it), keeping sockets whose
  * cgroup id is in @cgids (sorted). @storage_map_fd >= 0 asks the kernel for
- * the engine's socket state too. Returns 0 or -errno.
+ * the engine's socket state too. Returns 0, -EAGAIN when the kernel flagged a
+ * dump as interrupted (sockets changed meanwhile: what was kept is partial),
+ * or -errno.
  */
 int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, size_t nr_cgids,
 		 int storage_map_fd);
+/*
+ * What diag_collect does with the kernel's answer, for a buffer of netlink
+ * messages from anywhere (the tests, the fuzzer): every length and attribute
+ * is validated before use. 0, -EAGAIN for an interrupted dump, or -errno.
+ */
+int diag_parse(struct mu_diag *d, const void *buf, size_t len, unsigned long netns,
+	       const __u64 *cgids, size_t nr_cgids, bool mptcp);
 /*
  * The dump stats makes, of MPTCP sockets only, keeping none: 0 when this
  * kernel's sock_diag answers for protocol 262, -ENOENT when it has no handler.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "jsonw.h"
+#include "utf8.h"
 
 void jw_init(struct jsonw *w, FILE *out, bool pretty)
 {
@@ -77,16 +78,22 @@ void jw_array_end(struct jsonw *w)
 
 static void quoted(struct jsonw *w, const char *s)
 {
-	fputc('"', w->out);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
 
-		if (c == '"' || c == '\\')
-			fprintf(w->out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(w->out, "\\u%04x", c);
-		else
-			fputc(c, w->out);
+	fputc('"', w->out);
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			fprintf(w->out, "\\%c", *p++);
+		} else if (*p < 0x20) {
+			fprintf(w->out, "\\u%04x", *p++);
+		} else if ((n = utf8_seq_len(p))) {
+			fwrite(p, 1, n, w->out);
+			p += n;
+		} else {
+			fputs(UTF8_REPLACEMENT, w->out);	/* not UTF-8: a byte of a name */
+			p++;
+		}
 	}
 	fputc('"', w->out);
 }
