@@ -24,6 +24,12 @@
  *   mu_sock recv ADDR PORT TIMELINE  receive one connection to its end, append "ms bytes"
  *                                    every 100 ms to TIMELINE, print "received N fnv X"
  *   mu_sock rate ADDR PORT N [mptcp] N short request/response connections, print "rate R/s"
+ *   mu_sock storm ADDR PORT N CLIENT_PORT
+ *                                    N MPTCP clients one after the other, each sending an
+ *                                    HTTP/1.0 request and reading to the server's close (so
+ *                                    the server holds TIME_WAIT); with CLIENT_PORT (not 0)
+ *                                    every one binds that port, reusing the pair. Prints
+ *                                    "storm n=N mptcp=M fallback=F failed=X"
  *
  * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
  * client), so a broken kernel fails a test instead of hanging it.
@@ -354,6 +360,79 @@ static int cmd_rate(const char *ip, const char *port, int n, bool mptcp)
 	return 0;
 }
 
+/* Did the connection of @fd negotiate MPTCP (and not fall back)? */
+static bool negotiated(int fd)
+{
+	struct mptcp_info info = {};
+	socklen_t len = sizeof(info);
+
+	return protocol_of(fd) == IPPROTO_MPTCP &&
+	       !getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len) &&
+	       !(info.mptcpi_flags & MPTCP_INFO_FLAG_FALLBACK);
+}
+
+/* bind() @port once the previous connection of this client has let go of it. */
+static int bind_port_again(int fd, int family, int port)
+{
+	struct sockaddr_storage ss = { .ss_family = family };
+	int one = 1, i;
+
+	if (family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	for (i = 0; i < 500; i++) {
+		if (!bind(fd, (struct sockaddr *)&ss, family == AF_INET ?
+			  sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
+			return 0;
+		if (errno != EADDRINUSE)
+			return -1;
+		poll(NULL, 0, 10);	/* our last ACK of the previous connection is in flight */
+	}
+	return -1;
+}
+
+static int cmd_storm(const char *ip, const char *port, int n, int client_port)
+{
+	static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	int i, mptcp = 0, fallback = 0, failed = 0;
+	char buf[4096];
+
+	for (i = 0; i < n; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM, IPPROTO_MPTCP), got = 0;
+		ssize_t r;
+
+		if (fd < 0 || (client_port && bind_port_again(fd, ss.ss_family, client_port)) ||
+		    connect(fd, (struct sockaddr *)&ss, len) ||
+		    write(fd, req, sizeof(req) - 1) != sizeof(req) - 1) {
+			failed++;
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		/* To the server's close: it closes first, and keeps TIME_WAIT. */
+		for (;;) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			if (poll(&p, 1, WAIT_MS) != 1 || (r = read(fd, buf, sizeof(buf))) <= 0)
+				break;
+			got += r;
+		}
+		if (!got)
+			failed++;
+		else if (negotiated(fd))
+			mptcp++;
+		else
+			fallback++;
+		close(fd);
+	}
+	printf("storm n=%d mptcp=%d fallback=%d failed=%d\n", n, mptcp, fallback, failed);
+	return 0;
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -490,6 +569,8 @@ int main(int argc, char **argv)
 		return cmd_recv(argv[2], argv[3], argv[4]);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "rate"))
 		return cmd_rate(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
+	if (argc == 6 && !strcmp(argv[1], "storm"))
+		return cmd_storm(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "sink"))
 		return cmd_sink(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "tcp"));
 	if (argc >= 6 && argc <= 8 && !strcmp(argv[1], "hold"))

@@ -87,6 +87,10 @@ frontend https
 frontend other
 	bind 127.0.0.1:8080
 	default_backend app
+frontend plainhttp
+	mode http
+	bind 127.0.0.1:8090
+	http-request return status 200 content-type text/plain string ok
 backend app
 	server app1 127.0.0.1:9000
 EOF
@@ -120,6 +124,36 @@ got=$(grep -c 'accepted proto=6 ' "$tmp/backend.out")
 
 got=$("$sock" connect 127.0.0.1 443)
 grep -q 'echo=ok mptcp=no' <<<"$got" || not_ok "a TCP client of port 443" "$got"
+
+# Thousands of MPTCP clients of an unlisted frontend that closes first, so HAProxy
+# holds TIME_WAIT and reused client ports land on it (proxies-in-use 2d): none may
+# negotiate MPTCP, sequential, with one reused port, or four at once.
+wait_for listening 8090
+before=$(counter /mu-strict/proxy unlisted_kept_tcp_in)
+got=$("$sock" storm 127.0.0.1 8090 1000 0)
+[ "$got" = "storm n=1000 mptcp=0 fallback=1000 failed=0" ] &&
+	ok "1000 sequential clients of an unlisted frontend: all plain TCP" ||
+	not_ok "1000 sequential clients of an unlisted frontend: all plain TCP" "$got"
+got=$("$sock" storm 127.0.0.1 8090 500 41000)
+tw=$(ss -Htan state time-wait '( sport = :8090 and dport = :41000 )' | wc -l)
+[ "$got" = "storm n=500 mptcp=0 fallback=500 failed=0" ] && [ "$tw" = 1 ] &&
+	ok "500 clients reusing one port while HAProxy holds the pair in TIME_WAIT: all plain TCP" ||
+	not_ok "500 clients reusing one port while HAProxy holds TIME_WAIT: all plain TCP" "$got" \
+		"TIME_WAIT sockets of the pair: $tw"
+storms=()
+for p in 41001 41002 41003 41004; do
+	"$sock" storm 127.0.0.1 8090 250 $p >"$tmp/storm-$p" &
+	storms+=($!)
+done
+wait "${storms[@]}"
+got=$(cat "$tmp"/storm-4100[1-4] | sort | uniq -c | awk '{ print $1, $2, $3, $4, $5, $6 }')
+[ "$got" = "4 storm n=250 mptcp=0 fallback=250 failed=0" ] &&
+	ok "four clients at once, each reusing its port: all 1000 plain TCP" ||
+	not_ok "four clients at once, each reusing its port: all 1000 plain TCP" "$got"
+[ "$(counter /mu-strict/proxy unlisted_kept_tcp_in)" -ge $((before + 2500)) ] &&
+	ok "each of the 2500 is counted as kept TCP" ||
+	not_ok "each of the 2500 is counted as kept TCP" \
+		"$before -> $(counter /mu-strict/proxy unlisted_kept_tcp_in)"
 run status --json
 json_ok "line 1 counts one connection that negotiated MPTCP and one that fell back" \
 	'.attachments[0].entries[0] | .mptcp == 1 and .fallback == 1'
