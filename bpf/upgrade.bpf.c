@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "net_consts.h"
 #include "mptcp_upgrade.h"
 
@@ -103,6 +104,20 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } netns_info SEC(".maps");
+
+/*
+ * Is @sk the connection's first subflow (the one the application's bind() and
+ * connect() act on), not an MP_JOIN subflow a kernel worker binds and
+ * connects? mptcp_sock is kernel-internal: should a kernel lack the field,
+ * nothing is taken for a first subflow, and stage 3 classifies from the
+ * packets and the listener's address instead of failing to load.
+ */
+static __always_inline bool first_subflow(struct mptcp_sock *msk, void *sk)
+{
+	if (!bpf_core_field_exists(msk->first))
+		return false;
+	return (void *)msk->first == sk;
+}
 
 static __always_inline void count(__u32 attach_id, enum mu_attach_counter idx)
 {
@@ -350,7 +365,7 @@ static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int fa
 	if (!msk)
 		return 1;
 	/* MP_JOIN subflows are bound and connected by the kernel: not a user's call. */
-	if ((void *)msk->first != (void *)sk)
+	if (!first_subflow(msk, sk))
 		return 1;
 	st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
 	if (!st || !(st->flags & MU_SOCK_UPGRADED))
@@ -441,7 +456,7 @@ int mu_sockops(struct bpf_sock_ops *ops)
 	if (!sk)
 		return 1;
 	msk = bpf_skc_to_mptcp_sock(sk);
-	if (msk && (void *)msk->first != (void *)sk)
+	if (msk && !first_subflow(msk, sk))
 		return 1;	/* an MP_JOIN subflow: part of a connection counted already */
 	if (ops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
 		/* Room for any option: a shorter buffer makes a found one fail with -ENOSPC. */

@@ -309,4 +309,30 @@ static inline int attach_tcx(struct upgrade_bpf *skel, int links[2])
 	return attach_tcx_to(skel, if_nametoindex("lo"), links);
 }
 
+/*
+ * Root, a private network namespace with lo up, and the programs loaded; NULL
+ * with *@exit_code set (0 after a SKIP line, 1 after a Bail out! line) if not.
+ */
+static inline struct upgrade_bpf *harness_start(int *exit_code)
+{
+	struct upgrade_bpf *skel;
+
+	*exit_code = 0;
+	if (geteuid()) {
+		printf("1..0 # SKIP needs root to load BPF and make network namespaces\n");
+		return NULL;
+	}
+	if (enter_private_netns()) {
+		printf("1..0 # SKIP can't make a network namespace: %s\n", strerror(errno));
+		return NULL;
+	}
+	skel = load_tc_programs();
+	if (!skel) {
+		printf("Bail out! the engine's tc and cgroup programs don't load here: %s\n",
+		       strerror(errno));
+		*exit_code = 1;
+	}
+	return skel;
+}
+
 #endif /* MU_TC_HARNESS_H */

@@ -371,21 +371,11 @@ out:
 int main(void)
 {
 	struct upgrade_bpf *skel;
+	int ret;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to load BPF and make network namespaces\n");
-		return 0;
-	}
-	if (enter_private_netns()) {
-		printf("1..0 # SKIP can't make a network namespace: %s\n", strerror(errno));
-		return 0;
-	}
-	skel = load_tc_programs();
-	if (!skel) {
-		printf("Bail out! the engine's tc and cgroup programs don't load here: %s\n",
-		       strerror(errno));
-		return 1;
-	}
+	skel = harness_start(&ret);
+	if (!skel)
+		return ret;
 	if (register_attachment(skel, true) || set_policy(skel, 0, 0)) {
 		printf("Bail out! can't register the test attachment: %s\n", strerror(errno));
 		return 1;

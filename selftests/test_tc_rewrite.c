@@ -330,20 +330,9 @@ int main(int argc, char **argv)
 	struct upgrade_bpf *skel;
 	int links[2] = { -1, -1 }, ret;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to load BPF and make a network namespace\n");
-		return 0;
-	}
-	if (enter_private_netns()) {
-		printf("1..0 # SKIP can't make a network namespace: %s\n", strerror(errno));
-		return 0;
-	}
-	skel = load_tc_programs();
-	if (!skel) {
-		printf("Bail out! the engine's tc and cgroup programs don't load here: %s\n",
-		       strerror(errno));
-		return 1;
-	}
+	skel = harness_start(&ret);
+	if (!skel)
+		return ret;
 	if (bench) {
 		ret = run_bench(skel);
 		upgrade_bpf__destroy(skel);

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the engine's files share and nothing else sees: pin names and paths,
+ * the program table, the error and fault-injection helpers.
+ */
+#ifndef MU_ENGINE_INTERNAL_H
+#define MU_ENGINE_INTERNAL_H
+
+#include <bpf/bpf.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+
+/*
+ * tcx (Linux 6.6) is older than nothing the engine needs: update_socket_protocol
+ * became hookable in 6.6 too, so there is no clsact fallback to keep. Debian's
+ * uapi headers (6.1) lack the names.
+ */
+#define MU_BPF_TCX_INGRESS	((enum bpf_attach_type)46)
+#define MU_BPF_TCX_EGRESS	((enum bpf_attach_type)47)
+#define TC_PIN_DIR		MU_PIN_DIR "/tc"
+
+/* bpffs refuses names with a dot, so staging directories are not dotfiles. */
+#define STAGING_PREFIX	"mptcp-upgrade-staging-"
+#define HOOK_LINK	"link_upgrade_socket"
+
+struct engine_prog_desc {
+	const char *pin;
+	enum bpf_attach_type type;
+};
+
+extern const char *const engine_map_names[EM_MAX];
+extern const struct engine_prog_desc engine_progs[EP_MAX];
+
+/* MPTCP_UPGRADE_CRASH_AT=NAME: SIGKILL this process at the point called NAME. */
+void crash_point(const char *name);
+/* Format the error into @err and return -1. */
+int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Remove a pin directory and everything pinned in it. */
+void remove_tree(const char *dir);
+
+void state_path(__u32 id, char *out, size_t size);
+/* A reload in progress: its state, written before the policy swap that makes it true. */
+void pending_path(__u32 id, char *out, size_t size);
+/* The directory of an attachment's cgroup links. */
+void link_dir(__u32 id, char *out, size_t size);
+/* Attachment ids committed in attached_cgroups, as a bitmap. */
+void committed_ids(struct engine *e, bool used[MU_MAX_ATTACHMENTS]);
+
+/* Delete every line counter of attachment @id. */
+void delete_line_counters(struct engine *e, __u32 id);
+/* The last attachment is gone: unload, unless sockets stage 3 protects are alive. */
+void unload_unless_live(struct engine *e);
+/* engine.c: make a pending reload of @id true, or forget it. */
+void finish_pending(struct engine *e, __u32 id);
+
+/* engine_state.c: the state files under MU_RUN_DIR. */
+int write_state(const struct attachment *att, const struct policy *pol, const char *path,
+		char *err, size_t err_size);
+int read_state_file(const char *path, __u32 id, struct attachment *att);
+int read_state(__u32 id, struct attachment *att);
+
+#endif /* MU_ENGINE_INTERNAL_H */
