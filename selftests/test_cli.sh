@@ -338,6 +338,13 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then
 	else
 		skip "attach on a kernel that refuses the hook" "this kernel runs it (test_vm.sh covers it)"
 	fi
+	# Two cgroups with a unit's name (the second in a delegated subtree, say): the
+	# search refuses to pick one (review m11).
+	mkdir -p "$cg2/mucli.slice/mucli-a.slice/mucli-web.service"
+	run attach --cgroup mucli-web.service --policy "$top/configs/haproxy.policy"
+	expect "a unit name two cgroups carry is ambiguous, not guessed" 1 \
+		"unit mucli-web.service is ambiguous: cgroups .*mucli-web.service and .*mucli-web.service"
+	rmdir "$cg2/mucli.slice/mucli-a.slice/mucli-web.service"
 	# A private mount namespace without the cgroup v2 mount: a v1-only machine.
 	unshare -m sh -c "umount '$cg2' && exec '$bin' attach --cgroup mucli-a.slice \
 		--policy '$top/configs/haproxy.policy'" >"$tmp/out" 2>"$tmp/err"

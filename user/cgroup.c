@@ -44,19 +44,69 @@ static int slice_path(const char *slice, char *out, size_t size)
 	return 0;
 }
 
-/* Breadth-first search for a directory called @unit below @root. */
-static int find_unit(const char *root, const char *unit, char *out, size_t size)
+/*
+ * The unit's cgroup as the system manager has it (`systemctl show -P
+ * ControlGroup`): authoritative where systemd runs, and never a same-named
+ * cgroup of a user's delegated subtree. -2 when systemd says the unit has no
+ * cgroup (not running), -1 where it can't answer (no systemd).
+ */
+static int unit_from_systemd(const char *root, const char *unit, char *out, size_t size)
+{
+	char cmd[PATH_MAX], line[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int status;
+	FILE *f;
+
+	for (i = 0; unit[i]; i++)	/* a unit name, not something for the shell */
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.@\\",
+			    unit[i]))
+			return -1;
+	snprintf(cmd, sizeof(cmd), "systemctl show --property=ControlGroup --value -- '%s' "
+		 "2>/dev/null", unit);
+	f = popen(cmd, "re");
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	status = pclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	/* systemd answered, and the unit has no cgroup: it is not running. */
+	if (status == 0 && !line[0])
+		return -2;
+	if (line[0] != '/')
+		return -1;
+	if ((size_t)snprintf(out, size, "%s%s", root, line) >= size || stat(out, &st))
+		return -1;
+	return 0;
+}
+
+/*
+ * Every directory called @unit below @root, breadth first: exactly one is the
+ * answer, more than one is ambiguous (-EEXIST, the first two in @out and
+ * @other), none -ENOENT.
+ */
+static int find_unit(const char *root, const char *unit, char *out, size_t size, char *other,
+		     size_t other_size)
 {
 	char **queue = NULL, **next = NULL;
 	size_t nq = 0, nn = 0, i;
-	int depth, ret = -ENOENT;
+	int depth, found = 0;
 
+	switch (unit_from_systemd(root, unit, out, size)) {
+	case 0:
+		return 0;
+	case -2:
+		return -ENOENT;
+	}
 	queue = malloc(sizeof(*queue));
-	if (!queue || !(queue[0] = strdup(root)))
+	if (!queue || !(queue[0] = strdup(root))) {
+		free(queue);
 		return -ENOMEM;
+	}
 	nq = 1;
-	for (depth = 0; depth < UNIT_SEARCH_DEPTH && nq && ret == -ENOENT; depth++) {
-		for (i = 0; i < nq && ret == -ENOENT; i++) {
+	for (depth = 0; depth < UNIT_SEARCH_DEPTH && nq; depth++) {
+		for (i = 0; i < nq; i++) {
 			DIR *d = opendir(queue[i]);
 			struct dirent *de;
 
@@ -70,10 +120,12 @@ static int find_unit(const char *root, const char *unit, char *out, size_t size)
 				if (asprintf(&child, "%s/%s", queue[i], de->d_name) < 0)
 					continue;
 				if (!strcmp(de->d_name, unit)) {
-					snprintf(out, size, "%s", child);
+					if (found++)
+						snprintf(other, other_size, "%s", child);
+					else
+						snprintf(out, size, "%s", child);
 					free(child);
-					ret = 0;
-					break;
+					continue;
 				}
 				grown = realloc(next, (nn + 1) * sizeof(*next));
 				if (!grown) {
@@ -96,7 +148,7 @@ static int find_unit(const char *root, const char *unit, char *out, size_t size)
 	for (i = 0; i < nq; i++)
 		free(queue[i]);
 	free(queue);
-	return ret;
+	return found == 1 ? 0 : found ? -EEXIST : -ENOENT;
 }
 
 int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err_size)
@@ -131,7 +183,13 @@ int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err
 		}
 		snprintf(cg->path, sizeof(cg->path), "%s%s%s", root, rel[0] ? "/" : "", rel);
 	} else if (!strchr(arg, '/') && strchr(arg, '.') && arg[0] != '.') {
-		if (find_unit(root, arg, cg->path, sizeof(cg->path))) {
+		n = find_unit(root, arg, cg->path, sizeof(cg->path), rel, sizeof(rel));
+		if (n == -EEXIST) {
+			snprintf(err, err_size, "unit %s is ambiguous: cgroups %.1000s and %.1000s "
+				 "both have that name (name the cgroup path)", arg, cg->path, rel);
+			return -1;
+		}
+		if (n) {
 			snprintf(err, err_size, "can't find cgroup of unit %s under %s (is it "
 				 "running?)", arg, root);
 			return -1;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* attach, reload, detach and status: the commands that drive the attach engine. */
+/* attach, reload and detach: the commands that change what the attach engine does. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>

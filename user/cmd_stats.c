@@ -54,8 +54,9 @@ struct stats_args {
 /* Everything one refresh gathers. */
 struct snapshot {
 	struct mu_diag diag;
-	struct ns_mib mib[MAX_NETNS];
-	size_t nr_mib;
+	struct ns_mib *mib;		/* one per namespace found, allocated as they are */
+	size_t nr_mib, cap_mib;
+	size_t netns_dropped;
 	__u64 *cgids;
 	size_t nr_cgids, cap_cgids;
 	int storage_fd;
@@ -238,10 +239,19 @@ static int gather_ns(const struct netns_ref *ns, void *arg)
 		errno = -err;
 		return -1;
 	}
-	if (s->nr_mib < MAX_NETNS) {
-		s->mib[s->nr_mib].netns = ns->ino;
-		read_mib(&s->mib[s->nr_mib++]);
+	if (s->nr_mib == s->cap_mib) {
+		size_t want = s->cap_mib ? 2 * s->cap_mib : 4;
+		struct ns_mib *grown = realloc(s->mib, want * sizeof(*grown));
+
+		if (!grown) {
+			errno = ENOMEM;
+			return -1;
+		}
+		s->mib = grown;
+		s->cap_mib = want;
 	}
+	s->mib[s->nr_mib].netns = ns->ino;
+	read_mib(&s->mib[s->nr_mib++]);
 	return 0;
 }
 
@@ -712,12 +722,16 @@ static int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr
 
 	netns_set_init(&set);
 	for (i = 0; i < nr_roots; i++) {
-		if (add_cgids(s, roots[i]))
+		if (add_cgids(s, roots[i])) {
+			netns_set_free(&set);
 			return -ENOMEM;
+		}
 		netns_set_add_cgroup(&set, roots[i]);
 	}
 	qsort(s->cgids, s->nr_cgids, sizeof(*s->cgids), cmp_u64);
+	s->netns_dropped = set.dropped;
 	ret = netns_set_for_each(&set, gather_ns, s);
+	netns_set_free(&set);
 	if (ret < 0)
 		return -errno;
 	diag_join(&s->diag);
@@ -728,9 +742,11 @@ static void snapshot_free(struct snapshot *s)
 {
 	diag_free(&s->diag);
 	free(s->cgids);
+	free(s->mib);
 	s->cgids = NULL;
+	s->mib = NULL;
 	s->nr_cgids = s->cap_cgids = 0;
-	s->nr_mib = 0;
+	s->nr_mib = s->cap_mib = 0;
 }
 
 int do_stats(int argc, char **argv)
@@ -816,6 +832,10 @@ int do_stats(int argc, char **argv)
 			ret = 1;
 			goto out;
 		}
+		if (s.netns_dropped)
+			fprintf(stderr, "note: %zu network namespaces of the subtree were left out "
+				"(more than %d): their connections are not listed\n", s.netns_dropped,
+				MAX_NETNS);
 		if (a.watch && !opts.json && !a.prometheus)
 			printf("\033[H\033[2J");	/* refresh in place */
 		if (opts.json)

@@ -37,15 +37,20 @@ static const char *const engine_prog_names[EP_MAX] = {
 	[EP_LIVE_ITER] = "iter/bpf_sk_storage_map",
 };
 
-/* tcx links the engine has pinned, one per interface and direction. */
+/* tcx links the engine has on live interfaces, one per interface and direction. */
 static int count_tc_links(void)
 {
 	DIR *d = opendir(MU_PIN_DIR "/tc");
+	char pin[PATH_MAX];
 	struct dirent *de;
 	int n = 0;
 
-	while (d && (de = readdir(d)))
-		n += de->d_name[0] != '.';
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(pin, sizeof(pin), MU_PIN_DIR "/tc/%s", de->d_name);
+		n += engine_tc_link_alive(pin);
+	}
 	if (d)
 		closedir(d);
 	return n;

@@ -44,6 +44,7 @@ struct engine {
 	int lock_fd;
 	bool loaded;
 	int netns_mptcp_off;		/* namespaces engine_install_tc found MPTCP off in */
+	size_t netns_dropped;		/* namespaces it had to leave out */
 	int map_fd[EM_MAX];
 	int prog_fd[EP_MAX];
 };
@@ -99,6 +100,8 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
  */
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
 		      char *err, size_t err_size);
+/* Is the tcx link pinned at @pin attached to a device that still exists? */
+bool engine_tc_link_alive(const char *pin);
 /* After engine_install_tc: say on stderr where MPTCP is off (sockets there stay TCP). */
 void engine_warn_mptcp_off(const struct engine *e);
 /*

@@ -4,6 +4,7 @@
  * the namespaces the attached cgroups can use, and netns_info, which tells
  * stage 1 where it may upgrade.
  */
+#include <dirent.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +34,20 @@ struct tcx_link_info {
 	__u32 attach_type;
 	__u8 rest[64];
 };
+
+bool engine_tc_link_alive(const char *pin)
+{
+	struct tcx_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(pin);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	alive = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.ifindex;
+	close(fd);
+	return alive;
+}
 
 static bool tcx_link_alive(const char *pin, int ifindex)
 {
@@ -106,6 +121,27 @@ static int install_tc_here(struct engine *e, unsigned long netns, char *err, siz
 	return added;
 }
 
+/*
+ * Links of interfaces that are gone, with their namespaces or alone: their
+ * pins would otherwise pile up and be counted by status.
+ */
+static void sweep_dead_links(void)
+{
+	DIR *d = opendir(TC_PIN_DIR);
+	char pin[PATH_MAX];
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(pin, sizeof(pin), TC_PIN_DIR "/%s", de->d_name);
+		if (!engine_tc_link_alive(pin))
+			unlink(pin);
+	}
+	if (d)
+		closedir(d);
+}
+
 struct install_ctx {
 	struct engine *e;
 	bool stage3;
@@ -148,6 +184,9 @@ static int install_in_ns(const struct netns_ref *ns, void *arg)
 
 void engine_warn_mptcp_off(const struct engine *e)
 {
+	if (e->netns_dropped)
+		fprintf(stderr, "note: %zu network namespaces were left unprepared (more than %d, "
+			"or no memory): sockets there stay TCP\n", e->netns_dropped, MAX_NETNS);
 	if (e->netns_mptcp_off)
 		fprintf(stderr, "note: net.mptcp.enabled=0 in %d network namespace%s of the "
 			"attached cgroups: sockets created there stay TCP (and are counted) instead "
@@ -159,13 +198,12 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
 		      char *err, size_t err_size)
 {
 	struct install_ctx ctx = { .e = e, .stage3 = stage3, .err = err, .err_size = err_size };
-
-	e->netns_mptcp_off = 0;
 	char root[PATH_MAX], path[PATH_MAX * 2];
 	struct netns_set set;
 	size_t i;
 	int added;
 
+	e->netns_mptcp_off = 0;
 	if (mkdir(TC_PIN_DIR, 0700) && errno != EEXIST)
 		return fail(err, err_size, "can't create %s: %s", TC_PIN_DIR, strerror(errno));
 	/* This command's own namespace first: an empty cgroup's proxy starts here. */
@@ -178,9 +216,14 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
 			netns_set_add_cgroup(&set, path);
 		}
 	}
+	/* Left out, they stay unprepared: stage 1 leaves their sockets TCP (counted). */
+	e->netns_dropped = set.dropped;
 	err[0] = '\0';
 	added = netns_set_for_each(&set, install_in_ns, &ctx);
 	if (added < 0 && !err[0])
 		fail(err, err_size, "can't return to this network namespace: %s", strerror(errno));
+	netns_set_free(&set);
+	if (added >= 0)
+		sweep_dead_links();
 	return added;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,13 @@ static unsigned long netns_inode(int pid)
 	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
 }
 
+static unsigned long netns_inode_self(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (unsigned long)st.st_ino;
+}
+
 static bool known(const struct netns_set *set, unsigned long ino)
 {
 	size_t i;
@@ -31,12 +39,36 @@ static bool known(const struct netns_set *set, unsigned long ino)
 	return false;
 }
 
+/* Room for one more; false (and counted) when the set is full. */
+static bool room(struct netns_set *set)
+{
+	struct netns_ref *grown;
+	size_t want;
+
+	if (set->nr < set->cap)
+		return true;
+	want = set->cap ? 2 * set->cap : 16;
+	if (set->nr >= MAX_NETNS || !(grown = realloc(set->ns, want * sizeof(*grown)))) {
+		set->dropped++;
+		return false;
+	}
+	set->ns = grown;
+	set->cap = want;
+	return true;
+}
+
 static void add_pid(struct netns_set *set, int pid)
 {
 	unsigned long ino = netns_inode(pid);
 
-	if (ino && !known(set, ino) && set->nr < MAX_NETNS)
+	if (ino && !known(set, ino) && room(set))
 		set->ns[set->nr++] = (struct netns_ref){ .ino = ino, .pid = pid };
+}
+
+void netns_set_free(struct netns_set *set)
+{
+	free(set->ns);
+	memset(set, 0, sizeof(*set));
 }
 
 void netns_set_add_named(struct netns_set *set)
@@ -55,8 +87,8 @@ void netns_set_add_named(struct netns_set *set)
 		/* A name that is not a mounted namespace (a stale file) has its own inode. */
 		if (stat(ref.path, &st) || !st.st_ino || known(set, st.st_ino))
 			continue;
-		if (set->nr >= MAX_NETNS)
-			break;
+		if (!room(set))
+			continue;
 		ref.ino = st.st_ino;
 		set->ns[set->nr++] = ref;
 	}
@@ -66,9 +98,10 @@ void netns_set_add_named(struct netns_set *set)
 
 void netns_set_init(struct netns_set *set)
 {
-	set->nr = 0;
+	memset(set, 0, sizeof(*set));
 	add_pid(set, getpid());
-	set->ns[0].pid = 0;	/* entered by staying */
+	if (set->nr)
+		set->ns[0].pid = 0;	/* entered by staying */
 }
 
 void netns_set_add_cgroup(struct netns_set *set, const char *path)
@@ -117,6 +150,12 @@ int netns_set_for_each(const struct netns_set *set,
 			r = setns(ns_fd, CLONE_NEWNET);
 			close(ns_fd);
 			if (r)
+				continue;
+			/*
+			 * The process may have exited and its PID gone to another one
+			 * since the set was made: act only in the namespace recorded.
+			 */
+			if (netns_inode_self() != set->ns[i].ino)
 				continue;
 		} else if (setns(self_fd, CLONE_NEWNET)) {
 			sum = -1;

@@ -8,7 +8,10 @@
 
 #include <stddef.h>
 
-#define MAX_NETNS 256
+#include "mptcp_upgrade.h"
+
+/* As many as stage 1 can be told about (netns_info); more are counted in dropped. */
+#define MAX_NETNS MU_MAX_NETNS
 
 /* A network namespace, and a process or a bind mount to enter it through (neither: this one). */
 struct netns_ref {
@@ -18,12 +21,14 @@ struct netns_ref {
 };
 
 struct netns_set {
-	struct netns_ref ns[MAX_NETNS];
-	size_t nr;
+	struct netns_ref *ns;
+	size_t nr, cap;
+	size_t dropped;		/* namespaces left out: MAX_NETNS reached, or no memory */
 };
 
 /* Start with this process's own namespace. */
 void netns_set_init(struct netns_set *set);
+void netns_set_free(struct netns_set *set);
 /* Add the namespaces of every process of the cgroup v2 directory @path and below. */
 void netns_set_add_cgroup(struct netns_set *set, const char *path);
 /*

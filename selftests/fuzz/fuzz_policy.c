@@ -5,8 +5,6 @@
  * would load must give, for every entry's own address and port and both roles,
  * the first entry that matches line by line (the reference BPF must agree with).
  */
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,62 +12,7 @@
 
 #include "policy.h"
 #include "policy_trie.h"
-
-/*
- * No resolver while fuzzing (a DNS timeout per input would stall it): names
- * starting with "one" have one address of each family, others none.
- */
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-		struct addrinfo **res)
-{
-	struct addrinfo *v4, *v6;
-	struct sockaddr_in *a4;
-	struct sockaddr_in6 *a6;
-
-	(void)service;
-	if (!node || strncmp(node, "one", 3))
-		return EAI_NONAME;
-	v4 = calloc(1, sizeof(*v4) + sizeof(*a4));
-	v6 = calloc(1, sizeof(*v6) + sizeof(*a6));
-	if (!v4 || !v6) {
-		free(v4);
-		free(v6);
-		return EAI_MEMORY;
-	}
-	a4 = (struct sockaddr_in *)(v4 + 1);
-	a4->sin_family = AF_INET;
-	a4->sin_addr.s_addr = htonl(0xc0000201);
-	a6 = (struct sockaddr_in6 *)(v6 + 1);
-	a6->sin6_family = AF_INET6;
-	a6->sin6_addr.s6_addr[0] = 0x20;
-	a6->sin6_addr.s6_addr[1] = 0x01;
-	a6->sin6_addr.s6_addr[15] = 1;
-	*v4 = (struct addrinfo){ .ai_family = AF_INET, .ai_addrlen = sizeof(*a4),
-				 .ai_addr = (struct sockaddr *)a4 };
-	*v6 = (struct addrinfo){ .ai_family = AF_INET6, .ai_addrlen = sizeof(*a6),
-				 .ai_addr = (struct sockaddr *)a6 };
-	if (hints && hints->ai_family == AF_INET6) {
-		free(v4);
-		*res = v6;
-	} else if (hints && hints->ai_family == AF_INET) {
-		free(v6);
-		*res = v4;
-	} else {
-		v4->ai_next = v6;
-		*res = v4;
-	}
-	return 0;
-}
-
-void freeaddrinfo(struct addrinfo *res)
-{
-	struct addrinfo *next;
-
-	for (; res; res = next) {
-		next = res->ai_next;
-		free(res);
-	}
-}
+#include "../resolver_stub.h"
 
 static void check_trie(const struct policy *pol)
 {
