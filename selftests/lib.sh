@@ -62,6 +62,13 @@ json_ok() {
 }
 
 # wait_for CMD...: poll a condition every 0.1 s for at most 10 s (a bound, not a guess).
+# need WHAT CMD...: wait for a test's precondition; one that never comes is a
+# failed test naming it, not a misleading failure further on.
+need() {
+	local what=$1
+	shift
+	wait_for "$@" || not_ok "precondition: $what" "timed out waiting for: $*"
+}
 wait_for() {
 	local i
 	for ((i = 0; i < 100; i++)); do

@@ -411,6 +411,7 @@ int do_reload(int argc, char **argv)
 	struct engine e = { .lock_fd = -1 };
 	struct attachment *list = NULL;
 	struct loaded_policy *lps = NULL;
+	struct reload_step *steps = NULL;
 	__u64 *cgroup_ids = NULL;
 	char err[ERR_SIZE];
 	struct attach_args a;
@@ -495,6 +496,9 @@ int do_reload(int argc, char **argv)
 				"attached again\n", repaired, repaired == 1 ? "" : "s",
 				list[i].cgroup);
 	}
+	steps = calloc(n, sizeof(*steps));
+	if (!steps)
+		goto out;
 	for (i = 0; i < n; i++) {
 		struct attachment *att = &list[first + i];
 
@@ -502,18 +506,23 @@ int do_reload(int argc, char **argv)
 			fprintf(stderr, "note: the cgroup of %s was removed or recreated since attach: "
 				"its policy applies to nothing (see '%s status')\n", att->cgroup,
 				prog_name);
-		if (engine_reload(&e, att, lps[i].path, lps[i].sha256, &lps[i].pol, &lps[i].trie,
-				  err, sizeof(err))) {
-			p_err("%s", err);
-			goto out;
-		}
-		report("reloaded", att->cgroup, lps[i].path, &lps[i].pol, lps[i].trie.families);
+		steps[i] = (struct reload_step){ .att = att, .path = lps[i].path,
+						 .sha256 = lps[i].sha256, .pol = &lps[i].pol,
+						 .trie = &lps[i].trie };
 	}
+	if (engine_reload(&e, steps, n, err, sizeof(err))) {
+		p_err("%s", err);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		report("reloaded", list[first + i].cgroup, lps[i].path, &lps[i].pol,
+		       lps[i].trie.families);
 	ret = 0;
 out:
 	for (i = 0; lps && i < n; i++)
 		loaded_policy_free(&lps[i]);
 	free(lps);
+	free(steps);
 	free(cgroup_ids);
 	engine_list_free(list, nr);
 	engine_close(&e);

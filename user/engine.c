@@ -114,16 +114,16 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 {
 	struct mu_attachment value = { .families = trie->families, .flags = flags };
 	bool used[MU_MAX_ATTACHMENTS];
+	struct attachment att = {};
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int i, cg_fd, link_fd, policy_fd, ret;
+	__u32 id;
 
 	/*
 	 * Any start will do as long as it is not the generation of an earlier
 	 * attachment of the same cgroup, whose sockets may still be alive.
 	 */
 	value.gen = (__u32)time(NULL) ^ (__u32)getpid() << 16;
-	struct attachment att = {};
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	int i, cg_fd, link_fd, policy_fd, ret;
-	__u32 id;
 
 	committed_ids(e, used);
 	for (id = 0; id < MU_MAX_ATTACHMENTS && used[id]; id++)
@@ -198,52 +198,186 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	return 0;
 }
 
-int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
-		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
-		  char *err, size_t err_size)
+static void next_map_pin(__u32 id, char *out, size_t size)
 {
-	struct mu_attachment value = { .id = att->id, .families = trie->families,
-				       .flags = att->flags, .gen = att->gen + 1 };
-	struct attachment next = *att;
-	char pending[PATH_MAX], path[PATH_MAX];
-	int fd, ret;
+	snprintf(out, size, MU_PIN_DIR "/next-%u", id);
+}
 
-	fd = create_policy_map(trie, err, err_size);
+static void group_path(char *out, size_t size)
+{
+	snprintf(out, size, MU_RUN_DIR "/reload-group");
+}
+
+/*
+ * First step of a reload: the new trie built and pinned, the state it makes
+ * true written as pending. Nothing in force changes. Returns the map's fd.
+ */
+static int reload_prepare(struct engine *e, const struct reload_step *st, char *err,
+			  size_t err_size)
+{
+	const struct attachment *att = st->att;
+	struct attachment next = *att;
+	char pending[PATH_MAX], pin[PATH_MAX];
+	int fd;
+
+	fd = create_policy_map(st->trie, err, err_size);
 	if (fd < 0)
 		return -1;
-	snprintf(next.loaded_from, sizeof(next.loaded_from), "%s", policy_path);
+	snprintf(next.loaded_from, sizeof(next.loaded_from), "%s", st->path);
 	if (next.state_lost) {
 		/* Its state file was lost: the file named now becomes its own. */
-		snprintf(next.policy, sizeof(next.policy), "%s", policy_path);
+		snprintf(next.policy, sizeof(next.policy), "%s", st->path);
 		next.state_lost = false;
 	}
-	snprintf(next.sha256, sizeof(next.sha256), "%s", sha256);
+	snprintf(next.sha256, sizeof(next.sha256), "%s", st->sha256);
 	next.reloaded_at = time(NULL);
-	next.families = trie->families;
+	next.families = st->trie->families;
 	next.policy_map_id = map_id(fd);
+	next_map_pin(att->id, pin, sizeof(pin));
+	unlink(pin);
 	pending_path(att->id, pending, sizeof(pending));
-	if (write_state(&next, pol, pending, err, err_size)) {
+	if (bpf_obj_pin(fd, pin)) {
+		fail(err, err_size, "can't pin %s: %s", pin, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	crash_point("reload-pending");
-	/* The commit point of a reload; a killed one is finished by the next command. */
-	ret = swap_policy(e, att->id, fd, err, err_size);
-	close(fd);
-	if (ret) {
-		unlink(pending);
+	if (write_state(&next, st->pol, pending, err, err_size)) {
+		unlink(pin);
+		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* The group of attachments a reload swaps, with their new tries: all or none. */
+static int write_group(const struct reload_step *steps, const int *fds, size_t n, char *err,
+		       size_t err_size)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	size_t i;
+	FILE *f;
+
+	group_path(path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return fail(err, err_size, "can't write %s: %s", tmp, strerror(errno));
+	for (i = 0; i < n; i++)
+		fprintf(f, "%u %u\n", steps[i].att->id, map_id(fds[i]));
+	if (fclose(f) || chmod(tmp, 0600) || rename(tmp, path)) {
+		unlink(tmp);
+		return fail(err, err_size, "can't write %s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+void finish_group(struct engine *e)
+{
+	char path[PATH_MAX], pin[PATH_MAX];
+	__u32 ids[MU_MAX_ATTACHMENTS], maps[MU_MAX_ATTACHMENTS];
+	bool started = false;
+	size_t n = 0, i;
+	FILE *f;
+	int fd;
+
+	group_path(path, sizeof(path));
+	f = fopen(path, "re");
+	while (f && n < MU_MAX_ATTACHMENTS && fscanf(f, "%u %u", &ids[n], &maps[n]) == 2)
+		if (ids[n] < MU_MAX_ATTACHMENTS)
+			n++;
+	if (f)
+		fclose(f);
+	for (i = 0; i < n; i++)
+		started |= maps[i] && current_policy_map_id(e, ids[i]) == maps[i];
+	/*
+	 * The first swap is the group's commit point: once one attachment has
+	 * its new trie, the others get theirs from the pins; finish_pending()
+	 * then makes each pending state true (or, before it, forgets them).
+	 */
+	for (i = 0; started && i < n; i++) {
+		if (current_policy_map_id(e, ids[i]) == maps[i])
+			continue;
+		next_map_pin(ids[i], pin, sizeof(pin));
+		fd = bpf_obj_get(pin);
+		if (fd >= 0) {
+			bpf_map_update_elem(e->map_fd[EM_POLICIES], &ids[i], &fd, BPF_ANY);
+			close(fd);
+		}
+	}
+	for (i = 0; i < MU_MAX_ATTACHMENTS; i++) {
+		next_map_pin(i, pin, sizeof(pin));
+		unlink(pin);
+	}
+	unlink(path);
+}
+
+/* Second step: the new trie in force (the commit point), then what follows from it. */
+static int reload_commit(struct engine *e, const struct reload_step *st, int fd, char *err,
+			 size_t err_size)
+{
+	const struct attachment *att = st->att;
+	struct mu_attachment value = { .id = att->id, .families = st->trie->families,
+				       .flags = att->flags, .gen = att->gen + 1 };
+	char pending[PATH_MAX], path[PATH_MAX];
+
+	if (swap_policy(e, att->id, fd, err, err_size))
+		return -1;
 	crash_point("policy-swapped");
 	if (bpf_map_update_elem(e->map_fd[EM_ATTACHED], &att->cgroup_id, &value, BPF_EXIST))
 		return fail(err, err_size, "can't update cgroup %s: %s", att->cgroup,
 			    strerror(errno));
 	/* Entry numbers changed meaning: their counters start again. */
 	delete_line_counters(e, att->id);
+	pending_path(att->id, pending, sizeof(pending));
 	state_path(att->id, path, sizeof(path));
 	if (rename(pending, path))
 		return fail(err, err_size, "can't write %s: %s", path, strerror(errno));
 	return 0;
+}
+
+int engine_reload(struct engine *e, const struct reload_step *steps, size_t n, char *err,
+		  size_t err_size)
+{
+	char pending[PATH_MAX], path[PATH_MAX];
+	int *fds = calloc(n ? n : 1, sizeof(*fds)), ret = -1;
+	size_t i, prepared = 0;
+
+	if (!fds)
+		return fail(err, err_size, "out of memory");
+	for (i = 0; i < n; i++, prepared++) {
+		fds[i] = reload_prepare(e, &steps[i], err, err_size);
+		if (fds[i] < 0)
+			goto undo;
+		crash_point("reload-pending");
+	}
+	if (write_group(steps, fds, n, err, err_size))
+		goto undo;
+	crash_point("reload-group");
+	/* From the first swap on, a killed reload is completed by the next command. */
+	for (i = 0; i < n; i++) {
+		if (reload_commit(e, &steps[i], fds[i], err, err_size)) {
+			/* Past the commit point: the rest is rolled forward, not left half done. */
+			finish_group(e);
+			for (i = 0; i < n; i++)
+				finish_pending(e, steps[i].att->id);
+			goto out;
+		}
+	}
+	ret = 0;
+	finish_group(e);	/* nothing left to roll forward: removes pins and the group */
+	goto out;
+undo:
+	for (i = 0; i < prepared; i++) {
+		pending_path(steps[i].att->id, pending, sizeof(pending));
+		unlink(pending);
+		next_map_pin(steps[i].att->id, path, sizeof(path));
+		unlink(path);
+	}
+out:
+	for (i = 0; i < prepared; i++)
+		close(fds[i]);
+	free(fds);
+	return ret;
 }
 
 int engine_detach(struct engine *e, const struct attachment *att, char *err, size_t err_size)

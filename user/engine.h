@@ -104,13 +104,24 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
 bool engine_tc_link_alive(const char *pin);
 /* After engine_install_tc: say on stderr where MPTCP is off (sockets there stay TCP). */
 void engine_warn_mptcp_off(const struct engine *e);
+/* One attachment's part of a reload. */
+struct reload_step {
+	const struct attachment *att;
+	const char *path;		/* where the policy was read (its own file, or --policy's) */
+	const char *sha256;
+	const struct policy *pol;
+	const struct policy_trie *trie;
+};
+
 /*
- * Swap in a new policy, read from @policy_path (the attachment's own file, or
- * the one `reload --policy` names for this once: the attachment keeps its own).
+ * Swap in the new policies of @n attachments, all or none: every trie is
+ * built, pinned and its state written before the first swap, and a command
+ * killed after it is completed by the next one (finish_group). An attachment
+ * keeps its own policy file when a step names another (reload --policy).
  */
-int engine_reload(struct engine *e, const struct attachment *att, const char *policy_path,
-		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
-		  char *err, size_t err_size);
+int engine_reload(struct engine *e, const struct reload_step *steps, size_t n, char *err,
+		  size_t err_size);
+
 /*
  * Detach one cgroup. With the last one the engine unloads itself, unless
  * sockets it upgraded under a strict attachment are still alive (a proxy that

@@ -54,6 +54,8 @@ void delete_line_counters(struct engine *e, __u32 id);
 void unload_unless_live(struct engine *e);
 /* engine.c: make a pending reload of @id true, or forget it. */
 void finish_pending(struct engine *e, __u32 id);
+/* engine.c: a reload of several attachments killed midway: all of it, or none. */
+void finish_group(struct engine *e);
 
 /* engine_state.c: the state files under MU_RUN_DIR. */
 int write_state(const struct attachment *att, const struct policy *pol, const char *path,

@@ -385,6 +385,7 @@ static void gc(struct engine *e)
 			closedir(d);
 		return;
 	}
+	finish_group(e);
 	committed_ids(e, used);
 	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
 		if (used[id]) {

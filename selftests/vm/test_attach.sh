@@ -200,7 +200,7 @@ grep -q '^draining: [1-9]' <<<"$out" && ok "status counts HAProxy's draining lis
 	not_ok "status counts HAProxy's draining listeners" "$out"
 # HAProxy and the servers of the cgroup stop (a restart would do the same).
 for p in $(cat "$cgroot/att/cgroup.procs"); do kill "$p" 2>/dev/null; done
-wait_for sh -c "! grep -q . $cgroot/att/cgroup.procs"
+need "the cgroup's processes gone" sh -c "! grep -q . $cgroot/att/cgroup.procs"
 "$bin" status >"$tmp/drained" 2>&1
 no_pins && ok "once the cgroup's processes are gone, the next command leaves no pin and no state" ||
 	not_ok "once the cgroup's processes are gone, the next command leaves no pin and no state" \
@@ -291,6 +291,21 @@ expect "attaching the recreated cgroup replaces the dead attachment" 0 "replacin
 [ "$(att_json /mu-test/sib .cgroup_alive)" = true ] && [ "$(proto_in sib 6)" = proto=262 ] &&
 	ok "the new attachment applies to the recreated cgroup" ||
 	not_ok "the new attachment applies to the recreated cgroup" "$("$bin" status)"
+
+# A reload of two attachments killed after its first swap: the next command
+# completes it, so both have their new policy, never one (review m12).
+printf 'server g mptcp@192.0.2.77:1\n' >>"$tmp/p1.policy"
+printf 'server g mptcp@192.0.2.77:1\n' >>"$tmp/p6.policy"
+(MPTCP_UPGRADE_CRASH_AT=policy-swapped "$bin" reload; exit $?) >/dev/null 2>&1
+krc=$?
+run status --json
+[ "$krc" = 137 ] &&
+	[ "$(att_json /mu-test/att .sha256)" = "$(sha256sum "$tmp/p1.policy" | cut -d' ' -f1)" ] &&
+	[ "$(att_json /mu-test/sib .sha256)" = "$(sha256sum "$tmp/p6.policy" | cut -d' ' -f1)" ] &&
+	[ "$(att_json /mu-test/sib '.entries | length')" = 2 ] && ! ls /sys/fs/bpf/mptcp-upgrade | grep -q next- &&
+	ok "a reload of two attachments killed after one swap is completed for both" ||
+	not_ok "a reload of two attachments killed after one swap is completed for both" \
+		"exit $krc" "$("$bin" status)"
 
 mkdir -p "$cgroot/att/inner"
 run attach --cgroup /mu-test/sib/../att/inner --policy "$tmp/p1.policy"

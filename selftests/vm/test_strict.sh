@@ -50,7 +50,7 @@ serve() {
 		in_cg "$cg" "$sock" serve "$addr" "$port" 50 "$@" >"$tmp/$name.out" 2>&1 &
 	fi
 	pids+=($!)
-	wait_for grep -q ready "$tmp/$name.out"
+	need "server $name ready" grep -q ready "$tmp/$name.out"
 }
 last_accept() { grep accepted "$tmp/$1.out" | tail -n 1; }
 
@@ -99,7 +99,7 @@ serve backend - 127.0.0.1 9000 mptcp
 tcpdump -i lo -nn -U -w "$tmp/lo.pcap" 'tcp[tcpflags] & tcp-syn != 0' >/dev/null 2>&1 &
 dump=$!
 pids+=($dump)
-wait_for test -s "$tmp/lo.pcap"
+need "tcpdump writing" test -s "$tmp/lo.pcap"
 in_cg proxy haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
 pids+=($!)
 wait_for listening 443 && wait_for listening 8080 && ok "HAProxy 2.6 listens on 443 and 8080" ||
@@ -123,12 +123,13 @@ got=$(grep -c 'accepted proto=6 ' "$tmp/backend.out")
 	not_ok "the counters show unlisted connections kept TCP, both ways" "$("$bin" status)"
 
 got=$("$sock" connect 127.0.0.1 443)
-grep -q 'echo=ok mptcp=no' <<<"$got" || not_ok "a TCP client of port 443" "$got"
+grep -q 'echo=ok mptcp=no' <<<"$got" && ok "a plain TCP client of port 443 gets plain TCP" ||
+	not_ok "a plain TCP client of port 443 gets plain TCP" "$got"
 
 # Thousands of MPTCP clients of an unlisted frontend that closes first, so HAProxy
 # holds TIME_WAIT and reused client ports land on it (proxies-in-use 2d): none may
 # negotiate MPTCP, sequential, with one reused port, or four at once.
-wait_for listening 8090
+need "HAProxy listening on 8090" listening 8090
 before=$(counter /mu-strict/proxy unlisted_kept_tcp_in)
 got=$("$sock" storm 127.0.0.1 8090 1000 0)
 [ "$got" = "storm n=1000 mptcp=0 fallback=1000 failed=0" ] &&
@@ -213,19 +214,17 @@ json_ok "server lines count MPTCP (to an MPTCP server) and fallback (to a TCP on
 
 in_cg proxy "$sock" sink 127.0.0.1 7400 120 tcp >"$tmp/sink7400.out" 2>&1 &
 pids+=($!)
-wait_for grep -q 'ready proto=262' "$tmp/sink7400.out"
+need "sink on 7400 ready" grep -q 'ready proto=262' "$tmp/sink7400.out"
 "$sock" sink ::1 9445 120 >"$tmp/sink9445.out" 2>&1 &
 pids+=($!)
-wait_for listening 9445
+need "listener on 9445" listening 9445
 "$sock" hold 127.0.0.1 7400 1 120 1024 >"$tmp/hold1.out" 2>&1 &
 pids+=($!)
 in_cg proxy "$sock" hold ::1 9445 1 120 1024 tcp >"$tmp/hold2.out" 2>&1 &
 pids+=($!)
-wait_for grep -q '^held 1$' "$tmp/hold1.out" && wait_for grep -q '^held 1$' "$tmp/hold2.out"
+need "the held connection to 7400" grep -q '^held 1$' "$tmp/hold1.out"
+need "the held connection to 9445" grep -q '^held 1$' "$tmp/hold2.out"
 run stats --json --listed
-grep -q '^held 1$' "$tmp/hold1.out" "$tmp/hold2.out" ||
-	echo "# sinks and holders: $(cat "$tmp/sink7400.out" "$tmp/sink9445.out" "$tmp/hold1.out" \
-		"$tmp/hold2.out" | tr '\n' ' ')"
 json_ok "stats: the accepted connection of a listed listener names its line (5)" \
 	'any(.connections[]; .line == 5 and .upgraded and .local.port == 7400 and
 	     .fallback == false and .attached_cgroup == "/mu-strict/proxy")'
@@ -262,7 +261,7 @@ ip -n mu-peer addr add 198.51.100.2/24 dev mu1 && ip -n mu-peer link set mu1 up
 ip -n mu-peer link set lo up
 ip netns exec mu-peer "$sock" serve 0.0.0.0 9100 50 mptcp >"$tmp/peer.out" 2>&1 &
 pids+=($!)
-wait_for grep -q ready "$tmp/peer.out"
+need "peer server ready" grep -q ready "$tmp/peer.out"
 got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
 grep -q 'mptcp=yes' <<<"$got" &&
 	ok "before reload, an interface created after attach has no tc programs yet" ||
@@ -287,7 +286,7 @@ grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=
 "$bin" follow >"$tmp/follow.out" 2>&1 &
 follow=$!
 pids+=($follow)
-wait_for grep -q '^following interfaces' "$tmp/follow.out"
+need "follow started" grep -q '^following interfaces' "$tmp/follow.out"
 ip link add mu2 type veth peer name mu3 netns mu-peer
 ip addr add 203.0.113.1/24 dev mu2 && ip link set mu2 up
 ip -n mu-peer addr add 203.0.113.2/24 dev mu3 && ip -n mu-peer link set mu3 up
@@ -312,7 +311,7 @@ tc qdisc add dev mu0 root netem loss 100%
 in_cg proxy "$sock" connect 198.51.100.2 9100 >"$tmp/retrans.out" 2>&1 &
 conn=$!
 # The first SYN is in the black hole once the socket sits in SYN-SENT: heal the link.
-wait_for sh -c 'ss -Htn state syn-sent dst 198.51.100.2 | grep -q .'
+need "a connection in SYN-SENT" sh -c 'ss -Htn state syn-sent dst 198.51.100.2 | grep -q .'
 tc qdisc del dev mu0 root
 wait $conn
 got=$(cat "$tmp/retrans.out")
@@ -334,7 +333,7 @@ late() { in_cg proxy ip netns exec mu-late "$@"; }
 before=$(counter /mu-strict/proxy sockets_netns_unprepared)
 late "$sock" serve 127.0.0.1 8081 50 >"$tmp/late1.out" 2>&1 &
 late1=$!
-wait_for grep -q ready "$tmp/late1.out"
+need "server in mu-late ready" grep -q ready "$tmp/late1.out"
 got=$(ip netns exec mu-late "$sock" connect 127.0.0.1 8081 mptcp)
 grep -q 'echo=ok mptcp=fallback' <<<"$got" && grep -q 'accepted proto=6 ' "$tmp/late1.out" &&
 	ok "in a namespace born after attach, an unlisted listener does not negotiate MPTCP" ||
@@ -352,7 +351,8 @@ late "$sock" serve 127.0.0.1 443 50 >"$tmp/late2.out" 2>&1 &
 pids+=($!)
 late "$sock" serve 127.0.0.1 8082 50 >"$tmp/late3.out" 2>&1 &
 pids+=($!)
-wait_for grep -q ready "$tmp/late2.out" && wait_for grep -q ready "$tmp/late3.out"
+need "servers in mu-late ready" grep -q ready "$tmp/late2.out"
+need "servers in mu-late ready" grep -q ready "$tmp/late3.out"
 got=$(ip netns exec mu-late "$sock" connect 127.0.0.1 443 mptcp)
 grep -q 'echo=ok mptcp=yes' <<<"$got" &&
 	ok "after reload, a listed listener in that namespace speaks MPTCP" ||
@@ -408,8 +408,8 @@ got=$("$bin" status --json | jq -r '.draining_sockets')
 for cg in proxy loose; do
 	for p in $(cat "$cgroot/$cg/cgroup.procs"); do kill "$p" 2>/dev/null; done
 done
-wait_for sh -c "! grep -q . $cgroot/proxy/cgroup.procs $cgroot/loose/cgroup.procs"
-wait_for sh -c "! ss -Hltn 'sport = :8080' | grep -q ."
+need "the cgroups' processes gone" sh -c "! grep -q . $cgroot/proxy/cgroup.procs $cgroot/loose/cgroup.procs"
+need "HAProxy's listeners closed" sh -c "! ss -Hltn 'sport = :8080' | grep -q ."
 "$bin" status >/dev/null 2>&1
 check "no tc link is left" test ! -e /sys/fs/bpf/mptcp-upgrade
 tc filter show dev lo egress | grep -q matchall &&
