@@ -320,3 +320,29 @@ int cgroup_name_of_id(__u64 id, char *out, size_t size)
 		return -1;
 	return find_id(root, strlen(root), id, out, size, 0);
 }
+
+int cgroup_walk(const char *path, int (*fn)(const char *path, void *ctx), void *ctx)
+{
+	char child[PATH_MAX];
+	struct dirent *de;
+	int ret;
+	DIR *d;
+
+	ret = fn(path, ctx);
+	if (ret)
+		return ret;
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >=
+		    sizeof(child))
+			continue;
+		ret = cgroup_walk(child, fn, ctx);
+		if (ret)
+			break;
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}

@@ -39,6 +39,12 @@ bool cgroup_nested_ids(const struct cgroup_ref *cg, const char *other_name, __u6
  */
 int cgroup_alive(const char *name, __u64 id);
 
+/*
+ * Call @fn on the cgroup directory @path and on every one below it, parents
+ * first; stops at the first non-zero return and returns it.
+ */
+int cgroup_walk(const char *path, int (*fn)(const char *path, void *ctx), void *ctx);
+
 /* The name (relative to the cgroup v2 root) of the cgroup whose id is @id; -1 if none. */
 int cgroup_name_of_id(__u64 id, char *out, size_t size);
 

@@ -248,7 +248,7 @@ static struct attachment *find_attachment(struct attachment *list, size_t nr, co
 int do_attach(int argc, char **argv)
 {
 	struct attachment *list = NULL;
-	struct engine e = { .lock_fd = -1 };
+	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct loaded_policy lp = {};
 	char err[ERR_SIZE];
 	struct attach_args a;
@@ -408,7 +408,7 @@ static int reload_targets(struct attachment *list, size_t nr, const struct attac
  */
 int do_reload(int argc, char **argv)
 {
-	struct engine e = { .lock_fd = -1 };
+	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct attachment *list = NULL;
 	struct loaded_policy *lps = NULL;
 	struct reload_step *steps = NULL;
@@ -531,7 +531,7 @@ out:
 
 int do_detach(int argc, char **argv)
 {
-	struct engine e = { .lock_fd = -1 };
+	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct attachment *list = NULL, *target;
 	char err[ERR_SIZE];
 	struct attach_args a;

@@ -36,7 +36,7 @@ void help_follow(FILE *out)
 /* One pass over every namespace; returns links added or -1 (error printed). */
 static int cover_interfaces(void)
 {
-	struct engine e = { .lock_fd = -1 };
+	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct attachment *list = NULL;
 	char err[1024];
 	size_t nr = 0, i;

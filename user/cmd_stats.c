@@ -147,15 +147,14 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 
 /* ---- gathering ----------------------------------------------------------------- */
 
-static int add_cgids(struct snapshot *s, const char *path)
+/* One cgroup of the subtree: its id joins the set sockets are kept by. */
+static int add_cgid(const char *path, void *ctx)
 {
-	char child[PATH_MAX];
-	struct dirent *de;
+	struct snapshot *s = ctx;
 	struct stat st;
-	DIR *d;
 
 	if (stat(path, &st))
-		return 0;
+		return 0;	/* removed meanwhile */
 	if (s->nr_cgids == s->cap_cgids) {
 		size_t cap = s->cap_cgids ? s->cap_cgids * 2 : 64;
 		__u64 *n = realloc(s->cgids, cap * sizeof(*n));
@@ -166,18 +165,6 @@ static int add_cgids(struct snapshot *s, const char *path)
 		s->cap_cgids = cap;
 	}
 	s->cgids[s->nr_cgids++] = st.st_ino;
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-		if (add_cgids(s, child)) {
-			closedir(d);
-			return -ENOMEM;
-		}
-	}
-	if (d)
-		closedir(d);
 	return 0;
 }
 
@@ -287,12 +274,11 @@ static struct line_ref line_of(const struct mu_conn *c, const struct attachment 
 	    entry > json_object_array_length(r.att->entries))
 		return r;
 	{
-		struct json_object *je = json_object_array_get_idx(r.att->entries, entry - 1), *v;
+		struct policy_row row;
 
-		if (json_object_object_get_ex(je, "line", &v))
-			r.line = json_object_get_int(v);
-		if (json_object_object_get_ex(je, "source", &v))
-			r.source = json_object_get_string(v);
+		attachment_row(NULL, r.att, entry - 1, &row);
+		r.line = row.line;
+		r.source = row.source;
 	}
 	return r;
 }
@@ -421,22 +407,19 @@ static void print_table(const struct stats_args *a, const struct snapshot *s,
 	       s->nr_mib, s->nr_mib == 1 ? "" : "s");
 
 	for (i = 0; i < nr; i++) {
-		size_t n = list[i].entries ? json_object_array_length(list[i].entries) : 0;
+		size_t n = attachment_rows(&list[i]);
 
 		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", list[i].cgroup,
 		       "LINE", "ADDRESS", "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
 		for (j = 0; j < n; j++) {
-			struct json_object *je = json_object_array_get_idx(list[i].entries, j), *v;
-			struct mu_line_counters lcv;
-			const struct mu_line_counters *lc = &lcv;
+			struct policy_row r;
 
-			engine_line_counters(e, list[i].id, j, &lcv);
-			printf("  %-6d %-32s %8llu %9llu %7llu %9llu\n",
-			       json_object_object_get_ex(je, "line", &v) ? json_object_get_int(v) : 0,
-			       json_object_object_get_ex(je, "source", &v) ? json_object_get_string(v)
-									  : "",
-			       (unsigned long long)lc->binds, (unsigned long long)lc->connects,
-			       (unsigned long long)lc->mptcp, (unsigned long long)lc->fallback);
+			attachment_row(e, &list[i], j, &r);
+			printf("  %-6d %-32s %8llu %9llu %7llu %9llu\n", r.line, r.source,
+			       (unsigned long long)r.counters.binds,
+			       (unsigned long long)r.counters.connects,
+			       (unsigned long long)r.counters.mptcp,
+			       (unsigned long long)r.counters.fallback);
 		}
 	}
 	for (i = 0; i < s->nr_mib; i++) {
@@ -559,26 +542,23 @@ static void print_json(const struct stats_args *a, const struct snapshot *s, str
 	jw_key(&w, "policy_lines");
 	jw_array_start(&w);
 	for (i = 0; i < nr; i++) {
-		size_t n = list[i].entries ? json_object_array_length(list[i].entries) : 0;
+		size_t n = attachment_rows(&list[i]);
 
 		for (j = 0; j < n; j++) {
-			struct json_object *je = json_object_array_get_idx(list[i].entries, j), *v;
-			struct mu_line_counters lc;
+			struct policy_row r;
 
-			engine_line_counters(e, list[i].id, j, &lc);
+			attachment_row(e, &list[i], j, &r);
 			jw_object_start(&w);
 			jw_key(&w, "cgroup");
 			jw_string(&w, list[i].cgroup);
 			jw_key(&w, "line");
-			jw_int(&w, json_object_object_get_ex(je, "line", &v) ?
-				   json_object_get_int(v) : 0);
+			jw_int(&w, r.line);
 			jw_key(&w, "source");
-			jw_string(&w, json_object_object_get_ex(je, "source", &v) ?
-				      json_object_get_string(v) : "");
-			kv_u64(&w, "binds", lc.binds);
-			kv_u64(&w, "connects", lc.connects);
-			kv_u64(&w, "mptcp", lc.mptcp);
-			kv_u64(&w, "fallback", lc.fallback);
+			jw_string(&w, r.source);
+			kv_u64(&w, "binds", r.counters.binds);
+			kv_u64(&w, "connects", r.counters.connects);
+			kv_u64(&w, "mptcp", r.counters.mptcp);
+			kv_u64(&w, "fallback", r.counters.fallback);
 			jw_object_end(&w);
 		}
 	}
@@ -686,22 +666,22 @@ static void print_prometheus(const struct stats_args *a, const struct snapshot *
 			  "Binds and connects that matched a policy line, and of its connections "
 			  "those that negotiated MPTCP or fell back.");
 		for (i = 0; i < nr; i++) {
-			size_t n = list[i].entries ? json_object_array_length(list[i].entries) : 0;
+			size_t n = attachment_rows(&list[i]);
 
 			for (j = 0; j < n; j++) {
-				struct json_object *je = json_object_array_get_idx(list[i].entries,
-										   j), *v;
-				struct mu_line_counters lc;
-				const __u64 *vals = (const __u64 *)&lc;
+				struct policy_row r;
+				__u64 vals[4];
 
-				engine_line_counters(e, list[i].id, j, &lc);
+				attachment_row(e, &list[i], j, &r);
+				vals[0] = r.counters.binds;
+				vals[1] = r.counters.connects;
+				vals[2] = r.counters.mptcp;
+				vals[3] = r.counters.fallback;
 				for (k = 0; k < 4; k++) {
 					printf("mptcp_upgrade_policy_line_events_total{cgroup=\"");
 					prom_label(list[i].cgroup);
-					printf("\",line=\"%d\",event=\"%s\"} %llu\n",
-					       json_object_object_get_ex(je, "line", &v) ?
-					       json_object_get_int(v) : 0, events[k],
-					       (unsigned long long)vals[k]);
+					printf("\",line=\"%d\",event=\"%s\"} %llu\n", r.line,
+					       events[k], (unsigned long long)vals[k]);
 				}
 			}
 		}
@@ -722,7 +702,7 @@ static int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr
 
 	netns_set_init(&set);
 	for (i = 0; i < nr_roots; i++) {
-		if (add_cgids(s, roots[i])) {
+		if (cgroup_walk(roots[i], add_cgid, s)) {
 			netns_set_free(&set);
 			return -ENOMEM;
 		}
@@ -751,7 +731,7 @@ static void snapshot_free(struct snapshot *s)
 
 int do_stats(int argc, char **argv)
 {
-	struct engine e = { .lock_fd = -1 };
+	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct attachment *list = NULL;
 	char err[1024], root[PATH_MAX], (*paths)[PATH_MAX] = NULL;
 	const char **roots = NULL;
@@ -779,6 +759,10 @@ int do_stats(int argc, char **argv)
 	if (e.lock_fd >= 0) {
 		close(e.lock_fd);
 		e.lock_fd = -1;
+	}
+	if (e.bpffs_lock_fd >= 0) {
+		close(e.bpffs_lock_fd);
+		e.bpffs_lock_fd = -1;
 	}
 	s.storage_fd = e.loaded ? e.map_fd[EM_SOCK_STATES] : -1;
 	paths = calloc(nr + 1, sizeof(*paths));

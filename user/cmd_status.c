@@ -95,7 +95,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 {
 	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
 	struct json_object *entries = json_object_new_array();
-	size_t i, n = a->entries ? json_object_array_length(a->entries) : 0;
+	size_t i, n = attachment_rows(a);
 
 	for (i = 0; i < MU_CNT_MAX; i++)
 		json_object_object_add(cnt, counter_names[i], json_object_new_uint64(c->count[i]));
@@ -146,7 +146,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 static void print_attachment(struct engine *e, const struct attachment *a,
 			     const struct mu_attach_counters *c, bool changed)
 {
-	size_t i, n = a->entries ? json_object_array_length(a->entries) : 0;
+	size_t i, n = attachment_rows(a);
 	unsigned int missing;
 	char at[32], re[32];
 
@@ -214,23 +214,14 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
 	       "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
 	for (i = 0; i < n; i++) {
-		struct json_object *je = json_object_array_get_idx(a->entries, i), *v;
-		const char *role = "", *prefix = "", *ports = "";
-		struct mu_line_counters lc;
-		int line = 0;
+		struct policy_row r;
 
-		engine_line_counters(e, a->id, i, &lc);
-		if (json_object_object_get_ex(je, "line", &v))
-			line = json_object_get_int(v);
-		if (json_object_object_get_ex(je, "role", &v))
-			role = json_object_get_string(v);
-		if (json_object_object_get_ex(je, "prefix", &v))
-			prefix = json_object_get_string(v);
-		if (json_object_object_get_ex(je, "ports", &v))
-			ports = json_object_get_string(v);
-		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %7llu %9llu\n", line, role, prefix,
-		       ports, (unsigned long long)lc.binds, (unsigned long long)lc.connects,
-		       (unsigned long long)lc.mptcp, (unsigned long long)lc.fallback);
+		attachment_row(e, a, i, &r);
+		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %7llu %9llu\n", r.line, r.role,
+		       r.prefix, r.ports, (unsigned long long)r.counters.binds,
+		       (unsigned long long)r.counters.connects,
+		       (unsigned long long)r.counters.mptcp,
+		       (unsigned long long)r.counters.fallback);
 	}
 }
 
@@ -247,7 +238,7 @@ void help_status(FILE *out)
 
 int do_status(int argc, char **argv)
 {
-	struct engine e = { .lock_fd = -1 };
+	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct json_object *root = NULL, *arr = NULL, *progs;
 	struct attachment *list = NULL;
 	char err[1024];

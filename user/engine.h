@@ -41,7 +41,8 @@ enum engine_prog {
 };
 
 struct engine {
-	int lock_fd;
+	int lock_fd;			/* flock on MU_RUN_DIR/lock */
+	int bpffs_lock_fd;		/* flock on the bpffs root, when there is one */
 	bool loaded;
 	int netns_mptcp_off;		/* namespaces engine_install_tc found MPTCP off in */
 	size_t netns_dropped;		/* namespaces it had to leave out */
@@ -151,6 +152,19 @@ int engine_repair_links(struct engine *e, const struct attachment *att, char *er
 /* Committed attachments, in id order. */
 int engine_list(struct engine *e, struct attachment **list, size_t *nr);
 void engine_list_free(struct attachment *list, size_t nr);
+
+/* One line of an attachment's policy as status and stats show it. */
+struct policy_row {
+	int line;			/* in the file; 0 if unknown */
+	const char *source, *role, *prefix, *ports;	/* "" if unknown */
+	struct mu_line_counters counters;
+};
+
+/* How many entries the attachment's policy has (0 when its state is lost). */
+size_t attachment_rows(const struct attachment *att);
+/* Entry @i of it, with the engine's counters for it. */
+void attachment_row(struct engine *e, const struct attachment *att, size_t i,
+		    struct policy_row *row);
 
 /* Sums over CPUs of an attachment's counters and of one entry's. */
 int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters *out);

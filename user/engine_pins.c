@@ -94,6 +94,13 @@ static void close_fds(struct engine *e)
 	e->loaded = false;
 }
 
+static bool bpffs_visible(void)
+{
+	struct statfs sfs;
+
+	return !statfs(MU_PIN_ROOT, &sfs) && sfs.f_type == BPF_FS_MAGIC;
+}
+
 int engine_lock(struct engine *e, char *err, size_t err_size)
 {
 	int i;
@@ -118,12 +125,26 @@ int engine_lock(struct engine *e, char *err, size_t err_size)
 				    strerror(errno));
 		}
 	}
+	/*
+	 * And where the engine's state lives: two mount namespaces that share
+	 * the bpffs but not /run (a container) serialize as well. Taken second,
+	 * always, so that two invocations never wait on each other crosswise.
+	 */
+	e->bpffs_lock_fd = -1;
+	if (bpffs_visible()) {
+		e->bpffs_lock_fd = open(MU_PIN_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		while (e->bpffs_lock_fd >= 0 && flock(e->bpffs_lock_fd, LOCK_EX) && errno == EINTR)
+			;
+	}
 	return 0;
 }
 
 void engine_close(struct engine *e)
 {
 	close_fds(e);
+	if (e->bpffs_lock_fd >= 0)
+		close(e->bpffs_lock_fd);
+	e->bpffs_lock_fd = -1;
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);	/* releases the lock */
 	e->lock_fd = -1;
@@ -326,13 +347,6 @@ void unload_unless_live(struct engine *e)
 		return;
 	crash_point("unload");
 	unload(e);
-}
-
-static bool bpffs_visible(void)
-{
-	struct statfs sfs;
-
-	return !statfs(MU_PIN_ROOT, &sfs) && sfs.f_type == BPF_FS_MAGIC;
 }
 
 static bool any_state_file(void)

@@ -205,3 +205,31 @@ void engine_list_free(struct attachment *list, size_t nr)
 	free(list);
 }
 
+
+size_t attachment_rows(const struct attachment *att)
+{
+	return att->entries ? json_object_array_length(att->entries) : 0;
+}
+
+static const char *entry_str(struct json_object *je, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(je, key, &v) ? json_object_get_string(v) : "";
+}
+
+void attachment_row(struct engine *e, const struct attachment *att, size_t i,
+		    struct policy_row *row)
+{
+	struct json_object *je = i < attachment_rows(att) ?
+				 json_object_array_get_idx(att->entries, i) : NULL, *v;
+
+	memset(row, 0, sizeof(*row));
+	row->line = je && json_object_object_get_ex(je, "line", &v) ? json_object_get_int(v) : 0;
+	row->source = je ? entry_str(je, "source") : "";
+	row->role = je ? entry_str(je, "role") : "";
+	row->prefix = je ? entry_str(je, "prefix") : "";
+	row->ports = je ? entry_str(je, "ports") : "";
+	if (e)
+		engine_line_counters(e, att->id, i, &row->counters);
+}

@@ -35,32 +35,29 @@ struct tcx_link_info {
 	__u8 rest[64];
 };
 
-bool engine_tc_link_alive(const char *pin)
+/* The interface a pinned tcx link is on: 0 once the device is gone, -1 without a link. */
+static int tcx_link_ifindex(const char *pin)
 {
 	struct tcx_link_info info = {};
 	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(pin);
-	bool alive;
+	int fd = bpf_obj_get(pin), ifindex = -1;
 
 	if (fd < 0)
-		return false;
-	alive = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.ifindex;
+		return -1;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		ifindex = info.ifindex;
 	close(fd);
-	return alive;
+	return ifindex;
+}
+
+bool engine_tc_link_alive(const char *pin)
+{
+	return tcx_link_ifindex(pin) > 0;
 }
 
 static bool tcx_link_alive(const char *pin, int ifindex)
 {
-	struct tcx_link_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(pin);
-	bool alive;
-
-	if (fd < 0)
-		return false;
-	alive = !bpf_obj_get_info_by_fd(fd, &info, &len) && (int)info.ifindex == ifindex;
-	close(fd);
-	return alive;
+	return tcx_link_ifindex(pin) == ifindex;
 }
 
 #ifndef SO_NETNS_COOKIE

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "netns.h"
 
 static unsigned long netns_inode(int pid)
@@ -104,29 +105,26 @@ void netns_set_init(struct netns_set *set)
 		set->ns[0].pid = 0;	/* entered by staying */
 }
 
-void netns_set_add_cgroup(struct netns_set *set, const char *path)
+/* One cgroup of the subtree: the namespaces of the processes in it. */
+static int add_procs(const char *path, void *ctx)
 {
-	char child[PATH_MAX];
-	struct dirent *de;
+	char procs[PATH_MAX];
 	FILE *f;
-	DIR *d;
 	int pid;
 
-	snprintf(child, sizeof(child), "%s/cgroup.procs", path);
-	f = fopen(child, "re");
+	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", path) >= sizeof(procs))
+		return 0;
+	f = fopen(procs, "re");
 	while (f && fscanf(f, "%d", &pid) == 1)
-		add_pid(set, pid);
+		add_pid(ctx, pid);
 	if (f)
 		fclose(f);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-		netns_set_add_cgroup(set, child);
-	}
-	if (d)
-		closedir(d);
+	return 0;
+}
+
+void netns_set_add_cgroup(struct netns_set *set, const char *path)
+{
+	cgroup_walk(path, add_procs, set);
 }
 
 int netns_set_for_each(const struct netns_set *set,
