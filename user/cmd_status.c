@@ -138,6 +138,13 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 			       json_object_new_string(policy_families_str(a->families)));
 	json_object_object_add(o, "strict",
 			       json_object_new_boolean(a->flags & MU_ATTACH_STRICT));
+	if (a->flags & MU_ATTACH_STRICT) {
+		char where[256];
+
+		json_object_object_add(o, "interfaces_without_stage3",
+				       json_object_new_int(engine_stage3_gaps(a, where,
+									      sizeof(where))));
+	}
 	json_object_object_add(o, "counters", cnt);
 	json_object_object_add(o, "entries", entries);
 	return o;
@@ -147,8 +154,9 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 			     const struct mu_attach_counters *c, bool changed)
 {
 	size_t i, n = attachment_rows(a);
+	char at[32], re[32], where[256];
 	unsigned int missing;
-	char at[32], re[32];
+	int gaps;
 
 	format_time(a->attached_at, at, sizeof(at));
 	format_time(a->reloaded_at, re, sizeof(re));
@@ -178,9 +186,15 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  sha256     %s\n", a->sha256);
 	printf("  attached   %s, reloaded %s\n", at, re);
 	printf("  families   %s\n", policy_families_str(a->families));
-	printf("  strict     %s\n", a->flags & MU_ATTACH_STRICT ?
-	       "yes: unlisted addresses stay plain TCP on the wire" :
-	       "no (--no-strict): unlisted addresses negotiate MPTCP with peers that ask");
+	if (!(a->flags & MU_ATTACH_STRICT))
+		printf("  strict     no (--no-strict): unlisted addresses negotiate MPTCP with peers "
+		       "that ask\n");
+	else if ((gaps = engine_stage3_gaps(a, where, sizeof(where))) > 0)
+		printf("  strict     NOT on %d interface%s the cgroup's processes can use (%s, ...): "
+		       "SYNs through %s keep MP_CAPABLE (run reload, or keep 'follow' running)\n",
+		       gaps, gaps == 1 ? "" : "s", where, gaps == 1 ? "it" : "them");
+	else
+		printf("  strict     yes: unlisted addresses stay plain TCP on the wire\n");
 	{
 		__u64 up = c->count[MU_CNT_SOCKETS_UPGRADED], marked = c->count[MU_CNT_SOCKETS_MARKED];
 

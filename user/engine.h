@@ -101,6 +101,13 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
  */
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
 		      char *err, size_t err_size);
+/*
+ * Interfaces, in the namespaces the attachment's processes live in, that lack
+ * stage 3 (added since the last reload, with no follow running); @first names
+ * one. -1 when the namespaces can't be entered.
+ */
+int engine_stage3_gaps(const struct attachment *att, char *first, size_t size);
+
 /* Is the tcx link pinned at @pin attached to a device that still exists? */
 bool engine_tc_link_alive(const char *pin);
 /* After engine_install_tc: say on stderr where MPTCP is off (sockets there stay TCP). */

@@ -224,3 +224,52 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
 		sweep_dead_links();
 	return added;
 }
+
+struct gaps_ctx {
+	int missing;
+	char *first;
+	size_t size;
+};
+
+static int gaps_in_ns(const struct netns_ref *ns, void *arg)
+{
+	static const char *const dirs[] = { "ingress", "egress" };
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	struct gaps_ctx *c = arg;
+	char pin[PATH_MAX];
+	size_t d;
+
+	for (it = ifs; it && it->if_index; it++) {
+		for (d = 0; d < 2; d++) {
+			snprintf(pin, sizeof(pin), TC_PIN_DIR "/%lu-%u-%s", ns->ino, it->if_index,
+				 dirs[d]);
+			if (tcx_link_alive(pin, it->if_index))
+				continue;
+			if (!c->missing++)
+				snprintf(c->first, c->size, "%s in network namespace %lu",
+					 it->if_name, ns->ino);
+			break;
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	return 0;
+}
+
+int engine_stage3_gaps(const struct attachment *att, char *first, size_t size)
+{
+	struct gaps_ctx c = { .first = first, .size = size };
+	char root[PATH_MAX], path[PATH_MAX * 2];
+	struct netns_set set;
+
+	first[0] = '\0';
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", root, strcmp(att->cgroup, "/") ? att->cgroup : "");
+	memset(&set, 0, sizeof(set));
+	netns_set_add_cgroup(&set, path);
+	if (netns_set_for_each(&set, gaps_in_ns, &c) < 0)
+		c.missing = -1;
+	netns_set_free(&set);
+	return c.missing;
+}

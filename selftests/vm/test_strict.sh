@@ -267,6 +267,11 @@ grep -q 'mptcp=yes' <<<"$got" &&
 	ok "before reload, an interface created after attach has no tc programs yet" ||
 	not_ok "before reload, an interface created after attach has no tc programs yet" "$got"
 here=$(stat -L -c %i /proc/self/ns/net)
+got=$("$bin" status --json | jq -r '.attachments[] | select(.cgroup == "/mu-strict/proxy") |
+	.interfaces_without_stage3')
+[ "$got" -ge 1 ] && "$bin" status | grep -q 'strict     NOT on .*mu0' &&
+	ok "status does not say strict for an interface without stage 3 ($got)" ||
+	not_ok "status does not say strict for an interface without stage 3" "$got" "$("$bin" status)"
 lo_pin=/sys/fs/bpf/mptcp-upgrade/tc/$here-1-ingress
 lo_inode=$(stat -c %i "$lo_pin")
 run reload
@@ -322,6 +327,33 @@ grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=
 	not_ok "a retransmitted SYN is stripped too, and the connection counted once" "$got" \
 		"SYN retransmits $retrans0 -> $(synretrans); kept out $before -> $(counter \
 		/mu-strict/proxy unlisted_kept_tcp_out)"
+
+[ "$("$bin" status --json | jq -r '.attachments[] | select(.cgroup == "/mu-strict/proxy") |
+	.interfaces_without_stage3')" = 0 ] && ok "after reload, status has no interface without stage 3" ||
+	not_ok "after reload, status has no interface without stage 3" "$("$bin" status)"
+
+# ---- reload with HAProxy's listeners open (reliability D1) -------------------------
+
+# The listed frontend becomes 8080 instead of 443: HAProxy keeps its listeners, and
+# the next connections follow the new policy both ways, counted on the new line.
+{ printf 'bind mptcp4@127.0.0.1:8080\n'; tail -n +2 "$tmp/proxy.policy"; } >"$tmp/proxy2.policy"
+run reload --cgroup /mu-strict/proxy --policy "$tmp/proxy2.policy"
+expect "reload to a policy listing 8080 instead of 443" 0
+got=$("$sock" connect 127.0.0.1 8080 mptcp) got2=$("$sock" connect 127.0.0.1 443 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" && grep -q 'echo=ok mptcp=fallback' <<<"$got2" &&
+	ok "after reload, HAProxy's running 8080 speaks MPTCP and its 443 falls back" ||
+	not_ok "after reload, HAProxy's running 8080 speaks MPTCP and its 443 falls back" \
+		"8080: $got" "443: $got2"
+got=$("$bin" status --json | jq -c '.attachments[] | select(.cgroup == "/mu-strict/proxy") |
+	.entries[0] | [.source, .mptcp, .fallback]')
+[ "$got" = '["mptcp4@127.0.0.1:8080",1,0]' ] &&
+	ok "the connection is counted on the new line, as MPTCP" ||
+	not_ok "the connection is counted on the new line, as MPTCP" "$got"
+run reload --cgroup /mu-strict/proxy
+got=$("$sock" connect 127.0.0.1 443 mptcp) got2=$("$sock" connect 127.0.0.1 8080 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" && grep -q 'echo=ok mptcp=fallback' <<<"$got2" &&
+	ok "a plain reload goes back to the attachment's own policy, for the same listeners" ||
+	not_ok "a plain reload goes back to the attachment's own policy" "443: $got" "8080: $got2"
 
 # ---- a network namespace born after attach (proxies-in-use 5a) ----------------------
 
