@@ -31,7 +31,8 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # benchmark too, so they live apart from the command modules.
 LIB_SRCS   := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c
 CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
-	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/cgroup.c user/engine.c \
+	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
+	      user/cgroup.c user/engine.c \
 	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c \
 	      user/netns.c user/diag.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))

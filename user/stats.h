@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * `mptcp-upgrade stats` in three parts: cmd_stats.c reads the command line,
+ * stats_gather.c takes a snapshot (sock_diag in every namespace of the
+ * subtree, the MPTcpExt counters), stats_print.c shows it as a table, JSON or
+ * Prometheus text.
+ */
+#ifndef MU_STATS_H
+#define MU_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "engine.h"
+
+#define MAX_MIB 128
+
+struct mib_counter {
+	char name[48];
+	unsigned long long value;
+};
+
+struct ns_mib {
+	unsigned long netns;
+	struct mib_counter c[MAX_MIB];
+	size_t nr;
+};
+
+struct stats_args {
+	const char *cgroup;
+	bool prometheus;
+	int watch;		/* seconds, 0: once */
+	bool listed;
+	int line;		/* 0: any */
+	bool fallback;
+};
+
+/* Everything one refresh gathers. */
+struct snapshot {
+	struct mu_diag diag;
+	struct ns_mib *mib;		/* one per namespace found, allocated as they are */
+	size_t nr_mib, cap_mib;
+	size_t netns_dropped;
+	__u64 *cgids;
+	size_t nr_cgids, cap_cgids;
+	int storage_fd;
+};
+
+struct line_ref {
+	const struct attachment *att;
+	int line;		/* 0: none (not ours, or unlisted) */
+	const char *source;
+	bool ours;
+};
+
+int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots);
+void snapshot_free(struct snapshot *s);
+
+/* The policy line a connection matched, if it is ours and the line is of the policy in force. */
+struct line_ref line_of(const struct mu_conn *c, const struct attachment *list, size_t nr);
+bool fell_back(const struct mu_conn *c);
+/* Does the connection pass --listed, --line and --fallback? */
+bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr);
+
+void print_table(const struct stats_args *a, const struct snapshot *s, struct engine *e,
+		 const struct attachment *list, size_t nr);
+void print_json(const struct stats_args *a, const struct snapshot *s, struct engine *e,
+		const struct attachment *list, size_t nr);
+void print_prometheus(const struct stats_args *a, const struct snapshot *s, struct engine *e,
+		      const struct attachment *list, size_t nr);
+
+#endif /* MU_STATS_H */

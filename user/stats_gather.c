@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* stats: the snapshot of a cgroup subtree's MPTCP connections and namespaces. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/mptcp.h>
+
+#include "cgroup.h"
+#include "commands.h"
+#include "diag.h"
+#include "stats.h"
+#include "engine.h"
+#include "jsonw.h"
+#include "netns.h"
+#include "output.h"
+#include "utf8.h"
+#include "sys.h"
+
+/* ---- gathering ----------------------------------------------------------------- */
+
+/* One cgroup of the subtree: its id joins the set sockets are kept by. */
+static int add_cgid(const char *path, void *ctx)
+{
+	struct snapshot *s = ctx;
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;	/* removed meanwhile */
+	if (s->nr_cgids == s->cap_cgids) {
+		size_t cap = s->cap_cgids ? s->cap_cgids * 2 : 64;
+		__u64 *n = realloc(s->cgids, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->cgids = n;
+		s->cap_cgids = cap;
+	}
+	s->cgids[s->nr_cgids++] = st.st_ino;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The MPTcpExt line pair of /proc/net/netstat, in the current namespace. */
+static void read_mib(struct ns_mib *m)
+{
+	FILE *f = fopen("/proc/net/netstat", "re");
+	char *names = NULL, *values = NULL, *line = NULL, *sn, *sv, *n, *v;
+	size_t cap = 0;
+
+	m->nr = 0;
+	while (f && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "MPTcpExt:", 9))
+			continue;
+		if (!names)
+			names = strdup(line + 9);
+		else if (!values)
+			values = strdup(line + 9);
+	}
+	if (names && values) {
+		n = strtok_r(names, " \n", &sn);
+		v = strtok_r(values, " \n", &sv);
+		while (n && v && m->nr < MAX_MIB) {
+			snprintf(m->c[m->nr].name, sizeof(m->c[m->nr].name), "%s", n);
+			m->c[m->nr++].value = strtoull(v, NULL, 10);
+			n = strtok_r(NULL, " \n", &sn);
+			v = strtok_r(NULL, " \n", &sv);
+		}
+	}
+	free(names);
+	free(values);
+	free(line);
+	if (f)
+		fclose(f);
+}
+
+static int gather_ns(const struct netns_ref *ns, void *arg)
+{
+	struct snapshot *s = arg;
+	size_t conns = s->diag.nr_conns, subflows = s->diag.nr_subflows;
+	int err, tries = 0;
+
+	/* A dump the kernel flags as interrupted is taken again, from scratch, a few times. */
+	do {
+		s->diag.nr_conns = conns;
+		s->diag.nr_subflows = subflows;
+		err = diag_collect(&s->diag, ns->ino, s->cgids, s->nr_cgids, s->storage_fd);
+	} while (err == -EAGAIN && ++tries < 3);
+	if (err == -EAGAIN)
+		err = 0;	/* still changing: keep the last one rather than nothing */
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	if (s->nr_mib == s->cap_mib) {
+		size_t want = s->cap_mib ? 2 * s->cap_mib : 4;
+		struct ns_mib *grown = realloc(s->mib, want * sizeof(*grown));
+
+		if (!grown) {
+			errno = ENOMEM;
+			return -1;
+		}
+		s->mib = grown;
+		s->cap_mib = want;
+	}
+	s->mib[s->nr_mib].netns = ns->ino;
+	read_mib(&s->mib[s->nr_mib++]);
+	return 0;
+}
+
+/* ---- what a connection matched ------------------------------------------------------ */
+
+struct line_ref line_of(const struct mu_conn *c, const struct attachment *list, size_t nr)
+{
+	struct line_ref r = {};
+	__u32 entry, gen;
+	size_t i;
+
+	if (!c->has_state || !(c->st.flags & MU_SOCK_UPGRADED))
+		return r;
+	r.ours = true;
+	entry = c->st.connect_entry, gen = c->st.connect_gen;
+	if (entry == MU_ENTRY_NONE)
+		entry = c->st.bind_entry, gen = c->st.bind_gen;
+	for (i = 0; i < nr; i++)
+		if (list[i].cgroup_id == c->st.cgroup_id)
+			r.att = &list[i];
+	/* An entry of an earlier policy names no line of the one in force. */
+	if (r.att && gen != r.att->gen)
+		return r;
+	if (!r.att || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED || !r.att->entries ||
+	    entry > json_object_array_length(r.att->entries))
+		return r;
+	{
+		struct policy_row row;
+
+		attachment_row(NULL, r.att, entry - 1, &row);
+		r.line = row.line;
+		r.source = row.source;
+	}
+	return r;
+}
+
+bool fell_back(const struct mu_conn *c)
+{
+	return c->info.flags & MPTCP_INFO_FLAG_FALLBACK;
+}
+
+bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr)
+{
+	if (a->listed && !lr.line)
+		return false;
+	if (a->line && lr.line != a->line)
+		return false;
+	if (a->fallback && !fell_back(c))
+		return false;
+	return true;
+}
+
+int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots)
+{
+	struct netns_set set;
+	size_t i;
+	int ret;
+
+	netns_set_init(&set);
+	for (i = 0; i < nr_roots; i++) {
+		if (cgroup_walk(roots[i], add_cgid, s)) {
+			netns_set_free(&set);
+			return -ENOMEM;
+		}
+		netns_set_add_cgroup(&set, roots[i]);
+	}
+	qsort(s->cgids, s->nr_cgids, sizeof(*s->cgids), cmp_u64);
+	s->netns_dropped = set.dropped;
+	ret = netns_set_for_each(&set, gather_ns, s);
+	netns_set_free(&set);
+	if (ret < 0)
+		return -errno;
+	diag_join(&s->diag);
+	return 0;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	diag_free(&s->diag);
+	free(s->cgids);
+	free(s->mib);
+	s->cgids = NULL;
+	s->mib = NULL;
+	s->nr_cgids = s->cap_cgids = 0;
+	s->nr_mib = s->cap_mib = 0;
+}
+

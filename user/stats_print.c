@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* stats: a snapshot as a table for people, JSON, or Prometheus text. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/mptcp.h>
+
+#include "cgroup.h"
+#include "commands.h"
+#include "diag.h"
+#include "stats.h"
+#include "engine.h"
+#include "jsonw.h"
+#include "netns.h"
+#include "output.h"
+#include "utf8.h"
+#include "sys.h"
+
+/* ---- formatting ------------------------------------------------------------------ */
+
+static const char *tcp_state(__u8 s)
+{
+	static const char *const names[] = {
+		"?", "established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2",
+		"time-wait", "close", "close-wait", "last-ack", "listen", "closing",
+	};
+
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static void fmt_endpoint(const struct mu_endpoint *ep, char *out, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(ep->family, ep->addr, ip, sizeof(ip));
+	snprintf(out, size, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, ep->port);
+}
+
+static void fmt_bytes(unsigned long long b, char *out, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = b;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void fmt_rate(unsigned long long bytes_per_s, char *out, size_t size)
+{
+	static const char *const units[] = { "bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s" };
+	double v = bytes_per_s * 8.0;
+	int u = 0;
+
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(out, size, "%.1f %s", v, units[u]);
+}
+
+static bool mib_matters(const char *name)
+{
+	return !strncmp(name, "MPCapable", 9) || !strncmp(name, "MPJoin", 6) ||
+	       strstr(name, "Fallback");
+}
+
+void print_table(const struct stats_args *a, const struct snapshot *s, struct engine *e,
+		 const struct attachment *list, size_t nr)
+{
+	char l[64], r[64], b1[32], b2[32], b3[32], b4[32];
+	size_t i, j, shown = 0;
+
+	for (i = 0; i < s->diag.nr_conns; i++) {
+		const struct mu_conn *c = &s->diag.conns[i];
+		struct line_ref lr = line_of(c, list, nr);
+
+		if (!wanted(a, c, lr))
+			continue;
+		shown++;
+		fmt_endpoint(&c->local, l, sizeof(l));
+		fmt_endpoint(&c->remote, r, sizeof(r));
+		printf("%s -> %s  %s  token %08x  %s  subflows %zu", l, r, tcp_state(c->state),
+		       c->info.token, fell_back(c) ? "FALLBACK" : "MPTCP", c->nr_subflows);
+		if (MU_INFO_HAS(c, subflows_total))
+			printf(" (%u total)", c->info.subflows_total);
+		if (lr.line)
+			printf("  line %d %s", lr.line, lr.source ? lr.source : "");
+		else if (lr.ours)
+			printf("  unlisted");
+		printf("\n");
+		if (MU_INFO_HAS(c, bytes_acked)) {
+			fmt_bytes(c->info.bytes_sent, b1, sizeof(b1));
+			fmt_bytes(c->info.bytes_received, b2, sizeof(b2));
+			fmt_bytes(c->info.bytes_acked, b3, sizeof(b3));
+			fmt_bytes(c->info.bytes_retrans, b4, sizeof(b4));
+			printf("    sent %s, received %s, acked %s, retransmitted %s\n", b1, b2, b3,
+			       b4);
+		}
+		for (j = 0; j < c->nr_subflows; j++) {
+			const struct mu_subflow *sf = &c->subflows[j];
+
+			fmt_endpoint(&sf->local, l, sizeof(l));
+			fmt_endpoint(&sf->remote, r, sizeof(r));
+			fmt_bytes(sf->bytes_acked, b1, sizeof(b1));
+			fmt_bytes(sf->bytes_received, b2, sizeof(b2));
+			fmt_rate(sf->delivery_rate, b3, sizeof(b3));
+			if (sf->rtt_us < 1000)
+				snprintf(b4, sizeof(b4), "%u us", sf->rtt_us);
+			else
+				snprintf(b4, sizeof(b4), "%.2f ms", sf->rtt_us / 1000.0);
+			printf("    %s %s -> %s  %s  id %u/%u%s  rtt %s  cwnd %u  retrans %u  "
+			       "acked %s  received %s  rate %s\n",
+			       j + 1 == c->nr_subflows ? "`-" : "|-", l, r, tcp_state(sf->state),
+			       sf->id_loc, sf->id_rem,
+			       sf->flags & (MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM) ?
+			       " backup" : "", b4, sf->cwnd, sf->total_retrans, b1, b2, b3);
+		}
+	}
+	printf("%zu MPTCP connection%s in %zu network namespace%s\n", shown, shown == 1 ? "" : "s",
+	       s->nr_mib, s->nr_mib == 1 ? "" : "s");
+
+	for (i = 0; i < nr; i++) {
+		size_t n = attachment_rows(&list[i]);
+
+		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", list[i].cgroup,
+		       "LINE", "ADDRESS", "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
+		for (j = 0; j < n; j++) {
+			struct policy_row r;
+
+			attachment_row(e, &list[i], j, &r);
+			printf("  %-6d %-32s %8llu %9llu %7llu %9llu\n", r.line, r.source,
+			       (unsigned long long)r.counters.binds,
+			       (unsigned long long)r.counters.connects,
+			       (unsigned long long)r.counters.mptcp,
+			       (unsigned long long)r.counters.fallback);
+		}
+	}
+	for (i = 0; i < s->nr_mib; i++) {
+		bool any = false;
+
+		for (j = 0; j < s->mib[i].nr; j++) {
+			const struct mib_counter *m = &s->mib[i].c[j];
+
+			if (!m->value || !mib_matters(m->name))
+				continue;
+			if (!any)
+				printf("\nMPTcpExt, network namespace %lu:\n", s->mib[i].netns);
+			any = true;
+			printf("  %-32s %llu\n", m->name, m->value);
+		}
+	}
+}
+
+static void endpoint_json(struct jsonw *w, const char *key, const struct mu_endpoint *ep)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(ep->family, ep->addr, ip, sizeof(ip));
+	jw_key(w, key);
+	jw_object_start(w);
+	jw_key(w, "address");
+	jw_string(w, ip);
+	jw_key(w, "port");
+	jw_u64(w, ep->port);
+	jw_object_end(w);
+}
+
+static void kv_u64(struct jsonw *w, const char *key, unsigned long long v)
+{
+	jw_key(w, key);
+	jw_u64(w, v);
+}
+
+static void subflow_json(struct jsonw *w, const struct mu_subflow *sf)
+{
+	jw_object_start(w);
+	endpoint_json(w, "local", &sf->local);
+	endpoint_json(w, "remote", &sf->remote);
+	jw_key(w, "state");
+	jw_string(w, tcp_state(sf->state));
+	kv_u64(w, "id_local", sf->id_loc);
+	kv_u64(w, "id_remote", sf->id_rem);
+	jw_key(w, "backup");
+	jw_bool(w, sf->flags & (MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM));
+	kv_u64(w, "rtt_us", sf->rtt_us);
+	kv_u64(w, "cwnd", sf->cwnd);
+	kv_u64(w, "retransmits", sf->total_retrans);
+	kv_u64(w, "bytes_acked", sf->bytes_acked);
+	kv_u64(w, "bytes_received", sf->bytes_received);
+	kv_u64(w, "delivery_rate", sf->delivery_rate);
+	jw_object_end(w);
+}
+
+static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref lr)
+{
+	size_t j;
+
+	jw_object_start(w);
+	endpoint_json(w, "local", &c->local);
+	endpoint_json(w, "remote", &c->remote);
+	jw_key(w, "state");
+	jw_string(w, tcp_state(c->state));
+	kv_u64(w, "token", c->info.token);
+	jw_key(w, "fallback");
+	jw_bool(w, fell_back(c));
+	kv_u64(w, "netns", c->netns);
+	kv_u64(w, "cgroup_id", c->cgroup_id);
+	kv_u64(w, "subflows", c->nr_subflows);
+	if (MU_INFO_HAS(c, subflows_total))
+		kv_u64(w, "subflows_total", c->info.subflows_total);
+	if (MU_INFO_HAS(c, bytes_acked)) {
+		kv_u64(w, "bytes_sent", c->info.bytes_sent);
+		kv_u64(w, "bytes_received", c->info.bytes_received);
+		kv_u64(w, "bytes_acked", c->info.bytes_acked);
+		kv_u64(w, "bytes_retrans", c->info.bytes_retrans);
+	}
+	jw_key(w, "upgraded");
+	jw_bool(w, lr.ours);
+	jw_key(w, "line");
+	if (lr.line)
+		jw_u64(w, lr.line);
+	else
+		jw_null(w);
+	if (lr.att) {
+		jw_key(w, "attached_cgroup");
+		jw_string(w, lr.att->cgroup);
+	}
+	jw_key(w, "subflow_list");
+	jw_array_start(w);
+	for (j = 0; j < c->nr_subflows; j++)
+		subflow_json(w, &c->subflows[j]);
+	jw_array_end(w);
+	jw_object_end(w);
+}
+
+/* Streamed: a json-c tree of 10,000 connections costs more than the dump itself. */
+void print_json(const struct stats_args *a, const struct snapshot *s, struct engine *e,
+		const struct attachment *list, size_t nr)
+{
+	struct jsonw w;
+	size_t i, j;
+
+	jw_init(&w, stdout, opts.pretty);
+	jw_object_start(&w);
+	jw_key(&w, "connections");
+	jw_array_start(&w);
+	for (i = 0; i < s->diag.nr_conns; i++) {
+		const struct mu_conn *c = &s->diag.conns[i];
+		struct line_ref lr = line_of(c, list, nr);
+
+		if (wanted(a, c, lr))
+			conn_json(&w, c, lr);
+	}
+	jw_array_end(&w);
+	jw_key(&w, "policy_lines");
+	jw_array_start(&w);
+	for (i = 0; i < nr; i++) {
+		size_t n = attachment_rows(&list[i]);
+
+		for (j = 0; j < n; j++) {
+			struct policy_row r;
+
+			attachment_row(e, &list[i], j, &r);
+			jw_object_start(&w);
+			jw_key(&w, "cgroup");
+			jw_string(&w, list[i].cgroup);
+			jw_key(&w, "line");
+			jw_int(&w, r.line);
+			jw_key(&w, "source");
+			jw_string(&w, r.source);
+			kv_u64(&w, "binds", r.counters.binds);
+			kv_u64(&w, "connects", r.counters.connects);
+			kv_u64(&w, "mptcp", r.counters.mptcp);
+			kv_u64(&w, "fallback", r.counters.fallback);
+			jw_object_end(&w);
+		}
+	}
+	jw_array_end(&w);
+	jw_key(&w, "namespaces");
+	jw_array_start(&w);
+	for (i = 0; i < s->nr_mib; i++) {
+		jw_object_start(&w);
+		kv_u64(&w, "netns", s->mib[i].netns);
+		jw_key(&w, "mptcp_mib");
+		jw_object_start(&w);
+		for (j = 0; j < s->mib[i].nr; j++)
+			kv_u64(&w, s->mib[i].c[j].name, s->mib[i].c[j].value);
+		jw_object_end(&w);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	jw_object_end(&w);
+	jw_end(&w);
+}
+
+/* A label value with \, " and newlines escaped, as the exposition format wants. */
+static void prom_label(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t n;
+
+	while (*p) {
+		if (*p == '\\' || *p == '"') {
+			printf("\\%c", *p++);
+		} else if (*p == '\n') {
+			printf("\\n");
+			p++;
+		} else if ((n = utf8_seq_len(p))) {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		} else {
+			fputs(UTF8_REPLACEMENT, stdout);	/* the format is UTF-8 */
+			p++;
+		}
+	}
+}
+
+static void prom_head(const char *name, const char *type, const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void print_prometheus(const struct stats_args *a, const struct snapshot *s, struct engine *e,
+		      const struct attachment *list, size_t nr)
+{
+	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
+	size_t i, j, k;
+
+	prom_head("mptcp_upgrade_connections", "gauge",
+		  "MPTCP connections of the cgroup subtree, by network namespace and fallback.");
+	for (i = 0; i < s->nr_mib; i++) {
+		for (k = 0; k < 2; k++) {
+			unsigned long long n = 0;
+
+			for (j = 0; j < s->diag.nr_conns; j++) {
+				const struct mu_conn *c = &s->diag.conns[j];
+
+				n += c->netns == s->mib[i].netns && fell_back(c) == (bool)k &&
+				     wanted(a, c, line_of(c, list, nr));
+			}
+			printf("mptcp_upgrade_connections{netns=\"%lu\",fallback=\"%s\"} %llu\n",
+			       s->mib[i].netns, k ? "true" : "false", n);
+		}
+	}
+	prom_head("mptcp_upgrade_subflows", "gauge",
+		  "Subflows of those connections, by network namespace.");
+	for (i = 0; i < s->nr_mib; i++) {
+		unsigned long long n = 0;
+
+		for (j = 0; j < s->diag.nr_conns; j++)
+			if (s->diag.conns[j].netns == s->mib[i].netns &&
+			    wanted(a, &s->diag.conns[j], line_of(&s->diag.conns[j], list, nr)))
+				n += s->diag.conns[j].nr_subflows;
+		printf("mptcp_upgrade_subflows{netns=\"%lu\"} %llu\n", s->mib[i].netns, n);
+	}
+	prom_head("mptcp_upgrade_connection_bytes", "gauge",
+		  "Bytes of the open connections (Linux 6.5 and later), by direction.");
+	for (i = 0; i < s->nr_mib; i++) {
+		for (k = 0; k < 4; k++) {
+			unsigned long long n = 0;
+
+			for (j = 0; j < s->diag.nr_conns; j++) {
+				const struct mu_conn *c = &s->diag.conns[j];
+				const __u64 v[] = { c->info.bytes_sent, c->info.bytes_received,
+						    c->info.bytes_acked, c->info.bytes_retrans };
+
+				if (c->netns == s->mib[i].netns && MU_INFO_HAS(c, bytes_acked) &&
+				    wanted(a, c, line_of(c, list, nr)))
+					n += v[k];
+			}
+			printf("mptcp_upgrade_connection_bytes{netns=\"%lu\",direction=\"%s\"} "
+			       "%llu\n", s->mib[i].netns, dirs[k], n);
+		}
+	}
+	if (nr) {
+		static const char *const events[] = { "bind", "connect", "mptcp", "fallback" };
+
+		prom_head("mptcp_upgrade_policy_line_events_total", "counter",
+			  "Binds and connects that matched a policy line, and of its connections "
+			  "those that negotiated MPTCP or fell back.");
+		for (i = 0; i < nr; i++) {
+			size_t n = attachment_rows(&list[i]);
+
+			for (j = 0; j < n; j++) {
+				struct policy_row r;
+				__u64 vals[4];
+
+				attachment_row(e, &list[i], j, &r);
+				vals[0] = r.counters.binds;
+				vals[1] = r.counters.connects;
+				vals[2] = r.counters.mptcp;
+				vals[3] = r.counters.fallback;
+				for (k = 0; k < 4; k++) {
+					printf("mptcp_upgrade_policy_line_events_total{cgroup=\"");
+					prom_label(list[i].cgroup);
+					printf("\",line=\"%d\",event=\"%s\"} %llu\n", r.line,
+					       events[k], (unsigned long long)vals[k]);
+				}
+			}
+		}
+	}
+	prom_head("mptcp_upgrade_netns_mib_total", "counter",
+		  "The network namespaces' MPTcpExt counters (/proc/net/netstat).");
+	for (i = 0; i < s->nr_mib; i++)
+		for (j = 0; j < s->mib[i].nr; j++)
+			printf("mptcp_upgrade_netns_mib_total{netns=\"%lu\",counter=\"%s\"} %llu\n",
+			       s->mib[i].netns, s->mib[i].c[j].name, s->mib[i].c[j].value);
+}
+
