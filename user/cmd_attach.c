@@ -119,22 +119,14 @@ int need_root(const char *cmd)
 	return -1;
 }
 
-/* A policy read for attach or reload: parsed, its trie built, where it came from. */
-struct loaded_policy {
-	struct policy pol;
-	struct policy_trie trie;
-	char path[PATH_MAX];		/* resolved */
-	char sha256[65];		/* of the bytes parsed */
-};
-
-static void loaded_policy_free(struct loaded_policy *lp)
+void loaded_policy_free(struct loaded_policy *lp)
 {
 	policy_trie_free(&lp->trie);
 	policy_free(&lp->pol);
 }
 
 /* Check @path is root's, parse it and build its trie; errors are printed. */
-static int load_policy(const char *path, struct loaded_policy *lp)
+int load_policy(const char *path, struct loaded_policy *lp)
 {
 	struct policy_trie *trie = &lp->trie;
 	struct policy *pol = &lp->pol;

@@ -2,7 +2,11 @@
 #ifndef MU_COMMANDS_H
 #define MU_COMMANDS_H
 
+#include <limits.h>
 #include <stdio.h>
+
+#include "policy.h"
+#include "policy_trie.h"
 
 /*
  * A subcommand: argv[0] is its name, global options are already removed.
@@ -37,6 +41,21 @@ void help_stats(FILE *out);
  * Returns 0, or -1 with the first missing one described in @cause.
  */
 int attach_preflight(char *cause, size_t size);
+
+/* A policy read for attach, reload or run: parsed, its trie built, where it came from. */
+struct loaded_policy {
+	struct policy pol;
+	struct policy_trie trie;
+	char path[PATH_MAX];		/* resolved */
+	char sha256[65];		/* of the bytes parsed */
+};
+
+/* Read a policy as attach and reload do (root's alone), and build its trie; errors printed. */
+int load_policy(const char *path, struct loaded_policy *lp);
+void loaded_policy_free(struct loaded_policy *lp);
+
+int do_run(int argc, char **argv);
+void help_run(FILE *out);
 
 /* 0 when this process has what attach needs, else -1 with "CMD needs root" printed. */
 int need_root(const char *cmd);

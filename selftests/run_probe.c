@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * run_probe: what a proxy's sockets look like to the proxy under `mptcp-upgrade
+ * run`, printed as key=value words. It creates plain TCP sockets the way
+ * proxies do (non-blocking, close-on-exec, options set before the call) and
+ * reports, after bind()/connect(), what the descriptor is now.
+ *
+ *   run_probe connect ADDR PORT SRCPORT [uto]
+ *       socket(SOCK_NONBLOCK|SOCK_CLOEXEC), SO_REUSEADDR, TCP_NODELAY,
+ *       SO_KEEPALIVE, TCP_KEEPIDLE 77 (with uto: TCP_USER_TIMEOUT 5000 too),
+ *       bind 127.0.0.1:SRCPORT (HAProxy's `source`), connect (EINPROGRESS),
+ *       wait, echo 4 bytes
+ *   run_probe listen ADDR PORT
+ *       socket(SOCK_CLOEXEC), SO_REUSEADDR, TCP_DEFER_ACCEPT 0, bind, listen
+ *       ("ready ..."), accept one connection and report it
+ *   run_probe mptcp-refuses
+ *       exit 0 when this kernel refuses TCP_USER_TIMEOUT on an MPTCP socket
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int get_int(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	getsockopt(fd, level, name, &v, &len);
+	return v;
+}
+
+static void describe(int fd)
+{
+	printf("proto=%d nonblock=%d cloexec=%d reuseaddr=%d nodelay=%d keepalive=%d keepidle=%d",
+	       protocol_of(fd), !!(fcntl(fd, F_GETFL) & O_NONBLOCK),
+	       !!(fcntl(fd, F_GETFD) & FD_CLOEXEC), get_int(fd, SOL_SOCKET, SO_REUSEADDR),
+	       get_int(fd, IPPROTO_TCP, TCP_NODELAY), get_int(fd, SOL_SOCKET, SO_KEEPALIVE),
+	       get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE));
+}
+
+static struct sockaddr_in addr_of(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static int probe_connect(const char *ip, int port, int src, int uto)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	int idle = 77, timeout = 5000, before = fd, err = 0, ret;
+	struct sockaddr_in to = addr_of(ip, port), from = addr_of("127.0.0.1", src), local;
+	socklen_t len = sizeof(err), llen = sizeof(local);
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	char buf[8];
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+	    (uto && setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout))) ||
+	    bind(fd, (struct sockaddr *)&from, sizeof(from))) {
+		printf("setup failed errno=%d\n", errno);
+		return 1;
+	}
+	ret = connect(fd, (struct sockaddr *)&to, sizeof(to));
+	printf("connect=%s ", ret == 0 ? "done" : errno == EINPROGRESS ? "einprogress" :
+	       strerror(errno));
+	if (ret && errno != EINPROGRESS)
+		return 1;
+	if (poll(&p, 1, 10000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		printf("failed errno=%d\n", err);
+		return 1;
+	}
+	getsockname(fd, (struct sockaddr *)&local, &llen);
+	printf("fd_same=%d sport=%d ", fd == before, ntohs(local.sin_port));
+	describe(fd);
+	if (uto)
+		printf(" user_timeout=%d", get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
+	fcntl(fd, F_SETFL, 0);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	printf(" echo=%s\n", write(fd, "ping", 4) == 4 && poll(&p, 1, 10000) == 1 &&
+	       read(fd, buf, sizeof(buf)) == 4 ? "ok" : "failed");
+	return 0;
+}
+
+static int probe_listen(const char *ip, int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0, a;
+	struct sockaddr_in at = addr_of(ip, port);
+	char buf[64];
+	ssize_t n;
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &zero, sizeof(zero)) ||
+	    bind(fd, (struct sockaddr *)&at, sizeof(at)) || listen(fd, 8)) {
+		printf("setup failed errno=%d\n", errno);
+		return 1;
+	}
+	printf("ready ");
+	describe(fd);
+	printf("\n");
+	fflush(stdout);
+	a = accept(fd, NULL, NULL);
+	if (a < 0)
+		return 1;
+	n = read(a, buf, sizeof(buf));
+	if (n > 0 && write(a, buf, n) != n)
+		return 1;
+	printf("accepted proto=%d\n", protocol_of(a));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 5 && !strcmp(argv[1], "connect"))
+		return probe_connect(argv[2], atoi(argv[3]), atoi(argv[4]),
+				     argc > 5 && !strcmp(argv[5], "uto"));
+	if (argc == 4 && !strcmp(argv[1], "listen"))
+		return probe_listen(argv[2], atoi(argv[3]));
+	if (argc == 2 && !strcmp(argv[1], "mptcp-refuses")) {
+		int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), v = 5000;
+
+		return fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v)) ?
+		       0 : 1;
+	}
+	fprintf(stderr, "usage: see the comment at the top of run_probe.c\n");
+	return 2;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The run engine's supervisor: seccomp notifications in, MPTCP sockets out. */
+#ifndef MU_RUN_H
+#define MU_RUN_H
+
+#include <sys/types.h>
+
+#include "commands.h"
+
+/*
+ * Serve @listener (a seccomp user-notification fd) until no process uses the
+ * filter any more. @lp is the policy in force; SIGHUP reads @policy_path again
+ * (a file with an error changes nothing). Returns the exit code.
+ */
+int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
+		   pid_t proxy);
+
+#endif /* MU_RUN_H */

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The run engine's supervisor. For each bind()/connect() the filter hands
+ * over: read the address from the caller, match it against the policy, and
+ * when it is listed, swap the caller's TCP socket for an MPTCP one:
+ *
+ *   1. take a copy of the socket (pidfd_getfd) and check it is a TCP stream
+ *      socket of an IP family, neither listening nor connected;
+ *   2. create an MPTCP socket in the socket's own network namespace, with the
+ *      caller's O_NONBLOCK and every option it set that differs from a fresh
+ *      TCP socket's (an option MPTCP refuses leaves the socket TCP: logged once
+ *      per option, and counted);
+ *   3. for a connect() from a bound socket (HAProxy `source`, nginx
+ *      `proxy_bind`), bind the new one to the same local address;
+ *   4. install it under the caller's descriptor number (SECCOMP_IOCTL_NOTIF_
+ *      ADDFD, FD_CLOEXEC kept) and let the kernel run the caller's own call
+ *      (SECCOMP_USER_NOTIF_FLAG_CONTINUE), with its own arguments and errors.
+ *
+ * Anything unexpected leaves the socket as it was: the worst case is TCP.
+ * The address is read from the caller's memory, which another of its threads
+ * could change before the kernel reads it again: harmless for a choice of
+ * protocol, and never used for anything else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "run.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+/* The options a proxy sets before bind() or connect(), carried over when they differ. */
+struct sockopt_desc {
+	int level, name;
+	const char *label;
+	int family;		/* 0: any; else only for sockets of this family */
+};
+
+static const struct sockopt_desc carried[] = {
+	{ SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 0 },
+	{ SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 0 },
+	{ SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 0 },
+	{ SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", 0 },
+	{ SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", 0 },
+	{ SOL_SOCKET, SO_LINGER, "SO_LINGER", 0 },
+	{ SOL_SOCKET, SO_MARK, "SO_MARK", 0 },
+	{ SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY", 0 },
+	{ SOL_SOCKET, SO_BINDTODEVICE, "SO_BINDTODEVICE", 0 },
+	{ IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 0 },
+	{ IPPROTO_TCP, TCP_MAXSEG, "TCP_MAXSEG", 0 },
+	{ IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", 0 },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", 0 },
+	{ IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", 0 },
+	{ IPPROTO_TCP, TCP_CONGESTION, "TCP_CONGESTION", 0 },
+	{ IPPROTO_TCP, TCP_FASTOPEN, "TCP_FASTOPEN", 0 },
+	{ IPPROTO_TCP, TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT", 0 },
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", 0 },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", 0 },
+	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", 0 },
+	{ IPPROTO_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP", 0 },
+	{ IPPROTO_IP, IP_TOS, "IP_TOS", AF_INET },
+	{ IPPROTO_IP, IP_TTL, "IP_TTL", AF_INET },
+	{ IPPROTO_IP, IP_TRANSPARENT, "IP_TRANSPARENT", 0 },
+	{ IPPROTO_IP, IP_FREEBIND, "IP_FREEBIND", 0 },
+	{ IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT", 0 },
+	{ IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY", AF_INET6 },
+	{ IPPROTO_IPV6, IPV6_TCLASS, "IPV6_TCLASS", AF_INET6 },
+};
+#define NR_CARRIED (sizeof(carried) / sizeof(carried[0]))
+
+/* What the supervisor did, reported on SIGUSR1 and at exit. */
+static struct {
+	unsigned long long notified, listed, swapped, kept_tcp, refused[NR_CARRIED];
+	bool refusal_logged[NR_CARRIED];
+} stats;
+
+static volatile sig_atomic_t reload_wanted, report_wanted;
+
+static void on_hup(int sig)
+{
+	reload_wanted = 1;
+}
+
+static void on_usr1(int sig)
+{
+	report_wanted = 1;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s run[%d]: ", prog_name, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The address of the call, read from the caller; the family it is matched as. */
+static bool read_address(const struct seccomp_notif *n, int *family, __u8 addr[16], __u16 *port)
+{
+	struct sockaddr_storage ss = {};
+	size_t len = n->data.args[2];
+	struct iovec local = { .iov_base = &ss, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(unsigned long)n->data.args[1],
+				.iov_len = len };
+
+	if (len > sizeof(ss) || process_vm_readv(n->pid, &local, 1, &remote, 1, 0) != (ssize_t)len)
+		return false;
+	if (ss.ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		*family = AF_INET;
+		memcpy(addr, &a->sin_addr, 4);
+		*port = ntohs(a->sin_port);
+		return true;
+	}
+	if (ss.ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		*port = ntohs(a->sin6_port);
+		/* ::ffff:a.b.c.d from a dual-stack socket is IPv4 a.b.c.d, as in the policy. */
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+			*family = AF_INET;
+			memcpy(addr, &a->sin6_addr.s6_addr[12], 4);
+		} else {
+			*family = AF_INET6;
+			memcpy(addr, &a->sin6_addr, 16);
+		}
+		return true;
+	}
+	return false;
+}
+
+static int get_int(int fd, int level, int name)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, level, name, &v, &len) ? -1 : v;
+}
+
+/* FD_CLOEXEC of the caller's descriptor, from its fdinfo ("flags: 02000002"). */
+static bool caller_cloexec(pid_t pid, int fd)
+{
+	char path[64], line[128];
+	unsigned long flags = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	f = fopen(path, "re");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "flags: %lo", &flags) == 1;
+	if (f)
+		fclose(f);
+	return flags & O_CLOEXEC;
+}
+
+/*
+ * An MPTCP socket in the same network namespace as @old (the caller may have
+ * changed its namespace since it was started).
+ */
+static int mptcp_socket_like(int old, int family)
+{
+	int nsfd = ioctl(old, SIOCGSKNS), self = -1, fd;
+	struct stat a, b;
+
+	if (nsfd >= 0 && !fstat(nsfd, &a) && !stat("/proc/self/ns/net", &b) &&
+	    a.st_ino != b.st_ino) {
+		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (self < 0 || setns(nsfd, CLONE_NEWNET)) {
+			if (self >= 0)
+				close(self);
+			close(nsfd);
+			return -1;
+		}
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+	if (self >= 0) {
+		setns(self, CLONE_NEWNET);
+		close(self);
+	}
+	if (nsfd >= 0)
+		close(nsfd);
+	return fd;
+}
+
+/*
+ * Every carried option of @old that differs from a fresh TCP socket's value,
+ * set on @new. Returns false when MPTCP refuses one: the swap is off.
+ */
+static bool carry_options(int old, int new, int family)
+{
+	int fresh = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	char v[64], d[64];
+	bool ok = true;
+	size_t i;
+
+	if (fresh < 0)
+		return false;
+	for (i = 0; i < NR_CARRIED && ok; i++) {
+		socklen_t vl = sizeof(v), dl = sizeof(d);
+
+		if (carried[i].family && carried[i].family != family)
+			continue;
+		memset(v, 0, sizeof(v));
+		memset(d, 0, sizeof(d));
+		if (getsockopt(old, carried[i].level, carried[i].name, v, &vl))
+			continue;	/* this kernel does not have it */
+		if (!getsockopt(fresh, carried[i].level, carried[i].name, d, &dl) && vl == dl &&
+		    !memcmp(v, d, vl))
+			continue;	/* the default: nothing to carry */
+		if (carried[i].name == SO_RCVBUF || carried[i].name == SO_SNDBUF) {
+			/* The kernel reports double what was set; set half to get the same. */
+			int half = *(int *)v / 2;
+
+			memcpy(v, &half, sizeof(half));
+		}
+		if (setsockopt(new, carried[i].level, carried[i].name, v, vl)) {
+			stats.refused[i]++;
+			if (!stats.refusal_logged[i]) {
+				say("MPTCP refuses %s on this kernel (%s): sockets that set it stay "
+				    "TCP", carried[i].label, strerror(errno));
+				stats.refusal_logged[i] = true;
+			}
+			ok = false;
+		}
+	}
+	close(fresh);
+	return ok;
+}
+
+/* The local address a socket is bound to, if any (before connect: `source`). */
+static bool bound_address(int fd, struct sockaddr_storage *ss, socklen_t *len)
+{
+	*len = sizeof(*ss);
+	memset(ss, 0, sizeof(*ss));
+	if (getsockname(fd, (struct sockaddr *)ss, len))
+		return false;
+	if (ss->ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		return a->sin_port || a->sin_addr.s_addr;
+	}
+	if (ss->ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		return a->sin6_port || !IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr);
+	}
+	return false;
+}
+
+/* Swap the caller's socket for an MPTCP one. True when the caller's fd is now MPTCP. */
+static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_connect)
+{
+	int fd = n->data.args[0], pidfd, old = -1, new = -1, family, one = 1, reuse;
+	struct seccomp_notif_addfd addfd = {};
+	struct sockaddr_storage local;
+	socklen_t local_len;
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof(peer);
+	bool bound = false, done = false;
+
+	pidfd = syscall(SYS_pidfd_open, n->pid, 0);
+	if (pidfd < 0)
+		return false;
+	old = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	if (old < 0)
+		goto out;
+	family = get_int(old, SOL_SOCKET, SO_DOMAIN);
+	if ((family != AF_INET && family != AF_INET6) ||
+	    get_int(old, SOL_SOCKET, SO_TYPE) != SOCK_STREAM ||
+	    get_int(old, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP ||
+	    get_int(old, SOL_SOCKET, SO_ACCEPTCONN) != 0)
+		goto out;	/* MPTCP already, not TCP, or listening: leave it */
+	if (!getpeername(old, (struct sockaddr *)&peer, &peer_len) || errno != ENOTCONN)
+		goto out;	/* connected (or connecting): too late */
+	bound = bound_address(old, &local, &local_len);
+	if (bound && !is_connect)
+		goto out;	/* bind() on a bound socket fails by itself */
+
+	new = mptcp_socket_like(old, family);
+	if (new < 0) {
+		say("can't create an MPTCP socket: %s", strerror(errno));
+		goto out;
+	}
+	if (!carry_options(old, new, family))
+		goto out;
+	if (fcntl(old, F_GETFL) & O_NONBLOCK)
+		fcntl(new, F_SETFL, fcntl(new, F_GETFL) | O_NONBLOCK);
+	if (bound) {
+		/*
+		 * The old socket still holds the address: both take SO_REUSEADDR
+		 * (allowed between sockets that do not listen), the new one gets
+		 * the caller's value back once bound.
+		 */
+		reuse = get_int(new, SOL_SOCKET, SO_REUSEADDR);
+		setsockopt(old, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(new, (struct sockaddr *)&local, local_len)) {
+			say("can't bind the MPTCP socket to the caller's local address: %s",
+			    strerror(errno));
+			goto out;
+		}
+		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
+	}
+	/* The call may have been interrupted meanwhile: then its fd is not ours to replace. */
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id))
+		goto out;
+	addfd.id = n->id;
+	addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
+	addfd.srcfd = new;
+	addfd.newfd = fd;
+	addfd.newfd_flags = caller_cloexec(n->pid, fd) ? O_CLOEXEC : 0;
+	done = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == fd;
+out:
+	if (old >= 0)
+		close(old);
+	if (new >= 0)
+		close(new);
+	return done;
+}
+
+static void answer(int listener, const struct seccomp_notif *n)
+{
+	struct seccomp_notif_resp resp = { .id = n->id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
+
+	/* ENOENT: the caller was interrupted and is gone from the call; nothing to do. */
+	ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+static void handle(int listener, const struct seccomp_notif *n, struct loaded_policy *lp)
+{
+	bool is_connect = n->data.nr == __NR_connect;
+	__u8 addr[16] = {};
+	__u16 port;
+	int family;
+
+	stats.notified++;
+	if (read_address(n, &family, addr, &port) &&
+	    policy_trie_lookup(&lp->trie, family, addr, port,
+			       is_connect ? MU_ROLE_CONNECT : MU_ROLE_BIND) != MU_ENTRY_UNLISTED) {
+		stats.listed++;
+		if (swap_socket(listener, n, is_connect))
+			stats.swapped++;
+		else
+			stats.kept_tcp++;
+	}
+	answer(listener, n);
+}
+
+static void report(void)
+{
+	size_t i;
+
+	say("calls %llu, listed %llu, made MPTCP %llu, kept TCP %llu", stats.notified,
+	    stats.listed, stats.swapped, stats.kept_tcp);
+	for (i = 0; i < NR_CARRIED; i++)
+		if (stats.refused[i])
+			say("  %s refused by MPTCP: %llu sockets kept TCP", carried[i].label,
+			    stats.refused[i]);
+}
+
+static void reload(const char *policy_path, struct loaded_policy *lp)
+{
+	struct loaded_policy next;
+
+	/* load_policy prints what is wrong; the policy in force stays. */
+	if (load_policy(policy_path, &next)) {
+		say("reload of %s failed: the policy in force stays", policy_path);
+		return;
+	}
+	loaded_policy_free(lp);
+	*lp = next;
+	say("reloaded %s: %zu entries", policy_path, lp->pol.nr_entries);
+}
+
+static void oom_protect(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "-1000", 5) != 5)
+			say("can't protect the supervisor from the OOM killer: %s",
+			    strerror(errno));
+		close(fd);
+	}
+}
+
+int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
+		   pid_t proxy)
+{
+	struct sigaction hup = { .sa_handler = on_hup }, usr1 = { .sa_handler = on_usr1 };
+	struct seccomp_notif_sizes sizes = {};
+	struct seccomp_notif *n;
+	struct pollfd p = { .fd = listener, .events = POLLIN };
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", policy_path);
+	oom_protect();
+	sigaction(SIGHUP, &hup, NULL);
+	sigaction(SIGUSR1, &usr1, NULL);
+	/* It lives as long as the program: the service manager's SIGTERM is for the program. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes))
+		sizes.seccomp_notif = sizeof(*n);
+	n = calloc(1, sizes.seccomp_notif > sizeof(*n) ? sizes.seccomp_notif : sizeof(*n));
+	if (!n)
+		return 1;
+	for (;;) {
+		if (reload_wanted) {
+			reload_wanted = 0;
+			reload(path, lp);
+		}
+		if (report_wanted) {
+			report_wanted = 0;
+			report();
+		}
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			say("poll: %s", strerror(errno));
+			break;
+		}
+		/* No process uses the filter any more: the program and its children are gone. */
+		if (p.revents & (POLLHUP | POLLERR))
+			break;
+		memset(n, 0, sizes.seccomp_notif > sizeof(*n) ? sizes.seccomp_notif : sizeof(*n));
+		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n)) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;
+			say("can't receive a notification: %s: the program's bind() and connect() "
+			    "now fail with ENOSYS", strerror(errno));
+			free(n);
+			return 1;
+		}
+		handle(listener, n, lp);
+	}
+	free(n);
+	(void)proxy;
+	return 0;
+}
