@@ -180,7 +180,7 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		$(SAN_BINS) \
 		selftests/test_cli.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
-		selftests/test_stats.sh selftests/test_install.sh \
+		selftests/test_stats.sh selftests/test_run.sh selftests/test_install.sh \
 		selftests/test_vm.sh \
 		selftests/test_vm_strict.sh
 

@@ -135,6 +135,8 @@ static int supervise(int sock, const char *policy_path, struct loaded_policy *lp
 
 	if (listener < 0)
 		return 1;	/* the other side failed, and said why */
+	/* Ready for SIGHUP before the program runs: a reload may come at once. */
+	run_supervisor_signals();
 	if (write(sock, "A", 1) != 1)
 		return 1;
 	close(sock);

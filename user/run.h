@@ -12,6 +12,9 @@
  * filter any more. @lp is the policy in force; SIGHUP reads @policy_path again
  * (a file with an error changes nothing). Returns the exit code.
  */
+/* Its signals: SIGHUP reloads, SIGUSR1 reports, SIGTERM and SIGINT are the program's. */
+void run_supervisor_signals(void);
+
 int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
 		   pid_t proxy);
 

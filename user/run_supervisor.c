@@ -419,10 +419,20 @@ static void oom_protect(void)
 	}
 }
 
+void run_supervisor_signals(void)
+{
+	struct sigaction hup = { .sa_handler = on_hup }, usr1 = { .sa_handler = on_usr1 };
+
+	sigaction(SIGHUP, &hup, NULL);
+	sigaction(SIGUSR1, &usr1, NULL);
+	/* It lives as long as the program: the service manager's SIGTERM is for the program. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+}
+
 int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
 		   pid_t proxy)
 {
-	struct sigaction hup = { .sa_handler = on_hup }, usr1 = { .sa_handler = on_usr1 };
 	struct seccomp_notif_sizes sizes = {};
 	struct seccomp_notif *n;
 	struct pollfd p = { .fd = listener, .events = POLLIN };
@@ -430,11 +440,6 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 
 	snprintf(path, sizeof(path), "%s", policy_path);
 	oom_protect();
-	sigaction(SIGHUP, &hup, NULL);
-	sigaction(SIGUSR1, &usr1, NULL);
-	/* It lives as long as the program: the service manager's SIGTERM is for the program. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes))
 		sizes.seccomp_notif = sizeof(*n);
 	n = calloc(1, sizes.seccomp_notif > sizeof(*n) ? sizes.seccomp_notif : sizeof(*n));

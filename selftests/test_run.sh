@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The run engine on this machine's own kernel (no QEMU): seccomp user
+# notification needs no BPF trampoline. In a network namespace of its own, over
+# loopback. Asserts SO_PROTOCOL on both ends, MPTCP negotiated or not, and what
+# the program sees of its sockets (fd, flags, options, source port). Prints TAP.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/mptcp-upgrade
+sock=$top/.output/selftests/mu_sock
+probe=$top/.output/selftests/run_probe
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP the run engine needs root"
+	exit 0
+fi
+if [ -z "${MU_RUN_NETNS:-}" ]; then
+	exec unshare -n env MU_RUN_NETNS=1 "$0" "$@"
+fi
+ip link set dev lo up
+
+tmp=$(mktemp -d /tmp/mu-run.XXXXXX)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	pkill -f "^$bin run --policy $tmp/" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pol=$tmp/run.policy
+cat >"$pol" <<'EOF'
+bind mptcp4@127.0.0.1:7500
+bind mptcp6@[::1]:7510
+server s1 mptcp4@127.0.0.1:7600
+EOF
+# Supervisors keep run's command line; anchored, so a shell quoting it is not one.
+supervisors() { pgrep -f "^$bin run --policy $1" | wc -l; }
+no_supervisor() { [ "$(supervisors "$1")" = 0 ]; }
+
+# ---- bad input: one error line, nothing started ---------------------------------
+
+run run
+expect "run without --policy: exit 2" 2 "run: needs --policy FILE"
+run run --policy "$pol"
+expect "run without a command: exit 2" 2 "run: needs a COMMAND"
+run run --policy "$tmp/nosuch.policy" -- true
+expect "run with a missing policy: exit 1" 1 "can't open policy file"
+printf 'bind mptcp@:80x\n' >"$tmp/bad.policy"
+run run --policy "$tmp/bad.policy" -- touch "$tmp/started"
+expect "run with a bad policy says where, exit 1" 1 "bad.policy:1:"
+[ ! -e "$tmp/started" ] && ok "a bad policy never starts the command" ||
+	not_ok "a bad policy never starts the command"
+cp "$pol" "$tmp/nobody.policy" && chown 65534 "$tmp/nobody.policy"
+run run --policy "$tmp/nobody.policy" -- true
+expect "run refuses a policy that is not root's" 1 "is owned by uid 65534"
+
+# ---- listeners --------------------------------------------------------------------
+
+"$bin" run --policy "$pol" -- "$probe" listen 127.0.0.1 7500 >"$tmp/l1.out" 2>&1 &
+pids+=($!)
+need "listed listener ready" grep -q ready "$tmp/l1.out"
+got=$("$sock" connect 127.0.0.1 7500 mptcp)
+need "listed listener accepted" grep -q accepted "$tmp/l1.out"
+grep -q 'ready proto=262 .*cloexec=1 reuseaddr=1' "$tmp/l1.out" &&
+	grep -q 'accepted proto=262' "$tmp/l1.out" && grep -q 'echo=ok mptcp=yes' <<<"$got" &&
+	ok "a listed listener is MPTCP (flags and options kept), and so is what it accepts" ||
+	not_ok "a listed listener is MPTCP, and so is what it accepts" "$got" "$(cat "$tmp/l1.out")"
+
+"$bin" run --policy "$pol" -- "$probe" listen 127.0.0.1 7501 >"$tmp/l2.out" 2>&1 &
+pids+=($!)
+need "unlisted listener ready" grep -q ready "$tmp/l2.out"
+got=$("$sock" connect 127.0.0.1 7501 mptcp)
+need "unlisted listener accepted" grep -q accepted "$tmp/l2.out"
+grep -q 'ready proto=6 ' "$tmp/l2.out" && grep -q 'accepted proto=6' "$tmp/l2.out" &&
+	grep -q 'echo=ok mptcp=fallback' <<<"$got" &&
+	ok "an unlisted listener stays a plain TCP socket" ||
+	not_ok "an unlisted listener stays a plain TCP socket" "$got" "$(cat "$tmp/l2.out")"
+
+"$bin" run --policy "$pol" -- "$sock" serve ::1 7510 1 >"$tmp/l6.out" 2>&1 &
+pids+=($!)
+need "IPv6 listener ready" grep -q ready "$tmp/l6.out"
+got=$("$sock" connect ::1 7510 mptcp)
+grep -q 'echo=ok mptcp=yes' <<<"$got" &&
+	ok "IPv6: a listed listener is MPTCP" || not_ok "IPv6: a listed listener is MPTCP" "$got"
+
+# ---- outgoing connections ---------------------------------------------------------
+
+"$sock" sink 127.0.0.1 7600 60 >"$tmp/sink1.out" 2>&1 &
+pids+=($!)
+"$sock" sink 127.0.0.1 7601 60 >"$tmp/sink2.out" 2>&1 &
+pids+=($!)
+need "MPTCP sinks ready" grep -q ready "$tmp/sink1.out"
+need "MPTCP sinks ready" grep -q ready "$tmp/sink2.out"
+got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 40100 2>&1)
+grep -q 'connect=einprogress fd_same=1 sport=40100 proto=262 nonblock=1 cloexec=1 reuseaddr=1 nodelay=1 keepalive=1 keepidle=77 echo=ok' \
+	<<<"$got" &&
+	ok "a listed connect is MPTCP: EINPROGRESS, fd, flags, options and source port kept" ||
+	not_ok "a listed connect is MPTCP with everything the program set kept" "$got"
+got=$("$bin" run --policy "$pol" -- "$sock" connect 127.0.0.1 7600 2>&1)
+grep -q 'proto=262 echo=ok mptcp=yes' <<<"$got" &&
+	ok "a listed connect negotiates MPTCP with an MPTCP server" ||
+	not_ok "a listed connect negotiates MPTCP with an MPTCP server" "$got"
+got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7601 40101 2>&1)
+grep -q 'sport=40101 proto=6 ' <<<"$got" &&
+	ok "an unlisted connect stays a plain TCP socket" ||
+	not_ok "an unlisted connect stays a plain TCP socket" "$got"
+if "$probe" mptcp-refuses; then
+	got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 40102 uto 2>&1)
+	grep -q 'proto=6 .*user_timeout=5000 echo=ok' <<<"$got" &&
+		grep -q 'MPTCP refuses TCP_USER_TIMEOUT' <<<"$got" &&
+		ok "an option MPTCP refuses keeps the socket TCP, with the option, and says so" ||
+		not_ok "an option MPTCP refuses keeps the socket TCP, and says so" "$got"
+else
+	skip "an option MPTCP refuses" "this kernel accepts TCP_USER_TIMEOUT on MPTCP sockets"
+fi
+got=$("$bin" run --policy "$pol" -- sh -c "\"$probe\" connect 127.0.0.1 7600 40103 & wait" 2>&1)
+grep -q 'sport=40103 proto=262 ' <<<"$got" &&
+	ok "a child of the program is covered too" || not_ok "a child of the program is covered" "$got"
+
+# ---- the program's PID, exit status and end ------------------------------------
+
+"$bin" run --policy "$pol" -- sh -c 'echo $$; exit 7' >"$tmp/pid.out" 2>/dev/null &
+runpid=$!
+wait "$runpid"
+rc=$?
+[ "$(head -n 1 "$tmp/pid.out")" = "$runpid" ] && ok "the program keeps run's PID" ||
+	not_ok "the program keeps run's PID" "run $runpid, program $(cat "$tmp/pid.out")"
+[ "$rc" = 7 ] && ok "run exits with the program's status (7)" ||
+	not_ok "run exits with the program's status" "$rc"
+( "$bin" run --policy "$pol" -- sh -c 'kill -TERM $$' ) >/dev/null 2>&1
+rc=$?
+[ "$rc" = 143 ] && ok "a program killed by SIGTERM looks killed by SIGTERM (143)" ||
+	not_ok "a program killed by SIGTERM looks killed by SIGTERM" "$rc"
+need "supervisors gone with their programs" no_supervisor "$pol"
+no_supervisor "$pol" && ok "no supervisor outlives its program" ||
+	not_ok "no supervisor outlives its program" "$(pgrep -af "mptcp-upgrade run")"
+
+# ---- reload and the supervisor's death ---------------------------------------------
+
+cp "$pol" "$tmp/reload.policy"
+mkfifo "$tmp/go"
+"$bin" run --policy "$tmp/reload.policy" -- sh -c \
+	"read x <'$tmp/go'; exec '$probe' listen 127.0.0.1 7520" >"$tmp/r.out" 2>&1 &
+pids+=($!)
+one_supervisor() { [ "$(supervisors "$1")" = 1 ]; }
+need "the reload test's supervisor" one_supervisor "$tmp/reload.policy"
+printf 'bind mptcp4@127.0.0.1:7520\n' >>"$tmp/reload.policy"
+pkill -HUP -f "^$bin run --policy $tmp/reload.policy"
+need "the supervisor reloaded" grep -q 'reloaded' "$tmp/r.out"
+echo go >"$tmp/go"
+need "the reloaded listener ready" grep -q ready "$tmp/r.out"
+grep -q 'ready proto=262' "$tmp/r.out" &&
+	ok "SIGHUP reloads the policy: a line added applies to the next bind()" ||
+	not_ok "SIGHUP reloads the policy" "$(cat "$tmp/r.out")"
+"$sock" connect 127.0.0.1 7520 mptcp >/dev/null
+need "the reload test's program and supervisor gone" no_supervisor "$tmp/reload.policy"
+
+cp "$tmp/reload.policy" "$tmp/k.policy"
+mkfifo "$tmp/go2"
+"$bin" run --policy "$tmp/k.policy" -- sh -c \
+	"read x <'$tmp/go2'; exec '$probe' connect 127.0.0.1 7600 40104" >"$tmp/k.out" 2>&1 &
+kpid=$!
+need "the last test's supervisor" one_supervisor "$tmp/k.policy"
+printf 'bind mptcp@:80x\n' >>"$tmp/k.policy"
+pkill -HUP -f "^$bin run --policy $tmp/k.policy"
+need "the supervisor refused the bad file" grep -q 'policy in force stays' "$tmp/k.out"
+grep -q 'k.policy:5:' "$tmp/k.out" &&
+	ok "a reload with a bad file says where, and the policy in force stays" ||
+	not_ok "a reload with a bad file says where" "$(cat "$tmp/k.out")"
+pkill -KILL -f "^$bin run --policy $tmp/k.policy"
+echo go >"$tmp/go2"
+wait "$kpid"
+grep -q 'setup failed errno=38' "$tmp/k.out" &&
+	ok "with its supervisor killed, the program's bind() fails with ENOSYS, loudly" ||
+	not_ok "with its supervisor killed, the program's bind() fails with ENOSYS" \
+		"$(cat "$tmp/k.out")"
+
+tap_end
