@@ -125,6 +125,54 @@ got=$("$bin" run --policy "$pol" -- sh -c "\"$probe\" connect 127.0.0.1 7600 401
 grep -q 'sport=40103 proto=262 ' <<<"$got" &&
 	ok "a child of the program is covered too" || not_ok "a child of the program is covered" "$got"
 
+# ---- Debian's HAProxy 2.6 in master-worker mode ----------------------------------
+
+if command -v haproxy >/dev/null; then
+	printf 'bind mptcp4@127.0.0.1:7530\nserver listed mptcp4@127.0.0.1:7630\n' >"$tmp/hap.policy"
+	printf '%s\n' global '	maxconn 64' defaults '	mode tcp' '	timeout connect 5s' \
+		'	timeout client 10s' '	timeout server 10s' \
+		'frontend listed' '	bind 127.0.0.1:7530' '	default_backend listed' \
+		'frontend unlisted' '	bind 127.0.0.1:7531' '	default_backend unlisted' \
+		'backend listed' '	server s1 127.0.0.1:7630' \
+		'backend unlisted' '	server s2 127.0.0.1:7631' >"$tmp/haproxy.cfg"
+	"$sock" serve 127.0.0.1 7630 1 mptcp >"$tmp/b1.out" 2>&1 &
+	pids+=($!)
+	"$sock" serve 127.0.0.1 7631 1 mptcp >"$tmp/b2.out" 2>&1 &
+	pids+=($!)
+	need "HAProxy's listed backend ready" grep -q ready "$tmp/b1.out"
+	need "HAProxy's unlisted backend ready" grep -q ready "$tmp/b2.out"
+	"$bin" run --policy "$tmp/hap.policy" -- haproxy -W -db -f "$tmp/haproxy.cfg" \
+		>"$tmp/haproxy.log" 2>&1 &
+	haproxy=$!
+	pids+=($haproxy)
+	listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
+	need "HAProxy listening on 7530" listening 7530
+	need "HAProxy listening on 7531" listening 7531
+	got=$("$sock" connect 127.0.0.1 7530 mptcp)
+	got2=$("$sock" connect 127.0.0.1 7531 mptcp)
+	need "HAProxy's listed backend served" grep -q accepted "$tmp/b1.out"
+	need "HAProxy's unlisted backend served" grep -q accepted "$tmp/b2.out"
+	grep -q 'echo=ok mptcp=yes' <<<"$got" && grep -q 'echo=ok mptcp=fallback' <<<"$got2" &&
+		ok "HAProxy -W under run: its listed frontend speaks MPTCP, the other plain TCP" ||
+		not_ok "HAProxy -W under run: listed frontend MPTCP, the other TCP" "$got" "$got2" \
+			"$(cat "$tmp/haproxy.log")"
+	grep -q 'accepted proto=262 .*mptcp=yes' "$tmp/b1.out" &&
+		grep -q 'accepted proto=6 ' "$tmp/b2.out" &&
+		ok "its worker reaches the listed server over MPTCP, the other as plain TCP" ||
+		not_ok "its worker reaches the listed server over MPTCP, the other as TCP" \
+			"$(cat "$tmp/b1.out" "$tmp/b2.out")"
+	[ "$(ps -o pid= --ppid "$haproxy" | wc -l)" -ge 1 ] &&
+		! ps -o args= --ppid "$haproxy" | grep -q "mptcp-upgrade" &&
+		ok "the master keeps run's PID, and the supervisor is not its child" ||
+		not_ok "the master keeps run's PID, and the supervisor is not its child" \
+			"$(ps -o pid,args --ppid "$haproxy")"
+	kill "$haproxy"
+	wait "$haproxy" 2>/dev/null
+	need "HAProxy's supervisor gone" no_supervisor "$tmp/hap.policy"
+else
+	skip "HAProxy under run" "haproxy is not installed"
+fi
+
 # ---- the program's PID, exit status and end ------------------------------------
 
 "$bin" run --policy "$pol" -- sh -c 'echo $$; exit 7' >"$tmp/pid.out" 2>/dev/null &
