@@ -224,6 +224,8 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 	note.cgroup_id = cgroup_id;
 	note.family = family;
 	note.attach_flags = att->flags;
+	note.attach_id = att->id;
+	note.pad = 0;
 	if (bpf_map_update_elem(&upgrade_notes, &pid_tgid, &note, BPF_ANY))
 		count(att->id, MU_CNT_NOTES_DROPPED);
 	count(att->id, MU_CNT_SOCKETS_UPGRADED);
@@ -244,8 +246,6 @@ int mu_mark_socket(struct bpf_sock *ctx)
 	if (!note)
 		return 1;	/* the application asked for MPTCP itself */
 	if (note->family == ctx->family) {
-		const struct mu_attachment *att;
-
 		st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (st) {
 			st->cgroup_id = note->cgroup_id;
@@ -253,9 +253,7 @@ int mu_mark_socket(struct bpf_sock *ctx)
 			if (note->attach_flags & MU_ATTACH_STRICT)
 				st->flags |= MU_SOCK_STRICT;
 			/* upgraded - marked: failed socket() calls and lost notes, never silent */
-			att = bpf_map_lookup_elem(&attached_cgroups, &note->cgroup_id);
-			if (att)
-				count(att->id, MU_CNT_SOCKETS_MARKED);
+			count(note->attach_id, MU_CNT_SOCKETS_MARKED);
 		}
 	}
 	bpf_map_delete_elem(&upgrade_notes, &pid_tgid);

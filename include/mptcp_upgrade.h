@@ -74,6 +74,8 @@ struct mu_upgrade_note {
 	__u64 cgroup_id;	/* the attached cgroup (the key of attached_cgroups) */
 	__u32 family;		/* AF_INET or AF_INET6 as passed to socket() */
 	__u32 attach_flags;	/* MU_ATTACH_* when the socket was created */
+	__u32 attach_id;	/* its slot, for counting without another lookup */
+	__u32 pad;
 };
 
 /*

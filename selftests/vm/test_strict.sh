@@ -404,6 +404,20 @@ got=$(in_cg proxy ip netns exec mu-off "$sock" proto 4 2>&1)
 	ok "where MPTCP is off, the cgroup's sockets stay TCP and are counted" ||
 	not_ok "where MPTCP is off, the cgroup's sockets stay TCP and are counted" "$got"
 ip netns del mu-off
+# MPTCP switched off after the namespace was prepared: socket() fails with
+# ENOPROTOOPT (the flip is seen at the next reload), and status shows the socket
+# upgraded but never marked, instead of losing it silently (review m6).
+unmarked() { "$bin" status --json | jq -r '.attachments[] | select(.cgroup == "/mu-strict/proxy") |
+	.counters.sockets_upgraded - .counters.sockets_marked'; }
+before=$(unmarked)
+sysctl -qw net.mptcp.enabled=0
+got=$(in_cg proxy "$sock" proto 4 2>&1)
+sysctl -qw net.mptcp.enabled=1
+[ "$got" = "socket=failed errno=92" ] && [ "$(unmarked)" = $((before + 1)) ] &&
+	"$bin" status | grep -q 'unmarked: socket() failed after the upgrade' &&
+	ok "a socket() that failed after the upgrade shows as unmarked in status" ||
+	not_ok "a socket() that failed after the upgrade shows as unmarked" "$got" \
+		"unmarked $before -> $(unmarked)"
 
 # ---- --no-strict -------------------------------------------------------------------
 
