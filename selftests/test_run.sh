@@ -200,8 +200,16 @@ mkfifo "$tmp/go"
 pids+=($!)
 one_supervisor() { [ "$(supervisors "$1")" = 1 ]; }
 need "the reload test's supervisor" one_supervisor "$tmp/reload.policy"
+got=$("$bin" status --json | jq -r --arg p "$tmp/reload.policy" \
+	'[.runs[] | select(.policy == $p)] | length')
+[ "$got" = 1 ] && "$bin" status | grep -q "^run supervisor .*policy $tmp/reload.policy" &&
+	ok "status lists the running supervisor and its policy" ||
+	not_ok "status lists the running supervisor and its policy" "$("$bin" status)"
 printf 'bind mptcp4@127.0.0.1:7520\n' >>"$tmp/reload.policy"
-pkill -HUP -f "^$bin run --policy $tmp/reload.policy"
+run reload
+expect "mptcp-upgrade reload reaches the supervisor" 0
+grep -q '^reloaded run\[[0-9]*\] (program [0-9]*): policy '"$tmp/reload.policy" <<<"$out" ||
+	not_ok "reload names the supervisor it reloaded" "$out"
 need "the supervisor reloaded" grep -q 'reloaded' "$tmp/r.out"
 echo go >"$tmp/go"
 need "the reloaded listener ready" grep -q ready "$tmp/r.out"
@@ -218,6 +226,8 @@ mkfifo "$tmp/go2"
 kpid=$!
 need "the last test's supervisor" one_supervisor "$tmp/k.policy"
 printf 'bind mptcp@:80x\n' >>"$tmp/k.policy"
+run reload
+expect "mptcp-upgrade reload refuses a supervisor's bad file, saying where" 1 "k.policy:5:"
 pkill -HUP -f "^$bin run --policy $tmp/k.policy"
 need "the supervisor refused the bad file" grep -q 'policy in force stays' "$tmp/k.out"
 grep -q 'k.policy:5:' "$tmp/k.out" &&

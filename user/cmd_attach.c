@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* attach, reload and detach: the commands that change what the attach engine does. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "output.h"
+#include "run.h"
 #include "sys.h"
 
 #define ERR_SIZE 1024
@@ -394,6 +396,36 @@ static int reload_targets(struct attachment *list, size_t nr, const struct attac
 }
 
 /*
+ * Each running supervisor of the run engine: its policy file checked here
+ * (errors say where, and that supervisor keeps its policy), then SIGHUP.
+ */
+static int reload_runs(const struct run_entry *runs, size_t n)
+{
+	struct loaded_policy lp;
+	char name[64];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		if (load_policy(runs[i].policy, &lp)) {
+			ret = 1;
+			continue;
+		}
+		if (kill(runs[i].supervisor, SIGHUP)) {
+			p_err("can't signal the run supervisor %d: %s", (int)runs[i].supervisor,
+			      strerror(errno));
+			ret = 1;
+		} else {
+			snprintf(name, sizeof(name), "run[%d] (program %d)", (int)runs[i].supervisor,
+				 (int)runs[i].program);
+			report("reloaded", name, lp.path, &lp.pol, lp.trie.families);
+		}
+		loaded_policy_free(&lp);
+	}
+	return ret;
+}
+
+/*
  * Reload reads its policies without holding the lock (a slow resolver or a
  * file on a hung mount must not stop every other command), then takes the
  * lock again and goes on only if the attachments are still those it read for.
@@ -404,7 +436,9 @@ int do_reload(int argc, char **argv)
 	struct attachment *list = NULL;
 	struct loaded_policy *lps = NULL;
 	struct reload_step *steps = NULL;
+	struct run_entry *runs = NULL;
 	__u64 *cgroup_ids = NULL;
+	size_t nruns = 0;
 	char err[ERR_SIZE];
 	struct attach_args a;
 	size_t nr = 0, i, n = 0, first = 0, last = 0;
@@ -423,6 +457,14 @@ int do_reload(int argc, char **argv)
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
+	}
+	/* Supervisors of the run engine reload with a plain reload, attachments or not. */
+	if (!a.cgroup && !a.policy) {
+		run_registry_list(&runs, &nruns);
+		if (!nr && nruns) {
+			ret = reload_runs(runs, nruns);
+			goto out;
+		}
 	}
 	ret = reload_targets(list, nr, &a, &first, &last);
 	if (ret) {
@@ -509,12 +551,13 @@ int do_reload(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		report("reloaded", list[first + i].cgroup, lps[i].path, &lps[i].pol,
 		       lps[i].trie.families);
-	ret = 0;
+	ret = reload_runs(runs, nruns);
 out:
 	for (i = 0; lps && i < n; i++)
 		loaded_policy_free(&lps[i]);
 	free(lps);
 	free(steps);
+	free(runs);
 	free(cgroup_ids);
 	engine_list_free(list, nr);
 	engine_close(&e);

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "output.h"
+#include "run.h"
 
 static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_SOCKETS_UPGRADED] = "sockets_upgraded",
@@ -255,8 +256,9 @@ int do_status(int argc, char **argv)
 	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct json_object *root = NULL, *arr = NULL, *progs;
 	struct attachment *list = NULL;
+	struct run_entry *runs = NULL;
+	size_t nr = 0, i, nruns = 0;
 	char err[1024];
-	size_t nr = 0, i;
 	int ret = 1;
 
 	if (wants_help(argc, argv)) {
@@ -319,6 +321,26 @@ int do_status(int argc, char **argv)
 			putchar('\n');
 		}
 	}
+	run_registry_list(&runs, &nruns);
+	if (opts.json) {
+		struct json_object *ra = json_object_new_array();
+
+		for (i = 0; i < nruns; i++) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "supervisor", json_object_new_int(runs[i].supervisor));
+			json_object_object_add(o, "program", json_object_new_int(runs[i].program));
+			json_object_object_add(o, "policy", json_object_new_string(runs[i].policy));
+			json_object_object_add(o, "sha256", json_object_new_string(runs[i].sha256));
+			json_object_array_add(ra, o);
+		}
+		json_object_object_add(root, "runs", ra);
+	}
+	for (i = 0; !opts.json && i < nruns; i++)
+		printf("run supervisor %d (program %d): policy %s, sha256 %s\n",
+		       (int)runs[i].supervisor, (int)runs[i].program, runs[i].policy,
+		       runs[i].sha256);
+	free(runs);
 	if (opts.json) {
 		json_object_object_add(root, "attachments", arr);
 		json_print(root);

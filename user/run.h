@@ -3,6 +3,9 @@
 #ifndef MU_RUN_H
 #define MU_RUN_H
 
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "commands.h"
@@ -17,5 +20,18 @@ void run_supervisor_signals(void);
 
 int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
 		   pid_t proxy);
+
+/* A running supervisor, as status and reload find it. */
+struct run_entry {
+	pid_t supervisor, program;
+	char policy[PATH_MAX];
+	char sha256[65];
+	long long loaded_at;
+};
+
+int run_registry_write(pid_t supervisor, pid_t program, const char *policy, const char *sha256);
+void run_registry_remove(pid_t supervisor);
+/* The supervisors alive; files of dead ones are removed. */
+int run_registry_list(struct run_entry **list, size_t *nr);
 
 #endif /* MU_RUN_H */

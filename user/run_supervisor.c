@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "output.h"
 #include "run.h"
 
@@ -103,6 +104,7 @@ static struct {
 } stats;
 
 static volatile sig_atomic_t reload_wanted, report_wanted;
+static pid_t registry_program;
 
 static void on_hup(int sig)
 {
@@ -404,6 +406,7 @@ static void reload(const char *policy_path, struct loaded_policy *lp)
 	}
 	loaded_policy_free(lp);
 	*lp = next;
+	run_registry_write(getpid(), registry_program, policy_path, lp->sha256);
 	say("reloaded %s: %zu entries", policy_path, lp->pol.nr_entries);
 }
 
@@ -440,6 +443,10 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 
 	snprintf(path, sizeof(path), "%s", policy_path);
 	oom_protect();
+	registry_program = proxy;
+	if (run_registry_write(getpid(), proxy, path, lp->sha256))
+		say("can't register in %s: status and reload will not see this supervisor",
+		    MU_RUN_DIR);
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes))
 		sizes.seccomp_notif = sizeof(*n);
 	n = calloc(1, sizes.seccomp_notif > sizeof(*n) ? sizes.seccomp_notif : sizeof(*n));
@@ -470,11 +477,12 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 			say("can't receive a notification: %s: the program's bind() and connect() "
 			    "now fail with ENOSYS", strerror(errno));
 			free(n);
+			run_registry_remove(getpid());
 			return 1;
 		}
 		handle(listener, n, lp);
 	}
 	free(n);
-	(void)proxy;
+	run_registry_remove(getpid());
 	return 0;
 }
