@@ -160,8 +160,11 @@ elif [ "$has_hook" = yes ] && [ "$lockdown" != none ] && [ "$lockdown" != unknow
 	# A locked-down kernel (these CI machines): check must fail and say why.
 	refusal="the kernel refuses BPF trampolines: loading fmod_ret/update_socket_protocol"
 	refusal+=" failed with EPERM \\(kernel lockdown: $lockdown\\)"
-	expect "check on a locked-down kernel exits 1" 1 \
-		"^Error: the attach engine can't run here: trampolines: $refusal$"
+	expect "check on a locked-down kernel exits 1, and points to the run engine" 1 \
+		"^Error: the attach engine can't run here: trampolines: $refusal; the run engine can \\('mptcp-upgrade run --policy FILE -- COMMAND'\\)$"
+	grep -Eq '^run_engine +ok ' <<<"$out" &&
+		ok "check says the run engine can run here" ||
+		not_ok "check says the run engine can run here" "$out"
 	grep -Eq '^trampolines +missing ' <<<"$out" &&
 		ok "check prints trampolines as missing" ||
 		not_ok "check prints trampolines as missing" "$out"
@@ -198,8 +201,8 @@ grep -q ' - securityfs ' /proc/self/mountinfo && had_securityfs=yes || had_secur
 
 check_rc=$rc
 run check --json
-json_ok "check --json: nine requirements, ready matches the exit code" \
-	"(.requirements | length) == 9 and .ready == ($check_rc == 0) and
+json_ok "check --json: ten requirements, ready matches the exit code" \
+	"(.requirements | length) == 10 and .ready == ($check_rc == 0) and
 	 (.requirements | map(.name) | index(\"trampolines\")) != null"
 [ "$rc" -eq "$check_rc" ] && ok "check --json exits as check does" ||
 	not_ok "check --json exits as check does" "exit $rc, plain exited $check_rc"

@@ -17,6 +17,10 @@
 #include <sys/mount.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -52,7 +56,7 @@ struct requirement {
 
 enum {
 	R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_PROGRAMS, R_CGROUP2, R_BPFFS, R_MPTCP,
-	R_MPTCP_DIAG, R_MAX,
+	R_MPTCP_DIAG, R_RUN_ENGINE, R_MAX,
 };
 
 static struct requirement reqs[R_MAX] = {
@@ -65,6 +69,7 @@ static struct requirement reqs[R_MAX] = {
 	[R_BPFFS]	= { "bpffs",       .blocking = false },
 	[R_MPTCP]	= { "mptcp",       .blocking = true },
 	[R_MPTCP_DIAG]	= { "mptcp_diag",  .blocking = false },
+	[R_RUN_ENGINE]	= { "run_engine",  .blocking = false },
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -374,6 +379,51 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 	json_print(root);
 }
 
+/*
+ * What `mptcp-upgrade run` needs: a seccomp filter with a user-notification
+ * listener, and pidfd_getfd. Tried in a throwaway child (a filter stays).
+ */
+static void check_run_engine(void)
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		struct sock_fprog prog = { .len = 1, .filter = &allow };
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			    &prog) < 0)
+			_exit(1);
+		/* An fd of -1 is EBADF where the call exists, ENOSYS where it does not. */
+		_exit(syscall(438 /* pidfd_getfd */, -1, 0, 0) < 0 && errno == ENOSYS ? 2 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		set_req(R_RUN_ENGINE, REQ_UNKNOWN, "could not probe seccomp in a child process");
+		return;
+	}
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		if (reqs[R_MPTCP].state == REQ_OK)
+			set_req(R_RUN_ENGINE, REQ_OK, "seccomp user notification and pidfd_getfd: "
+				"'%s run' can enforce a policy per socket here", prog_name);
+		else
+			set_req(R_RUN_ENGINE, REQ_WARN, "seccomp and pidfd_getfd are there, but "
+				"MPTCP is not enabled");
+		break;
+	case 1:
+		set_req(R_RUN_ENGINE, REQ_WARN, "no seccomp filter with user notification "
+			"(Linux 5.9+, CONFIG_SECCOMP_FILTER): '%s run' can't work here", prog_name);
+		break;
+	default:
+		set_req(R_RUN_ENGINE, REQ_WARN, "no pidfd_getfd (Linux 5.6+): '%s run' can't work "
+			"here", prog_name);
+	}
+}
+
 /* Every probe, in order: later ones look at what earlier ones found. */
 static void probe_all(void)
 {
@@ -389,6 +439,7 @@ static void probe_all(void)
 	check_bpffs();
 	check_mptcp_enabled();
 	check_mptcp_diag();
+	check_run_engine();
 }
 
 int attach_preflight(char *cause, size_t size)
@@ -399,7 +450,10 @@ int attach_preflight(char *cause, size_t size)
 	for (i = 0; i < R_MAX; i++) {
 		if (!reqs[i].blocking || reqs[i].state == REQ_OK)
 			continue;
-		snprintf(cause, size, "%s", reqs[i].detail);
+		snprintf(cause, size, "%s%s", reqs[i].detail,
+			 reqs[R_RUN_ENGINE].state == REQ_OK ?
+			 " (the run engine works here: mptcp-upgrade run --policy FILE -- COMMAND)" :
+			 "");
 		return -1;
 	}
 	return 0;
@@ -440,6 +494,9 @@ int do_check(int argc, char **argv)
 		print_plain(uts.release);
 		if (ready)
 			printf("\nthe attach engine can run here\n");
+		else if (reqs[R_RUN_ENGINE].state == REQ_OK)
+			p_err("the attach engine can't run here: %s; the run engine can ('%s run "
+			      "--policy FILE -- COMMAND')", causes, prog_name);
 		else
 			p_err("the attach engine can't run here: %s", causes);
 	}
