@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* `mptcp-upgrade status`: what is attached, with which policy, and what it did. */
 #include <bpf/bpf.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -37,25 +36,6 @@ static const char *const engine_prog_names[EP_MAX] = {
 	[EP_TC_EGRESS] = "tcx/egress",
 	[EP_LIVE_ITER] = "iter/bpf_sk_storage_map",
 };
-
-/* tcx links the engine has on live interfaces, one per interface and direction. */
-static int count_tc_links(void)
-{
-	DIR *d = opendir(MU_PIN_DIR "/tc");
-	char pin[PATH_MAX];
-	struct dirent *de;
-	int n = 0;
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(pin, sizeof(pin), MU_PIN_DIR "/tc/%s", de->d_name);
-		n += engine_tc_link_alive(pin);
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static __u32 prog_id(int fd)
 {
@@ -289,7 +269,7 @@ int do_status(int argc, char **argv)
 		json_object_object_add(root, "loaded", json_object_new_boolean(e.loaded));
 		json_object_object_add(root, "pins", json_object_new_string(MU_PIN_DIR));
 		json_object_object_add(root, "programs", progs);
-		json_object_object_add(root, "tc_links", json_object_new_int(count_tc_links()));
+		json_object_object_add(root, "tc_links", json_object_new_int(engine_tc_links()));
 	} else if (!nr) {
 		printf("nothing is attached\n");
 	}
@@ -349,7 +329,7 @@ int do_status(int argc, char **argv)
 		       MU_PIN_DIR, hook_prog_id());
 		for (i = 0; i < EP_MAX; i++)
 			printf(", %s (prog %u)", engine_prog_names[i], prog_id(e.prog_fd[i]));
-		printf("; %d tcx links\n", count_tc_links());
+		printf("; %d tcx links\n", engine_tc_links());
 	}
 	ret = 0;
 out:

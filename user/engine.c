@@ -5,6 +5,7 @@
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -271,6 +272,23 @@ static int write_group(const struct reload_step *steps, const int *fds, size_t n
 	return 0;
 }
 
+/* The pinned tries of a reload (next-ID), wherever one left them. */
+static void remove_next_pins(void)
+{
+	DIR *d = opendir(MU_PIN_DIR);
+	char pin[PATH_MAX];
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "next-", 5))
+			continue;
+		snprintf(pin, sizeof(pin), MU_PIN_DIR "/%s", de->d_name);
+		unlink(pin);
+	}
+	if (d)
+		closedir(d);
+}
+
 void finish_group(struct engine *e)
 {
 	char path[PATH_MAX], pin[PATH_MAX];
@@ -304,10 +322,7 @@ void finish_group(struct engine *e)
 			close(fd);
 		}
 	}
-	for (i = 0; i < MU_MAX_ATTACHMENTS; i++) {
-		next_map_pin(i, pin, sizeof(pin));
-		unlink(pin);
-	}
+	remove_next_pins();
 	unlink(path);
 }
 

@@ -108,8 +108,8 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
  */
 int engine_stage3_gaps(const struct attachment *att, char *first, size_t size);
 
-/* Is the tcx link pinned at @pin attached to a device that still exists? */
-bool engine_tc_link_alive(const char *pin);
+/* tcx links the engine has pinned on interfaces that still exist. */
+int engine_tc_links(void);
 /* After engine_install_tc: say on stderr where MPTCP is off (sockets there stay TCP). */
 void engine_warn_mptcp_off(const struct engine *e);
 /* One attachment's part of a reload. */

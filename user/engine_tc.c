@@ -50,9 +50,43 @@ static int tcx_link_ifindex(const char *pin)
 	return ifindex;
 }
 
-bool engine_tc_link_alive(const char *pin)
+static const char *const tc_dirs[] = { "ingress", "egress" };
+
+/* Where the link of @dir (0 ingress, 1 egress) on interface @ifindex of @netns is pinned. */
+static void tc_pin_path(char *out, size_t size, unsigned long netns, unsigned int ifindex,
+			size_t dir)
 {
-	return tcx_link_ifindex(pin) > 0;
+	snprintf(out, size, TC_PIN_DIR "/%lu-%u-%s", netns, ifindex, tc_dirs[dir]);
+}
+
+/*
+ * Every pinned link: how many are on live interfaces; with @sweep, the pins
+ * of interfaces that are gone (alone or with their namespace) are removed.
+ */
+static int walk_tc_pins(bool sweep)
+{
+	DIR *d = opendir(TC_PIN_DIR);
+	char pin[PATH_MAX];
+	struct dirent *de;
+	int alive = 0;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(pin, sizeof(pin), TC_PIN_DIR "/%s", de->d_name);
+		if (tcx_link_ifindex(pin) > 0)
+			alive++;
+		else if (sweep)
+			unlink(pin);
+	}
+	if (d)
+		closedir(d);
+	return alive;
+}
+
+int engine_tc_links(void)
+{
+	return walk_tc_pins(false);
 }
 
 static bool tcx_link_alive(const char *pin, int ifindex)
@@ -82,7 +116,7 @@ static int netns_cookie(__u64 *cookie)
 /* Both directions on every interface of the current network namespace. */
 static int install_tc_here(struct engine *e, unsigned long netns, char *err, size_t err_size)
 {
-	static const enum engine_prog dirs[] = { EP_TC_INGRESS, EP_TC_EGRESS };
+	static const enum engine_prog progs_of[] = { EP_TC_INGRESS, EP_TC_EGRESS };
 	struct if_nameindex *ifs = if_nameindex(), *it;
 	char pin[PATH_MAX];
 	int added = 0, link_fd;
@@ -92,18 +126,17 @@ static int install_tc_here(struct engine *e, unsigned long netns, char *err, siz
 		return fail(err, err_size, "can't list interfaces: %s", strerror(errno));
 	for (it = ifs; it->if_index; it++) {
 		for (d = 0; d < 2; d++) {
-			snprintf(pin, sizeof(pin), TC_PIN_DIR "/%lu-%u-%s", netns, it->if_index,
-				 dirs[d] == EP_TC_INGRESS ? "ingress" : "egress");
+			tc_pin_path(pin, sizeof(pin), netns, it->if_index, d);
 			if (tcx_link_alive(pin, it->if_index))
 				continue;
 			unlink(pin);	/* a link of a device that is gone */
-			link_fd = bpf_link_create(e->prog_fd[dirs[d]], it->if_index,
-						  engine_progs[dirs[d]].type, NULL);
+			link_fd = bpf_link_create(e->prog_fd[progs_of[d]], it->if_index,
+						  engine_progs[progs_of[d]].type, NULL);
 			if (link_fd < 0 && errno == ENODEV)
 				break;	/* the interface went away since the listing */
 			if (link_fd < 0 || bpf_obj_pin(link_fd, pin)) {
 				fail(err, err_size, "can't attach to %s %s of interface %s: %s",
-				     dirs[d] == EP_TC_INGRESS ? "tcx ingress" : "tcx egress",
+				     d == 0 ? "tcx ingress" : "tcx egress",
 				     "hook", it->if_name, strerror(errno));
 				if (link_fd >= 0)
 					close(link_fd);
@@ -116,27 +149,6 @@ static int install_tc_here(struct engine *e, unsigned long netns, char *err, siz
 	}
 	if_freenameindex(ifs);
 	return added;
-}
-
-/*
- * Links of interfaces that are gone, with their namespaces or alone: their
- * pins would otherwise pile up and be counted by status.
- */
-static void sweep_dead_links(void)
-{
-	DIR *d = opendir(TC_PIN_DIR);
-	char pin[PATH_MAX];
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(pin, sizeof(pin), TC_PIN_DIR "/%s", de->d_name);
-		if (!engine_tc_link_alive(pin))
-			unlink(pin);
-	}
-	if (d)
-		closedir(d);
 }
 
 struct install_ctx {
@@ -221,7 +233,7 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
 		fail(err, err_size, "can't return to this network namespace: %s", strerror(errno));
 	netns_set_free(&set);
 	if (added >= 0)
-		sweep_dead_links();
+		walk_tc_pins(true);
 	return added;
 }
 
@@ -233,7 +245,6 @@ struct gaps_ctx {
 
 static int gaps_in_ns(const struct netns_ref *ns, void *arg)
 {
-	static const char *const dirs[] = { "ingress", "egress" };
 	struct if_nameindex *ifs = if_nameindex(), *it;
 	struct gaps_ctx *c = arg;
 	char pin[PATH_MAX];
@@ -241,8 +252,7 @@ static int gaps_in_ns(const struct netns_ref *ns, void *arg)
 
 	for (it = ifs; it && it->if_index; it++) {
 		for (d = 0; d < 2; d++) {
-			snprintf(pin, sizeof(pin), TC_PIN_DIR "/%lu-%u-%s", ns->ino, it->if_index,
-				 dirs[d]);
+			tc_pin_path(pin, sizeof(pin), ns->ino, it->if_index, d);
 			if (tcx_link_alive(pin, it->if_index))
 				continue;
 			if (!c->missing++)

@@ -23,13 +23,6 @@ static unsigned long netns_inode(int pid)
 	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
 }
 
-static unsigned long netns_inode_self(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/net", &st) ? 0 : (unsigned long)st.st_ino;
-}
-
 static bool known(const struct netns_set *set, unsigned long ino)
 {
 	size_t i;
@@ -153,7 +146,7 @@ int netns_set_for_each(const struct netns_set *set,
 			 * The process may have exited and its PID gone to another one
 			 * since the set was made: act only in the namespace recorded.
 			 */
-			if (netns_inode_self() != set->ns[i].ino)
+			if (netns_inode(getpid()) != set->ns[i].ino)
 				continue;
 		} else if (setns(self_fd, CLONE_NEWNET)) {
 			sum = -1;
