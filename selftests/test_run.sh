@@ -91,6 +91,46 @@ got=$("$sock" connect ::1 7510 mptcp)
 grep -q 'echo=ok mptcp=yes' <<<"$got" &&
 	ok "IPv6: a listed listener is MPTCP" || not_ok "IPv6: a listed listener is MPTCP" "$got"
 
+# ---- what status and stats show of a program under run ----------------------------
+
+printf 'bind mptcp4@127.0.0.1:7540\nserver s9 mptcp4@127.0.0.1:7640\n' >"$tmp/count.policy"
+"$bin" run --policy "$tmp/count.policy" -- "$sock" sink 127.0.0.1 7540 60 tcp \
+	>"$tmp/count.out" 2>&1 &
+counted=$!
+pids+=($counted)
+need "the counted sink ready" grep -q ready "$tmp/count.out"
+: >"$tmp/hold.out"
+"$sock" hold 127.0.0.1 7540 2 60 >"$tmp/hold.out" 2>&1 &
+holder=$!
+pids+=($holder)
+need "two connections held" grep -q 'held 2' "$tmp/hold.out"
+run_json() {
+	"$bin" status --json | jq -c --arg p "$tmp/count.policy" \
+		'.runs[] | select(.policy == $p) | [.counters.binds_listed, .counters.made_mptcp,
+		 .entries[0].binds, .entries[0].mptcp, .entries[1].connects]'
+}
+got=$(run_json)
+[ "$got" = "[1,1,1,1,0]" ] && "$bin" status | grep -Eq '^  1 +bind +127\.0\.0\.1/32 +7540 +1 +0 +1 +0$' &&
+	ok "status counts the supervisor's calls per policy line (bind listed 1, made MPTCP 1)" ||
+	not_ok "status counts the supervisor's calls per policy line" "$got" "$("$bin" status)"
+got=$("$bin" stats --json --pid "$counted" | jq -c '[.connections[] | .local.port] | unique')
+[ "$got" = "[7540]" ] && [ "$("$bin" stats --json --pid "$counted" | jq '.connections | length')" = 2 ] &&
+	ok "stats --pid shows the program's two MPTCP connections, not its peer's" ||
+	not_ok "stats --pid shows the program's connections" "$got" "$("$bin" stats --pid "$counted")"
+got=$("$bin" stats --json | jq -c '[.connections[] | .local.port] | unique')
+[ "$got" = "[7540]" ] &&
+	ok "stats without arguments finds the programs run serves" ||
+	not_ok "stats without arguments finds the programs run serves" "$got"
+got=$("$bin" stats --json --pid "$holder" | jq -c '[.connections[] | .remote.port] | unique')
+[ "$got" = "[7540]" ] && ok "stats --pid works for any process (the client side here)" ||
+	not_ok "stats --pid works for any process" "$got"
+run stats --pid 12abc
+expect "stats --pid of no process: exit 2" 2 "--pid takes a process id"
+run stats --pid 4000000
+expect "stats --pid of a process that is not running: exit 1" 1 "no process 4000000 is running"
+kill "$holder" "$counted" 2>/dev/null
+wait "$holder" "$counted" 2>/dev/null
+
 # ---- outgoing connections ---------------------------------------------------------
 
 "$sock" sink 127.0.0.1 7600 60 >"$tmp/sink1.out" 2>&1 &
@@ -202,7 +242,7 @@ one_supervisor() { [ "$(supervisors "$1")" = 1 ]; }
 need "the reload test's supervisor" one_supervisor "$tmp/reload.policy"
 got=$("$bin" status --json | jq -r --arg p "$tmp/reload.policy" \
 	'[.runs[] | select(.policy == $p)] | length')
-[ "$got" = 1 ] && "$bin" status | grep -q "^run supervisor .*policy $tmp/reload.policy" &&
+[ "$got" = 1 ] && "$bin" status | grep -q "^  policy     $tmp/reload.policy" &&
 	ok "status lists the running supervisor and its policy" ||
 	not_ok "status lists the running supervisor and its policy" "$("$bin" status)"
 printf 'bind mptcp4@127.0.0.1:7520\n' >>"$tmp/reload.policy"

@@ -27,6 +27,7 @@
 #include "jsonw.h"
 #include "netns.h"
 #include "output.h"
+#include "run.h"
 #include "utf8.h"
 #include "sys.h"
 
@@ -40,11 +41,13 @@ static void on_signal(int sig)
 void help_stats(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s stats [--cgroup CGROUP] [--json | --prometheus] [--watch SECONDS]\n"
-		"                     [--listed] [--line N] [--fallback]\n"
+		"Usage: %s stats [--cgroup CGROUP | --pid PID] [--json | --prometheus]\n"
+		"                     [--watch SECONDS] [--listed] [--line N] [--fallback]\n"
 		"\n"
-		"Every MPTCP connection of the attached cgroups (or of CGROUP and below,\n"
-		"attached or not), in every network namespace their processes live in: local\n"
+		"Every MPTCP connection of the attached cgroups and of the programs the run\n"
+		"engine serves (or of CGROUP and below, attached or not; or of process PID and\n"
+		"its descendants: the connections they hold a descriptor of), in every network\n"
+		"namespace their processes live in: local\n"
 		"and remote address, state, token, fallback, subflows, bytes, the policy line\n"
 		"it matched; under it each subflow with its ids, backup flag, RTT, cwnd,\n"
 		"retransmits, bytes and delivery rate. Then the engine's counters per policy\n"
@@ -61,6 +64,7 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 {
 	static const struct option longopts[] = {
 		{ "cgroup", required_argument, NULL, 'c' },
+		{ "pid", required_argument, NULL, 'p' },
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ "watch", required_argument, NULL, 'w' },
 		{ "listed", no_argument, NULL, 'l' },
@@ -89,6 +93,12 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 		case 'f':
 			a->fallback = true;
 			break;
+		case 'p':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > INT_MAX)
+				return usage_err("stats: --pid takes a process id, not '%s'", optarg);
+			a->pid = v;
+			break;
 		case 'w':
 		case 'n':
 			v = strtol(optarg, &end, 10);
@@ -108,6 +118,8 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 	if (optind < argc)
 		return usage_err("stats: unexpected argument '%s' (see '%s stats help')",
 				 argv[optind], prog_name);
+	if (a->pid && a->cgroup)
+		return usage_err("stats: --cgroup and --pid exclude each other");
 	if (a->prometheus && opts.json)
 		return usage_err("stats: --json and --prometheus exclude each other");
 	return 0;
@@ -122,7 +134,10 @@ int do_stats(int argc, char **argv)
 	struct snapshot s = {};
 	struct stats_args a;
 	struct cgroup_ref cg;
-	size_t nr = 0, nr_roots = 0, i;
+	struct run_entry *runs = NULL;
+	pid_t *run_pids = NULL;
+	const pid_t *trees = NULL;
+	size_t nr = 0, nr_roots = 0, i, nr_runs = 0, nr_trees = 0;
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -153,7 +168,17 @@ int do_stats(int argc, char **argv)
 	roots = calloc(nr + 1, sizeof(*roots));
 	if (!paths || !roots)
 		goto out;
-	if (a.cgroup) {
+	if (a.pid) {
+		char proc[32];
+
+		snprintf(proc, sizeof(proc), "/proc/%d", (int)a.pid);
+		if (access(proc, F_OK)) {
+			p_err("no process %d is running", (int)a.pid);
+			goto out;
+		}
+		trees = &a.pid;
+		nr_trees = 1;
+	} else if (a.cgroup) {
 		if (cgroup_resolve(a.cgroup, &cg, err, sizeof(err))) {
 			p_err("%s", err);
 			goto out;
@@ -161,10 +186,21 @@ int do_stats(int argc, char **argv)
 		snprintf(paths[0], PATH_MAX, "%s", cg.path);
 		nr_roots = 1;
 	} else {
-		if (!nr) {
-			p_err("nothing is attached: name a cgroup with --cgroup");
+		run_registry_list(&runs, &nr_runs);
+		run_pids = calloc(nr_runs + 1, sizeof(*run_pids));
+		if (!run_pids)
+			goto out;
+		for (i = 0; i < nr_runs; i++)
+			run_pids[i] = runs[i].program;
+		trees = run_pids;
+		nr_trees = nr_runs;
+		if (!nr && !nr_runs) {
+			p_err("nothing is attached and no program runs under 'run': name a cgroup "
+			      "with --cgroup or a process with --pid");
 			goto out;
 		}
+	}
+	if (!a.pid && !a.cgroup && nr) {
 		if (first_mount("cgroup2", root, sizeof(root))) {
 			p_err("cgroup v2 is not mounted");
 			goto out;
@@ -189,7 +225,7 @@ int do_stats(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	do {
-		ret = snapshot_take(&s, roots, nr_roots);
+		ret = snapshot_take(&s, roots, nr_roots, trees, nr_trees);
 		if (ret == -ENOENT) {
 			p_err("sock_diag can't list MPTCP or TCP sockets here: the kernel has no "
 			      "mptcp_diag or tcp_diag (modprobe mptcp_diag tcp_diag)");
@@ -226,6 +262,8 @@ out:
 	snapshot_free(&s);
 	free(paths);
 	free(roots);
+	free(run_pids);
+	run_registry_free(runs, nr_runs);
 	engine_list_free(list, nr);
 	engine_close(&e);
 	return ret;

@@ -220,6 +220,117 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	}
 }
 
+static const char *json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static int json_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
+}
+
+static struct json_object *run_json(const struct run_entry *r, const struct run_counters *c,
+				    bool changed)
+{
+	struct json_object *o = json_object_new_object(), *cnt = NULL, *refused = NULL;
+	struct json_object *entries = json_object_new_array();
+	size_t i, n = r->entries ? json_object_array_length(r->entries) : 0;
+
+	json_object_object_add(o, "supervisor", json_object_new_int(r->supervisor));
+	json_object_object_add(o, "program", json_object_new_int(r->program));
+	json_object_object_add(o, "policy", json_object_new_string(r->policy));
+	json_object_object_add(o, "sha256", json_object_new_string(r->sha256));
+	json_object_object_add(o, "policy_changed_since_load", json_object_new_boolean(changed));
+	json_object_object_add(o, "started_at", json_object_new_int64(r->started_at));
+	json_object_object_add(o, "loaded_at", json_object_new_int64(r->loaded_at));
+	if (c) {
+		cnt = json_object_new_object();
+		refused = json_object_new_object();
+		json_object_object_add(cnt, "binds_listed", json_object_new_uint64(c->binds_listed));
+		json_object_object_add(cnt, "binds_unlisted",
+				       json_object_new_uint64(c->binds_unlisted));
+		json_object_object_add(cnt, "connects_listed",
+				       json_object_new_uint64(c->connects_listed));
+		json_object_object_add(cnt, "connects_unlisted",
+				       json_object_new_uint64(c->connects_unlisted));
+		json_object_object_add(cnt, "made_mptcp", json_object_new_uint64(c->made_mptcp));
+		json_object_object_add(cnt, "kept_tcp", json_object_new_uint64(c->kept_tcp));
+		for (i = 0; run_option_label(i); i++)
+			if (c->refused[i])
+				json_object_object_add(refused, run_option_label(i),
+						       json_object_new_uint64(c->refused[i]));
+	}
+	/* null when the counters can't be read (a reload in between, or no file) */
+	json_object_object_add(o, "counters", cnt);
+	json_object_object_add(o, "refused_options", refused);
+	for (i = 0; i < n; i++) {
+		struct json_object *je = NULL;
+
+		json_object_deep_copy(json_object_array_get_idx(r->entries, i), &je, NULL);
+		if (c && i < c->nr_entries) {
+			json_object_object_add(je, "binds", json_object_new_uint64(c->line[i].binds));
+			json_object_object_add(je, "connects",
+					       json_object_new_uint64(c->line[i].connects));
+			json_object_object_add(je, "mptcp", json_object_new_uint64(c->line[i].mptcp));
+			json_object_object_add(je, "kept_tcp",
+					       json_object_new_uint64(c->line[i].kept_tcp));
+		}
+		json_object_array_add(entries, je);
+	}
+	json_object_object_add(o, "entries", entries);
+	return o;
+}
+
+static void print_run(const struct run_entry *r, const struct run_counters *c, bool changed)
+{
+	size_t i, n = r->entries ? json_object_array_length(r->entries) : 0;
+	char at[32], re[32];
+	bool any = false;
+
+	format_time(r->started_at, at, sizeof(at));
+	format_time(r->loaded_at, re, sizeof(re));
+	printf("run supervisor %d (program %d)\n", (int)r->supervisor, (int)r->program);
+	printf("  policy     %s%s\n", r->policy,
+	       changed ? "  (the file changed since it was loaded: run reload)" : "");
+	printf("  sha256     %s\n", r->sha256);
+	printf("  started    %s, policy loaded %s\n", at, re);
+	if (!c) {
+		printf("  counters   not readable now (a reload in between, or the supervisor "
+		       "could not write %s): try again\n", MU_RUN_DIR);
+		return;
+	}
+	printf("  bind()     listed %llu, unlisted %llu\n", (unsigned long long)c->binds_listed,
+	       (unsigned long long)c->binds_unlisted);
+	printf("  connect()  listed %llu, unlisted %llu\n",
+	       (unsigned long long)c->connects_listed, (unsigned long long)c->connects_unlisted);
+	printf("  sockets    made MPTCP %llu, kept TCP %llu (listed, left TCP: see refused)\n",
+	       (unsigned long long)c->made_mptcp, (unsigned long long)c->kept_tcp);
+	for (i = 0; run_option_label(i); i++) {
+		if (!c->refused[i])
+			continue;
+		printf("%s%s %llu", any ? "," : "  refused    by MPTCP, socket kept TCP:",
+		       run_option_label(i), (unsigned long long)c->refused[i]);
+		any = true;
+	}
+	if (any)
+		putchar('\n');
+	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
+	       "BINDS", "CONNECTS", "MPTCP", "KEPT-TCP");
+	for (i = 0; i < n && i < c->nr_entries; i++) {
+		struct json_object *je = json_object_array_get_idx(r->entries, i);
+
+		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %7llu %9llu\n", json_int(je, "line"),
+		       json_str(je, "role"), json_str(je, "prefix"), json_str(je, "ports"),
+		       (unsigned long long)c->line[i].binds, (unsigned long long)c->line[i].connects,
+		       (unsigned long long)c->line[i].mptcp, (unsigned long long)c->line[i].kept_tcp);
+	}
+}
+
 void help_status(FILE *out)
 {
 	fprintf(out,
@@ -227,14 +338,17 @@ void help_status(FILE *out)
 		"\n"
 		"The attached cgroups: policy file and its SHA-256 (and whether the file changed\n"
 		"since), entries, families, counters (sockets upgraded; binds and connects that\n"
-		"matched each policy line, or none), and the kernel programs the engine runs.\n",
+		"matched each policy line, or none), and the kernel programs the engine runs.\n"
+		"Then the run engine's supervisors: the program each serves, its policy, and\n"
+		"the same per-line counters (calls that matched each line, sockets made MPTCP\n"
+		"or kept TCP, options MPTCP refused).\n",
 		prog_name);
 }
 
 int do_status(int argc, char **argv)
 {
 	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
-	struct json_object *root = NULL, *arr = NULL, *progs;
+	struct json_object *root = NULL, *arr = NULL, *progs, *ra = NULL;
 	struct attachment *list = NULL;
 	struct run_entry *runs = NULL;
 	size_t nr = 0, i, nruns = 0;
@@ -302,25 +416,26 @@ int do_status(int argc, char **argv)
 		}
 	}
 	run_registry_list(&runs, &nruns);
-	if (opts.json) {
-		struct json_object *ra = json_object_new_array();
+	if (opts.json)
+		ra = json_object_new_array();
+	for (i = 0; i < nruns; i++) {
+		struct run_counters *c = run_counters_read(runs[i].supervisor, runs[i].sha256);
+		char now[65];
+		bool changed;
 
-		for (i = 0; i < nruns; i++) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "supervisor", json_object_new_int(runs[i].supervisor));
-			json_object_object_add(o, "program", json_object_new_int(runs[i].program));
-			json_object_object_add(o, "policy", json_object_new_string(runs[i].policy));
-			json_object_object_add(o, "sha256", json_object_new_string(runs[i].sha256));
-			json_object_array_add(ra, o);
+		file_sha256(runs[i].policy, now);
+		changed = strcmp(now, runs[i].sha256) != 0;
+		if (opts.json) {
+			json_object_array_add(ra, run_json(&runs[i], c, changed));
+		} else {
+			print_run(&runs[i], c, changed);
+			putchar('\n');
 		}
-		json_object_object_add(root, "runs", ra);
+		free(c);
 	}
-	for (i = 0; !opts.json && i < nruns; i++)
-		printf("run supervisor %d (program %d): policy %s, sha256 %s\n",
-		       (int)runs[i].supervisor, (int)runs[i].program, runs[i].policy,
-		       runs[i].sha256);
-	free(runs);
+	if (opts.json)
+		json_object_object_add(root, "runs", ra);
+	run_registry_free(runs, nruns);
 	if (opts.json) {
 		json_object_object_add(root, "attachments", arr);
 		json_print(root);

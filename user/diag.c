@@ -176,6 +176,7 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 		endpoint(&conn->remote, r->idiag_family, r->id.idiag_dst, r->id.idiag_dport);
 		conn->state = r->idiag_state;
 		conn->cgroup_id = cgid;
+		conn->inode = r->idiag_inode;
 		conn->netns = c->netns;
 		if (info) {
 			conn->info_len = mnl_attr_get_payload_len(info);

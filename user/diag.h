@@ -65,6 +65,7 @@ struct mu_conn {
 	struct mu_endpoint local, remote;
 	__u8 state;
 	__u64 cgroup_id;
+	__u64 inode;			/* of the MPTCP socket, as /proc/PID/fd names it */
 	unsigned long netns;
 	struct mu_mptcp_info info;
 	size_t info_len;		/* how much of info the kernel filled */

@@ -167,6 +167,9 @@ struct policy_row {
 	struct mu_line_counters counters;
 };
 
+/* A policy's entries as the state files keep them: line, source, role, prefix, ports. */
+struct json_object *policy_entries_json(const struct policy *pol);
+
 /* How many entries the attachment's policy has (0 when its state is lost). */
 size_t attachment_rows(const struct attachment *att);
 /* Entry @i of it, with the engine's counters for it. */

@@ -42,15 +42,11 @@ out:
 		close(fd);
 }
 
-/* The state file of an attachment: what status reports and reload starts from. */
-int write_state(const struct attachment *att, const struct policy *pol,
-			const char *path, char *err, size_t err_size)
+struct json_object *policy_entries_json(const struct policy *pol)
 {
-	struct json_object *o = json_object_new_object(), *entries = json_object_new_array();
-	char tmp[PATH_MAX + 8];
+	struct json_object *entries = json_object_new_array();
 	char prefix[POLICY_PREFIX_STRLEN], ports[POLICY_PORTS_STRLEN];
 	size_t i;
-	int ret = 0;
 
 	for (i = 0; i < pol->nr_entries; i++) {
 		const struct policy_entry *pe = &pol->entries[i];
@@ -65,6 +61,17 @@ int write_state(const struct attachment *att, const struct policy *pol,
 		json_object_object_add(je, "ports", json_object_new_string(ports));
 		json_object_array_add(entries, je);
 	}
+	return entries;
+}
+
+/* The state file of an attachment: what status reports and reload starts from. */
+int write_state(const struct attachment *att, const struct policy *pol,
+			const char *path, char *err, size_t err_size)
+{
+	struct json_object *o = json_object_new_object(), *entries = policy_entries_json(pol);
+	char tmp[PATH_MAX + 8];
+	int ret = 0;
+
 	json_object_object_add(o, "id", json_object_new_int(att->id));
 	json_object_object_add(o, "cgroup", json_object_new_string(att->cgroup));
 	json_object_object_add(o, "cgroup_id", json_object_new_uint64(att->cgroup_id));

@@ -115,6 +115,11 @@ static int add_procs(const char *path, void *ctx)
 	return 0;
 }
 
+void netns_set_add_pid(struct netns_set *set, int pid)
+{
+	add_pid(set, pid);
+}
+
 void netns_set_add_cgroup(struct netns_set *set, const char *path)
 {
 	cgroup_walk(path, add_procs, set);

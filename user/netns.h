@@ -31,6 +31,8 @@ void netns_set_init(struct netns_set *set);
 void netns_set_free(struct netns_set *set);
 /* Add the namespaces of every process of the cgroup v2 directory @path and below. */
 void netns_set_add_cgroup(struct netns_set *set, const char *path);
+/* Add the namespace of process @pid. */
+void netns_set_add_pid(struct netns_set *set, int pid);
 /*
  * Add the named namespaces of `ip netns` (/run/netns): a proxy is often started
  * in one after attach, and its sockets are created before anyone can react.

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 #include "commands.h"
 
@@ -21,17 +22,55 @@ void run_supervisor_signals(void);
 int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
 		   pid_t proxy);
 
+/*
+ * What a supervisor did, in a file of its own (MU_RUN_DIR/run-PID.counters)
+ * that it keeps mapped and counts into, and that status reads: the totals
+ * since it started, and per entry of the policy in force (a reload starts a
+ * new file for the new entries; the totals go on).
+ */
+#define MU_RUN_COUNTERS_MAGIC	0x3152554dU	/* "MUR1" */
+#define MU_RUN_MAX_OPTIONS	32
+
+struct run_line_counters {
+	__u64 binds, connects;		/* calls that matched the entry */
+	__u64 mptcp;			/* ... whose socket was made MPTCP */
+	__u64 kept_tcp;			/* ... whose socket stayed TCP (refused option, ...) */
+};
+
+struct run_counters {
+	__u32 magic, nr_entries;
+	char sha256[72];		/* of the policy the entries belong to */
+	__u64 binds_listed, binds_unlisted, connects_listed, connects_unlisted;
+	__u64 made_mptcp, kept_tcp;
+	__u64 refused[MU_RUN_MAX_OPTIONS];	/* per run_option_label() */
+	struct run_line_counters line[];
+};
+
+/* The label of the option that refused[@i] counts, NULL past the last. */
+const char *run_option_label(size_t i);
+
 /* A running supervisor, as status and reload find it. */
 struct run_entry {
 	pid_t supervisor, program;
 	char policy[PATH_MAX];
 	char sha256[65];
-	long long loaded_at;
+	long long started_at, loaded_at;
+	struct json_object *entries;	/* as policy_entries_json() wrote them */
 };
 
-int run_registry_write(pid_t supervisor, pid_t program, const char *policy, const char *sha256);
+int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
+		       const struct loaded_policy *lp, long long started_at);
 void run_registry_remove(pid_t supervisor);
 /* The supervisors alive; files of dead ones are removed. */
 int run_registry_list(struct run_entry **list, size_t *nr);
+void run_registry_free(struct run_entry *list, size_t nr);
+/*
+ * A copy of supervisor @pid's counters (free() it), or NULL when they can't be
+ * read or belong to another policy than @sha256 (a reload in between).
+ */
+struct run_counters *run_counters_read(pid_t supervisor, const char *sha256);
+/* Create the counters file for @lp, carrying the totals of @prev; NULL on failure. */
+struct run_counters *run_counters_create(pid_t supervisor, const struct loaded_policy *lp,
+					 const struct run_counters *prev, size_t *mapped);
 
 #endif /* MU_RUN_H */

@@ -2,16 +2,19 @@
 /*
  * Where `status` and `reload` find the run engine's supervisors: one file per
  * supervisor, MU_RUN_DIR/run-PID.json (root's alone), written when it starts
- * and on each reload, removed when it leaves. A file whose supervisor is gone
- * (killed) is removed by the next listing.
+ * and on each reload, removed when it leaves; beside it run-PID.counters, what
+ * it counts into. Files whose supervisor is gone (killed) are removed by the
+ * next listing.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,12 +22,13 @@
 #include "engine.h"
 #include "run.h"
 
-static void registry_path(pid_t supervisor, char *out, size_t size)
+static void registry_path(pid_t supervisor, const char *what, char *out, size_t size)
 {
-	snprintf(out, size, MU_RUN_DIR "/run-%d.json", (int)supervisor);
+	snprintf(out, size, MU_RUN_DIR "/run-%d.%s", (int)supervisor, what);
 }
 
-int run_registry_write(pid_t supervisor, pid_t program, const char *policy, const char *sha256)
+int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
+		       const struct loaded_policy *lp, long long started_at)
 {
 	struct json_object *o = json_object_new_object();
 	char path[128], tmp[140];
@@ -32,13 +36,15 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy, cons
 
 	if (mkdir(MU_RUN_DIR, 0700) && errno != EEXIST)
 		return -1;
-	registry_path(supervisor, path, sizeof(path));
+	registry_path(supervisor, "json", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	json_object_object_add(o, "supervisor", json_object_new_int(supervisor));
 	json_object_object_add(o, "program", json_object_new_int(program));
 	json_object_object_add(o, "policy", json_object_new_string(policy));
-	json_object_object_add(o, "sha256", json_object_new_string(sha256));
+	json_object_object_add(o, "sha256", json_object_new_string(lp->sha256));
+	json_object_object_add(o, "started_at", json_object_new_int64(started_at));
 	json_object_object_add(o, "loaded_at", json_object_new_int64(time(NULL)));
+	json_object_object_add(o, "entries", policy_entries_json(&lp->pol));
 	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
 	    rename(tmp, path)) {
 		unlink(tmp);
@@ -48,11 +54,84 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy, cons
 	return ret;
 }
 
+static size_t counters_size(__u32 nr_entries)
+{
+	return sizeof(struct run_counters) + nr_entries * sizeof(struct run_line_counters);
+}
+
+struct run_counters *run_counters_create(pid_t supervisor, const struct loaded_policy *lp,
+					 const struct run_counters *prev, size_t *mapped)
+{
+	size_t size = counters_size(lp->pol.nr_entries);
+	struct run_counters *c;
+	char path[128], tmp[140];
+	int fd;
+
+	registry_path(supervisor, "counters", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (mkdir(MU_RUN_DIR, 0700) && errno != EEXIST)
+		return NULL;
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return NULL;
+	/* tmpfs: the pages are allocated now, not at the first count (no SIGBUS later). */
+	if (posix_fallocate(fd, 0, size)) {
+		close(fd);
+		unlink(tmp);
+		return NULL;
+	}
+	c = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (c == MAP_FAILED) {
+		unlink(tmp);
+		return NULL;
+	}
+	if (prev) {
+		memcpy(c, prev, sizeof(*c));	/* the totals, not the old entries */
+	}
+	c->nr_entries = lp->pol.nr_entries;
+	snprintf(c->sha256, sizeof(c->sha256), "%s", lp->sha256);
+	c->magic = MU_RUN_COUNTERS_MAGIC;
+	if (rename(tmp, path)) {
+		munmap(c, size);
+		unlink(tmp);
+		return NULL;
+	}
+	*mapped = size;
+	return c;
+}
+
+struct run_counters *run_counters_read(pid_t supervisor, const char *sha256)
+{
+	struct run_counters *c = NULL;
+	char path[128];
+	struct stat st;
+	int fd;
+
+	registry_path(supervisor, "counters", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	if (!fstat(fd, &st) && (size_t)st.st_size >= sizeof(*c) &&
+	    (size_t)st.st_size <= counters_size(MU_MAX_POLICY_ENTRIES))
+		c = malloc(st.st_size);
+	if (c && (pread(fd, c, st.st_size, 0) != st.st_size || c->magic != MU_RUN_COUNTERS_MAGIC ||
+		  counters_size(c->nr_entries) != (size_t)st.st_size ||
+		  strncmp(c->sha256, sha256, 64))) {
+		free(c);
+		c = NULL;
+	}
+	close(fd);
+	return c;
+}
+
 void run_registry_remove(pid_t supervisor)
 {
 	char path[128];
 
-	registry_path(supervisor, path, sizeof(path));
+	registry_path(supervisor, "json", path, sizeof(path));
+	unlink(path);
+	registry_path(supervisor, "counters", path, sizeof(path));
 	unlink(path);
 }
 
@@ -91,7 +170,7 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 			continue;
 		snprintf(path, sizeof(path), MU_RUN_DIR "/%s", de->d_name);
 		if (!is_supervisor(pid)) {
-			unlink(path);	/* killed: its file is all that is left */
+			run_registry_remove(pid);	/* killed: its files are all that is left */
 			continue;
 		}
 		o = json_object_from_file(path);
@@ -106,10 +185,17 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 			snprintf(e.sha256, sizeof(e.sha256), "%s", json_object_get_string(v));
 		if (json_object_object_get_ex(o, "loaded_at", &v))
 			e.loaded_at = json_object_get_int64(v);
+		if (json_object_object_get_ex(o, "started_at", &v))
+			e.started_at = json_object_get_int64(v);
+		if (json_object_object_get_ex(o, "entries", &v) &&
+		    json_object_is_type(v, json_type_array))
+			e.entries = json_object_get(v);
 		json_object_put(o);
 		grown = realloc(out, (n + 1) * sizeof(*out));
-		if (!grown)
+		if (!grown) {
+			json_object_put(e.entries);
 			break;
+		}
 		out = grown;
 		out[n++] = e;
 	}
@@ -118,4 +204,13 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 	*list = out;
 	*nr = n;
 	return 0;
+}
+
+void run_registry_free(struct run_entry *list, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		json_object_put(list[i].entries);
+	free(list);
 }

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -97,14 +98,24 @@ static const struct sockopt_desc carried[] = {
 };
 #define NR_CARRIED (sizeof(carried) / sizeof(carried[0]))
 
-/* What the supervisor did, reported on SIGUSR1 and at exit. */
-static struct {
-	unsigned long long notified, listed, swapped, kept_tcp, refused[NR_CARRIED];
-	bool refusal_logged[NR_CARRIED];
-} stats;
+_Static_assert(NR_CARRIED <= MU_RUN_MAX_OPTIONS, "run_counters.refused is too small");
+
+const char *run_option_label(size_t i)
+{
+	return i < NR_CARRIED ? carried[i].label : NULL;
+}
+
+/*
+ * What the supervisor did: mapped from its counters file, which status reads;
+ * in memory of its own when that file can't be made (then only SIGUSR1 shows it).
+ */
+static struct run_counters *cnt;
+static size_t cnt_mapped;	/* 0: cnt is malloc()ed */
+static bool refusal_logged[NR_CARRIED];
 
 static volatile sig_atomic_t reload_wanted, report_wanted;
 static pid_t registry_program;
+static long long started_at;
 
 static void on_hup(int sig)
 {
@@ -250,11 +261,11 @@ static bool carry_options(int old, int new, int family)
 			memcpy(v, &half, sizeof(half));
 		}
 		if (setsockopt(new, carried[i].level, carried[i].name, v, vl)) {
-			stats.refused[i]++;
-			if (!stats.refusal_logged[i]) {
+			cnt->refused[i]++;
+			if (!refusal_logged[i]) {
 				say("MPTCP refuses %s on this kernel (%s): sockets that set it stay "
 				    "TCP", carried[i].label, strerror(errno));
-				stats.refusal_logged[i] = true;
+				refusal_logged[i] = true;
 			}
 			ok = false;
 		}
@@ -366,19 +377,41 @@ static void answer(int listener, const struct seccomp_notif *n)
 static void handle(int listener, const struct seccomp_notif *n, struct loaded_policy *lp)
 {
 	bool is_connect = n->data.nr == __NR_connect;
+	struct run_line_counters *line = NULL;
+	__u32 entry = MU_ENTRY_UNLISTED;
 	__u8 addr[16] = {};
 	__u16 port;
 	int family;
 
-	stats.notified++;
-	if (read_address(n, &family, addr, &port) &&
-	    policy_trie_lookup(&lp->trie, family, addr, port,
-			       is_connect ? MU_ROLE_CONNECT : MU_ROLE_BIND) != MU_ENTRY_UNLISTED) {
-		stats.listed++;
-		if (swap_socket(listener, n, is_connect))
-			stats.swapped++;
+	if (read_address(n, &family, addr, &port))
+		entry = policy_trie_lookup(&lp->trie, family, addr, port,
+					   is_connect ? MU_ROLE_CONNECT : MU_ROLE_BIND);
+	if (entry == MU_ENTRY_UNLISTED || entry == MU_ENTRY_NONE) {
+		if (is_connect)
+			cnt->connects_unlisted++;
 		else
-			stats.kept_tcp++;
+			cnt->binds_unlisted++;
+		answer(listener, n);
+		return;
+	}
+	if (entry <= cnt->nr_entries)
+		line = &cnt->line[entry - 1];
+	if (is_connect)
+		cnt->connects_listed++;
+	else
+		cnt->binds_listed++;
+	if (line && is_connect)
+		line->connects++;
+	else if (line)
+		line->binds++;
+	if (swap_socket(listener, n, is_connect)) {
+		cnt->made_mptcp++;
+		if (line)
+			line->mptcp++;
+	} else {
+		cnt->kept_tcp++;
+		if (line)
+			line->kept_tcp++;
 	}
 	answer(listener, n);
 }
@@ -387,12 +420,42 @@ static void report(void)
 {
 	size_t i;
 
-	say("calls %llu, listed %llu, made MPTCP %llu, kept TCP %llu", stats.notified,
-	    stats.listed, stats.swapped, stats.kept_tcp);
+	say("bind() listed %llu, unlisted %llu; connect() listed %llu, unlisted %llu; made MPTCP "
+	    "%llu, kept TCP %llu", (unsigned long long)cnt->binds_listed,
+	    (unsigned long long)cnt->binds_unlisted, (unsigned long long)cnt->connects_listed,
+	    (unsigned long long)cnt->connects_unlisted, (unsigned long long)cnt->made_mptcp,
+	    (unsigned long long)cnt->kept_tcp);
 	for (i = 0; i < NR_CARRIED; i++)
-		if (stats.refused[i])
+		if (cnt->refused[i])
 			say("  %s refused by MPTCP: %llu sockets kept TCP", carried[i].label,
-			    stats.refused[i]);
+			    (unsigned long long)cnt->refused[i]);
+}
+
+/* Counters for the entries of @lp, the totals carried over. */
+static int counters_for(const struct loaded_policy *lp)
+{
+	size_t mapped = 0, size;
+	struct run_counters *next;
+
+	next = run_counters_create(getpid(), lp, cnt, &mapped);
+	if (!next) {
+		size = sizeof(*next) + lp->pol.nr_entries * sizeof(next->line[0]);
+		next = calloc(1, size);
+		if (!next)
+			return -1;
+		if (cnt)
+			memcpy(next, cnt, sizeof(*next));
+		next->nr_entries = lp->pol.nr_entries;
+		say("can't keep counters in %s (%s): status will not show them", MU_RUN_DIR,
+		    strerror(errno));
+	}
+	if (cnt && cnt_mapped)
+		munmap(cnt, cnt_mapped);
+	else
+		free(cnt);
+	cnt = next;
+	cnt_mapped = mapped;
+	return 0;
 }
 
 static void reload(const char *policy_path, struct loaded_policy *lp)
@@ -404,9 +467,14 @@ static void reload(const char *policy_path, struct loaded_policy *lp)
 		say("reload of %s failed: the policy in force stays", policy_path);
 		return;
 	}
+	if (counters_for(&next)) {
+		say("reload of %s: out of memory: the policy in force stays", policy_path);
+		loaded_policy_free(&next);
+		return;
+	}
 	loaded_policy_free(lp);
 	*lp = next;
-	run_registry_write(getpid(), registry_program, policy_path, lp->sha256);
+	run_registry_write(getpid(), registry_program, policy_path, lp, started_at);
 	say("reloaded %s: %zu entries", policy_path, lp->pol.nr_entries);
 }
 
@@ -444,7 +512,10 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 	snprintf(path, sizeof(path), "%s", policy_path);
 	oom_protect();
 	registry_program = proxy;
-	if (run_registry_write(getpid(), proxy, path, lp->sha256))
+	started_at = time(NULL);
+	if (counters_for(lp))
+		return 1;
+	if (run_registry_write(getpid(), proxy, path, lp, started_at))
 		say("can't register in %s: status and reload will not see this supervisor",
 		    MU_RUN_DIR);
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes))

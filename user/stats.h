@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "diag.h"
 #include "engine.h"
@@ -29,6 +30,7 @@ struct ns_mib {
 
 struct stats_args {
 	const char *cgroup;
+	pid_t pid;		/* 0: none */
 	bool prometheus;
 	int watch;		/* seconds, 0: once */
 	bool listed;
@@ -54,7 +56,12 @@ struct line_ref {
 	bool ours;
 };
 
-int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots);
+/*
+ * The MPTCP connections of the cgroup subtrees @roots, and of the process trees
+ * rooted at @trees (those their members hold a descriptor of).
+ */
+int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
+		  const pid_t *trees, size_t nr_trees);
 void snapshot_free(struct snapshot *s);
 
 /* The policy line a connection matched, if it is ours and the line is of the policy in force. */

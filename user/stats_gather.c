@@ -23,19 +23,15 @@
 #include "jsonw.h"
 #include "netns.h"
 #include "output.h"
+#include "proc_tree.h"
 #include "utf8.h"
 #include "sys.h"
 
 /* ---- gathering ----------------------------------------------------------------- */
 
 /* One cgroup of the subtree: its id joins the set sockets are kept by. */
-static int add_cgid(const char *path, void *ctx)
+static int push_cgid(struct snapshot *s, __u64 id)
 {
-	struct snapshot *s = ctx;
-	struct stat st;
-
-	if (stat(path, &st))
-		return 0;	/* removed meanwhile */
 	if (s->nr_cgids == s->cap_cgids) {
 		size_t cap = s->cap_cgids ? s->cap_cgids * 2 : 64;
 		__u64 *n = realloc(s->cgids, cap * sizeof(*n));
@@ -45,8 +41,17 @@ static int add_cgid(const char *path, void *ctx)
 		s->cgids = n;
 		s->cap_cgids = cap;
 	}
-	s->cgids[s->nr_cgids++] = st.st_ino;
+	s->cgids[s->nr_cgids++] = id;
 	return 0;
+}
+
+static int add_cgid(const char *path, void *ctx)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;	/* removed meanwhile */
+	return push_cgid(ctx, st.st_ino);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -172,28 +177,80 @@ bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref
 	return true;
 }
 
-int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots)
+/*
+ * A connection of a process tree is one whose socket a member holds; the
+ * tree's cgroups only narrow the kernel's dump. Connections of the cgroup
+ * subtrees (the attachments) are kept whoever holds them.
+ */
+static void keep_trees(struct snapshot *s, const __u64 *subtree, size_t nr_subtree,
+		       const struct proc_tree *t)
 {
+	size_t i, n = 0;
+
+	for (i = 0; i < s->diag.nr_conns; i++) {
+		const struct mu_conn *c = &s->diag.conns[i];
+
+		if ((nr_subtree && bsearch(&c->cgroup_id, subtree, nr_subtree, sizeof(*subtree),
+					   cmp_u64)) || proc_tree_has_inode(t, c->inode))
+			s->diag.conns[n++] = *c;
+	}
+	s->diag.nr_conns = n;
+}
+
+int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
+		  const pid_t *trees, size_t nr_trees)
+{
+	struct proc_tree t = {};
 	struct netns_set set;
-	size_t i;
-	int ret;
+	__u64 *subtree = NULL;
+	size_t i, nr_subtree;
+	int ret = 0;
 
 	netns_set_init(&set);
-	for (i = 0; i < nr_roots; i++) {
-		if (cgroup_walk(roots[i], add_cgid, s)) {
-			netns_set_free(&set);
-			return -ENOMEM;
-		}
+	for (i = 0; i < nr_roots && !ret; i++) {
+		if (cgroup_walk(roots[i], add_cgid, s))
+			ret = -ENOMEM;
 		netns_set_add_cgroup(&set, roots[i]);
+	}
+	qsort(s->cgids, s->nr_cgids, sizeof(*s->cgids), cmp_u64);
+	nr_subtree = s->nr_cgids;
+	if (!ret && nr_trees) {
+		subtree = malloc((nr_subtree + 1) * sizeof(*subtree));
+		if (!subtree)
+			ret = -ENOMEM;
+		else if (nr_subtree)
+			memcpy(subtree, s->cgids, nr_subtree * sizeof(*subtree));
+	}
+	/* A tree whose root has exited meanwhile (-ESRCH) has nothing to show. */
+	for (i = 0; i < nr_trees && !ret; i++)
+		if (proc_tree_add(&t, trees[i]) == -ENOMEM)
+			ret = -ENOMEM;
+	proc_tree_done(&t);
+	for (i = 0; i < t.nr_pids && !ret; i++)
+		netns_set_add_pid(&set, t.pids[i]);
+	for (i = 0; i < t.nr_cgids && !ret; i++)
+		ret = push_cgid(s, t.cgids[i]);
+	if (ret) {
+		netns_set_free(&set);
+		proc_tree_free(&t);
+		free(subtree);
+		return ret;
 	}
 	qsort(s->cgids, s->nr_cgids, sizeof(*s->cgids), cmp_u64);
 	s->netns_dropped = set.dropped;
 	ret = netns_set_for_each(&set, gather_ns, s);
 	netns_set_free(&set);
-	if (ret < 0)
-		return -errno;
-	diag_join(&s->diag);
-	return 0;
+	if (ret < 0) {
+		ret = -errno;
+	} else {
+		ret = 0;
+		diag_join(&s->diag);
+		if (nr_trees)
+			keep_trees(s, subtree, nr_subtree, &t);
+	}
+	proc_tree_free(&t);
+	free(subtree);
+	return ret;
 }
 
 void snapshot_free(struct snapshot *s)
