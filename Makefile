@@ -233,6 +233,10 @@ install: $(APP)
 	done
 	$(Q)install -m 0644 configs/systemd/haproxy.service.d/mptcp-upgrade.conf \
 		$(DESTDIR)$(DOCDIR)/examples/haproxy.service.d/mptcp-upgrade.conf
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		configs/systemd/haproxy.service.d/mptcp-upgrade-run.conf \
+		> $(DESTDIR)$(DOCDIR)/examples/haproxy.service.d/mptcp-upgrade-run.conf && \
+		chmod 0644 $(DESTDIR)$(DOCDIR)/examples/haproxy.service.d/mptcp-upgrade-run.conf
 	$(Q)install -m 0644 configs/demo-haproxy.cfg $(DESTDIR)$(DOCDIR)/examples/haproxy.cfg
 
 # Policies in $(SYSCONFDIR)/mptcp-upgrade are the operator's: uninstall keeps them.

@@ -23,6 +23,8 @@ if [ -z "${MU_RUN_NETNS:-}" ]; then
 	exec unshare -n env MU_RUN_NETNS=1 "$0" "$@"
 fi
 ip link set dev lo up
+# In a QEMU guest (run-vm), stats needs the diag modules of the guest's kernel.
+[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag 2>/dev/null
 
 tmp=$(mktemp -d /tmp/mu-run.XXXXXX)
 chmod 755 "$tmp"
@@ -113,6 +115,14 @@ got=$(run_json)
 [ "$got" = "[1,1,1,1,0]" ] && "$bin" status | grep -Eq '^  1 +bind +127\.0\.0\.1/32 +7540 +1 +0 +1 +0$' &&
 	ok "status counts the supervisor's calls per policy line (bind listed 1, made MPTCP 1)" ||
 	not_ok "status counts the supervisor's calls per policy line" "$got" "$("$bin" status)"
+want_sync=false
+IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+[ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "${kmin%%[!0-9]*}" -ge 6 ]; } && want_sync=true
+got=$("$bin" status --json | jq -r --arg p "$tmp/count.policy" \
+	'.runs[] | select(.policy == $p) | .sync_wakeup')
+[ "$got" = "$want_sync" ] &&
+	ok "status shows the synchronous wake-up in use exactly on 6.6+ ($got on $(uname -r))" ||
+	not_ok "status shows whether the synchronous wake-up is in use" "want $want_sync, got $got"
 got=$("$bin" stats --json --pid "$counted" | jq -c '[.connections[] | .local.port] | unique')
 [ "$got" = "[7540]" ] && [ "$("$bin" stats --json --pid "$counted" | jq '.connections | length')" = 2 ] &&
 	ok "stats --pid shows the program's two MPTCP connections, not its peer's" ||
@@ -265,8 +275,12 @@ mkfifo "$tmp/go2"
 	"read x <'$tmp/go2'; exec '$probe' connect 127.0.0.1 7600 40104" >"$tmp/k.out" 2>&1 &
 kpid=$!
 need "the last test's supervisor" one_supervisor "$tmp/k.policy"
+run reload --pid "$kpid"
+expect "reload --pid reaches the supervisor of that program" 0 "reloaded run"
+run reload --pid "$holder"
+expect "reload --pid of a process no supervisor serves: exit 1" 1 "no run supervisor serves"
 printf 'bind mptcp@:80x\n' >>"$tmp/k.policy"
-run reload
+run reload --pid "$kpid"
 expect "mptcp-upgrade reload refuses a supervisor's bad file, saying where" 1 "k.policy:5:"
 pkill -HUP -f "^$bin run --policy $tmp/k.policy"
 need "the supervisor refused the bad file" grep -q 'policy in force stays' "$tmp/k.out"

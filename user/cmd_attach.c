@@ -47,13 +47,16 @@ void help_reload(FILE *out)
 {
 	fprintf(out,
 		"Usage: %s reload [--cgroup CGROUP] [--policy FILE]\n"
+		"       %s reload --pid PID\n"
 		"\n"
 		"Read the policy of every attached cgroup (or of CGROUP) again, or FILE instead,\n"
 		"and swap it in atomically: a socket sees the old policy or the new one, never a\n"
 		"mix. When any file has an error, nothing changes. Per-line counters restart.\n"
 		"Interfaces and network namespaces that appeared since attach get the stage 3\n"
-		"programs too.\n",
-		prog_name);
+		"programs too. A plain reload also makes every supervisor of the run engine\n"
+		"read its policy file again; --pid only the one that serves process PID (in a\n"
+		"unit: ExecReload=... reload --pid $MAINPID).\n",
+		prog_name, prog_name);
 }
 
 void help_detach(FILE *out)
@@ -74,6 +77,7 @@ struct attach_args {
 	const char *policy;
 	bool all;
 	bool no_strict;
+	pid_t pid;		/* reload --pid: the run supervisor serving it */
 };
 
 static int parse_args(int argc, char **argv, struct attach_args *a, const char *allowed)
@@ -83,9 +87,12 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 		{ "policy", required_argument, NULL, 'P' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "no-strict", no_argument, NULL, 'S' },
+		{ "pid", required_argument, NULL, 'p' },
 		{}
 	};
 	const char *cmd = argv[0];
+	char *end;
+	long v;
 	int c;
 
 	memset(a, 0, sizeof(*a));
@@ -101,6 +108,12 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 			a->policy = optarg;
 		else if (c == 'S')
 			a->no_strict = true;
+		else if (c == 'p') {
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > INT_MAX)
+				return usage_err("%s: --pid takes a process id, not '%s'", cmd, optarg);
+			a->pid = v;
+		}
 		else
 			a->all = true;
 	}
@@ -425,6 +438,28 @@ static int reload_runs(const struct run_entry *runs, size_t n)
 	return ret;
 }
 
+/* reload --pid: the one supervisor that serves process @pid (or is @pid). */
+static int reload_run_of(pid_t pid)
+{
+	struct run_entry *runs = NULL;
+	size_t nruns = 0, i;
+	int ret;
+
+	run_registry_list(&runs, &nruns);
+	for (i = 0; i < nruns; i++)
+		if (runs[i].program == pid || runs[i].supervisor == pid)
+			break;
+	if (i == nruns) {
+		p_err("no run supervisor serves process %d (see '%s status')", (int)pid,
+		      prog_name);
+		ret = 1;
+	} else {
+		ret = reload_runs(&runs[i], 1);
+	}
+	run_registry_free(runs, nruns);
+	return ret;
+}
+
 /*
  * Reload reads its policies without holding the lock (a slow resolver or a
  * file on a hung mount must not stop every other command), then takes the
@@ -448,12 +483,17 @@ int do_reload(int argc, char **argv)
 		help_reload(stdout);
 		return 0;
 	}
-	ret = parse_args(argc, argv, &a, "cP");
+	ret = parse_args(argc, argv, &a, "cPp");
 	if (ret)
 		return ret;
+	if (a.pid && (a.cgroup || a.policy))
+		return usage_err("reload: --pid excludes --cgroup and --policy (a supervisor reads "
+				 "its own policy file again)");
 	ret = 1;
 	if (need_root("reload"))
 		return 1;
+	if (a.pid)
+		return finish(reload_run_of(a.pid));
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
@@ -557,7 +597,7 @@ out:
 		loaded_policy_free(&lps[i]);
 	free(lps);
 	free(steps);
-	free(runs);
+	run_registry_free(runs, nruns);
 	free(cgroup_ids);
 	engine_list_free(list, nr);
 	engine_close(&e);

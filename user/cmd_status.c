@@ -260,6 +260,8 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 				       json_object_new_uint64(c->connects_unlisted));
 		json_object_object_add(cnt, "made_mptcp", json_object_new_uint64(c->made_mptcp));
 		json_object_object_add(cnt, "kept_tcp", json_object_new_uint64(c->kept_tcp));
+		json_object_object_add(o, "sync_wakeup",
+				       json_object_new_boolean(c->flags & MU_RUN_F_SYNC_WAKEUP));
 		for (i = 0; run_option_label(i); i++)
 			if (c->refused[i])
 				json_object_object_add(refused, run_option_label(i),
@@ -299,6 +301,11 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 	       changed ? "  (the file changed since it was loaded: run reload)" : "");
 	printf("  sha256     %s\n", r->sha256);
 	printf("  started    %s, policy loaded %s\n", at, re);
+	if (c)
+		printf("  wake-up    %s\n", c->flags & MU_RUN_F_SYNC_WAKEUP ?
+		       "synchronous (the supervisor runs on the caller's CPU)" :
+		       "plain (no synchronous wake-up: kernel before 6.6, each call waits for a "
+		       "scheduler wake-up)");
 	if (!c) {
 		printf("  counters   not readable now (a reload in between, or the supervisor "
 		       "could not write %s): try again\n", MU_RUN_DIR);

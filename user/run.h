@@ -20,7 +20,7 @@
 void run_supervisor_signals(void);
 
 int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
-		   pid_t proxy);
+		   pid_t proxy, bool sync_wakeup);
 
 /*
  * What a supervisor did, in a file of its own (MU_RUN_DIR/run-PID.counters)
@@ -30,6 +30,7 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
  */
 #define MU_RUN_COUNTERS_MAGIC	0x3152554dU	/* "MUR1" */
 #define MU_RUN_MAX_OPTIONS	32
+#define MU_RUN_F_SYNC_WAKEUP	1U	/* the kernel wakes the supervisor on the caller's CPU */
 
 struct run_line_counters {
 	__u64 binds, connects;		/* calls that matched the entry */
@@ -40,6 +41,8 @@ struct run_line_counters {
 struct run_counters {
 	__u32 magic, nr_entries;
 	char sha256[72];		/* of the policy the entries belong to */
+	__u32 flags;			/* MU_RUN_F_* */
+	__u32 pad;
 	__u64 binds_listed, binds_unlisted, connects_listed, connects_unlisted;
 	__u64 made_mptcp, kept_tcp;
 	__u64 refused[MU_RUN_MAX_OPTIONS];	/* per run_option_label() */

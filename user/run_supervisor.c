@@ -502,7 +502,7 @@ void run_supervisor_signals(void)
 }
 
 int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
-		   pid_t proxy)
+		   pid_t proxy, bool sync_wakeup)
 {
 	struct seccomp_notif_sizes sizes = {};
 	struct seccomp_notif *n;
@@ -515,6 +515,8 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 	started_at = time(NULL);
 	if (counters_for(lp))
 		return 1;
+	if (sync_wakeup)
+		cnt->flags |= MU_RUN_F_SYNC_WAKEUP;
 	if (run_registry_write(getpid(), proxy, path, lp, started_at))
 		say("can't register in %s: status and reload will not see this supervisor",
 		    MU_RUN_DIR);
