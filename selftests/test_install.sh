@@ -29,7 +29,8 @@ for f in usr/sbin/mptcp-upgrade:755 usr/share/man/man8/mptcp-upgrade.8:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-reload@.service:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-follow.service:644 \
 	 etc/mptcp-upgrade/example.policy:644 \
-	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade.conf:644; do
+	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade.conf:644 \
+	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf:644; do
 	path=$d/${f%%:*}
 	[ -f "$path" ] && [ "$(stat -c %a "$path")" = "${f#*:}" ] && ok "installed ${f%%:*} (${f#*:})" ||
 		not_ok "installed ${f%%:*} (${f#*:})" "$(ls -l "$path" 2>&1)"
@@ -66,6 +67,30 @@ if command -v systemd-analyze >/dev/null; then
 	rc=$?
 	[ "$rc" = 0 ] && [ -z "$out" ] && ok "systemd-analyze verify accepts the units" ||
 		not_ok "systemd-analyze verify accepts the units" "$out"
+	# The run drop-in on Debian's haproxy.service: what systemd runs, and that it is read.
+	if [ -f /lib/systemd/system/haproxy.service ] && [ -x /usr/sbin/haproxy ]; then
+		mkdir -p "$tmp/hap/haproxy.service.d"
+		cp /lib/systemd/system/haproxy.service "$tmp/hap/"
+		cp "$p/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf" \
+			"$tmp/hap/haproxy.service.d/"
+		out=$(systemd-analyze verify "$tmp/hap/haproxy.service" 2>&1)
+		rc=$?
+		start=$(grep '^ExecStart=.' "$tmp/hap/haproxy.service.d/mptcp-upgrade-run.conf")
+		[ "$rc" = 0 ] && [ -z "$out" ] &&
+			[ "$start" = "ExecStart=$p/sbin/mptcp-upgrade run --policy $p/etc/mptcp-upgrade/haproxy.policy -- /usr/sbin/haproxy -Ws -f \$CONFIG -p \$PIDFILE \$EXTRAOPTS" ] &&
+			ok "systemd-analyze verify accepts haproxy.service with the run drop-in" ||
+			not_ok "systemd-analyze verify accepts haproxy.service with the run drop-in" \
+				"$out" "$start"
+		# The same drop-in naming a binary that is not there must fail: it is read.
+		sed -i "s|$p/sbin/mptcp-upgrade run|/nonexistent/mptcp-upgrade run|" \
+			"$tmp/hap/haproxy.service.d/mptcp-upgrade-run.conf"
+		out=$(systemd-analyze verify "$tmp/hap/haproxy.service" 2>&1)
+		grep -q '/nonexistent/mptcp-upgrade' <<<"$out" &&
+			ok "systemd reads the drop-in (a wrong binary in it is reported)" ||
+			not_ok "systemd reads the drop-in" "$out"
+	else
+		skip "the run drop-in on haproxy.service" "Debian's haproxy is not installed"
+	fi
 else
 	skip "systemd-analyze verify" "systemd-analyze is not installed"
 fi

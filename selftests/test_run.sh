@@ -276,7 +276,9 @@ mkfifo "$tmp/go2"
 kpid=$!
 need "the last test's supervisor" one_supervisor "$tmp/k.policy"
 run reload --pid "$kpid"
-expect "reload --pid reaches the supervisor of that program" 0 "reloaded run"
+grep -q "^reloaded run\[[0-9]*\] (program $kpid)" <<<"$out" &&
+	ok "reload --pid reaches the supervisor of that program" ||
+	not_ok "reload --pid reaches the supervisor of that program" "$out" "$err"
 run reload --pid "$holder"
 expect "reload --pid of a process no supervisor serves: exit 1" 1 "no run supervisor serves"
 printf 'bind mptcp@:80x\n' >>"$tmp/k.policy"
