@@ -6,7 +6,10 @@
  *
  *   bench_sock socket N [mptcp]     N x socket(AF_INET, SOCK_STREAM, 0 or IPPROTO_MPTCP) + close
  *   bench_sock connect N PORT [mptcp]
- *                                   N x (socket + connect + accept + close) on 127.0.0.1:PORT
+ *                                   N x (socket + connect + accept + close) on 127.0.0.1:PORT;
+ *                                   on stderr, the protocol of the first client and
+ *                                   server sockets ("client=262 server=262"), so that a
+ *                                   run that measured the wrong thing can tell
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -52,6 +55,8 @@ static int bench_connect(long n, int port, int proto)
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int lfd = socket(AF_INET, SOCK_STREAM, proto), one = 1;
 	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	int client_proto = -1, server_proto = -1;
+	socklen_t plen = sizeof(int);
 	double t0;
 	long i;
 
@@ -74,12 +79,17 @@ static int bench_connect(long n, int port, int proto)
 			perror("accept");
 			return 1;
 		}
+		if (!i) {
+			getsockopt(c, SOL_SOCKET, SO_PROTOCOL, &client_proto, &plen);
+			getsockopt(a, SOL_SOCKET, SO_PROTOCOL, &server_proto, &plen);
+		}
 		/* RST instead of TIME_WAIT, so that N loops don't exhaust local ports. */
 		setsockopt(c, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
 		close(c);
 		close(a);
 	}
 	printf("%.0f\n", (now_ns() - t0) / n);
+	fprintf(stderr, "client=%d server=%d\n", client_proto, server_proto);
 	close(lfd);
 	return 0;
 }

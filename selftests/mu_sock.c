@@ -6,7 +6,8 @@
  *   mu_sock proto 4|6                socket(AF, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0)
  *   mu_sock native 4|6               socket(AF, SOCK_STREAM, IPPROTO_MPTCP)
  *   mu_sock serve ADDR PORT COUNT [mptcp]
- *                                    echo server for COUNT connections ("ready" when listening)
+ *                                    echo server for COUNT connections ("ready" when listening);
+ *                                    an HTTP GET gets a 200 answer instead (a proxy's upstream)
  *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
  *   mu_sock sink ADDR PORT SECONDS [tcp]
  *                                    MPTCP echo server for any number of clients, for SECONDS
@@ -140,8 +141,16 @@ static int cmd_serve(const char *ip, const char *port, int count, bool mptcp)
 		printf("accepted proto=%d", protocol_of(c));
 		wait_fd(c, POLLIN, WAIT_MS);
 		n = read(c, buf, sizeof(buf));
-		if (n > 0 && write(c, buf, n) != n)
+		if (n > 4 && !memcmp(buf, "GET ", 4)) {
+			/* A proxy's HTTP request (nginx upstream): an HTTP answer, not an echo. */
+			static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n"
+						 "Connection: close\r\n\r\nok\n";
+
+			if (write(c, ok, sizeof(ok) - 1) != sizeof(ok) - 1)
+				n = -1;
+		} else if (n > 0 && write(c, buf, n) != n) {
 			n = -1;
+		}
 		printf(" echoed=%zd", n);
 		print_mptcp(c);
 		printf("\n");

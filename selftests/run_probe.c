@@ -5,11 +5,12 @@
  * proxies do (non-blocking, close-on-exec, options set before the call) and
  * reports, after bind()/connect(), what the descriptor is now.
  *
- *   run_probe connect ADDR PORT SRCPORT [uto]
+ *   run_probe connect ADDR PORT SRCPORT [uto | epoll]
  *       socket(SOCK_NONBLOCK|SOCK_CLOEXEC), SO_REUSEADDR, TCP_NODELAY,
  *       SO_KEEPALIVE, TCP_KEEPIDLE 77 (with uto: TCP_USER_TIMEOUT 5000 too),
  *       bind 127.0.0.1:SRCPORT (HAProxy's `source`), connect (EINPROGRESS),
- *       wait, echo 4 bytes
+ *       wait, echo 4 bytes; with epoll, the socket is put in an epoll before
+ *       connect() (as nginx does) and its EPOLLOUT and EPOLL_CTL_MOD reported
  *   run_probe listen ADDR PORT
  *       socket(SOCK_CLOEXEC), SO_REUSEADDR, TCP_DEFER_ACCEPT 0, bind, listen
  *       ("ready ..."), accept one connection and report it
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,10 +58,12 @@ static struct sockaddr_in addr_of(const char *ip, int port)
 	return a;
 }
 
-static int probe_connect(const char *ip, int port, int src, int uto)
+#define EPOLL_DATA 0x1234abcd5678ULL
+
+static int probe_connect(const char *ip, int port, int src, int uto, int use_epoll)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-	int idle = 77, timeout = 5000, before = fd, err = 0, ret;
+	int idle = 77, timeout = 5000, before = fd, err = 0, ret, ep = -1;
 	struct sockaddr_in to = addr_of(ip, port), from = addr_of("127.0.0.1", src), local;
 	socklen_t len = sizeof(err), llen = sizeof(local);
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -74,11 +78,29 @@ static int probe_connect(const char *ip, int port, int src, int uto)
 		printf("setup failed errno=%d\n", errno);
 		return 1;
 	}
+	/* nginx's way: the socket joins the event loop before connect() is called. */
+	if (use_epoll) {
+		struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.u64 = EPOLL_DATA };
+
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+			printf("setup failed errno=%d\n", errno);
+			return 1;
+		}
+	}
 	ret = connect(fd, (struct sockaddr *)&to, sizeof(to));
 	printf("connect=%s ", ret == 0 ? "done" : errno == EINPROGRESS ? "einprogress" :
 	       strerror(errno));
 	if (ret && errno != EINPROGRESS)
 		return 1;
+	if (use_epoll) {
+		struct epoll_event got = {}, mod = { .events = EPOLLIN | EPOLLET,
+						     .data.u64 = EPOLL_DATA };
+		int n = epoll_wait(ep, &got, 1, 10000);
+
+		printf("epoll=%s ", n != 1 ? "no-event" : got.data.u64 != EPOLL_DATA ? "wrong-data" :
+		       epoll_ctl(ep, EPOLL_CTL_MOD, fd, &mod) ? "mod-failed" : "ok");
+	}
 	if (poll(&p, 1, 10000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
 		printf("failed errno=%d\n", err);
 		return 1;
@@ -126,7 +148,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 5 && !strcmp(argv[1], "connect"))
 		return probe_connect(argv[2], atoi(argv[3]), atoi(argv[4]),
-				     argc > 5 && !strcmp(argv[5], "uto"));
+				     argc > 5 && !strcmp(argv[5], "uto"),
+				     argc > 5 && !strcmp(argv[5], "epoll"));
 	if (argc == 4 && !strcmp(argv[1], "listen"))
 		return probe_listen(argv[2], atoi(argv[3]));
 	if (argc == 2 && !strcmp(argv[1], "mptcp-refuses")) {

@@ -158,6 +158,10 @@ got=$("$bin" run --policy "$pol" -- "$sock" connect 127.0.0.1 7600 2>&1)
 grep -q 'proto=262 echo=ok mptcp=yes' <<<"$got" &&
 	ok "a listed connect negotiates MPTCP with an MPTCP server" ||
 	not_ok "a listed connect negotiates MPTCP with an MPTCP server" "$got"
+got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 40105 epoll 2>&1)
+grep -q 'connect=einprogress epoll=ok fd_same=1 sport=40105 proto=262 .* echo=ok' <<<"$got" &&
+	ok "a socket in an epoll before connect() (nginx) is watched there after the swap" ||
+	not_ok "a socket in an epoll before connect() is watched there after the swap" "$got"
 got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7601 40101 2>&1)
 grep -q 'sport=40101 proto=6 ' <<<"$got" &&
 	ok "an unlisted connect stays a plain TCP socket" ||
@@ -221,6 +225,72 @@ if command -v haproxy >/dev/null; then
 	need "HAProxy's supervisor gone" no_supervisor "$tmp/hap.policy"
 else
 	skip "HAProxy under run" "haproxy is not installed"
+fi
+
+# ---- Debian's nginx: a master and workers, listed and unlisted listen/upstream ----
+
+if command -v nginx >/dev/null; then
+	printf 'bind mptcp4@127.0.0.1:7550\nserver up mptcp4@127.0.0.1:7650\n' >"$tmp/ngx.policy"
+	mkdir -p "$tmp/ngx"
+	cat >"$tmp/ngx/nginx.conf" <<NGINX
+daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid $tmp/ngx/nginx.pid;
+error_log $tmp/ngx/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/ngx/body;
+	proxy_temp_path $tmp/ngx/proxy;
+	server {
+		listen 127.0.0.1:7550;
+		location / { proxy_pass http://127.0.0.1:7650; proxy_bind 127.0.0.1; }
+	}
+	server {
+		listen 127.0.0.1:7551;
+		location / { proxy_pass http://127.0.0.1:7651; }
+	}
+}
+NGINX
+	"$sock" serve 127.0.0.1 7650 1 mptcp >"$tmp/n1.out" 2>&1 &
+	pids+=($!)
+	"$sock" serve 127.0.0.1 7651 1 mptcp >"$tmp/n2.out" 2>&1 &
+	pids+=($!)
+	need "nginx's listed upstream ready" grep -q ready "$tmp/n1.out"
+	need "nginx's unlisted upstream ready" grep -q ready "$tmp/n2.out"
+	"$bin" run --policy "$tmp/ngx.policy" -- nginx -p "$tmp/ngx" -e "$tmp/ngx/error.log" \
+		-c "$tmp/ngx/nginx.conf" >"$tmp/ngx/out" 2>&1 &
+	nginx_pid=$!
+	pids+=($nginx_pid)
+	listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
+	need "nginx listening on 7550" listening 7550
+	need "nginx listening on 7551" listening 7551
+	workers() { [ "$(ps -o pid= --ppid "$nginx_pid" | wc -l)" -ge 2 ]; }
+	need "nginx's two workers" workers
+	got=$("$sock" storm 127.0.0.1 7550 1 0 2>&1)
+	got2=$("$sock" storm 127.0.0.1 7551 1 0 2>&1)
+	need "nginx's listed upstream served" grep -q accepted "$tmp/n1.out"
+	need "nginx's unlisted upstream served" grep -q accepted "$tmp/n2.out"
+	grep -q 'mptcp=1 fallback=0 failed=0' <<<"$got" &&
+		grep -q 'mptcp=0 fallback=1 failed=0' <<<"$got2" &&
+		ok "nginx under run: its listed listen speaks MPTCP, the other plain TCP" ||
+		not_ok "nginx under run: listed listen MPTCP, the other TCP" "$got" "$got2" \
+			"$(cat "$tmp/ngx/error.log")"
+	grep -q 'accepted proto=262 .*mptcp=yes' "$tmp/n1.out" &&
+		grep -q 'accepted proto=6 ' "$tmp/n2.out" &&
+		ok "its workers reach the listed upstream over MPTCP (with proxy_bind), the other as TCP" ||
+		not_ok "its workers reach the listed upstream over MPTCP, the other as TCP" \
+			"$(cat "$tmp/n1.out" "$tmp/n2.out" "$tmp/ngx/error.log")"
+	[ "$(cat "$tmp/ngx/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] &&
+		ok "nginx's master keeps run's PID (its PID file says so)" ||
+		not_ok "nginx's master keeps run's PID" "$(cat "$tmp/ngx/nginx.pid")" "$nginx_pid"
+	kill -QUIT "$nginx_pid"
+	wait "$nginx_pid" 2>/dev/null
+	need "nginx's supervisor gone" no_supervisor "$tmp/ngx.policy"
+else
+	skip "nginx under run" "nginx is not installed"
 fi
 
 # ---- the program's PID, exit status and end ------------------------------------

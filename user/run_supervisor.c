@@ -21,8 +21,10 @@
  * could change before the kernel reads it again: harmless for a choice of
  * protocol, and never used for anything else.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
@@ -36,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -274,6 +277,180 @@ static bool carry_options(int old, int new, int family)
 	return ok;
 }
 
+/*
+ * Programs that register a socket in their epoll before connect() (nginx's
+ * upstreams, libevent's Envoy) would wait forever on the MPTCP socket that
+ * replaced it: epoll watches files, not descriptor numbers, and the old file's
+ * registration goes with it. So the registrations of the old socket are found
+ * and made again, same events and data, for the new one.
+ *
+ * Finding them: the caller's epoll descriptors (a scan of /proc/PID/fd, cached
+ * per process for EP_RESCAN_S seconds), kcmp(KCMP_EPOLL_TFD) to ask each
+ * whether it watches the old socket (cheap), and only then its fdinfo for the
+ * events and data.
+ */
+#define EP_CACHE		64
+#define EP_PER_PROC		16
+#define EP_RESCAN_S		10
+
+struct ep_proc {
+	pid_t pid;
+	int nr, fds[EP_PER_PROC];
+	time_t scanned;
+	unsigned long long used;
+};
+
+static struct ep_proc ep_procs[EP_CACHE];
+static unsigned long long ep_clock;
+
+struct ep_reg {
+	int epfd;		/* in the caller */
+	__u32 events;
+	__u64 data;
+};
+
+static void ep_scan(struct ep_proc *e, pid_t pid)
+{
+	char path[64], fdpath[320], link[64];
+	struct dirent *de;
+	DIR *d;
+
+	e->pid = pid;
+	e->nr = 0;
+	e->scanned = time(NULL);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d)) && e->nr < EP_PER_PROC) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (!strcmp(link, "anon_inode:[eventpoll]"))
+			e->fds[e->nr++] = atoi(de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The epoll descriptors of @pid, from the cache or a fresh scan. */
+static struct ep_proc *ep_proc_of(pid_t pid)
+{
+	struct ep_proc *e = NULL, *oldest = &ep_procs[0];
+	size_t i;
+
+	for (i = 0; i < EP_CACHE && !e; i++) {
+		if (ep_procs[i].pid == pid)
+			e = &ep_procs[i];
+		else if (ep_procs[i].used < oldest->used)
+			oldest = &ep_procs[i];
+	}
+	if (!e || time(NULL) - e->scanned >= EP_RESCAN_S)
+		ep_scan(e ? e : (e = oldest), pid);
+	e->used = ++ep_clock;
+	return e;
+}
+
+/* The events and data under which epoll @epfd of @pid watches socket @fd (inode @ino). */
+static bool ep_entry(pid_t pid, int epfd, int fd, unsigned long ino, struct ep_reg *r)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, epfd);
+	f = fopen(path, "re");
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		unsigned long long data;
+		unsigned long tino;
+		unsigned int events;
+		long long pos;
+		int tfd;
+
+		if (sscanf(line, "tfd: %d events: %x data: %llx pos:%lli ino:%lx", &tfd, &events,
+			   &data, &pos, &tino) == 5 && tfd == fd && tino == ino) {
+			r->epfd = epfd;
+			r->events = events;
+			r->data = data;
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The epoll registrations of the caller's socket @fd (@old, our copy). -1: can't tell. */
+static int ep_registrations(pid_t pid, int fd, int old, struct ep_reg *regs, int max)
+{
+	struct ep_proc *e = ep_proc_of(pid);
+	struct stat st;
+	int i, n = 0;
+
+	if (fstat(old, &st))
+		return -1;
+	for (i = 0; i < e->nr && n < max; i++) {
+		struct kcmp_epoll_slot slot = { .efd = e->fds[i], .tfd = fd, .toff = 0 };
+		long same = syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot);
+
+		if (same < 0 && errno == EBADF) {
+			e->scanned = 0;		/* closed since the scan: scan again next time */
+			continue;
+		}
+		/* 0: it watches this very file; ENOSYS (no kcmp): read the fdinfo to know. */
+		if (same == 0 || (same < 0 && errno == ENOSYS))
+			n += ep_entry(pid, e->fds[i], fd, st.st_ino, &regs[n]);
+	}
+	return n;
+}
+
+/*
+ * Register @new under the caller's number @fd in each epoll of @regs, through
+ * copies of them: epoll keys its entries by file and descriptor number, so the
+ * caller's later EPOLL_CTL_MOD/DEL on @fd find them. The number is borrowed in
+ * our own table for the call (whatever we had there is put back).
+ */
+static bool ep_carry(int pidfd, int fd, int new, const struct ep_reg *regs, int n)
+{
+	bool ok = true;
+	int i, saved = -1;
+
+	if (fd != new) {
+		saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (saved < 0 && errno != EBADF)
+			return false;
+		if (dup3(new, fd, O_CLOEXEC) != fd) {
+			if (saved >= 0)
+				close(saved);
+			return false;
+		}
+	}
+	for (i = 0; i < n && ok; i++) {
+		struct epoll_event ev = { .events = regs[i].events, .data.u64 = regs[i].data };
+		int ep = syscall(SYS_pidfd_getfd, pidfd, regs[i].epfd, 0);
+
+		ok = ep >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+		if (!ok)
+			say("can't register the MPTCP socket in the program's epoll: %s",
+			    strerror(errno));
+		if (ep >= 0)
+			close(ep);
+	}
+	if (fd != new) {
+		if (saved >= 0) {
+			dup3(saved, fd, O_CLOEXEC);
+			close(saved);
+		} else {
+			close(fd);
+		}
+	}
+	return ok;
+}
+
 /* The local address a socket is bound to, if any (before connect: `source`). */
 static bool bound_address(int fd, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -297,7 +474,8 @@ static bool bound_address(int fd, struct sockaddr_storage *ss, socklen_t *len)
 /* Swap the caller's socket for an MPTCP one. True when the caller's fd is now MPTCP. */
 static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_connect)
 {
-	int fd = n->data.args[0], pidfd, old = -1, new = -1, family, one = 1, reuse;
+	int fd = n->data.args[0], pidfd, old = -1, new = -1, family, one = 1, reuse, nregs;
+	struct ep_reg regs[EP_PER_PROC];
 	struct seccomp_notif_addfd addfd = {};
 	struct sockaddr_storage local;
 	socklen_t local_len;
@@ -309,7 +487,6 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 	if (pidfd < 0)
 		return false;
 	old = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	close(pidfd);
 	if (old < 0)
 		goto out;
 	family = get_int(old, SOL_SOCKET, SO_DOMAIN);
@@ -349,6 +526,9 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 		}
 		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
 	}
+	nregs = ep_registrations(n->pid, fd, old, regs, EP_PER_PROC);
+	if (nregs < 0 || (nregs && !ep_carry(pidfd, fd, new, regs, nregs)))
+		goto out;	/* new's registrations, if any, go when it is closed */
 	/* The call may have been interrupted meanwhile: then its fd is not ours to replace. */
 	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id))
 		goto out;
@@ -359,6 +539,7 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 	addfd.newfd_flags = caller_cloexec(n->pid, fd) ? O_CLOEXEC : 0;
 	done = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == fd;
 out:
+	close(pidfd);
 	if (old >= 0)
 		close(old);
 	if (new >= 0)

@@ -45,16 +45,16 @@ for ((r = 1; r <= rounds; r++)); do
 	"$bin" detach --all >/dev/null 2>&1
 	sample sock_plain "$("$b" socket "$n_sock")"
 	sample sock_native "$("$b" socket "$n_sock" mptcp)"
-	sample conn_tcp "$("$b" connect "$n_conn" 7000)"
-	sample conn_native "$("$b" connect "$n_conn" 7000 mptcp)"
+	sample conn_tcp "$("$b" connect "$n_conn" 7000 2>/dev/null)"
+	sample conn_native "$("$b" connect "$n_conn" 7000 mptcp 2>/dev/null)"
 
 	"$bin" attach --cgroup /mu-bench --policy "$tmp/p10.policy" >/dev/null || exit 1
 	sample sock_outside "$("$b" socket "$n_sock")"
 	sample sock_inside "$(in_cg "$b" socket "$n_sock")"
-	sample conn_10 "$(in_cg "$b" connect "$n_conn" 7000)"
+	sample conn_10 "$(in_cg "$b" connect "$n_conn" 7000 2>/dev/null)"
 
 	"$bin" reload --policy "$tmp/p10k.policy" >/dev/null || exit 1
-	sample conn_10k "$(in_cg "$b" connect "$n_conn" 7000)"
+	sample conn_10k "$(in_cg "$b" connect "$n_conn" 7000 2>/dev/null)"
 	# The loop's connects must have matched the last line, or nothing was measured.
 	matched=$("$bin" status --json | jq '.attachments[0].entries[-1].connects')
 	[ "$matched" -ge "$n_conn" ] || { echo "bench: connects were not classified" >&2; exit 1; }

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# What the run engine costs, natively on this kernel (no emulation), in a
+# network namespace of its own over loopback:
+#   - connect() + accept() + close() under run, to an unlisted address (the
+#     supervisor's round trip alone) and to a listed one (both ends made MPTCP),
+#     against the plain program and against native MPTCP, with the synchronous
+#     wake-up (6.6+) and without;
+#   - HAProxy's short-connection rate under run against plain HAProxy, with
+#     nothing listed and with frontend and server listed.
+# Every condition is measured in each round, rounds alternate; the report is
+# medians and ratios of this one run. Needs root.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/mptcp-upgrade
+b=$top/.output/selftests/bench_sock
+sock=$top/.output/selftests/mu_sock
+rounds=${BENCH_ROUNDS:-5}
+n_conn=${BENCH_CONNECTS:-2000}
+n_req=${BENCH_REQUESTS:-2000}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench_run: needs root (the run engine's supervisor); skipped"
+	exit 0
+fi
+if [ -z "${MU_BENCH_NETNS:-}" ]; then
+	exec unshare -n env MU_BENCH_NETNS=1 "$0" "$@"
+fi
+ip link set dev lo up
+
+tmp=$(mktemp -d /tmp/mu-bench-run.XXXXXX)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+die() { echo "bench_run: $*" >&2; exit 1; }
+
+printf 'mptcp4@127.0.0.1:7000\n' >"$tmp/listed.policy"
+printf 'server elsewhere mptcp4@192.0.2.1:9\n' >"$tmp/unlisted.policy"
+
+declare -A samples
+sample() { samples[$1]+="$2 "; }
+median() { tr ' ' '\n' <<<"${samples[$1]}" | grep . | sort -n | awk '{ v[NR] = $1 }
+	END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { printf "%.2fx", a / b }'; }
+
+# connect_sample NAME WANT_PROTO CMD...: one timed loop; the protocols it saw must be WANT.
+connect_sample() {
+	local name=$1 want=$2 ns
+	shift 2
+	ns=$("$@" connect "$n_conn" 7000 2>"$tmp/proto") || die "$name: $(cat "$tmp/proto")"
+	grep -q "client=$want server=$want" "$tmp/proto" ||
+		die "$name measured the wrong sockets: $(cat "$tmp/proto"), want $want"
+	sample "$name" "$ns"
+}
+
+native_b() { "$b" "$@" mptcp; }
+no_sync() { MU_RUN_SYNC_WAKEUP=0 "$@"; }
+
+for ((r = 1; r <= rounds; r++)); do
+	connect_sample plain 6 "$b"
+	connect_sample native 262 native_b
+	connect_sample unlisted_sync 6 "$bin" run --policy "$tmp/unlisted.policy" -- "$b"
+	connect_sample listed_sync 262 "$bin" run --policy "$tmp/listed.policy" -- "$b"
+	connect_sample unlisted_nosync 6 no_sync "$bin" run --policy "$tmp/unlisted.policy" -- "$b"
+	connect_sample listed_nosync 262 no_sync "$bin" run --policy "$tmp/listed.policy" -- "$b"
+done
+
+us() { awk -v a="$(median "$1")" 'BEGIN { printf "%7.1f us", a / 1000 }'; }
+echo "run engine, $(uname -r), natively: socket() + connect() + accept() + close() on"
+echo "127.0.0.1, $n_conn per sample, medians of $rounds rounds:"
+printf '  plain TCP program                  %s\n' "$(us plain)"
+printf '  native MPTCP program               %s\n' "$(us native)"
+printf '  run, unlisted, synchronous wake-up %s\n' "$(us unlisted_sync)"
+printf '  run, listed,   synchronous wake-up %s\n' "$(us listed_sync)"
+printf '  run, unlisted, plain wake-up       %s\n' "$(us unlisted_nosync)"
+printf '  run, listed,   plain wake-up       %s\n' "$(us listed_nosync)"
+echo "  ratios (goal: unlisted / plain <= 1.3):"
+echo "    unlisted / plain TCP (sync wake-up):      $(ratio unlisted_sync plain)"
+echo "    listed / native MPTCP (sync wake-up):     $(ratio listed_sync native)"
+echo "    unlisted / plain TCP (plain wake-up):     $(ratio unlisted_nosync plain)"
+echo "    listed / native MPTCP (plain wake-up):    $(ratio listed_nosync native)"
+echo "    plain wake-up / sync wake-up (unlisted):  $(ratio unlisted_nosync unlisted_sync)"
+
+# ---- HAProxy: short connections through a tcp-mode frontend ---------------------------
+
+if ! command -v haproxy >/dev/null; then
+	echo
+	echo "HAProxy under run: skipped (haproxy is not installed)"
+	exit 0
+fi
+# Three HAProxy instances at once (plain; under run, nothing listed; under run,
+# frontend and server listed), each with its own MPTCP echo backend.
+printf 'bind mptcp4@127.0.0.1:7713\nserver b mptcp4@127.0.0.1:7793\n' >"$tmp/hap-listed.policy"
+for i in 1 2 3; do
+	printf '%s\n' global '	maxconn 4096' defaults '	mode tcp' '	timeout connect 5s' \
+		'	timeout client 10s' '	timeout server 10s' \
+		'frontend f' "	bind 127.0.0.1:771$i" '	default_backend b' \
+		'backend b' "	server s 127.0.0.1:779$i" >"$tmp/hap$i.cfg"
+	"$sock" sink 127.0.0.1 "779$i" 3600 >"$tmp/sink$i.out" 2>&1 &
+	pids+=($!)
+done
+haproxy -W -db -f "$tmp/hap1.cfg" >"$tmp/hap1.log" 2>&1 &
+pids+=($!)
+"$bin" run --policy "$tmp/unlisted.policy" -- haproxy -W -db -f "$tmp/hap2.cfg" \
+	>"$tmp/hap2.log" 2>&1 &
+pids+=($!)
+"$bin" run --policy "$tmp/hap-listed.policy" -- haproxy -W -db -f "$tmp/hap3.cfg" \
+	>"$tmp/hap3.log" 2>&1 &
+pids+=($!)
+listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
+for port in 7711 7712 7713 7791 7792 7793; do
+	for ((t = 0; t < 200; t++)); do
+		listening "$port" && break
+		sleep 0.05
+	done
+	listening "$port" || die "nothing listens on $port"
+done
+rate_sample() {	# rate_sample NAME PORT [mptcp]
+	local got
+	got=$("$sock" rate 127.0.0.1 "$2" "$n_req" ${3:-}) || die "$1: $got"
+	got=${got#rate }
+	sample "$1" "${got%/s}"
+}
+for ((r = 1; r <= rounds; r++)); do
+	rate_sample hap_plain 7711
+	rate_sample hap_unlisted 7712
+	rate_sample hap_listed 7713 mptcp
+done
+# The listed instance must have made its sockets MPTCP, or it measured plain TCP.
+made=$("$bin" status --json | jq --arg p "$tmp/hap-listed.policy" \
+	'[.runs[] | select(.policy == $p) | .counters.made_mptcp] | add')
+[ "${made:-0}" -ge $((rounds * n_req)) ] ||
+	die "the listed HAProxy made ${made:-0} sockets MPTCP, want >= $((rounds * n_req))"
+echo
+echo "HAProxy $(haproxy -v | sed -n 's/^HA-\{0,1\}Proxy version \([^ ]*\).*/\1/p') (-W, tcp mode), short connections"
+echo "(connect, 4-byte request, echo from the backend, close), $n_req per sample, medians of $rounds:"
+printf '  plain HAProxy                       %8.0f /s\n' "$(median hap_plain)"
+printf '  under run, nothing listed           %8.0f /s\n' "$(median hap_unlisted)"
+printf '  under run, frontend+server listed   %8.0f /s   (MPTCP on both sides)\n' \
+	"$(median hap_listed)"
+echo "  ratios (goal: >= 0.9):"
+echo "    run, nothing listed / plain:        $(ratio hap_unlisted hap_plain)"
+echo "    run, listed (MPTCP) / plain:        $(ratio hap_listed hap_plain)"
