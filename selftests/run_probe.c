@@ -14,6 +14,9 @@
  *   run_probe listen ADDR PORT
  *       socket(SOCK_CLOEXEC), SO_REUSEADDR, TCP_DEFER_ACCEPT 0, bind, listen
  *       ("ready ..."), accept one connection and report it
+ *   run_probe storm ADDR PORT N
+ *       N plain TCP sockets, one after the other: connect, echo 4 bytes, close;
+ *       prints "storm n=N mptcp=A tcp=B failed=C" (SO_PROTOCOL of each)
  *   run_probe mptcp-refuses
  *       exit 0 when this kernel refuses TCP_USER_TIMEOUT on an MPTCP socket
  */
@@ -144,8 +147,37 @@ static int probe_listen(const char *ip, int port)
 	return 0;
 }
 
+/* N plain TCP sockets connect one after the other, each echoes; count what they were. */
+static int probe_storm(const char *ip, int port, long n)
+{
+	struct sockaddr_in to = addr_of(ip, port);
+	long i, mptcp = 0, tcp = 0, failed = 0;
+
+	for (i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), proto;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[8];
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) ||
+		    write(fd, "ping", 4) != 4 || poll(&p, 1, 10000) != 1 ||
+		    read(fd, buf, sizeof(buf)) != 4) {
+			failed++;
+		} else {
+			proto = protocol_of(fd);
+			mptcp += proto == IPPROTO_MPTCP;
+			tcp += proto == IPPROTO_TCP;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("storm n=%ld mptcp=%ld tcp=%ld failed=%ld\n", n, mptcp, tcp, failed);
+	return failed != 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "storm"))
+		return probe_storm(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (argc >= 5 && !strcmp(argv[1], "connect"))
 		return probe_connect(argv[2], atoi(argv[3]), atoi(argv[4]),
 				     argc > 5 && !strcmp(argv[5], "uto"),

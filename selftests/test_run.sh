@@ -86,6 +86,14 @@ grep -q 'ready proto=6 ' "$tmp/l2.out" && grep -q 'accepted proto=6' "$tmp/l2.ou
 	ok "an unlisted listener stays a plain TCP socket" ||
 	not_ok "an unlisted listener stays a plain TCP socket" "$got" "$(cat "$tmp/l2.out")"
 
+"$bin" run --policy "$pol" -- "$sock" serve ::ffff:127.0.0.1 7500 1 >"$tmp/l4m.out" 2>&1 &
+pids+=($!)
+need "v4-mapped listener ready" grep -q ready "$tmp/l4m.out"
+got=$("$sock" connect 127.0.0.1 7500 mptcp)
+grep -q 'ready proto=262' "$tmp/l4m.out" && grep -q 'echo=ok mptcp=yes' <<<"$got" &&
+	ok "dual stack: bind() to ::ffff:127.0.0.1 on an IPv6 socket matches the IPv4 line" ||
+	not_ok "dual stack: a v4-mapped bind matches the IPv4 line" "$got" "$(cat "$tmp/l4m.out")"
+
 "$bin" run --policy "$pol" -- "$sock" serve ::1 7510 1 >"$tmp/l6.out" 2>&1 &
 pids+=($!)
 need "IPv6 listener ready" grep -q ready "$tmp/l6.out"
@@ -162,6 +170,11 @@ got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 40105 epoll 
 grep -q 'connect=einprogress epoll=ok fd_same=1 sport=40105 proto=262 .* echo=ok' <<<"$got" &&
 	ok "a socket in an epoll before connect() (nginx) is watched there after the swap" ||
 	not_ok "a socket in an epoll before connect() is watched there after the swap" "$got"
+got=$("$bin" run --policy "$pol" -- "$sock" connect ::ffff:127.0.0.1 7600 2>&1)
+got2=$("$bin" run --policy "$pol" -- "$sock" connect ::ffff:127.0.0.1 7601 2>&1)
+grep -q 'proto=262 echo=ok mptcp=yes' <<<"$got" && grep -q 'proto=6 echo=ok' <<<"$got2" &&
+	ok "dual stack: connect() to ::ffff:127.0.0.1 matches the IPv4 line, and only it" ||
+	not_ok "dual stack: a v4-mapped connect matches the IPv4 line" "$got" "$got2"
 got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7601 40101 2>&1)
 grep -q 'sport=40101 proto=6 ' <<<"$got" &&
 	ok "an unlisted connect stays a plain TCP socket" ||
@@ -310,6 +323,70 @@ rc=$?
 need "supervisors gone with their programs" no_supervisor "$pol"
 no_supervisor "$pol" && ok "no supervisor outlives its program" ||
 	not_ok "no supervisor outlives its program" "$(pgrep -af "mptcp-upgrade run")"
+
+# ---- faults: a reload in a connect storm, 10,000 connects and the supervisor's size ----
+
+# Two policies listing the storm's address at different entries; 7611 listed by neither.
+printf 'server a mptcp4@127.0.0.1:7610\n' >"$tmp/storm-a.policy"
+printf 'bind mptcp4@127.0.0.1:7999\nserver b mptcp4@127.0.0.1:7998\nserver a mptcp4@127.0.0.1:7610\n' \
+	>"$tmp/storm-b.policy"
+cp "$tmp/storm-a.policy" "$tmp/storm.policy"
+"$sock" sink 127.0.0.1 7610 120 >"$tmp/ss1.out" 2>&1 &
+pids+=($!)
+"$sock" sink 127.0.0.1 7611 120 >"$tmp/ss2.out" 2>&1 &
+pids+=($!)
+need "the storm's sinks ready" grep -q ready "$tmp/ss1.out"
+need "the storm's sinks ready" grep -q ready "$tmp/ss2.out"
+storm_n=${MU_STORM:-4000}
+"$bin" run --policy "$tmp/storm.policy" -- sh -c \
+	"'$probe' storm 127.0.0.1 7610 $storm_n & '$probe' storm 127.0.0.1 7611 $storm_n & wait" \
+	>"$tmp/storm.out" 2>&1 &
+storm=$!
+# Reload (alternating the two files, each swapped in by rename) until the storm ends.
+reloads=0
+while kill -0 "$storm" 2>/dev/null && [ "$reloads" -lt 2000 ]; do
+	if [ $((reloads % 2)) = 0 ]; then src=$tmp/storm-b.policy; else src=$tmp/storm-a.policy; fi
+	cp "$src" "$tmp/storm.new" && mv "$tmp/storm.new" "$tmp/storm.policy"
+	pkill -HUP -f "^$bin run --policy $tmp/storm.policy" && reloads=$((reloads + 1))
+	sleep 0.01
+done
+wait "$storm"
+done_reloads=$(grep -c 'reloaded .*storm.policy' "$tmp/storm.out")
+grep -q "storm n=$storm_n mptcp=$storm_n tcp=0 failed=0" "$tmp/storm.out" &&
+	grep -q "storm n=$storm_n mptcp=0 tcp=$storm_n failed=0" "$tmp/storm.out" &&
+	[ "$done_reloads" -ge 3 ] &&
+	ok "$done_reloads reloads during 2 x $storm_n connects: none failed, listed all MPTCP, unlisted all TCP" ||
+	not_ok "reloads during a connect storm: none failed or misclassified" \
+		"reloads $done_reloads" "$(grep -v reloaded "$tmp/storm.out")"
+
+# The supervisor's descriptors and memory after 1,000 and after 10,000 listed connects.
+printf 'mptcp4@127.0.0.1:7620\n' >"$tmp/leak.policy"
+mkfifo "$tmp/leak1" "$tmp/leak2"
+bench=$top/.output/selftests/bench_sock
+"$bin" run --policy "$tmp/leak.policy" -- sh -c \
+	"'$bench' connect 1000 7620 >'$tmp/leak.out' 2>&1; echo phase1 >>'$tmp/leak.out';
+	 read x <'$tmp/leak1'; '$bench' connect 9000 7620 >>'$tmp/leak.out' 2>&1;
+	 echo phase2 >>'$tmp/leak.out'; read y <'$tmp/leak2'" >"$tmp/leak.log" 2>&1 &
+leaker=$!
+pids+=($leaker)
+need "1,000 listed connects done" grep -q phase1 "$tmp/leak.out"
+sup=$(pgrep -f "^$bin run --policy $tmp/leak.policy")
+fds1=$(ls "/proc/$sup/fd" | wc -l)
+rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$sup/status")
+echo go >"$tmp/leak1"
+need "10,000 listed connects done" grep -q phase2 "$tmp/leak.out"
+fds2=$(ls "/proc/$sup/fd" | wc -l)
+rss2=$(awk '/^VmRSS/ { print $2 }' "/proc/$sup/status")
+made=$("$bin" status --json | jq --arg p "$tmp/leak.policy" \
+	'.runs[] | select(.policy == $p) | .counters.made_mptcp')
+echo go >"$tmp/leak2"
+wait "$leaker"
+[ "$fds1" = "$fds2" ] && [ $((rss2 - rss1)) -le 128 ] && [ "${made:-0}" -ge 10000 ] &&
+	grep -c 'client=262 server=262' "$tmp/leak.out" | grep -qx 2 &&
+	ok "10,000 listed connects: the supervisor's fds stay $fds2, its RSS ${rss1} -> ${rss2} KiB" ||
+	not_ok "10,000 listed connects leave the supervisor's fds and memory as they were" \
+		"fds $fds1 -> $fds2, RSS $rss1 -> $rss2 KiB, made MPTCP ${made:-?}" \
+		"$(cat "$tmp/leak.out")"
 
 # ---- reload and the supervisor's death ---------------------------------------------
 

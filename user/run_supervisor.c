@@ -474,7 +474,7 @@ static bool bound_address(int fd, struct sockaddr_storage *ss, socklen_t *len)
 /* Swap the caller's socket for an MPTCP one. True when the caller's fd is now MPTCP. */
 static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_connect)
 {
-	int fd = n->data.args[0], pidfd, old = -1, new = -1, family, one = 1, reuse, nregs;
+	int fd = n->data.args[0], pidfd, old = -1, new = -1, family, one = 1, reuse, nregs, ret;
 	struct ep_reg regs[EP_PER_PROC];
 	struct seccomp_notif_addfd addfd = {};
 	struct sockaddr_storage local;
@@ -537,7 +537,10 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 	addfd.srcfd = new;
 	addfd.newfd = fd;
 	addfd.newfd_flags = caller_cloexec(n->pid, fd) ? O_CLOEXEC : 0;
-	done = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == fd;
+	do
+		ret = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+	while (ret < 0 && errno == EINTR);
+	done = ret == fd;
 out:
 	close(pidfd);
 	if (old >= 0)
@@ -673,7 +676,13 @@ static void oom_protect(void)
 
 void run_supervisor_signals(void)
 {
-	struct sigaction hup = { .sa_handler = on_hup }, usr1 = { .sa_handler = on_usr1 };
+	/*
+	 * SA_RESTART: a reload must not cut a swap short. ADDFD waits for the
+	 * caller to take the new socket and gives up on a signal (EINTR), which
+	 * left a listed socket TCP when a SIGHUP came at that moment.
+	 */
+	struct sigaction hup = { .sa_handler = on_hup, .sa_flags = SA_RESTART };
+	struct sigaction usr1 = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
 
 	sigaction(SIGHUP, &hup, NULL);
 	sigaction(SIGUSR1, &usr1, NULL);
