@@ -44,8 +44,11 @@ bind mptcp6@[::1]:7510
 server s1 mptcp4@127.0.0.1:7600
 EOF
 # Supervisors keep run's command line; anchored, so a shell quoting it is not one.
+# run's processes (supervisor and watcher) for a policy; the supervisor status knows.
 supervisors() { pgrep -f "^$bin run --policy $1" | wc -l; }
 no_supervisor() { [ "$(supervisors "$1")" = 0 ]; }
+supervisor_of() { "$bin" status --json | jq -r --arg p "$1" '.runs[] | select(.policy == $p) | .supervisor'; }
+one_supervisor() { [ "$(supervisor_of "$1" | wc -w)" = 1 ]; }
 
 # ---- bad input: one error line, nothing started ---------------------------------
 
@@ -370,7 +373,7 @@ bench=$top/.output/selftests/bench_sock
 leaker=$!
 pids+=($leaker)
 need "1,000 listed connects done" grep -q phase1 "$tmp/leak.out"
-sup=$(pgrep -f "^$bin run --policy $tmp/leak.policy")
+sup=$(supervisor_of "$tmp/leak.policy")
 fds1=$(ls "/proc/$sup/fd" | wc -l)
 rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$sup/status")
 echo go >"$tmp/leak1"
@@ -395,7 +398,6 @@ mkfifo "$tmp/go"
 "$bin" run --policy "$tmp/reload.policy" -- sh -c \
 	"read x <'$tmp/go'; exec '$probe' listen 127.0.0.1 7520" >"$tmp/r.out" 2>&1 &
 pids+=($!)
-one_supervisor() { [ "$(supervisors "$1")" = 1 ]; }
 need "the reload test's supervisor" one_supervisor "$tmp/reload.policy"
 got=$("$bin" status --json | jq -r --arg p "$tmp/reload.policy" \
 	'[.runs[] | select(.policy == $p)] | length')
@@ -418,7 +420,7 @@ need "the reload test's program and supervisor gone" no_supervisor "$tmp/reload.
 
 cp "$tmp/reload.policy" "$tmp/k.policy"
 mkfifo "$tmp/go2"
-"$bin" run --policy "$tmp/k.policy" -- sh -c \
+"$bin" run --policy "$tmp/k.policy" --on-supervisor-death keep -- sh -c \
 	"read x <'$tmp/go2'; exec '$probe' connect 127.0.0.1 7600 40104" >"$tmp/k.out" 2>&1 &
 kpid=$!
 need "the last test's supervisor" one_supervisor "$tmp/k.policy"
@@ -436,12 +438,35 @@ need "the supervisor refused the bad file" grep -q 'policy in force stays' "$tmp
 grep -q 'k.policy:5:' "$tmp/k.out" &&
 	ok "a reload with a bad file says where, and the policy in force stays" ||
 	not_ok "a reload with a bad file says where" "$(cat "$tmp/k.out")"
-pkill -KILL -f "^$bin run --policy $tmp/k.policy"
+ksup=$(supervisor_of "$tmp/k.policy")
+kill -KILL "$ksup"
+need "the watcher's report" grep -q "the supervisor $ksup of program $kpid was killed by signal 9" \
+	"$tmp/k.out"
 echo go >"$tmp/go2"
 wait "$kpid"
-grep -q 'setup failed errno=38' "$tmp/k.out" &&
-	ok "with its supervisor killed, the program's bind() fails with ENOSYS, loudly" ||
-	not_ok "with its supervisor killed, the program's bind() fails with ENOSYS" \
+grep -q 'setup failed errno=38' "$tmp/k.out" && grep -q 'now fail with ENOSYS; restart it' "$tmp/k.out" &&
+	ok "supervisor killed (keep): the watcher logs it, the program's bind() fails with ENOSYS" ||
+	not_ok "with its supervisor killed, the program's bind() fails with ENOSYS, logged" \
 		"$(cat "$tmp/k.out")"
+[ "$(supervisor_of "$tmp/k.policy" | wc -w)" = 0 ] &&
+	ok "the killed supervisor is gone from status" ||
+	not_ok "the killed supervisor is gone from status" "$("$bin" status)"
+
+# By default the watcher stops the program, so that its service manager restarts it.
+"$bin" run --policy "$pol" -- sh -c 'trap "exit 42" TERM; while :; do sleep 0.1; done' \
+	>"$tmp/d.out" 2>&1 &
+dpid=$!
+need "the default test's supervisor" one_supervisor "$pol"
+dsup=$(supervisor_of "$pol")
+kill -KILL "$dsup"
+wait "$dpid"
+rc=$?
+[ "$rc" = 42 ] && grep -q "supervisor $dsup of program $dpid was killed by signal 9.*stopping it (SIGTERM)" \
+	"$tmp/d.out" &&
+	ok "supervisor killed (default): logged, and the program gets SIGTERM (exit 42 here)" ||
+	not_ok "supervisor killed: logged, and the program gets SIGTERM" "rc $rc" "$(cat "$tmp/d.out")"
+need "the watcher gone too" no_supervisor "$pol"
+run run --policy "$pol" --on-supervisor-death later -- true
+expect "run --on-supervisor-death takes stop or keep" 2 "takes stop or keep"
 
 tap_end

@@ -36,6 +36,12 @@
 #include "run.h"
 #include "sys.h"
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS	SECCOMP_IOW(4, __u64)
 #endif
@@ -53,7 +59,7 @@
 void help_run(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s run --policy FILE [--] COMMAND [ARG...]\n"
+		"Usage: %s run --policy FILE [--on-supervisor-death stop|keep] [--] COMMAND [ARG...]\n"
 		"\n"
 		"Run COMMAND (a proxy) so that its TCP sockets become MPTCP exactly where the\n"
 		"policy lists their address: bind() to a listed local address (bind lines),\n"
@@ -61,7 +67,10 @@ void help_run(FILE *out)
 		"plain TCP socket. Works on any kernel with MPTCP and seccomp user\n"
 		"notification (Linux 5.9+), without BPF trampolines. COMMAND keeps this\n"
 		"process's PID; a supervisor process, forked off, serves the calls, and\n"
-		"SIGHUP to it (or '%s reload') reads the policy again.\n"
+		"SIGHUP to it (or '%s reload') reads the policy again. If the supervisor dies\n"
+		"while COMMAND runs, COMMAND's bind() and connect() fail with ENOSYS: a watcher\n"
+		"process logs it and stops COMMAND with SIGTERM so that its service manager\n"
+		"restarts it (--on-supervisor-death keep: log only).\n"
 		"Not covered: sockets created through io_uring, and fds inherited from\n"
 		"outside (a listener passed by an old process).\n",
 		prog_name, prog_name);
@@ -155,12 +164,52 @@ static int supervise(int sock, const char *policy_path, struct loaded_policy *lp
 	return ret;
 }
 
+/*
+ * The watcher: the supervisor's parent, which does nothing but wait for it.
+ * A supervisor that leaves with status 0 saw the program's end. Any other end
+ * (a crash, a kill) while the program runs leaves the program's bind() and
+ * connect() failing with ENOSYS: the watcher says so on stderr (the unit's
+ * journal) and, unless told to keep it, stops the program with SIGTERM so
+ * that its service manager starts it again under a new supervisor.
+ */
+static int watch(pid_t supervisor, pid_t proxy, int proxy_pidfd, bool stop_program)
+{
+	int status, ret;
+	char how[64];
+
+	do
+		ret = waitpid(supervisor, &status, 0);
+	while (ret < 0 && errno == EINTR);
+	if (ret < 0 || (WIFEXITED(status) && !WEXITSTATUS(status)))
+		return 0;
+	/* The program gone too (a unit stopped as a whole): nothing to report. */
+	if (syscall(SYS_pidfd_send_signal, proxy_pidfd, 0, NULL, 0))
+		return 0;
+	run_registry_remove(supervisor);
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+	fprintf(stderr, "%s run[%d]: the supervisor %d of program %d %s: the program's bind() "
+		"and connect() on IP addresses now fail with ENOSYS%s\n", prog_name,
+		(int)getpid(), (int)supervisor, (int)proxy, how,
+		stop_program ? "; stopping it (SIGTERM) so that it can be started again" :
+		"; restart it (--on-supervisor-death keep)");
+	if (stop_program)
+		syscall(SYS_pidfd_send_signal, proxy_pidfd, SIGTERM, NULL, 0);
+	return 1;
+}
+
 int do_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, 'P' },
+		{ "on-supervisor-death", required_argument, NULL, 'D' },
 		{}
 	};
+	bool stop_program = true;
+	int proxy_pidfd;
 	struct loaded_policy lp = {};
 	const char *policy = NULL;
 	int c, sp[2], listener, enabled;
@@ -176,6 +225,11 @@ int do_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		if (c == 'P')
 			policy = optarg;
+		else if (c == 'D' && (!strcmp(optarg, "stop") || !strcmp(optarg, "keep")))
+			stop_program = !strcmp(optarg, "stop");
+		else if (c == 'D')
+			return usage_err("run: --on-supervisor-death takes stop or keep, not '%s'",
+					 optarg);
 		else
 			return usage_err("run: unknown option '%s' (see '%s run help')",
 					 argv[optind - 1], prog_name);
@@ -199,6 +253,14 @@ int do_run(int argc, char **argv)
 		loaded_policy_free(&lp);
 		return 1;
 	}
+	proxy_pidfd = syscall(SYS_pidfd_open, proxy, 0);
+	if (proxy_pidfd < 0) {
+		p_err("the kernel has no pidfd_open (%s): the run engine needs Linux 5.9+",
+		      strerror(errno));
+		loaded_policy_free(&lp);
+		return 1;
+	}
+	fcntl(proxy_pidfd, F_SETFD, FD_CLOEXEC);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
 		p_err("can't create a socket pair: %s", strerror(errno));
 		loaded_policy_free(&lp);
@@ -217,12 +279,30 @@ int do_run(int argc, char **argv)
 		 * be a child of the proxy, whose own child reaping (a master process
 		 * watching its workers) has no business seeing it.
 		 */
+		pid_t supervisor;
+
 		close(sp[0]);
 		if (fork())
 			_exit(0);
 		setsid();	/* the terminal's ^C is for the proxy, not for it */
-		_exit(supervise(sp[1], lp.path, &lp, proxy));
+		supervisor = fork();
+		if (supervisor == 0) {
+			close(proxy_pidfd);
+			_exit(supervise(sp[1], lp.path, &lp, proxy));
+		}
+		/* The watcher: no socket pair (the supervisor alone gets the listener). */
+		close(sp[1]);
+		loaded_policy_free(&lp);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGUSR1, SIG_IGN);
+		if (supervisor < 0)
+			_exit(1);	/* the program gets EOF on the pair and says so */
+		run_oom_protect();
+		_exit(watch(supervisor, proxy, proxy_pidfd, stop_program));
 	}
+	close(proxy_pidfd);
 	close(sp[1]);
 	waitpid(sup, NULL, 0);	/* the middle process */
 	listener = install_filter();

@@ -16,6 +16,9 @@
  * filter any more. @lp is the policy in force; SIGHUP reads @policy_path again
  * (a file with an error changes nothing). Returns the exit code.
  */
+/* oom_score_adj -1000 for the supervisor and its watcher (logged when refused). */
+void run_oom_protect(void);
+
 /* Its signals: SIGHUP reloads, SIGUSR1 reports, SIGTERM and SIGINT are the program's. */
 void run_supervisor_signals(void);
 

@@ -662,7 +662,7 @@ static void reload(const char *policy_path, struct loaded_policy *lp)
 	say("reloaded %s: %zu entries", policy_path, lp->pol.nr_entries);
 }
 
-static void oom_protect(void)
+void run_oom_protect(void)
 {
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 
@@ -700,7 +700,7 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s", policy_path);
-	oom_protect();
+	run_oom_protect();
 	registry_program = proxy;
 	started_at = time(NULL);
 	if (counters_for(lp))
