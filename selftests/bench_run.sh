@@ -133,6 +133,7 @@ for ((r = 1; r <= rounds; r++)); do
 	rate_sample hap_plain 7711
 	rate_sample hap_unlisted 7712
 	rate_sample hap_listed 7713 mptcp
+	[ -n "${BENCH_DEBUG:-}" ] && "$bin" status --json | jq -c '.runs[] | .counters' >&2
 done
 # The listed instance must have made its sockets MPTCP, or it measured plain TCP.
 made=$("$bin" status --json | jq --arg p "$tmp/hap-listed.policy" \

@@ -17,6 +17,8 @@
  *   run_probe storm ADDR PORT N
  *       N plain TCP sockets, one after the other: connect, echo 4 bytes, close;
  *       prints "storm n=N mptcp=A tcp=B failed=C" (SO_PROTOCOL of each)
+ *   run_probe storm-thread ADDR PORT N
+ *       the same, from a second thread (not the thread-group leader)
  *   run_probe mptcp-refuses
  *       exit 0 when this kernel refuses TCP_USER_TIMEOUT on an MPTCP socket
  */
@@ -26,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,10 +177,34 @@ static int probe_storm(const char *ip, int port, long n)
 	return failed != 0;
 }
 
+struct storm_args {
+	const char *ip;
+	int port;
+	long n;
+	int ret;
+};
+
+static void *storm_thread(void *arg)
+{
+	struct storm_args *a = arg;
+
+	a->ret = probe_storm(a->ip, a->port, a->n);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "storm"))
 		return probe_storm(argv[2], atoi(argv[3]), atol(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "storm-thread")) {
+		/* The same from a thread that is not the process's leader (HAProxy's threads). */
+		struct storm_args a = { argv[2], atoi(argv[3]), atol(argv[4]), 1 };
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, storm_thread, &a) || pthread_join(t, NULL))
+			return 1;
+		return a.ret;
+	}
 	if (argc >= 5 && !strcmp(argv[1], "connect"))
 		return probe_connect(argv[2], atoi(argv[3]), atoi(argv[4]),
 				     argc > 5 && !strcmp(argv[5], "uto"),

@@ -362,6 +362,12 @@ grep -q "storm n=$storm_n mptcp=$storm_n tcp=0 failed=0" "$tmp/storm.out" &&
 	not_ok "reloads during a connect storm: none failed or misclassified" \
 		"reloads $done_reloads" "$(grep -v reloaded "$tmp/storm.out")"
 
+# Calls from a thread that is not the leader (HAProxy's threads, thread pools).
+got=$("$bin" run --policy "$tmp/storm-a.policy" -- "$probe" storm-thread 127.0.0.1 7610 50 2>&1)
+grep -q 'storm n=50 mptcp=50 tcp=0 failed=0' <<<"$got" &&
+	ok "connects from a second thread are made MPTCP too (50 of 50)" ||
+	not_ok "connects from a second thread are made MPTCP too" "$got"
+
 # The supervisor's descriptors and memory after 1,000 and after 10,000 listed connects.
 printf 'mptcp4@127.0.0.1:7620\n' >"$tmp/leak.policy"
 mkfifo "$tmp/leak1" "$tmp/leak2"

@@ -186,43 +186,117 @@ static int get_int(int fd, int level, int name)
 	return getsockopt(fd, level, name, &v, &len) ? -1 : v;
 }
 
-/* FD_CLOEXEC of the caller's descriptor, from its fdinfo ("flags: 02000002"). */
+/* FD_CLOEXEC of the caller's descriptor, from its fdinfo ("flags:\t02000002"). */
 static bool caller_cloexec(pid_t pid, int fd)
 {
-	char path[64], line[128];
-	unsigned long flags = 0;
-	bool found = false;
-	FILE *f;
+	char path[64], buf[512], *flags;
+	int f;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
-	f = fopen(path, "re");
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "flags: %lo", &flags) == 1;
-	if (f)
-		fclose(f);
-	return flags & O_CLOEXEC;
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	flags = strstr(buf, "flags:");
+	return flags && strtoul(flags + 6, NULL, 8) & O_CLOEXEC;
+}
+
+/*
+ * What a fresh TCP socket has for each carried option, per network namespace
+ * and family (the defaults come from the namespace's sysctls): taken once and
+ * kept DEFAULTS_TTL_S seconds, rather than a socket and 28 getsockopt() calls
+ * more on every swap.
+ */
+#define DEFAULTS_CACHE		8
+#define DEFAULTS_TTL_S		10
+
+struct option_defaults {
+	unsigned long netns;
+	int family;
+	time_t taken;
+	unsigned long long used;
+	bool have[NR_CARRIED];
+	socklen_t len[NR_CARRIED];
+	char val[NR_CARRIED][64];
+};
+
+static struct option_defaults defaults[DEFAULTS_CACHE];
+static unsigned long long defaults_clock;
+static struct stat self_netns;
+
+static void take_defaults(struct option_defaults *d, int fresh)
+{
+	size_t i;
+
+	for (i = 0; i < NR_CARRIED; i++) {
+		d->len[i] = sizeof(d->val[i]);
+		memset(d->val[i], 0, sizeof(d->val[i]));
+		d->have[i] = !getsockopt(fresh, carried[i].level, carried[i].name, d->val[i],
+					 &d->len[i]);
+	}
+	d->taken = time(NULL);
+}
+
+/* The cached defaults for @netns and @family, or a slot to take them into (*stale). */
+static struct option_defaults *defaults_for(unsigned long netns, int family, bool *stale)
+{
+	struct option_defaults *d = NULL, *oldest = &defaults[0];
+	size_t i;
+
+	for (i = 0; i < DEFAULTS_CACHE && !d; i++) {
+		if (defaults[i].netns == netns && defaults[i].family == family)
+			d = &defaults[i];
+		else if (defaults[i].used < oldest->used)
+			oldest = &defaults[i];
+	}
+	*stale = !d || time(NULL) - d->taken >= DEFAULTS_TTL_S;
+	if (!d) {
+		d = oldest;
+		d->netns = netns;
+		d->family = family;
+	}
+	d->used = ++defaults_clock;
+	return d;
 }
 
 /*
  * An MPTCP socket in the same network namespace as @old (the caller may have
- * changed its namespace since it was started).
+ * changed its namespace since it was started), and the option defaults of that
+ * namespace.
  */
-static int mptcp_socket_like(int old, int family)
+static int mptcp_socket_like(int old, int family, struct option_defaults **def)
 {
-	int nsfd = ioctl(old, SIOCGSKNS), self = -1, fd;
-	struct stat a, b;
+	int nsfd = ioctl(old, SIOCGSKNS), self = -1, fd = -1, fresh;
+	struct stat ns = self_netns;
+	bool stale;
 
-	if (nsfd >= 0 && !fstat(nsfd, &a) && !stat("/proc/self/ns/net", &b) &&
-	    a.st_ino != b.st_ino) {
+	if (nsfd >= 0 && fstat(nsfd, &ns)) {
+		close(nsfd);
+		return -1;
+	}
+	*def = defaults_for(ns.st_ino, family, &stale);
+	if (nsfd >= 0 && ns.st_ino != self_netns.st_ino) {
 		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (self < 0 || setns(nsfd, CLONE_NEWNET)) {
-			if (self >= 0)
-				close(self);
-			close(nsfd);
-			return -1;
-		}
+		if (self < 0 || setns(nsfd, CLONE_NEWNET))
+			goto out;
 	}
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+	if (fd >= 0 && stale) {
+		fresh = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+		if (fresh < 0) {
+			close(fd);
+			fd = -1;
+		} else {
+			take_defaults(*def, fresh);
+			close(fresh);
+		}
+	}
+out:
 	if (self >= 0) {
 		setns(self, CLONE_NEWNET);
 		close(self);
@@ -233,29 +307,23 @@ static int mptcp_socket_like(int old, int family)
 }
 
 /*
- * Every carried option of @old that differs from a fresh TCP socket's value,
- * set on @new. Returns false when MPTCP refuses one: the swap is off.
+ * Every carried option of @old that differs from a fresh TCP socket's value
+ * (@def), set on @new. Returns false when MPTCP refuses one: the swap is off.
  */
-static bool carry_options(int old, int new, int family)
+static bool carry_options(int old, int new, int family, const struct option_defaults *def)
 {
-	int fresh = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-	char v[64], d[64];
-	bool ok = true;
+	char v[64];
 	size_t i;
 
-	if (fresh < 0)
-		return false;
-	for (i = 0; i < NR_CARRIED && ok; i++) {
-		socklen_t vl = sizeof(v), dl = sizeof(d);
+	for (i = 0; i < NR_CARRIED; i++) {
+		socklen_t vl = sizeof(v);
 
 		if (carried[i].family && carried[i].family != family)
 			continue;
 		memset(v, 0, sizeof(v));
-		memset(d, 0, sizeof(d));
 		if (getsockopt(old, carried[i].level, carried[i].name, v, &vl))
 			continue;	/* this kernel does not have it */
-		if (!getsockopt(fresh, carried[i].level, carried[i].name, d, &dl) && vl == dl &&
-		    !memcmp(v, d, vl))
+		if (def->have[i] && vl == def->len[i] && !memcmp(v, def->val[i], vl))
 			continue;	/* the default: nothing to carry */
 		if (carried[i].name == SO_RCVBUF || carried[i].name == SO_SNDBUF) {
 			/* The kernel reports double what was set; set half to get the same. */
@@ -270,11 +338,10 @@ static bool carry_options(int old, int new, int family)
 				    "TCP", carried[i].label, strerror(errno));
 				refusal_logged[i] = true;
 			}
-			ok = false;
+			return false;
 		}
 	}
-	close(fresh);
-	return ok;
+	return true;
 }
 
 /*
@@ -471,11 +538,40 @@ static bool bound_address(int fd, struct sockaddr_storage *ss, socklen_t *len)
 	return false;
 }
 
+/*
+ * A pidfd for the process of thread @tid. The notification names the calling
+ * thread, and pidfd_open() takes only a thread-group leader before 6.9: the
+ * calls of every other thread (HAProxy's, nginx's with thread pools) were
+ * left TCP. The leader is found in /proc/TID/status.
+ */
+static int process_pidfd(pid_t tid)
+{
+	char path[64], buf[512], *tgid;
+	int fd = syscall(SYS_pidfd_open, tid, 0), f;
+	ssize_t n;
+
+	/* Not a leader: EINVAL before 6.9, ENOENT since (without PIDFD_THREAD). */
+	if (fd >= 0 || (errno != EINVAL && errno != ENOENT))
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	tgid = strstr(buf, "\nTgid:");
+	return tgid ? syscall(SYS_pidfd_open, (pid_t)strtol(tgid + 6, NULL, 10), 0) : -1;
+}
+
 /* Swap the caller's socket for an MPTCP one. True when the caller's fd is now MPTCP. */
 static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_connect)
 {
 	int fd = n->data.args[0], pidfd, old = -1, new = -1, family, one = 1, reuse, nregs, ret;
 	struct ep_reg regs[EP_PER_PROC];
+	struct option_defaults *def;
 	struct seccomp_notif_addfd addfd = {};
 	struct sockaddr_storage local;
 	socklen_t local_len;
@@ -483,11 +579,17 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 	socklen_t peer_len = sizeof(peer);
 	bool bound = false, done = false;
 
-	pidfd = syscall(SYS_pidfd_open, n->pid, 0);
+	pidfd = process_pidfd(n->pid);
 	if (pidfd < 0)
 		return false;
 	old = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 	if (old < 0)
+		goto out;
+	/*
+	 * The caller may be a thread with a descriptor table of its own
+	 * (unshare(CLONE_FILES)): what we took must be the very file it calls on.
+	 */
+	if (syscall(SYS_kcmp, n->pid, getpid(), KCMP_FILE, fd, old) > 0)
 		goto out;
 	family = get_int(old, SOL_SOCKET, SO_DOMAIN);
 	if ((family != AF_INET && family != AF_INET6) ||
@@ -501,12 +603,12 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 	if (bound && !is_connect)
 		goto out;	/* bind() on a bound socket fails by itself */
 
-	new = mptcp_socket_like(old, family);
+	new = mptcp_socket_like(old, family, &def);
 	if (new < 0) {
 		say("can't create an MPTCP socket: %s", strerror(errno));
 		goto out;
 	}
-	if (!carry_options(old, new, family))
+	if (!carry_options(old, new, family, def))
 		goto out;
 	if (fcntl(old, F_GETFL) & O_NONBLOCK)
 		fcntl(new, F_SETFL, fcntl(new, F_GETFL) | O_NONBLOCK);
@@ -701,6 +803,7 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 
 	snprintf(path, sizeof(path), "%s", policy_path);
 	run_oom_protect();
+	stat("/proc/self/ns/net", &self_netns);
 	registry_program = proxy;
 	started_at = time(NULL);
 	if (counters_for(lp))
