@@ -43,6 +43,10 @@ awk -v a="$cli" -v b="$cat_ms" 'BEGIN { r = (b > 0) ? a / b : 0; printf "  ratio
 echo
 "$top/selftests/bench_stats.sh"
 
+# The run engine needs no trampoline: measured natively, on this kernel.
+echo
+"$top/selftests/bench_run.sh"
+
 # Stage 3's tc programs load on this kernel even where the socket hook does not.
 echo
 "$out/test_tc_rewrite" bench

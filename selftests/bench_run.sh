@@ -123,26 +123,36 @@ for port in 7711 7712 7713 7791 7792 7793; do
 	done
 	listening "$port" || die "nothing listens on $port"
 done
-rate_sample() {	# rate_sample NAME PORT [mptcp]
-	local got
-	got=$("$sock" rate 127.0.0.1 "$2" "$n_req" ${3:-}) || die "$1: $got"
-	got=${got#rate }
-	sample "$1" "${got%/s}"
+# rate_sample NAME PORT [mptcp]: BENCH_CLIENTS clients at once, n_req connections in
+# all; the rate is connections over the wall time of the sample.
+rate_sample() {
+	local t0 t1 i cl=${BENCH_CLIENTS:-4} pids=()
+	t0=$(date +%s%N)
+	for ((i = 0; i < cl; i++)); do
+		"$sock" rate 127.0.0.1 "$2" $((n_req / cl)) ${3:-} >"$tmp/rate$i" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	t1=$(date +%s%N)
+	! grep -q failed "$tmp"/rate* || die "$1: $(cat "$tmp"/rate*)"
+	sample "$1" "$(awk -v n=$((n_req / cl * cl)) -v d=$((t1 - t0)) \
+		'BEGIN { printf "%.0f", n * 1e9 / d }')"
 }
 for ((r = 1; r <= rounds; r++)); do
 	rate_sample hap_plain 7711
 	rate_sample hap_unlisted 7712
 	rate_sample hap_listed 7713 mptcp
-	[ -n "${BENCH_DEBUG:-}" ] && "$bin" status --json | jq -c '.runs[] | .counters' >&2
 done
 # The listed instance must have made its sockets MPTCP, or it measured plain TCP.
 made=$("$bin" status --json | jq --arg p "$tmp/hap-listed.policy" \
 	'[.runs[] | select(.policy == $p) | .counters.made_mptcp] | add')
-[ "${made:-0}" -ge $((rounds * n_req)) ] ||
-	die "the listed HAProxy made ${made:-0} sockets MPTCP, want >= $((rounds * n_req))"
+want=$((rounds * (n_req / ${BENCH_CLIENTS:-4} * ${BENCH_CLIENTS:-4})))
+[ "${made:-0}" -ge "$want" ] ||
+	die "the listed HAProxy made ${made:-0} sockets MPTCP, want >= $want"
 echo
 echo "HAProxy $(haproxy -v | sed -n 's/^HA-\{0,1\}Proxy version \([^ ]*\).*/\1/p') (-W, tcp mode), short connections"
-echo "(connect, 4-byte request, echo from the backend, close), $n_req per sample, medians of $rounds:"
+echo "(connect, 4-byte request, echo from the backend, close), $n_req per sample from"
+echo "${BENCH_CLIENTS:-4} clients at once, medians of $rounds:"
 printf '  plain HAProxy                       %8.0f /s\n' "$(median hap_plain)"
 printf '  under run, nothing listed           %8.0f /s\n' "$(median hap_unlisted)"
 printf '  under run, frontend+server listed   %8.0f /s   (MPTCP on both sides)\n' \
