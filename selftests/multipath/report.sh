@@ -7,7 +7,34 @@ set -eu
 
 raw=$1 res=$2
 mkdir -p "$res"
-read -r rate delay bytes kernel < <(sed 's/[a-z]*=//g' "$raw/setup.txt")
+read -r rate delay bytes kernel engine where < <(sed 's/[a-z]*=//g' "$raw/setup.txt")
+engine=${engine:-attach} where=${where:-guest}
+# The words that differ with the engine, the machine and the shaping.
+if [ "$where" = guest ]; then
+	machine="in a QEMU guest (TCG, one vCPU: the build machines' own kernel refuses the socket hook)"
+	noise="The gap to the limit is TCG: one emulated CPU carries the
+  client, HAProxy, the backend and four netem queues, and one run's numbers move
+  by a tenth of the limit or more from the next run's"
+else
+	machine="natively on this machine (no emulation)"
+	noise="The client, HAProxy, the backend and the shaping share this
+  machine's CPUs, and one run's numbers move from the next run's"
+fi
+if [ "$delay" = 0ms ]; then
+	shaping="shaped with htb to $rate, with no added delay (this kernel has no netem)"
+	bound="Without added delay, this compares the per-connection cost of MPTCP
+and of the engine against plain TCP."
+else
+	shaping="shaped with netem to $rate and $delay each way"
+	bound="Both are bound by the paths' round trip, not by the engine."
+fi
+if [ "$engine" = run ]; then
+	how='started under `mptcp-upgrade run` with the policy `bind mptcp@:8443`'
+	upgraded="HAProxy under mptcp-upgrade run"
+else
+	how='in a cgroup attached with `bind mptcp@:8443`'
+	upgraded="HAProxy upgraded by mptcp-upgrade attach"
+fi
 mbit() { echo "$rate" | sed 's/mbit$//'; }
 limit=$(( 2 * $(mbit) ))		# two paths
 
@@ -79,18 +106,16 @@ cp "$raw/stats-held-connection.txt" "$raw/stats-after-b.txt" "$raw/stats-after-f
 cat >"$res/report.md" <<MD
 # Multipath through an unmodified HAProxy 2.6
 
-Measured by \`make bench-multipath\` on $(date -u +%Y-%m-%d), Linux $kernel in a
-QEMU guest (TCG, one vCPU: the build machines' own kernel refuses the socket
-hook). A client namespace with two paths to the proxy namespace, each a veth
-pair shaped with netem to $rate and $delay each way; HAProxy 2.6 in a cgroup
-attached with \`bind mptcp@:8443\`, forwarding to a backend on the proxy's
+Measured by \`make bench-multipath\` on $(date -u +%Y-%m-%d), Linux $kernel
+$machine. A client namespace with two paths to the proxy namespace, each a veth
+pair $shaping; HAProxy 2.6 $how, forwarding to a backend on the proxy's
 loopback; the proxy namespace signals its second address, so an MPTCP client
 joins a subflow over path 2. $bytes bytes per transfer, client to backend.
 
 | transfer | goodput | of the limit ($limit Mbit/s) |
 |---|---|---|
 | (a) plain TCP, one path, through the upgraded HAProxy | $a Mbit/s | $ra |
-| (b) MPTCP over both paths, HAProxy upgraded by mptcp-upgrade | $b Mbit/s | $rb |
+| (b) MPTCP over both paths, $upgraded | $b Mbit/s | $rb |
 | (c) MPTCP over both paths, HAProxy under mptcpize (LD_PRELOAD) | $c Mbit/s | $rc |
 
 ![goodput](goodput.png)
@@ -109,15 +134,12 @@ of the stream, sender against backend) of every transfer: $sums.
 
 **Short requests** (connect, 4-byte request, answer, close; 200 in a row through
 HAProxy): upgraded HAProxy with MPTCP clients $rate_up/s, plain HAProxy with TCP
-clients $rate_plain/s (ratio $(ratio "$rate_up" "$rate_plain")). Both are bound
-by the paths' 20 ms RTT, not by the engine.
+clients $rate_plain/s (ratio $(ratio "$rate_up" "$rate_plain")). $bound
 
 ## Reading it
 
 - The limit is the sum of the shaped rates. (a) is one path's worth; (b) and (c)
-  aggregate both. The gap to the limit is TCG: one emulated CPU carries the
-  client, HAProxy, the backend and four netem queues, and one run's numbers move
-  by a tenth of the limit or more from the next run's: compare within a run,
+  aggregate both. $noise: compare within a run,
   and repeat before reading a difference between (b) and (c).
 - (b) and (c) do the same thing to HAProxy's listener here; the difference is
   that mptcpize makes every socket of the process MPTCP (backend connections

@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # make bench-multipath: the multipath measurements (selftests/vm/multipath-guest.sh)
-# on a kernel that runs the engine, here or in the QEMU guest, then the report
-# in selftests/multipath/results/. PATH_RATE, PATH_DELAY, BULK_BYTES and
-# FAIL_AFTER change the set-up.
+# with the attach engine on a kernel that runs it, here or in the QEMU guest
+# (report in selftests/multipath/results/), then with the run engine on this
+# machine's own kernel, at real speed (selftests/multipath/results/run/).
+# PATH_RATE, PATH_DELAY, BULK_BYTES and FAIL_AFTER change the set-up.
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 raw=$(mktemp -d /var/tmp/mu-multipath.XXXXXX)
-trap 'rm -rf "$raw"' EXIT
+raw_run=$(mktemp -d /var/tmp/mu-multipath-run.XXXXXX)
+trap 'rm -rf "$raw" "$raw_run"' EXIT
 command -v gnuplot >/dev/null || { echo "Error: gnuplot missing (apt install gnuplot-nox)" >&2; exit 1; }
 
 if "$top/mptcp-upgrade" check >/dev/null 2>&1; then
@@ -22,5 +24,10 @@ else
 		BULK_BYTES="${BULK_BYTES:-40000000}" FAIL_AFTER="${FAIL_AFTER:-2}" \
 		"$top/selftests/vm/multipath-guest.sh"
 fi
+echo "bench-multipath: the run engine, on this machine's kernel"
+OUT=$raw_run ENGINE=run PATH_RATE="${PATH_RATE:-50mbit}" PATH_DELAY="${PATH_DELAY:-10ms}" \
+	BULK_BYTES="${BULK_BYTES:-40000000}" FAIL_AFTER="${FAIL_AFTER:-2}" \
+	"$top/selftests/vm/multipath-guest.sh"
 rm -rf "$top/selftests/multipath/results"
 "$top/selftests/multipath/report.sh" "$raw" "$top/selftests/multipath/results"
+"$top/selftests/multipath/report.sh" "$raw_run" "$top/selftests/multipath/results/run"

@@ -5,7 +5,8 @@
 # brings it here). A client namespace with two shaped paths to a proxy
 # namespace, where an unmodified HAProxy 2.6 forwards to a backend. Writes raw
 # results to $OUT (default $MU_VM_OUT); selftests/multipath/report.sh turns
-# them into the report.
+# them into the report. ENGINE=run upgrades HAProxy with the run engine instead
+# of the attach engine (any kernel from 5.9: the host's own, at real speed).
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,6 +16,7 @@ out=${OUT:-${MU_VM_OUT:?set OUT or MU_VM_OUT}}
 rate=${PATH_RATE:-50mbit}
 delay=${PATH_DELAY:-10ms}		# one way: 20 ms RTT per path
 bytes=${BULK_BYTES:-40000000}
+engine=${ENGINE:-attach}
 cli=mp-cli px=mp-px
 cg=/sys/fs/cgroup/mphaproxy.slice
 tmp=$(mktemp -d /tmp/mp.XXXXXX)
@@ -40,11 +42,21 @@ log() { echo "multipath: $*" >&2; }
 [ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a veth sch_netem tcp_diag mptcp_diag 2>/dev/null
 mkdir -p "$out" "$cg"
 twopath_setup "$cli" "$px" || exit 1
+# Each path: netem (delay and rate); a kernel without netem (the build machines'
+# 6.18) gets the rate alone, from htb, and the report says there was no delay.
 for dev in "$cli:v1c" "$cli:v2c" "$px:v1s" "$px:v2s"; do
-	ip -n "${dev%%:*}" link set "${dev#*:}" txqueuelen 1000
-	tc -n "${dev%%:*}" qdisc add dev "${dev#*:}" root netem delay "$delay" rate "$rate" limit 2000
+	ns=${dev%%:*} d=${dev#*:}
+	ip -n "$ns" link set "$d" txqueuelen 1000
+	if ! tc -n "$ns" qdisc add dev "$d" root netem delay "$delay" rate "$rate" limit 2000 \
+		2>/dev/null; then
+		tc -n "$ns" qdisc add dev "$d" root handle 1: htb default 10 &&
+			tc -n "$ns" class add dev "$d" parent 1: classid 1:10 htb rate "$rate" ||
+			{ log "this kernel can shape neither with netem nor with htb"; exit 1; }
+		delay=0ms
+	fi
 done
-echo "rate=$rate delay=$delay bytes=$bytes kernel=$(uname -r)" >"$out/setup.txt"
+echo "rate=$rate delay=$delay bytes=$bytes kernel=$(uname -r) engine=$engine" \
+	"where=${MU_VM_GUEST:+guest}${MU_VM_GUEST:-host}" >"$out/setup.txt"
 
 cat >"$tmp/haproxy.cfg" <<EOF
 global
@@ -70,12 +82,19 @@ chmod 644 "$tmp/mp.policy"
 ip netns exec "$px" "$sock" sink 127.0.0.1 9001 3600 tcp >"$tmp/echo.out" 2>&1 &
 pids+=($!)
 
+# Each way of starting HAProxy ends in an exec: $! is HAProxy itself, which
+# stop_haproxy stops and stats --pid follows (a shell in between was left running).
 start_haproxy() {	# $1: engine | mptcpize | plain
 	case $1 in
-	engine) sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" \
-		ip netns exec "$px" haproxy -db -f "$tmp/haproxy.cfg" ;;
-	mptcpize) ip netns exec "$px" mptcpize run haproxy -db -f "$tmp/haproxy.cfg" ;;
-	plain) ip netns exec "$px" haproxy -db -f "$tmp/haproxy.cfg" ;;
+	engine) if [ "$engine" = run ]; then
+			exec ip netns exec "$px" "$bin" run --policy "$tmp/mp.policy" -- \
+				haproxy -db -f "$tmp/haproxy.cfg"
+		else
+			exec sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" \
+				ip netns exec "$px" haproxy -db -f "$tmp/haproxy.cfg"
+		fi ;;
+	mptcpize) exec ip netns exec "$px" mptcpize run haproxy -db -f "$tmp/haproxy.cfg" ;;
+	plain) exec ip netns exec "$px" haproxy -db -f "$tmp/haproxy.cfg" ;;
 	esac >"$tmp/haproxy-$1.log" 2>&1 &
 	haproxy_pid=$!
 	wait_for sh -c "ip netns exec $px ss -Hltn 'sport = :8443' | grep -q LISTEN"
@@ -118,7 +137,14 @@ bulk_sampled() {
 	cp "$tmp/recv.out" "$out/$name.received"
 }
 
-"$bin" attach --cgroup mphaproxy.slice --policy "$tmp/mp.policy" >"$out/attach.txt" || exit 1
+# What stats and status look at: the cgroup (attach) or HAProxy's process tree (run).
+stats_of() { if [ "$engine" = run ]; then "$bin" stats --pid "$haproxy_pid" "$@"; else
+	"$bin" stats --cgroup /mphaproxy.slice "$@"; fi; }
+if [ "$engine" = run ]; then
+	echo "run engine: HAProxy started under mptcp-upgrade run" >"$out/attach.txt"
+else
+	"$bin" attach --cgroup mphaproxy.slice --policy "$tmp/mp.policy" >"$out/attach.txt" || exit 1
+fi
 
 # (a) plain TCP over one path, through the upgraded HAProxy.
 start_haproxy engine
@@ -127,7 +153,7 @@ bulk a-tcp
 # (b) MPTCP over both paths through the upgraded HAProxy, paths sampled.
 log "b: MPTCP, upgraded HAProxy"
 bulk_sampled b-mptcp -
-"$bin" stats --cgroup /mphaproxy.slice >"$out/stats-after-b.txt" 2>&1
+stats_of >"$out/stats-after-b.txt" 2>&1
 
 # (c) the same through HAProxy under mptcpize (LD_PRELOAD: all its sockets MPTCP),
 # before any link has flapped.
@@ -150,15 +176,15 @@ ip netns exec "$cli" "$sock" rate 192.0.2.2 8444 200 mptcp >"$out/rate-upgraded.
 log "failover"
 bulk_sampled failover "${FAIL_AFTER:-2}"
 ip -n "$cli" link set v1c up
-"$bin" stats --cgroup /mphaproxy.slice >"$out/stats-after-failover.txt" 2>&1
+stats_of >"$out/stats-after-failover.txt" 2>&1
 # A connection through the upgraded HAProxy, both paths up again, as stats sees it. (Snapshots taken during the bulk transfers came too late: on one
 # emulated CPU the transfer finished before stats got to run.)
 ip netns exec "$cli" "$sock" hold 192.0.2.2 8444 1 120 65536 >"$tmp/held.out" 2>&1 &
 pids+=($!)
 wait_for grep -q '^held 1' "$tmp/held.out"
-wait_for sh -c "'$bin' stats --cgroup /mphaproxy.slice --json |
-	jq -e 'any(.connections[]; .subflows == 2)' >/dev/null"
-"$bin" stats --cgroup /mphaproxy.slice >"$out/stats-held-connection.txt" 2>&1
+two_subflows() { stats_of --json | jq -e 'any(.connections[]; .subflows == 2)' >/dev/null; }
+wait_for two_subflows
+stats_of >"$out/stats-held-connection.txt" 2>&1
 "$bin" status >"$out/status.txt" 2>&1
 stop_haproxy
 "$bin" detach --all >/dev/null
