@@ -40,7 +40,8 @@ LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
-	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/run_probe
+	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/run_probe \
+	      $(OUTPUT)/selftests/run_probe.static
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
 
 ifeq ($(V),1)
@@ -124,6 +125,11 @@ $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock $(OUTPUT)/selftests/r
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lpthread -o $@
 
+# The same probe linked statically: what LD_PRELOAD tools can't reach, seccomp can.
+$(OUTPUT)/selftests/run_probe.static: $(OUTPUT)/selftests/run_probe.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -static $^ -lpthread -o $@
+
 $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
@@ -182,12 +188,14 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		selftests/test_stats.sh selftests/test_run.sh selftests/test_install.sh \
 		selftests/test_vm.sh \
-		selftests/test_vm_strict.sh
+		selftests/test_vm_strict.sh \
+		selftests/test_vm_run.sh
 
-# The end-to-end suite alone: here if this kernel runs the hook, in QEMU otherwise.
+# The end-to-end suites alone: the attach engine's here if this kernel runs the
+# hook, in QEMU otherwise; the run engine's in the 6.1 and 6.12 guests.
 .PHONY: vmtest
 vmtest: $(APP) $(TEST_BINS)
-	$(Q)prove -v -e '' selftests/test_vm.sh selftests/test_vm_strict.sh
+	$(Q)prove -v -e '' selftests/test_vm.sh selftests/test_vm_strict.sh selftests/test_vm_run.sh
 
 .PHONY: bench
 bench: $(APP) $(BENCH_BINS) $(OUTPUT)/selftests/test_tc_rewrite

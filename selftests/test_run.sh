@@ -191,6 +191,14 @@ if "$probe" mptcp-refuses; then
 else
 	skip "an option MPTCP refuses" "this kernel accepts TCP_USER_TIMEOUT on MPTCP sockets"
 fi
+if ldd "$probe.static" 2>&1 | grep -q 'not a dynamic executable'; then
+	got=$("$bin" run --policy "$pol" -- "$probe.static" connect 127.0.0.1 7600 40106 2>&1)
+	grep -q 'connect=einprogress fd_same=1 sport=40106 proto=262 .* echo=ok' <<<"$got" &&
+		ok "a static binary (no LD_PRELOAD possible) gets its listed connect made MPTCP" ||
+		not_ok "a static binary gets its listed connect made MPTCP" "$got"
+else
+	not_ok "run_probe.static is statically linked" "$(ldd "$probe.static" 2>&1)"
+fi
 got=$("$bin" run --policy "$pol" -- sh -c "\"$probe\" connect 127.0.0.1 7600 40103 & wait" 2>&1)
 grep -q 'sport=40103 proto=262 ' <<<"$got" &&
 	ok "a child of the program is covered too" || not_ok "a child of the program is covered" "$got"

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -393,11 +394,18 @@ static void check_run_engine(void)
 	if (pid == 0) {
 		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 		struct sock_fprog prog = { .len = 1, .filter = &allow };
+		struct seccomp_notif_addfd addfd = {};
+		int listener;
 
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-			    &prog) < 0)
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			_exit(1);
+		listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				   SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		if (listener < 0)
+			_exit(1);
+		/* ADDFD (5.9) for a notification that does not exist: ENOENT where it is known. */
+		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == 0 || errno != ENOENT)
+			_exit(3);
 		/* An fd of -1 is EBADF where the call exists, ENOSYS where it does not. */
 		_exit(syscall(438 /* pidfd_getfd */, -1, 0, 0) < 0 && errno == ENOSYS ? 2 : 0);
 	}
@@ -417,6 +425,10 @@ static void check_run_engine(void)
 	case 1:
 		set_req(R_RUN_ENGINE, REQ_WARN, "no seccomp filter with user notification "
 			"(Linux 5.9+, CONFIG_SECCOMP_FILTER): '%s run' can't work here", prog_name);
+		break;
+	case 3:
+		set_req(R_RUN_ENGINE, REQ_WARN, "seccomp user notification without ADDFD (Linux "
+			"5.9+): '%s run' can't work here", prog_name);
 		break;
 	default:
 		set_req(R_RUN_ENGINE, REQ_WARN, "no pidfd_getfd (Linux 5.6+): '%s run' can't work "

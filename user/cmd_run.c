@@ -311,6 +311,16 @@ int do_run(int argc, char **argv)
 		      "engine needs Linux 5.9+ with CONFIG_SECCOMP_FILTER", strerror(errno));
 		return 1;	/* the supervisor gets EOF and exits */
 	}
+	{
+		/* ADDFD (5.9) is how listed sockets are swapped: a kernel without it gets nothing. */
+		struct seccomp_notif_addfd probe = {};
+
+		if (!ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &probe) || errno != ENOENT) {
+			p_err("the kernel's seccomp user notification has no ADDFD: the run engine "
+			      "needs Linux 5.9+");
+			return 1;
+		}
+	}
 	if (send_fd(sp[0], listener) || read(sp[0], &ack, 1) != 1) {
 		/* Without its supervisor, the program's bind() and connect() would fail. */
 		p_err("the supervisor did not start: not running %s", argv[optind]);

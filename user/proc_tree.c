@@ -79,9 +79,9 @@ static int parent_links(struct parent_link **out, size_t *nr)
 	return ret;
 }
 
-static int add_sockets(struct proc_tree *t, pid_t pid)
+int proc_fd_links(pid_t pid, int (*fn)(int fd, const char *link, void *ctx), void *ctx)
 {
-	char path[64], link[64];
+	char path[64], fdpath[340], link[64];
 	struct dirent *de;
 	DIR *d;
 	int ret = 0;
@@ -89,8 +89,6 @@ static int add_sockets(struct proc_tree *t, pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	d = opendir(path);
 	while (d && !ret && (de = readdir(d))) {
-		char fdpath[340];
-		unsigned long long ino;
 		ssize_t n;
 
 		if (de->d_name[0] == '.')
@@ -98,17 +96,25 @@ static int add_sockets(struct proc_tree *t, pid_t pid)
 		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
 		n = readlink(fdpath, link, sizeof(link) - 1);
 		if (n <= 0)
-			continue;
+			continue;	/* closed meanwhile */
 		link[n] = '\0';
-		if (sscanf(link, "socket:[%llu]", &ino) == 1) {
-			__u64 v = ino;
-
-			ret = push((void **)&t->inodes, &t->nr_inodes, sizeof(v), &v);
-		}
+		ret = fn(atoi(de->d_name), link, ctx);
 	}
 	if (d)
 		closedir(d);
 	return ret;
+}
+
+static int add_socket(int fd, const char *link, void *ctx)
+{
+	struct proc_tree *t = ctx;
+	unsigned long long ino;
+	__u64 v;
+
+	if (sscanf(link, "socket:[%llu]", &ino) != 1)
+		return 0;
+	v = ino;
+	return push((void **)&t->inodes, &t->nr_inodes, sizeof(v), &v);
 }
 
 static int add_cgroup(struct proc_tree *t, pid_t pid)
@@ -161,7 +167,7 @@ int proc_tree_add(struct proc_tree *t, pid_t root)
 					   &links[j].pid);
 	free(links);
 	for (i = first; !ret && i < t->nr_pids; i++) {
-		ret = add_sockets(t, t->pids[i]);
+		ret = proc_fd_links(t->pids[i], add_socket, t);
 		if (!ret)
 			ret = add_cgroup(t, t->pids[i]);
 	}

@@ -30,4 +30,11 @@ void proc_tree_done(struct proc_tree *t);
 bool proc_tree_has_inode(const struct proc_tree *t, __u64 inode);
 void proc_tree_free(struct proc_tree *t);
 
+/*
+ * Call @fn with each descriptor of @pid and what /proc/PID/fd/N links to
+ * ("socket:[123]", "anon_inode:[eventpoll]"); stops at the first non-zero
+ * return and returns it.
+ */
+int proc_fd_links(pid_t pid, int (*fn)(int fd, const char *link, void *ctx), void *ctx);
+
 #endif /* MU_PROC_TREE_H */

@@ -21,7 +21,6 @@
  * could change before the kernel reads it again: harmless for a choice of
  * protocol, and never used for anything else.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -50,6 +49,7 @@
 
 #include "engine.h"
 #include "output.h"
+#include "proc_tree.h"
 #include "run.h"
 
 #ifndef IPPROTO_MPTCP
@@ -376,32 +376,21 @@ struct ep_reg {
 	__u64 data;
 };
 
+static int ep_found(int fd, const char *link, void *ctx)
+{
+	struct ep_proc *e = ctx;
+
+	if (!strcmp(link, "anon_inode:[eventpoll]"))
+		e->fds[e->nr++] = fd;
+	return e->nr == EP_PER_PROC;	/* full: stop */
+}
+
 static void ep_scan(struct ep_proc *e, pid_t pid)
 {
-	char path[64], fdpath[320], link[64];
-	struct dirent *de;
-	DIR *d;
-
 	e->pid = pid;
 	e->nr = 0;
 	e->scanned = time(NULL);
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	while (d && (de = readdir(d)) && e->nr < EP_PER_PROC) {
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
-		n = readlink(fdpath, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (!strcmp(link, "anon_inode:[eventpoll]"))
-			e->fds[e->nr++] = atoi(de->d_name);
-	}
-	if (d)
-		closedir(d);
+	proc_fd_links(pid, ep_found, e);
 }
 
 /* The epoll descriptors of @pid, from the cache or a fresh scan. */
