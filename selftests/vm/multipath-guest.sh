@@ -55,8 +55,10 @@ for dev in "$cli:v1c" "$cli:v2c" "$px:v1s" "$px:v2s"; do
 		delay=0ms
 	fi
 done
-echo "rate=$rate delay=$delay bytes=$bytes kernel=$(uname -r) engine=$engine" \
-	"where=${MU_VM_GUEST:+guest}${MU_VM_GUEST:-host}" >"$out/setup.txt"
+where=host
+[ -z "${MU_VM_GUEST:-}" ] || where=guest
+echo "rate=$rate delay=$delay bytes=$bytes kernel=$(uname -r) engine=$engine where=$where" \
+	>"$out/setup.txt"
 
 cat >"$tmp/haproxy.cfg" <<EOF
 global
