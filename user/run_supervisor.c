@@ -352,13 +352,15 @@ static bool carry_options(int old, int new, int family, const struct option_defa
  * and made again, same events and data, for the new one.
  *
  * Finding them: the caller's epoll descriptors (a scan of /proc/PID/fd, cached
- * per process for EP_RESCAN_S seconds), kcmp(KCMP_EPOLL_TFD) to ask each
+ * per process for EP_RESCAN_S seconds, or EP_MISS_RESCAN_S when none of them
+ * watches the socket), kcmp(KCMP_EPOLL_TFD) to ask each
  * whether it watches the old socket (cheap), and only then its fdinfo for the
  * events and data.
  */
 #define EP_CACHE		64
 #define EP_PER_PROC		16
 #define EP_RESCAN_S		10
+#define EP_MISS_RESCAN_S	1
 
 struct ep_proc {
 	pid_t pid;
@@ -444,12 +446,14 @@ static bool ep_entry(pid_t pid, int epfd, int fd, unsigned long ino, struct ep_r
 static int ep_registrations(pid_t pid, int fd, int old, struct ep_reg *regs, int max)
 {
 	struct ep_proc *e = ep_proc_of(pid);
+	bool rescanned = false;
 	struct stat st;
-	int i, n = 0;
+	int i, n;
 
 	if (fstat(old, &st))
 		return -1;
-	for (i = 0; i < e->nr && n < max; i++) {
+again:
+	for (i = n = 0; i < e->nr && n < max; i++) {
 		struct kcmp_epoll_slot slot = { .efd = e->fds[i], .tfd = fd, .toff = 0 };
 		long same = syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot);
 
@@ -460,6 +464,16 @@ static int ep_registrations(pid_t pid, int fd, int old, struct ep_reg *regs, int
 		/* 0: it watches this very file; ENOSYS (no kcmp): read the fdinfo to know. */
 		if (same == 0 || (same < 0 && errno == ENOSYS))
 			n += ep_entry(pid, e->fds[i], fd, st.st_ino, &regs[n]);
+	}
+	/*
+	 * Watched by none we know: an epoll made since the scan would miss it,
+	 * so look again, at most once a second (HAProxy, which registers after
+	 * connect(), is always here: a second bounds what it pays).
+	 */
+	if (!n && !rescanned && time(NULL) - e->scanned >= EP_MISS_RESCAN_S) {
+		ep_scan(e, pid);
+		rescanned = true;
+		goto again;
 	}
 	return n;
 }
