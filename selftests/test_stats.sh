@@ -171,7 +171,7 @@ run stats --cgroup /mu-stats-no-such
 expect "stats of a missing cgroup fails" 1 "can't find cgroup /mu-stats-no-such"
 run stats
 expect "stats with nothing attached and no --cgroup says what to do" 1 \
-	"nothing is attached: name a cgroup with --cgroup"
+	"nothing is attached and no program runs under .run.: name a cgroup with --cgroup"
 
 # For README: the table of this run, when asked.
 [ -n "${MU_STATS_SAMPLE:-}" ] && cp "$tmp/table.txt" "$MU_STATS_SAMPLE"
