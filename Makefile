@@ -35,7 +35,7 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 	      user/cgroup.c user/engine.c \
 	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c \
 	      user/cmd_run.c user/run_supervisor.c user/run_registry.c \
-	      user/netns.c user/diag.c user/proc_tree.c
+	      user/netns.c user/diag.c user/proc_tree.c user/pm.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
@@ -186,7 +186,8 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		$(SAN_BINS) \
 		selftests/test_cli.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
-		selftests/test_stats.sh selftests/test_run.sh selftests/test_install.sh \
+		selftests/test_stats.sh selftests/test_run.sh selftests/test_multipath.sh \
+		selftests/test_install.sh \
 		selftests/test_vm.sh \
 		selftests/test_vm_strict.sh \
 		selftests/test_vm_run.sh

@@ -159,7 +159,7 @@ if [ "$(id -u)" -ne 0 ]; then
 elif [ "$has_hook" = yes ] && [ "$lockdown" != none ] && [ "$lockdown" != unknown ]; then
 	# A locked-down kernel (these CI machines): check must fail and say why.
 	refusal="the kernel refuses BPF trampolines: loading fmod_ret/update_socket_protocol"
-	refusal+=" failed with EPERM \\(kernel lockdown: $lockdown\\)"
+	refusal+=" failed with EPERM as root; kernel lockdown mode: $lockdown"
 	expect "check on a locked-down kernel exits 1, and points to the run engine" 1 \
 		"^Error: the attach engine can't run here: trampolines: $refusal; the run engine can \\('mptcp-upgrade run --policy FILE -- COMMAND'\\)$"
 	grep -Eq '^run_engine +ok ' <<<"$out" &&
@@ -201,8 +201,8 @@ grep -q ' - securityfs ' /proc/self/mountinfo && had_securityfs=yes || had_secur
 
 check_rc=$rc
 run check --json
-json_ok "check --json: ten requirements, ready matches the exit code" \
-	"(.requirements | length) == 10 and .ready == ($check_rc == 0) and
+json_ok "check --json: eleven requirements, ready matches the exit code" \
+	"(.requirements | length) == 11 and .ready == ($check_rc == 0) and
 	 (.requirements | map(.name) | index(\"trampolines\")) != null"
 [ "$rc" -eq "$check_rc" ] && ok "check --json exits as check does" ||
 	not_ok "check --json exits as check does" "exit $rc, plain exited $check_rc"

@@ -27,6 +27,7 @@
 #include "commands.h"
 #include "diag.h"
 #include "output.h"
+#include "pm.h"
 #include "sys.h"
 #include "upgrade.skel.h"
 
@@ -52,12 +53,12 @@ struct requirement {
 	const char *name;
 	enum req_state state;
 	bool blocking;		/* a missing one stops attach */
-	char detail[256];
+	char detail[512];
 };
 
 enum {
 	R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_PROGRAMS, R_CGROUP2, R_BPFFS, R_MPTCP,
-	R_MPTCP_DIAG, R_RUN_ENGINE, R_MAX,
+	R_MPTCP_DIAG, R_RUN_ENGINE, R_MULTIPATH, R_MAX,
 };
 
 static struct requirement reqs[R_MAX] = {
@@ -71,7 +72,11 @@ static struct requirement reqs[R_MAX] = {
 	[R_MPTCP]	= { "mptcp",       .blocking = true },
 	[R_MPTCP_DIAG]	= { "mptcp_diag",  .blocking = false },
 	[R_RUN_ENGINE]	= { "run_engine",  .blocking = false },
+	[R_MULTIPATH]	= { "multipath",   .blocking = false },
 };
+
+/* This namespace's path manager, for the multipath line and what follows it. */
+static struct pm_info pm;
 
 __attribute__((format(printf, 3, 4)))
 static void set_req(int idx, enum req_state state, const char *fmt, ...)
@@ -93,12 +98,15 @@ void help_check(FILE *out)
 		"  privileges   root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN + CAP_SYS_ADMIN\n"
 		"  btf          the kernel's BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)\n"
 		"  hook         " HOOK_FUNC "() in that BTF (Linux 6.6 or later)\n"
-		"  trampolines  the kernel loads the fmod_ret program (lockdown refuses it)\n"
+		"  trampolines  the kernel loads the fmod_ret program (some kernels refuse it)\n"
 		"  programs     the kernel's verifier accepts every program of the engine\n"
 		"  cgroup2      a cgroup v2 hierarchy and where it is mounted\n"
 		"  bpffs        where pins go (attach mounts it when missing)\n"
 		"  mptcp        net.mptcp.enabled in this network namespace\n"
 		"  mptcp_diag   MPTCP sockets visible to sock_diag (needed by stats)\n"
+		"  run_engine   what 'run' needs (seccomp user notification, pidfd_getfd, ADDFD)\n"
+		"  multipath    whether this network namespace's path manager can bring a second\n"
+		"               subflow (endpoints, limits), then the path manager's settings\n"
 		"\n"
 		"Nothing is attached or changed. Exits 1, naming the causes, when the attach\n"
 		"engine cannot run on this machine.\n", prog_name);
@@ -245,18 +253,15 @@ static void check_trampolines(void)
 	if (!err) {
 		set_req(R_TRAMPOLINES, REQ_OK, "fmod_ret/" HOOK_FUNC " loads");
 	} else if (err == EPERM) {
+		/*
+		 * Two facts, no cause: mainline lockdown does not cover trampolines
+		 * (Secure Boot distributions load fmod_ret programs), so the mode is
+		 * reported beside the refusal, not as its reason.
+		 */
 		lockdown = lockdown_mode(mode, sizeof(mode));
-		if (lockdown && !strcmp(lockdown, "none"))
-			set_req(R_TRAMPOLINES, REQ_MISSING, "loading fmod_ret/" HOOK_FUNC " failed "
-				"with EPERM although kernel lockdown is off (an LSM refuses it?)");
-		else if (lockdown)
-			set_req(R_TRAMPOLINES, REQ_MISSING, "the kernel refuses BPF trampolines: "
-				"loading fmod_ret/" HOOK_FUNC " failed with EPERM (kernel "
-				"lockdown: %s)", lockdown);
-		else
-			set_req(R_TRAMPOLINES, REQ_MISSING, "the kernel refuses BPF trampolines: "
-				"loading fmod_ret/" HOOK_FUNC " failed with EPERM (kernel lockdown "
-				"or an LSM; the lockdown mode could not be read)");
+		set_req(R_TRAMPOLINES, REQ_MISSING, "the kernel refuses BPF trampolines: "
+			"loading fmod_ret/" HOOK_FUNC " failed with EPERM as root; kernel "
+			"lockdown mode: %s", lockdown ? lockdown : "unknown (not readable)");
 	} else if (err == ESRCH || err == ENOENT || err == ENOTSUPP || err == EOPNOTSUPP) {
 		set_req(R_TRAMPOLINES, REQ_MISSING, "the kernel does not allow fmod_ret on "
 			HOOK_FUNC "(): %s (needs Linux 6.6 with CONFIG_MPTCP and "
@@ -355,6 +360,7 @@ static void print_plain(const char *kernel)
 	for (i = 0; i < R_MAX; i++)
 		printf("%-12s %-8s %s\n", reqs[i].name, state_names[reqs[i].state],
 		       reqs[i].detail);
+	pm_print(&pm, "                      ");
 }
 
 static void print_json(const char *kernel, bool ready, const char *causes)
@@ -374,6 +380,7 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 	}
 	json_object_object_add(root, "kernel", json_object_new_string(kernel));
 	json_object_object_add(root, "requirements", arr);
+	json_object_object_add(root, "path_manager", pm_json(&pm));
 	json_object_object_add(root, "ready", json_object_new_boolean(ready));
 	if (!ready)
 		json_object_object_add(root, "error", json_object_new_string(causes));
@@ -437,6 +444,16 @@ static void check_run_engine(void)
 }
 
 /* Every probe, in order: later ones look at what earlier ones found. */
+/* Whether connections from and to this namespace can get a second subflow, and why. */
+static void check_multipath(void)
+{
+	char verdict[sizeof(reqs[0].detail)];
+
+	pm_read(&pm);
+	set_req(R_MULTIPATH, pm_verdict(&pm, verdict, sizeof(verdict)) ? REQ_OK : REQ_WARN,
+		"%s", verdict);
+}
+
 static void probe_all(void)
 {
 	struct btf *btf;
@@ -452,6 +469,7 @@ static void probe_all(void)
 	check_mptcp_enabled();
 	check_mptcp_diag();
 	check_run_engine();
+	check_multipath();
 }
 
 int attach_preflight(char *cause, size_t size)

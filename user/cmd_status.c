@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* `mptcp-upgrade status`: what is attached, with which policy, and what it did. */
 #include <bpf/bpf.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,8 +9,11 @@
 
 #include "commands.h"
 #include "engine.h"
+#include "netns.h"
 #include "output.h"
+#include "pm.h"
 #include "run.h"
+#include "sys.h"
 
 static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_SOCKETS_UPGRADED] = "sockets_upgraded",
@@ -71,6 +75,59 @@ static void format_time(long long t, char *out, size_t size)
 		strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+/* ---- the path manager of each namespace a cgroup's or a program's processes use ---- */
+
+static int pm_of_ns(const struct netns_ref *ns, void *ctx)
+{
+	struct json_object *arr = ctx;
+	struct pm_info pm;
+	char verdict[512];
+
+	pm_read(&pm);
+	if (arr) {
+		struct json_object *o = pm_json(&pm);
+
+		json_object_object_add(o, "netns", json_object_new_uint64(ns->ino));
+		json_object_array_add(arr, o);
+	} else {
+		pm_verdict(&pm, verdict, sizeof(verdict));
+		printf("  multipath  netns %lu: %s\n", ns->ino, verdict);
+		pm_print(&pm, "             ");
+	}
+	return 0;
+}
+
+/* Print (or add to @parent as "path_managers") each namespace's path manager. */
+static void path_managers(struct netns_set *set, struct json_object *parent)
+{
+	struct json_object *arr = parent ? json_object_new_array() : NULL;
+
+	netns_set_for_each(set, pm_of_ns, arr);
+	if (parent)
+		json_object_object_add(parent, "path_managers", arr);
+	netns_set_free(set);
+}
+
+static void path_managers_of_cgroup(const char *cgroup, struct json_object *parent)
+{
+	struct netns_set set = {};
+	char root[PATH_MAX], path[2 * PATH_MAX];
+
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return;
+	snprintf(path, sizeof(path), "%s%s", root, strcmp(cgroup, "/") ? cgroup : "");
+	netns_set_add_cgroup(&set, path);
+	path_managers(&set, parent);
+}
+
+static void path_managers_of_pid(pid_t pid, struct json_object *parent)
+{
+	struct netns_set set = {};
+
+	netns_set_add_pid(&set, pid);
+	path_managers(&set, parent);
+}
+
 static struct json_object *attachment_json(struct engine *e, const struct attachment *a,
 					   const struct mu_attach_counters *c, bool changed)
 {
@@ -128,6 +185,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 	}
 	json_object_object_add(o, "counters", cnt);
 	json_object_object_add(o, "entries", entries);
+	path_managers_of_cgroup(a->cgroup, o);
 	return o;
 }
 
@@ -206,6 +264,7 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 		       "keep 'follow' running), %llu where net.mptcp.enabled=0\n",
 		       (unsigned long long)c->count[MU_CNT_NETNS_UNPREPARED],
 		       (unsigned long long)c->count[MU_CNT_NETNS_MPTCP_OFF]);
+	path_managers_of_cgroup(a->cgroup, NULL);
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
 	       "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
 	for (i = 0; i < n; i++) {
@@ -285,6 +344,7 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 		json_object_array_add(entries, je);
 	}
 	json_object_object_add(o, "entries", entries);
+	path_managers_of_pid(r->program, o);
 	return o;
 }
 
@@ -326,6 +386,7 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 	}
 	if (any)
 		putchar('\n');
+	path_managers_of_pid(r->program, NULL);
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
 	       "BINDS", "CONNECTS", "MPTCP", "KEPT-TCP");
 	for (i = 0; i < n && i < c->nr_entries; i++) {
