@@ -201,6 +201,18 @@ grep -q ' - securityfs ' /proc/self/mountinfo && had_securityfs=yes || had_secur
 
 check_rc=$rc
 run check --json
+# Under ip netns exec (its own /sys, without cgroup2), check says what happened and
+# where the machine's cgroup2 is (review D7: it said only that cgroup2 was missing).
+if [ "$(id -u)" -eq 0 ] && ip netns add mu-cli-chk 2>/dev/null; then
+	got=$(ip netns exec mu-cli-chk "$bin" check --json 2>/dev/null |
+		jq -r '.requirements[] | select(.name == "cgroup2") | .state + " " + .detail')
+	ip netns del mu-cli-chk
+	grep -q '^missing not in this mount namespace, which has a /sys of its own (as under ip netns exec); the machine has cgroup v2 at /' <<<"$got" &&
+		ok "check under ip netns exec says why cgroup2 is missing, and where it is" ||
+		not_ok "check under ip netns exec says why cgroup2 is missing" "$got"
+else
+	skip "check under ip netns exec" "needs root to add a network namespace"
+fi
 json_ok "check --json: eleven requirements, ready matches the exit code" \
 	"(.requirements | length) == 11 and .ready == ($check_rc == 0) and
 	 (.requirements | map(.name) | index(\"trampolines\")) != null"

@@ -299,6 +299,10 @@ static void check_cgroup2(void)
 	if (n < 0)
 		set_req(R_CGROUP2, REQ_UNKNOWN, "can't read /proc/self/mountinfo: %s",
 			strerror(-n));
+	else if (!n && find_mounts_outside("cgroup2", where, sizeof(where)) > 0)
+		set_req(R_CGROUP2, REQ_MISSING, "not in this mount namespace, which has a /sys "
+			"of its own (as under ip netns exec); the machine has cgroup v2 at %s: "
+			"attach from outside it (the other lines are about this namespace)", where);
 	else if (!n)
 		set_req(R_CGROUP2, REQ_MISSING, "no cgroup v2 hierarchy is mounted%s (mount one: "
 			"mount -t cgroup2 none /sys/fs/cgroup)", v1 ? ", only cgroup v1" : "");

@@ -3,19 +3,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sys.h"
 
-int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside)
+static int scan_mounts(const char *mountinfo, const char *prefix, const char *fstype,
+		       char *out, size_t size, bool *v1_beside)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	FILE *f = fopen(mountinfo, "re");
 	char *line = NULL, *sep;
 	size_t cap = 0;
 	int n = 0;
 
-	out[0] = '\0';
-	if (v1_beside)
-		*v1_beside = false;
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
@@ -31,12 +31,56 @@ int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside)
 		if (strcmp(type, fstype))
 			continue;
 		if (n++ < 4)	/* a few are enough to say where */
-			snprintf(out + strlen(out), size - strlen(out), "%s%s",
-				 out[0] ? " " : "", mnt);
+			snprintf(out + strlen(out), size - strlen(out), "%s%s%s",
+				 out[0] ? " " : "", prefix, mnt);
 	}
 	free(line);
 	fclose(f);
 	return n;
+}
+
+/*
+ * A process in another mount namespace than ours whose root we may enter
+ * (init's, or else our parent's: `ip netns exec` is started from one), or 0.
+ */
+static int outer_mount_ns(void)
+{
+	pid_t cand[2] = { 1, getppid() };
+	struct stat self, other;
+	char path[64];
+	size_t i;
+
+	if (stat("/proc/self/ns/mnt", &self))
+		return 0;
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)cand[i]);
+		if (stat(path, &other) || other.st_ino == self.st_ino)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/root/", (int)cand[i]);
+		if (!access(path, X_OK))
+			return cand[i];
+	}
+	return 0;
+}
+
+int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside)
+{
+	out[0] = '\0';
+	if (v1_beside)
+		*v1_beside = false;
+	return scan_mounts("/proc/self/mountinfo", "", fstype, out, size, v1_beside);
+}
+
+int find_mounts_outside(const char *fstype, char *out, size_t size)
+{
+	char mountinfo[64];
+	int pid = outer_mount_ns();
+
+	out[0] = '\0';
+	if (!pid)
+		return 0;
+	snprintf(mountinfo, sizeof(mountinfo), "/proc/%d/mountinfo", pid);
+	return scan_mounts(mountinfo, "", fstype, out, size, NULL);
 }
 
 int first_mount(const char *fstype, char *out, size_t size)

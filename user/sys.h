@@ -15,6 +15,12 @@ int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside);
 
 /* The first mount point of @fstype into @out; -ENOENT when there is none. */
 int first_mount(const char *fstype, char *out, size_t size);
+/*
+ * The mounts of @fstype in the mount namespace around this one (init's, or the
+ * parent's), when this process has one of its own, as under `ip netns exec`:
+ * their count, and where they are there. 0 when there is none or no way to see.
+ */
+int find_mounts_outside(const char *fstype, char *out, size_t size);
 
 /* Names of the capabilities attach needs that this process lacks ("" when none). */
 void lacking_capabilities(char *out, size_t size);
