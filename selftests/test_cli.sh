@@ -327,8 +327,11 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then
 		"$cg2/mucli.slice" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 	run attach --cgroup nosuch.slice --policy "$top/configs/haproxy.policy"
-	expect "attach to a missing slice: exit 1" 1 \
-		"^Error: can't find cgroup nosuch.slice \\($cg2/nosuch.slice: No such file"
+	expect "attach to a missing slice: exit 1, and says to create it or start the unit" 1 \
+		"^Error: can't find cgroup nosuch.slice \\($cg2/nosuch.slice: No such file or directory\\): create it or start the unit first \\(systemctl start nosuch.slice\\)$"
+	run attach --cgroup /mucli-nosuch --policy "$top/configs/haproxy.policy"
+	expect "attach to a missing cgroup path: exit 1, and says to create it" 1 \
+		"^Error: can't find cgroup /mucli-nosuch .*: create it first \\(mkdir\\)$"
 	run attach --cgroup no-such.service --policy "$top/configs/haproxy.policy"
 	expect "attach to a unit that is not running: exit 1" 1 \
 		"can't find cgroup of unit no-such.service under $cg2"
@@ -387,10 +390,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	json_ok "status --json with nothing attached" '.loaded == false and .attachments == []'
 	run reload
 	expect "reload with nothing attached: exit 1" 1 "^Error: nothing is attached"
+	# The same answer with or without --all (review D7: one failed, one was silent).
 	run detach
-	expect "detach with nothing attached: exit 1" 1 "^Error: nothing is attached"
+	expect "detach with nothing attached: exit 0, and says so" 0 "^note: nothing is attached$"
 	run detach --all
-	expect "detach --all with nothing attached: exit 0" 0
+	expect "detach --all with nothing attached: exit 0, and says so" 0 "^note: nothing is attached$"
+	run detach --cgroup mucli-none.slice
+	expect "detach of a cgroup that is not attached: exit 1" 1 \
+		"^Error: mucli-none.slice is not attached \\(nothing is\\)$"
 fi
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	for cmd in "attach --cgroup / --policy $top/configs/haproxy.policy" reload detach status \

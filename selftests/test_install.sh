@@ -116,6 +116,25 @@ complete_words() {
 	not_ok "bash completion completes commands and their options" \
 		"$(complete_words mptcp-upgrade at) / $(complete_words mptcp-upgrade attach --n)"
 
+# --cgroup completes below a cgroup2 mounted with the source "none" too (review D7).
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	mkdir -p "$tmp/cg2"
+	got=$(unshare -m sh -c '
+		for m in $(awk "{ for (i = 7; i < NF; i++) if (\$i == \"-\") break }
+			\$(i + 1) == \"cgroup2\" { print \$5 }" /proc/self/mountinfo); do
+			umount -l "$m"
+		done
+		mount -t cgroup2 none "$1" && mkdir -p "$1/mu-compl.slice" &&
+		bash -c ". \"\$1\"; COMP_WORDS=(mptcp-upgrade attach --cgroup /mu-compl);
+			COMP_CWORD=3; _mptcp_upgrade; echo \"\${COMPREPLY[*]}\"" sh "$2"
+		rmdir "$1/mu-compl.slice"' sh "$tmp/cg2" "$top/configs/bash-completion/mptcp-upgrade" 2>&1)
+	[ "$got" = /mu-compl.slice ] &&
+		ok "--cgroup completion works with cgroup2 mounted as 'none'" ||
+		not_ok "--cgroup completion works with cgroup2 mounted as 'none'" "$got"
+else
+	skip "--cgroup completion with cgroup2 mounted as 'none'" "needs root for a mount namespace"
+fi
+
 # ---- the Debian package ------------------------------------------------------------
 
 if ! command -v dpkg-buildpackage >/dev/null || ! command -v dh >/dev/null; then

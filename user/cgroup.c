@@ -203,8 +203,16 @@ int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err
 	 * names compare equal and nothing outside the cgroup v2 root is named.
 	 */
 	if (!realpath(cg->path, rel)) {
-		snprintf(err, err_size, "can't find cgroup %s (%s: %s)", arg, cg->path,
-			 strerror(errno));
+		int e = errno;
+		const char *dot = strrchr(arg, '.');
+		bool unit = dot && (!strcmp(dot, ".slice") || !strcmp(dot, ".service") ||
+				    !strcmp(dot, ".scope"));
+
+		snprintf(err, err_size, "can't find cgroup %s (%s: %s)%s%s%s", arg, cg->path,
+			 strerror(e), e != ENOENT ? "" : unit ?
+			 ": create it or start the unit first (systemctl start " :
+			 ": create it first (mkdir)", e == ENOENT && unit ? arg : "",
+			 e == ENOENT && unit ? ")" : "");
 		return -1;
 	}
 	if (strncmp(rel, root, strlen(root)) || (rel[strlen(root)] && rel[strlen(root)] != '/')) {

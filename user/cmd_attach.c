@@ -66,7 +66,9 @@ void help_detach(FILE *out)
 		"\n"
 		"Stop upgrading the sockets of CGROUP (of every attached cgroup with --all; of\n"
 		"the only one when there is one). Existing connections keep working; new sockets\n"
-		"are plain TCP. With the last cgroup the engine unloads and leaves no pin.\n",
+		"are plain TCP. With the last cgroup the engine unloads and leaves no pin.\n"
+		"With nothing attached, detach and detach --all succeed and say so; a CGROUP\n"
+		"that is not attached is an error.\n",
 		prog_name);
 }
 
@@ -641,12 +643,18 @@ int do_detach(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
+	/*
+	 * detach asks for a state, and nothing attached is that state: success,
+	 * said on stderr, with or without --all. A cgroup named and not attached
+	 * is an error (find_attachment says so).
+	 */
+	if (!nr && !a.cgroup) {
+		fprintf(stderr, "note: nothing is attached\n");
+		ret = 0;
+		goto out;
+	}
 	if (!nr) {
-		if (a.all) {
-			ret = 0;	/* nothing to do is success for --all */
-			goto out;
-		}
-		p_err("nothing is attached");
+		p_err("%s is not attached (nothing is)", a.cgroup);
 		goto out;
 	}
 	if (a.cgroup) {

@@ -16,6 +16,7 @@
 static void help_main(FILE *out);
 static int do_help(int argc, char **argv);
 static int do_version(int argc, char **argv);
+static void help_version(FILE *out);
 
 static const struct command commands[] = {
 	{ "attach",  do_attach,  help_attach, "upgrade a cgroup's TCP sockets to MPTCP by a policy" },
@@ -27,7 +28,7 @@ static const struct command commands[] = {
 	{ "run",     do_run,     help_run,    "run a program with the policy enforced per socket" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
 	{ "check",   do_check,   help_check,  "can this kernel run the attach engine?" },
-	{ "version", do_version, NULL,        "print the version and the libbpf in use" },
+	{ "version", do_version, help_version, "print the version and the libbpf in use" },
 	{ "help",    do_help,    NULL,        "print this help, or a command's" },
 };
 
@@ -88,8 +89,21 @@ static int do_help(int argc, char **argv)
 	return 0;
 }
 
+static void help_version(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s version [--json]\n"
+		"\n"
+		"Print this program's version and the version of libbpf it runs with.\n",
+		prog_name);
+}
+
 static int do_version(int argc, char **argv)
 {
+	if (wants_help(argc, argv)) {
+		help_version(stdout);
+		return 0;
+	}
 	if (argc > 1)
 		return usage_err("'version' takes no arguments");
 	if (opts.json) {
