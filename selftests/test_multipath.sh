@@ -53,7 +53,8 @@ mib_at_least() { [ "$(mib "$1" "$2")" -ge "$3" ] 2>/dev/null; }
 
 port=7700
 ip netns exec "$srv" "$sock" sink 0.0.0.0 "$port" 300 >"$tmp/sink.out" 2>&1 &
-pids+=($!)
+sink=$!
+pids+=($sink)
 need "the server ready" grep -q ready "$tmp/sink.out"
 
 holder=
@@ -87,11 +88,19 @@ need "the client got the announcement" mib_at_least "$cli" AddAddr $((${before:-
 got=$(subflows)
 [ "$got" = 1 ] && ok "server signal endpoint, client add_addr_accepted 0: still 1 subflow" ||
 	not_ok "signal endpoint with add_addr_accepted 0: 1 subflow" "$got"
+got=$("$bin" stats --json --pid "$sink" | jq -c '[([.connections[] | select(.single_path)] |
+	length >= 1), (.namespaces[] | select(.single_path_connections > 0) | .multipath_offered)]')
+[ "$got" = "[true,true]" ] && "$bin" stats --pid "$sink" | grep -q '  ONE PATH$' &&
+	ok "stats on the server flags the connection that kept one path although it offers more" ||
+	not_ok "stats flags ONE PATH connections" "$got" "$("$bin" stats --pid "$sink")"
 ip -n "$cli" mptcp limits set subflows 2 add_addr_accepted 1
 connect
 need "the client joined the announced address" two_subflows
 two_subflows && ok "server signal endpoint + client add_addr_accepted 1: 2 subflows" ||
 	not_ok "signal endpoint + add_addr_accepted 1: 2 subflows" "$(subflows)"
+got=$("$bin" stats --json --pid "$sink" | jq -c '[.connections[] | select(.subflows == 2) | .single_path]')
+[ "$got" = "[false]" ] && ok "a connection with two subflows is not flagged" ||
+	not_ok "a connection with two subflows is not flagged" "$got"
 got=$(ip netns exec "$srv" "$bin" check --json | jq -r '.path_manager | [.multipath_offered, (.endpoints | length)] | @tsv')
 [ "$got" = "$(printf 'true\t1')" ] &&
 	ok "check lists the server's signal endpoint and says multipath is offered" ||
@@ -116,6 +125,12 @@ need "the server saw the join" mib_at_least "$srv" MPJoinSynRx $((${before:-0} +
 got=$(subflows)
 [ "$got" = 1 ] && ok "server limits subflows 0: the client's join is refused, 1 subflow" ||
 	not_ok "server subflows 0 refuses joins" "$got"
+got=$("$bin" stats --json --pid "$sink" | jq '[.namespaces[].joins_refused.limits] | max')
+[ "${got:-0}" -ge 1 ] 2>/dev/null &&
+	"$bin" stats --pid "$sink" | grep -q '^  refused    [0-9]* joins\{0,1\} (MPJoinRejected): over this side' &&
+	ok "stats on the server counts the refused join and names the likely cause" ||
+	not_ok "stats counts refused joins" "$got" "$("$bin" stats --pid "$sink")" \
+		"$(ip netns exec "$srv" nstat -az | grep -i join)"
 got=$(ip netns exec "$srv" "$bin" check --json | jq -r '.path_manager.verdict')
 grep -q '^subflows 0: this host opens no extra subflow and refuses peers' <<<"$got" &&
 	ok "check says subflows 0 refuses joins" || not_ok "check says subflows 0 refuses joins" "$got"

@@ -26,6 +26,8 @@ struct ns_mib {
 	unsigned long netns;
 	struct mib_counter c[MAX_MIB];
 	size_t nr;
+	bool offers_multipath;		/* its path manager can bring a second subflow */
+	char pm_verdict[320];		/* pm_verdict() of its path manager */
 };
 
 struct stats_args {
@@ -67,6 +69,13 @@ void snapshot_free(struct snapshot *s);
 /* The policy line a connection matched, if it is ours and the line is of the policy in force. */
 struct line_ref line_of(const struct mu_conn *c, const struct attachment *list, size_t nr);
 bool fell_back(const struct mu_conn *c);
+/*
+ * An established MPTCP connection that never had a second subflow although its
+ * namespace's path manager offers one (the peer did not take it).
+ */
+bool single_path(const struct snapshot *s, const struct mu_conn *c);
+/* A namespace's MPTcpExt counter, 0 when absent. */
+unsigned long long mib_value(const struct ns_mib *m, const char *name);
 /* Does the connection pass --listed, --line and --fallback? */
 bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr);
 

@@ -23,6 +23,7 @@
 #include "jsonw.h"
 #include "netns.h"
 #include "output.h"
+#include "pm.h"
 #include "proc_tree.h"
 #include "utf8.h"
 #include "sys.h"
@@ -124,7 +125,16 @@ static int gather_ns(const struct netns_ref *ns, void *arg)
 		s->cap_mib = want;
 	}
 	s->mib[s->nr_mib].netns = ns->ino;
-	read_mib(&s->mib[s->nr_mib++]);
+	read_mib(&s->mib[s->nr_mib]);
+	{
+		struct pm_info pm;
+
+		pm_read(&pm);
+		s->mib[s->nr_mib].offers_multipath =
+			pm_verdict(&pm, s->mib[s->nr_mib].pm_verdict,
+				   sizeof(s->mib[s->nr_mib].pm_verdict));
+	}
+	s->nr_mib++;
 	return 0;
 }
 
@@ -164,6 +174,29 @@ struct line_ref line_of(const struct mu_conn *c, const struct attachment *list, 
 bool fell_back(const struct mu_conn *c)
 {
 	return c->info.flags & MPTCP_INFO_FLAG_FALLBACK;
+}
+
+unsigned long long mib_value(const struct ns_mib *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		if (!strcmp(m->c[i].name, name))
+			return m->c[i].value;
+	return 0;
+}
+
+bool single_path(const struct snapshot *s, const struct mu_conn *c)
+{
+	size_t i;
+
+	if (fell_back(c) || c->state != 1 /* TCP_ESTABLISHED */ || c->nr_subflows > 1 ||
+	    (MU_INFO_HAS(c, subflows_total) && c->info.subflows_total > 1))
+		return false;
+	for (i = 0; i < s->nr_mib; i++)
+		if (s->mib[i].netns == c->netns)
+			return s->mib[i].offers_multipath;
+	return false;
 }
 
 bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr)

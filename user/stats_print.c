@@ -78,6 +78,60 @@ static bool mib_matters(const char *name)
 	       strstr(name, "Fallback");
 }
 
+/* Joins this namespace refused, by the kernel's reason. */
+struct joins_refused {
+	unsigned long long rejected, no_token, hmac;
+};
+
+static struct joins_refused joins_refused(const struct ns_mib *m)
+{
+	return (struct joins_refused){
+		.rejected = mib_value(m, "MPJoinRejected"),
+		.no_token = mib_value(m, "MPJoinNoTokenFound"),
+		.hmac = mib_value(m, "MPJoinSynAckHMacFailure") +
+			mib_value(m, "MPJoinAckHMacFailure"),
+	};
+}
+
+static size_t single_paths(const struct stats_args *a, const struct snapshot *s,
+			   unsigned long netns, const struct attachment *list, size_t nr)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->diag.nr_conns; i++) {
+		const struct mu_conn *c = &s->diag.conns[i];
+
+		n += c->netns == netns && single_path(s, c) && wanted(a, c, line_of(c, list, nr));
+	}
+	return n;
+}
+
+/* A namespace's path manager, the connections that kept one path, and refused joins. */
+static void print_multipath(const struct stats_args *a, const struct snapshot *s,
+			    const struct ns_mib *m, const struct attachment *list, size_t nr)
+{
+	struct joins_refused j = joins_refused(m);
+	size_t one = single_paths(a, s, m->netns, list, nr);
+
+	printf("\nmultipath, network namespace %lu: %s\n", m->netns, m->pm_verdict);
+	if (one)
+		printf("  ONE PATH   %zu connection%s had no second subflow although this side "
+		       "offers one: the peer did not take it (its add_addr_accepted is 0, or it "
+		       "has no route or endpoint for the announced address)\n", one,
+		       one == 1 ? "" : "s");
+	if (j.rejected)
+		printf("  refused    %llu join%s (MPJoinRejected): over this side's limits (ip "
+		       "mptcp limits: subflows), or to the initial address with "
+		       "allow_join_initial_addr_port 0\n", j.rejected, j.rejected == 1 ? "" : "s");
+	if (j.no_token)
+		printf("  refused    %llu join%s for connections this host does not know "
+		       "(MPJoinNoTokenFound): behind a load balancer, joins sent to the shared "
+		       "address reach another server\n", j.no_token, j.no_token == 1 ? "" : "s");
+	if (j.hmac)
+		printf("  refused    %llu join%s that failed authentication (HMAC): a middlebox "
+		       "changing options, or a forged join\n", j.hmac, j.hmac == 1 ? "" : "s");
+}
+
 void print_table(const struct stats_args *a, const struct snapshot *s, struct engine *e,
 		 const struct attachment *list, size_t nr)
 {
@@ -101,6 +155,8 @@ void print_table(const struct stats_args *a, const struct snapshot *s, struct en
 			printf("  line %d %s", lr.line, lr.source ? lr.source : "");
 		else if (lr.ours)
 			printf("  unlisted");
+		if (single_path(s, c))
+			printf("  ONE PATH");
 		printf("\n");
 		if (MU_INFO_HAS(c, bytes_acked)) {
 			fmt_bytes(c->info.bytes_sent, b1, sizeof(b1));
@@ -149,6 +205,8 @@ void print_table(const struct stats_args *a, const struct snapshot *s, struct en
 			       (unsigned long long)r.counters.fallback);
 		}
 	}
+	for (i = 0; i < s->nr_mib; i++)
+		print_multipath(a, s, &s->mib[i], list, nr);
 	for (i = 0; i < s->nr_mib; i++) {
 		bool any = false;
 
@@ -205,7 +263,7 @@ static void subflow_json(struct jsonw *w, const struct mu_subflow *sf)
 	jw_object_end(w);
 }
 
-static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref lr)
+static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref lr, bool one)
 {
 	size_t j;
 
@@ -230,6 +288,8 @@ static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref 
 	}
 	jw_key(w, "upgraded");
 	jw_bool(w, lr.ours);
+	jw_key(w, "single_path");
+	jw_bool(w, one);
 	jw_key(w, "line");
 	if (lr.line)
 		jw_u64(w, lr.line);
@@ -263,7 +323,7 @@ void print_json(const struct stats_args *a, const struct snapshot *s, struct eng
 		struct line_ref lr = line_of(c, list, nr);
 
 		if (wanted(a, c, lr))
-			conn_json(&w, c, lr);
+			conn_json(&w, c, lr, single_path(s, c));
 	}
 	jw_array_end(&w);
 	jw_key(&w, "policy_lines");
@@ -293,8 +353,22 @@ void print_json(const struct stats_args *a, const struct snapshot *s, struct eng
 	jw_key(&w, "namespaces");
 	jw_array_start(&w);
 	for (i = 0; i < s->nr_mib; i++) {
+		struct joins_refused jr = joins_refused(&s->mib[i]);
+
 		jw_object_start(&w);
 		kv_u64(&w, "netns", s->mib[i].netns);
+		jw_key(&w, "multipath_offered");
+		jw_bool(&w, s->mib[i].offers_multipath);
+		jw_key(&w, "path_manager");
+		jw_string(&w, s->mib[i].pm_verdict);
+		kv_u64(&w, "single_path_connections",
+		       single_paths(a, s, s->mib[i].netns, list, nr));
+		jw_key(&w, "joins_refused");
+		jw_object_start(&w);
+		kv_u64(&w, "limits", jr.rejected);
+		kv_u64(&w, "no_token", jr.no_token);
+		kv_u64(&w, "hmac", jr.hmac);
+		jw_object_end(&w);
 		jw_key(&w, "mptcp_mib");
 		jw_object_start(&w);
 		for (j = 0; j < s->mib[i].nr; j++)
@@ -366,6 +440,23 @@ void print_prometheus(const struct stats_args *a, const struct snapshot *s, stru
 			    wanted(a, &s->diag.conns[j], line_of(&s->diag.conns[j], list, nr)))
 				n += s->diag.conns[j].nr_subflows;
 		printf("mptcp_upgrade_subflows{netns=\"%lu\"} %llu\n", s->mib[i].netns, n);
+	}
+	prom_head("mptcp_upgrade_single_path_connections", "gauge",
+		  "Established connections with one subflow although this side's path manager "
+		  "offers more.");
+	for (i = 0; i < s->nr_mib; i++)
+		printf("mptcp_upgrade_single_path_connections{netns=\"%lu\"} %zu\n",
+		       s->mib[i].netns, single_paths(a, s, s->mib[i].netns, list, nr));
+	prom_head("mptcp_upgrade_joins_refused_total", "counter",
+		  "MP_JOIN requests this namespace refused, by reason (kernel MIB counters).");
+	for (i = 0; i < s->nr_mib; i++) {
+		struct joins_refused jr = joins_refused(&s->mib[i]);
+
+		printf("mptcp_upgrade_joins_refused_total{netns=\"%lu\",reason=\"limits\"} %llu\n"
+		       "mptcp_upgrade_joins_refused_total{netns=\"%lu\",reason=\"no_token\"} %llu\n"
+		       "mptcp_upgrade_joins_refused_total{netns=\"%lu\",reason=\"hmac\"} %llu\n",
+		       s->mib[i].netns, jr.rejected, s->mib[i].netns, jr.no_token,
+		       s->mib[i].netns, jr.hmac);
 	}
 	prom_head("mptcp_upgrade_connection_bytes", "gauge",
 		  "Bytes of the open connections (Linux 6.5 and later), by direction.");
