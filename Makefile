@@ -63,7 +63,8 @@ UNITDIR       ?= $(PREFIX)/lib/systemd/system
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DOCDIR        ?= $(PREFIX)/share/doc/mptcp-upgrade
 UNITS         := mptcp-upgrade@.service mptcp-upgrade-reload@.service mptcp-upgrade@.path \
-		 mptcp-upgrade-follow.service
+		 mptcp-upgrade-follow.service mptcp-upgrade-textfile.service \
+		 mptcp-upgrade-textfile.timer
 
 .PHONY: all
 all: $(APP)

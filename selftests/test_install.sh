@@ -28,6 +28,8 @@ for f in usr/sbin/mptcp-upgrade:755 usr/share/man/man8/mptcp-upgrade.8:644 \
 	 usr/lib/systemd/system/mptcp-upgrade@.path:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-reload@.service:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-follow.service:644 \
+	 usr/lib/systemd/system/mptcp-upgrade-textfile.service:644 \
+	 usr/lib/systemd/system/mptcp-upgrade-textfile.timer:644 \
 	 etc/mptcp-upgrade/example.policy:644 \
 	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade.conf:644 \
 	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf:644; do
@@ -60,10 +62,12 @@ if command -v systemd-analyze >/dev/null; then
 	for u in mptcp-upgrade@.service mptcp-upgrade-reload@.service mptcp-upgrade@.path; do
 		cp "$p/lib/systemd/system/$u" "$tmp/units/${u/@/@haproxy.slice}"
 	done
-	cp "$p/lib/systemd/system/mptcp-upgrade-follow.service" "$tmp/units/"
+	cp "$p/lib/systemd/system/mptcp-upgrade-follow.service" \
+		"$p/lib/systemd/system/mptcp-upgrade-textfile.service" \
+		"$p/lib/systemd/system/mptcp-upgrade-textfile.timer" "$tmp/units/"
 	mkdir -p "$tmp/units/haproxy.service.d"
 	out=$(MANPATH=$p/share/man systemd-analyze verify "$tmp"/units/*.service \
-		"$tmp"/units/*.path 2>&1)
+		"$tmp"/units/*.path "$tmp"/units/*.timer 2>&1)
 	rc=$?
 	[ "$rc" = 0 ] && [ -z "$out" ] && ok "systemd-analyze verify accepts the units" ||
 		not_ok "systemd-analyze verify accepts the units" "$out"

@@ -145,6 +145,12 @@ got=$("$bin" stats --json | jq -c '[.connections[] | .local.port] | unique')
 got=$("$bin" stats --json --pid "$holder" | jq -c '[.connections[] | .remote.port] | unique')
 [ "$got" = "[7540]" ] && ok "stats --pid works for any process (the client side here)" ||
 	not_ok "stats --pid works for any process" "$got"
+# What the textfile timer runs: the exposition, whole, renamed into place.
+"$bin" stats --prometheus --output "$tmp/mu.prom"
+got=$(grep -c '^mptcp_upgrade_connections{netns="[0-9]*",fallback="false"} 2$' "$tmp/mu.prom")
+[ "$got" = 1 ] && [ ! -e "$tmp/mu.prom.tmp" ] && grep -q '^mptcp_upgrade_targets [1-9]' "$tmp/mu.prom" &&
+	ok "stats --prometheus --output writes the metrics atomically (no .tmp left)" ||
+	not_ok "stats --prometheus --output writes the metrics" "$(cat "$tmp/mu.prom")"
 run stats --pid 12abc
 expect "stats --pid of no process: exit 2" 2 "--pid takes a process id"
 run stats --pid 4000000

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -43,6 +44,7 @@ void help_stats(FILE *out)
 	fprintf(out,
 		"Usage: %s stats [--cgroup CGROUP | --pid PID] [--json | --prometheus]\n"
 		"                     [--watch SECONDS] [--listed] [--line N] [--fallback]\n"
+		"                     [--output FILE]\n"
 		"\n"
 		"Every MPTCP connection of the attached cgroups and of the programs the run\n"
 		"engine serves (or of CGROUP and below, attached or not; or of process PID and\n"
@@ -54,6 +56,8 @@ void help_stats(FILE *out)
 		"line and the namespaces' MPTcpExt counters.\n"
 		"\n"
 		"  --prometheus     text exposition format (node_exporter's textfile collector)\n"
+		"  --output FILE    write to FILE atomically (FILE.tmp, then rename), each refresh;\n"
+		"                   with nothing to watch, FILE says so (mptcp_upgrade_targets 0)\n"
 		"  --watch SECONDS  refresh in place until interrupted\n"
 		"  --listed         only connections that matched a policy line\n"
 		"  --line N         only connections that matched policy line N\n"
@@ -70,6 +74,7 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 		{ "listed", no_argument, NULL, 'l' },
 		{ "line", required_argument, NULL, 'n' },
 		{ "fallback", no_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
 		{}
 	};
 	char *end;
@@ -92,6 +97,9 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 			break;
 		case 'f':
 			a->fallback = true;
+			break;
+		case 'o':
+			a->output = optarg;
 			break;
 		case 'p':
 			v = strtol(optarg, &end, 10);
@@ -122,6 +130,73 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 		return usage_err("stats: --cgroup and --pid exclude each other");
 	if (a->prometheus && opts.json)
 		return usage_err("stats: --json and --prometheus exclude each other");
+	if (a->output && !a->prometheus && !opts.json)
+		return usage_err("stats: --output writes --prometheus or --json output");
+	return 0;
+}
+
+/*
+ * --output: stdout goes to FILE.tmp (beside FILE, so that rename is atomic)
+ * until output_commit() renames it over FILE: a collector reading FILE sees
+ * the whole of one refresh or of the one before, never a part.
+ */
+static int saved_stdout = -1;
+
+static int output_begin(const char *path)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fflush(stdout);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	if (saved_stdout < 0)
+		saved_stdout = dup(STDOUT_FILENO);
+	if (saved_stdout < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+		close(fd);
+		unlink(tmp);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
+static int output_commit(const char *path)
+{
+	char tmp[PATH_MAX];
+	int ret = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (fflush(stdout) || fsync(STDOUT_FILENO) || rename(tmp, path)) {
+		ret = -errno;
+		unlink(tmp);
+	}
+	dup2(saved_stdout, STDOUT_FILENO);
+	return ret;
+}
+
+/* Nothing to watch: for a collector, a state to show, not an error. */
+static int output_nothing(const struct stats_args *a)
+{
+	int err = output_begin(a->output);
+
+	if (err) {
+		p_err("can't write %s.tmp: %s", a->output, strerror(-err));
+		return 1;
+	}
+	if (opts.json)
+		printf("{\"targets\":0,\"connections\":[]}\n");
+	else
+		printf("# HELP mptcp_upgrade_targets Attached cgroups and programs under run.\n"
+		       "# TYPE mptcp_upgrade_targets gauge\nmptcp_upgrade_targets 0\n");
+	err = output_commit(a->output);
+	if (err) {
+		p_err("can't write %s: %s", a->output, strerror(-err));
+		return 1;
+	}
 	return 0;
 }
 
@@ -194,6 +269,10 @@ int do_stats(int argc, char **argv)
 			run_pids[i] = runs[i].program;
 		trees = run_pids;
 		nr_trees = nr_runs;
+		if (!nr && !nr_runs && a.output) {
+			ret = output_nothing(&a);
+			goto out;
+		}
 		if (!nr && !nr_runs) {
 			p_err("nothing is attached and no program runs under 'run': name a cgroup "
 			      "with --cgroup or a process with --pid");
@@ -217,6 +296,7 @@ int do_stats(int argc, char **argv)
 	}
 	for (i = 0; i < nr_roots; i++)
 		roots[i] = paths[i];
+	a.targets = nr_roots + nr_trees;
 
 	if (a.watch) {
 		struct sigaction sa = { .sa_handler = on_signal };
@@ -242,6 +322,15 @@ int do_stats(int argc, char **argv)
 				MAX_NETNS);
 		if (a.watch && !opts.json && !a.prometheus)
 			printf("\033[H\033[2J");	/* refresh in place */
+		if (a.output) {
+			int err = output_begin(a.output);
+
+			if (err) {
+				p_err("can't write %s.tmp: %s", a.output, strerror(-err));
+				ret = 1;
+				goto out;
+			}
+		}
 		if (opts.json)
 			print_json(&a, &s, &e, list, nr);
 		else if (a.prometheus)
@@ -249,6 +338,15 @@ int do_stats(int argc, char **argv)
 		else
 			print_table(&a, &s, &e, list, nr);
 		fflush(stdout);
+		if (a.output) {
+			int err = output_commit(a.output);
+
+			if (err) {
+				p_err("can't write %s: %s", a.output, strerror(-err));
+				ret = 1;
+				goto out;
+			}
+		}
 		snapshot_free(&s);
 		if (a.watch) {
 			struct timespec ts = { .tv_sec = a.watch };

@@ -38,6 +38,8 @@ struct stats_args {
 	bool listed;
 	int line;		/* 0: any */
 	bool fallback;
+	const char *output;	/* write here (atomically: FILE.tmp, then rename), not stdout */
+	size_t targets;		/* cgroups and process trees watched */
 };
 
 /* Everything one refresh gathers. */

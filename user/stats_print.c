@@ -414,6 +414,8 @@ void print_prometheus(const struct stats_args *a, const struct snapshot *s, stru
 	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
 	size_t i, j, k;
 
+	prom_head("mptcp_upgrade_targets", "gauge", "Attached cgroups and programs under run.");
+	printf("mptcp_upgrade_targets %zu\n", a->targets);
 	prom_head("mptcp_upgrade_connections", "gauge",
 		  "MPTCP connections of the cgroup subtree, by network namespace and fallback.");
 	for (i = 0; i < s->nr_mib; i++) {
