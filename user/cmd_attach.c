@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "output.h"
+#include "stats.h"
 #include "run.h"
 #include "sys.h"
 
@@ -254,6 +255,43 @@ static struct attachment *find_attachment(struct attachment *list, size_t nr, co
 	return NULL;
 }
 
+/*
+ * Listeners the cgroup holds already were created as TCP and stay so: say
+ * which, and which of them the policy lists, with what to do.
+ */
+static void warn_tcp_listeners(const char *cgroup, const struct policy *pol)
+{
+	struct mu_listener *l = NULL;
+	size_t nr = 0, i, j, listed = 0;
+	char where[256] = "", ep[64];
+
+	if (cgroup_tcp_listeners(cgroup, &l, &nr) || !nr) {
+		free(l);
+		return;
+	}
+	for (i = 0; i < nr; i++) {
+		int line = 0;
+
+		for (j = 0; j < pol->nr_entries && !line; j++)
+			if (policy_entry_matches(&pol->entries[j], l[i].local.family,
+						 l[i].local.addr, l[i].local.port, MU_ROLE_BIND))
+				line = pol->entries[j].line;
+		if (!line)
+			continue;
+		listed++;
+		endpoint_str(&l[i].local, ep, sizeof(ep));
+		if (strlen(where) + strlen(ep) + 16 < sizeof(where))
+			snprintf(where + strlen(where), sizeof(where) - strlen(where), "%s%s (line %d)",
+				 where[0] ? ", " : "", ep, line);
+	}
+	fprintf(stderr, "note: %s already holds %zu TCP listener%s%s%s%s: sockets created "
+		"before attach stay TCP; restart the proxy (systemctl restart its unit) for "
+		"them to follow the policy\n", cgroup, nr, nr == 1 ? "" : "s",
+		listed ? ", the policy lists " : "", listed ? where : "",
+		listed ? "" : " (none the policy lists)");
+	free(l);
+}
+
 int do_attach(int argc, char **argv)
 {
 	struct attachment *list = NULL;
@@ -373,6 +411,7 @@ fail_fresh:
 		goto out;
 	}
 	report("attached", cg.name, lp.path, &lp.pol, lp.trie.families);
+	warn_tcp_listeners(cg.name, &lp.pol);
 	ret = 0;
 out:
 	engine_list_free(list, nr);

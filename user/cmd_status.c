@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* `mptcp-upgrade status`: what is attached, with which policy, and what it did. */
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include "output.h"
 #include "pm.h"
 #include "run.h"
+#include "stats.h"
 #include "sys.h"
 
 static const char *const counter_names[MU_CNT_MAX] = {
@@ -75,6 +78,20 @@ static void format_time(long long t, char *out, size_t size)
 		strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+static const char *json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static int json_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
+}
+
 /* ---- the path manager of each namespace a cgroup's or a program's processes use ---- */
 
 static int pm_of_ns(const struct netns_ref *ns, void *ctx)
@@ -126,6 +143,88 @@ static void path_managers_of_pid(pid_t pid, struct json_object *parent)
 
 	netns_set_add_pid(&set, pid);
 	path_managers(&set, parent);
+}
+
+/* ---- TCP listeners an attached cgroup holds: sockets that escaped the upgrade ---- */
+
+/* Does entry @je (as the state file keeps it) list @ep for bind()? */
+static bool entry_lists(struct json_object *je, const struct mu_endpoint *ep)
+{
+	const char *role = json_str(je, "role"), *prefix = json_str(je, "prefix");
+	const char *ports = json_str(je, "ports"), *slash = strchr(prefix, '/');
+	unsigned int lo = 0, hi = 65535, len, full, rest;
+	char addr[64];
+	__u8 a[16] = {};
+	int family;
+
+	if (strcmp(role, "bind") && strcmp(role, "both"))
+		return false;
+	if (!slash || (size_t)(slash - prefix) >= sizeof(addr))
+		return false;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(slash - prefix), prefix);
+	family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (family != ep->family || inet_pton(family, addr, a) != 1)
+		return false;
+	len = atoi(slash + 1);
+	if (strcmp(ports, "all") && sscanf(ports, "%u-%u", &lo, &hi) < 1)
+		return false;
+	if (strcmp(ports, "all") && !strchr(ports, '-'))
+		hi = lo;
+	if (ep->port < lo || ep->port > hi)
+		return false;
+	full = len / 8;
+	rest = len % 8;
+	return !memcmp(a, ep->addr, full) &&
+	       (!rest || !((a[full] ^ ep->addr[full]) & (0xff << (8 - rest))));
+}
+
+/* The policy line that lists @ep for bind(), or 0. */
+static int listed_line(const struct attachment *att, const struct mu_endpoint *ep)
+{
+	size_t i, n = attachment_rows(att);
+
+	for (i = 0; i < n; i++) {
+		struct json_object *je = json_object_array_get_idx(att->entries, i);
+
+		if (entry_lists(je, ep))
+			return json_int(je, "line");
+	}
+	return 0;
+}
+
+static void tcp_listeners(const struct attachment *att, struct json_object *parent)
+{
+	struct json_object *arr = parent ? json_object_new_array() : NULL;
+	struct mu_listener *l = NULL;
+	size_t nr = 0, i, listed = 0;
+	char ep[64];
+
+	cgroup_tcp_listeners(att->cgroup, &l, &nr);
+	for (i = 0; i < nr; i++) {
+		int line = listed_line(att, &l[i].local);
+
+		listed += line != 0;
+		endpoint_str(&l[i].local, ep, sizeof(ep));
+		if (arr) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "address", json_object_new_string(ep));
+			json_object_object_add(o, "netns", json_object_new_uint64(l[i].netns));
+			json_object_object_add(o, "line", json_object_new_int(line));
+			json_object_array_add(arr, o);
+		} else {
+			printf("%s%s%s", i ? ", " : "  NOT UPGRADED TCP listeners (created before attach, "
+			       "inherited across a reload, or through io_uring): ", ep,
+			       line ? "" : " unlisted");
+			if (line)
+				printf(" (line %d would make it MPTCP)", line);
+		}
+	}
+	if (!arr && nr)
+		printf("%s\n", listed ? ": restart the proxy" : "");
+	if (arr)
+		json_object_object_add(parent, "tcp_listeners", arr);
+	free(l);
 }
 
 static struct json_object *attachment_json(struct engine *e, const struct attachment *a,
@@ -186,6 +285,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 	json_object_object_add(o, "counters", cnt);
 	json_object_object_add(o, "entries", entries);
 	path_managers_of_cgroup(a->cgroup, o);
+	tcp_listeners(a, o);
 	return o;
 }
 
@@ -264,6 +364,7 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 		       "keep 'follow' running), %llu where net.mptcp.enabled=0\n",
 		       (unsigned long long)c->count[MU_CNT_NETNS_UNPREPARED],
 		       (unsigned long long)c->count[MU_CNT_NETNS_MPTCP_OFF]);
+	tcp_listeners(a, NULL);
 	path_managers_of_cgroup(a->cgroup, NULL);
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
 	       "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
@@ -277,20 +378,6 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 		       (unsigned long long)r.counters.mptcp,
 		       (unsigned long long)r.counters.fallback);
 	}
-}
-
-static const char *json_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
-}
-
-static int json_int(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
 }
 
 static struct json_object *run_json(const struct run_entry *r, const struct run_counters *c,

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
@@ -8,6 +9,7 @@
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -190,9 +192,24 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 		struct mu_subflow sf = {}, *dst;
 		struct tcp_info ti = {};
 
+		if (ulp)
+			parse_ulp(ulp, &sf, &is_mptcp);
+		/* A plain TCP listener: in an attached cgroup, one that escaped the upgrade. */
+		if (!is_mptcp && r->idiag_state == MU_TCP_LISTEN) {
+			struct mu_listener *l;
+
+			if (grow((void **)&c->d->tcp_listeners, &c->d->cap_tcp_listeners,
+				 c->d->nr_tcp_listeners, sizeof(*l)))
+				goto nomem;
+			l = &c->d->tcp_listeners[c->d->nr_tcp_listeners++];
+			memset(l, 0, sizeof(*l));
+			endpoint(&l->local, r->idiag_family, r->id.idiag_src, r->id.idiag_sport);
+			l->cgroup_id = cgid;
+			l->netns = c->netns;
+			return MNL_CB_OK;
+		}
 		if (!ulp)
 			return MNL_CB_OK;
-		parse_ulp(ulp, &sf, &is_mptcp);
 		if (!is_mptcp || r->idiag_state == MU_TCP_LISTEN)
 			return MNL_CB_OK;
 		endpoint(&sf.local, r->idiag_family, r->id.idiag_src, r->id.idiag_sport);
@@ -408,5 +425,14 @@ void diag_free(struct mu_diag *d)
 {
 	free(d->conns);
 	free(d->subflows);
+	free(d->tcp_listeners);
 	memset(d, 0, sizeof(*d));
+}
+
+void endpoint_str(const struct mu_endpoint *ep, char *out, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(ep->family, ep->addr, ip, sizeof(ip));
+	snprintf(out, size, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, ep->port);
 }

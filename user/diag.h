@@ -75,11 +75,23 @@ struct mu_conn {
 	size_t nr_subflows;
 };
 
+/* "a.b.c.d:port" or "[v6]:port". */
+void endpoint_str(const struct mu_endpoint *ep, char *out, size_t size);
+
+/* A listening socket that is plain TCP (not an MPTCP listener's subflow socket). */
+struct mu_listener {
+	struct mu_endpoint local;
+	__u64 cgroup_id;
+	unsigned long netns;
+};
+
 struct mu_diag {
 	struct mu_conn *conns;
 	size_t nr_conns, cap_conns;
 	struct mu_subflow *subflows;
 	size_t nr_subflows, cap_subflows;
+	struct mu_listener *tcp_listeners;
+	size_t nr_tcp_listeners, cap_tcp_listeners;
 };
 
 /*

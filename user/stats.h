@@ -67,6 +67,11 @@ struct line_ref {
 int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
 		  const pid_t *trees, size_t nr_trees);
 void snapshot_free(struct snapshot *s);
+/*
+ * The plain TCP listeners of cgroup @cgroup (a name below the cgroup v2 root)
+ * and below, in every namespace its processes use; free() *out.
+ */
+int cgroup_tcp_listeners(const char *cgroup, struct mu_listener **out, size_t *nr);
 
 /* The policy line a connection matched, if it is ours and the line is of the policy in force. */
 struct line_ref line_of(const struct mu_conn *c, const struct attachment *list, size_t nr);

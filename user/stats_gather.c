@@ -99,12 +99,14 @@ static int gather_ns(const struct netns_ref *ns, void *arg)
 {
 	struct snapshot *s = arg;
 	size_t conns = s->diag.nr_conns, subflows = s->diag.nr_subflows;
+	size_t listeners = s->diag.nr_tcp_listeners;
 	int err, tries = 0;
 
 	/* A dump the kernel flags as interrupted is taken again, from scratch, a few times. */
 	do {
 		s->diag.nr_conns = conns;
 		s->diag.nr_subflows = subflows;
+		s->diag.nr_tcp_listeners = listeners;
 		err = diag_collect(&s->diag, ns->ino, s->cgids, s->nr_cgids, s->storage_fd);
 	} while (err == -EAGAIN && ++tries < 3);
 	if (err == -EAGAIN)
@@ -297,3 +299,25 @@ void snapshot_free(struct snapshot *s)
 	s->nr_mib = s->cap_mib = 0;
 }
 
+
+int cgroup_tcp_listeners(const char *cgroup, struct mu_listener **out, size_t *nr)
+{
+	char root[PATH_MAX], path[2 * PATH_MAX];
+	const char *roots[1] = { path };
+	struct snapshot s = { .storage_fd = -1 };
+	int ret;
+
+	*out = NULL;
+	*nr = 0;
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s%s", root, strcmp(cgroup, "/") ? cgroup : "");
+	ret = snapshot_take(&s, roots, 1, NULL, 0);
+	if (!ret) {
+		*out = s.diag.tcp_listeners;	/* handed over: not freed below */
+		*nr = s.diag.nr_tcp_listeners;
+		s.diag.tcp_listeners = NULL;
+	}
+	snapshot_free(&s);
+	return ret;
+}

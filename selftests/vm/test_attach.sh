@@ -46,10 +46,33 @@ printf 'bind mptcp4@127.0.0.1:8443   # the listed frontend\n' >"$tmp/p1.policy"
 
 # ---- attach ---------------------------------------------------------------------
 
+# Two TCP listeners the cgroup holds before attach (one on the listed address):
+# they escape the upgrade, and attach and status must say so (issue 12).
+in_cg att "$sock" sink 127.0.0.1 8443 60 tcp >"$tmp/early1.out" 2>&1 &
+early1=$!
+in_cg att "$sock" sink 127.0.0.1 8449 60 tcp >"$tmp/early2.out" 2>&1 &
+early2=$!
+pids+=($early1 $early2)
+need "the early listeners ready" grep -q ready "$tmp/early1.out"
+need "the early listeners ready" grep -q ready "$tmp/early2.out"
+
 run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
 expect "attach exits 0" 0
 grep -q '^attached /mu-test/att: policy .*/p1.policy, 1 entry (ipv4)$' <<<"$out" &&
 	ok "attach says what it attached" || not_ok "attach says what it attached" "$out"
+grep -q '^note: /mu-test/att already holds 2 TCP listeners, the policy lists 127.0.0.1:8443 (line 1): sockets created before attach stay TCP; restart the proxy' <<<"$err" &&
+	ok "attach warns about the TCP listeners the cgroup already holds, naming the listed one" ||
+	not_ok "attach warns about TCP listeners created before it" "$err"
+got=$("$bin" status --json | jq -c '[.attachments[0].tcp_listeners[] | [.address, .line]] | sort')
+[ "$got" = '[["127.0.0.1:8443",1],["127.0.0.1:8449",0]]' ] &&
+	"$bin" status | grep -q '^  NOT UPGRADED TCP listeners .*127.0.0.1:8443 (line 1 would make it MPTCP).*: restart the proxy$' &&
+	ok "status lists the listeners that escaped, with the line that would have matched" ||
+	not_ok "status lists the listeners that escaped" "$got" "$("$bin" status)"
+kill "$early1" "$early2"
+wait "$early1" "$early2" 2>/dev/null
+got=$("$bin" status --json | jq -c '.attachments[0].tcp_listeners')
+[ "$got" = '[]' ] && ok "restarted (here: gone), nothing is listed as escaped" ||
+	not_ok "no escaped listener once they are gone" "$got"
 check "the upgrade outlives the attach command (pins)" \
 	test -e /sys/fs/bpf/mptcp-upgrade/link_upgrade_socket -a -e /sys/fs/bpf/mptcp-upgrade/cg-0/bind4
 
