@@ -265,7 +265,13 @@ static void warn_tcp_listeners(const char *cgroup, const struct policy *pol)
 	size_t nr = 0, i, j, listed = 0;
 	char where[256] = "", ep[64];
 
-	if (cgroup_tcp_listeners(cgroup, &l, &nr) || !nr) {
+	int err = cgroup_tcp_listeners(cgroup, &l, &nr);
+
+	if (err)
+		fprintf(stderr, "note: can't tell whether %s already holds TCP listeners, which "
+			"would stay TCP (sock_diag: %s; modprobe tcp_diag)\n", cgroup,
+			strerror(-err));
+	if (err || !nr) {
 		free(l);
 		return;
 	}

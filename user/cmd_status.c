@@ -199,7 +199,17 @@ static void tcp_listeners(const struct attachment *att, struct json_object *pare
 	size_t nr = 0, i, listed = 0;
 	char ep[64];
 
-	cgroup_tcp_listeners(att->cgroup, &l, &nr);
+	if (cgroup_tcp_listeners(att->cgroup, &l, &nr)) {
+		/* Unknown is not none: say so. */
+		if (parent)
+			json_object_object_add(parent, "tcp_listeners", NULL);
+		else
+			printf("  NOT UPGRADED unknown: sock_diag can't list the cgroup's TCP "
+			       "listeners (modprobe tcp_diag)\n");
+		json_object_put(arr);
+		free(l);
+		return;
+	}
 	for (i = 0; i < nr; i++) {
 		int line = listed_line(att, &l[i].local);
 

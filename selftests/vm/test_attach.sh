@@ -48,9 +48,14 @@ printf 'bind mptcp4@127.0.0.1:8443   # the listed frontend\n' >"$tmp/p1.policy"
 
 # Two TCP listeners the cgroup holds before attach (one on the listed address):
 # they escape the upgrade, and attach and status must say so (issue 12).
-in_cg att "$sock" sink 127.0.0.1 8443 60 tcp >"$tmp/early1.out" 2>&1 &
+# sock_diag lists them: the guest's kernel loads no module by itself.
+[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag 2>/dev/null
+# Started without a function between, so that $! is the listener itself.
+sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cgroot/att" \
+	"$sock" sink 127.0.0.1 8443 60 tcp >"$tmp/early1.out" 2>&1 &
 early1=$!
-in_cg att "$sock" sink 127.0.0.1 8449 60 tcp >"$tmp/early2.out" 2>&1 &
+sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cgroot/att" \
+	"$sock" sink 127.0.0.1 8449 60 tcp >"$tmp/early2.out" 2>&1 &
 early2=$!
 pids+=($early1 $early2)
 need "the early listeners ready" grep -q ready "$tmp/early1.out"
