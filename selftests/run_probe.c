@@ -10,7 +10,8 @@
  *       SO_KEEPALIVE, TCP_KEEPIDLE 77 (with uto: TCP_USER_TIMEOUT 5000 too),
  *       bind 127.0.0.1:SRCPORT (HAProxy's `source`), connect (EINPROGRESS),
  *       wait, echo 4 bytes; with epoll, the socket is put in an epoll before
- *       connect() (as nginx does) and its EPOLLOUT and EPOLL_CTL_MOD reported
+ *       connect() (as nginx does) and its EPOLLOUT and EPOLL_CTL_MOD reported;
+ *       epoll=N moves the socket to descriptor N first
  *   run_probe listen ADDR PORT
  *       socket(SOCK_CLOEXEC), SO_REUSEADDR, TCP_DEFER_ACCEPT 0, bind, listen
  *       ("ready ..."), accept one connection and report it
@@ -83,6 +84,19 @@ static int probe_connect(const char *ip, int port, int src, int uto, int use_epo
 	    bind(fd, (struct sockaddr *)&from, sizeof(from))) {
 		printf("setup failed errno=%d\n", errno);
 		return 1;
+	}
+	/*
+	 * With epoll=N the socket moves to descriptor N first: the numbers the
+	 * supervisor itself uses for its own descriptors are the interesting ones.
+	 */
+	if (use_epoll > 1) {
+		if (dup3(fd, use_epoll, O_CLOEXEC) != use_epoll) {
+			printf("setup failed errno=%d\n", errno);
+			return 1;
+		}
+		close(fd);
+		fd = before = use_epoll;
+		p.fd = fd;
 	}
 	/* nginx's way: the socket joins the event loop before connect() is called. */
 	if (use_epoll) {
@@ -208,7 +222,8 @@ int main(int argc, char **argv)
 	if (argc >= 5 && !strcmp(argv[1], "connect"))
 		return probe_connect(argv[2], atoi(argv[3]), atoi(argv[4]),
 				     argc > 5 && !strcmp(argv[5], "uto"),
-				     argc > 5 && !strcmp(argv[5], "epoll"));
+				     argc > 5 && !strcmp(argv[5], "epoll") ? 1 :
+				     argc > 5 && !strncmp(argv[5], "epoll=", 6) ? atoi(argv[5] + 6) : 0);
 	if (argc == 4 && !strcmp(argv[1], "listen"))
 		return probe_listen(argv[2], atoi(argv[3]));
 	if (argc == 2 && !strcmp(argv[1], "mptcp-refuses")) {

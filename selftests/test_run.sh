@@ -179,6 +179,16 @@ got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 40105 epoll 
 grep -q 'connect=einprogress epoll=ok fd_same=1 sport=40105 proto=262 .* echo=ok' <<<"$got" &&
 	ok "a socket in an epoll before connect() (nginx) is watched there after the swap" ||
 	not_ok "a socket in an epoll before connect() is watched there after the swap" "$got"
+# The caller's socket on the numbers the supervisor uses for its own descriptors
+# (pidfd, the copies): the epoll carry borrows that number in its own table.
+bad=
+for n in 4 5 6 7 8; do
+	got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 0 "epoll=$n" 2>&1)
+	grep -q "connect=einprogress epoll=ok fd_same=1 sport=[0-9]* proto=262 " <<<"$got" ||
+		bad+="fd $n: $got"$'\n'
+done
+[ -z "$bad" ] && ok "epoll carry works whatever descriptor number the socket has (4 to 8)" ||
+	not_ok "epoll carry works whatever descriptor number the socket has" "$bad"
 got=$("$bin" run --policy "$pol" -- "$sock" connect ::ffff:127.0.0.1 7600 2>&1)
 got2=$("$bin" run --policy "$pol" -- "$sock" connect ::ffff:127.0.0.1 7601 2>&1)
 grep -q 'proto=262 echo=ok mptcp=yes' <<<"$got" && grep -q 'proto=6 echo=ok' <<<"$got2" &&

@@ -487,7 +487,7 @@ again:
 static bool ep_carry(int pidfd, int fd, int new, const struct ep_reg *regs, int n)
 {
 	bool ok = true;
-	int i, saved = -1;
+	int i, saved = -1, pfd = pidfd;
 
 	if (fd != new) {
 		saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -498,10 +498,13 @@ static bool ep_carry(int pidfd, int fd, int new, const struct ep_reg *regs, int 
 				close(saved);
 			return false;
 		}
+		/* The number was our pidfd's: it is the saved copy now. */
+		if (fd == pidfd)
+			pfd = saved;
 	}
 	for (i = 0; i < n && ok; i++) {
 		struct epoll_event ev = { .events = regs[i].events, .data.u64 = regs[i].data };
-		int ep = syscall(SYS_pidfd_getfd, pidfd, regs[i].epfd, 0);
+		int ep = syscall(SYS_pidfd_getfd, pfd, regs[i].epfd, 0);
 
 		ok = ep >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 		if (!ok)
@@ -581,6 +584,7 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 	struct sockaddr_storage peer;
 	socklen_t peer_len = sizeof(peer);
 	bool bound = false, done = false;
+	int old_reuse = -1;	/* the caller's SO_REUSEADDR, while we hold it at 1 */
 
 	pidfd = process_pidfd(n->pid);
 	if (pidfd < 0)
@@ -622,6 +626,7 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 		 * the caller's value back once bound.
 		 */
 		reuse = get_int(new, SOL_SOCKET, SO_REUSEADDR);
+		old_reuse = get_int(old, SOL_SOCKET, SO_REUSEADDR);
 		setsockopt(old, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(new, (struct sockaddr *)&local, local_len)) {
@@ -647,6 +652,9 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 	while (ret < 0 && errno == EINTR);
 	done = ret == fd;
 out:
+	/* Not swapped: the caller's socket gets its own SO_REUSEADDR back. */
+	if (!done && old_reuse >= 0)
+		setsockopt(old, SOL_SOCKET, SO_REUSEADDR, &old_reuse, sizeof(old_reuse));
 	close(pidfd);
 	if (old >= 0)
 		close(old);
