@@ -182,10 +182,10 @@ grep -q 'connect=einprogress epoll=ok fd_same=1 sport=40105 proto=262 .* echo=ok
 # The caller's socket on the numbers the supervisor uses for its own descriptors
 # (pidfd, the copies): the epoll carry borrows that number in its own table.
 bad=
-for n in 4 5 6 7 8; do
-	got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 0 "epoll=$n" 2>&1)
+for fdn in 4 5 6 7 8; do
+	got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 0 "epoll=$fdn" 2>&1)
 	grep -q "connect=einprogress epoll=ok fd_same=1 sport=[0-9]* proto=262 " <<<"$got" ||
-		bad+="fd $n: $got"$'\n'
+		bad+="fd $fdn: $got"$'\n'
 done
 [ -z "$bad" ] && ok "epoll carry works whatever descriptor number the socket has (4 to 8)" ||
 	not_ok "epoll carry works whatever descriptor number the socket has" "$bad"
