@@ -41,7 +41,7 @@ CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/run_probe \
-	      $(OUTPUT)/selftests/run_probe.static
+	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
 
 ifeq ($(V),1)
