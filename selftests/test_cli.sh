@@ -265,6 +265,19 @@ run attach --cgroup x --policy -
 expect "attach refuses a policy on standard input" 2 "the policy must be a file"
 run detach --cgroup x --all
 expect "detach --cgroup with --all: exit 2" 2 "exclude each other"
+run reload --pid 1 --cgroup x
+expect "reload --pid with --cgroup: exit 2" 2 "^Error: reload: --pid excludes --cgroup and --policy"
+run reload --pid 0
+expect "reload --pid 0: exit 2" 2 "^Error: reload: --pid takes a process id, not '0'"
+run stats --pid 1 --cgroup /
+expect "stats --pid with --cgroup: exit 2" 2 "^Error: stats: --cgroup and --pid exclude each other"
+run stats --output "$tmp/never.prom"
+expect "stats --output without --prometheus or --json: exit 2" 2 \
+	"^Error: stats: --output writes --prometheus or --json output"
+[ ! -e "$tmp/never.prom" ] && ok "a refused stats --output writes nothing" ||
+	not_ok "a refused stats --output writes nothing"
+run run --policy "$top/configs/haproxy.policy" --on-supervisor-death maybe -- true
+expect "run --on-supervisor-death maybe: exit 2" 2 "takes stop or keep, not 'maybe'"
 run status extra
 expect "status with an argument: exit 2" 2 "unexpected argument 'extra'"
 run follow extra
