@@ -282,14 +282,24 @@ bool cgroup_nested_ids(const struct cgroup_ref *cg, const char *other_name, __u6
 	return id_at_or_above(root, other, cg->id);
 }
 
-int cgroup_alive(const char *name, __u64 id)
+int cgroup_dir(const char *name, char *out, size_t size)
 {
-	char root[PATH_MAX], path[PATH_MAX * 2];
-	struct stat st;
+	char root[PATH_MAX];
 
 	if (first_mount("cgroup2", root, sizeof(root)))
 		return -1;
-	snprintf(path, sizeof(path), "%s%s", root, strcmp(name, "/") ? name : "");
+	if ((size_t)snprintf(out, size, "%s%s", root, strcmp(name, "/") ? name : "") >= size)
+		return -1;
+	return 0;
+}
+
+int cgroup_alive(const char *name, __u64 id)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	if (cgroup_dir(name, path, sizeof(path)))
+		return -1;
 	return !stat(path, &st) && (__u64)st.st_ino == id;
 }
 

@@ -38,6 +38,8 @@ bool cgroup_nested_ids(const struct cgroup_ref *cg, const char *other_name, __u6
  * every restart), -1 when cgroup v2 can't be found.
  */
 int cgroup_alive(const char *name, __u64 id);
+/* The directory of cgroup @name ("/a/b", as state files keep it); -1 without cgroup v2. */
+int cgroup_dir(const char *name, char *out, size_t size);
 
 /*
  * Call @fn on the cgroup directory @path and on every one below it, parents

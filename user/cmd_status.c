@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "commands.h"
 #include "engine.h"
 #include "netns.h"
@@ -128,11 +129,10 @@ static void path_managers(struct netns_set *set, struct json_object *parent)
 static void path_managers_of_cgroup(const char *cgroup, struct json_object *parent)
 {
 	struct netns_set set = {};
-	char root[PATH_MAX], path[2 * PATH_MAX];
+	char path[2 * PATH_MAX];
 
-	if (first_mount("cgroup2", root, sizeof(root)))
+	if (cgroup_dir(cgroup, path, sizeof(path)))
 		return;
-	snprintf(path, sizeof(path), "%s%s", root, strcmp(cgroup, "/") ? cgroup : "");
 	netns_set_add_cgroup(&set, path);
 	path_managers(&set, parent);
 }
@@ -147,35 +147,35 @@ static void path_managers_of_pid(pid_t pid, struct json_object *parent)
 
 /* ---- TCP listeners an attached cgroup holds: sockets that escaped the upgrade ---- */
 
-/* Does entry @je (as the state file keeps it) list @ep for bind()? */
-static bool entry_lists(struct json_object *je, const struct mu_endpoint *ep)
+/*
+ * An entry as the state file keeps it (prefix "ADDR/LEN", ports "all", "N" or
+ * "A-B") made a policy entry again, for policy_entry_matches().
+ */
+static bool entry_of_row(const struct policy_row *r, struct policy_entry *e)
 {
-	const char *role = json_str(je, "role"), *prefix = json_str(je, "prefix");
-	const char *ports = json_str(je, "ports"), *slash = strchr(prefix, '/');
-	unsigned int lo = 0, hi = 65535, len, full, rest;
+	const char *slash = strchr(r->prefix, '/');
+	unsigned int lo = 0, hi = 65535;
 	char addr[64];
-	__u8 a[16] = {};
-	int family;
 
-	if (strcmp(role, "bind") && strcmp(role, "both"))
+	memset(e, 0, sizeof(*e));
+	if (!slash || (size_t)(slash - r->prefix) >= sizeof(addr))
 		return false;
-	if (!slash || (size_t)(slash - prefix) >= sizeof(addr))
+	snprintf(addr, sizeof(addr), "%.*s", (int)(slash - r->prefix), r->prefix);
+	e->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(e->family, addr, e->addr) != 1)
 		return false;
-	snprintf(addr, sizeof(addr), "%.*s", (int)(slash - prefix), prefix);
-	family = strchr(addr, ':') ? AF_INET6 : AF_INET;
-	if (family != ep->family || inet_pton(family, addr, a) != 1)
-		return false;
-	len = atoi(slash + 1);
-	if (strcmp(ports, "all") && sscanf(ports, "%u-%u", &lo, &hi) < 1)
-		return false;
-	if (strcmp(ports, "all") && !strchr(ports, '-'))
-		hi = lo;
-	if (ep->port < lo || ep->port > hi)
-		return false;
-	full = len / 8;
-	rest = len % 8;
-	return !memcmp(a, ep->addr, full) &&
-	       (!rest || !((a[full] ^ ep->addr[full]) & (0xff << (8 - rest))));
+	e->prefix_len = atoi(slash + 1);
+	if (strcmp(r->ports, "all")) {
+		if (sscanf(r->ports, "%u-%u", &lo, &hi) < 1)
+			return false;
+		if (!strchr(r->ports, '-'))
+			hi = lo;
+	}
+	e->port_min = lo;
+	e->port_max = hi;
+	e->role = !strcmp(r->role, "bind") ? MU_ROLE_BIND : !strcmp(r->role, "connect") ?
+		  MU_ROLE_CONNECT : !strcmp(r->role, "both") ? MU_ROLE_BOTH : 0;
+	return true;
 }
 
 /* The policy line that lists @ep for bind(), or 0. */
@@ -184,10 +184,13 @@ static int listed_line(const struct attachment *att, const struct mu_endpoint *e
 	size_t i, n = attachment_rows(att);
 
 	for (i = 0; i < n; i++) {
-		struct json_object *je = json_object_array_get_idx(att->entries, i);
+		struct policy_entry e;
+		struct policy_row r;
 
-		if (entry_lists(je, ep))
-			return json_int(je, "line");
+		attachment_row(NULL, att, i, &r);
+		if (entry_of_row(&r, &e) &&
+		    policy_entry_matches(&e, ep->family, ep->addr, ep->port, MU_ROLE_BIND))
+			return r.line;
 	}
 	return 0;
 }

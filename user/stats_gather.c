@@ -302,16 +302,15 @@ void snapshot_free(struct snapshot *s)
 
 int cgroup_tcp_listeners(const char *cgroup, struct mu_listener **out, size_t *nr)
 {
-	char root[PATH_MAX], path[2 * PATH_MAX];
+	char path[2 * PATH_MAX];
 	const char *roots[1] = { path };
 	struct snapshot s = { .storage_fd = -1 };
 	int ret;
 
 	*out = NULL;
 	*nr = 0;
-	if (first_mount("cgroup2", root, sizeof(root)))
+	if (cgroup_dir(cgroup, path, sizeof(path)))
 		return -ENOENT;
-	snprintf(path, sizeof(path), "%s%s", root, strcmp(cgroup, "/") ? cgroup : "");
 	ret = snapshot_take(&s, roots, 1, NULL, 0);
 	if (!ret) {
 		*out = s.diag.tcp_listeners;	/* handed over: not freed below */
