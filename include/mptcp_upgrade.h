@@ -18,7 +18,7 @@
  * ABI refuses to use them (and 'detach --all' removes them) instead of running
  * new userspace against old maps. Bump it with any change to this file.
  */
-#define MU_ENGINE_ABI		2
+#define MU_ENGINE_ABI		3
 
 /* Cgroups that can be attached at the same time, each with its own policy. */
 #define MU_MAX_ATTACHMENTS	64
@@ -140,6 +140,7 @@ struct mu_sock_state {
 #define MU_SOCK_UPGRADED	(1U << 0)
 #define MU_SOCK_STRICT		(1U << 1)	/* unlisted: strip MP_CAPABLE from its SYNs */
 #define MU_SOCK_STRIPPED	(1U << 2)	/* a SYN of it was stripped (count once) */
+#define MU_SOCK_FALLBACK	(1U << 3)	/* its connection fell back to TCP */
 
 /* Per-attachment counters, one per-CPU array element each. */
 enum mu_attach_counter {
@@ -178,5 +179,72 @@ struct mu_line_counters {
 };
 
 #define MU_MAX_LINE_COUNTERS	(4 * MU_MAX_POLICY_ENTRIES)
+
+/*
+ * The socket-option bridge: the options an MPTCP socket may refuse that the
+ * engine knows by name, as (index, name, level, optname, carried). A carried
+ * option is one bpf_setsockopt() accepts on a TCP socket: when the running
+ * kernel refuses it on MPTCP sockets, the bridge accepts it for the
+ * application and sets it on every subflow. The others cannot be carried and
+ * are only counted when refused. Which ones the kernel refuses is probed at
+ * load time, never assumed. Levels and names by number: the BPF side has no
+ * libc headers.
+ */
+#define MU_SOL_SOCKET	1
+#define MU_SOL_IP	0
+#define MU_SOL_TCP	6
+#define MU_SOL_IPV6	41
+
+#define MU_SOCKOPTS(X) \
+	X(0,  TCP_USER_TIMEOUT,		MU_SOL_TCP,	18, 1) \
+	X(1,  TCP_MAXSEG,		MU_SOL_TCP,	2,  1) \
+	X(2,  TCP_KEEPIDLE,		MU_SOL_TCP,	4,  1) \
+	X(3,  TCP_KEEPINTVL,		MU_SOL_TCP,	5,  1) \
+	X(4,  TCP_KEEPCNT,		MU_SOL_TCP,	6,  1) \
+	X(5,  TCP_SYNCNT,		MU_SOL_TCP,	7,  1) \
+	X(6,  TCP_WINDOW_CLAMP,		MU_SOL_TCP,	10, 1) \
+	X(7,  TCP_THIN_LINEAR_TIMEOUTS,	MU_SOL_TCP,	16, 1) \
+	X(8,  TCP_NOTSENT_LOWAT,	MU_SOL_TCP,	25, 1) \
+	X(9,  IPV6_TCLASS,		MU_SOL_IPV6,	67, 1) \
+	X(10, TCP_QUICKACK,		MU_SOL_TCP,	12, 0) \
+	X(11, TCP_LINGER2,		MU_SOL_TCP,	8,  0) \
+	X(12, TCP_SAVE_SYN,		MU_SOL_TCP,	27, 0) \
+	X(13, TCP_MD5SIG,		MU_SOL_TCP,	14, 0) \
+	X(14, TCP_ULP,			MU_SOL_TCP,	31, 0) \
+	X(15, TCP_REPAIR,		MU_SOL_TCP,	19, 0) \
+	X(16, IP_TTL,			MU_SOL_IP,	2,  0) \
+	X(17, IP_RECVERR,		MU_SOL_IP,	11, 0) \
+	X(18, IP_MTU_DISCOVER,		MU_SOL_IP,	10, 0) \
+	X(19, IPV6_UNICAST_HOPS,	MU_SOL_IPV6,	16, 0) \
+	X(20, SO_ATTACH_FILTER,		MU_SOL_SOCKET,	26, 0) \
+	X(21, SO_ATTACH_BPF,		MU_SOL_SOCKET,	50, 0) \
+	X(22, SO_ZEROCOPY,		MU_SOL_SOCKET,	60, 0)
+
+#define MU_SOPT_MAX		23	/* entries above; at most 32 (masks are __u32) */
+#define MU_SOPT_CARRIED_MAX	10	/* the carried ones are indexes 0 .. this - 1 */
+
+/*
+ * What the loader found on the running kernel (the bridge_config array's one
+ * element). Bit i is MU_SOCKOPTS' index i.
+ */
+struct mu_bridge_config {
+	__u32 refused;		/* an MPTCP socket refuses it before any connection */
+	__u32 after_fallback;	/* ... but takes it once fallen back to TCP */
+	__u32 carry;		/* refused and carried by the bridge (a subset of refused) */
+	__u32 pad;
+};
+
+/* What an application set through the bridge on one MPTCP socket (socket-local storage). */
+struct mu_bridge_values {
+	__u32 set;		/* bit i: val[i] was set */
+	__s32 val[MU_SOPT_CARRIED_MAX];
+};
+
+/* Per attachment and option (index attach_id * MU_SOPT_MAX + option), per CPU. */
+struct mu_sockopt_counters {
+	__u64 carried;		/* setsockopt() the bridge accepted and carries to the subflows */
+	__u64 refused;		/* setsockopt() the kernel refused on one of our sockets */
+	__u64 apply_failed;	/* a subflow refused a carried value (bpf_setsockopt) */
+};
 
 #endif /* MPTCP_UPGRADE_H */

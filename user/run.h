@@ -62,10 +62,14 @@ struct run_entry {
 	char sha256[65];
 	long long started_at, loaded_at;
 	struct json_object *entries;	/* as policy_entries_json() wrote them */
+	__u32 bridge_map_id;		/* its sockopt_counters map; 0: no bridge */
+	__u32 bridge_refused, bridge_carry;	/* struct mu_bridge_config's masks */
 };
 
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		       const struct loaded_policy *lp, long long started_at);
+/* What the next run_registry_write() records of the supervisor's socket-option bridge. */
+void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg);
 void run_registry_remove(pid_t supervisor);
 /* The supervisors alive; files of dead ones are removed. */
 int run_registry_list(struct run_entry **list, size_t *nr);

@@ -27,6 +27,15 @@ static void registry_path(pid_t supervisor, const char *what, char *out, size_t 
 	snprintf(out, size, MU_RUN_DIR "/run-%d.%s", (int)supervisor, what);
 }
 
+static __u32 bridge_map_id;
+static struct mu_bridge_config bridge_cfg;
+
+void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg)
+{
+	bridge_map_id = counters_map_id;
+	bridge_cfg = *cfg;
+}
+
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		       const struct loaded_policy *lp, long long started_at)
 {
@@ -45,6 +54,14 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 	json_object_object_add(o, "started_at", json_object_new_int64(started_at));
 	json_object_object_add(o, "loaded_at", json_object_new_int64(time(NULL)));
 	json_object_object_add(o, "entries", policy_entries_json(&lp->pol));
+	if (bridge_map_id) {
+		struct json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "counters_map_id", json_object_new_int64(bridge_map_id));
+		json_object_object_add(b, "refused", json_object_new_int64(bridge_cfg.refused));
+		json_object_object_add(b, "carry", json_object_new_int64(bridge_cfg.carry));
+		json_object_object_add(o, "sockopt_bridge", b);
+	}
 	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
 	    rename(tmp, path)) {
 		unlink(tmp);
@@ -187,6 +204,16 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 			e.loaded_at = json_object_get_int64(v);
 		if (json_object_object_get_ex(o, "started_at", &v))
 			e.started_at = json_object_get_int64(v);
+		if (json_object_object_get_ex(o, "sockopt_bridge", &v)) {
+			struct json_object *f;
+
+			if (json_object_object_get_ex(v, "counters_map_id", &f))
+				e.bridge_map_id = json_object_get_int64(f);
+			if (json_object_object_get_ex(v, "refused", &f))
+				e.bridge_refused = json_object_get_int64(f);
+			if (json_object_object_get_ex(v, "carry", &f))
+				e.bridge_carry = json_object_get_int64(f);
+		}
 		if (json_object_object_get_ex(o, "entries", &v) &&
 		    json_object_is_type(v, json_type_array))
 			e.entries = json_object_get(v);

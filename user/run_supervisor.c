@@ -47,6 +47,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
+#include "bridge.h"
 #include "engine.h"
 #include "output.h"
 #include "proc_tree.h"
@@ -113,6 +116,8 @@ const char *run_option_label(size_t i)
  * in memory of its own when that file can't be made (then only SIGUSR1 shows it).
  */
 static struct run_counters *cnt;
+/* The socket-option bridge for the sockets this supervisor makes, NULL when off. */
+static struct run_bridge *bridge;
 static size_t cnt_mapped;	/* 0: cnt is malloc()ed */
 static bool refusal_logged[NR_CARRIED];
 
@@ -615,6 +620,9 @@ static bool swap_socket(int listener, const struct seccomp_notif *n, bool is_con
 		say("can't create an MPTCP socket: %s", strerror(errno));
 		goto out;
 	}
+	/* Before the options: those MPTCP refuses go through the bridge. */
+	if (bridge && run_bridge_own(bridge, new))
+		say("can't hand the MPTCP socket to the socket-option bridge: %s", strerror(errno));
 	if (!carry_options(old, new, family, def))
 		goto out;
 	if (fcntl(old, F_GETFL) & O_NONBLOCK)
@@ -775,6 +783,31 @@ static void reload(const char *policy_path, struct loaded_policy *lp)
 	say("reloaded %s: %zu entries", policy_path, lp->pol.nr_entries);
 }
 
+/*
+ * Options MPTCP refuses (TCP_USER_TIMEOUT, ...) would otherwise keep a listed
+ * socket TCP (when set before the swap) or fail for the program (after it).
+ * MU_RUN_BRIDGE=0 leaves the bridge off.
+ */
+static void start_bridge(void)
+{
+	const char *want = getenv("MU_RUN_BRIDGE");
+	char err[256], names[512];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (want && !strcmp(want, "0"))
+		return;
+	bridge = run_bridge_open(err, sizeof(err));
+	if (!bridge) {
+		say("socket-option bridge off: %s", err);
+		return;
+	}
+	if (!bpf_obj_get_info_by_fd(run_bridge_counters_fd(bridge), &info, &len))
+		run_registry_set_bridge(info.id, run_bridge_config(bridge));
+	sockopt_mask_names(run_bridge_config(bridge)->carry, names, sizeof(names));
+	say("socket-option bridge on: carries %s", names);
+}
+
 void run_oom_protect(void)
 {
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -821,6 +854,7 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
 		return 1;
 	if (sync_wakeup)
 		cnt->flags |= MU_RUN_F_SYNC_WAKEUP;
+	start_bridge();
 	if (run_registry_write(getpid(), proxy, path, lp, started_at))
 		say("can't register in %s: status and reload will not see this supervisor",
 		    MU_RUN_DIR);

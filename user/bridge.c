@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The socket-option bridge from userspace. The BPF half is in
+ * bpf/upgrade.bpf.c (mu_setsockopt, mu_getsockopt, mu_sockops); this file
+ * finds out what the running kernel refuses, names the options, and runs the
+ * bridge for the run engine.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/filter.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bridge.h"
+#include "cgroup.h"
+#include "upgrade.skel.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+struct sockopt_row {
+	const char *name;
+	int level, optname;
+	bool carried;
+};
+
+static const struct sockopt_row rows[MU_SOPT_MAX] = {
+#define MU_X(i, nm, lvl, opt, car) [i] = { #nm, lvl, opt, car },
+	MU_SOCKOPTS(MU_X)
+#undef MU_X
+};
+
+_Static_assert(MU_SOPT_MAX <= 32, "sockopt masks are 32 bits");
+
+const char *sockopt_name(int i)
+{
+	return i >= 0 && i < MU_SOPT_MAX ? rows[i].name : NULL;
+}
+
+bool sockopt_carried(int i)
+{
+	return i >= 0 && i < MU_SOPT_CARRIED_MAX && rows[i].carried;
+}
+
+void sockopt_mask_names(__u32 mask, char *buf, size_t size)
+{
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < MU_SOPT_MAX && off < size; i++)
+		if (mask & (1U << i))
+			off += snprintf(buf + off, size - off, "%s%s", off ? " " : "", rows[i].name);
+	if (!off)
+		snprintf(buf, size, "none");
+}
+
+/* A value the kernel would accept for option @i on a TCP socket, in @buf. */
+static socklen_t probe_value(int i, unsigned char *buf, size_t size)
+{
+	static const int ints[MU_SOPT_MAX] = {
+		[0] = 5000, [1] = 1400, [2] = 60, [3] = 10, [4] = 5, [5] = 3, [6] = 65535,
+		[7] = 1, [8] = 16384, [9] = 0x20, [10] = 1, [11] = 10, [12] = 1, [15] = 0,
+		[16] = 64, [17] = 1, [18] = 2, [19] = 64, [21] = -1, [22] = 1,
+	};
+	static struct sock_filter accept_all = { BPF_RET | BPF_K, 0, 0, 0xffff };
+	struct sock_fprog prog = { 1, &accept_all };
+
+	memset(buf, 0, size);
+	switch (i) {
+	case 13:	/* TCP_MD5SIG: MPTCP refuses it before reading it */
+		return sizeof(struct tcp_md5sig);
+	case 14:	/* TCP_ULP */
+		memcpy(buf, "tls", 3);
+		return 3;
+	case 20:	/* SO_ATTACH_FILTER */
+		memcpy(buf, &prog, sizeof(prog));
+		return sizeof(prog);
+	}
+	memcpy(buf, &ints[i], sizeof(int));
+	return sizeof(int);
+}
+
+/* Refused: the option itself, whatever its value (EOPNOTSUPP before a connection, ENOPROTOOPT always). */
+static bool refuses(int fd, int i)
+{
+	unsigned char v[256];
+	socklen_t len = probe_value(i, v, sizeof(v));
+
+	if (!setsockopt(fd, rows[i].level, rows[i].optname, v, len))
+		return false;
+	return errno == EOPNOTSUPP || errno == ENOPROTOOPT;
+}
+
+static int loopback_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = -1;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return ret;
+}
+
+/* An MPTCP socket connected to a plain TCP listener: fallen back. -1 if it can't be made. */
+static int fallen_back_socket(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l, c;
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (l < 0)
+		return -1;
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen)) {
+		close(l);
+		return -1;
+	}
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+	if (c >= 0 && connect(c, (struct sockaddr *)&a, sizeof(a))) {
+		close(c);
+		c = -1;
+	}
+	close(l);	/* the connection stays, in the accept queue */
+	return c;
+}
+
+/* In the child: 0 with @cfg filled, or an errno. */
+static int probe_here(struct mu_bridge_config *cfg)
+{
+	struct utsname u;
+	int i, fd, fb, major = 0, minor = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < MU_SOPT_MAX; i++) {
+		int family = rows[i].level == MU_SOL_IPV6 ? AF_INET6 : AF_INET;
+
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+		if (fd < 0)
+			return errno;
+		if (refuses(fd, i))
+			cfg->refused |= 1U << i;
+		close(fd);
+	}
+	fb = fallen_back_socket();
+	if (fb >= 0) {
+		for (i = 0; i < MU_SOPT_MAX; i++)
+			if (rows[i].level != MU_SOL_IPV6 && (cfg->refused & (1U << i)) &&
+			    !refuses(fb, i))
+				cfg->after_fallback |= 1U << i;
+		close(fb);
+	}
+	/*
+	 * bpf_setsockopt() has taken every carried option since 6.1 (TCP_MAXSEG
+	 * and TCP_THIN_LINEAR_TIMEOUTS came last); on older kernels they stay
+	 * refused rather than be accepted and then fail on every subflow.
+	 */
+	if (!uname(&u))
+		sscanf(u.release, "%d.%d", &major, &minor);
+	for (i = 0; i < MU_SOPT_CARRIED_MAX; i++) {
+		if (!rows[i].carried)
+			continue;
+		if ((i == 1 || i == 7) && (major < 6 || (major == 6 && minor < 1)))
+			continue;
+		cfg->carry |= cfg->refused & (1U << i);
+	}
+	return 0;
+}
+
+int bridge_probe(struct mu_bridge_config *cfg, char *err, size_t err_size)
+{
+	struct { int err; struct mu_bridge_config cfg; } res = { .err = EIO };
+	int p[2], status;
+	pid_t pid;
+	ssize_t got;
+
+	if (pipe2(p, O_CLOEXEC))
+		return snprintf(err, err_size, "pipe: %s", strerror(errno)), -1;
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, err_size, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (!pid) {
+		/* A namespace of its own where it can: no address or sysctl of the caller's is used. */
+		if (!unshare(CLONE_NEWNET))
+			loopback_up();
+		res.err = probe_here(&res.cfg);
+		if (write(p[1], &res, sizeof(res)) != sizeof(res))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	got = read(p[0], &res, sizeof(res));
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	if (got != (ssize_t)sizeof(res)) {
+		snprintf(err, err_size, "the socket-option probe died");
+		return -1;
+	}
+	if (res.err) {
+		snprintf(err, err_size, "can't create an MPTCP socket to probe socket options: %s",
+			 strerror(res.err));
+		return -1;
+	}
+	*cfg = res.cfg;
+	return 0;
+}
+
+/* ---- the run engine's bridge ---------------------------------------------- */
+
+struct run_bridge {
+	struct upgrade_bpf *skel;
+	struct mu_bridge_config cfg;
+	__u64 cgroup_id;
+	int states_fd, counters_fd;
+	int links[3];
+};
+
+static int self_cgroup(char *dir, size_t size, __u64 *id)
+{
+	char line[4096], *path = NULL;
+	struct stat st;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			path = line + 3;
+			break;
+		}
+	fclose(f);
+	if (!path || cgroup_dir(path, dir, size) || stat(dir, &st))
+		return -1;
+	*id = st.st_ino;
+	return 0;
+}
+
+struct run_bridge *run_bridge_open(char *err, size_t err_size)
+{
+	struct run_bridge *b = calloc(1, sizeof(*b));
+	struct bpf_program *prog;
+	struct mu_attachment att = { 0 };
+	char dir[4096];
+	__u32 zero = 0;
+	int cg = -1, i;
+	struct {
+		struct bpf_program *prog;
+		enum bpf_attach_type type;
+	} progs[3];
+
+	if (!b)
+		return NULL;
+	for (i = 0; i < 3; i++)
+		b->links[i] = -1;
+	b->states_fd = b->counters_fd = -1;
+	if (bridge_probe(&b->cfg, err, err_size))
+		goto fail;
+	if (!b->cfg.carry) {
+		snprintf(err, err_size, "this kernel takes every option the bridge carries");
+		goto fail;
+	}
+	if (self_cgroup(dir, sizeof(dir), &b->cgroup_id)) {
+		snprintf(err, err_size, "can't find this process's cgroup v2");
+		goto fail;
+	}
+	b->skel = upgrade_bpf__open();
+	if (!b->skel) {
+		snprintf(err, err_size, "can't open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	/* Only the bridge: no trampoline, no stage 1 to 3. */
+	bpf_object__for_each_program(prog, b->skel->obj)
+		bpf_program__set_autoload(prog, prog == b->skel->progs.mu_setsockopt ||
+						prog == b->skel->progs.mu_getsockopt ||
+						prog == b->skel->progs.mu_sockops);
+	bpf_map__set_max_entries(b->skel->maps.upgrade_notes, 1);
+	bpf_map__set_max_entries(b->skel->maps.netns_info, 1);
+	b->skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
+	if (upgrade_bpf__load(b->skel)) {
+		snprintf(err, err_size, "can't load the socket-option bridge: %s", strerror(errno));
+		goto fail;
+	}
+	att.id = 0;
+	if (bpf_map__update_elem(b->skel->maps.bridge_config, &zero, sizeof(zero), &b->cfg,
+				 sizeof(b->cfg), BPF_ANY) ||
+	    bpf_map__update_elem(b->skel->maps.attached_cgroups, &b->cgroup_id,
+				 sizeof(b->cgroup_id), &att, sizeof(att), BPF_ANY)) {
+		snprintf(err, err_size, "can't configure the socket-option bridge: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		snprintf(err, err_size, "can't open %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	progs[0].prog = b->skel->progs.mu_setsockopt;
+	progs[0].type = BPF_CGROUP_SETSOCKOPT;
+	progs[1].prog = b->skel->progs.mu_getsockopt;
+	progs[1].type = BPF_CGROUP_GETSOCKOPT;
+	progs[2].prog = b->skel->progs.mu_sockops;
+	progs[2].type = BPF_CGROUP_SOCK_OPS;
+	for (i = 0; i < 3; i++) {
+		b->links[i] = bpf_link_create(bpf_program__fd(progs[i].prog), cg, progs[i].type,
+					      NULL);
+		if (b->links[i] < 0) {
+			snprintf(err, err_size, "can't attach the socket-option bridge to %s: %s",
+				 dir, strerror(errno));
+			goto fail;
+		}
+	}
+	close(cg);
+	b->states_fd = bpf_map__fd(b->skel->maps.sock_states);
+	b->counters_fd = bpf_map__fd(b->skel->maps.sockopt_counters);
+	return b;
+fail:
+	if (cg >= 0)
+		close(cg);
+	run_bridge_close(b);
+	return NULL;
+}
+
+int run_bridge_own(struct run_bridge *b, int fd)
+{
+	struct mu_sock_state st = { .cgroup_id = b->cgroup_id, .flags = MU_SOCK_UPGRADED };
+
+	return bpf_map_update_elem(b->states_fd, &fd, &st, BPF_ANY);
+}
+
+const struct mu_bridge_config *run_bridge_config(const struct run_bridge *b)
+{
+	return &b->cfg;
+}
+
+int run_bridge_counters_fd(const struct run_bridge *b)
+{
+	return b->counters_fd;
+}
+
+int run_bridge_counters(const struct run_bridge *b, struct mu_sockopt_counters *out)
+{
+	return sockopt_counters_sum(b->counters_fd, 0, out);
+}
+
+int sockopt_counters_sum(int map_fd, __u32 attach_id, struct mu_sockopt_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, c;
+	struct mu_sockopt_counters *per;
+
+	if (ncpu <= 0)
+		return -1;
+	per = calloc(ncpu, sizeof(*per));
+	if (!per)
+		return -1;
+	memset(out, 0, MU_SOPT_MAX * sizeof(*out));
+	for (i = 0; i < MU_SOPT_MAX; i++) {
+		__u32 key = attach_id * MU_SOPT_MAX + i;
+
+		if (bpf_map_lookup_elem(map_fd, &key, per))
+			continue;
+		for (c = 0; c < ncpu; c++) {
+			out[i].carried += per[c].carried;
+			out[i].refused += per[c].refused;
+			out[i].apply_failed += per[c].apply_failed;
+		}
+	}
+	free(per);
+	return 0;
+}
+
+void run_bridge_close(struct run_bridge *b)
+{
+	int i;
+
+	if (!b)
+		return;
+	for (i = 0; i < 3; i++)
+		if (b->links[i] >= 0)
+			close(b->links[i]);
+	upgrade_bpf__destroy(b->skel);
+	free(b);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The socket-option bridge, from userspace: which options the running kernel
+ * refuses on MPTCP sockets (probed, never assumed), their names, and the
+ * bridge as the run engine uses it (its own copy of the programs, attached to
+ * the supervisor's cgroup for as long as it lives).
+ */
+#ifndef MU_BRIDGE_H
+#define MU_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mptcp_upgrade.h"
+
+/* MU_SOCKOPTS' name for index @i, or NULL. */
+const char *sockopt_name(int i);
+bool sockopt_carried(int i);	/* in the table as one bpf_setsockopt() takes */
+
+/*
+ * Probe the running kernel: which of MU_SOCKOPTS an MPTCP socket refuses,
+ * before a connection and once fallen back to TCP, and so which ones the bridge
+ * carries. Runs in a network namespace of its own when it can (nothing of the
+ * caller's is touched); -1 with @err when MPTCP sockets can't be made at all.
+ */
+int bridge_probe(struct mu_bridge_config *cfg, char *err, size_t err_size);
+
+/* "TCP_USER_TIMEOUT TCP_SYNCNT ..." for the bits of @mask, "none" for none. */
+void sockopt_mask_names(__u32 mask, char *buf, size_t size);
+
+struct run_bridge;
+
+/*
+ * The run engine's bridge: load the programs (no trampoline needed), fill in
+ * the probed configuration, attach them to the cgroup the calling process is
+ * in. NULL with @err when it can't (not root, an old kernel): the caller runs
+ * without it.
+ */
+struct run_bridge *run_bridge_open(char *err, size_t err_size);
+/* Make @fd, an MPTCP socket the supervisor created, one the bridge acts for. */
+int run_bridge_own(struct run_bridge *b, int fd);
+const struct mu_bridge_config *run_bridge_config(const struct run_bridge *b);
+int run_bridge_counters_fd(const struct run_bridge *b);	/* the sockopt_counters map */
+/* Per option carried / refused / apply_failed, summed over CPUs: MU_SOPT_MAX entries. */
+int run_bridge_counters(const struct run_bridge *b, struct mu_sockopt_counters *out);
+void run_bridge_close(struct run_bridge *b);
+
+/* Sum one attachment's per-CPU option counters (MU_SOPT_MAX entries) from the map @map_fd. */
+int sockopt_counters_sum(int map_fd, __u32 attach_id, struct mu_sockopt_counters *out);
+
+#endif /* MU_BRIDGE_H */
