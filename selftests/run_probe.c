@@ -20,6 +20,12 @@
  *       prints "storm n=N mptcp=A tcp=B failed=C" (SO_PROTOCOL of each)
  *   run_probe storm-thread ADDR PORT N
  *       the same, from a second thread (not the thread-group leader)
+ *   run_probe blackhole ADDR PORT MS before|after GOFILE
+ *       TCP_USER_TIMEOUT MS set before connect() or after it, connect, echo,
+ *       print "established proto=P uto=<setsockopt result> got=<read back>",
+ *       wait for GOFILE to appear (the caller has cut the path by then), write,
+ *       and print how long until the connection failed and with what:
+ *       "aborted ms=N err=NAME", or "alive ms=N" after 20 s
  *   run_probe mptcp-refuses
  *       exit 0 when this kernel refuses TCP_USER_TIMEOUT on an MPTCP socket
  */
@@ -30,11 +36,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -191,6 +199,56 @@ static int probe_storm(const char *ip, int port, long n)
 	return failed != 0;
 }
 
+static int probe_blackhole(const char *ip, int port, int ms, bool before, const char *go)
+{
+	struct sockaddr_in to = addr_of(ip, port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0, err = 0, i;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	socklen_t len = sizeof(err);
+	struct timespec t0, t1;
+	char buf[8];
+
+	if (fd < 0)
+		return 1;
+	if (before)
+		rc = setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) || write(fd, "ping", 4) != 4 ||
+	    poll(&p, 1, 10000) != 1 || read(fd, buf, sizeof(buf)) != 4) {
+		printf("setup failed errno=%d\n", errno);
+		return 1;
+	}
+	if (!before)
+		rc = setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	printf("established proto=%d uto=%s got=%d\n", protocol_of(fd), rc ? strerror(errno) : "ok",
+	       get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
+	fflush(stdout);
+	for (i = 0; i < 1000 && access(go, F_OK); i++)
+		poll(NULL, 0, 10);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (write(fd, "lost", 4) != 4)
+		return 1;
+	p.events = POLLIN;
+	rc = poll(&p, 1, 20000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	if (rc != 1) {
+		printf("alive ms=%d\n", ms);
+		return 0;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (!err) {
+		ssize_t got = read(fd, buf, sizeof(buf));
+
+		if (got > 0) {
+			printf("echoed ms=%d: the path was not cut\n", ms);
+			return 1;
+		}
+		err = got < 0 ? errno : 0;
+	}
+	printf("aborted ms=%d err=%s\n", ms, err == ETIMEDOUT ? "ETIMEDOUT" : strerror(err));
+	return 0;
+}
+
 struct storm_args {
 	const char *ip;
 	int port;
@@ -226,6 +284,9 @@ int main(int argc, char **argv)
 				     argc > 5 && !strncmp(argv[5], "epoll=", 6) ? atoi(argv[5] + 6) : 0);
 	if (argc == 4 && !strcmp(argv[1], "listen"))
 		return probe_listen(argv[2], atoi(argv[3]));
+	if (argc == 7 && !strcmp(argv[1], "blackhole"))
+		return probe_blackhole(argv[2], atoi(argv[3]), atoi(argv[4]),
+				       !strcmp(argv[5], "before"), argv[6]);
 	if (argc == 2 && !strcmp(argv[1], "mptcp-refuses")) {
 		int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), v = 5000;
 

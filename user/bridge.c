@@ -24,6 +24,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 
 #include "bridge.h"
 #include "cgroup.h"
@@ -68,6 +69,17 @@ void sockopt_mask_names(__u32 mask, char *buf, size_t size)
 			off += snprintf(buf + off, size - off, "%s%s", off ? " " : "", rows[i].name);
 	if (!off)
 		snprintf(buf, size, "none");
+}
+
+struct json_object *sockopt_mask_json(__u32 mask)
+{
+	struct json_object *a = json_object_new_array();
+	int i;
+
+	for (i = 0; i < MU_SOPT_MAX; i++)
+		if (mask & (1U << i))
+			json_object_array_add(a, json_object_new_string(rows[i].name));
+	return a;
 }
 
 /* A value the kernel would accept for option @i on a TCP socket, in @buf. */

@@ -28,6 +28,10 @@ int bridge_probe(struct mu_bridge_config *cfg, char *err, size_t err_size);
 /* "TCP_USER_TIMEOUT TCP_SYNCNT ..." for the bits of @mask, "none" for none. */
 void sockopt_mask_names(__u32 mask, char *buf, size_t size);
 
+struct json_object;
+/* The names of @mask's options as a JSON array. */
+struct json_object *sockopt_mask_json(__u32 mask);
+
 struct run_bridge;
 
 /*

@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "commands.h"
 #include "diag.h"
 #include "output.h"
@@ -58,7 +59,7 @@ struct requirement {
 
 enum {
 	R_PRIVILEGES, R_BTF, R_HOOK, R_TRAMPOLINES, R_PROGRAMS, R_CGROUP2, R_BPFFS, R_MPTCP,
-	R_MPTCP_DIAG, R_RUN_ENGINE, R_MULTIPATH, R_MAX,
+	R_MPTCP_DIAG, R_RUN_ENGINE, R_SOCKOPTS, R_MULTIPATH, R_MAX,
 };
 
 static struct requirement reqs[R_MAX] = {
@@ -72,11 +73,15 @@ static struct requirement reqs[R_MAX] = {
 	[R_MPTCP]	= { "mptcp",       .blocking = true },
 	[R_MPTCP_DIAG]	= { "mptcp_diag",  .blocking = false },
 	[R_RUN_ENGINE]	= { "run_engine",  .blocking = false },
+	[R_SOCKOPTS]	= { "sockopts",    .blocking = false },
 	[R_MULTIPATH]	= { "multipath",   .blocking = false },
 };
 
 /* This namespace's path manager, for the multipath line and what follows it. */
 static struct pm_info pm;
+/* What the socket-option probe found; valid when have_bridge. */
+static struct mu_bridge_config bridge;
+static bool have_bridge;
 
 __attribute__((format(printf, 3, 4)))
 static void set_req(int idx, enum req_state state, const char *fmt, ...)
@@ -105,6 +110,9 @@ void help_check(FILE *out)
 		"  mptcp        net.mptcp.enabled in this network namespace\n"
 		"  mptcp_diag   MPTCP sockets visible to sock_diag (needed by stats)\n"
 		"  run_engine   what 'run' needs (seccomp user notification, pidfd_getfd, ADDFD)\n"
+		"  sockopts     the socket options MPTCP sockets refuse on this kernel, which of\n"
+		"               them the socket-option bridge carries to the subflows, and\n"
+		"               whether its programs load\n"
 		"  multipath    whether this network namespace's path manager can bring a second\n"
 		"               subflow (endpoints, limits), then the path manager's settings\n"
 		"\n"
@@ -385,6 +393,17 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 	json_object_object_add(root, "kernel", json_object_new_string(kernel));
 	json_object_object_add(root, "requirements", arr);
 	json_object_object_add(root, "path_manager", pm_json(&pm));
+	if (have_bridge) {
+		struct json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "refused", sockopt_mask_json(bridge.refused));
+		json_object_object_add(b, "refused_before_fallback_only",
+				       sockopt_mask_json(bridge.after_fallback));
+		json_object_object_add(b, "carried", sockopt_mask_json(bridge.carry));
+		json_object_object_add(b, "loads", json_object_new_boolean(
+			reqs[R_SOCKOPTS].state == REQ_OK));
+		json_object_object_add(root, "sockopts", b);
+	}
 	json_object_object_add(root, "ready", json_object_new_boolean(ready));
 	if (!ready)
 		json_object_object_add(root, "error", json_object_new_string(causes));
@@ -447,6 +466,60 @@ static void check_run_engine(void)
 	}
 }
 
+/* The bridge's cgroup programs alone: what `run` loads, and attach with the rest. */
+static int load_bridge(void)
+{
+	struct upgrade_bpf *skel = upgrade_bpf__open();
+	struct bpf_program *prog;
+	int err;
+
+	if (!skel)
+		return -errno;
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == skel->progs.mu_setsockopt ||
+						prog == skel->progs.mu_getsockopt ||
+						prog == skel->progs.mu_sockops);
+	err = upgrade_bpf__load(skel);
+	upgrade_bpf__destroy(skel);
+	return err;
+}
+
+/*
+ * Which options MPTCP refuses here (probed in a namespace of its own), which
+ * of them the bridge carries, and whether its programs load.
+ */
+static void check_sockopts(void)
+{
+	char err[256], refused[400], carried[200], left[300];
+	int lerr;
+
+	if (bridge_probe(&bridge, err, sizeof(err))) {
+		set_req(R_SOCKOPTS, REQ_UNKNOWN, "not probed: %s", err);
+		return;
+	}
+	have_bridge = true;
+	sockopt_mask_names(bridge.refused, refused, sizeof(refused));
+	sockopt_mask_names(bridge.carry, carried, sizeof(carried));
+	sockopt_mask_names(bridge.refused & ~bridge.carry, left, sizeof(left));
+	if (!bridge.carry) {
+		set_req(R_SOCKOPTS, REQ_OK, "MPTCP refuses %s; the bridge carries none of them", refused);
+		return;
+	}
+	if (reqs[R_PRIVILEGES].state != REQ_OK) {
+		set_req(R_SOCKOPTS, REQ_UNKNOWN, "MPTCP refuses %s; the bridge would carry %s "
+			"(its programs not probed: needs root)", refused, carried);
+		return;
+	}
+	lerr = load_bridge();
+	if (lerr)
+		set_req(R_SOCKOPTS, REQ_WARN, "MPTCP refuses %s, and the bridge's programs do not "
+			"load (%s; --debug shows why): programs setting them get an error on "
+			"upgraded sockets", refused, strerror(-lerr));
+	else
+		set_req(R_SOCKOPTS, REQ_OK, "the bridge carries %s (refused by MPTCP here) to "
+			"every subflow; MPTCP still refuses %s", carried, left);
+}
+
 /* Every probe, in order: later ones look at what earlier ones found. */
 /* Whether connections from and to this namespace can get a second subflow, and why. */
 static void check_multipath(void)
@@ -473,6 +546,7 @@ static void probe_all(void)
 	check_mptcp_enabled();
 	check_mptcp_diag();
 	check_run_engine();
+	check_sockopts();
 	check_multipath();
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "cgroup.h"
 #include "commands.h"
 #include "engine.h"
@@ -40,6 +41,7 @@ static const char *const engine_prog_names[EP_MAX] = {
 	[EP_SOCK_CREATE] = "cgroup/sock_create", [EP_BIND4] = "cgroup/bind4",
 	[EP_BIND6] = "cgroup/bind6", [EP_CONNECT4] = "cgroup/connect4",
 	[EP_CONNECT6] = "cgroup/connect6", [EP_SOCKOPS] = "cgroup/sockops",
+	[EP_SETSOCKOPT] = "cgroup/setsockopt", [EP_GETSOCKOPT] = "cgroup/getsockopt",
 	[EP_TC_INGRESS] = "tcx/ingress",
 	[EP_TC_EGRESS] = "tcx/egress",
 	[EP_LIVE_ITER] = "iter/bpf_sk_storage_map",
@@ -240,6 +242,103 @@ static void tcp_listeners(const struct attachment *att, struct json_object *pare
 	free(l);
 }
 
+/*
+ * The socket-option bridge of one attachment (slot @id of the counters map
+ * @fd, which the caller closes): what it carries here, and per option how often
+ * it carried one, how often the kernel refused one nobody can carry (on
+ * unlisted sockets too: they are MPTCP sockets), and subflows that refused a
+ * carried value. Added to @parent, or printed when it is NULL.
+ */
+static void sockopt_bridge(int fd, __u32 id, __u32 carry, struct json_object *parent)
+{
+	struct mu_sockopt_counters c[MU_SOPT_MAX];
+	char names[300];
+	bool any;
+	int i;
+
+	if (fd < 0 || sockopt_counters_sum(fd, id, c)) {
+		if (parent)
+			json_object_object_add(parent, "sockopt_bridge", NULL);
+		else
+			printf("  options    the socket-option bridge's counters can't be read\n");
+		return;
+	}
+	if (parent) {
+		struct json_object *b = json_object_new_object(), *opts = json_object_new_object();
+
+		json_object_object_add(b, "carries", sockopt_mask_json(carry));
+		for (i = 0; i < MU_SOPT_MAX; i++) {
+			struct json_object *o;
+
+			if (!c[i].carried && !c[i].refused && !c[i].apply_failed)
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "carried", json_object_new_uint64(c[i].carried));
+			json_object_object_add(o, "refused", json_object_new_uint64(c[i].refused));
+			json_object_object_add(o, "subflow_refused",
+					       json_object_new_uint64(c[i].apply_failed));
+			json_object_object_add(opts, sockopt_name(i), o);
+		}
+		json_object_object_add(b, "options", opts);
+		json_object_object_add(parent, "sockopt_bridge", b);
+		return;
+	}
+	sockopt_mask_names(carry, names, sizeof(names));
+	printf("  options    the bridge carries %s", names);
+	for (i = 0, any = false; i < MU_SOPT_MAX; i++)
+		if (c[i].carried) {
+			printf("%s%s %llu", any ? ", " : "; carried ", sockopt_name(i),
+			       (unsigned long long)c[i].carried);
+			any = true;
+		}
+	putchar('\n');
+	for (i = 0, any = false; i < MU_SOPT_MAX; i++)
+		if (c[i].refused) {
+			printf("%s%s %llu", any ? ", " : "  REFUSED    ", sockopt_name(i),
+			       (unsigned long long)c[i].refused);
+			any = true;
+		}
+	if (any)
+		printf(": MPTCP refuses these and nothing can carry them, so the program got an "
+		       "error (on unlisted sockets too: they are MPTCP sockets)\n");
+	for (i = 0, any = false; i < MU_SOPT_MAX; i++)
+		if (c[i].apply_failed) {
+			printf("%s%s %llu", any ? ", " : "  NOT SET    ", sockopt_name(i),
+			       (unsigned long long)c[i].apply_failed);
+			any = true;
+		}
+	if (any)
+		printf(": a subflow refused the carried value\n");
+}
+
+static void attachment_sockopts(struct engine *e, const struct attachment *a,
+				struct json_object *parent)
+{
+	struct mu_bridge_config cfg = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(e->map_fd[EM_BRIDGE_CONFIG], &zero, &cfg);
+	sockopt_bridge(e->map_fd[EM_SOCKOPT_COUNTERS], a->id, cfg.carry, parent);
+}
+
+static void run_sockopts(const struct run_entry *r, struct json_object *parent)
+{
+	int fd;
+
+	if (!r->bridge_map_id) {
+		if (parent)
+			json_object_object_add(parent, "sockopt_bridge", NULL);
+		else
+			printf("  options    no socket-option bridge (see the supervisor's log): "
+			       "options MPTCP refuses keep a listed socket TCP\n");
+		return;
+	}
+	fd = bpf_map_get_fd_by_id(r->bridge_map_id);
+	sockopt_bridge(fd, 0, r->bridge_carry, parent);
+	if (fd >= 0)
+		close(fd);
+}
+
 static struct json_object *attachment_json(struct engine *e, const struct attachment *a,
 					   const struct mu_attach_counters *c, bool changed)
 {
@@ -299,6 +398,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 	json_object_object_add(o, "entries", entries);
 	path_managers_of_cgroup(a->cgroup, o);
 	tcp_listeners(a, o);
+	attachment_sockopts(e, a, o);
 	return o;
 }
 
@@ -377,6 +477,7 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 		       "keep 'follow' running), %llu where net.mptcp.enabled=0\n",
 		       (unsigned long long)c->count[MU_CNT_NETNS_UNPREPARED],
 		       (unsigned long long)c->count[MU_CNT_NETNS_MPTCP_OFF]);
+	attachment_sockopts(e, a, NULL);
 	tcp_listeners(a, NULL);
 	path_managers_of_cgroup(a->cgroup, NULL);
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
@@ -444,6 +545,7 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 		json_object_array_add(entries, je);
 	}
 	json_object_object_add(o, "entries", entries);
+	run_sockopts(r, o);
 	path_managers_of_pid(r->program, o);
 	return o;
 }
@@ -486,6 +588,7 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 	}
 	if (any)
 		putchar('\n');
+	run_sockopts(r, NULL);
 	path_managers_of_pid(r->program, NULL);
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
 	       "BINDS", "CONNECTS", "MPTCP", "KEPT-TCP");

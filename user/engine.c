@@ -97,7 +97,7 @@ static int zero_attach_counters(struct engine *e, __u32 id)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	void *zero;
-	int ret;
+	int ret, i;
 
 	if (ncpu <= 0)
 		return -1;
@@ -105,6 +105,18 @@ static int zero_attach_counters(struct engine *e, __u32 id)
 	if (!zero)
 		return -1;
 	ret = bpf_map_update_elem(e->map_fd[EM_ATTACH_COUNTERS], &id, zero, BPF_ANY);
+	free(zero);
+	if (ret)
+		return ret;
+	/* The option counters of the slot's previous attachment, if any. */
+	zero = calloc(ncpu, sizeof(struct mu_sockopt_counters));
+	if (!zero)
+		return -1;
+	for (i = 0; i < MU_SOPT_MAX && !ret; i++) {
+		__u32 key = id * MU_SOPT_MAX + i;
+
+		ret = bpf_map_update_elem(e->map_fd[EM_SOCKOPT_COUNTERS], &key, zero, BPF_ANY);
+	}
 	free(zero);
 	return ret;
 }

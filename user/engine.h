@@ -28,12 +28,13 @@
 
 enum engine_map {
 	EM_ATTACHED, EM_NOTES, EM_ATTACH_COUNTERS, EM_POLICIES, EM_LINE_COUNTERS, EM_SOCK_STATES,
-	EM_NETNS, EM_ABI,
+	EM_NETNS, EM_ABI, EM_BRIDGE_CONFIG, EM_BRIDGE_VALUES, EM_SOCKOPT_COUNTERS,
 	EM_MAX,
 };
 
 enum engine_prog {
 	EP_SOCK_CREATE, EP_BIND4, EP_BIND6, EP_CONNECT4, EP_CONNECT6, EP_SOCKOPS,
+	EP_SETSOCKOPT, EP_GETSOCKOPT,	/* the socket-option bridge */
 	EP_CGROUP_MAX,			/* the ones above attach to cgroups */
 	EP_TC_INGRESS = EP_CGROUP_MAX, EP_TC_EGRESS,	/* these to interfaces */
 	EP_LIVE_ITER,			/* an iterator over sock_states, run on demand */

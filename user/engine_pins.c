@@ -22,6 +22,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "engine.h"
 #include "engine_internal.h"
 #include "sys.h"
@@ -40,6 +41,9 @@ const char *const engine_map_names[EM_MAX] = {
 	[EM_SOCK_STATES] = "sock_states",
 	[EM_NETNS] = "netns_info",
 	[EM_ABI] = "engine_abi",
+	[EM_BRIDGE_CONFIG] = "bridge_config",
+	[EM_BRIDGE_VALUES] = "bridge_values",
+	[EM_SOCKOPT_COUNTERS] = "sockopt_counters",
 };
 
 const struct engine_prog_desc engine_progs[EP_MAX] = {
@@ -49,6 +53,8 @@ const struct engine_prog_desc engine_progs[EP_MAX] = {
 	[EP_CONNECT4] = { "prog_connect4", BPF_CGROUP_INET4_CONNECT },
 	[EP_CONNECT6] = { "prog_connect6", BPF_CGROUP_INET6_CONNECT },
 	[EP_SOCKOPS] = { "prog_sockops", BPF_CGROUP_SOCK_OPS },
+	[EP_SETSOCKOPT] = { "prog_setsockopt", BPF_CGROUP_SETSOCKOPT },
+	[EP_GETSOCKOPT] = { "prog_getsockopt", BPF_CGROUP_GETSOCKOPT },
 	[EP_TC_INGRESS] = { "prog_tc_ingress", MU_BPF_TCX_INGRESS },
 	[EP_TC_EGRESS] = { "prog_tc_egress", MU_BPF_TCX_EGRESS },
 	[EP_LIVE_ITER] = { "prog_live_sockets", BPF_TRACE_ITER },
@@ -464,6 +470,7 @@ static int ensure_bpffs(char *err, size_t err_size)
 int engine_load(struct engine *e, char *err, size_t err_size)
 {
 	struct bpf_program *prog_objs[EP_MAX];
+	struct mu_bridge_config bridge;
 	char staging[128], path[PATH_MAX];
 	struct upgrade_bpf *skel;
 	struct bpf_link *link = NULL;
@@ -472,9 +479,12 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 
 	if (ensure_bpffs(err, err_size))
 		return -1;
+	if (bridge_probe(&bridge, err, err_size))
+		return -1;
 	skel = upgrade_bpf__open();
 	if (!skel)
 		return fail(err, err_size, "can't open the BPF object: %s", strerror(errno));
+	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	if (upgrade_bpf__load(skel)) {
 		fail(err, err_size, "can't load the BPF programs: %s (see 'mptcp-upgrade check')",
 		     strerror(errno));
@@ -484,7 +494,9 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 		__u32 zero = 0, abi = MU_ENGINE_ABI;
 
 		if (bpf_map__update_elem(skel->maps.engine_abi, &zero, sizeof(zero), &abi,
-					 sizeof(abi), BPF_ANY)) {
+					 sizeof(abi), BPF_ANY) ||
+		    bpf_map__update_elem(skel->maps.bridge_config, &zero, sizeof(zero), &bridge,
+					 sizeof(bridge), BPF_ANY)) {
 			fail(err, err_size, "can't write the engine's version: %s",
 			     strerror(errno));
 			goto out;
@@ -509,6 +521,8 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 	prog_objs[EP_CONNECT4] = skel->progs.mu_connect4;
 	prog_objs[EP_CONNECT6] = skel->progs.mu_connect6;
 	prog_objs[EP_SOCKOPS] = skel->progs.mu_sockops;
+	prog_objs[EP_SETSOCKOPT] = skel->progs.mu_setsockopt;
+	prog_objs[EP_GETSOCKOPT] = skel->progs.mu_getsockopt;
 	prog_objs[EP_TC_INGRESS] = skel->progs.mu_tc_ingress;
 	prog_objs[EP_TC_EGRESS] = skel->progs.mu_tc_egress;
 	prog_objs[EP_LIVE_ITER] = skel->progs.mu_live_sockets;
