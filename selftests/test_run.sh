@@ -27,12 +27,14 @@ ip link set dev lo up
 [ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag 2>/dev/null
 
 tmp=$(mktemp -d /tmp/mu-run.XXXXXX)
+bhns=mu-run-bh-$$	# a namespace for the blackhole tests (it has a name: removed on exit)
 chmod 755 "$tmp"
 pids=()
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	pkill -f "^$bin run --policy $tmp/" 2>/dev/null
+	ip netns del "$bhns" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -199,13 +201,20 @@ grep -q 'sport=40101 proto=6 ' <<<"$got" &&
 	ok "an unlisted connect stays a plain TCP socket" ||
 	not_ok "an unlisted connect stays a plain TCP socket" "$got"
 if "$probe" mptcp-refuses; then
+	# The bridge carries TCP_USER_TIMEOUT on this kernel: the swap goes ahead.
 	got=$("$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 40102 uto 2>&1)
+	grep -q 'proto=262 .*user_timeout=5000 echo=ok' <<<"$got" &&
+		grep -q 'socket-option bridge on: carries .*TCP_USER_TIMEOUT' <<<"$got" &&
+		ok "an option MPTCP refuses (TCP_USER_TIMEOUT) set before connect: the socket is MPTCP and reads it back" ||
+		not_ok "an option MPTCP refuses set before connect: the socket is MPTCP and reads it back" "$got"
+	got=$(MU_RUN_BRIDGE=0 "$bin" run --policy "$pol" -- "$probe" connect 127.0.0.1 7600 40103 uto 2>&1)
 	grep -q 'proto=6 .*user_timeout=5000 echo=ok' <<<"$got" &&
 		grep -q 'MPTCP refuses TCP_USER_TIMEOUT' <<<"$got" &&
-		ok "an option MPTCP refuses keeps the socket TCP, with the option, and says so" ||
-		not_ok "an option MPTCP refuses keeps the socket TCP, and says so" "$got"
+		ok "without the bridge (MU_RUN_BRIDGE=0) such a socket stays TCP, with the option, and says so" ||
+		not_ok "without the bridge such a socket stays TCP, and says so" "$got"
 else
 	skip "an option MPTCP refuses" "this kernel accepts TCP_USER_TIMEOUT on MPTCP sockets"
+	skip "an option MPTCP refuses, without the bridge" "this kernel accepts TCP_USER_TIMEOUT on MPTCP sockets"
 fi
 if ldd "$probe.static" 2>&1 | grep -q 'not a dynamic executable'; then
 	got=$("$bin" run --policy "$pol" -- "$probe.static" connect 127.0.0.1 7600 40106 2>&1)
@@ -218,6 +227,71 @@ fi
 got=$("$bin" run --policy "$pol" -- sh -c "\"$probe\" connect 127.0.0.1 7600 40103 & wait" 2>&1)
 grep -q 'sport=40103 proto=262 ' <<<"$got" &&
 	ok "a child of the program is covered too" || not_ok "a child of the program is covered" "$got"
+
+# ---- the socket-option bridge: what the subflows do, not only return codes ----------
+# A server in a namespace of its own behind a veth, so that its path can be cut
+# (a blackhole route for the client: the server's packets never come back).
+# TCP_USER_TIMEOUT 1500 ms set through the bridge, before connect() (carried by
+# the supervisor) or on the established MPTCP socket (the program's own call):
+# the subflow must be gone well before TCP's own 15 minutes.
+bh_cleanup() { ip netns del "$bhns" 2>/dev/null; ip link del mu-bh0 2>/dev/null; }
+subflow_gone() { ! ss -Htn state all dst 10.98.0.2 | grep -q .; }
+blackhole_case() { # WHEN ENV...: run the probe, cut the path, wait; output in $tmp/bh.out
+	local when=$1
+	shift
+	rm -f "$tmp/bh.go"
+	env "$@" "$bin" run --policy "$tmp/bh.policy" -- \
+		"$probe" blackhole 10.98.0.2 7620 1500 "$when" "$tmp/bh.go" >"$tmp/bh.out" 2>&1 &
+	bh_pid=$!
+	wait_for grep -q '^established' "$tmp/bh.out"
+	ip -n "$bhns" route replace blackhole 10.98.0.1/32
+	touch "$tmp/bh.go"
+}
+if uto_refused=$("$probe" mptcp-refuses && echo yes) && [ "$uto_refused" = yes ] &&
+	ip netns add "$bhns" 2>/dev/null; then
+	ip link add mu-bh0 type veth peer name mu-bh1 netns "$bhns"
+	ip addr add 10.98.0.1/24 dev mu-bh0 && ip link set mu-bh0 up
+	ip -n "$bhns" addr add 10.98.0.2/24 dev mu-bh1 && ip -n "$bhns" link set mu-bh1 up
+	ip -n "$bhns" link set lo up
+	# After a subflow dies the connection waits net.mptcp.close_timeout for another
+	# one (60 s by default, 6.8+): 2 s, so that the program sees the end too.
+	close_timeout=$(sysctl -n net.mptcp.close_timeout 2>/dev/null) &&
+		sysctl -qw net.mptcp.close_timeout=2
+	printf 'server s mptcp@10.98.0.2:7620\n' >"$tmp/bh.policy"
+	chmod 600 "$tmp/bh.policy"
+	ip netns exec "$bhns" "$sock" sink 10.98.0.2 7620 120 >"$tmp/bhsink.out" 2>&1 &
+	pids+=($!)
+	need "a sink behind the veth" grep -q ready "$tmp/bhsink.out"
+	for when in before after; do
+		blackhole_case "$when"
+		t0=$(date +%s%N)
+		wait_for subflow_gone && gone_ms=$((($(date +%s%N) - t0) / 1000000)) || gone_ms=never
+		wait "$bh_pid"
+		got=$(cat "$tmp/bh.out")
+		ip -n "$bhns" route del blackhole 10.98.0.1/32
+		if grep -q '^established proto=262 uto=ok got=1500' <<<"$got" && [ "$gone_ms" != never ] &&
+			{ [ -z "$close_timeout" ] || grep -q '^aborted ms=' <<<"$got"; }; then
+			ok "TCP_USER_TIMEOUT 1500 set $when connect on a listed socket: the subflow is gone ${gone_ms} ms after the path is cut${close_timeout:+, and the program sees the connection end}"
+		else
+			not_ok "TCP_USER_TIMEOUT set $when connect reaches the subflow of a blackholed connection" \
+				"subflow gone after: $gone_ms ms" "$got"
+		fi
+	done
+	# Without the bridge the call fails and the subflow keeps retransmitting.
+	blackhole_case after MU_RUN_BRIDGE=0
+	wait_for subflow_gone && gone=yes || gone=no
+	{ kill "$bh_pid" && wait "$bh_pid"; } 2>/dev/null
+	ip -n "$bhns" route del blackhole 10.98.0.1/32
+	grep -q '^established proto=262 uto=Operation not supported' "$tmp/bh.out" && [ "$gone" = no ] &&
+		ok "without the bridge, TCP_USER_TIMEOUT fails on the MPTCP socket and the cut subflow stays (10 s)" ||
+		not_ok "without the bridge, TCP_USER_TIMEOUT fails and the subflow stays" "gone: $gone" "$(cat "$tmp/bh.out")"
+	[ -n "$close_timeout" ] && sysctl -qw net.mptcp.close_timeout="$close_timeout"
+	bh_cleanup
+else
+	skip "TCP_USER_TIMEOUT on the subflows of a blackholed connection" \
+		"this kernel takes TCP_USER_TIMEOUT on MPTCP sockets, or no network namespace can be added"
+	skip "TCP_USER_TIMEOUT, without the bridge" "as above"
+fi
 
 # ---- Debian's HAProxy 2.6 in master-worker mode ----------------------------------
 
