@@ -759,7 +759,11 @@ int mu_sockops(struct bpf_sock_ops *ops)
 /* tcx: go on with the next program (classic clsact: TC_ACT_UNSPEC, the same -1). */
 #define MU_TC_NEXT	(-1)
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+/*
+ * Weak: the kernels the run engine's bridge loads on (Debian 12's 6.1) do not
+ * have it, and the tc programs that call it load only with the attach engine (6.6+).
+ */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
 /* Where a TCP SYN carrying MP_CAPABLE keeps it; offsets from the network header. */
 struct syn_info {

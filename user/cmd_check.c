@@ -396,6 +396,7 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 	if (have_bridge) {
 		struct json_object *b = json_object_new_object();
 
+		json_object_object_add(b, "known", sockopt_mask_json((1U << MU_SOPT_MAX) - 1));
 		json_object_object_add(b, "refused", sockopt_mask_json(bridge.refused));
 		json_object_object_add(b, "refused_before_fallback_only",
 				       sockopt_mask_json(bridge.after_fallback));

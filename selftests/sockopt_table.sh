@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The socket options MPTCP refuses on the running kernel, and what the bridge
+# does with them, from `mptcp-upgrade check --json` (which probes them: nothing
+# here is written by hand).
+#
+#   sockopt_table.sh            one line per option: NAME native|bridge|refused
+#   sockopt_table.sh --check F  compare with the table in F (README.md): exit 0
+#                               when F's column for this kernel (MAJOR.MINOR)
+#                               says the same, 1 when not (the differences are
+#                               printed), 2 when F has no column for it
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+probe() {
+	"$top/mptcp-upgrade" check --json 2>/dev/null | jq -r '
+		.sockopts as $s
+		| $s.known[] as $o
+		| "\($o) \(if ($s.carried | index($o)) != null and $s.loads then "bridge"
+			  elif ($s.refused | index($o)) != null then "refused"
+			  else "native" end)"'
+}
+
+[ "${1:-}" = --check ] || { probe; exit; }
+file=$2
+ver=$(uname -r | cut -d. -f1,2)
+# The table: a header row naming kernels ("| option | 6.1 | 6.12 | ..."), then rows.
+col=$(grep -m1 '^| option |' "$file" | tr -d ' ' | tr '|' '\n' | grep -v '^$' |
+	grep -nx "$ver" | cut -d: -f1)
+[ -n "$col" ] || { echo "$file has no column for Linux $ver"; exit 2; }
+want=$(awk -F'|' -v c="$((col + 1))" '/^\| option \|/ { t = 1; next }
+	t && /^\|---/ { next }
+	t && /^\|/ { gsub(/ /, "", $2); gsub(/ /, "", $c); print $2, $c; next }
+	t { exit }' "$file" | sort)
+got=$(probe | sort)
+if [ "$want" = "$got" ]; then
+	exit 0
+fi
+diff <(echo "$want") <(echo "$got") | sed 's/^</README:/; s/^>/kernel:/' | grep -v '^[0-9]'
+exit 1
