@@ -293,6 +293,14 @@ else
 	skip "TCP_USER_TIMEOUT, without the bridge" "as above"
 fi
 
+# README's table of options per kernel is what this kernel's probe says.
+got=$("$top/selftests/sockopt_table.sh" --check "$top/README.md" 2>&1)
+case $? in
+0) ok "README's socket-option table is what Linux $(uname -r) refuses and the bridge carries" ;;
+2) skip "README's socket-option table for this kernel" "$got" ;;
+*) not_ok "README's socket-option table is what this kernel refuses and the bridge carries" "$got" ;;
+esac
+
 # ---- Debian's HAProxy 2.6 in master-worker mode ----------------------------------
 
 if command -v haproxy >/dev/null; then
