@@ -89,6 +89,55 @@ echo "    unlisted / plain TCP (plain wake-up):     $(ratio unlisted_nosync plai
 echo "    listed / native MPTCP (plain wake-up):    $(ratio listed_nosync native)"
 echo "    plain wake-up / sync wake-up (unlisted):  $(ratio unlisted_nosync unlisted_sync)"
 
+# ---- the socket-option bridge --------------------------------------------------------
+# What the bridge adds: to a listed connect (its sockops program on the subflow,
+# the socket handed to it), and to every setsockopt() in the program's cgroup
+# (its cgroup/setsockopt program runs first). With the kernel's BPF statistics
+# on, the programs' own time per call, read while a supervisor is alive.
+no_bridge() { MU_RUN_BRIDGE=0 "$@"; }
+setsockopt_sample() { # NAME OPTION WANT_PROTO CMD...
+	local name=$1 opt=$2 want=$3 ns
+	shift 3
+	ns=$("$@" setsockopt 200000 7000 "$opt" 2>"$tmp/proto") || die "$name: $(cat "$tmp/proto")"
+	grep -q "client=$want" "$tmp/proto" || die "$name measured a socket of $(cat "$tmp/proto"), want $want"
+	sample "$name" "$ns"
+}
+stats_was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null
+for ((r = 1; r <= rounds; r++)); do
+	connect_sample listed_bridge 262 "$bin" run --policy "$tmp/listed.policy" -- "$b"
+	connect_sample listed_nobridge 262 no_bridge "$bin" run --policy "$tmp/listed.policy" -- "$b"
+	setsockopt_sample so_plain nodelay 6 "$b"
+	setsockopt_sample so_bridge nodelay 6 "$bin" run --policy "$tmp/unlisted.policy" -- "$b"
+	setsockopt_sample so_nobridge nodelay 6 no_bridge "$bin" run --policy "$tmp/unlisted.policy" -- "$b"
+	setsockopt_sample uto_tcp uto 6 "$b"
+	setsockopt_sample uto_bridge uto 262 "$bin" run --policy "$tmp/listed.policy" -- "$b"
+done
+# The programs' run time per call, taken at the end of one run (the supervisor alive).
+"$bin" run --policy "$tmp/listed.policy" -- sh -c \
+	"'$b' setsockopt 200000 7000 uto >/dev/null 2>&1; '$b' connect 2000 7001 >/dev/null 2>&1;
+	 bpftool -j prog show" >"$tmp/progs.json" 2>/dev/null
+[ "$stats_was" = 1 ] || sysctl -qw kernel.bpf_stats_enabled="$stats_was" 2>/dev/null
+prog_ns() { jq -r --arg n "$1" '[.[] | select(.name == $n and .run_cnt > 0)] | last |
+	if . == null then "n/a" else "\(.run_time_ns / .run_cnt | floor) ns (\(.run_cnt) calls)" end' \
+	"$tmp/progs.json" 2>/dev/null || echo n/a; }
+echo
+echo "socket-option bridge (run engine), medians of $rounds:"
+printf '  listed connect, bridge on          %s\n' "$(us listed_bridge)"
+printf '  listed connect, MU_RUN_BRIDGE=0    %s\n' "$(us listed_nobridge)"
+printf '  setsockopt(TCP_NODELAY), no run    %7.0f ns\n' "$(median so_plain)"
+printf '  ... under run, bridge on           %7.0f ns\n' "$(median so_bridge)"
+printf '  ... under run, bridge off          %7.0f ns\n' "$(median so_nobridge)"
+printf '  setsockopt(TCP_USER_TIMEOUT) on TCP %7.0f ns\n' "$(median uto_tcp)"
+printf '  ... on an MPTCP socket, bridged    %7.0f ns\n' "$(median uto_bridge)"
+echo "  programs, kernel.bpf_stats_enabled: cgroup/setsockopt $(prog_ns mu_setsockopt),"
+echo "    sockops $(prog_ns mu_sockops), cgroup/getsockopt $(prog_ns mu_getsockopt)"
+echo "  ratios (goal: connect <= 1.05):"
+echo "    listed connect, bridge on / off:     $(ratio listed_bridge listed_nobridge)"
+echo "    setsockopt(TCP_NODELAY), on / off:   $(ratio so_bridge so_nobridge)"
+echo "    TCP_USER_TIMEOUT bridged / TCP:      $(ratio uto_bridge uto_tcp)"
+echo
+
 # ---- HAProxy: short connections through a tcp-mode frontend ---------------------------
 
 if ! command -v haproxy >/dev/null; then

@@ -10,9 +10,16 @@
  *                                   on stderr, the protocol of the first client and
  *                                   server sockets ("client=262 server=262"), so that a
  *                                   run that measured the wrong thing can tell
+ *   bench_sock setsockopt N PORT nodelay|uto
+ *                                   connect a socket(AF_INET, SOCK_STREAM, 0) to 127.0.0.1:PORT
+ *                                   (made MPTCP there under run when PORT is listed), then
+ *                                   N x setsockopt(TCP_NODELAY) (an option every socket
+ *                                   takes) or TCP_USER_TIMEOUT (one the bridge carries);
+ *                                   on stderr the socket's protocol ("client=262")
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +101,45 @@ static int bench_connect(long n, int port, int proto)
 	return 0;
 }
 
+static int bench_setsockopt(long n, int port, int opt)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int lfd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), one = 1, c, proto = -1;
+	socklen_t plen = sizeof(int);
+	double t0;
+	long i;
+
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 4)) {
+		perror("listen");
+		return 1;
+	}
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof(addr))) {
+		perror("connect");
+		return 1;
+	}
+	getsockopt(c, SOL_SOCKET, SO_PROTOCOL, &proto, &plen);
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		int v = opt == TCP_NODELAY ? (int)(i & 1) : 5000 + (int)(i & 1);
+
+		if (setsockopt(c, IPPROTO_TCP, opt, &v, sizeof(v))) {
+			perror("setsockopt");
+			return 1;
+		}
+	}
+	printf("%.0f\n", (now_ns() - t0) / n);
+	fprintf(stderr, "client=%d\n", proto);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "setsockopt"))
+		return bench_setsockopt(atol(argv[2]), atoi(argv[3]),
+					!strcmp(argv[4], "uto") ? TCP_USER_TIMEOUT : TCP_NODELAY);
 	if (argc >= 3 && !strcmp(argv[1], "socket"))
 		return bench_socket(atol(argv[2]), argc > 3 && !strcmp(argv[3], "mptcp") ?
 					IPPROTO_MPTCP : 0);
