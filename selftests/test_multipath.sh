@@ -173,4 +173,55 @@ got=$("$bin" status --json | jq -r --arg p "$tmp/pm.policy" '.runs[] | select(.p
 	ok "status shows the path manager of the namespace the program runs in" ||
 	not_ok "status shows the program's path manager" "$got" "$("$bin" status)"
 
+# ---- the socket-option bridge reaches both subflows ----------------------------------
+# A program under run sets TCP_USER_TIMEOUT 1500 ms (MPTCP refuses it here)
+# before connect() or on the established connection; the server signals its
+# second address, so the connection has two subflows when both paths are cut.
+# Each must be gone within seconds (TCP's own timeout is about 15 minutes):
+# the option reached the first subflow and the MP_JOIN one.
+probe=$top/.output/selftests/run_probe
+if "$probe" mptcp-refuses; then
+	defaults
+	ip -n "$srv" mptcp endpoint add 198.51.100.2 dev v2s signal
+	ip -n "$cli" mptcp limits set subflows 2 add_addr_accepted 1
+	bport=7702
+	ip netns exec "$srv" "$sock" sink 0.0.0.0 "$bport" 120 >"$tmp/bsink.out" 2>&1 &
+	pids+=($!)
+	need "the second server ready" grep -q ready "$tmp/bsink.out"
+	printf 'server s mptcp4@192.0.2.2:%s\n' "$bport" >"$tmp/bh.policy"
+	chmod 600 "$tmp/bh.policy"
+	chmod 755 "$tmp"
+	cli_subflows() { ip netns exec "$cli" ss -Htn state established "( dport = :$bport )" | wc -l; }
+	two() { [ "$(cli_subflows)" = 2 ]; }
+	none() { [ "$(cli_subflows)" = 0 ]; }
+	for when in before after; do
+		rm -f "$tmp/go"
+		ip netns exec "$cli" "$bin" run --policy "$tmp/bh.policy" -- \
+			"$probe" blackhole 192.0.2.2 "$bport" 1500 "$when" "$tmp/go" >"$tmp/bh.out" 2>&1 &
+		bh=$!
+		need "the probe connected" grep -q '^established' "$tmp/bh.out"
+		need "the connection has two subflows" two
+		nsub=$(cli_subflows)
+		ip -n "$srv" route add blackhole 192.0.2.1/32
+		ip -n "$srv" route add blackhole 198.51.100.1/32
+		touch "$tmp/go"
+		t0=$(date +%s%N)
+		wait_for none && gone=$((($(date +%s%N) - t0) / 1000000)) || gone=never
+		{ kill "$bh" && wait "$bh"; } 2>/dev/null
+		ip -n "$srv" route del blackhole 192.0.2.1/32
+		ip -n "$srv" route del blackhole 198.51.100.1/32
+		if [ "$nsub" = 2 ] && [ "$gone" != never ] &&
+			grep -q '^established proto=262 uto=ok got=1500' "$tmp/bh.out"; then
+			ok "TCP_USER_TIMEOUT set $when connect reaches both subflows: both gone ${gone} ms after the paths are cut"
+		else
+			not_ok "TCP_USER_TIMEOUT set $when connect reaches both subflows" \
+				"subflows before the cut: $nsub, gone after: $gone ms" "$(cat "$tmp/bh.out")" \
+				"$(ip netns exec "$cli" ss -tnio)"
+		fi
+	done
+else
+	skip "TCP_USER_TIMEOUT on both subflows (set before connect)" "this kernel takes it on MPTCP sockets"
+	skip "TCP_USER_TIMEOUT on both subflows (set after connect)" "this kernel takes it on MPTCP sockets"
+fi
+
 tap_end

@@ -28,6 +28,7 @@
 
 #include "bridge.h"
 #include "cgroup.h"
+#include "sys.h"
 #include "upgrade.skel.h"
 
 #ifndef IPPROTO_MPTCP
@@ -268,20 +269,43 @@ static int self_cgroup(char *dir, size_t size, __u64 *id)
 			break;
 		}
 	fclose(f);
-	if (!path || cgroup_dir(path, dir, size) || stat(dir, &st))
+	if (!path)
 		return -1;
+	if (cgroup_dir(path, dir, size) || stat(dir, &st)) {
+		/*
+		 * Under `ip netns exec` this mount namespace has a /sys of its own,
+		 * without cgroup2: reach the machine's through the outer one's root.
+		 */
+		char mnt[2048];
+		int pid = outer_mount_ns();
+
+		if (!pid || find_mounts_outside("cgroup2", mnt, sizeof(mnt)) <= 0)
+			return -1;
+		mnt[strcspn(mnt, " ")] = '\0';
+		if ((size_t)snprintf(dir, size, "/proc/%d/root%s%s", pid, mnt,
+				     strcmp(path, "/") ? path : "") >= size || stat(dir, &st))
+			return -1;
+	}
 	*id = st.st_ino;
 	return 0;
 }
 
-struct run_bridge *run_bridge_open(char *err, size_t err_size)
+int run_bridge_cgroup(__u64 *id)
+{
+	char dir[4096];
+
+	if (self_cgroup(dir, sizeof(dir), id))
+		return -1;
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t err_size)
 {
 	struct run_bridge *b = calloc(1, sizeof(*b));
 	struct bpf_program *prog;
 	struct mu_attachment att = { 0 };
-	char dir[4096];
 	__u32 zero = 0;
-	int cg = -1, i;
+	int i;
 	struct {
 		struct bpf_program *prog;
 		enum bpf_attach_type type;
@@ -298,10 +322,11 @@ struct run_bridge *run_bridge_open(char *err, size_t err_size)
 		snprintf(err, err_size, "this kernel takes every option the bridge carries");
 		goto fail;
 	}
-	if (self_cgroup(dir, sizeof(dir), &b->cgroup_id)) {
+	if (cg < 0) {
 		snprintf(err, err_size, "can't find this process's cgroup v2");
 		goto fail;
 	}
+	b->cgroup_id = cgroup_id;
 	b->skel = upgrade_bpf__open();
 	if (!b->skel) {
 		snprintf(err, err_size, "can't open the BPF object: %s", strerror(errno));
@@ -328,11 +353,6 @@ struct run_bridge *run_bridge_open(char *err, size_t err_size)
 			 strerror(errno));
 		goto fail;
 	}
-	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0) {
-		snprintf(err, err_size, "can't open %s: %s", dir, strerror(errno));
-		goto fail;
-	}
 	progs[0].prog = b->skel->progs.mu_setsockopt;
 	progs[0].type = BPF_CGROUP_SETSOCKOPT;
 	progs[1].prog = b->skel->progs.mu_getsockopt;
@@ -343,18 +363,15 @@ struct run_bridge *run_bridge_open(char *err, size_t err_size)
 		b->links[i] = bpf_link_create(bpf_program__fd(progs[i].prog), cg, progs[i].type,
 					      NULL);
 		if (b->links[i] < 0) {
-			snprintf(err, err_size, "can't attach the socket-option bridge to %s: %s",
-				 dir, strerror(errno));
+			snprintf(err, err_size, "can't attach the socket-option bridge to the "
+				 "cgroup: %s", strerror(errno));
 			goto fail;
 		}
 	}
-	close(cg);
 	b->states_fd = bpf_map__fd(b->skel->maps.sock_states);
 	b->counters_fd = bpf_map__fd(b->skel->maps.sockopt_counters);
 	return b;
 fail:
-	if (cg >= 0)
-		close(cg);
 	run_bridge_close(b);
 	return NULL;
 }

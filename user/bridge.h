@@ -35,12 +35,18 @@ struct json_object *sockopt_mask_json(__u32 mask);
 struct run_bridge;
 
 /*
- * The run engine's bridge: load the programs (no trampoline needed), fill in
- * the probed configuration, attach them to the cgroup the calling process is
- * in. NULL with @err when it can't (not root, an old kernel): the caller runs
- * without it.
+ * The cgroup v2 directory of the calling process, opened (O_CLOEXEC), and its
+ * id; -1 when not found. Also under `ip netns exec`, through the mount
+ * namespace it was started from: call it before forking away from that.
  */
-struct run_bridge *run_bridge_open(char *err, size_t err_size);
+int run_bridge_cgroup(__u64 *id);
+/*
+ * The run engine's bridge: load the programs (no trampoline needed), fill in
+ * the probed configuration, attach them to cgroup @cg (from
+ * run_bridge_cgroup(); the caller keeps it). NULL with @err when it can't (not
+ * root, an old kernel): the caller runs without it.
+ */
+struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t err_size);
 /* Make @fd, an MPTCP socket the supervisor created, one the bridge acts for. */
 int run_bridge_own(struct run_bridge *b, int fd);
 const struct mu_bridge_config *run_bridge_config(const struct run_bridge *b);

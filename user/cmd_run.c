@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "commands.h"
 #include "output.h"
 #include "run.h"
@@ -265,6 +266,13 @@ int do_run(int argc, char **argv)
 		p_err("can't create a socket pair: %s", strerror(errno));
 		loaded_policy_free(&lp);
 		return 1;
+	}
+	/* Here, not in the supervisor: under `ip netns exec` it is found through our parent. */
+	{
+		__u64 cgid = 0;
+		int cg = run_bridge_cgroup(&cgid);
+
+		run_supervisor_cgroup(cg, cgid);
 	}
 	fflush(NULL);
 	sup = fork();

@@ -21,6 +21,8 @@ void run_oom_protect(void);
 
 /* Its signals: SIGHUP reloads, SIGUSR1 reports, SIGTERM and SIGINT are the program's. */
 void run_supervisor_signals(void);
+/* The program's cgroup for the socket-option bridge (run_bridge_cgroup()), -1 for none. */
+void run_supervisor_cgroup(int cg, __u64 id);
 
 int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
 		   pid_t proxy, bool sync_wakeup);

@@ -118,6 +118,14 @@ const char *run_option_label(size_t i)
 static struct run_counters *cnt;
 /* The socket-option bridge for the sockets this supervisor makes, NULL when off. */
 static struct run_bridge *bridge;
+static int bridge_cg = -1;	/* run_bridge_cgroup(), opened before the forks */
+static __u64 bridge_cgid;
+
+void run_supervisor_cgroup(int cg, __u64 id)
+{
+	bridge_cg = cg;
+	bridge_cgid = id;
+}
 static size_t cnt_mapped;	/* 0: cnt is malloc()ed */
 static bool refusal_logged[NR_CARRIED];
 
@@ -797,7 +805,7 @@ static void start_bridge(void)
 
 	if (want && !strcmp(want, "0"))
 		return;
-	bridge = run_bridge_open(err, sizeof(err));
+	bridge = run_bridge_open(bridge_cg, bridge_cgid, err, sizeof(err));
 	if (!bridge) {
 		say("socket-option bridge off: %s", err);
 		return;

@@ -39,26 +39,45 @@ static int scan_mounts(const char *mountinfo, const char *prefix, const char *fs
 	return n;
 }
 
-/*
- * A process in another mount namespace than ours whose root we may enter
- * (init's, or else our parent's: `ip netns exec` is started from one), or 0.
- */
-static int outer_mount_ns(void)
+/* The parent of @pid, from /proc/PID/stat; 0 when unknown. */
+static pid_t parent_of(pid_t pid)
 {
-	pid_t cand[2] = { 1, getppid() };
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 1, " %*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+/*
+ * A process in another mount namespace than ours whose root we may enter:
+ * init's, or else the nearest ancestor's (`ip netns exec` was started from one;
+ * run's supervisor is a few generations below it), or 0.
+ */
+int outer_mount_ns(void)
+{
 	struct stat self, other;
 	char path[64];
-	size_t i;
+	pid_t cand = 1;
+	int i;
 
 	if (stat("/proc/self/ns/mnt", &self))
 		return 0;
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)cand[i]);
-		if (stat(path, &other) || other.st_ino == self.st_ino)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/root/", (int)cand[i]);
-		if (!access(path, X_OK))
-			return cand[i];
+	for (i = 0; i < 32 && cand > 0; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)cand);
+		if (!stat(path, &other) && other.st_ino != self.st_ino) {
+			snprintf(path, sizeof(path), "/proc/%d/root/", (int)cand);
+			if (!access(path, X_OK))
+				return cand;
+		}
+		cand = i == 0 ? getppid() : parent_of(cand);
 	}
 	return 0;
 }

@@ -16,6 +16,11 @@ int find_mounts(const char *fstype, char *out, size_t size, bool *v1_beside);
 /* The first mount point of @fstype into @out; -ENOENT when there is none. */
 int first_mount(const char *fstype, char *out, size_t size);
 /*
+ * A process in another mount namespace than ours (init's, or the parent's that
+ * `ip netns exec` was started from) whose /proc/PID/root/ we may enter, or 0.
+ */
+int outer_mount_ns(void);
+/*
  * The mounts of @fstype in the mount namespace around this one (init's, or the
  * parent's), when this process has one of its own, as under `ip netns exec`:
  * their count, and where they are there. 0 when there is none or no way to see.
