@@ -26,6 +26,9 @@
  *       wait for GOFILE to appear (the caller has cut the path by then), write,
  *       and print how long until the connection failed and with what:
  *       "aborted ms=N err=NAME", or "alive ms=N" after 20 s
+ *   run_probe tclass ADDR6 PORT CLASS
+ *       socket(AF_INET6), IPV6_TCLASS CLASS before connect(), connect, echo,
+ *       print "proto=P tclass=<read back> echo=ok|failed"
  *   run_probe mptcp-refuses
  *       exit 0 when this kernel refuses TCP_USER_TIMEOUT on an MPTCP socket
  */
@@ -249,6 +252,25 @@ static int probe_blackhole(const char *ip, int port, int ms, bool before, const 
 	return 0;
 }
 
+static int probe_tclass(const char *ip, int port, int tclass)
+{
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[8];
+
+	if (fd < 0 || inet_pton(AF_INET6, ip, &to.sin6_addr) != 1 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof(tclass)) ||
+	    connect(fd, (struct sockaddr *)&to, sizeof(to))) {
+		printf("setup failed errno=%d\n", errno);
+		return 1;
+	}
+	printf("proto=%d tclass=%d echo=%s\n", protocol_of(fd), get_int(fd, IPPROTO_IPV6, IPV6_TCLASS),
+	       write(fd, "ping", 4) == 4 && poll(&p, 1, 10000) == 1 &&
+	       read(fd, buf, sizeof(buf)) == 4 ? "ok" : "failed");
+	return 0;
+}
+
 struct storm_args {
 	const char *ip;
 	int port;
@@ -287,6 +309,8 @@ int main(int argc, char **argv)
 	if (argc == 7 && !strcmp(argv[1], "blackhole"))
 		return probe_blackhole(argv[2], atoi(argv[3]), atoi(argv[4]),
 				       !strcmp(argv[5], "before"), argv[6]);
+	if (argc == 5 && !strcmp(argv[1], "tclass"))
+		return probe_tclass(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 2 && !strcmp(argv[1], "mptcp-refuses")) {
 		int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP), v = 5000;
 

@@ -293,6 +293,27 @@ else
 	skip "TCP_USER_TIMEOUT, without the bridge" "as above"
 fi
 
+# IPV6_TCLASS (refused by MPTCP, carried): every packet of the subflow carries it.
+if [ "$("$bin" check --json | jq -r '.sockopts.carried | index("IPV6_TCLASS") != null')" = true ] &&
+	command -v tcpdump >/dev/null; then
+	printf 'server s mptcp6@[::1]:7630\n' >"$tmp/tc.policy"
+	chmod 600 "$tmp/tc.policy"
+	"$sock" sink ::1 7630 30 >"$tmp/tcsink.out" 2>&1 &
+	pids+=($!)
+	need "an IPv6 sink" grep -q ready "$tmp/tcsink.out"
+	timeout 20 tcpdump -i lo -nn -v -l -c 3 'ip6 and dst port 7630' >"$tmp/tc.cap" 2>"$tmp/tc.err" &
+	cap=$!
+	need "tcpdump listening" grep -q 'listening on' "$tmp/tc.err"
+	got=$("$bin" run --policy "$tmp/tc.policy" -- "$probe" tclass ::1 7630 32 2>&1)
+	wait "$cap"
+	classes=$(grep -o 'class 0x[0-9a-f]*' "$tmp/tc.cap" | sort | uniq -c | awk '{ print $1, $3 }')
+	grep -q '^proto=262 tclass=32 echo=ok' <<<"$got" && [ "$classes" = "3 0x20" ] &&
+		ok "IPV6_TCLASS 32 set before connect: the MPTCP socket reads it back and the subflow's packets carry class 0x20 (SYN included)" ||
+		not_ok "IPV6_TCLASS reaches the subflow's packets" "$got" "classes: $classes" "$(cat "$tmp/tc.cap")"
+else
+	skip "IPV6_TCLASS on the subflow's packets" "the bridge does not carry it here, or no tcpdump"
+fi
+
 # README's table of options per kernel is what this kernel's probe says.
 got=$("$top/selftests/sockopt_table.sh" --check "$top/README.md" 2>&1)
 case $? in
