@@ -212,6 +212,15 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 		 */
 		bpf_map_delete_elem(&upgrade_notes, &pid_tgid);
 		count(att->id, MU_CNT_SOCKETS_NATIVE_MPTCP);
+		if (att->flags & MU_ATTACH_BRIDGE_NATIVE) {
+			/* Opted in: the bridge only; every other stage leaves it alone. */
+			note.cgroup_id = cgroup_id;
+			note.family = family;
+			note.attach_flags = att->flags;
+			note.attach_id = att->id;
+			note.native = 1;
+			bpf_map_update_elem(&upgrade_notes, &pid_tgid, &note, BPF_ANY);
+		}
 		return protocol;
 	}
 	if (!(att->families & family_bit)) {
@@ -225,7 +234,7 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 	note.family = family;
 	note.attach_flags = att->flags;
 	note.attach_id = att->id;
-	note.pad = 0;
+	note.native = 0;
 	if (bpf_map_update_elem(&upgrade_notes, &pid_tgid, &note, BPF_ANY))
 		count(att->id, MU_CNT_NOTES_DROPPED);
 	count(att->id, MU_CNT_SOCKETS_UPGRADED);
@@ -245,7 +254,13 @@ int mu_mark_socket(struct bpf_sock *ctx)
 	note = bpf_map_lookup_elem(&upgrade_notes, &pid_tgid);
 	if (!note)
 		return 1;	/* the application asked for MPTCP itself */
-	if (note->family == ctx->family) {
+	if (note->family == ctx->family && note->native) {
+		st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st) {
+			st->cgroup_id = note->cgroup_id;
+			st->flags = MU_SOCK_BRIDGE_ONLY;
+		}
+	} else if (note->family == ctx->family) {
 		st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (st) {
 			st->cgroup_id = note->cgroup_id;
@@ -260,7 +275,7 @@ int mu_mark_socket(struct bpf_sock *ctx)
 	return 1;
 }
 
-enum line_event { LINE_BIND, LINE_CONNECT, LINE_MPTCP, LINE_FALLBACK };
+enum line_event { LINE_BIND, LINE_CONNECT, LINE_MPTCP, LINE_FALLBACK, LINE_ESCAPED };
 
 static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_event ev)
 {
@@ -282,8 +297,10 @@ static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_e
 		__sync_fetch_and_add(&c->connects, 1);
 	else if (ev == LINE_MPTCP)
 		__sync_fetch_and_add(&c->mptcp, 1);
-	else
+	else if (ev == LINE_FALLBACK)
 		__sync_fetch_and_add(&c->fallback, 1);
+	else
+		__sync_fetch_and_add(&c->escaped, 1);
 }
 
 /* The first entry, in policy order, whose ranges cover this port for this role. */
@@ -347,6 +364,45 @@ static __always_inline void lpm_key4(struct mu_lpm_key *key, __u32 a)
  * MU_ROLE_BIND, local address) or connect() (MU_ROLE_CONNECT, destination).
  * @family is a constant per program: the verifier refuses user_ip6 in bind4.
  */
+static __always_inline void lpm_key_of(struct bpf_sock_addr *ctx, int family,
+					struct mu_lpm_key *key)
+{
+	if (family == AF_INET)
+		lpm_key4(key, ctx->user_ip4);
+	else
+		lpm_key6(key, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			 ctx->user_ip6[3]);
+}
+
+/*
+ * bind() or connect() of a plain TCP socket in an attached cgroup. Of a family
+ * the policy lists and in a namespace where the upgrade would have happened,
+ * it escaped the upgrade: created before attach, through io_uring, or passed
+ * in from outside. Counted per attachment and on the line it would have
+ * matched, so that a line's BINDS 0 can be told from a socket that escaped.
+ */
+static __always_inline void count_escaped(struct bpf_sock_addr *ctx, __u8 role, int family)
+{
+	struct mu_lpm_key key = {};
+	const struct mu_attachment *att;
+	__u64 cgroup_id = 0, cookie;
+	__u32 *info, entry;
+
+	att = current_attachment(&cgroup_id);
+	if (!att || !(att->families & (family == AF_INET ? MU_FAMILY_INET : MU_FAMILY_INET6)))
+		return;
+	cookie = bpf_get_netns_cookie(ctx);
+	info = bpf_map_lookup_elem(&netns_info, &cookie);
+	if ((info && (*info & MU_NETNS_MPTCP_OFF)) ||
+	    ((att->flags & MU_ATTACH_STRICT) && (!info || !(*info & MU_NETNS_STAGE3))))
+		return;	/* left TCP on purpose, and counted at socket() */
+	lpm_key_of(ctx, family, &key);
+	entry = policy_lookup(att, &key, bpf_ntohs((__u16)ctx->user_port), role);
+	count(att->id, role == MU_ROLE_BIND ? MU_CNT_BINDS_ESCAPED : MU_CNT_CONNECTS_ESCAPED);
+	if (entry != MU_ENTRY_UNLISTED)
+		count_line(att->id, entry - 1, LINE_ESCAPED);
+}
+
 static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int family)
 {
 	struct mu_lpm_key key = {};
@@ -360,8 +416,10 @@ static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int fa
 	if (!sk || sk->protocol != IPPROTO_TCP)
 		return 1;
 	msk = bpf_skc_to_mptcp_sock(sk);
-	if (!msk)
+	if (!msk) {
+		count_escaped(ctx, role, family);
 		return 1;
+	}
 	/* MP_JOIN subflows are bound and connected by the kernel: not a user's call. */
 	if (!first_subflow(msk, sk))
 		return 1;
@@ -375,11 +433,7 @@ static __always_inline int classify(struct bpf_sock_addr *ctx, __u8 role, int fa
 	gen = att->gen;
 
 	port = bpf_ntohs((__u16)ctx->user_port);
-	if (family == AF_INET)
-		lpm_key4(&key, ctx->user_ip4);
-	else
-		lpm_key6(&key, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-			 ctx->user_ip6[3]);
+	lpm_key_of(ctx, family, &key);
 	entry = policy_lookup(att, &key, port, role);
 	if (role == MU_ROLE_BIND) {
 		struct mu_sock_state *sub;
@@ -549,7 +603,7 @@ int mu_setsockopt(struct bpf_sockopt *ctx)
 	if (!cfg || !(cfg->refused & bit))
 		goto pass;	/* the kernel takes it on MPTCP sockets */
 	st = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
-	if (!st || !(st->flags & MU_SOCK_UPGRADED))
+	if (!st || !(st->flags & (MU_SOCK_UPGRADED | MU_SOCK_BRIDGE_ONLY)))
 		goto pass;	/* not ours: the application's own MPTCP socket */
 	if ((st->flags & MU_SOCK_FALLBACK) && (cfg->after_fallback & bit))
 		goto pass;	/* one plain TCP subflow now: the kernel passes it through */
@@ -660,7 +714,7 @@ static __always_inline void bridge_subflow(struct bpf_sock_ops *ops, struct bpf_
 
 	if (established) {
 		st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
-		if (!st || !(st->flags & MU_SOCK_UPGRADED))
+		if (!st || !(st->flags & (MU_SOCK_UPGRADED | MU_SOCK_BRIDGE_ONLY)))
 			return;
 		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags |
 					       BPF_SOCK_OPS_RTO_CB_FLAG);
@@ -693,7 +747,7 @@ static __always_inline void count_established(struct bpf_sock_ops *ops, struct b
 		if (!msk)
 			return;
 		st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
-		if (!st || !(st->flags & MU_SOCK_UPGRADED))
+		if (!st || !(st->flags & (MU_SOCK_UPGRADED | MU_SOCK_BRIDGE_ONLY)))
 			return;
 		entry = st->connect_entry;
 		gen = st->connect_gen;

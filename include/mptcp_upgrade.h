@@ -64,6 +64,8 @@ struct mu_attachment {
 
 /* Unlisted addresses stay plain TCP on the wire (stage 3); off with --no-strict. */
 #define MU_ATTACH_STRICT	(1U << 0)
+/* The socket-option bridge acts for the application's own MPTCP sockets too (--bridge-native). */
+#define MU_ATTACH_BRIDGE_NATIVE	(1U << 1)
 
 /*
  * Left by the socket-creation program for the thread that called socket(), and
@@ -75,7 +77,7 @@ struct mu_upgrade_note {
 	__u32 family;		/* AF_INET or AF_INET6 as passed to socket() */
 	__u32 attach_flags;	/* MU_ATTACH_* when the socket was created */
 	__u32 attach_id;	/* its slot, for counting without another lookup */
-	__u32 pad;
+	__u32 native;		/* 1: the application asked for MPTCP (a --bridge-native note) */
 };
 
 /*
@@ -141,6 +143,7 @@ struct mu_sock_state {
 #define MU_SOCK_STRICT		(1U << 1)	/* unlisted: strip MP_CAPABLE from its SYNs */
 #define MU_SOCK_STRIPPED	(1U << 2)	/* a SYN of it was stripped (count once) */
 #define MU_SOCK_FALLBACK	(1U << 3)	/* its connection fell back to TCP */
+#define MU_SOCK_BRIDGE_ONLY	(1U << 4)	/* native MPTCP, opted in to the bridge only */
 
 /* Per-attachment counters, one per-CPU array element each. */
 enum mu_attach_counter {
@@ -158,6 +161,13 @@ enum mu_attach_counter {
 	MU_CNT_NETNS_MPTCP_OFF,		/* left TCP: net.mptcp.enabled=0 in its namespace */
 	MU_CNT_SOCKETS_MARKED,		/* upgraded sockets cgroup/sock_create marked as ours */
 	MU_CNT_LINE_COUNTERS_FULL,	/* a line event not counted: line_counters is full */
+	/*
+	 * bind()/connect() of a plain TCP socket of the policy's families in a
+	 * prepared namespace: one that escaped the upgrade (created before attach,
+	 * through io_uring, or passed in from outside the cgroup).
+	 */
+	MU_CNT_BINDS_ESCAPED,
+	MU_CNT_CONNECTS_ESCAPED,
 	MU_CNT_MAX,
 };
 
@@ -176,6 +186,7 @@ struct mu_line_counters {
 	__u64 connects;
 	__u64 mptcp;		/* connections of this line that negotiated MPTCP */
 	__u64 fallback;		/* ... that fell back to TCP (the peer did not ask for it) */
+	__u64 escaped;		/* binds and connects of plain TCP sockets that escaped the upgrade */
 };
 
 #define MU_MAX_LINE_COUNTERS	(4 * MU_MAX_POLICY_ENTRIES)

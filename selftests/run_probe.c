@@ -29,6 +29,15 @@
  *   run_probe tclass ADDR6 PORT CLASS
  *       socket(AF_INET6), IPV6_TCLASS CLASS before connect(), connect, echo,
  *       print "proto=P tclass=<read back> echo=ok|failed"
+ *   run_probe late connect|bind ADDR PORT GOFILE
+ *       socket() now ("created"), connect() or bind() once GOFILE appears (at
+ *       most 10 s), print "connected proto=P" or "bound proto=P" (a socket that
+ *       predates an attach)
+ *   run_probe uring connect|bind ADDR PORT
+ *       a socket made through io_uring (IORING_OP_SOCKET, which socket()'s hook
+ *       does not see), then connect() or bind(): "uring proto=P connected" (or
+ *       "bound"), or
+ *       "uring unavailable: REASON" (exit 3) where the kernel has no such op
  *   run_probe mptcp-refuses
  *       exit 0 when this kernel refuses TCP_USER_TIMEOUT on an MPTCP socket
  */
@@ -43,7 +52,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,6 +283,97 @@ static int probe_tclass(const char *ip, int port, int tclass)
 	return 0;
 }
 
+static int probe_late(bool bind_it, const char *ip, int port, const char *go)
+{
+	struct sockaddr_in to = addr_of(ip, port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), i;
+
+	if (fd < 0)
+		return 1;
+	printf("created proto=%d\n", protocol_of(fd));
+	fflush(stdout);
+	for (i = 0; i < 1000 && access(go, F_OK); i++)
+		poll(NULL, 0, 10);
+	if (bind_it ? bind(fd, (struct sockaddr *)&to, sizeof(to)) :
+		      connect(fd, (struct sockaddr *)&to, sizeof(to))) {
+		printf("%s failed errno=%d\n", bind_it ? "bind" : "connect", errno);
+		return 1;
+	}
+	printf("%s proto=%d\n", bind_it ? "bound" : "connected", protocol_of(fd));
+	return 0;
+}
+
+/* One IORING_OP_SOCKET through a ring of one entry, with raw system calls. */
+static int uring_socket(int family, int type, const char **why)
+{
+	struct io_uring_params p = {};
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqe;
+	unsigned int *sq_tail, *sq_array, *cq_head, *cq_tail;
+	void *sq, *cq;
+	int ring, res;
+
+	ring = syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned int),
+		  PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
+		  PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		    MAP_SHARED, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
+		*why = "mmap of the ring failed";
+		return -1;
+	}
+	sq_tail = (unsigned int *)((char *)sq + p.sq_off.tail);
+	sq_array = (unsigned int *)((char *)sq + p.sq_off.array);
+	cq_head = (unsigned int *)((char *)cq + p.cq_off.head);
+	cq_tail = (unsigned int *)((char *)cq + p.cq_off.tail);
+	memset(&sqes[0], 0, sizeof(sqes[0]));
+	sqes[0].opcode = IORING_OP_SOCKET;
+	sqes[0].fd = family;
+	sqes[0].off = type;
+	sqes[0].len = 0;	/* protocol 0, as a proxy asks */
+	sq_array[0] = 0;
+	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0 ||
+	    __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE) == *cq_head) {
+		*why = strerror(errno);
+		return -1;
+	}
+	cqe = (struct io_uring_cqe *)((char *)cq + p.cq_off.cqes);
+	res = cqe[*cq_head & (p.cq_entries - 1)].res;
+	if (res < 0) {
+		*why = strerror(-res);	/* EINVAL: a kernel before 5.19 has no IORING_OP_SOCKET */
+		return -1;
+	}
+	close(ring);
+	return res;
+}
+
+static int probe_uring(bool bind_it, const char *ip, int port)
+{
+	struct sockaddr_in to = addr_of(ip, port);
+	const char *why = "";
+	int fd = uring_socket(AF_INET, SOCK_STREAM, &why);
+
+	if (fd < 0) {
+		printf("uring unavailable: %s\n", why);
+		return 3;
+	}
+	if (bind_it ? bind(fd, (struct sockaddr *)&to, sizeof(to)) :
+		      connect(fd, (struct sockaddr *)&to, sizeof(to))) {
+		printf("uring proto=%d %s failed errno=%d\n", protocol_of(fd),
+		       bind_it ? "bind" : "connect", errno);
+		return 1;
+	}
+	printf("uring proto=%d %s\n", protocol_of(fd), bind_it ? "bound" : "connected");
+	return 0;
+}
+
 struct storm_args {
 	const char *ip;
 	int port;
@@ -309,6 +412,10 @@ int main(int argc, char **argv)
 	if (argc == 7 && !strcmp(argv[1], "blackhole"))
 		return probe_blackhole(argv[2], atoi(argv[3]), atoi(argv[4]),
 				       !strcmp(argv[5], "before"), argv[6]);
+	if (argc == 5 && !strcmp(argv[1], "uring"))
+		return probe_uring(!strcmp(argv[2], "bind"), argv[3], atoi(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "late"))
+		return probe_late(!strcmp(argv[2], "bind"), argv[3], atoi(argv[4]), argv[5]);
 	if (argc == 5 && !strcmp(argv[1], "tclass"))
 		return probe_tclass(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 2 && !strcmp(argv[1], "mptcp-refuses")) {

@@ -24,7 +24,7 @@
 void help_attach(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s attach --cgroup CGROUP --policy FILE [--no-strict]\n"
+		"Usage: %s attach --cgroup CGROUP --policy FILE [--no-strict] [--bridge-native]\n"
 		"\n"
 		"Upgrade the TCP sockets that processes of CGROUP (and of every cgroup below it)\n"
 		"create from now on to MPTCP, for the families FILE has entries for, and record\n"
@@ -34,6 +34,11 @@ void help_attach(FILE *out)
 		"--no-strict leaves them MPTCP with peers that ask for it (and loads no tc\n"
 		"programs), for when the upgrade should follow HAProxy's policy only in the\n"
 		"counters, not on the wire.\n"
+		"\n"
+		"Socket options MPTCP refuses on this kernel (see 'check') are carried to the\n"
+		"subflows of the sockets attach upgraded; --bridge-native does the same for the\n"
+		"MPTCP sockets the cgroup's programs create themselves (IPPROTO_MPTCP), which\n"
+		"are otherwise left to the kernel.\n"
 		"\n"
 		"CGROUP is a cgroup v2 path (/sys/fs/cgroup/x, /x or x), a systemd slice\n"
 		"(haproxy.slice; a-b.slice is looked for under a.slice), or another systemd\n"
@@ -80,6 +85,7 @@ struct attach_args {
 	const char *policy;
 	bool all;
 	bool no_strict;
+	bool bridge_native;
 	pid_t pid;		/* reload --pid: the run supervisor serving it */
 };
 
@@ -90,6 +96,7 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 		{ "policy", required_argument, NULL, 'P' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "no-strict", no_argument, NULL, 'S' },
+		{ "bridge-native", no_argument, NULL, 'B' },
 		{ "pid", required_argument, NULL, 'p' },
 		{}
 	};
@@ -111,6 +118,8 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 			a->policy = optarg;
 		else if (c == 'S')
 			a->no_strict = true;
+		else if (c == 'B')
+			a->bridge_native = true;
 		else if (c == 'p') {
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 1 || v > INT_MAX)
@@ -313,7 +322,7 @@ int do_attach(int argc, char **argv)
 		help_attach(stdout);
 		return 0;
 	}
-	ret = parse_args(argc, argv, &a, "cPS");
+	ret = parse_args(argc, argv, &a, "cPSB");
 	if (ret)
 		return ret;
 	if (!a.cgroup || !a.policy)
@@ -407,7 +416,8 @@ int do_attach(int argc, char **argv)
 		engine_warn_mptcp_off(&e);
 	}
 	if (engine_attach(&e, &cg, lp.path, lp.sha256, &lp.pol, &lp.trie,
-			  a.no_strict ? 0 : MU_ATTACH_STRICT, err, sizeof(err))) {
+			  (a.no_strict ? 0 : MU_ATTACH_STRICT) |
+			  (a.bridge_native ? MU_ATTACH_BRIDGE_NATIVE : 0), err, sizeof(err))) {
 		p_err("%s", err);
 fail_fresh:
 		/* A fresh engine with nothing attached is removed again. */

@@ -35,6 +35,8 @@ static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_NETNS_MPTCP_OFF] = "sockets_netns_mptcp_off",
 	[MU_CNT_SOCKETS_MARKED] = "sockets_marked",
 	[MU_CNT_LINE_COUNTERS_FULL] = "line_counters_full",
+	[MU_CNT_BINDS_ESCAPED] = "binds_escaped",
+	[MU_CNT_CONNECTS_ESCAPED] = "connects_escaped",
 };
 
 static const char *const engine_prog_names[EP_MAX] = {
@@ -319,6 +321,8 @@ static void attachment_sockopts(struct engine *e, const struct attachment *a,
 
 	bpf_map_lookup_elem(e->map_fd[EM_BRIDGE_CONFIG], &zero, &cfg);
 	sockopt_bridge(e->map_fd[EM_SOCKOPT_COUNTERS], a->id, cfg.carry, parent);
+	if (!parent && (a->flags & MU_ATTACH_BRIDGE_NATIVE))
+		printf("             for the programs' own MPTCP sockets too (--bridge-native)\n");
 }
 
 static void run_sockopts(const struct run_entry *r, struct json_object *parent)
@@ -358,6 +362,7 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 		json_object_object_add(je, "connects", json_object_new_uint64(lc.connects));
 		json_object_object_add(je, "mptcp", json_object_new_uint64(lc.mptcp));
 		json_object_object_add(je, "fallback", json_object_new_uint64(lc.fallback));
+		json_object_object_add(je, "escaped", json_object_new_uint64(lc.escaped));
 		json_object_array_add(entries, je);
 	}
 	json_object_object_add(o, "id", json_object_new_int(a->id));
@@ -387,6 +392,8 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 			       json_object_new_string(policy_families_str(a->families)));
 	json_object_object_add(o, "strict",
 			       json_object_new_boolean(a->flags & MU_ATTACH_STRICT));
+	json_object_object_add(o, "bridge_native",
+			       json_object_new_boolean(a->flags & MU_ATTACH_BRIDGE_NATIVE));
 	if (a->flags & MU_ATTACH_STRICT) {
 		char where[256];
 
@@ -469,6 +476,11 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	printf("  connect()  listed %llu, unlisted %llu\n",
 	       (unsigned long long)c->count[MU_CNT_CONNECTS_LISTED],
 	       (unsigned long long)c->count[MU_CNT_CONNECTS_UNLISTED]);
+	if (c->count[MU_CNT_BINDS_ESCAPED] || c->count[MU_CNT_CONNECTS_ESCAPED])
+		printf("  ESCAPED    bind() %llu, connect() %llu of plain TCP sockets (created before "
+		       "attach, through io_uring, or passed in): restart the proxy; ESCAPED per "
+		       "line below\n", (unsigned long long)c->count[MU_CNT_BINDS_ESCAPED],
+		       (unsigned long long)c->count[MU_CNT_CONNECTS_ESCAPED]);
 	printf("  kept TCP   outgoing %llu, incoming %llu (unlisted, MP_CAPABLE removed)\n",
 	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_OUT],
 	       (unsigned long long)c->count[MU_CNT_KEPT_TCP_IN]);
@@ -480,17 +492,18 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	attachment_sockopts(e, a, NULL);
 	tcp_listeners(a, NULL);
 	path_managers_of_cgroup(a->cgroup, NULL);
-	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
-	       "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
+	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s %8s\n", "LINE", "ROLE", "PREFIX", "PORTS",
+	       "BINDS", "CONNECTS", "MPTCP", "FALLBACK", "ESCAPED");
 	for (i = 0; i < n; i++) {
 		struct policy_row r;
 
 		attachment_row(e, a, i, &r);
-		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %7llu %9llu\n", r.line, r.role,
+		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %7llu %9llu %8llu\n", r.line, r.role,
 		       r.prefix, r.ports, (unsigned long long)r.counters.binds,
 		       (unsigned long long)r.counters.connects,
 		       (unsigned long long)r.counters.mptcp,
-		       (unsigned long long)r.counters.fallback);
+		       (unsigned long long)r.counters.fallback,
+		       (unsigned long long)r.counters.escaped);
 	}
 }
 

@@ -15,6 +15,7 @@
 
 #include <linux/mptcp.h>
 
+#include "bridge.h"
 #include "cgroup.h"
 #include "commands.h"
 #include "diag.h"
@@ -346,6 +347,7 @@ void print_json(const struct stats_args *a, const struct snapshot *s, struct eng
 			kv_u64(&w, "connects", r.counters.connects);
 			kv_u64(&w, "mptcp", r.counters.mptcp);
 			kv_u64(&w, "fallback", r.counters.fallback);
+			kv_u64(&w, "escaped", r.counters.escaped);
 			jw_object_end(&w);
 		}
 	}
@@ -480,28 +482,57 @@ void print_prometheus(const struct stats_args *a, const struct snapshot *s, stru
 		}
 	}
 	if (nr) {
-		static const char *const events[] = { "bind", "connect", "mptcp", "fallback" };
+		static const char *const events[] = { "bind", "connect", "mptcp", "fallback",
+						      "escaped" };
 
 		prom_head("mptcp_upgrade_policy_line_events_total", "counter",
 			  "Binds and connects that matched a policy line, and of its connections "
-			  "those that negotiated MPTCP or fell back.");
+			  "those that negotiated MPTCP or fell back; escaped: binds and connects "
+			  "of TCP sockets that escaped the upgrade.");
 		for (i = 0; i < nr; i++) {
 			size_t n = attachment_rows(&list[i]);
 
 			for (j = 0; j < n; j++) {
 				struct policy_row r;
-				__u64 vals[4];
+				__u64 vals[5];
 
 				attachment_row(e, &list[i], j, &r);
 				vals[0] = r.counters.binds;
 				vals[1] = r.counters.connects;
 				vals[2] = r.counters.mptcp;
 				vals[3] = r.counters.fallback;
-				for (k = 0; k < 4; k++) {
+				vals[4] = r.counters.escaped;
+				for (k = 0; k < 5; k++) {
 					printf("mptcp_upgrade_policy_line_events_total{cgroup=\"");
 					prom_label(list[i].cgroup);
 					printf("\",line=\"%d\",event=\"%s\"} %llu\n", r.line,
 					       events[k], (unsigned long long)vals[k]);
+				}
+			}
+		}
+	}
+	if (nr) {
+		static const char *const results[] = { "carried", "refused", "subflow_refused" };
+		struct mu_sockopt_counters c[MU_SOPT_MAX];
+
+		prom_head("mptcp_upgrade_sockopts_total", "counter",
+			  "setsockopt() calls on the engine's MPTCP sockets for options MPTCP "
+			  "refuses: carried to the subflows by the bridge, refused (nothing can "
+			  "carry them), or refused by a subflow. Options never set are absent.");
+		for (i = 0; i < nr; i++) {
+			if (sockopt_counters_sum(e->map_fd[EM_SOCKOPT_COUNTERS], list[i].id, c))
+				continue;
+			for (j = 0; j < MU_SOPT_MAX; j++) {
+				__u64 vals[3] = { c[j].carried, c[j].refused, c[j].apply_failed };
+
+				if (!vals[0] && !vals[1] && !vals[2])
+					continue;
+				for (k = 0; k < 3; k++) {
+					printf("mptcp_upgrade_sockopts_total{cgroup=\"");
+					prom_label(list[i].cgroup);
+					printf("\",option=\"%s\",result=\"%s\"} %llu\n",
+					       sockopt_name((int)j), results[k],
+					       (unsigned long long)vals[k]);
 				}
 			}
 		}

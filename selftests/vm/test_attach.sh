@@ -11,6 +11,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$top/mptcp-upgrade
 sock=$top/.output/selftests/mu_sock
+probe=$top/.output/selftests/run_probe
 tmp=$(mktemp -d /tmp/mu-test.XXXXXX)
 cgroot=/sys/fs/cgroup/mu-test
 pids=()
@@ -73,6 +74,20 @@ got=$("$bin" status --json | jq -c '[.attachments[0].tcp_listeners[] | [.address
 	"$bin" status | grep -q '^  NOT UPGRADED TCP listeners .*127.0.0.1:8443 (line 1 would make it MPTCP).*: restart the proxy$' &&
 	ok "status lists the listeners that escaped, with the line that would have matched" ||
 	not_ok "status lists the listeners that escaped" "$got" "$("$bin" status)"
+# Sockets made through io_uring escape socket()'s hook: they stay TCP, and
+# their bind() and connect() are counted as escaped, bind on the line it matches.
+got=$(in_cg att "$probe" uring bind 127.0.0.1 8444; in_cg att "$probe" uring connect 127.0.0.1 8443)
+if grep -q 'uring unavailable' <<<"$got"; then
+	skip "an io_uring socket's bind and connect are counted as escaped" "$got"
+else
+	esc=$("$bin" status --json | jq -c '.attachments[0] | [.counters.binds_escaped,
+		.counters.connects_escaped, .entries[0].escaped, .counters.binds_listed]')
+	grep -q 'uring proto=6 bound' <<<"$got" && grep -q 'uring proto=6 connected' <<<"$got" &&
+		[ "$esc" = '[1,1,1,0]' ] &&
+		"$bin" status | grep -q '^  ESCAPED    bind() 1, connect() 1 of plain TCP sockets' &&
+		ok "io_uring sockets stay TCP; their bind and connect are counted as escaped, bind on line 1" ||
+		not_ok "io_uring sockets are counted as escaped" "$esc" "$got" "$("$bin" status)"
+fi
 kill "$early1" "$early2"
 wait "$early1" "$early2" 2>/dev/null
 got=$("$bin" status --json | jq -c '.attachments[0].tcp_listeners')
@@ -217,8 +232,24 @@ if grep -q TCP_USER_TIMEOUT <<<"$opts"; then
 	"$bin" status | grep -q '^  options    the bridge carries .*TCP_USER_TIMEOUT.*; carried .*TCP_USER_TIMEOUT [0-9]' &&
 		ok "status prints what the bridge carries and carried" ||
 		not_ok "status prints what the bridge carried" "$("$bin" status)"
+	# An upgraded socket of an unlisted connect takes the option and reads it back;
+	# the application's own MPTCP socket is left to the kernel unless opted in.
+	got=$(in_cg att "$probe" connect 127.0.0.1 9001 0 uto)
+	grep -q 'proto=262 .*user_timeout=5000 echo=ok' <<<"$got" &&
+		ok "an upgraded (unlisted) socket takes TCP_USER_TIMEOUT before connect and reads it back" ||
+		not_ok "an upgraded socket takes TCP_USER_TIMEOUT and reads it back" "$got"
+	in_cg att "$probe" mptcp-refuses && native=refused || native=taken
+	run attach --cgroup /mu-test/sib --policy "$tmp/p1.policy" --bridge-native
+	in_cg sib "$probe" mptcp-refuses && opted=refused || opted=taken
+	flag=$("$bin" status --json | jq -r '.attachments[] | select(.cgroup == "/mu-test/sib") | .bridge_native')
+	"$bin" detach --cgroup /mu-test/sib >/dev/null
+	[ "$native" = refused ] && [ "$opted" = taken ] && [ "$flag" = true ] &&
+		ok "a program's own MPTCP socket: left to the kernel, bridged with attach --bridge-native" ||
+		not_ok "native MPTCP sockets: left alone, bridged when opted in" \
+			"without: $native, with: $opted, status: $flag" "$out" "$err"
 else
-	for t in "no warning" "mss on the subflows" "srvtcpka" "status counts" "status prints"; do
+	for t in "no warning" "mss on the subflows" "srvtcpka" "status counts" "status prints" \
+		"an upgraded socket reads it back" "native sockets opted in"; do
 		skip "the socket-option bridge under HAProxy: $t" "this kernel takes TCP_USER_TIMEOUT on MPTCP sockets"
 	done
 fi
