@@ -232,7 +232,8 @@ install: $(APP)
 	$(Q)install -D -m 0644 configs/bash-completion/mptcp-upgrade \
 		$(DESTDIR)$(COMPLETIONDIR)/mptcp-upgrade
 	$(Q)install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mptcp-upgrade $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(DOCDIR)/examples/haproxy.service.d
+		$(DESTDIR)$(DOCDIR)/examples/haproxy.service.d \
+		$(DESTDIR)$(DOCDIR)/examples/nginx.service.d
 	$(Q)for f in example.policy:haproxy.policy demo.policy:demo.policy; do \
 		dst=$(DESTDIR)$(SYSCONFDIR)/mptcp-upgrade/$${f%%:*}; \
 		[ -e "$$dst" ] || install -m 0644 configs/$${f#*:} "$$dst"; \
@@ -248,6 +249,13 @@ install: $(APP)
 		> $(DESTDIR)$(DOCDIR)/examples/haproxy.service.d/mptcp-upgrade-run.conf && \
 		chmod 0644 $(DESTDIR)$(DOCDIR)/examples/haproxy.service.d/mptcp-upgrade-run.conf
 	$(Q)install -m 0644 configs/demo-haproxy.cfg $(DESTDIR)$(DOCDIR)/examples/haproxy.cfg
+	$(Q)install -m 0644 configs/nginx.policy $(DESTDIR)$(DOCDIR)/examples/nginx.policy
+	$(Q)install -m 0644 configs/systemd/nginx.service.d/mptcp-upgrade.conf \
+		$(DESTDIR)$(DOCDIR)/examples/nginx.service.d/mptcp-upgrade.conf
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		configs/systemd/nginx.service.d/mptcp-upgrade-run.conf \
+		> $(DESTDIR)$(DOCDIR)/examples/nginx.service.d/mptcp-upgrade-run.conf && \
+		chmod 0644 $(DESTDIR)$(DOCDIR)/examples/nginx.service.d/mptcp-upgrade-run.conf
 
 # Policies in $(SYSCONFDIR)/mptcp-upgrade are the operator's: uninstall keeps them.
 .PHONY: uninstall

@@ -213,9 +213,15 @@ if [ "$(id -u)" -eq 0 ] && ip netns add mu-cli-chk 2>/dev/null; then
 else
 	skip "check under ip netns exec" "needs root to add a network namespace"
 fi
-json_ok "check --json: eleven requirements, ready matches the exit code" \
-	"(.requirements | length) == 11 and .ready == ($check_rc == 0) and
+json_ok "check --json: twelve requirements, ready matches the exit code" \
+	"(.requirements | length) == 12 and .ready == ($check_rc == 0) and
 	 (.requirements | map(.name) | index(\"trampolines\")) != null"
+if [ "$(id -u)" -eq 0 ]; then
+	json_ok "check --json: the socket options probed (23 known, what is carried is refused)" \
+		".sockopts | (.known | length) == 23 and ((.carried - .refused) | length) == 0"
+else
+	skip "check --json: the socket options probed" "needs root"
+fi
 [ "$rc" -eq "$check_rc" ] && ok "check --json exits as check does" ||
 	not_ok "check --json exits as check does" "exit $rc, plain exited $check_rc"
 

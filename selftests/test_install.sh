@@ -32,7 +32,10 @@ for f in usr/sbin/mptcp-upgrade:755 usr/share/man/man8/mptcp-upgrade.8:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-textfile.timer:644 \
 	 etc/mptcp-upgrade/example.policy:644 \
 	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade.conf:644 \
-	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf:644; do
+	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf:644 \
+	 usr/share/doc/mptcp-upgrade/examples/nginx.policy:644 \
+	 usr/share/doc/mptcp-upgrade/examples/nginx.service.d/mptcp-upgrade.conf:644 \
+	 usr/share/doc/mptcp-upgrade/examples/nginx.service.d/mptcp-upgrade-run.conf:644; do
 	path=$d/${f%%:*}
 	[ -f "$path" ] && [ "$(stat -c %a "$path")" = "${f#*:}" ] && ok "installed ${f%%:*} (${f#*:})" ||
 		not_ok "installed ${f%%:*} (${f#*:})" "$(ls -l "$path" 2>&1)"
@@ -94,6 +97,25 @@ if command -v systemd-analyze >/dev/null; then
 			not_ok "systemd reads the drop-in" "$out"
 	else
 		skip "the run drop-in on haproxy.service" "Debian's haproxy is not installed"
+	fi
+	# nginx's: run in the foreground under the supervisor, a Type the unit accepts.
+	if [ -f /lib/systemd/system/nginx.service ] && [ -x /usr/sbin/nginx ]; then
+		mkdir -p "$tmp/ngx/nginx.service.d"
+		cp /lib/systemd/system/nginx.service "$tmp/ngx/"
+		cp "$p/share/doc/mptcp-upgrade/examples/nginx.service.d/mptcp-upgrade-run.conf" \
+			"$tmp/ngx/nginx.service.d/"
+		out=$(systemd-analyze verify "$tmp/ngx/nginx.service" 2>&1)
+		rc=$?
+		start=$(grep '^ExecStart=.' "$tmp/ngx/nginx.service.d/mptcp-upgrade-run.conf")
+		[ "$rc" = 0 ] && [ -z "$out" ] &&
+			[ "$start" = "ExecStart=$p/sbin/mptcp-upgrade run --policy $p/etc/mptcp-upgrade/nginx.policy -- /usr/sbin/nginx -g 'daemon off; master_process on;'" ] &&
+			ok "systemd-analyze verify accepts nginx.service with the run drop-in" ||
+			not_ok "systemd-analyze verify accepts nginx.service with the run drop-in" "$out" "$start"
+		"$p/sbin/mptcp-upgrade" policy "$p/share/doc/mptcp-upgrade/examples/nginx.policy" >/dev/null &&
+			ok "the example nginx policy is valid" || not_ok "the example nginx policy is valid"
+	else
+		skip "the run drop-in on nginx.service" "Debian's nginx is not installed"
+		skip "the example nginx policy" "Debian's nginx is not installed"
 	fi
 else
 	skip "systemd-analyze verify" "systemd-analyze is not installed"

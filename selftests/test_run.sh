@@ -24,7 +24,7 @@ if [ -z "${MU_RUN_NETNS:-}" ]; then
 fi
 ip link set dev lo up
 # In a QEMU guest (run-vm), stats needs the diag modules of the guest's kernel.
-[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag 2>/dev/null
+[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag veth 2>/dev/null
 
 tmp=$(mktemp -d /tmp/mu-run.XXXXXX)
 bhns=mu-run-bh-$$	# a namespace for the blackhole tests (it has a name: removed on exit)
@@ -248,8 +248,8 @@ blackhole_case() { # WHEN ENV...: run the probe, cut the path, wait; output in $
 	touch "$tmp/bh.go"
 }
 if uto_refused=$("$probe" mptcp-refuses && echo yes) && [ "$uto_refused" = yes ] &&
-	ip netns add "$bhns" 2>/dev/null; then
-	ip link add mu-bh0 type veth peer name mu-bh1 netns "$bhns"
+	ip netns add "$bhns" 2>/dev/null &&
+	{ ip link add mu-bh0 type veth peer name mu-bh1 netns "$bhns" 2>/dev/null || { bh_cleanup; false; }; }; then
 	ip addr add 10.98.0.1/24 dev mu-bh0 && ip link set mu-bh0 up
 	ip -n "$bhns" addr add 10.98.0.2/24 dev mu-bh1 && ip -n "$bhns" link set mu-bh1 up
 	ip -n "$bhns" link set lo up
@@ -289,7 +289,7 @@ if uto_refused=$("$probe" mptcp-refuses && echo yes) && [ "$uto_refused" = yes ]
 	bh_cleanup
 else
 	skip "TCP_USER_TIMEOUT on the subflows of a blackholed connection" \
-		"this kernel takes TCP_USER_TIMEOUT on MPTCP sockets, or no network namespace can be added"
+		"this kernel takes TCP_USER_TIMEOUT on MPTCP sockets, or no network namespace or veth pair can be added"
 	skip "TCP_USER_TIMEOUT, without the bridge" "as above"
 fi
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,25 @@ static void tcp_listeners(const struct attachment *att, struct json_object *pare
 	free(l);
 }
 
+/* "NAME N, NAME N" of the options whose counter at @field is not 0, between @head and @tail. */
+static void sockopt_counts(const struct mu_sockopt_counters *c, size_t field, const char *head,
+			   const char *tail)
+{
+	bool any = false;
+	int i;
+
+	for (i = 0; i < MU_SOPT_MAX; i++) {
+		__u64 v = *(const __u64 *)((const char *)&c[i] + field);
+
+		if (!v)
+			continue;
+		printf("%s%s %llu", any ? ", " : head, sockopt_name(i), (unsigned long long)v);
+		any = true;
+	}
+	if (any)
+		fputs(tail, stdout);
+}
+
 /*
  * The socket-option bridge of one attachment (slot @id of the counters map
  * @fd, which the caller closes): what it carries here, and per option how often
@@ -255,7 +275,6 @@ static void sockopt_bridge(int fd, __u32 id, __u32 carry, struct json_object *pa
 {
 	struct mu_sockopt_counters c[MU_SOPT_MAX];
 	char names[300];
-	bool any;
 	int i;
 
 	if (fd < 0 || sockopt_counters_sum(fd, id, c)) {
@@ -287,30 +306,13 @@ static void sockopt_bridge(int fd, __u32 id, __u32 carry, struct json_object *pa
 	}
 	sockopt_mask_names(carry, names, sizeof(names));
 	printf("  options    the bridge carries %s", names);
-	for (i = 0, any = false; i < MU_SOPT_MAX; i++)
-		if (c[i].carried) {
-			printf("%s%s %llu", any ? ", " : "; carried ", sockopt_name(i),
-			       (unsigned long long)c[i].carried);
-			any = true;
-		}
+	sockopt_counts(c, offsetof(struct mu_sockopt_counters, carried), "; carried ", "");
 	putchar('\n');
-	for (i = 0, any = false; i < MU_SOPT_MAX; i++)
-		if (c[i].refused) {
-			printf("%s%s %llu", any ? ", " : "  REFUSED    ", sockopt_name(i),
-			       (unsigned long long)c[i].refused);
-			any = true;
-		}
-	if (any)
-		printf(": MPTCP refuses these and nothing can carry them, so the program got an "
+	sockopt_counts(c, offsetof(struct mu_sockopt_counters, refused), "  REFUSED    ",
+		       ": MPTCP refuses these and nothing can carry them, so the program got an "
 		       "error (on unlisted sockets too: they are MPTCP sockets)\n");
-	for (i = 0, any = false; i < MU_SOPT_MAX; i++)
-		if (c[i].apply_failed) {
-			printf("%s%s %llu", any ? ", " : "  NOT SET    ", sockopt_name(i),
-			       (unsigned long long)c[i].apply_failed);
-			any = true;
-		}
-	if (any)
-		printf(": a subflow refused the carried value\n");
+	sockopt_counts(c, offsetof(struct mu_sockopt_counters, apply_failed), "  NOT SET    ",
+		       ": a subflow refused the carried value\n");
 }
 
 static void attachment_sockopts(struct engine *e, const struct attachment *a,
