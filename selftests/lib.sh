@@ -77,3 +77,41 @@ wait_for() {
 	done
 	return 1
 }
+
+# nginx_proxy DIR: an nginx configuration in DIR (master and two workers, in the
+# foreground, everything under DIR) with a listen on 127.0.0.1:7550 proxying to
+# 127.0.0.1:7650 (with proxy_bind) and one on 7551 proxying to 7651; and an
+# MPTCP HTTP upstream on each of 7650 and 7651 for one request ($sock serve),
+# their output in DIR/up0.out and DIR/up1.out. Adds the upstreams to pids.
+nginx_proxy() {
+	local dir=$1 i
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<NGINX
+daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $dir/body;
+	proxy_temp_path $dir/proxy;
+	server {
+		listen 127.0.0.1:7550;
+		location / { proxy_pass http://127.0.0.1:7650; proxy_bind 127.0.0.1; }
+	}
+	server {
+		listen 127.0.0.1:7551;
+		location / { proxy_pass http://127.0.0.1:7651; }
+	}
+}
+NGINX
+	for i in 0 1; do
+		"$sock" serve 127.0.0.1 "765$i" 1 mptcp >"$dir/up$i.out" 2>&1 &
+		pids+=($!)
+	done
+	need "nginx's upstreams ready" grep -q ready "$dir/up0.out"
+	need "nginx's upstreams ready" grep -q ready "$dir/up1.out"
+}

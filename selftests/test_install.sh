@@ -74,20 +74,24 @@ if command -v systemd-analyze >/dev/null; then
 	rc=$?
 	[ "$rc" = 0 ] && [ -z "$out" ] && ok "systemd-analyze verify accepts the units" ||
 		not_ok "systemd-analyze verify accepts the units" "$out"
-	# The run drop-in on Debian's haproxy.service: what systemd runs, and that it is read.
-	if [ -f /lib/systemd/system/haproxy.service ] && [ -x /usr/sbin/haproxy ]; then
-		mkdir -p "$tmp/hap/haproxy.service.d"
-		cp /lib/systemd/system/haproxy.service "$tmp/hap/"
-		cp "$p/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf" \
-			"$tmp/hap/haproxy.service.d/"
-		out=$(systemd-analyze verify "$tmp/hap/haproxy.service" 2>&1)
+	# A run drop-in on Debian's own unit: systemd accepts it, and runs what we mean.
+	# verify_dropin UNIT DIR START: DIR/UNIT.service.d/ gets the installed drop-in.
+	verify_dropin() {
+		local unit=$1 dir=$2 want=$3 start
+		mkdir -p "$dir/$unit.service.d"
+		cp "/lib/systemd/system/$unit.service" "$dir/"
+		cp "$p/share/doc/mptcp-upgrade/examples/$unit.service.d/mptcp-upgrade-run.conf" \
+			"$dir/$unit.service.d/"
+		out=$(systemd-analyze verify "$dir/$unit.service" 2>&1)
 		rc=$?
-		start=$(grep '^ExecStart=.' "$tmp/hap/haproxy.service.d/mptcp-upgrade-run.conf")
-		[ "$rc" = 0 ] && [ -z "$out" ] &&
-			[ "$start" = "ExecStart=$p/sbin/mptcp-upgrade run --policy $p/etc/mptcp-upgrade/haproxy.policy -- /usr/sbin/haproxy -Ws -f \$CONFIG -p \$PIDFILE \$EXTRAOPTS" ] &&
-			ok "systemd-analyze verify accepts haproxy.service with the run drop-in" ||
-			not_ok "systemd-analyze verify accepts haproxy.service with the run drop-in" \
+		start=$(grep '^ExecStart=.' "$dir/$unit.service.d/mptcp-upgrade-run.conf")
+		[ "$rc" = 0 ] && [ -z "$out" ] && [ "$start" = "ExecStart=$want" ] &&
+			ok "systemd-analyze verify accepts $unit.service with the run drop-in" ||
+			not_ok "systemd-analyze verify accepts $unit.service with the run drop-in" \
 				"$out" "$start"
+	}
+	if [ -f /lib/systemd/system/haproxy.service ] && [ -x /usr/sbin/haproxy ]; then
+		verify_dropin haproxy "$tmp/hap" "$p/sbin/mptcp-upgrade run --policy $p/etc/mptcp-upgrade/haproxy.policy -- /usr/sbin/haproxy -Ws -f \$CONFIG -p \$PIDFILE \$EXTRAOPTS"
 		# The same drop-in naming a binary that is not there must fail: it is read.
 		sed -i "s|$p/sbin/mptcp-upgrade run|/nonexistent/mptcp-upgrade run|" \
 			"$tmp/hap/haproxy.service.d/mptcp-upgrade-run.conf"
@@ -98,19 +102,9 @@ if command -v systemd-analyze >/dev/null; then
 	else
 		skip "the run drop-in on haproxy.service" "Debian's haproxy is not installed"
 	fi
-	# nginx's: run in the foreground under the supervisor, a Type the unit accepts.
+	# nginx's: in the foreground under the supervisor (Type=exec).
 	if [ -f /lib/systemd/system/nginx.service ] && [ -x /usr/sbin/nginx ]; then
-		mkdir -p "$tmp/ngx/nginx.service.d"
-		cp /lib/systemd/system/nginx.service "$tmp/ngx/"
-		cp "$p/share/doc/mptcp-upgrade/examples/nginx.service.d/mptcp-upgrade-run.conf" \
-			"$tmp/ngx/nginx.service.d/"
-		out=$(systemd-analyze verify "$tmp/ngx/nginx.service" 2>&1)
-		rc=$?
-		start=$(grep '^ExecStart=.' "$tmp/ngx/nginx.service.d/mptcp-upgrade-run.conf")
-		[ "$rc" = 0 ] && [ -z "$out" ] &&
-			[ "$start" = "ExecStart=$p/sbin/mptcp-upgrade run --policy $p/etc/mptcp-upgrade/nginx.policy -- /usr/sbin/nginx -g 'daemon off; master_process on;'" ] &&
-			ok "systemd-analyze verify accepts nginx.service with the run drop-in" ||
-			not_ok "systemd-analyze verify accepts nginx.service with the run drop-in" "$out" "$start"
+		verify_dropin nginx "$tmp/ngx" "$p/sbin/mptcp-upgrade run --policy $p/etc/mptcp-upgrade/nginx.policy -- /usr/sbin/nginx -g 'daemon off; master_process on;'"
 		"$p/sbin/mptcp-upgrade" policy "$p/share/doc/mptcp-upgrade/examples/nginx.policy" >/dev/null &&
 			ok "the example nginx policy is valid" || not_ok "the example nginx policy is valid"
 	else

@@ -374,35 +374,7 @@ fi
 
 if command -v nginx >/dev/null; then
 	printf 'bind mptcp4@127.0.0.1:7550\nserver up mptcp4@127.0.0.1:7650\n' >"$tmp/ngx.policy"
-	mkdir -p "$tmp/ngx"
-	cat >"$tmp/ngx/nginx.conf" <<NGINX
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid $tmp/ngx/nginx.pid;
-error_log $tmp/ngx/error.log;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/ngx/body;
-	proxy_temp_path $tmp/ngx/proxy;
-	server {
-		listen 127.0.0.1:7550;
-		location / { proxy_pass http://127.0.0.1:7650; proxy_bind 127.0.0.1; }
-	}
-	server {
-		listen 127.0.0.1:7551;
-		location / { proxy_pass http://127.0.0.1:7651; }
-	}
-}
-NGINX
-	"$sock" serve 127.0.0.1 7650 1 mptcp >"$tmp/n1.out" 2>&1 &
-	pids+=($!)
-	"$sock" serve 127.0.0.1 7651 1 mptcp >"$tmp/n2.out" 2>&1 &
-	pids+=($!)
-	need "nginx's listed upstream ready" grep -q ready "$tmp/n1.out"
-	need "nginx's unlisted upstream ready" grep -q ready "$tmp/n2.out"
+	nginx_proxy "$tmp/ngx"
 	"$bin" run --policy "$tmp/ngx.policy" -- nginx -p "$tmp/ngx" -e "$tmp/ngx/error.log" \
 		-c "$tmp/ngx/nginx.conf" >"$tmp/ngx/out" 2>&1 &
 	nginx_pid=$!
@@ -414,8 +386,8 @@ NGINX
 	need "nginx's two workers" workers
 	got=$("$sock" storm 127.0.0.1 7550 1 0 2>&1)
 	got2=$("$sock" storm 127.0.0.1 7551 1 0 2>&1)
-	need "nginx's listed upstream served" grep -q accepted "$tmp/n1.out"
-	need "nginx's unlisted upstream served" grep -q accepted "$tmp/n2.out"
+	need "nginx's listed upstream served" grep -q accepted "$tmp/ngx/up0.out"
+	need "nginx's unlisted upstream served" grep -q accepted "$tmp/ngx/up1.out"
 	grep -q 'mptcp=1 fallback=0 failed=0' <<<"$got" &&
 		grep -q 'mptcp=0 fallback=1 failed=0' <<<"$got2" &&
 		ok "nginx under run: its listed listen speaks MPTCP, the other plain TCP" ||
@@ -424,16 +396,16 @@ NGINX
 	# proxy_bind sets IP_BIND_ADDRESS_NO_PORT, which MPTCP refuses before 6.3 or so:
 	# there the listed upstream must stay TCP, and say why.
 	if grep -q 'MPTCP refuses IP_BIND_ADDRESS_NO_PORT' "$tmp/ngx/out"; then
-		grep -q 'accepted proto=6 ' "$tmp/n1.out" && grep -q 'accepted proto=6 ' "$tmp/n2.out" &&
+		grep -q 'accepted proto=6 ' "$tmp/ngx/up0.out" && grep -q 'accepted proto=6 ' "$tmp/ngx/up1.out" &&
 			ok "its workers' listed upstream stays TCP: this kernel's MPTCP refuses proxy_bind's IP_BIND_ADDRESS_NO_PORT (logged)" ||
 			not_ok "a refused IP_BIND_ADDRESS_NO_PORT keeps the upstream TCP" \
-				"$(cat "$tmp/n1.out" "$tmp/n2.out" "$tmp/ngx/out")"
+				"$(cat "$tmp/ngx/up0.out" "$tmp/ngx/up1.out" "$tmp/ngx/out")"
 	else
-		grep -q 'accepted proto=262 .*mptcp=yes' "$tmp/n1.out" &&
-			grep -q 'accepted proto=6 ' "$tmp/n2.out" &&
+		grep -q 'accepted proto=262 .*mptcp=yes' "$tmp/ngx/up0.out" &&
+			grep -q 'accepted proto=6 ' "$tmp/ngx/up1.out" &&
 			ok "its workers reach the listed upstream over MPTCP (with proxy_bind), the other as TCP" ||
 			not_ok "its workers reach the listed upstream over MPTCP, the other as TCP" \
-				"$(cat "$tmp/n1.out" "$tmp/n2.out" "$tmp/ngx/error.log" "$tmp/ngx/out")"
+				"$(cat "$tmp/ngx/up0.out" "$tmp/ngx/up1.out" "$tmp/ngx/error.log" "$tmp/ngx/out")"
 	fi
 	[ "$(cat "$tmp/ngx/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] &&
 		ok "nginx's master keeps run's PID (its PID file says so)" ||

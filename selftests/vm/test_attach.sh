@@ -259,38 +259,12 @@ fi
 # an upstream (listed, with proxy_bind; and unlisted), both MPTCP servers.
 if command -v nginx >/dev/null; then
 	printf 'bind mptcp4@127.0.0.1:7550\nserver up mptcp4@127.0.0.1:7650\n' >"$tmp/ngx.policy"
-	mkdir -p "$tmp/ngx"
-	cat >"$tmp/ngx/nginx.conf" <<NGINX
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid $tmp/ngx/nginx.pid;
-error_log $tmp/ngx/error.log;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/ngx/body;
-	proxy_temp_path $tmp/ngx/proxy;
-	server {
-		listen 127.0.0.1:7550;
-		location / { proxy_pass http://127.0.0.1:7650; proxy_bind 127.0.0.1; }
-	}
-	server {
-		listen 127.0.0.1:7551;
-		location / { proxy_pass http://127.0.0.1:7651; }
-	}
-}
-NGINX
-	"$sock" serve 127.0.0.1 7650 1 mptcp >"$tmp/n1.out" 2>&1 &
-	pids+=($!)
-	"$sock" serve 127.0.0.1 7651 1 mptcp >"$tmp/n2.out" 2>&1 &
-	pids+=($!)
-	need "nginx's listed upstream ready" grep -q ready "$tmp/n1.out"
-	need "nginx's unlisted upstream ready" grep -q ready "$tmp/n2.out"
+	nginx_proxy "$tmp/ngx"
 	run attach --cgroup /mu-test/sib --policy "$tmp/ngx.policy"
 	expect "attach nginx's cgroup with its own policy" 0
-	in_cg sib nginx -p "$tmp/ngx" -e "$tmp/ngx/error.log" -c "$tmp/ngx/nginx.conf" \
+	# Not through in_cg (a function, so a subshell): $! must be nginx's master itself.
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cgroot/sib" \
+		nginx -p "$tmp/ngx" -e "$tmp/ngx/error.log" -c "$tmp/ngx/nginx.conf" \
 		>"$tmp/ngx/out" 2>&1 &
 	nginx_pid=$!
 	pids+=($nginx_pid)
@@ -298,17 +272,17 @@ NGINX
 	need "nginx listening on 7551" listening 7551
 	got=$("$sock" storm 127.0.0.1 7550 1 0 2>&1)
 	got2=$("$sock" storm 127.0.0.1 7551 1 0 2>&1)
-	need "nginx's listed upstream served" grep -q accepted "$tmp/n1.out"
-	need "nginx's unlisted upstream served" grep -q accepted "$tmp/n2.out"
+	need "nginx's listed upstream served" grep -q accepted "$tmp/ngx/up0.out"
+	need "nginx's unlisted upstream served" grep -q accepted "$tmp/ngx/up1.out"
 	grep -q 'mptcp=1 fallback=0 failed=0' <<<"$got" &&
 		grep -q 'mptcp=0 fallback=1 failed=0' <<<"$got2" &&
 		ok "nginx in an attached cgroup: its listed listen speaks MPTCP, the other plain TCP on the wire" ||
 		not_ok "nginx attached: listed listen MPTCP, the other TCP" "$got" "$got2" \
 			"$(cat "$tmp/ngx/error.log")"
-	grep -q 'accepted proto=262 .*mptcp=yes' "$tmp/n1.out" && grep -q 'accepted proto=6 ' "$tmp/n2.out" &&
+	grep -q 'accepted proto=262 .*mptcp=yes' "$tmp/ngx/up0.out" && grep -q 'accepted proto=6 ' "$tmp/ngx/up1.out" &&
 		ok "its workers reach the listed upstream over MPTCP (with proxy_bind), the other as TCP" ||
 		not_ok "nginx's workers: listed upstream MPTCP, the other TCP" \
-			"$(cat "$tmp/n1.out" "$tmp/n2.out" "$tmp/ngx/error.log")"
+			"$(cat "$tmp/ngx/up0.out" "$tmp/ngx/up1.out" "$tmp/ngx/error.log")"
 	got=$("$bin" status --json | jq -c '.attachments[] | select(.cgroup == "/mu-test/sib") |
 		[.entries[] | [.binds, .connects, .mptcp]]')
 	[ "$got" = '[[1,0,1],[0,1,1]]' ] &&
