@@ -162,9 +162,9 @@ wait "$holder" "$counted" 2>/dev/null
 
 # ---- outgoing connections ---------------------------------------------------------
 
-"$sock" sink 127.0.0.1 7600 60 >"$tmp/sink1.out" 2>&1 &
+"$sock" sink 127.0.0.1 7600 600 >"$tmp/sink1.out" 2>&1 &
 pids+=($!)
-"$sock" sink 127.0.0.1 7601 60 >"$tmp/sink2.out" 2>&1 &
+"$sock" sink 127.0.0.1 7601 600 >"$tmp/sink2.out" 2>&1 &
 pids+=($!)
 need "MPTCP sinks ready" grep -q ready "$tmp/sink1.out"
 need "MPTCP sinks ready" grep -q ready "$tmp/sink2.out"
@@ -259,7 +259,7 @@ if uto_refused=$("$probe" mptcp-refuses && echo yes) && [ "$uto_refused" = yes ]
 		sysctl -qw net.mptcp.close_timeout=2
 	printf 'server s mptcp@10.98.0.2:7620\n' >"$tmp/bh.policy"
 	chmod 600 "$tmp/bh.policy"
-	ip netns exec "$bhns" "$sock" sink 10.98.0.2 7620 120 >"$tmp/bhsink.out" 2>&1 &
+	ip netns exec "$bhns" "$sock" sink 10.98.0.2 7620 300 >"$tmp/bhsink.out" 2>&1 &
 	pids+=($!)
 	need "a sink behind the veth" grep -q ready "$tmp/bhsink.out"
 	for when in before after; do
@@ -442,9 +442,9 @@ printf 'server a mptcp4@127.0.0.1:7610\n' >"$tmp/storm-a.policy"
 printf 'bind mptcp4@127.0.0.1:7999\nserver b mptcp4@127.0.0.1:7998\nserver a mptcp4@127.0.0.1:7610\n' \
 	>"$tmp/storm-b.policy"
 cp "$tmp/storm-a.policy" "$tmp/storm.policy"
-"$sock" sink 127.0.0.1 7610 120 >"$tmp/ss1.out" 2>&1 &
+"$sock" sink 127.0.0.1 7610 300 >"$tmp/ss1.out" 2>&1 &
 pids+=($!)
-"$sock" sink 127.0.0.1 7611 120 >"$tmp/ss2.out" 2>&1 &
+"$sock" sink 127.0.0.1 7611 300 >"$tmp/ss2.out" 2>&1 &
 pids+=($!)
 need "the storm's sinks ready" grep -q ready "$tmp/ss1.out"
 need "the storm's sinks ready" grep -q ready "$tmp/ss2.out"
