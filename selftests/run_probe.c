@@ -7,7 +7,8 @@
  *
  *   run_probe connect ADDR PORT SRCPORT [uto | epoll]
  *       socket(SOCK_NONBLOCK|SOCK_CLOEXEC), SO_REUSEADDR, TCP_NODELAY,
- *       SO_KEEPALIVE, TCP_KEEPIDLE 77 (with uto: TCP_USER_TIMEOUT 5000 too),
+ *       SO_KEEPALIVE, TCP_KEEPIDLE 77 (with uto: TCP_USER_TIMEOUT 5000 too, and
+ *       after the echo TCP_USER_TIMEOUT -1, reported as bad_uto=<error>),
  *       bind 127.0.0.1:SRCPORT (HAProxy's `source`), connect (EINPROGRESS),
  *       wait, echo 4 bytes; with epoll, the socket is put in an epoll before
  *       connect() (as nginx does) and its EPOLLOUT and EPOLL_CTL_MOD reported;
@@ -155,8 +156,15 @@ static int probe_connect(const char *ip, int port, int src, int uto, int use_epo
 		printf(" user_timeout=%d", get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
 	fcntl(fd, F_SETFL, 0);
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
-	printf(" echo=%s\n", write(fd, "ping", 4) == 4 && poll(&p, 1, 10000) == 1 &&
+	printf(" echo=%s", write(fd, "ping", 4) == 4 && poll(&p, 1, 10000) == 1 &&
 	       read(fd, buf, sizeof(buf)) == 4 ? "ok" : "failed");
+	if (uto) {
+		int bad = -1;
+
+		printf(" bad_uto=%s", setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &bad,
+						 sizeof(bad)) ? strerror(errno) : "accepted");
+	}
+	printf("\n");
 	return 0;
 }
 
