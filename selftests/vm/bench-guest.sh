@@ -35,33 +35,100 @@ gen_policy() {
 }
 gen_policy 10 >"$tmp/p10.policy"
 gen_policy 10000 >"$tmp/p10k.policy"
+gen_policy 65536 >"$tmp/p64k.policy"
+gen_policy 2 >"$tmp/p2.policy"
 
-declare -A samples
+declare -A samples progcnt progtime
 sample() { samples[$1]+="$2 "; }
+
+# The engine's programs' own cost, from the kernel's BPF statistics: run_cnt and
+# run_time_ns of every mu_* program before and after each sample, summed per
+# condition, so each end-to-end number comes with what the programs took of it.
+stats_was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null
+progsnap() {
+	bpftool -j prog show 2>/dev/null | jq -r '.[] | select(.name | startswith("mu_")) |
+		"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort
+}
+# measure NAME CMD...: one sample of CMD, and the programs' share of it.
+measure() {
+	local name=$1 v
+	shift
+	progsnap >"$tmp/before"
+	v=$("$@" 2>/dev/null) || { echo "bench: $name failed" >&2; exit 1; }
+	sample "$name" "$v"
+	progsnap >"$tmp/after"
+	# Files, not <(...): the guest has no /dev/fd.
+	join "$tmp/before" "$tmp/after" | awk '$4 > $2 { print $1, $4 - $2, $5 - $3 }' \
+		>"$tmp/delta"
+	while read -r prog dc dt; do
+		progcnt[$name:$prog]=$((${progcnt[$name:$prog]:-0} + dc))
+		progtime[$name:$prog]=$((${progtime[$name:$prog]:-0} + dt))
+	done <"$tmp/delta"
+}
+# progs NAME: "prog ns/call" for every program that ran during NAME's samples.
+progs() {
+	local k out=
+	for k in "${!progcnt[@]}"; do
+		[ "${k%%:*}" = "$1" ] || continue
+		out+=$(printf ' %s %d ns x%d' "${k#*:}" \
+			$((progtime[$k] / progcnt[$k])) $((progcnt[$k] / rounds)))
+		out+=,
+	done
+	echo "${out%,}"
+}
 median() { tr ' ' '\n' <<<"${samples[$1]}" | grep . | sort -n | awk '{ v[NR] = $1 }
 	END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# wall_us CMD...: microseconds CMD took; a failure ends the benchmark.
+wall_us() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@" >/dev/null || { echo "bench: $* failed" >&2; exit 1; }
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000))
+}
+
 for ((r = 1; r <= rounds; r++)); do
 	"$bin" detach --all >/dev/null 2>&1
-	sample sock_plain "$("$b" socket "$n_sock")"
-	sample sock_native "$("$b" socket "$n_sock" mptcp)"
-	sample conn_tcp "$("$b" connect "$n_conn" 7000 2>/dev/null)"
-	sample conn_native "$("$b" connect "$n_conn" 7000 mptcp 2>/dev/null)"
+	measure sock_plain "$b" socket "$n_sock"
+	measure sock_native "$b" socket "$n_sock" mptcp
+	measure conn_tcp "$b" connect "$n_conn" 7000
+	measure conn_native "$b" connect "$n_conn" 7000 mptcp
 
 	"$bin" attach --cgroup /mu-bench --policy "$tmp/p10.policy" >/dev/null || exit 1
-	sample sock_outside "$("$b" socket "$n_sock")"
-	sample sock_inside "$(in_cg "$b" socket "$n_sock")"
-	sample conn_10 "$(in_cg "$b" connect "$n_conn" 7000 2>/dev/null)"
+	measure sock_outside "$b" socket "$n_sock"
+	measure sock_inside in_cg "$b" socket "$n_sock"
+	measure conn_10 in_cg "$b" connect "$n_conn" 7000
 
 	"$bin" reload --policy "$tmp/p10k.policy" >/dev/null || exit 1
-	sample conn_10k "$(in_cg "$b" connect "$n_conn" 7000 2>/dev/null)"
+	measure conn_10k in_cg "$b" connect "$n_conn" 7000
 	# The loop's connects must have matched the last line, or nothing was measured.
 	matched=$("$bin" status --json | jq '.attachments[0].entries[-1].connects')
 	[ "$matched" -ge "$n_conn" ] || { echo "bench: connects were not classified" >&2; exit 1; }
+
+	"$bin" reload --policy "$tmp/p64k.policy" >/dev/null || exit 1
+	measure conn_64k in_cg "$b" connect "$n_conn" 7000
+
+	# What a reload costs against parsing the same file (the policy command).
+	v=$(wall_us "$bin" reload --policy "$tmp/p2.policy") || exit 1
+	sample rl_2 "$v"
+	v=$(wall_us "$bin" reload --policy "$tmp/p10k.policy") || exit 1
+	sample rl_10k "$v"
+	v=$(wall_us "$bin" policy "$tmp/p10k.policy") || exit 1
+	sample policy_10k "$v"
 done
 
+[ "$stats_was" = 1 ] || sysctl -qw kernel.bpf_stats_enabled="$stats_was" 2>/dev/null
+
 ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { printf "%.2f", a / b }'; }
-row() { printf '  %-58s %9s ns\n' "$1" "$(median "$2")"; }
+ms() { awk -v v="$(median "$1")" 'BEGIN { printf "%.1f", v / 1000 }'; }
+row() {
+	printf '  %-58s %9s ns\n' "$1" "$(median "$2")"
+	local p
+	p=$(progs "$2")
+	[ -z "$p" ] || printf '      programs (ns per call x calls per sample):%s\n' "$p"
+}
 
 echo "attach engine costs, Linux $(uname -r), medians of $rounds rounds"
 echo "socket() + close(), $n_sock per sample:"
@@ -74,9 +141,16 @@ row "TCP, no programs" conn_tcp
 row "native MPTCP both ends, no programs" conn_native
 row "upgraded both ends, classified by a 10-line policy" conn_10
 row "upgraded both ends, classified by a 10,000-line policy" conn_10k
+row "upgraded both ends, classified by a 65,536-line policy" conn_64k
+echo "reload, wall time:"
+printf '  %-58s %9s ms\n' "reload to a 2-line policy" "$(ms rl_2)"
+printf '  %-58s %9s ms\n' "reload to a 10,000-line policy" "$(ms rl_10k)"
+printf '  %-58s %9s ms\n' "mptcp-upgrade policy on the same 10,000 lines" "$(ms policy_10k)"
 echo "ratios:"
 echo "  socket() outside, engine loaded / not loaded:        $(ratio sock_outside sock_plain)"
 echo "  socket() upgraded inside / native MPTCP:             $(ratio sock_inside sock_native)"
 echo "  connect 10,000-line policy / 10-line policy:         $(ratio conn_10k conn_10)"
+echo "  connect 65,536-line policy / 10-line policy:         $(ratio conn_64k conn_10)"
+echo "  reload of 10,000 lines / policy command on them:     $(ratio rl_10k policy_10k)"
 echo "  connect upgraded (10 lines) / native MPTCP:          $(ratio conn_10 conn_native)"
 echo "  connect upgraded (10 lines) / TCP:                   $(ratio conn_10 conn_tcp)"
