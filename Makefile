@@ -10,7 +10,7 @@ ARCH       ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_H  := vmlinux/$(ARCH)/vmlinux.h
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS       := libbpf libmnl json-c libcrypto
+PKGS       := libbpf libmnl json-c
 # Recursive (=), not simple: `make deps all` installs the packages before these
 # are first expanded, inside a recipe.
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
@@ -29,7 +29,8 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # The policy parser and the output helpers are linked into the tests and the
 # benchmark too, so they live apart from the command modules.
-LIB_SRCS   := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c
+LIB_SRCS   := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c \
+	      user/sha256.c
 CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
 	      user/cgroup.c user/engine.c \
@@ -138,7 +139,7 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 # The unit tests once more, built with AddressSanitizer and UBSan (make check runs both).
 SAN_FLAGS  := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LIB    := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c \
-	      user/jsonw.c
+	      user/jsonw.c user/sha256.c
 SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag
 
 $(OUTPUT)/san: | $(filter deps,$(MAKECMDGOALS))

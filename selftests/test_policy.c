@@ -22,6 +22,7 @@
 #include "policy_trie.h"
 #include "resolver_stub.h"
 #include "jsonw.h"
+#include "sha256.h"
 #include <json-c/json.h>
 
 #define FILE_NAME "test.policy"
@@ -697,6 +698,46 @@ static void test_json_writer(void **state)
 	}
 }
 
+/*
+ * The policy digest: FIPS 180-4's examples, every padding boundary (55, 56 and
+ * 64 bytes leave the length in this block or push it to the next), and the
+ * same input fed in pieces of every size from 1 to 130 bytes.
+ */
+static void test_sha256(void **state)
+{
+	static const struct { const char *in; size_t repeat; const char *want; } v[] = {
+		{ "", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		{ "a", 55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318" },
+		{ "a", 56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a" },
+		{ "a", 64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb" },
+		{ "a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0" },
+	};
+	char *buf, got[65], pieces[65];
+	size_t i, j, len, step, off;
+	struct sha256 s;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		len = strlen(v[i].in) * v[i].repeat;
+		buf = malloc(len + 1);
+		assert_non_null(buf);
+		for (j = 0; j < v[i].repeat; j++)
+			memcpy(buf + j * strlen(v[i].in), v[i].in, strlen(v[i].in));
+		sha256_hex(buf, len, got);
+		assert_string_equal(got, v[i].want);
+		for (step = 1; step <= 130 && len <= 4096; step++) {
+			sha256_init(&s);
+			for (off = 0; off < len; off += step)
+				sha256_update(&s, buf + off, len - off < step ? len - off : step);
+			sha256_final(&s, pieces);
+			assert_string_equal(pieces, v[i].want);
+		}
+		free(buf);
+	}
+}
+
 #define NR_VALID (sizeof(valid_cases) / sizeof(valid_cases[0]))
 #define NR_ERROR (sizeof(error_cases) / sizeof(error_cases[0]))
 
@@ -716,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_trie_large),
 		cmocka_unit_test(test_trie_v4mapped_families),
 		cmocka_unit_test(test_json_writer),
+		cmocka_unit_test(test_sha256),
 	};
 	size_t nr_fixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i;
 	int ret;

@@ -6,7 +6,6 @@
  * is listed from what the map knows).
  */
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,27 +18,24 @@
 
 #include "engine.h"
 #include "engine_internal.h"
+#include "sha256.h"
 
 void file_sha256(const char *path, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = 0, i;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char buf[65536];
+	struct sha256 s;
 	ssize_t r = -1;
 
 	strcpy(out, "-");
-	if (fd < 0 || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		goto out;
+	if (fd < 0)
+		return;
+	sha256_init(&s);
 	while ((r = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ctx, buf, r);
-	if (r == 0 && EVP_DigestFinal_ex(ctx, md, &len))
-		for (i = 0; i < len && i < 32; i++)
-			sprintf(out + 2 * i, "%02x", md[i]);
-out:
-	EVP_MD_CTX_free(ctx);
-	if (fd >= 0)
-		close(fd);
+		sha256_update(&s, buf, r);
+	if (r == 0)
+		sha256_final(&s, out);
+	close(fd);
 }
 
 struct json_object *policy_entries_json(const struct policy *pol)

@@ -68,8 +68,6 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len, struct po
 int policy_load_trusted(const char *path, struct policy *pol, char resolved[PATH_MAX],
 			char sha256[65], struct policy_error *err);
 
-/* SHA-256 of a buffer in hex ("-" if it can't be computed). */
-void sha256_hex(const void *buf, size_t len, char out[65]);
 
 const char *policy_role_str(uint8_t role);
 const char *policy_family_str(uint8_t family);

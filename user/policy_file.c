@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "sha256.h"
 
 static int read_all(int fd, char **bufp, size_t *lenp)
 {
@@ -86,18 +86,6 @@ int policy_load_file(const char *path, struct policy *pol, struct policy_error *
 	ret = policy_parse_buffer(name, buf, len, pol, err);
 	free(buf);
 	return ret;
-}
-
-void sha256_hex(const void *buf, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-
-	strcpy(out, "-");
-	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL))
-		return;
-	for (i = 0; i < mdlen && i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
 }
 
 /*
