@@ -215,7 +215,6 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 		endpoint(&sf.local, r->idiag_family, r->id.idiag_src, r->id.idiag_sport);
 		endpoint(&sf.remote, r->idiag_family, r->id.idiag_dst, r->id.idiag_dport);
 		sf.state = r->idiag_state;
-		sf.cgroup_id = cgid;
 		sf.netns = c->netns;
 		if (info) {
 			size_t len = mnl_attr_get_payload_len(info);

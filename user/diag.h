@@ -43,36 +43,37 @@ struct mu_mptcp_info {
 	__u32 last_ack_recv;
 };
 
+/* Packed tight (20 bytes): stats keeps one per end of every connection and subflow. */
 struct mu_endpoint {
-	int family;
 	__u8 addr[16];
 	__u16 port;
+	__u16 family;
 };
 
+/* Fields ordered by size, without holes: stats' memory is mostly these and mu_conn. */
 struct mu_subflow {
 	struct mu_endpoint local, remote;
 	__u8 state;			/* TCP_ESTABLISHED, ... */
 	__u8 id_loc, id_rem;
 	__u32 flags;			/* MPTCP_SUBFLOW_FLAG_* */
 	__u32 token;
-	__u64 cgroup_id;
-	unsigned long netns;
 	__u32 rtt_us, cwnd, total_retrans;
+	unsigned long netns;
 	__u64 bytes_acked, bytes_received, delivery_rate;	/* bytes/s */
 };
 
 struct mu_conn {
 	struct mu_endpoint local, remote;
 	__u8 state;
+	bool has_state;			/* the engine's socket state came with it */
+	__u16 info_len;			/* how much of info the kernel filled */
+	__u32 nr_subflows;
 	__u64 cgroup_id;
 	__u64 inode;			/* of the MPTCP socket, as /proc/PID/fd names it */
 	unsigned long netns;
 	struct mu_mptcp_info info;
-	size_t info_len;		/* how much of info the kernel filled */
-	bool has_state;			/* the engine's socket state came with it */
 	struct mu_sock_state st;
 	struct mu_subflow *subflows;	/* into mu_diag.subflows, after diag_join() */
-	size_t nr_subflows;
 };
 
 /* "a.b.c.d:port" or "[v6]:port". */

@@ -148,7 +148,7 @@ void print_table(const struct stats_args *a, const struct snapshot *s, struct en
 		shown++;
 		fmt_endpoint(&c->local, l, sizeof(l));
 		fmt_endpoint(&c->remote, r, sizeof(r));
-		printf("%s -> %s  %s  token %08x  %s  subflows %zu", l, r, tcp_state(c->state),
+		printf("%s -> %s  %s  token %08x  %s  subflows %u", l, r, tcp_state(c->state),
 		       c->info.token, fell_back(c) ? "FALLBACK" : "MPTCP", c->nr_subflows);
 		if (MU_INFO_HAS(c, subflows_total))
 			printf(" (%u total)", c->info.subflows_total);
