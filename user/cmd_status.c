@@ -650,6 +650,7 @@ int do_status(int argc, char **argv)
 				 argv[1], prog_name);
 	if (need_root("status"))
 		return 1;
+	e.want_entries = true;
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;

@@ -75,7 +75,7 @@ void finish_pending(struct engine *e, __u32 id)
 	char pending[PATH_MAX], path[PATH_MAX];
 
 	pending_path(id, pending, sizeof(pending));
-	if (read_state_file(pending, id, &next))
+	if (read_state_file(pending, id, &next, false))
 		return;
 	if (next.policy_map_id && next.policy_map_id == current_policy_map_id(e, id)) {
 		value = (struct mu_attachment){ .id = id, .families = next.families,

@@ -49,6 +49,12 @@ struct engine {
 	size_t netns_dropped;		/* namespaces it had to leave out */
 	int map_fd[EM_MAX];
 	int prog_fd[EP_MAX];
+	/*
+	 * engine_list() reads each attachment's policy entries too (status and
+	 * stats show them). The others leave them: parsing thousands of entries
+	 * was most of what a reload after a large policy cost.
+	 */
+	bool want_entries;
 };
 
 /* One attached cgroup, as its state file and the maps describe it. */

@@ -60,7 +60,8 @@ void finish_group(struct engine *e);
 /* engine_state.c: the state files under MU_RUN_DIR. */
 int write_state(const struct attachment *att, const struct policy *pol, const char *path,
 		char *err, size_t err_size);
-int read_state_file(const char *path, __u32 id, struct attachment *att);
-int read_state(__u32 id, struct attachment *att);
+/* @entries: the policy entries too (att->entries), not only what describes the attachment. */
+int read_state_file(const char *path, __u32 id, struct attachment *att, bool entries);
+int read_state(__u32 id, struct attachment *att, bool entries);
 
 #endif /* MU_ENGINE_INTERNAL_H */

@@ -92,11 +92,42 @@ int write_state(const struct attachment *att, const struct policy *pol,
 	return ret;
 }
 
-int read_state_file(const char *path, __u32 id, struct attachment *att)
+/*
+ * The state file without its entries: write_state() puts them last, and in
+ * json-c's plain output the key's bytes ,"entries": occur nowhere else (a quote
+ * inside a string is always escaped), so the object ends there.
+ */
+static struct json_object *state_head(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	struct json_object *o = NULL;
+	char *buf = NULL, *cut;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	/* JSON has no NUL: the whole file in one read. */
+	if (getdelim(&buf, &cap, '\0', f) < 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	cut = strstr(buf, ",\"entries\":");
+	if (cut) {
+		cut[0] = '}';
+		cut[1] = '\0';
+	}
+	o = json_tokener_parse(buf);
+	free(buf);
+	return o;
+}
+
+int read_state_file(const char *path, __u32 id, struct attachment *att, bool entries)
 {
 	struct json_object *o, *v;
 
-	o = json_object_from_file(path);
+	o = entries ? json_object_from_file(path) : state_head(path);
 	if (!o)
 		return -1;
 	memset(att, 0, sizeof(*att));
@@ -130,12 +161,12 @@ int read_state_file(const char *path, __u32 id, struct attachment *att)
 	return 0;
 }
 
-int read_state(__u32 id, struct attachment *att)
+int read_state(__u32 id, struct attachment *att, bool entries)
 {
 	char path[PATH_MAX];
 
 	state_path(id, path, sizeof(path));
-	return read_state_file(path, id, att);
+	return read_state_file(path, id, att, entries);
 }
 
 /*
@@ -185,7 +216,7 @@ int engine_list(struct engine *e, struct attachment **list, size_t *nr)
 
 		if (!used[id])
 			continue;
-		if (read_state(id, &out[n]) && !synthesize_state(e, id, &out[n]))
+		if (read_state(id, &out[n], e->want_entries) && !synthesize_state(e, id, &out[n]))
 			continue;
 		if (!bpf_map_lookup_elem(e->map_fd[EM_ATTACHED], &out[n].cgroup_id, &value)) {
 			out[n].families = value.families;
