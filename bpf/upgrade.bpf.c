@@ -132,11 +132,41 @@ static __always_inline void count(__u32 attach_id, enum mu_attach_counter idx)
 }
 
 /*
+ * Bumped by the loader after every change to which cgroups are attached (an
+ * insert or a delete in attached_cgroups, not a reload): the generation the
+ * verdicts below were taken in. One element.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} attach_gen SEC(".maps");
+
+/*
+ * The task's own cgroup id -> which attached cgroup covers it (0: none), as of
+ * one attach_gen. Every socket() on the machine asks: a hit answers with one
+ * lookup where the walk below takes one per level of the cgroup's depth. LRU:
+ * a cgroup evicted or removed is walked again the next time, nothing more.
+ */
+struct cgroup_verdict {
+	__u64 gen;
+	__u64 attached;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MU_MAX_CGROUP_VERDICTS);
+	__type(key, __u64);
+	__type(value, struct cgroup_verdict);
+} cgroup_verdicts SEC(".maps");
+
+/*
  * The attachment that covers the calling task: the deepest attached cgroup on
  * the path from the cgroup v2 root to the task's own cgroup, so that a child
  * cgroup attached with its own policy overrides its parent's.
  */
-static __always_inline const struct mu_attachment *current_attachment(__u64 *cgroup_id)
+static __always_inline const struct mu_attachment *walk_ancestors(__u64 *cgroup_id)
 {
 	const struct mu_attachment *found = NULL, *att;
 	__u64 cgid;
@@ -153,6 +183,38 @@ static __always_inline const struct mu_attachment *current_attachment(__u64 *cgr
 		}
 	}
 	return found;
+}
+
+static __always_inline const struct mu_attachment *current_attachment(__u64 *cgroup_id)
+{
+	struct cgroup_verdict *v, fresh = {};
+	const struct mu_attachment *att;
+	__u32 zero = 0;
+	__u64 *genp, self;
+
+	/*
+	 * The generation before the walk: a walk that raced with an attach or a
+	 * detach is stored under the old generation, and so walked again.
+	 */
+	genp = bpf_map_lookup_elem(&attach_gen, &zero);
+	if (!genp)
+		return walk_ancestors(cgroup_id);
+	fresh.gen = *(volatile __u64 *)genp;
+	self = bpf_get_current_cgroup_id();
+	v = bpf_map_lookup_elem(&cgroup_verdicts, &self);
+	if (v && v->gen == fresh.gen) {
+		if (!v->attached)
+			return NULL;
+		att = bpf_map_lookup_elem(&attached_cgroups, &v->attached);
+		if (att) {
+			*cgroup_id = v->attached;
+			return att;
+		}
+	}
+	att = walk_ancestors(cgroup_id);
+	fresh.attached = att ? *cgroup_id : 0;
+	bpf_map_update_elem(&cgroup_verdicts, &self, &fresh, BPF_ANY);
+	return att;
 }
 
 /*
@@ -179,11 +241,32 @@ static __always_inline bool netns_allows(const struct mu_attachment *att)
 	return true;
 }
 
+/*
+ * Leave the calling thread's note for the socket it is creating. The thread's
+ * note from an earlier socket() is rewritten in place: in the steady state a
+ * socket() costs a lookup here and one in mu_mark_socket, no update or delete.
+ */
+static __always_inline bool leave_note(struct mu_upgrade_note *note, __u64 pid_tgid,
+				       __u64 cgroup_id, int family,
+				       const struct mu_attachment *att, __u32 native)
+{
+	struct mu_upgrade_note fresh = {
+		.cgroup_id = cgroup_id, .family = family, .attach_flags = att->flags,
+		.attach_id = att->id, .native = native, .pending = 1, .owner = pid_tgid,
+	};
+
+	if (note) {
+		*note = fresh;
+		return true;
+	}
+	return !bpf_map_update_elem(&upgrade_notes, &pid_tgid, &fresh, BPF_ANY);
+}
+
 SEC("fmod_ret/update_socket_protocol")
 int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 {
 	const struct mu_attachment *att;
-	struct mu_upgrade_note note;
+	struct mu_upgrade_note *note;
 	__u64 pid_tgid, cgroup_id = 0;
 	__u32 family_bit;
 
@@ -204,23 +287,19 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 		return protocol;
 
 	pid_tgid = bpf_get_current_pid_tgid();
+	note = bpf_map_lookup_elem(&upgrade_notes, &pid_tgid);
 	if (protocol == IPPROTO_MPTCP) {
 		/*
-		 * The application wants MPTCP on its own. Drop any note a failed
+		 * The application wants MPTCP on its own. Void any note a failed
 		 * earlier socket() of this thread left, so this socket is never
 		 * mistaken for one we upgraded.
 		 */
-		bpf_map_delete_elem(&upgrade_notes, &pid_tgid);
+		if (note)
+			note->pending = 0;
 		count(att->id, MU_CNT_SOCKETS_NATIVE_MPTCP);
-		if (att->flags & MU_ATTACH_BRIDGE_NATIVE) {
-			/* Opted in: the bridge only; every other stage leaves it alone. */
-			note.cgroup_id = cgroup_id;
-			note.family = family;
-			note.attach_flags = att->flags;
-			note.attach_id = att->id;
-			note.native = 1;
-			bpf_map_update_elem(&upgrade_notes, &pid_tgid, &note, BPF_ANY);
-		}
+		/* Opted in: the bridge only; every other stage leaves it alone. */
+		if (att->flags & MU_ATTACH_BRIDGE_NATIVE)
+			leave_note(note, pid_tgid, cgroup_id, family, att, 1);
 		return protocol;
 	}
 	if (!(att->families & family_bit)) {
@@ -230,12 +309,7 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 	if (!netns_allows(att))
 		return protocol;
 
-	note.cgroup_id = cgroup_id;
-	note.family = family;
-	note.attach_flags = att->flags;
-	note.attach_id = att->id;
-	note.native = 0;
-	if (bpf_map_update_elem(&upgrade_notes, &pid_tgid, &note, BPF_ANY))
+	if (!leave_note(note, pid_tgid, cgroup_id, family, att, 0))
 		count(att->id, MU_CNT_NOTES_DROPPED);
 	count(att->id, MU_CNT_SOCKETS_UPGRADED);
 	return IPPROTO_MPTCP;
@@ -252,26 +326,24 @@ int mu_mark_socket(struct bpf_sock *ctx)
 		return 1;
 	pid_tgid = bpf_get_current_pid_tgid();
 	note = bpf_map_lookup_elem(&upgrade_notes, &pid_tgid);
-	if (!note)
+	if (!note || !note->pending || note->owner != pid_tgid)
 		return 1;	/* the application asked for MPTCP itself */
-	if (note->family == ctx->family && note->native) {
-		st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-		if (st) {
-			st->cgroup_id = note->cgroup_id;
-			st->flags = MU_SOCK_BRIDGE_ONLY;
-		}
-	} else if (note->family == ctx->family) {
-		st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-		if (st) {
-			st->cgroup_id = note->cgroup_id;
-			st->flags = MU_SOCK_UPGRADED;
-			if (note->attach_flags & MU_ATTACH_STRICT)
-				st->flags |= MU_SOCK_STRICT;
-			/* upgraded - marked: failed socket() calls and lost notes, never silent */
-			count(note->attach_id, MU_CNT_SOCKETS_MARKED);
-		}
+	note->pending = 0;
+	if (note->family != ctx->family)
+		return 1;
+	st = bpf_sk_storage_get(&sock_states, ctx, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 1;
+	st->cgroup_id = note->cgroup_id;
+	if (note->native) {
+		st->flags = MU_SOCK_BRIDGE_ONLY;
+		return 1;
 	}
-	bpf_map_delete_elem(&upgrade_notes, &pid_tgid);
+	st->flags = MU_SOCK_UPGRADED;
+	if (note->attach_flags & MU_ATTACH_STRICT)
+		st->flags |= MU_SOCK_STRICT;
+	/* upgraded - marked: failed socket() calls and lost notes, never silent */
+	count(note->attach_id, MU_CNT_SOCKETS_MARKED);
 	return 1;
 }
 

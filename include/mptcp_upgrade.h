@@ -18,7 +18,7 @@
  * ABI refuses to use them (and 'detach --all' removes them) instead of running
  * new userspace against old maps. Bump it with any change to this file.
  */
-#define MU_ENGINE_ABI		3
+#define MU_ENGINE_ABI		4
 
 /* Cgroups that can be attached at the same time, each with its own policy. */
 #define MU_MAX_ATTACHMENTS	64
@@ -30,8 +30,14 @@
 #define MU_MAX_CGROUP_DEPTH	32
 /* Normalized policy entries one attachment may hold (after host names expand). */
 #define MU_MAX_POLICY_ENTRIES	65536
-/* Threads that may be between update_socket_protocol and sock_create at once. */
+/*
+ * Threads whose note (one per thread that made a socket in an attached cgroup)
+ * is kept: more than this and the least recently used is evicted, which is
+ * harmless unless that thread is between update_socket_protocol and sock_create.
+ */
 #define MU_MAX_PENDING_NOTES	16384
+/* Cgroups whose attachment verdict socket() remembers (LRU: more are walked again). */
+#define MU_MAX_CGROUP_VERDICTS	16384
 /* Network namespaces the loader may prepare (netns_info). */
 #define MU_MAX_NETNS		4096
 
@@ -78,6 +84,15 @@ struct mu_upgrade_note {
 	__u32 attach_flags;	/* MU_ATTACH_* when the socket was created */
 	__u32 attach_id;	/* its slot, for counting without another lookup */
 	__u32 native;		/* 1: the application asked for MPTCP (a --bridge-native note) */
+	/*
+	 * A thread's note stays in the map between its sockets and is
+	 * rewritten in place (no map update or delete per socket()): pending
+	 * says it is waiting for its socket, owner that it is the thread's own
+	 * (an element the LRU evicted and handed to another thread is not).
+	 */
+	__u32 pending;
+	__u32 pad;		/* zero */
+	__u64 owner;		/* pid_tgid of the thread that left it */
 };
 
 /*

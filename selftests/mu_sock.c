@@ -5,6 +5,10 @@
  *
  *   mu_sock proto 4|6                socket(AF, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0)
  *   mu_sock native 4|6               socket(AF, SOCK_STREAM, IPPROTO_MPTCP)
+ *   mu_sock stale-note               in one thread: net.mptcp.enabled=0, socket(AF_INET,
+ *                                    SOCK_STREAM, 0) (fails once upgraded: the note stays),
+ *                                    net.mptcp.enabled=1, socket(..., IPPROTO_MPTCP); prints
+ *                                    "first=... second=proto=N"
  *   mu_sock serve ADDR PORT COUNT [mptcp]
  *                                    echo server for COUNT connections ("ready" when listening);
  *                                    an HTTP GET gets a 200 answer instead (a proxy's upstream)
@@ -550,6 +554,43 @@ static int cmd_hold(const char *ip, const char *port, long n, int seconds, size_
 	return 0;
 }
 
+static int set_mptcp_enabled(const char *v)
+{
+	FILE *f = fopen("/proc/sys/net/mptcp/enabled", "we");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(v, f) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/*
+ * A socket() that failed after the upgrade leaves this thread's note waiting;
+ * the thread's next socket, one it asks MPTCP for itself, must not take it.
+ */
+static int cmd_stale_note(void)
+{
+	int fd, err;
+
+	if (set_mptcp_enabled("0"))
+		return perror("net.mptcp.enabled"), 1;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	err = errno;
+	if (set_mptcp_enabled("1"))
+		return perror("net.mptcp.enabled"), 1;
+	if (fd >= 0)
+		printf("first=proto=%d ", protocol_of(fd));
+	else
+		printf("first=failed errno=%d ", err);
+	fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (fd < 0)
+		printf("second=failed errno=%d\n", errno);
+	else
+		printf("second=proto=%d\n", protocol_of(fd));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
@@ -567,6 +608,8 @@ int main(int argc, char **argv)
 		printf("proto=%d\n", protocol_of(fd));
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "stale-note"))
+		return cmd_stale_note();
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "serve"))
 		return cmd_serve(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))

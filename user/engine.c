@@ -93,6 +93,21 @@ void finish_pending(struct engine *e, __u32 id)
 	json_object_put(next.entries);
 }
 
+/*
+ * Which cgroups are attached changed: every verdict socket() remembers per
+ * cgroup (cgroup_verdicts) is from an older generation now, and is walked
+ * again. After the change to attached_cgroups, never before it.
+ */
+void bump_attach_gen(struct engine *e)
+{
+	__u32 zero = 0;
+	__u64 gen = 0;
+
+	bpf_map_lookup_elem(e->map_fd[EM_ATTACH_GEN], &zero, &gen);
+	gen++;
+	bpf_map_update_elem(e->map_fd[EM_ATTACH_GEN], &zero, &gen, BPF_ANY);
+}
+
 static int zero_attach_counters(struct engine *e, __u32 id)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -207,6 +222,8 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 		remove_tree(dir);
 		return -1;
 	}
+	crash_point("attach-registered");
+	bump_attach_gen(e);
 	crash_point("attach-committed");
 	return 0;
 }
@@ -417,6 +434,7 @@ int engine_detach(struct engine *e, const struct attachment *att, char *err, siz
 	if (bpf_map_delete_elem(e->map_fd[EM_ATTACHED], &att->cgroup_id) && errno != ENOENT)
 		return fail(err, err_size, "can't unregister cgroup %s: %s", att->cgroup,
 			    strerror(errno));
+	bump_attach_gen(e);
 	crash_point("detach-committed");
 	link_dir(att->id, path, sizeof(path));
 	remove_tree(path);

@@ -45,6 +45,8 @@ void state_path(__u32 id, char *out, size_t size);
 void pending_path(__u32 id, char *out, size_t size);
 /* The directory of an attachment's cgroup links. */
 void link_dir(__u32 id, char *out, size_t size);
+/* Which cgroups are attached changed: drop the verdicts socket() remembers. */
+void bump_attach_gen(struct engine *e);
 /* Attachment ids committed in attached_cgroups, as a bitmap. */
 void committed_ids(struct engine *e, bool used[MU_MAX_ATTACHMENTS]);
 

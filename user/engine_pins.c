@@ -44,6 +44,8 @@ const char *const engine_map_names[EM_MAX] = {
 	[EM_BRIDGE_CONFIG] = "bridge_config",
 	[EM_BRIDGE_VALUES] = "bridge_values",
 	[EM_SOCKOPT_COUNTERS] = "sockopt_counters",
+	[EM_ATTACH_GEN] = "attach_gen",
+	[EM_CGROUP_VERDICTS] = "cgroup_verdicts",
 };
 
 const struct engine_prog_desc engine_progs[EP_MAX] = {
@@ -406,6 +408,8 @@ static void gc(struct engine *e)
 		return;
 	}
 	finish_group(e);
+	/* A loader killed between attach's or detach's commit and its bump. */
+	bump_attach_gen(e);
 	committed_ids(e, used);
 	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
 		if (used[id]) {

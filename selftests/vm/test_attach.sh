@@ -404,6 +404,32 @@ run status
 	ok "a detach killed after its commit is finished by the next command" ||
 	not_ok "a detach killed after its commit is finished by the next command" "exit $krc, $got"
 
+# socket() remembers per cgroup whether it is attached (issue 14): attach and
+# detach must make it look again. The sibling keeps the engine loaded while a
+# socket made in att before leaves att's verdict, "not attached", remembered.
+run attach --cgroup /mu-test/sib --policy "$tmp/p1.policy"
+before=$(proto_in att 4)
+run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
+mid=$(proto_in att 4)
+run detach --cgroup /mu-test/att
+after=$(proto_in att 4)
+[ "$before $mid $after" = "proto=6 proto=262 proto=6" ] &&
+	ok "a cgroup's remembered verdict follows attach and detach" ||
+	not_ok "a cgroup's remembered verdict follows attach and detach" "$before $mid $after"
+# Killed between the commit and the bump that makes socket() look again: the
+# next command (any) bumps it.
+before=$(proto_in att 4)
+(MPTCP_UPGRADE_CRASH_AT=attach-registered "$bin" attach --cgroup /mu-test/att \
+	--policy "$tmp/p1.policy"; exit $?) >/dev/null 2>&1
+krc=$?
+run status
+got=$(proto_in att 4)
+[ "$before" = proto=6 ] && [ "$krc" = 137 ] && [ "$got" = proto=262 ] &&
+	ok "an attach killed before socket() was told is told by the next command" ||
+	not_ok "an attach killed before socket() was told is told by the next command" \
+		"$before, exit $krc, $got"
+run detach --all
+
 # ---- several cgroups, concurrent invocations ------------------------------------
 
 printf 'mptcp6@:443\n' >"$tmp/p6.policy"

@@ -418,6 +418,19 @@ sysctl -qw net.mptcp.enabled=1
 	ok "a socket() that failed after the upgrade shows as unmarked in status" ||
 	not_ok "a socket() that failed after the upgrade shows as unmarked" "$got" \
 		"unmarked $before -> $(unmarked)"
+# The note that failed socket() left behind is the thread's until its next
+# socket(): one the application asks MPTCP for itself must not take it (notes
+# are rewritten in place since issue 14, not deleted).
+marked() { "$bin" status --json | jq -r '.attachments[] | select(.cgroup == "/mu-strict/proxy") |
+	"\(.counters.sockets_marked) \(.counters.sockets_native_mptcp)"'; }
+read -r m0 n0 <<<"$(marked)"
+got=$(in_cg proxy "$sock" stale-note 2>&1)
+read -r m1 n1 <<<"$(marked)"
+[ "$got" = "first=failed errno=92 second=proto=262" ] && [ "$m1" = "$m0" ] &&
+	[ "$n1" = $((n0 + 1)) ] &&
+	ok "a note left by a failed socket() is not taken by the thread's own MPTCP socket" ||
+	not_ok "a note left by a failed socket() is not taken by the thread's own MPTCP socket" \
+		"$got" "marked $m0 -> $m1, native $n0 -> $n1"
 
 # ---- --no-strict -------------------------------------------------------------------
 
