@@ -39,9 +39,12 @@ printf '  command         %8s ms   (process start, parse, print)\n' "$cli"
 printf '  cat of the file %8s ms   (baseline in the same run)\n' "$cat_ms"
 awk -v a="$cli" -v b="$cat_ms" 'BEGIN { r = (b > 0) ? a / b : 0; printf "  ratio command/cat: %.1fx\n", r }'
 
-# stats against ss on 10,000 two-subflow connections (BENCH_CONNS to change).
-echo
-"$top/selftests/bench_stats.sh"
+# stats against ss on 10,000 and on 50,000 MPTCP connections (the larger set
+# takes about ten minutes to open; BENCH_STATS_CONNS to change the sizes).
+for conns in ${BENCH_STATS_CONNS:-10000 50000}; do
+	echo
+	BENCH_CONNS=$conns "$top/selftests/bench_stats.sh"
+done
 
 # The run engine needs no trampoline: measured natively, on this kernel.
 echo
