@@ -89,6 +89,37 @@ echo "    unlisted / plain TCP (plain wake-up):     $(ratio unlisted_nosync plai
 echo "    listed / native MPTCP (plain wake-up):    $(ratio listed_nosync native)"
 echo "    plain wake-up / sync wake-up (unlisted):  $(ratio unlisted_nosync unlisted_sync)"
 
+# ---- reload ----------------------------------------------------------------------------
+# `mptcp-upgrade reload` of a 2-line policy with one supervisor running (the host
+# can't attach; this is the command's own fixed cost: start, registry, parse,
+# signal), against the policy command on the same file. Goal: <= 50 ms.
+printf 'bind mptcp4@127.0.0.1:7000\nserver s mptcp4@127.0.0.1:7001\n' >"$tmp/two.policy"
+"$bin" run --policy "$tmp/two.policy" -- sleep 600 >/dev/null 2>&1 &
+pids+=($!)
+runs_up() { [ "$("$bin" status --json 2>/dev/null | jq '.runs | length')" -ge 1 ]; }
+for ((i = 0; i < 100; i++)); do runs_up && break; sleep 0.1; done
+runs_up || die "the run supervisor did not register"
+wall_us() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1 || die "$* failed"
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000))
+}
+for ((r = 1; r <= rounds * 3; r++)); do
+	v=$(wall_us "$bin" reload) || exit 1
+	sample reload2 "$v"
+	v=$(wall_us "$bin" policy "$tmp/two.policy") || exit 1
+	sample policy2 "$v"
+done
+kill "${pids[-1]}" 2>/dev/null
+echo
+echo "reload, medians of $((rounds * 3)):"
+awk -v a="$(median reload2)" -v b="$(median policy2)" 'BEGIN {
+	printf "  reload of a 2-line policy, one run supervisor   %6.1f ms (goal <= 50)\n", a / 1000
+	printf "  mptcp-upgrade policy on the same file          %6.1f ms\n", b / 1000
+	printf "  ratio reload / policy:                         %.2fx\n", a / b }'
+
 # ---- the socket-option bridge --------------------------------------------------------
 # What the bridge adds: to a listed connect (its sockops program on the subflow,
 # the socket handed to it), and to every setsockopt() in the program's cgroup
