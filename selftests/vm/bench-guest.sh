@@ -15,14 +15,19 @@ rounds=${BENCH_ROUNDS:-5}
 n_sock=${BENCH_SOCKETS:-20000}
 n_conn=${BENCH_CONNECTS:-1000}
 
+# A cgroup five levels down, outside any attachment: what a container's
+# process pays on a machine where a proxy's cgroup is attached.
+deep=/sys/fs/cgroup/mu-bench-deep/l2/l3/l4/l5
 cleanup() {
 	"$bin" detach --all >/dev/null 2>&1
 	rmdir "$cg" 2>/dev/null
+	rmdir "$deep" "${deep%/*}" "${deep%/*/*}" "${deep%/*/*/*}" "${deep%/*/*/*/*}" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-mkdir -p "$cg"
+mkdir -p "$cg" "$deep"
 in_cg() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+in_deep() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$deep" "$@"; }
 
 # Two policies whose only line for the benchmark's address comes last.
 gen_policy() {
@@ -39,24 +44,27 @@ gen_policy 65536 >"$tmp/p64k.policy"
 gen_policy 2 >"$tmp/p2.policy"
 
 declare -A samples progcnt progtime
-sample() { samples[$1]+="$2 "; }
+# 1 during the profiling round: its samples are not part of the medians.
+profiling=0
+sample() { [ "$profiling" = 1 ] || samples[$1]+="$2 "; }
 
-# The engine's programs' own cost, from the kernel's BPF statistics: run_cnt and
-# run_time_ns of every mu_* program before and after each sample, summed per
-# condition, so each end-to-end number comes with what the programs took of it.
+# The engine's programs' own cost, from the kernel's BPF statistics (run_cnt and
+# run_time_ns of every mu_* program around each sample), taken in one round of
+# its own after the timed ones: with the statistics on, every program run also
+# reads the clock twice, which would weigh on the end-to-end ratios.
 stats_was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
-sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null
 progsnap() {
 	bpftool -j prog show 2>/dev/null | jq -r '.[] | select(.name | startswith("mu_")) |
 		"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort
 }
-# measure NAME CMD...: one sample of CMD, and the programs' share of it.
+# measure NAME CMD...: one sample of CMD (and, when profiling, the programs' share of it).
 measure() {
 	local name=$1 v
 	shift
-	progsnap >"$tmp/before"
+	[ "$profiling" = 0 ] || progsnap >"$tmp/before"
 	v=$("$@" 2>/dev/null) || { echo "bench: $name failed" >&2; exit 1; }
 	sample "$name" "$v"
+	[ "$profiling" = 1 ] || return 0
 	progsnap >"$tmp/after"
 	# Files, not <(...): the guest has no /dev/fd.
 	join "$tmp/before" "$tmp/after" | awk '$4 > $2 { print $1, $4 - $2, $5 - $3 }' \
@@ -72,7 +80,7 @@ progs() {
 	for k in "${!progcnt[@]}"; do
 		[ "${k%%:*}" = "$1" ] || continue
 		out+=$(printf ' %s %d ns x%d' "${k#*:}" \
-			$((progtime[$k] / progcnt[$k])) $((progcnt[$k] / rounds)))
+			$((progtime[$k] / progcnt[$k])) "${progcnt[$k]}")
 		out+=,
 	done
 	echo "${out%,}"
@@ -89,26 +97,31 @@ wall_us() {
 	echo $(((t1 - t0) / 1000))
 }
 
-for ((r = 1; r <= rounds; r++)); do
+one_round() {
 	"$bin" detach --all >/dev/null 2>&1
 	measure sock_plain "$b" socket "$n_sock"
+	measure sock_plain_deep in_deep "$b" socket "$n_sock"
 	measure sock_native "$b" socket "$n_sock" mptcp
 	measure conn_tcp "$b" connect "$n_conn" 7000
 	measure conn_native "$b" connect "$n_conn" 7000 mptcp
 
 	"$bin" attach --cgroup /mu-bench --policy "$tmp/p10.policy" >/dev/null || exit 1
 	measure sock_outside "$b" socket "$n_sock"
+	measure sock_outside_deep in_deep "$b" socket "$n_sock"
 	measure sock_inside in_cg "$b" socket "$n_sock"
-	measure conn_10 in_cg "$b" connect "$n_conn" 7000
 
-	"$bin" reload --policy "$tmp/p10k.policy" >/dev/null || exit 1
-	measure conn_10k in_cg "$b" connect "$n_conn" 7000
-	# The loop's connects must have matched the last line, or nothing was measured.
-	matched=$("$bin" status --json | jq '.attachments[0].entries[-1].connects')
-	[ "$matched" -ge "$n_conn" ] || { echo "bench: connects were not classified" >&2; exit 1; }
-
-	"$bin" reload --policy "$tmp/p64k.policy" >/dev/null || exit 1
-	measure conn_64k in_cg "$b" connect "$n_conn" 7000
+	# Each policy size measured after a reload to it, so that all three start
+	# from the same kind of state, in an order that alternates between rounds.
+	sizes="10 10k 64k"
+	[ $((r % 2)) = 1 ] || sizes="64k 10k 10"
+	for size in $sizes; do
+		"$bin" reload --policy "$tmp/p$size.policy" >/dev/null || exit 1
+		measure "conn_$size" in_cg "$b" connect "$n_conn" 7000
+		# The loop's connects must have matched the last line, or nothing was measured.
+		matched=$("$bin" status --json | jq '.attachments[0].entries[-1].connects')
+		[ "$matched" -ge "$n_conn" ] ||
+			{ echo "bench: connects were not classified ($size lines)" >&2; exit 1; }
+	done
 
 	# What a reload costs against parsing the same file (the policy command).
 	v=$(wall_us "$bin" reload --policy "$tmp/p2.policy") || exit 1
@@ -117,9 +130,16 @@ for ((r = 1; r <= rounds; r++)); do
 	sample rl_10k "$v"
 	v=$(wall_us "$bin" policy "$tmp/p10k.policy") || exit 1
 	sample policy_10k "$v"
-done
+}
 
-[ "$stats_was" = 1 ] || sysctl -qw kernel.bpf_stats_enabled="$stats_was" 2>/dev/null
+sysctl -qw kernel.bpf_stats_enabled=0 2>/dev/null
+for ((r = 1; r <= rounds; r++)); do
+	one_round
+done
+profiling=1 r=1
+sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null
+one_round
+sysctl -qw kernel.bpf_stats_enabled="$stats_was" 2>/dev/null
 
 ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { printf "%.2f", a / b }'; }
 ms() { awk -v v="$(median "$1")" 'BEGIN { printf "%.1f", v / 1000 }'; }
@@ -127,13 +147,15 @@ row() {
 	printf '  %-58s %9s ns\n' "$1" "$(median "$2")"
 	local p
 	p=$(progs "$2")
-	[ -z "$p" ] || printf '      programs (ns per call x calls per sample):%s\n' "$p"
+	[ -z "$p" ] || printf '      programs (ns per call x calls, profiling round):%s\n' "$p"
 }
 
 echo "attach engine costs, Linux $(uname -r), medians of $rounds rounds"
 echo "socket() + close(), $n_sock per sample:"
 row "outside any attached cgroup, engine not loaded" sock_plain
 row "outside any attached cgroup, engine loaded" sock_outside
+row "five cgroup levels down, outside, engine not loaded" sock_plain_deep
+row "five cgroup levels down, outside, engine loaded" sock_outside_deep
 row "inside the attached cgroup (upgraded to MPTCP)" sock_inside
 row "native socket(IPPROTO_MPTCP), engine not loaded" sock_native
 echo "connect() + accept() + close() on 127.0.0.1, $n_conn per sample:"
@@ -148,6 +170,7 @@ printf '  %-58s %9s ms\n' "reload to a 10,000-line policy" "$(ms rl_10k)"
 printf '  %-58s %9s ms\n' "mptcp-upgrade policy on the same 10,000 lines" "$(ms policy_10k)"
 echo "ratios:"
 echo "  socket() outside, engine loaded / not loaded:        $(ratio sock_outside sock_plain)"
+echo "  ... five cgroup levels down:                        $(ratio sock_outside_deep sock_plain_deep)"
 echo "  socket() upgraded inside / native MPTCP:             $(ratio sock_inside sock_native)"
 echo "  connect 10,000-line policy / 10-line policy:         $(ratio conn_10k conn_10)"
 echo "  connect 65,536-line policy / 10-line policy:         $(ratio conn_64k conn_10)"
