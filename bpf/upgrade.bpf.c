@@ -287,13 +287,13 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 		return protocol;
 
 	pid_tgid = bpf_get_current_pid_tgid();
-	note = bpf_map_lookup_elem(&upgrade_notes, &pid_tgid);
 	if (protocol == IPPROTO_MPTCP) {
 		/*
 		 * The application wants MPTCP on its own. Void any note a failed
 		 * earlier socket() of this thread left, so this socket is never
 		 * mistaken for one we upgraded.
 		 */
+		note = bpf_map_lookup_elem(&upgrade_notes, &pid_tgid);
 		if (note)
 			note->pending = 0;
 		count(att->id, MU_CNT_SOCKETS_NATIVE_MPTCP);
@@ -309,6 +309,7 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 	if (!netns_allows(att))
 		return protocol;
 
+	note = bpf_map_lookup_elem(&upgrade_notes, &pid_tgid);
 	if (!leave_note(note, pid_tgid, cgroup_id, family, att, 0))
 		count(att->id, MU_CNT_NOTES_DROPPED);
 	count(att->id, MU_CNT_SOCKETS_UPGRADED);
