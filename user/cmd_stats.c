@@ -179,6 +179,17 @@ static int output_commit(const char *path)
 	return ret;
 }
 
+/* A refresh that failed: FILE keeps the last one, stdout is stdout again. */
+static void output_abandon(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fflush(stdout);
+	unlink(tmp);
+	dup2(saved_stdout, STDOUT_FILENO);
+}
+
 /* Nothing to watch: for a collector, a state to show, not an error. */
 static int output_nothing(const struct stats_args *a)
 {
@@ -224,10 +235,10 @@ int do_stats(int argc, char **argv)
 	if (ret)
 		return ret;
 	/*
-	 * The connection and subflow arrays double as the dumps arrive. A fixed
-	 * mmap threshold keeps them out of the heap, where glibc's adaptive one
-	 * would put them after the first free: realloc then moves them with
-	 * mremap() instead of copying, and the old copies are not left resident.
+	 * The subflow store doubles as a dump arrives. A fixed mmap threshold
+	 * keeps it out of the heap, where glibc's adaptive one would put it after
+	 * the first free: realloc then moves it with mremap() instead of copying,
+	 * and the old copy is not left resident.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	ret = 1;
@@ -314,7 +325,29 @@ int do_stats(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	do {
+		struct printer pr = { .a = &a, .e = &e, .list = list, .nr = nr };
+
+		if (a.output) {
+			int err = output_begin(a.output);
+
+			if (err) {
+				p_err("can't write %s.tmp: %s", a.output, strerror(-err));
+				ret = 1;
+				goto out;
+			}
+		}
+		if (a.watch && !opts.json && !a.prometheus)
+			printf("\033[H\033[2J");	/* refresh in place */
+		/* Connections are printed as they arrive: nothing is, if the first dump fails. */
+		s.sink = print_conn;
+		s.sink_ctx = &pr;
 		ret = snapshot_take(&s, roots, nr_roots, trees, nr_trees);
+		if (ret) {
+			if (a.output)
+				output_abandon(a.output);
+			else
+				fflush(stdout);
+		}
 		if (ret == -ENOENT) {
 			p_err("sock_diag can't list MPTCP or TCP sockets here: the kernel has no "
 			      "mptcp_diag or tcp_diag (modprobe mptcp_diag tcp_diag)");
@@ -329,23 +362,7 @@ int do_stats(int argc, char **argv)
 			fprintf(stderr, "note: %zu network namespaces of the subtree were left out "
 				"(more than %d): their connections are not listed\n", s.netns_dropped,
 				MAX_NETNS);
-		if (a.watch && !opts.json && !a.prometheus)
-			printf("\033[H\033[2J");	/* refresh in place */
-		if (a.output) {
-			int err = output_begin(a.output);
-
-			if (err) {
-				p_err("can't write %s.tmp: %s", a.output, strerror(-err));
-				ret = 1;
-				goto out;
-			}
-		}
-		if (opts.json)
-			print_json(&a, &s, &e, list, nr);
-		else if (a.prometheus)
-			print_prometheus(&a, &s, &e, list, nr);
-		else
-			print_table(&a, &s, &e, list, nr);
+		print_end(&pr, &s);
 		fflush(stdout);
 		if (a.output) {
 			int err = output_commit(a.output);

@@ -8,6 +8,7 @@
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,9 @@ struct dump_ctx {
 	const __u64 *cgids;
 	size_t nr_cgids;
 	bool mptcp;		/* this dump is of MPTCP sockets, else of TCP subflows */
+	diag_conn_fn fn;	/* for each MPTCP connection */
+	void *ctx;
 	bool interrupted;	/* NLM_F_DUMP_INTR seen */
-	int err;
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -65,6 +67,173 @@ static int grow(void **arr, size_t *cap, size_t nr, size_t size)
 	*arr = n;
 	*cap = want;
 	return 0;
+}
+
+/* ---- the subflow store ------------------------------------------------------------ */
+
+/* The longest record: IPv6 ends, four u32 and three u64 varints. */
+#define SF_REC_MAX (4 + 2 * (16 + 2) + 4 * 5 + 3 * 10)
+
+static unsigned char *put_varint(unsigned char *p, __u64 v)
+{
+	while (v >= 0x80) {
+		*p++ = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	*p++ = v;
+	return p;
+}
+
+/* Reads what put_varint wrote: the records are ours, never the kernel's bytes. */
+static const unsigned char *get_varint(const unsigned char *p, __u64 *v)
+{
+	unsigned int shift = 0;
+	__u64 x = 0;
+
+	do {
+		x |= (__u64)(*p & 0x7f) << shift;
+		shift += 7;
+	} while (*p++ & 0x80);
+	*v = x;
+	return p;
+}
+
+static unsigned char *put_end(unsigned char *p, const struct mu_endpoint *ep)
+{
+	size_t n = ep->family == AF_INET6 ? 16 : 4;
+
+	memcpy(p, ep->addr, n);
+	p += n;
+	*p++ = ep->port >> 8;
+	*p++ = ep->port & 0xff;
+	return p;
+}
+
+static const unsigned char *get_end(const unsigned char *p, struct mu_endpoint *ep, int family)
+{
+	size_t n = family == AF_INET6 ? 16 : 4;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->family = family;
+	memcpy(ep->addr, p, n);
+	p += n;
+	ep->port = p[0] << 8 | p[1];
+	return p + 2;
+}
+
+static int store_add(struct mu_subflow_store *st, const struct mu_subflow *sf)
+{
+	unsigned char *p;
+
+	if (st->len > UINT32_MAX - SF_REC_MAX)
+		return -E2BIG;	/* offsets are 32 bits: some 50 million subflows */
+	while (st->cap - st->len < SF_REC_MAX) {
+		size_t want = st->cap ? st->cap * 2 : 64 * 1024;
+		unsigned char *n = realloc(st->rec, want);
+
+		if (!n)
+			return -ENOMEM;
+		st->rec = n;
+		st->cap = want;
+	}
+	if (grow((void **)&st->idx, &st->cap_idx, st->nr, sizeof(*st->idx)))
+		return -ENOMEM;
+	st->idx[st->nr].token = sf->token;
+	st->idx[st->nr++].off = st->len;
+	st->sorted = false;
+	p = st->rec + st->len;
+	*p++ = sf->local.family == AF_INET6;
+	*p++ = sf->state;
+	*p++ = sf->id_loc;
+	*p++ = sf->id_rem;
+	p = put_end(p, &sf->local);
+	p = put_end(p, &sf->remote);
+	p = put_varint(p, sf->flags);
+	p = put_varint(p, sf->rtt_us);
+	p = put_varint(p, sf->cwnd);
+	p = put_varint(p, sf->total_retrans);
+	p = put_varint(p, sf->bytes_acked);
+	p = put_varint(p, sf->bytes_received);
+	p = put_varint(p, sf->delivery_rate);
+	st->len = p - st->rec;
+	return 0;
+}
+
+static void store_get(const struct mu_subflow_store *st, const struct mu_sf_ref *ref,
+		      unsigned long netns, struct mu_subflow *sf)
+{
+	const unsigned char *p = st->rec + ref->off;
+	int family = p[0] ? AF_INET6 : AF_INET;
+	__u64 v;
+
+	memset(sf, 0, sizeof(*sf));
+	sf->token = ref->token;
+	sf->netns = netns;
+	sf->state = p[1];
+	sf->id_loc = p[2];
+	sf->id_rem = p[3];
+	p = get_end(p + 4, &sf->local, family);
+	p = get_end(p, &sf->remote, family);
+	p = get_varint(p, &v), sf->flags = v;
+	p = get_varint(p, &v), sf->rtt_us = v;
+	p = get_varint(p, &v), sf->cwnd = v;
+	p = get_varint(p, &v), sf->total_retrans = v;
+	p = get_varint(p, &sf->bytes_acked);
+	p = get_varint(p, &sf->bytes_received);
+	get_varint(p, &sf->delivery_rate);
+}
+
+static int cmp_ref(const void *pa, const void *pb)
+{
+	const struct mu_sf_ref *a = pa, *b = pb;
+
+	if (a->token != b->token)
+		return a->token < b->token ? -1 : 1;
+	return a->off < b->off ? -1 : a->off > b->off;	/* in the order the kernel sent them */
+}
+
+/*
+ * The subflows of connection @token into d->scratch, the first subflow
+ * (MP_CAPABLE, local id 0) before the joins: how many, or -ENOMEM.
+ */
+static int subflows_of(struct mu_diag *d, __u32 token, unsigned long netns)
+{
+	struct mu_subflow_store *st = &d->sf;
+	size_t lo = 0, hi = st->nr, i, n = 0;
+
+	if (!token || !st->nr)
+		return 0;	/* fallback before a token existed: no subflow to show */
+	if (!st->sorted) {
+		qsort(st->idx, st->nr, sizeof(*st->idx), cmp_ref);
+		st->sorted = true;
+	}
+	while (lo < hi) {	/* the first reference with this token or a greater one */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (st->idx[mid].token < token)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < st->nr && st->idx[i].token == token; i++, n++) {
+		struct mu_subflow sf;
+		size_t j;
+
+		if (grow((void **)&d->scratch, &d->cap_scratch, n, sizeof(*d->scratch)))
+			return -ENOMEM;
+		store_get(st, &st->idx[i], netns, &sf);
+		for (j = n; j > 0 && d->scratch[j - 1].id_loc > sf.id_loc; j--)
+			d->scratch[j] = d->scratch[j - 1];
+		d->scratch[j] = sf;
+	}
+	return n;
+}
+
+void diag_clear_subflows(struct mu_diag *d)
+{
+	d->sf.len = 0;
+	d->sf.nr = 0;
+	d->sf.sorted = false;
 }
 
 /* An attribute of @type whose payload is what the kernel promises; anything else is skipped. */
@@ -127,19 +296,16 @@ static void parse_ulp(const struct nlattr *ulp, struct mu_subflow *sf, bool *is_
 	}
 }
 
-static int on_socket(const struct nlmsghdr *nlh, void *data)
+/* One socket of a dump: 0, or -errno to end the dump. */
+static int on_socket(const struct nlmsghdr *nlh, struct dump_ctx *c)
 {
-	struct dump_ctx *c = data;
 	const struct inet_diag_msg *r = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *info = NULL, *ulp = NULL, *stor = NULL, *a;
 	bool have_cg = false, is_mptcp = false;
 	__u64 cgid = 0;
 
-	/* A dump that changed while it was read is partial: say so, the caller retries. */
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		c->interrupted = true;
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*r))
-		return MNL_CB_OK;	/* too short to be a socket */
+		return 0;	/* too short to be a socket */
 	mnl_attr_for_each(a, nlh, sizeof(*r)) {
 		switch (mnl_attr_get_type(a)) {
 		case INET_DIAG_INFO:
@@ -162,34 +328,38 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 		}
 	}
 	/* The subtree filter: the kernel's own matches one id, ours the whole set. */
-	if (!have_cg || !bsearch(&cgid, c->cgids, c->nr_cgids, sizeof(cgid), cmp_u64))
-		return MNL_CB_OK;
+	if (!have_cg || !c->nr_cgids ||
+	    !bsearch(&cgid, c->cgids, c->nr_cgids, sizeof(cgid), cmp_u64))
+		return 0;
 
 	if (c->mptcp) {
-		struct mu_conn *conn;
+		struct mu_conn conn = {};
+		int n;
 
-		if (r->idiag_state == MU_TCP_LISTEN)
-			return MNL_CB_OK;
-		if (grow((void **)&c->d->conns, &c->d->cap_conns, c->d->nr_conns, sizeof(*conn)))
-			goto nomem;
-		conn = &c->d->conns[c->d->nr_conns++];
-		memset(conn, 0, sizeof(*conn));
-		endpoint(&conn->local, r->idiag_family, r->id.idiag_src, r->id.idiag_sport);
-		endpoint(&conn->remote, r->idiag_family, r->id.idiag_dst, r->id.idiag_dport);
-		conn->state = r->idiag_state;
-		conn->cgroup_id = cgid;
-		conn->inode = r->idiag_inode;
-		conn->netns = c->netns;
+		if (r->idiag_state == MU_TCP_LISTEN || !c->fn)
+			return 0;
+		endpoint(&conn.local, r->idiag_family, r->id.idiag_src, r->id.idiag_sport);
+		endpoint(&conn.remote, r->idiag_family, r->id.idiag_dst, r->id.idiag_dport);
+		conn.state = r->idiag_state;
+		conn.cgroup_id = cgid;
+		conn.inode = r->idiag_inode;
+		conn.netns = c->netns;
 		if (info) {
-			conn->info_len = mnl_attr_get_payload_len(info);
-			if (conn->info_len > sizeof(conn->info))
-				conn->info_len = sizeof(conn->info);
-			memcpy(&conn->info, mnl_attr_get_payload(info), conn->info_len);
+			conn.info_len = mnl_attr_get_payload_len(info);
+			if (conn.info_len > sizeof(conn.info))
+				conn.info_len = sizeof(conn.info);
+			memcpy(&conn.info, mnl_attr_get_payload(info), conn.info_len);
 		}
 		if (stor)
-			conn->has_state = parse_storage(stor, &conn->st);
+			conn.has_state = parse_storage(stor, &conn.st);
+		n = subflows_of(c->d, conn.info.token, c->netns);
+		if (n < 0)
+			return n;
+		conn.subflows = c->d->scratch;
+		conn.nr_subflows = n;
+		return c->fn(&conn, c->ctx);
 	} else {
-		struct mu_subflow sf = {}, *dst;
+		struct mu_subflow sf = {};
 		struct tcp_info ti = {};
 
 		if (ulp)
@@ -200,22 +370,21 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 
 			if (grow((void **)&c->d->tcp_listeners, &c->d->cap_tcp_listeners,
 				 c->d->nr_tcp_listeners, sizeof(*l)))
-				goto nomem;
+				return -ENOMEM;
 			l = &c->d->tcp_listeners[c->d->nr_tcp_listeners++];
 			memset(l, 0, sizeof(*l));
 			endpoint(&l->local, r->idiag_family, r->id.idiag_src, r->id.idiag_sport);
 			l->cgroup_id = cgid;
 			l->netns = c->netns;
-			return MNL_CB_OK;
+			return 0;
 		}
-		if (!ulp)
-			return MNL_CB_OK;
-		if (!is_mptcp || r->idiag_state == MU_TCP_LISTEN)
-			return MNL_CB_OK;
+		if (!ulp || !is_mptcp || r->idiag_state == MU_TCP_LISTEN)
+			return 0;
+		if (r->idiag_family != AF_INET && r->idiag_family != AF_INET6)
+			return 0;	/* the store keeps addresses of these two */
 		endpoint(&sf.local, r->idiag_family, r->id.idiag_src, r->id.idiag_sport);
 		endpoint(&sf.remote, r->idiag_family, r->id.idiag_dst, r->id.idiag_dport);
 		sf.state = r->idiag_state;
-		sf.netns = c->netns;
 		if (info) {
 			size_t len = mnl_attr_get_payload_len(info);
 
@@ -227,15 +396,8 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 			sf.bytes_received = ti.tcpi_bytes_received;
 			sf.delivery_rate = ti.tcpi_delivery_rate;
 		}
-		if (grow((void **)&c->d->subflows, &c->d->cap_subflows, c->d->nr_subflows,
-			 sizeof(*dst)))
-			goto nomem;
-		c->d->subflows[c->d->nr_subflows++] = sf;
+		return store_add(&c->d->sf, &sf);
 	}
-	return MNL_CB_OK;
-nomem:
-	c->err = -ENOMEM;
-	return MNL_CB_ERROR;
 }
 
 /*
@@ -259,6 +421,42 @@ static bool batch_sane(const void *buf, size_t len)
 	return true;
 }
 
+/*
+ * The messages of one batch, checked by batch_sane(): 1 when more are to
+ * come, 0 at the end of the dump, or -errno. libmnl's mnl_cb_run() stops at
+ * the first message flagged NLM_F_DUMP_INTR; this one notes it and reads on,
+ * as the connections already given out can't be taken back.
+ */
+static int run_batch(struct dump_ctx *c, const void *buf, size_t len, unsigned int seq,
+		     unsigned int portid)
+{
+	const struct nlmsghdr *nlh = buf;
+	int left = len, err;
+
+	while (mnl_nlmsg_ok(nlh, left)) {
+		if (!mnl_nlmsg_portid_ok(nlh, portid) || !mnl_nlmsg_seq_ok(nlh, seq))
+			return -EPROTO;
+		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+			c->interrupted = true;
+		if (nlh->nlmsg_type == NLMSG_DONE)
+			return 0;
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+				return -EBADMSG;
+			return e->error < 0 ? e->error : 0;
+		}
+		if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
+			err = on_socket(nlh, c);
+			if (err)
+				return err;
+		}
+		nlh = mnl_nlmsg_next(nlh, &left);
+	}
+	return 1;
+}
+
 static int dump(struct dump_ctx *c, int family, int storage_map_fd)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
@@ -266,13 +464,14 @@ static int dump(struct dump_ctx *c, int family, int storage_map_fd)
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	unsigned int seq = time(NULL), portid;
-	int ret, err = 0;
+	ssize_t got;
+	int ret = 0;
 
 	nl = mnl_socket_open(NETLINK_SOCK_DIAG);
 	if (!nl)
 		return -errno;
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
+		ret = -errno;
 		goto out;
 	}
 	portid = mnl_socket_get_portid(nl);
@@ -295,68 +494,75 @@ static int dump(struct dump_ctx *c, int family, int storage_map_fd)
 		}
 	}
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = -errno;
+		ret = -errno;
 		goto out;
 	}
 	do {
-		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (ret < 0) {
-			err = -errno;
+		got = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (got < 0) {
+			ret = -errno;
 			break;
 		}
-		if (!batch_sane(buf, ret)) {
-			err = -EBADMSG;
+		if (!batch_sane(buf, got)) {
+			ret = -EBADMSG;
 			break;
 		}
-		ret = mnl_cb_run(buf, ret, seq, portid, on_socket, c);
-		if (ret < 0 && errno == EINTR && !c->err) {
-			/* libmnl stops at NLM_F_DUMP_INTR: the dump is partial, the caller retries */
-			c->interrupted = true;
-			break;
-		}
-		if (ret < 0)
-			err = c->err ? c->err : -errno;
+		ret = run_batch(c, buf, got, seq, portid);
 	} while (ret > 0);
 out:
 	mnl_socket_close(nl);
-	return err;
+	return ret;
+}
+
+/* The subflows and listeners of both families, taken again (a few times) if interrupted. */
+static int collect_subflows(struct dump_ctx *c)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	size_t listeners = c->d->nr_tcp_listeners;
+	int i, err, tries = 0;
+
+	c->mptcp = false;
+	do {
+		diag_clear_subflows(c->d);
+		c->d->nr_tcp_listeners = listeners;
+		c->interrupted = false;
+		for (i = 0; i < 2; i++) {
+			err = dump(c, families[i], -1);
+			if (err)
+				return err;
+		}
+	} while (c->interrupted && ++tries < 3);
+	return 0;	/* still changing: keep the last one rather than nothing */
 }
 
 int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, size_t nr_cgids,
-		 int storage_map_fd)
+		 int storage_map_fd, diag_conn_fn fn, void *ctx)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
-	struct dump_ctx c = { .d = d, .netns = netns, .cgids = cgids, .nr_cgids = nr_cgids };
+	struct dump_ctx c = { .d = d, .netns = netns, .cgids = cgids, .nr_cgids = nr_cgids,
+			      .fn = fn, .ctx = ctx };
 	int i, err;
 
-	for (i = 0; i < 2; i++) {
-		c.mptcp = true;
+	err = collect_subflows(&c);
+	c.mptcp = true;
+	for (i = 0; i < 2 && !err && fn; i++)
 		err = dump(&c, families[i], storage_map_fd);
-		if (err)
-			return err;
-		c.mptcp = false;
-		err = dump(&c, families[i], -1);
-		if (err)
-			return err;
-	}
-	/* Sockets came and went during the dump: the caller may take it again. */
-	return c.interrupted ? -EAGAIN : 0;
+	diag_clear_subflows(d);
+	return err;
 }
 
 int diag_parse(struct mu_diag *d, const void *buf, size_t len, unsigned long netns,
-	       const __u64 *cgids, size_t nr_cgids, bool mptcp)
+	       const __u64 *cgids, size_t nr_cgids, diag_conn_fn fn, void *ctx)
 {
 	struct dump_ctx c = { .d = d, .netns = netns, .cgids = cgids, .nr_cgids = nr_cgids,
-			      .mptcp = mptcp };
+			      .mptcp = fn != NULL, .fn = fn, .ctx = ctx };
 	int ret;
 
-	if (!batch_sane(buf, len))
+	if (len > INT_MAX || !batch_sane(buf, len))
 		return -EBADMSG;
-	ret = mnl_cb_run(buf, len, 0, 0, on_socket, &c);
-	if (ret < 0 && errno == EINTR && !c.err)
-		return -EAGAIN;
+	ret = run_batch(&c, buf, len, 0, 0);
 	if (ret < 0)
-		return c.err ? c.err : -EINVAL;
+		return ret;
 	return c.interrupted ? -EAGAIN : 0;
 }
 
@@ -370,60 +576,11 @@ int diag_probe_mptcp(void)
 	return err;
 }
 
-static int cmp_subflow(const void *pa, const void *pb)
-{
-	const struct mu_subflow *a = pa, *b = pb;
-
-	if (a->netns != b->netns)
-		return a->netns < b->netns ? -1 : 1;
-	if (a->token != b->token)
-		return a->token < b->token ? -1 : 1;
-	/* The first subflow (MP_CAPABLE, local id 0) before the joins. */
-	return (int)a->id_loc - (int)b->id_loc;
-}
-
-static int cmp_token(const void *pa, const void *pb)
-{
-	const struct mu_subflow *a = pa, *b = pb;
-
-	if (a->netns != b->netns)
-		return a->netns < b->netns ? -1 : 1;
-	return a->token < b->token ? -1 : a->token > b->token;
-}
-
-void diag_join(struct mu_diag *d)
-{
-	size_t i, j;
-
-	if (!d->nr_subflows)
-		return;		/* qsort and bsearch want an array, even of nothing */
-	qsort(d->subflows, d->nr_subflows, sizeof(*d->subflows), cmp_subflow);
-	for (i = 0; i < d->nr_conns; i++) {
-		struct mu_conn *c = &d->conns[i];
-		struct mu_subflow probe = { .netns = c->netns, .token = c->info.token };
-		struct mu_subflow *hit;
-
-		if (!c->info.token)
-			continue;	/* fallback before a token existed: no subflow to show */
-		hit = bsearch(&probe, d->subflows, d->nr_subflows, sizeof(probe), cmp_token);
-		if (!hit)
-			continue;
-		/* bsearch may land anywhere in the run: go back to its start. */
-		while (hit > d->subflows && hit[-1].netns == c->netns &&
-		       hit[-1].token == c->info.token)
-			hit--;
-		for (j = hit - d->subflows; j < d->nr_subflows &&
-		     d->subflows[j].netns == c->netns && d->subflows[j].token == c->info.token; j++)
-			;
-		c->subflows = hit;
-		c->nr_subflows = &d->subflows[j] - hit;
-	}
-}
-
 void diag_free(struct mu_diag *d)
 {
-	free(d->conns);
-	free(d->subflows);
+	free(d->sf.rec);
+	free(d->sf.idx);
+	free(d->scratch);
 	free(d->tcp_listeners);
 	memset(d, 0, sizeof(*d));
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * MPTCP connections and their subflows, read through sock_diag as ss does:
- * MPTCP sockets from a dump of protocol 262 (struct mptcp_info), subflows from
- * a TCP dump carrying the "mptcp" ULP info, joined by token, kept only when
- * their cgroup id is one of a set.
+ * subflows from a TCP dump carrying the "mptcp" ULP info, kept compact and
+ * indexed by token; then MPTCP sockets from a dump of protocol 262 (struct
+ * mptcp_info), each handed to the caller with its subflows as it arrives and
+ * never kept. Only sockets whose cgroup id is one of a set are looked at.
  */
 #ifndef MU_DIAG_H
 #define MU_DIAG_H
@@ -73,7 +74,7 @@ struct mu_conn {
 	unsigned long netns;
 	struct mu_mptcp_info info;
 	struct mu_sock_state st;
-	struct mu_subflow *subflows;	/* into mu_diag.subflows, after diag_join() */
+	struct mu_subflow *subflows;	/* valid during the callback only, by local id */
 };
 
 /* "a.b.c.d:port" or "[v6]:port". */
@@ -86,38 +87,64 @@ struct mu_listener {
 	unsigned long netns;
 };
 
+/*
+ * Called once per MPTCP connection kept; a negative return (-errno) ends the
+ * dump with it. @c and its subflows are the caller's only for the call.
+ */
+typedef int (*diag_conn_fn)(const struct mu_conn *c, void *ctx);
+
+/*
+ * One namespace's subflows, each in a variable-length record (addresses as
+ * long as their family needs, counters as LEB128 varints: 25 to 35 bytes for
+ * IPv4 where struct mu_subflow takes 96) and an index of (token, offset)
+ * pairs sorted when the first connection looks them up.
+ */
+struct mu_subflow_store {
+	unsigned char *rec;
+	size_t len, cap;
+	struct mu_sf_ref {
+		__u32 token;
+		__u32 off;
+	} *idx;
+	size_t nr, cap_idx;
+	bool sorted;
+};
+
 struct mu_diag {
-	struct mu_conn *conns;
-	size_t nr_conns, cap_conns;
-	struct mu_subflow *subflows;
-	size_t nr_subflows, cap_subflows;
+	struct mu_subflow_store sf;
+	struct mu_subflow *scratch;	/* one connection's subflows, decoded */
+	size_t cap_scratch;
 	struct mu_listener *tcp_listeners;
 	size_t nr_tcp_listeners, cap_tcp_listeners;
 };
 
 /*
  * Dump the current network namespace (@netns names it), keeping sockets whose
- * cgroup id is in @cgids (sorted). @storage_map_fd >= 0 asks the kernel for
- * the engine's socket state too. Returns 0, -EAGAIN when the kernel flagged a
- * dump as interrupted (sockets changed meanwhile: what was kept is partial),
- * or -errno.
+ * cgroup id is in @cgids (sorted): its subflows and plain TCP listeners first
+ * (the listeners are appended to @d), then its MPTCP connections, each given to
+ * @fn as it arrives (no MPTCP dump when @fn is NULL). @storage_map_fd >= 0 asks
+ * the kernel for the engine's socket state too. The subflow dump is taken
+ * again when the kernel flags it as interrupted; the connections, once given
+ * out, can't be: like ss, what the kernel sent is what is shown. 0 or -errno.
  */
 int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, size_t nr_cgids,
-		 int storage_map_fd);
+		 int storage_map_fd, diag_conn_fn fn, void *ctx);
 /*
  * What diag_collect does with the kernel's answer, for a buffer of netlink
  * messages from anywhere (the tests, the fuzzer): every length and attribute
- * is validated before use. 0, -EAGAIN for an interrupted dump, or -errno.
+ * is validated before use. A TCP dump (@fn NULL) adds subflows and listeners
+ * to @d, an MPTCP dump gives each connection to @fn with the subflows @d holds.
+ * 0, -EAGAIN for an interrupted dump (every message was still read), or -errno.
  */
 int diag_parse(struct mu_diag *d, const void *buf, size_t len, unsigned long netns,
-	       const __u64 *cgids, size_t nr_cgids, bool mptcp);
+	       const __u64 *cgids, size_t nr_cgids, diag_conn_fn fn, void *ctx);
 /*
  * The dump stats makes, of MPTCP sockets only, keeping none: 0 when this
  * kernel's sock_diag answers for protocol 262, -ENOENT when it has no handler.
  */
 int diag_probe_mptcp(void);
-/* Attach every subflow to its connection (same namespace, same token). */
-void diag_join(struct mu_diag *d);
+/* Forget the subflows (the memory stays for the next namespace). */
+void diag_clear_subflows(struct mu_diag *d);
 void diag_free(struct mu_diag *d);
 
 /* Has the kernel sent this field of mptcp_info? */

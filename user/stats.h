@@ -3,7 +3,10 @@
  * `mptcp-upgrade stats` in three parts: cmd_stats.c reads the command line,
  * stats_gather.c takes a snapshot (sock_diag in every namespace of the
  * subtree, the MPTcpExt counters), stats_print.c shows it as a table, JSON or
- * Prometheus text.
+ * Prometheus text. The connections are not kept: each goes to the printer as
+ * its dump arrives, which shows it and adds it to its namespace's totals, so
+ * memory grows with the subflows of one namespace (held until their
+ * connections arrive, some 35 bytes each), not with everything shown.
  */
 #ifndef MU_STATS_H
 #define MU_STATS_H
@@ -14,6 +17,7 @@
 
 #include "diag.h"
 #include "engine.h"
+#include "jsonw.h"
 
 #define MAX_MIB 128
 
@@ -22,8 +26,17 @@ struct mib_counter {
 	unsigned long long value;
 };
 
+/* What the connections of a namespace that passed the filters add up to. */
+struct ns_totals {
+	unsigned long long conns[2];		/* by fallback: no, yes */
+	unsigned long long subflows;
+	unsigned long long single_path;
+	unsigned long long bytes[4];		/* sent, received, acked, retransmitted (6.5+) */
+};
+
 struct ns_mib {
 	unsigned long netns;
+	struct ns_totals totals;
 	struct mib_counter c[MAX_MIB];
 	size_t nr;
 	bool offers_multipath;		/* its path manager can bring a second subflow */
@@ -42,8 +55,13 @@ struct stats_args {
 	size_t targets;		/* cgroups and process trees watched */
 };
 
-/* Everything one refresh gathers. */
+/* Called for each connection kept, with its namespace: 0, or -errno to stop. */
+typedef int (*conn_sink_fn)(const struct mu_conn *c, struct ns_mib *ns, void *ctx);
+
+/* What one refresh gathers, but the connections: those go to @sink as they come. */
 struct snapshot {
+	conn_sink_fn sink;		/* NULL: no MPTCP dump, listeners only */
+	void *sink_ctx;
 	struct mu_diag diag;
 	struct ns_mib *mib;		/* one per namespace found, allocated as they are */
 	size_t nr_mib, cap_mib;
@@ -62,7 +80,8 @@ struct line_ref {
 
 /*
  * The MPTCP connections of the cgroup subtrees @roots, and of the process trees
- * rooted at @trees (those their members hold a descriptor of).
+ * rooted at @trees (those their members hold a descriptor of), each given to
+ * s->sink; the namespaces' counters and the plain TCP listeners kept in @s.
  */
 int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
 		  const pid_t *trees, size_t nr_trees);
@@ -80,17 +99,26 @@ bool fell_back(const struct mu_conn *c);
  * An established MPTCP connection that never had a second subflow although its
  * namespace's path manager offers one (the peer did not take it).
  */
-bool single_path(const struct snapshot *s, const struct mu_conn *c);
+bool single_path(const struct ns_mib *ns, const struct mu_conn *c);
 /* A namespace's MPTcpExt counter, 0 when absent. */
 unsigned long long mib_value(const struct ns_mib *m, const char *name);
 /* Does the connection pass --listed, --line and --fallback? */
 bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr);
 
-void print_table(const struct stats_args *a, const struct snapshot *s, struct engine *e,
-		 const struct attachment *list, size_t nr);
-void print_json(const struct stats_args *a, const struct snapshot *s, struct engine *e,
-		const struct attachment *list, size_t nr);
-void print_prometheus(const struct stats_args *a, const struct snapshot *s, struct engine *e,
-		      const struct attachment *list, size_t nr);
+/* One refresh's output, built as the connections arrive. */
+struct printer {
+	const struct stats_args *a;
+	struct engine *e;
+	const struct attachment *list;
+	size_t nr;
+	bool started;		/* something was written: nothing is, before the first connection */
+	size_t shown;
+	struct jsonw w;
+};
+
+/* A conn_sink_fn: the connection shown (table, JSON) and added to its namespace's totals. */
+int print_conn(const struct mu_conn *c, struct ns_mib *ns, void *printer);
+/* What follows the connections: totals, policy lines, namespaces, counters. */
+void print_end(struct printer *p, const struct snapshot *s);
 
 #endif /* MU_STATS_H */

@@ -95,26 +95,40 @@ static void read_mib(struct ns_mib *m)
 		fclose(f);
 }
 
-static int gather_ns(const struct netns_ref *ns, void *arg)
-{
-	struct snapshot *s = arg;
-	size_t conns = s->diag.nr_conns, subflows = s->diag.nr_subflows;
-	size_t listeners = s->diag.nr_tcp_listeners;
-	int err, tries = 0;
+/* What gather_ns needs besides the snapshot: which connections a process tree keeps. */
+struct gather {
+	struct snapshot *s;
+	struct ns_mib *ns;		/* the namespace being dumped */
+	const __u64 *subtree;		/* the cgroup subtrees' ids, when trees are asked too */
+	size_t nr_subtree;
+	const struct proc_tree *trees;	/* NULL: every connection of the cgroups is kept */
+};
 
-	/* A dump the kernel flags as interrupted is taken again, from scratch, a few times. */
-	do {
-		s->diag.nr_conns = conns;
-		s->diag.nr_subflows = subflows;
-		s->diag.nr_tcp_listeners = listeners;
-		err = diag_collect(&s->diag, ns->ino, s->cgids, s->nr_cgids, s->storage_fd);
-	} while (err == -EAGAIN && ++tries < 3);
-	if (err == -EAGAIN)
-		err = 0;	/* still changing: keep the last one rather than nothing */
-	if (err) {
-		errno = -err;
-		return -1;
-	}
+/*
+ * A connection of a process tree is one whose socket a member holds; the
+ * tree's cgroups only narrow the kernel's dump. Connections of the cgroup
+ * subtrees (the attachments) are kept whoever holds them.
+ */
+static int keep_conn(const struct mu_conn *c, void *arg)
+{
+	struct gather *g = arg;
+
+	if (g->trees &&
+	    !(g->nr_subtree && bsearch(&c->cgroup_id, g->subtree, g->nr_subtree,
+				       sizeof(*g->subtree), cmp_u64)) &&
+	    !proc_tree_has_inode(g->trees, c->inode))
+		return 0;
+	return g->s->sink(c, g->ns, g->s->sink_ctx);
+}
+
+static int gather_ns(const struct netns_ref *ref, void *arg)
+{
+	struct gather *g = arg;
+	struct snapshot *s = g->s;
+	struct ns_mib *ns;
+	struct pm_info pm;
+	int err;
+
 	if (s->nr_mib == s->cap_mib) {
 		size_t want = s->cap_mib ? 2 * s->cap_mib : 4;
 		struct ns_mib *grown = realloc(s->mib, want * sizeof(*grown));
@@ -126,17 +140,19 @@ static int gather_ns(const struct netns_ref *ns, void *arg)
 		s->mib = grown;
 		s->cap_mib = want;
 	}
-	s->mib[s->nr_mib].netns = ns->ino;
-	read_mib(&s->mib[s->nr_mib]);
-	{
-		struct pm_info pm;
-
-		pm_read(&pm);
-		s->mib[s->nr_mib].offers_multipath =
-			pm_verdict(&pm, s->mib[s->nr_mib].pm_verdict,
-				   sizeof(s->mib[s->nr_mib].pm_verdict));
+	ns = &s->mib[s->nr_mib++];
+	memset(ns, 0, sizeof(*ns));
+	ns->netns = ref->ino;
+	read_mib(ns);
+	pm_read(&pm);
+	ns->offers_multipath = pm_verdict(&pm, ns->pm_verdict, sizeof(ns->pm_verdict));
+	g->ns = ns;
+	err = diag_collect(&s->diag, ref->ino, s->cgids, s->nr_cgids, s->storage_fd,
+			   s->sink ? keep_conn : NULL, g);
+	if (err) {
+		errno = -err;
+		return -1;
 	}
-	s->nr_mib++;
 	return 0;
 }
 
@@ -188,17 +204,12 @@ unsigned long long mib_value(const struct ns_mib *m, const char *name)
 	return 0;
 }
 
-bool single_path(const struct snapshot *s, const struct mu_conn *c)
+bool single_path(const struct ns_mib *ns, const struct mu_conn *c)
 {
-	size_t i;
-
 	if (fell_back(c) || c->state != 1 /* TCP_ESTABLISHED */ || c->nr_subflows > 1 ||
 	    (MU_INFO_HAS(c, subflows_total) && c->info.subflows_total > 1))
 		return false;
-	for (i = 0; i < s->nr_mib; i++)
-		if (s->mib[i].netns == c->netns)
-			return s->mib[i].offers_multipath;
-	return false;
+	return ns->offers_multipath;
 }
 
 bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr)
@@ -210,26 +221,6 @@ bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref
 	if (a->fallback && !fell_back(c))
 		return false;
 	return true;
-}
-
-/*
- * A connection of a process tree is one whose socket a member holds; the
- * tree's cgroups only narrow the kernel's dump. Connections of the cgroup
- * subtrees (the attachments) are kept whoever holds them.
- */
-static void keep_trees(struct snapshot *s, const __u64 *subtree, size_t nr_subtree,
-		       const struct proc_tree *t)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < s->diag.nr_conns; i++) {
-		const struct mu_conn *c = &s->diag.conns[i];
-
-		if ((nr_subtree && bsearch(&c->cgroup_id, subtree, nr_subtree, sizeof(*subtree),
-					   cmp_u64)) || proc_tree_has_inode(t, c->inode))
-			s->diag.conns[n++] = *c;
-	}
-	s->diag.nr_conns = n;
 }
 
 int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
@@ -273,16 +264,13 @@ int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
 	}
 	qsort(s->cgids, s->nr_cgids, sizeof(*s->cgids), cmp_u64);
 	s->netns_dropped = set.dropped;
-	ret = netns_set_for_each(&set, gather_ns, s);
-	netns_set_free(&set);
-	if (ret < 0) {
-		ret = -errno;
-	} else {
-		ret = 0;
-		diag_join(&s->diag);
-		if (nr_trees)
-			keep_trees(s, subtree, nr_subtree, &t);
+	{
+		struct gather g = { .s = s, .subtree = subtree, .nr_subtree = nr_subtree,
+				    .trees = nr_trees ? &t : NULL };
+
+		ret = netns_set_for_each(&set, gather_ns, &g) < 0 ? -errno : 0;
 	}
+	netns_set_free(&set);
 	proc_tree_free(&t);
 	free(subtree);
 	return ret;

@@ -94,29 +94,15 @@ static struct joins_refused joins_refused(const struct ns_mib *m)
 	};
 }
 
-static size_t single_paths(const struct stats_args *a, const struct snapshot *s,
-			   unsigned long netns, const struct attachment *list, size_t nr)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < s->diag.nr_conns; i++) {
-		const struct mu_conn *c = &s->diag.conns[i];
-
-		n += c->netns == netns && single_path(s, c) && wanted(a, c, line_of(c, list, nr));
-	}
-	return n;
-}
-
 /* A namespace's path manager, the connections that kept one path, and refused joins. */
-static void print_multipath(const struct stats_args *a, const struct snapshot *s,
-			    const struct ns_mib *m, const struct attachment *list, size_t nr)
+static void print_multipath(const struct ns_mib *m)
 {
 	struct joins_refused j = joins_refused(m);
-	size_t one = single_paths(a, s, m->netns, list, nr);
+	unsigned long long one = m->totals.single_path;
 
 	printf("\nmultipath, network namespace %lu: %s\n", m->netns, m->pm_verdict);
 	if (one)
-		printf("  ONE PATH   %zu connection%s had no second subflow although this side "
+		printf("  ONE PATH   %llu connection%s had no second subflow although this side "
 		       "offers one: the peer did not take it (its add_addr_accepted is 0, or it "
 		       "has no route or endpoint for the announced address)\n", one,
 		       one == 1 ? "" : "s");
@@ -133,72 +119,68 @@ static void print_multipath(const struct stats_args *a, const struct snapshot *s
 		       "changing options, or a forged join\n", j.hmac, j.hmac == 1 ? "" : "s");
 }
 
-void print_table(const struct stats_args *a, const struct snapshot *s, struct engine *e,
-		 const struct attachment *list, size_t nr)
+/* A connection and its subflows, for people. */
+static void conn_table(const struct mu_conn *c, struct line_ref lr, bool one)
 {
 	char l[64], r[64], b1[32], b2[32], b3[32], b4[32];
-	size_t i, j, shown = 0;
+	size_t j;
 
-	for (i = 0; i < s->diag.nr_conns; i++) {
-		const struct mu_conn *c = &s->diag.conns[i];
-		struct line_ref lr = line_of(c, list, nr);
-
-		if (!wanted(a, c, lr))
-			continue;
-		shown++;
-		fmt_endpoint(&c->local, l, sizeof(l));
-		fmt_endpoint(&c->remote, r, sizeof(r));
-		printf("%s -> %s  %s  token %08x  %s  subflows %u", l, r, tcp_state(c->state),
-		       c->info.token, fell_back(c) ? "FALLBACK" : "MPTCP", c->nr_subflows);
-		if (MU_INFO_HAS(c, subflows_total))
-			printf(" (%u total)", c->info.subflows_total);
-		if (lr.line)
-			printf("  line %d %s", lr.line, lr.source ? lr.source : "");
-		else if (lr.ours)
-			printf("  unlisted");
-		if (single_path(s, c))
-			printf("  ONE PATH");
-		printf("\n");
-		if (MU_INFO_HAS(c, bytes_acked)) {
-			fmt_bytes(c->info.bytes_sent, b1, sizeof(b1));
-			fmt_bytes(c->info.bytes_received, b2, sizeof(b2));
-			fmt_bytes(c->info.bytes_acked, b3, sizeof(b3));
-			fmt_bytes(c->info.bytes_retrans, b4, sizeof(b4));
-			printf("    sent %s, received %s, acked %s, retransmitted %s\n", b1, b2, b3,
-			       b4);
-		}
-		for (j = 0; j < c->nr_subflows; j++) {
-			const struct mu_subflow *sf = &c->subflows[j];
-
-			fmt_endpoint(&sf->local, l, sizeof(l));
-			fmt_endpoint(&sf->remote, r, sizeof(r));
-			fmt_bytes(sf->bytes_acked, b1, sizeof(b1));
-			fmt_bytes(sf->bytes_received, b2, sizeof(b2));
-			fmt_rate(sf->delivery_rate, b3, sizeof(b3));
-			if (sf->rtt_us < 1000)
-				snprintf(b4, sizeof(b4), "%u us", sf->rtt_us);
-			else
-				snprintf(b4, sizeof(b4), "%.2f ms", sf->rtt_us / 1000.0);
-			printf("    %s %s -> %s  %s  id %u/%u%s  rtt %s  cwnd %u  retrans %u  "
-			       "acked %s  received %s  rate %s\n",
-			       j + 1 == c->nr_subflows ? "`-" : "|-", l, r, tcp_state(sf->state),
-			       sf->id_loc, sf->id_rem,
-			       sf->flags & (MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM) ?
-			       " backup" : "", b4, sf->cwnd, sf->total_retrans, b1, b2, b3);
-		}
+	fmt_endpoint(&c->local, l, sizeof(l));
+	fmt_endpoint(&c->remote, r, sizeof(r));
+	printf("%s -> %s  %s  token %08x  %s  subflows %u", l, r, tcp_state(c->state),
+	       c->info.token, fell_back(c) ? "FALLBACK" : "MPTCP", c->nr_subflows);
+	if (MU_INFO_HAS(c, subflows_total))
+		printf(" (%u total)", c->info.subflows_total);
+	if (lr.line)
+		printf("  line %d %s", lr.line, lr.source ? lr.source : "");
+	else if (lr.ours)
+		printf("  unlisted");
+	if (one)
+		printf("  ONE PATH");
+	printf("\n");
+	if (MU_INFO_HAS(c, bytes_acked)) {
+		fmt_bytes(c->info.bytes_sent, b1, sizeof(b1));
+		fmt_bytes(c->info.bytes_received, b2, sizeof(b2));
+		fmt_bytes(c->info.bytes_acked, b3, sizeof(b3));
+		fmt_bytes(c->info.bytes_retrans, b4, sizeof(b4));
+		printf("    sent %s, received %s, acked %s, retransmitted %s\n", b1, b2, b3, b4);
 	}
-	printf("%zu MPTCP connection%s in %zu network namespace%s\n", shown, shown == 1 ? "" : "s",
-	       s->nr_mib, s->nr_mib == 1 ? "" : "s");
+	for (j = 0; j < c->nr_subflows; j++) {
+		const struct mu_subflow *sf = &c->subflows[j];
 
-	for (i = 0; i < nr; i++) {
-		size_t n = attachment_rows(&list[i]);
+		fmt_endpoint(&sf->local, l, sizeof(l));
+		fmt_endpoint(&sf->remote, r, sizeof(r));
+		fmt_bytes(sf->bytes_acked, b1, sizeof(b1));
+		fmt_bytes(sf->bytes_received, b2, sizeof(b2));
+		fmt_rate(sf->delivery_rate, b3, sizeof(b3));
+		if (sf->rtt_us < 1000)
+			snprintf(b4, sizeof(b4), "%u us", sf->rtt_us);
+		else
+			snprintf(b4, sizeof(b4), "%.2f ms", sf->rtt_us / 1000.0);
+		printf("    %s %s -> %s  %s  id %u/%u%s  rtt %s  cwnd %u  retrans %u  "
+		       "acked %s  received %s  rate %s\n",
+		       j + 1 == c->nr_subflows ? "`-" : "|-", l, r, tcp_state(sf->state),
+		       sf->id_loc, sf->id_rem,
+		       sf->flags & (MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM) ?
+		       " backup" : "", b4, sf->cwnd, sf->total_retrans, b1, b2, b3);
+	}
+}
 
-		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", list[i].cgroup,
+static void table_end(const struct printer *p, const struct snapshot *s)
+{
+	size_t i, j;
+
+	printf("%zu MPTCP connection%s in %zu network namespace%s\n", p->shown,
+	       p->shown == 1 ? "" : "s", s->nr_mib, s->nr_mib == 1 ? "" : "s");
+	for (i = 0; i < p->nr; i++) {
+		size_t n = attachment_rows(&p->list[i]);
+
+		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", p->list[i].cgroup,
 		       "LINE", "ADDRESS", "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
 		for (j = 0; j < n; j++) {
 			struct policy_row r;
 
-			attachment_row(e, &list[i], j, &r);
+			attachment_row(p->e, &p->list[i], j, &r);
 			printf("  %-6d %-32s %8llu %9llu %7llu %9llu\n", r.line, r.source,
 			       (unsigned long long)r.counters.binds,
 			       (unsigned long long)r.counters.connects,
@@ -207,7 +189,7 @@ void print_table(const struct stats_args *a, const struct snapshot *s, struct en
 		}
 	}
 	for (i = 0; i < s->nr_mib; i++)
-		print_multipath(a, s, &s->mib[i], list, nr);
+		print_multipath(&s->mib[i]);
 	for (i = 0; i < s->nr_mib; i++) {
 		bool any = false;
 
@@ -308,79 +290,65 @@ static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref 
 	jw_object_end(w);
 }
 
-/* Streamed: a json-c tree of 10,000 connections costs more than the dump itself. */
-void print_json(const struct stats_args *a, const struct snapshot *s, struct engine *e,
-		const struct attachment *list, size_t nr)
+static void json_end(struct printer *p, const struct snapshot *s)
 {
-	struct jsonw w;
+	struct jsonw *w = &p->w;
 	size_t i, j;
 
-	jw_init(&w, stdout, opts.pretty);
-	jw_object_start(&w);
-	jw_key(&w, "connections");
-	jw_array_start(&w);
-	for (i = 0; i < s->diag.nr_conns; i++) {
-		const struct mu_conn *c = &s->diag.conns[i];
-		struct line_ref lr = line_of(c, list, nr);
-
-		if (wanted(a, c, lr))
-			conn_json(&w, c, lr, single_path(s, c));
-	}
-	jw_array_end(&w);
-	jw_key(&w, "policy_lines");
-	jw_array_start(&w);
-	for (i = 0; i < nr; i++) {
-		size_t n = attachment_rows(&list[i]);
+	jw_array_end(w);	/* the connections, streamed before */
+	jw_key(w, "policy_lines");
+	jw_array_start(w);
+	for (i = 0; i < p->nr; i++) {
+		size_t n = attachment_rows(&p->list[i]);
 
 		for (j = 0; j < n; j++) {
 			struct policy_row r;
 
-			attachment_row(e, &list[i], j, &r);
-			jw_object_start(&w);
-			jw_key(&w, "cgroup");
-			jw_string(&w, list[i].cgroup);
-			jw_key(&w, "line");
-			jw_int(&w, r.line);
-			jw_key(&w, "source");
-			jw_string(&w, r.source);
-			kv_u64(&w, "binds", r.counters.binds);
-			kv_u64(&w, "connects", r.counters.connects);
-			kv_u64(&w, "mptcp", r.counters.mptcp);
-			kv_u64(&w, "fallback", r.counters.fallback);
-			kv_u64(&w, "escaped", r.counters.escaped);
-			jw_object_end(&w);
+			attachment_row(p->e, &p->list[i], j, &r);
+			jw_object_start(w);
+			jw_key(w, "cgroup");
+			jw_string(w, p->list[i].cgroup);
+			jw_key(w, "line");
+			jw_int(w, r.line);
+			jw_key(w, "source");
+			jw_string(w, r.source);
+			kv_u64(w, "binds", r.counters.binds);
+			kv_u64(w, "connects", r.counters.connects);
+			kv_u64(w, "mptcp", r.counters.mptcp);
+			kv_u64(w, "fallback", r.counters.fallback);
+			kv_u64(w, "escaped", r.counters.escaped);
+			jw_object_end(w);
 		}
 	}
-	jw_array_end(&w);
-	jw_key(&w, "namespaces");
-	jw_array_start(&w);
+	jw_array_end(w);
+	jw_key(w, "namespaces");
+	jw_array_start(w);
 	for (i = 0; i < s->nr_mib; i++) {
 		struct joins_refused jr = joins_refused(&s->mib[i]);
 
-		jw_object_start(&w);
-		kv_u64(&w, "netns", s->mib[i].netns);
-		jw_key(&w, "multipath_offered");
-		jw_bool(&w, s->mib[i].offers_multipath);
-		jw_key(&w, "path_manager");
-		jw_string(&w, s->mib[i].pm_verdict);
-		kv_u64(&w, "single_path_connections",
-		       single_paths(a, s, s->mib[i].netns, list, nr));
-		jw_key(&w, "joins_refused");
-		jw_object_start(&w);
-		kv_u64(&w, "limits", jr.rejected);
-		kv_u64(&w, "no_token", jr.no_token);
-		kv_u64(&w, "hmac", jr.hmac);
-		jw_object_end(&w);
-		jw_key(&w, "mptcp_mib");
-		jw_object_start(&w);
+		jw_object_start(w);
+		kv_u64(w, "netns", s->mib[i].netns);
+		jw_key(w, "multipath_offered");
+		jw_bool(w, s->mib[i].offers_multipath);
+		jw_key(w, "path_manager");
+		jw_string(w, s->mib[i].pm_verdict);
+		kv_u64(w, "single_path_connections", s->mib[i].totals.single_path);
+		jw_key(w, "joins_refused");
+		jw_object_start(w);
+		kv_u64(w, "limits", jr.rejected);
+		kv_u64(w, "no_token", jr.no_token);
+		kv_u64(w, "hmac", jr.hmac);
+		jw_object_end(w);
+		jw_key(w, "mptcp_mib");
+		jw_object_start(w);
 		for (j = 0; j < s->mib[i].nr; j++)
-			kv_u64(&w, s->mib[i].c[j].name, s->mib[i].c[j].value);
-		jw_object_end(&w);
-		jw_object_end(&w);
+			kv_u64(w, s->mib[i].c[j].name, s->mib[i].c[j].value);
+		jw_object_end(w);
+		jw_object_end(w);
 	}
-	jw_array_end(&w);
-	jw_object_end(&w);
-	jw_end(&w);
+	jw_array_end(w);
+	jw_object_end(w);
+	jw_end(w);
 }
 
 /* A label value with \, " and newlines escaped, as the exposition format wants. */
@@ -410,47 +378,31 @@ static void prom_head(const char *name, const char *type, const char *help)
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void print_prometheus(const struct stats_args *a, const struct snapshot *s, struct engine *e,
-		      const struct attachment *list, size_t nr)
+static void prometheus_end(const struct printer *p, const struct snapshot *s)
 {
 	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
-	size_t i, j, k;
+	const struct attachment *list = p->list;
+	size_t i, j, k, nr = p->nr;
 
 	prom_head("mptcp_upgrade_targets", "gauge", "Attached cgroups and programs under run.");
-	printf("mptcp_upgrade_targets %zu\n", a->targets);
+	printf("mptcp_upgrade_targets %zu\n", p->a->targets);
 	prom_head("mptcp_upgrade_connections", "gauge",
 		  "MPTCP connections of the cgroup subtree, by network namespace and fallback.");
-	for (i = 0; i < s->nr_mib; i++) {
-		for (k = 0; k < 2; k++) {
-			unsigned long long n = 0;
-
-			for (j = 0; j < s->diag.nr_conns; j++) {
-				const struct mu_conn *c = &s->diag.conns[j];
-
-				n += c->netns == s->mib[i].netns && fell_back(c) == (bool)k &&
-				     wanted(a, c, line_of(c, list, nr));
-			}
+	for (i = 0; i < s->nr_mib; i++)
+		for (k = 0; k < 2; k++)
 			printf("mptcp_upgrade_connections{netns=\"%lu\",fallback=\"%s\"} %llu\n",
-			       s->mib[i].netns, k ? "true" : "false", n);
-		}
-	}
+			       s->mib[i].netns, k ? "true" : "false", s->mib[i].totals.conns[k]);
 	prom_head("mptcp_upgrade_subflows", "gauge",
 		  "Subflows of those connections, by network namespace.");
-	for (i = 0; i < s->nr_mib; i++) {
-		unsigned long long n = 0;
-
-		for (j = 0; j < s->diag.nr_conns; j++)
-			if (s->diag.conns[j].netns == s->mib[i].netns &&
-			    wanted(a, &s->diag.conns[j], line_of(&s->diag.conns[j], list, nr)))
-				n += s->diag.conns[j].nr_subflows;
-		printf("mptcp_upgrade_subflows{netns=\"%lu\"} %llu\n", s->mib[i].netns, n);
-	}
+	for (i = 0; i < s->nr_mib; i++)
+		printf("mptcp_upgrade_subflows{netns=\"%lu\"} %llu\n", s->mib[i].netns,
+		       s->mib[i].totals.subflows);
 	prom_head("mptcp_upgrade_single_path_connections", "gauge",
 		  "Established connections with one subflow although this side's path manager "
 		  "offers more.");
 	for (i = 0; i < s->nr_mib; i++)
-		printf("mptcp_upgrade_single_path_connections{netns=\"%lu\"} %zu\n",
-		       s->mib[i].netns, single_paths(a, s, s->mib[i].netns, list, nr));
+		printf("mptcp_upgrade_single_path_connections{netns=\"%lu\"} %llu\n",
+		       s->mib[i].netns, s->mib[i].totals.single_path);
 	prom_head("mptcp_upgrade_joins_refused_total", "counter",
 		  "MP_JOIN requests this namespace refused, by reason (kernel MIB counters).");
 	for (i = 0; i < s->nr_mib; i++) {
@@ -464,23 +416,10 @@ void print_prometheus(const struct stats_args *a, const struct snapshot *s, stru
 	}
 	prom_head("mptcp_upgrade_connection_bytes", "gauge",
 		  "Bytes of the open connections (Linux 6.5 and later), by direction.");
-	for (i = 0; i < s->nr_mib; i++) {
-		for (k = 0; k < 4; k++) {
-			unsigned long long n = 0;
-
-			for (j = 0; j < s->diag.nr_conns; j++) {
-				const struct mu_conn *c = &s->diag.conns[j];
-				const __u64 v[] = { c->info.bytes_sent, c->info.bytes_received,
-						    c->info.bytes_acked, c->info.bytes_retrans };
-
-				if (c->netns == s->mib[i].netns && MU_INFO_HAS(c, bytes_acked) &&
-				    wanted(a, c, line_of(c, list, nr)))
-					n += v[k];
-			}
+	for (i = 0; i < s->nr_mib; i++)
+		for (k = 0; k < 4; k++)
 			printf("mptcp_upgrade_connection_bytes{netns=\"%lu\",direction=\"%s\"} "
-			       "%llu\n", s->mib[i].netns, dirs[k], n);
-		}
-	}
+			       "%llu\n", s->mib[i].netns, dirs[k], s->mib[i].totals.bytes[k]);
 	if (nr) {
 		static const char *const events[] = { "bind", "connect", "mptcp", "fallback",
 						      "escaped" };
@@ -496,7 +435,7 @@ void print_prometheus(const struct stats_args *a, const struct snapshot *s, stru
 				struct policy_row r;
 				__u64 vals[5];
 
-				attachment_row(e, &list[i], j, &r);
+				attachment_row(p->e, &list[i], j, &r);
 				vals[0] = r.counters.binds;
 				vals[1] = r.counters.connects;
 				vals[2] = r.counters.mptcp;
@@ -520,7 +459,7 @@ void print_prometheus(const struct stats_args *a, const struct snapshot *s, stru
 			  "refuses: carried to the subflows by the bridge, refused (nothing can "
 			  "carry them), or refused by a subflow. Options never set are absent.");
 		for (i = 0; i < nr; i++) {
-			if (sockopt_counters_sum(e->map_fd[EM_SOCKOPT_COUNTERS], list[i].id, c))
+			if (sockopt_counters_sum(p->e->map_fd[EM_SOCKOPT_COUNTERS], list[i].id, c))
 				continue;
 			for (j = 0; j < MU_SOPT_MAX; j++) {
 				__u64 vals[3] = { c[j].carried, c[j].refused, c[j].apply_failed };
@@ -545,3 +484,58 @@ void print_prometheus(const struct stats_args *a, const struct snapshot *s, stru
 			       s->mib[i].netns, s->mib[i].c[j].name, s->mib[i].c[j].value);
 }
 
+
+/* The JSON document is opened by the first thing written, so that a snapshot that fails first writes nothing. */
+static void start(struct printer *p)
+{
+	if (p->started)
+		return;
+	p->started = true;
+	if (opts.json) {
+		jw_init(&p->w, stdout, opts.pretty);
+		jw_object_start(&p->w);
+		jw_key(&p->w, "connections");
+		jw_array_start(&p->w);
+	}
+}
+
+int print_conn(const struct mu_conn *c, struct ns_mib *ns, void *printer)
+{
+	struct printer *p = printer;
+	struct line_ref lr = line_of(c, p->list, p->nr);
+	struct ns_totals *t = &ns->totals;
+	bool one;
+
+	if (!wanted(p->a, c, lr))
+		return 0;
+	one = single_path(ns, c);
+	p->shown++;
+	t->conns[fell_back(c)]++;
+	t->subflows += c->nr_subflows;
+	t->single_path += one;
+	if (MU_INFO_HAS(c, bytes_acked)) {
+		t->bytes[0] += c->info.bytes_sent;
+		t->bytes[1] += c->info.bytes_received;
+		t->bytes[2] += c->info.bytes_acked;
+		t->bytes[3] += c->info.bytes_retrans;
+	}
+	if (p->a->prometheus)
+		return 0;	/* totals only */
+	start(p);
+	if (opts.json)
+		conn_json(&p->w, c, lr, one);
+	else
+		conn_table(c, lr, one);
+	return 0;
+}
+
+void print_end(struct printer *p, const struct snapshot *s)
+{
+	start(p);
+	if (opts.json)
+		json_end(p, s);
+	else if (p->a->prometheus)
+		prometheus_end(p, s);
+	else
+		table_end(p, s);
+}
