@@ -11,6 +11,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/.output/selftests
 lines=${BENCH_LINES:-10000}
 runs=${BENCH_RUNS:-21}
+# shellcheck source=selftests/benchlib.sh
+. "$top/selftests/benchlib.sh"
 
 "$out/bench_policy" "$lines" "$runs"
 
@@ -23,13 +25,10 @@ done >"$tmp/bench.policy"
 
 # median_ms CMD...: median wall time of RUNS runs, in milliseconds.
 median_ms() {
-	local t0 t1 i
+	local i
 	for ((i = 0; i < runs; i++)); do
-		t0=$(date +%s%N)
-		"$@" >/dev/null
-		t1=$(date +%s%N)
-		echo $(((t1 - t0) / 1000))
-	done | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] / 1000 }'
+		wall_us "$@" || return 1
+	done | median_of | awk '{ printf "%.3f", $1 / 1000 }'
 }
 
 cli=$(median_ms "$top/mptcp-upgrade" policy "$tmp/bench.policy")

@@ -45,10 +45,8 @@ die() { echo "bench_run: $*" >&2; exit 1; }
 printf 'mptcp4@127.0.0.1:7000\n' >"$tmp/listed.policy"
 printf 'server elsewhere mptcp4@192.0.2.1:9\n' >"$tmp/unlisted.policy"
 
-declare -A samples
-sample() { samples[$1]+="$2 "; }
-median() { tr ' ' '\n' <<<"${samples[$1]}" | grep . | sort -n | awk '{ v[NR] = $1 }
-	END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=selftests/benchlib.sh
+. "$top/selftests/benchlib.sh"
 ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { printf "%.2fx", a / b }'; }
 
 # connect_sample NAME WANT_PROTO CMD...: one timed loop; the protocols it saw must be WANT.
@@ -99,13 +97,6 @@ pids+=($!)
 runs_up() { [ "$("$bin" status --json 2>/dev/null | jq '.runs | length')" -ge 1 ]; }
 for ((i = 0; i < 100; i++)); do runs_up && break; sleep 0.1; done
 runs_up || die "the run supervisor did not register"
-wall_us() {
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1 || die "$* failed"
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000))
-}
 for ((r = 1; r <= rounds * 3; r++)); do
 	v=$(wall_us "$bin" reload) || exit 1
 	sample reload2 "$v"

@@ -43,7 +43,9 @@ gen_policy 10000 >"$tmp/p10k.policy"
 gen_policy 65536 >"$tmp/p64k.policy"
 gen_policy 2 >"$tmp/p2.policy"
 
-declare -A samples progcnt progtime
+# shellcheck source=selftests/benchlib.sh
+. "$top/selftests/benchlib.sh"
+declare -A progcnt progtime
 # 1 during the profiling round: its samples are not part of the medians.
 profiling=0
 sample() { [ "$profiling" = 1 ] || samples[$1]+="$2 "; }
@@ -84,17 +86,6 @@ progs() {
 		out+=,
 	done
 	echo "${out%,}"
-}
-median() { tr ' ' '\n' <<<"${samples[$1]}" | grep . | sort -n | awk '{ v[NR] = $1 }
-	END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-# wall_us CMD...: microseconds CMD took; a failure ends the benchmark.
-wall_us() {
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >/dev/null || { echo "bench: $* failed" >&2; exit 1; }
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000))
 }
 
 one_round() {
