@@ -21,6 +21,8 @@ pids=()
 . "$top/selftests/twopath.sh"
 # shellcheck source=selftests/lib.sh
 . "$top/selftests/lib.sh"
+# shellcheck source=selftests/benchlib.sh
+. "$top/selftests/benchlib.sh"
 
 cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 if [ "$(id -u)" -ne 0 ] || [ -z "$cg2" ] || [ ! -x /usr/bin/time ]; then
@@ -102,9 +104,8 @@ for ((r = 0; r < rounds; r++)); do
 done
 got=$(jq '.connections | length' "$tmp/stats.out")
 subs=$(jq '[.connections[].subflows] | add' "$tmp/stats.out")
-med() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-st=$(cut -d' ' -f1 "$tmp/stats.times" | med) sm=$(cut -d' ' -f2 "$tmp/stats.times" | med)
-ss_t=$(cut -d' ' -f1 "$tmp/ss.times" | med) ss_m=$(cut -d' ' -f2 "$tmp/ss.times" | med)
+st=$(cut -d' ' -f1 "$tmp/stats.times" | median_of) sm=$(cut -d' ' -f2 "$tmp/stats.times" | median_of)
+ss_t=$(cut -d' ' -f1 "$tmp/ss.times" | median_of) ss_m=$(cut -d' ' -f2 "$tmp/ss.times" | median_of)
 echo "stats vs ss on $conns MPTCP connections ($got found, $subs subflows), medians of $rounds:"
 printf '  mptcp-upgrade stats --json   %6.2f s  %7d KiB peak\n' "$st" "$sm"
 printf '  ss -tinM                     %6.2f s  %7d KiB peak\n' "$ss_t" "$ss_m"
@@ -113,4 +114,11 @@ awk -v a="$st" -v b="$ss_t" -v c="$sm" -v d="$ss_m" 'BEGIN {
 awk -v m="$sm" -v e="$(cat "$tmp/empty")" -v n="$conns" -v sf="$subs" 'BEGIN {
 	printf "  stats: %d KiB with no connection, %.0f bytes per connection (%.1f subflows each)\n",
 		e, (m - e) * 1024 / n, sf / n }'
-[ "$got" = "$conns" ] || { echo "bench_stats: stats found $got of $conns connections"; exit 1; }
+# A connection whose token the kernel could not register (a bucket of its token
+# table full: MPFallbackTokenInit, some hundreds at 50,000 here, where client
+# and server share one table) falls back at once and is in no MPTCP dump, ss's
+# included, as sock_diag walks that table. Every other one must be found.
+lost=$(mib MPTcpExtMPFallbackTokenInit)
+[ "$lost" -gt 0 ] && echo "  $lost connections fell back at token set-up: no MPTCP dump lists them"
+[ "$got" = $((conns - lost)) ] ||
+	{ echo "bench_stats: stats found $got of $((conns - lost)) connections"; exit 1; }
