@@ -468,6 +468,21 @@ run reload --cgroup /mu-test/att
 [ "$(att_json /mu-test/att .loaded_from)" = "$p1" ] && [ "$(proto_in att 4)" = proto=262 ] &&
 	ok "a plain reload reads the attachment's own file again" ||
 	not_ok "a plain reload reads the attachment's own file again" "$("$bin" status)"
+# Commands that show no policy line read the state file cut before its last
+# key, ,"entries": - which a policy's path may spell too (json-c escapes its
+# quotes). A plain reload takes the path from that cut file.
+odd="$tmp/odd,\"entries\":[1]}.policy"
+cp "$tmp/p6.policy" "$odd"
+run attach --cgroup /mu-test/sib --policy "$odd"
+expect "attach with a policy path that spells the state file's last key" 0
+run reload --cgroup /mu-test/sib
+[ "$rc" = 0 ] && [ "$(att_json /mu-test/sib .loaded_from)" = "$(realpath "$odd")" ] &&
+	[ "$(att_json /mu-test/sib '.entries | length')" -gt 0 ] &&
+	ok "a plain reload finds that path again; status still shows the lines" ||
+	not_ok "a plain reload finds a path that spells the state file's last key" "$out" \
+		"$("$bin" status --json)"
+run detach --cgroup /mu-test/sib
+expect "detach it" 0
 
 run attach --cgroup /mu-test/sib --policy "$tmp/p6.policy"
 expect "attach a second cgroup" 0
