@@ -144,22 +144,34 @@ struct {
 } attach_gen SEC(".maps");
 
 /*
- * The task's own cgroup id -> which attached cgroup covers it (0: none), as of
- * one attach_gen. Every socket() on the machine asks: a hit answers with one
- * lookup where the walk below takes one per level of the cgroup's depth. LRU:
- * a cgroup evicted or removed is walked again the next time, nothing more.
+ * Which attachment covers a task of a cgroup, kept in the cgroup itself
+ * (cgroup-local storage: one pointer chase from the task, no hashing, gone
+ * with the cgroup): one word, written and read whole, so that two threads of
+ * the cgroup storing verdicts of two generations at once leave one of them,
+ * never a mix. Upper half: the attach_gen it was taken in, folded into 1 to
+ * 2^32 - 1 (storage just created holds 0: no verdict); lower half: the
+ * attachment's slot + 1, or 0 for none.
  */
-struct cgroup_verdict {
-	__u64 gen;
-	__u64 attached;
-};
-
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MU_MAX_CGROUP_VERDICTS);
-	__type(key, __u64);
-	__type(value, struct cgroup_verdict);
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
 } cgroup_verdicts SEC(".maps");
+
+/*
+ * Attachment slot -> the cgroup id it was last found at by a walk: a verdict
+ * names a slot, attached_cgroups is keyed by cgroup id. Written by the walks
+ * only; a slot reused by another cgroup is caught by checking the attachment
+ * found there against the slot (and a verdict of that slot is from an older
+ * generation by then anyway).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MU_MAX_ATTACHMENTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} slot_cgroups SEC(".maps");
 
 /*
  * The attachment that covers the calling task: the deepest attached cgroup on
@@ -185,12 +197,13 @@ static __always_inline const struct mu_attachment *walk_ancestors(__u64 *cgroup_
 	return found;
 }
 
+/* For the socket-creation hook, where the task's cgroup can be reached. */
 static __always_inline const struct mu_attachment *current_attachment(__u64 *cgroup_id)
 {
-	struct cgroup_verdict *v, fresh = {};
+	struct task_struct *task = bpf_get_current_task_btf();
 	const struct mu_attachment *att;
-	__u32 zero = 0;
-	__u64 *genp, self;
+	__u64 *genp, *verdict, *slot_cgid, word, gen;
+	__u32 zero = 0, slot;
 
 	/*
 	 * The generation before the walk: a walk that raced with an attach or a
@@ -199,21 +212,37 @@ static __always_inline const struct mu_attachment *current_attachment(__u64 *cgr
 	genp = bpf_map_lookup_elem(&attach_gen, &zero);
 	if (!genp)
 		return walk_ancestors(cgroup_id);
-	fresh.gen = *(volatile __u64 *)genp;
-	self = bpf_get_current_cgroup_id();
-	v = bpf_map_lookup_elem(&cgroup_verdicts, &self);
-	if (v && v->gen == fresh.gen) {
-		if (!v->attached)
+	gen = *(volatile __u64 *)genp % 0xffffffff + 1;	/* 1 to 2^32 - 1: 0 is no verdict */
+	verdict = bpf_cgrp_storage_get(&cgroup_verdicts, task->cgroups->dfl_cgrp, 0,
+				       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!verdict)
+		return walk_ancestors(cgroup_id);
+	word = *(volatile __u64 *)verdict;
+	if (word >> 32 == gen) {
+		slot = (__u32)word;
+		if (!slot)
 			return NULL;
-		att = bpf_map_lookup_elem(&attached_cgroups, &v->attached);
-		if (att) {
-			*cgroup_id = v->attached;
-			return att;
+		slot--;
+		slot_cgid = bpf_map_lookup_elem(&slot_cgroups, &slot);
+		if (slot_cgid) {
+			*cgroup_id = *slot_cgid;
+			att = bpf_map_lookup_elem(&attached_cgroups, cgroup_id);
+			if (att && att->id == slot)
+				return att;
 		}
 	}
 	att = walk_ancestors(cgroup_id);
-	fresh.attached = att ? *cgroup_id : 0;
-	bpf_map_update_elem(&cgroup_verdicts, &self, &fresh, BPF_ANY);
+	slot = 0;
+	if (att && att->id < MU_MAX_ATTACHMENTS) {
+		slot = att->id;
+		slot_cgid = bpf_map_lookup_elem(&slot_cgroups, &slot);
+		if (slot_cgid)
+			*slot_cgid = *cgroup_id;
+		slot = att->id + 1;
+	} else if (att) {
+		return att;	/* a slot no verdict can name: walked every time */
+	}
+	*(volatile __u64 *)verdict = gen << 32 | slot;
 	return att;
 }
 
@@ -461,7 +490,8 @@ static __always_inline void count_escaped(struct bpf_sock_addr *ctx, __u8 role, 
 	__u64 cgroup_id = 0, cookie;
 	__u32 *info, entry;
 
-	att = current_attachment(&cgroup_id);
+	/* Rare (a TCP socket in an attached cgroup), and no task to reach a cgroup from here. */
+	att = walk_ancestors(&cgroup_id);
 	if (!att || !(att->families & (family == AF_INET ? MU_FAMILY_INET : MU_FAMILY_INET6)))
 		return;
 	cookie = bpf_get_netns_cookie(ctx);

@@ -18,7 +18,7 @@
  * ABI refuses to use them (and 'detach --all' removes them) instead of running
  * new userspace against old maps. Bump it with any change to this file.
  */
-#define MU_ENGINE_ABI		4
+#define MU_ENGINE_ABI		5
 
 /* Cgroups that can be attached at the same time, each with its own policy. */
 #define MU_MAX_ATTACHMENTS	64
@@ -36,8 +36,6 @@
  * harmless unless that thread is between update_socket_protocol and sock_create.
  */
 #define MU_MAX_PENDING_NOTES	16384
-/* Cgroups whose attachment verdict socket() remembers (LRU: more are walked again). */
-#define MU_MAX_CGROUP_VERDICTS	16384
 /* Network namespaces the loader may prepare (netns_info). */
 #define MU_MAX_NETNS		4096
 

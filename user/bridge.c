@@ -339,7 +339,8 @@ struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t er
 						prog == b->skel->progs.mu_sockops);
 	bpf_map__set_max_entries(b->skel->maps.upgrade_notes, 1);
 	bpf_map__set_max_entries(b->skel->maps.netns_info, 1);
-	bpf_map__set_max_entries(b->skel->maps.cgroup_verdicts, 1);
+	/* Cgroup-local storage (6.2+): not on Debian 12's 6.1, and only stage 1 uses it. */
+	bpf_map__set_autocreate(b->skel->maps.cgroup_verdicts, false);
 	b->skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	if (upgrade_bpf__load(b->skel)) {
 		snprintf(err, err_size, "can't load the socket-option bridge: %s", strerror(errno));

@@ -46,6 +46,7 @@ const char *const engine_map_names[EM_MAX] = {
 	[EM_SOCKOPT_COUNTERS] = "sockopt_counters",
 	[EM_ATTACH_GEN] = "attach_gen",
 	[EM_CGROUP_VERDICTS] = "cgroup_verdicts",
+	[EM_SLOT_CGROUPS] = "slot_cgroups",
 };
 
 const struct engine_prog_desc engine_progs[EP_MAX] = {

@@ -24,7 +24,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	"$bin" detach --all >/dev/null 2>&1
-	for cg in "$cgroot/att/child" "$cgroot/att" "$cgroot/sib" "$cgroot"; do
+	for cg in "$cgroot/att/child" "$cgroot/att" "$cgroot/sib" "$cgroot/third" "$cgroot"; do
 		rmdir "$cg" 2>/dev/null
 	done
 	rm -rf "$tmp"
@@ -428,7 +428,24 @@ got=$(proto_in att 4)
 	ok "an attach killed before socket() was told is told by the next command" ||
 	not_ok "an attach killed before socket() was told is told by the next command" \
 		"$before, exit $krc, $got"
+# A verdict names the attachment's slot; a slot freed by a detach and taken by
+# another cgroup must not lend that cgroup's policy to the first one.
+run detach --cgroup /mu-test/att
+mkdir -p "$cgroot/third"
+run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
+slot=$("$bin" status --json | jq '.attachments[] | select(.cgroup == "/mu-test/att") | .id')
+first=$(proto_in att 4)
+run detach --cgroup /mu-test/att
+run attach --cgroup /mu-test/third --policy "$tmp/p1.policy"
+reused=$("$bin" status --json | jq '.attachments[] | select(.cgroup == "/mu-test/third") | .id')
+third=$(proto_in third 4)
+again=$(proto_in att 4)
+[ "$slot" = "$reused" ] && [ "$first $third $again" = "proto=262 proto=262 proto=6" ] &&
+	ok "a slot taken over by another cgroup: each cgroup gets its own verdict" ||
+	not_ok "a slot taken over by another cgroup" "slot $slot then $reused" \
+		"$first $third $again"
 run detach --all
+rmdir "$cgroot/third"
 
 # ---- several cgroups, concurrent invocations ------------------------------------
 
