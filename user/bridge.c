@@ -299,10 +299,23 @@ int run_bridge_cgroup(__u64 *id)
 	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+void bridge_only(struct upgrade_bpf *skel)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == skel->progs.mu_setsockopt ||
+						prog == skel->progs.mu_getsockopt ||
+						prog == skel->progs.mu_sockops);
+	bpf_map__set_max_entries(skel->maps.upgrade_notes, 1);
+	bpf_map__set_max_entries(skel->maps.netns_info, 1);
+	/* Cgroup-local storage (6.2+): not on Debian 12's 6.1, and only stage 1 reads it. */
+	bpf_map__set_autocreate(skel->maps.cgroup_verdicts, false);
+}
+
 struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t err_size)
 {
 	struct run_bridge *b = calloc(1, sizeof(*b));
-	struct bpf_program *prog;
 	struct mu_attachment att = { 0 };
 	__u32 zero = 0;
 	int i;
@@ -332,15 +345,7 @@ struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t er
 		snprintf(err, err_size, "can't open the BPF object: %s", strerror(errno));
 		goto fail;
 	}
-	/* Only the bridge: no trampoline, no stage 1 to 3. */
-	bpf_object__for_each_program(prog, b->skel->obj)
-		bpf_program__set_autoload(prog, prog == b->skel->progs.mu_setsockopt ||
-						prog == b->skel->progs.mu_getsockopt ||
-						prog == b->skel->progs.mu_sockops);
-	bpf_map__set_max_entries(b->skel->maps.upgrade_notes, 1);
-	bpf_map__set_max_entries(b->skel->maps.netns_info, 1);
-	/* Cgroup-local storage (6.2+): not on Debian 12's 6.1, and only stage 1 uses it. */
-	bpf_map__set_autocreate(b->skel->maps.cgroup_verdicts, false);
+	bridge_only(b->skel);
 	b->skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	if (upgrade_bpf__load(b->skel)) {
 		snprintf(err, err_size, "can't load the socket-option bridge: %s", strerror(errno));

@@ -32,6 +32,14 @@ struct json_object;
 /* The names of @mask's options as a JSON array. */
 struct json_object *sockopt_mask_json(__u32 mask);
 
+struct upgrade_bpf;
+/*
+ * Of the engine's object, only what the bridge needs: its three programs and
+ * no map that only stages 1 to 3 use (so that it loads from Linux 5.9 on, as
+ * run does, and check says whether it would).
+ */
+void bridge_only(struct upgrade_bpf *skel);
+
 struct run_bridge;
 
 /*

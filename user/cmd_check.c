@@ -471,15 +471,11 @@ static void check_run_engine(void)
 static int load_bridge(void)
 {
 	struct upgrade_bpf *skel = upgrade_bpf__open();
-	struct bpf_program *prog;
 	int err;
 
 	if (!skel)
 		return -errno;
-	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog == skel->progs.mu_setsockopt ||
-						prog == skel->progs.mu_getsockopt ||
-						prog == skel->progs.mu_sockops);
+	bridge_only(skel);
 	err = upgrade_bpf__load(skel);
 	upgrade_bpf__destroy(skel);
 	return err;
