@@ -39,14 +39,6 @@ static const char *tcp_state(__u8 s)
 	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
-static void fmt_endpoint(const struct mu_endpoint *ep, char *out, size_t size)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	inet_ntop(ep->family, ep->addr, ip, sizeof(ip));
-	snprintf(out, size, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, ep->port);
-}
-
 static void fmt_bytes(unsigned long long b, char *out, size_t size)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -125,8 +117,8 @@ static void conn_table(const struct mu_conn *c, struct line_ref lr, bool one)
 	char l[64], r[64], b1[32], b2[32], b3[32], b4[32];
 	size_t j;
 
-	fmt_endpoint(&c->local, l, sizeof(l));
-	fmt_endpoint(&c->remote, r, sizeof(r));
+	endpoint_str(&c->local, l, sizeof(l));
+	endpoint_str(&c->remote, r, sizeof(r));
 	printf("%s -> %s  %s  token %08x  %s  subflows %u", l, r, tcp_state(c->state),
 	       c->info.token, fell_back(c) ? "FALLBACK" : "MPTCP", c->nr_subflows);
 	if (MU_INFO_HAS(c, subflows_total))
@@ -148,8 +140,8 @@ static void conn_table(const struct mu_conn *c, struct line_ref lr, bool one)
 	for (j = 0; j < c->nr_subflows; j++) {
 		const struct mu_subflow *sf = &c->subflows[j];
 
-		fmt_endpoint(&sf->local, l, sizeof(l));
-		fmt_endpoint(&sf->remote, r, sizeof(r));
+		endpoint_str(&sf->local, l, sizeof(l));
+		endpoint_str(&sf->remote, r, sizeof(r));
 		fmt_bytes(sf->bytes_acked, b1, sizeof(b1));
 		fmt_bytes(sf->bytes_received, b2, sizeof(b2));
 		fmt_rate(sf->delivery_rate, b3, sizeof(b3));
