@@ -35,14 +35,16 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
 	      user/cgroup.c user/engine.c \
 	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c \
-	      user/cmd_run.c user/run_supervisor.c user/run_registry.c \
+	      user/cmd_run.c user/run_loop.c user/run_proc.c user/run_swap.c \
+	      user/run_options.c user/run_epoll.c user/run_registry.c \
 	      user/netns.c user/diag.c user/proc_tree.c user/pm.c user/bridge.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/run_probe \
-	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock
+	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock \
+	      $(OUTPUT)/selftests/run_edges
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
 
 ifeq ($(V),1)
@@ -82,7 +84,7 @@ demo: $(APP) $(OUTPUT)/selftests/mu_sock
 
 $(APP): $(LIB_OBJS) $(CMD_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
 
 # Every build step waits for the output directories, and they wait for `deps`
 # when it was asked for, so that `make -j deps check` installs before it builds.
@@ -123,7 +125,8 @@ $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
 
-$(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock $(OUTPUT)/selftests/run_probe: %: %.o
+$(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock $(OUTPUT)/selftests/run_probe \
+$(OUTPUT)/selftests/run_edges: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lpthread -o $@
 
@@ -188,7 +191,8 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		$(SAN_BINS) \
 		selftests/test_cli.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
-		selftests/test_stats.sh selftests/test_run.sh selftests/test_multipath.sh \
+		selftests/test_stats.sh selftests/test_run.sh selftests/test_run_edges.sh \
+		selftests/test_multipath.sh \
 		selftests/test_install.sh \
 		selftests/test_vm.sh \
 		selftests/test_vm_strict.sh \

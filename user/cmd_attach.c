@@ -466,8 +466,50 @@ static int reload_targets(struct attachment *list, size_t nr, const struct attac
 }
 
 /*
+ * Wait until supervisor @r has handled a SIGHUP sent after its registry said
+ * @r->reload_seq (it parses and resolves off its notification path, which can
+ * take as long as a resolver's timeout): 0 applied, -1 failed or no answer,
+ * with the error printed.
+ */
+#define RUN_RELOAD_WAIT_MS	30000
+
+static int wait_run_reload(const struct run_entry *r)
+{
+	int waited;
+
+	for (waited = 0; waited <= RUN_RELOAD_WAIT_MS; waited += 20) {
+		struct run_entry *runs = NULL;
+		size_t nruns = 0, i;
+		int ret = 1;
+
+		run_registry_list(&runs, &nruns);
+		for (i = 0; i < nruns; i++)
+			if (runs[i].supervisor == r->supervisor)
+				break;
+		if (i == nruns) {
+			p_err("the run supervisor %d is gone", (int)r->supervisor);
+			ret = -1;
+		} else if (runs[i].reload_seq != r->reload_seq && runs[i].reload_error[0]) {
+			p_err("the run supervisor %d kept its policy: %s", (int)r->supervisor,
+			      runs[i].reload_error);
+			ret = -1;
+		} else if (runs[i].reload_seq != r->reload_seq) {
+			ret = 0;
+		}
+		run_registry_free(runs, nruns);
+		if (ret <= 0)
+			return ret;
+		usleep(20000);
+	}
+	p_err("the run supervisor %d did not apply the policy within %d s (a slow resolver?): "
+	      "see its log", (int)r->supervisor, RUN_RELOAD_WAIT_MS / 1000);
+	return -1;
+}
+
+/*
  * Each running supervisor of the run engine: its policy file checked here
- * (errors say where, and that supervisor keeps its policy), then SIGHUP.
+ * (errors say where, and that supervisor keeps its policy), then SIGHUP, and
+ * "reloaded" once the supervisor says it applied it.
  */
 static int reload_runs(const struct run_entry *runs, size_t n)
 {
@@ -484,6 +526,8 @@ static int reload_runs(const struct run_entry *runs, size_t n)
 		if (kill(runs[i].supervisor, SIGHUP)) {
 			p_err("can't signal the run supervisor %d: %s", (int)runs[i].supervisor,
 			      strerror(errno));
+			ret = 1;
+		} else if (wait_run_reload(&runs[i])) {
 			ret = 1;
 		} else {
 			snprintf(name, sizeof(name), "run[%d] (program %d)", (int)runs[i].supervisor,

@@ -10,11 +10,13 @@
  * The original process execs COMMAND (it keeps its PID, for systemd and PID
  * files); the supervisor is the forked child.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/net.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -26,9 +28,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge.h"
@@ -50,9 +55,19 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP	(1UL << 0)
 #endif
 
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN	0x20000000
+#endif
+#define MU_FILTER_FLAG_WAIT_KILLABLE_RECV	(1UL << 5)
+
 #if defined(__x86_64__)
 #define MU_AUDIT_ARCH	AUDIT_ARCH_X86_64
 #define MU_X32_BIT	0x40000000U
+#define MU_I386_SOCKETCALL	102
+#define MU_I386_EPOLL_CREATE	254
+#define MU_I386_EPOLL_CREATE1	329
+#define MU_I386_BIND		361
+#define MU_I386_CONNECT		362
 #else
 #error "the run engine's seccomp filter knows x86_64 only"
 #endif
@@ -78,37 +93,138 @@ void help_run(FILE *out)
 }
 
 /*
- * bind() and connect() whose address length is that of sockaddr_in or
- * sockaddr_in6 go to the supervisor; everything else (other calls, AF_UNIX
- * and netlink addresses, 32-bit and x32 calls) runs untouched.
+ * The filter, classic BPF, written with labels: what goes to the supervisor.
+ *  - bind() and connect() whose address length could hold an IP address
+ *    (16 to 128 bytes, sizeof(struct sockaddr_in) to sizeof(struct
+ *    sockaddr_storage), except AF_UNIX's 110): netlink, AF_UNIX and other small
+ *    addresses run untouched; x32 calls too (the x32 bit is masked);
+ *  - sendto() and sendmsg() with MSG_FASTOPEN (TCP Fast Open's implicit
+ *    connect);
+ *  - epoll_create() and epoll_create1(), so that the supervisor knows every
+ *    epoll instance exactly (run_epoll.c);
+ *  - the same from i386 calls (int 0x80): bind, connect, socketcall's BIND
+ *    and CONNECT, epoll_create*.
  */
-static int install_filter(void)
-{
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MU_AUDIT_ARCH, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, MU_X32_BIT, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bind, 1, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 0, 3),
-		/* addrlen, the low half of args[2] (little endian) */
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sizeof(struct sockaddr_in), 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sizeof(struct sockaddr_in6), 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	};
-	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+enum { L_X86_64, L_I386, L_ADDR, L_SENDTO, L_SENDMSG, L_SOCKETCALL, L_ALLOW, L_NOTIFY, L_MAX };
 
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-		       &prog);
+struct filter_asm {
+	struct sock_filter code[64];
+	int n, label[L_MAX];
+	struct { int at, jt, jf; } fix[64];
+	int nfix;
+};
+
+static void fa_stmt(struct filter_asm *f, __u16 code, __u32 k)
+{
+	f->code[f->n++] = (struct sock_filter)BPF_STMT(code, k);
 }
 
-static int send_fd(int sock, int fd)
+/* A conditional jump to label @jt when true, @jf when false (-1: the next instruction). */
+static void fa_jump(struct filter_asm *f, __u16 code, __u32 k, int jt, int jf)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = {}, byte = 'L';
+	f->fix[f->nfix++] = (typeof(f->fix[0])){ f->n, jt, jf };
+	f->code[f->n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | code | BPF_K, k, 0, 0);
+}
+
+static void fa_label(struct filter_asm *f, int l)
+{
+	f->label[l] = f->n;
+}
+
+static void fa_link(struct filter_asm *f)
+{
+	int i;
+
+	for (i = 0; i < f->nfix; i++) {
+		int at = f->fix[i].at;
+
+		if (f->fix[i].jt >= 0)
+			f->code[at].jt = f->label[f->fix[i].jt] - at - 1;
+		if (f->fix[i].jf >= 0)
+			f->code[at].jf = f->label[f->fix[i].jf] - at - 1;
+	}
+}
+
+#define ARG_LO(i) offsetof(struct seccomp_data, args[i])
+
+static void build_filter(struct filter_asm *f)
+{
+	memset(f, 0, sizeof(*f));
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	fa_jump(f, BPF_JEQ, MU_AUDIT_ARCH, L_X86_64, -1);
+	fa_jump(f, BPF_JEQ, AUDIT_ARCH_I386, L_I386, L_ALLOW);
+
+	fa_label(f, L_X86_64);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	fa_stmt(f, BPF_ALU | BPF_AND | BPF_K, ~MU_X32_BIT);
+	fa_jump(f, BPF_JEQ, __NR_bind, L_ADDR, -1);
+	fa_jump(f, BPF_JEQ, __NR_connect, L_ADDR, -1);
+	fa_jump(f, BPF_JEQ, __NR_epoll_create, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_epoll_create1, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_sendto, L_SENDTO, -1);
+	fa_jump(f, BPF_JEQ, __NR_sendmsg, L_SENDMSG, L_ALLOW);
+
+	fa_label(f, L_I386);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	fa_jump(f, BPF_JEQ, MU_I386_BIND, L_ADDR, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_CONNECT, L_ADDR, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_EPOLL_CREATE, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_EPOLL_CREATE1, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_SOCKETCALL, L_SOCKETCALL, L_ALLOW);
+	fa_label(f, L_SOCKETCALL);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
+	fa_jump(f, BPF_JEQ, SYS_BIND, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, SYS_CONNECT, L_NOTIFY, L_ALLOW);
+
+	/* addrlen, the low half of args[2] (little endian) */
+	fa_label(f, L_ADDR);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(2));
+	fa_jump(f, BPF_JGE, sizeof(struct sockaddr_in), -1, L_ALLOW);
+	fa_jump(f, BPF_JGT, sizeof(struct sockaddr_storage), L_ALLOW, -1);
+	fa_jump(f, BPF_JEQ, sizeof(struct sockaddr_un), L_ALLOW, L_NOTIFY);
+
+	fa_label(f, L_SENDTO);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(3));
+	fa_jump(f, BPF_JSET, MSG_FASTOPEN, L_NOTIFY, L_ALLOW);
+	fa_label(f, L_SENDMSG);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(2));
+	fa_jump(f, BPF_JSET, MSG_FASTOPEN, L_NOTIFY, L_ALLOW);
+
+	fa_label(f, L_ALLOW);
+	fa_stmt(f, BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	fa_label(f, L_NOTIFY);
+	fa_stmt(f, BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+	fa_link(f);	/* classic BPF jumps forward only: labels come after their jumps */
+}
+
+/*
+ * With SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19+) a signal can't interrupt
+ * a call the supervisor has received: without it, a handler without
+ * SA_RESTART (nginx's timer_resolution) makes bind() or connect() fail with
+ * EINTR, which they never do natively for bind(). *@killable says which.
+ */
+static int install_filter(bool *killable)
+{
+	struct filter_asm f;
+	struct sock_fprog prog;
+	int fd;
+
+	build_filter(&f);
+	prog.len = f.n;
+	prog.filter = f.code;
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		     SECCOMP_FILTER_FLAG_NEW_LISTENER | MU_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+	*killable = fd >= 0;
+	if (fd < 0 && errno == EINVAL)
+		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	return fd;
+}
+
+/* The listener, and whether its filter makes received calls wait killably ('K'). */
+static int send_fd(int sock, int fd, bool killable)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {}, byte = killable ? 'K' : 'L';
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
@@ -122,7 +238,7 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-static int recv_fd(int sock)
+static int recv_fd(int sock, bool *killable)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = {}, byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -136,31 +252,35 @@ static int recv_fd(int sock)
 	c = CMSG_FIRSTHDR(&msg);
 	if (c && c->cmsg_type == SCM_RIGHTS)
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	*killable = byte == 'K';
 	return fd;
 }
 
 /* The forked half: serve until the last filtered process is gone. */
-static int supervise(int sock, const char *policy_path, struct loaded_policy *lp, pid_t proxy)
+static int supervise(int sock, struct loaded_policy *lp, pid_t proxy)
 {
-	int listener = recv_fd(sock), ret;
 	__u64 sync = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
 	const char *want_sync = getenv("MU_RUN_SYNC_WAKEUP");
-	bool synced = false;
+	struct loaded_policy *mine = malloc(sizeof(*mine));
+	bool synced = false, killable;
+	int listener = recv_fd(sock, &killable), ret;
 
-	if (listener < 0)
+	if (listener < 0 || !mine)
 		return 1;	/* the other side failed, and said why */
-	/* Ready for SIGHUP before the program runs: a reload may come at once. */
-	run_supervisor_signals();
-	if (write(sock, "A", 1) != 1)
-		return 1;
-	close(sock);
+	*mine = *lp;
 	/*
 	 * The same CPU answers at once where the kernel can (6.6+): +20 us a call,
 	 * not +150. MU_RUN_SYNC_WAKEUP=0 leaves it off (the benchmark compares).
 	 */
 	if (!want_sync || strcmp(want_sync, "0"))
 		synced = !ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, sync);
-	ret = run_supervisor(listener, policy_path, lp, proxy, synced);
+	/* Everything the program's calls need, before it runs. */
+	if (run_supervisor_prepare(mine->path, mine, proxy, synced, killable))
+		return 1;
+	if (write(sock, "A", 1) != 1)
+		return 1;
+	close(sock);
+	ret = run_supervisor(listener);
 	close(listener);
 	return ret;
 }
@@ -202,6 +322,147 @@ static int watch(pid_t supervisor, pid_t proxy, int proxy_pidfd, bool stop_progr
 	return 1;
 }
 
+/*
+ * The cgroup the socket-option bridge attaches to holds the sockets the
+ * supervisor makes (a socket's cgroup is its creator's), and every process in
+ * it runs the bridge's programs on each setsockopt/getsockopt. So it must not
+ * be shared with unrelated processes: run keeps the cgroup it was started in
+ * when that holds run alone (a service's, under systemd), and otherwise (the
+ * root cgroup, a login session, cron) makes one for COMMAND and its
+ * supervisor, CGROUP/mptcp-upgrade-run.PID, removed when they are gone. If it
+ * can't, the bridge stays off (said) rather than tax the others.
+ */
+struct made_cgroup {
+	int parent;		/* the cgroup run was started in, when a child was made */
+	char name[64];
+};
+
+#define RUN_CGROUP_PREFIX "mptcp-upgrade-run."
+
+/* This process's cgroup v2 path ("/system.slice/x.service"), from /proc/self/cgroup. */
+static void cgroup_path_of_self(char *out, size_t size)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	snprintf(out, size, "?");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, size, "%s", line + 3);
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
+/* Only this process in cgroup @cg (its cgroup.procs)? */
+static bool cgroup_alone(int cg)
+{
+	int fd = openat(cg, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0, pid;
+	bool alone = false;
+	FILE *f;
+
+	if (fd < 0)
+		return false;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return false;
+	}
+	alone = true;
+	while (fscanf(f, "%d", &pid) == 1) {
+		n++;
+		if (pid != getpid())
+			alone = false;
+	}
+	fclose(f);
+	return alone && n == 1;
+}
+
+/* Children of @cg that earlier runs made and could not remove (killed): empty ones go. */
+static void sweep_made(int cg)
+{
+	int fd = dup(cg);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, RUN_CGROUP_PREFIX, strlen(RUN_CGROUP_PREFIX)))
+			unlinkat(cg, de->d_name, AT_REMOVEDIR);	/* EBUSY while in use */
+	closedir(d);
+}
+
+static void own_cgroup(struct made_cgroup *made)
+{
+	char path[4096], why[4400] = "";
+	__u64 id = 0;
+	int cg = run_bridge_cgroup(&id), child = -1, procs;
+	struct stat st;
+
+	if (cg < 0) {
+		run_supervisor_cgroup(-1, 0, NULL);	/* the bridge says why it is off */
+		return;
+	}
+	cgroup_path_of_self(path, sizeof(path));
+	if (strcmp(path, "/") && cgroup_alone(cg)) {
+		run_supervisor_cgroup(cg, id, path);
+		return;
+	}
+	sweep_made(cg);
+	snprintf(made->name, sizeof(made->name), RUN_CGROUP_PREFIX "%d", (int)getpid());
+	if (mkdirat(cg, made->name, 0755) && errno != EEXIST) {
+		snprintf(why, sizeof(why), "can't make cgroup %s%s%s: %s", path,
+			 strcmp(path, "/") ? "/" : "", made->name, strerror(errno));
+		goto off;
+	}
+	made->parent = cg;
+	child = openat(cg, made->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	procs = child < 0 ? -1 : openat(child, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (procs < 0 || write(procs, "0", 1) != 1 || fstat(child, &st)) {
+		snprintf(why, sizeof(why), "can't move into cgroup %s%s%s: %s", path,
+			 strcmp(path, "/") ? "/" : "", made->name, strerror(errno));
+		if (procs >= 0)
+			close(procs);
+		goto off;
+	}
+	close(procs);
+	cgroup_path_of_self(path, sizeof(path));
+	run_supervisor_cgroup(child, st.st_ino, path);
+	return;
+off:
+	if (child >= 0)
+		close(child);
+	fprintf(stderr, "%s run[%d]: socket-option bridge off: %s: started from a cgroup that "
+		"other processes share, it would run for all of them\n", prog_name, (int)getpid(),
+		why);
+	run_supervisor_cgroup(-1, 0, NULL);
+}
+
+/* The watcher, once the supervisor is gone: back to where run started, and the cgroup made goes. */
+static void cgroup_remove(struct made_cgroup *made)
+{
+	int procs;
+
+	if (made->parent < 0)
+		return;
+	procs = openat(made->parent, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (procs >= 0) {
+		if (write(procs, "0", 1) != 1) {
+			/* It stays: the removal below fails, and the next run sweeps it. */
+		}
+		close(procs);
+	}
+	unlinkat(made->parent, made->name, AT_REMOVEDIR);	/* EBUSY: COMMAND still runs */
+}
+
 int do_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -215,12 +476,25 @@ int do_run(int argc, char **argv)
 	const char *policy = NULL;
 	int c, sp[2], listener, enabled;
 	pid_t proxy = getpid(), sup;
+	struct made_cgroup cgroup_made = { .parent = -1 };
+	sigset_t sigs, old_mask;
+	bool killable;
 	char ack;
 
 	if (wants_help(argc, argv)) {
 		help_run(stdout);
 		return 0;
 	}
+	/*
+	 * A reload (SIGHUP) or report (SIGUSR1) may come as soon as run starts
+	 * (`reload --pid` names COMMAND's PID, which is this one): the supervisor
+	 * takes them from its signalfd, and until then they wait, blocked,
+	 * instead of killing run.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &sigs, &old_mask);
 	optind = 1;
 	/* '+': stop at COMMAND, whose own options are its own. */
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
@@ -268,12 +542,7 @@ int do_run(int argc, char **argv)
 		return 1;
 	}
 	/* Here, not in the supervisor: under `ip netns exec` it is found through our parent. */
-	{
-		__u64 cgid = 0;
-		int cg = run_bridge_cgroup(&cgid);
-
-		run_supervisor_cgroup(cg, cgid);
-	}
+	own_cgroup(&cgroup_made);
 	fflush(NULL);
 	sup = fork();
 	if (sup < 0) {
@@ -288,6 +557,7 @@ int do_run(int argc, char **argv)
 		 * watching its workers) has no business seeing it.
 		 */
 		pid_t supervisor;
+		int ret;
 
 		close(sp[0]);
 		if (fork())
@@ -296,7 +566,7 @@ int do_run(int argc, char **argv)
 		supervisor = fork();
 		if (supervisor == 0) {
 			close(proxy_pidfd);
-			_exit(supervise(sp[1], lp.path, &lp, proxy));
+			_exit(supervise(sp[1], &lp, proxy));
 		}
 		/* The watcher: no socket pair (the supervisor alone gets the listener). */
 		close(sp[1]);
@@ -305,15 +575,18 @@ int do_run(int argc, char **argv)
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGUSR1, SIG_IGN);
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		if (supervisor < 0)
 			_exit(1);	/* the program gets EOF on the pair and says so */
 		run_oom_protect();
-		_exit(watch(supervisor, proxy, proxy_pidfd, stop_program));
+		ret = watch(supervisor, proxy, proxy_pidfd, stop_program);
+		cgroup_remove(&cgroup_made);
+		_exit(ret);
 	}
 	close(proxy_pidfd);
 	close(sp[1]);
 	waitpid(sup, NULL, 0);	/* the middle process */
-	listener = install_filter();
+	listener = install_filter(&killable);
 	if (listener < 0) {
 		p_err("the kernel refuses a seccomp filter with user notification (%s): the run "
 		      "engine needs Linux 5.9+ with CONFIG_SECCOMP_FILTER", strerror(errno));
@@ -329,7 +602,7 @@ int do_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (send_fd(sp[0], listener) || read(sp[0], &ack, 1) != 1) {
+	if (send_fd(sp[0], listener, killable) || read(sp[0], &ack, 1) != 1) {
 		/* Without its supervisor, the program's bind() and connect() would fail. */
 		p_err("the supervisor did not start: not running %s", argv[optind]);
 		return 1;
@@ -337,6 +610,10 @@ int do_run(int argc, char **argv)
 	close(listener);
 	close(sp[0]);
 	loaded_policy_free(&lp);
+	/* Those sent to run's own PID before COMMAND was there were for the supervisor. */
+	while (sigtimedwait(&sigs, NULL, &(struct timespec){ 0, 0 }) > 0)
+		;
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	execvp(argv[optind], &argv[optind]);
 	p_err("can't run %s: %s", argv[optind], strerror(errno));
 	return 127;

@@ -11,21 +11,25 @@
 
 #include "commands.h"
 
-/*
- * Serve @listener (a seccomp user-notification fd) until no process uses the
- * filter any more. @lp is the policy in force; SIGHUP reads @policy_path again
- * (a file with an error changes nothing). Returns the exit code.
- */
-/* oom_score_adj -1000 for the supervisor and its watcher (logged when refused). */
+/* oom_score_adj -1000 for the supervisor and its watcher (quiet where it is not allowed). */
 void run_oom_protect(void);
 
-/* Its signals: SIGHUP reloads, SIGUSR1 reports, SIGTERM and SIGINT are the program's. */
-void run_supervisor_signals(void);
-/* The program's cgroup for the socket-option bridge (run_bridge_cgroup()), -1 for none. */
-void run_supervisor_cgroup(int cg, __u64 id);
+/*
+ * The cgroup the socket-option bridge attaches to: the supervisor's own
+ * (run_bridge_cgroup()), -1 for none; @path as status shows it.
+ */
+void run_supervisor_cgroup(int cg, __u64 id, const char *path);
 
-int run_supervisor(int listener, const char *policy_path, struct loaded_policy *lp,
-		   pid_t proxy, bool sync_wakeup);
+/*
+ * Before the program runs: signals, counters, the bridge and the registry
+ * entry, so that nothing the program does waits for them. @lp is the policy
+ * in force (the supervisor owns it, allocated); SIGHUP reads @policy_path again
+ * (a file with an error changes nothing).
+ */
+int run_supervisor_prepare(const char *policy_path, struct loaded_policy *lp, pid_t proxy,
+			   bool sync_wakeup, bool killable);
+/* Serve @listener (a seccomp user-notification fd) until no process uses the filter. */
+int run_supervisor(int listener);
 
 /*
  * What a supervisor did, in a file of its own (MU_RUN_DIR/run-PID.counters)
@@ -33,9 +37,10 @@ int run_supervisor(int listener, const char *policy_path, struct loaded_policy *
  * since it started, and per entry of the policy in force (a reload starts a
  * new file for the new entries; the totals go on).
  */
-#define MU_RUN_COUNTERS_MAGIC	0x3152554dU	/* "MUR1" */
+#define MU_RUN_COUNTERS_MAGIC	0x3252554dU	/* "MUR2" */
 #define MU_RUN_MAX_OPTIONS	32
 #define MU_RUN_F_SYNC_WAKEUP	1U	/* the kernel wakes the supervisor on the caller's CPU */
+#define MU_RUN_F_KILLABLE	2U	/* a received call waits killably (no EINTR) */
 
 struct run_line_counters {
 	__u64 binds, connects;		/* calls that matched the entry */
@@ -50,6 +55,10 @@ struct run_counters {
 	__u32 pad;
 	__u64 binds_listed, binds_unlisted, connects_listed, connects_unlisted;
 	__u64 made_mptcp, kept_tcp;
+	__u64 restored_tcp;	/* made MPTCP, then back to TCP for an unlisted retry */
+	__u64 escaped;		/* an unlisted call on a socket that could not go back to TCP */
+	__u64 kept_epoll;	/* kept TCP: epoll registrations that could not be carried */
+	__u64 interrupted;	/* the call was gone (a signal, the thread died) before a swap */
 	__u64 refused[MU_RUN_MAX_OPTIONS];	/* per run_option_label() */
 	struct run_line_counters line[];
 };
@@ -66,12 +75,18 @@ struct run_entry {
 	struct json_object *entries;	/* as policy_entries_json() wrote them */
 	__u32 bridge_map_id;		/* its sockopt_counters map; 0: no bridge */
 	__u32 bridge_refused, bridge_carry;	/* struct mu_bridge_config's masks */
+	char bridge_cgroup[PATH_MAX];	/* where the bridge is attached */
+	unsigned long reload_seq;	/* SIGHUPs the supervisor has handled */
+	char reload_error[128];		/* what the last one failed on, "" when applied */
 };
 
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		       const struct loaded_policy *lp, long long started_at);
 /* What the next run_registry_write() records of the supervisor's socket-option bridge. */
-void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg);
+void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg,
+			     const char *cgroup);
+/* ... and of the last reload: its sequence number (SIGHUPs handled), NULL or what failed. */
+void run_registry_set_reload(unsigned long seq, const char *error);
 void run_registry_remove(pid_t supervisor);
 /* The supervisors alive; files of dead ones are removed. */
 int run_registry_list(struct run_entry **list, size_t *nr);

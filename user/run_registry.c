@@ -29,11 +29,52 @@ static void registry_path(pid_t supervisor, const char *what, char *out, size_t 
 
 static __u32 bridge_map_id;
 static struct mu_bridge_config bridge_cfg;
+static char bridge_cgroup[PATH_MAX];
+static unsigned long reload_seq;
+static char reload_error[128];
 
-void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg)
+void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg,
+			     const char *cgroup)
 {
 	bridge_map_id = counters_map_id;
 	bridge_cfg = *cfg;
+	snprintf(bridge_cgroup, sizeof(bridge_cgroup), "%s", cgroup ? cgroup : "");
+}
+
+void run_registry_set_reload(unsigned long seq, const char *error)
+{
+	reload_seq = seq;
+	snprintf(reload_error, sizeof(reload_error), "%s", error ? error : "");
+}
+
+/*
+ * When process @pid started (clock ticks since boot, /proc/PID/stat's 22nd
+ * field): with the PID, it names one process, never a later one with its PID.
+ * 0 when it can't be read.
+ */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* After the command name, whatever it holds: fields 3 on. */
+	p = strrchr(buf, ')');
+	for (i = 2; p && i < 22; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
 }
 
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
@@ -52,6 +93,10 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 	json_object_object_add(o, "policy", json_object_new_string(policy));
 	json_object_object_add(o, "sha256", json_object_new_string(lp->sha256));
 	json_object_object_add(o, "started_at", json_object_new_int64(started_at));
+	json_object_object_add(o, "start_time", json_object_new_uint64(start_time(supervisor)));
+	json_object_object_add(o, "reload_seq", json_object_new_uint64(reload_seq));
+	if (reload_error[0])
+		json_object_object_add(o, "reload_error", json_object_new_string(reload_error));
 	json_object_object_add(o, "loaded_at", json_object_new_int64(time(NULL)));
 	json_object_object_add(o, "entries", policy_entries_json(&lp->pol));
 	if (bridge_map_id) {
@@ -60,6 +105,7 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		json_object_object_add(b, "counters_map_id", json_object_new_int64(bridge_map_id));
 		json_object_object_add(b, "refused", json_object_new_int64(bridge_cfg.refused));
 		json_object_object_add(b, "carry", json_object_new_int64(bridge_cfg.carry));
+		json_object_object_add(b, "cgroup", json_object_new_string(bridge_cgroup));
 		json_object_object_add(o, "sockopt_bridge", b);
 	}
 	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
@@ -152,12 +198,19 @@ void run_registry_remove(pid_t supervisor)
 	unlink(path);
 }
 
-/* Is @pid still a supervisor of ours (and not a PID reused by something else)? */
-static bool is_supervisor(pid_t pid)
+/*
+ * Is @pid still the supervisor that wrote @o (not a later process with its
+ * PID)? Its start time says; an entry without one (an older version's) falls
+ * back to the command name.
+ */
+static bool is_supervisor(pid_t pid, struct json_object *o)
 {
 	char path[64], comm[32] = "";
+	struct json_object *v;
 	FILE *f;
 
+	if (json_object_object_get_ex(o, "start_time", &v))
+		return json_object_get_uint64(v) && json_object_get_uint64(v) == start_time(pid);
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -166,6 +219,15 @@ static bool is_supervisor(pid_t pid)
 		comm[0] = '\0';
 	fclose(f);
 	return !strncmp(comm, "mptcp-upgrade", 13);
+}
+
+/* Is this process in the PID namespace of the machine's init (where supervisors register)? */
+static bool same_pid_namespace(void)
+{
+	struct stat self, init;
+
+	return !stat("/proc/self/ns/pid", &self) && !stat("/proc/1/ns/pid", &init) &&
+	       self.st_ino == init.st_ino;
 }
 
 int run_registry_list(struct run_entry **list, size_t *nr)
@@ -186,13 +248,20 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 		if (sscanf(de->d_name, "run-%d.json", &pid) != 1 || strstr(de->d_name, ".tmp"))
 			continue;
 		snprintf(path, sizeof(path), MU_RUN_DIR "/%s", de->d_name);
-		if (!is_supervisor(pid)) {
-			run_registry_remove(pid);	/* killed: its files are all that is left */
-			continue;
-		}
 		o = json_object_from_file(path);
 		if (!o)
 			continue;
+		if (!is_supervisor(pid, o)) {
+			/*
+			 * Killed: its files are all that is left. Only a supervisor of
+			 * this PID namespace can tell (a PID means another process in
+			 * another one): elsewhere the entry is left alone.
+			 */
+			if (same_pid_namespace())
+				run_registry_remove(pid);
+			json_object_put(o);
+			continue;
+		}
 		e.supervisor = pid;
 		if (json_object_object_get_ex(o, "program", &v))
 			e.program = json_object_get_int(v);
@@ -204,6 +273,11 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 			e.loaded_at = json_object_get_int64(v);
 		if (json_object_object_get_ex(o, "started_at", &v))
 			e.started_at = json_object_get_int64(v);
+		if (json_object_object_get_ex(o, "reload_seq", &v))
+			e.reload_seq = json_object_get_uint64(v);
+		if (json_object_object_get_ex(o, "reload_error", &v))
+			snprintf(e.reload_error, sizeof(e.reload_error), "%s",
+				 json_object_get_string(v));
 		if (json_object_object_get_ex(o, "sockopt_bridge", &v)) {
 			struct json_object *f;
 
@@ -213,6 +287,9 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 				e.bridge_refused = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "carry", &f))
 				e.bridge_carry = json_object_get_int64(f);
+			if (json_object_object_get_ex(v, "cgroup", &f))
+				snprintf(e.bridge_cgroup, sizeof(e.bridge_cgroup), "%s",
+					 json_object_get_string(f));
 		}
 		if (json_object_object_get_ex(o, "entries", &v) &&
 		    json_object_is_type(v, json_type_array))

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The run engine's supervisor, between its parts:
+ *   run_loop.c     the worker threads, signals, reload, what each call gets;
+ *   run_proc.c     what the supervisor knows of each process of the program;
+ *   run_swap.c     one socket put in place of another (TCP to MPTCP and back);
+ *   run_options.c  the options a swap carries;
+ *   run_epoll.c    the program's epoll instances and their registrations.
+ */
+#ifndef MU_RUN_INTERNAL_H
+#define MU_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <linux/seccomp.h>
+#include <linux/types.h>
+
+#include "run.h"
+
+/* What the supervisor counts into (mapped from its counters file), and how. */
+extern struct run_counters *run_cnt;
+#define RUN_COUNT(field) __atomic_fetch_add(&run_cnt->field, 1, __ATOMIC_RELAXED)
+
+struct run_bridge;
+extern struct run_bridge *run_bridge_in_use;	/* NULL when the bridge is off */
+
+void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A process of the program, as the supervisor knows it: a pidfd (taken once),
+ * the epoll instances it holds, and the sockets the supervisor made MPTCP in
+ * it, by descriptor number (so that a later call on one of them can be checked).
+ * Reference counted: run_proc_of() takes one, run_proc_put() drops it.
+ */
+struct run_proc {
+	pid_t tgid;
+	int pidfd;			/* in the supervisor's shared descriptor table */
+	int refs;
+	bool dead;
+	pthread_mutex_t lock;		/* epolls and ours */
+	/* The epoll descriptors (numbers in the process), exact once seeded. */
+	bool epolls_seeded;
+	int *epolls;
+	size_t nr_epolls, cap_epolls;
+	/* ours[fd]: inode of the MPTCP socket the supervisor put at fd, 0 for none. */
+	__u64 *ours;
+	size_t nr_ours;
+};
+
+/*
+ * The process of thread @tid (the notification's pid), with a reference; NULL
+ * when it can't be found (gone) or the thread has a descriptor table of its own.
+ */
+struct run_proc *run_proc_of(pid_t tid);
+void run_proc_put(struct run_proc *p);
+/* The process died (a pidfd call said ESRCH): forget it once the last user is done. */
+void run_proc_gone(struct run_proc *p);
+
+/* ours[] of @p (lock held). */
+__u64 run_proc_ours(struct run_proc *p, int fd);
+void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino);
+/* Is there an entry at @fd in any process? (no lock: a hint for unlisted calls) */
+bool run_ours_maybe(int fd);
+
+/* epoll instances (lock held). */
+void run_epoll_seed(struct run_proc *p);
+void run_epoll_add(struct run_proc *p, int epfd);
+
+struct run_ep_reg {
+	int epfd;		/* in the caller */
+	__u32 events;
+	__u64 data;
+};
+
+/*
+ * The registrations of the caller's socket @fd (@old, our copy of it) in the
+ * epolls of @p, in *@regs (malloc()ed, free it). -1: can't tell.
+ */
+int run_epoll_registrations(struct run_proc *p, int fd, int old, struct run_ep_reg **regs);
+/* The thread that carries registrations; before the workers start. */
+int run_epoll_start(void);
+/* The same registrations for @new under number @fd. False when one can't be made. */
+bool run_epoll_carry(struct run_proc *p, int fd, int new, const struct run_ep_reg *regs, int n);
+
+/* The options of a swap. */
+struct run_defaults;
+/* A socket of @protocol like @old, in @old's network namespace; *@def: fresh TCP's option values. */
+int run_socket_like(int old, int family, int protocol, const struct run_defaults **def);
+/* Every option of @old that differs from @def, set on @new. False (counted) when refused. */
+bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def);
+void run_options_init(void);
+
+/* What a swap is for. */
+enum run_swap_kind {
+	RUN_TO_MPTCP,		/* a listed call on a TCP socket */
+	RUN_TO_TCP,		/* an unlisted call on an MPTCP socket the supervisor made */
+};
+
+enum run_swap_result {
+	RUN_SWAPPED,		/* the caller's fd is the new socket */
+	RUN_ALREADY,		/* nothing to do: it already is what it should be */
+	RUN_KEPT,		/* left as it was (a reason was counted or logged) */
+	RUN_GONE,		/* the call was interrupted or the caller is gone */
+	RUN_UNTOUCHED,		/* not a socket the swap is for (or too late): as it was */
+};
+
+/* Swap the caller's socket @fd for the call @n (a connect() when @is_connect). */
+enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struct run_proc *p,
+			      int fd, bool is_connect, enum run_swap_kind kind);
+
+#endif /* MU_RUN_INTERNAL_H */

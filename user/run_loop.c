@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The run engine's supervisor: what each call the filter sends gets, the
+ * threads that receive them, signals and reload.
+ *
+ * Several worker threads wait on the listener at once (each in an epoll of its
+ * own, EPOLLEXCLUSIVE, so that one wakes per call and the kernel's synchronous
+ * wake-up applies), so a call is received within microseconds even while
+ * other swaps are under way: the kernel lets a signal interrupt a notified
+ * call only until it is received (with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+ * 5.19+; before that, until it is answered). The main thread waits for
+ * signals (signalfd) and for the program's end; a reload parses and resolves
+ * there, off the notification path, and swaps the policy and its counters
+ * under a write lock the workers take for reading around each call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <linux/net.h>
+
+#include <bpf/bpf.h>
+
+#include "bridge.h"
+#include "engine.h"
+#include "output.h"
+#include "run_internal.h"
+
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND	(1UL << 1)
+#endif
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+
+/* i386 system call numbers (a 64-bit program can make them with int 0x80). */
+#define I386_SOCKETCALL		102
+#define I386_EPOLL_CREATE	254
+#define I386_EPOLL_CREATE1	329
+#define I386_BIND		361
+#define I386_CONNECT		362
+#define X32_BIT			0x40000000U
+
+struct run_counters *run_cnt;
+struct run_bridge *run_bridge_in_use;
+
+static size_t cnt_mapped;	/* 0: run_cnt is malloc()ed */
+static struct loaded_policy *policy;
+static pthread_rwlock_t policy_lock;
+static int bridge_cg = -1;
+static __u64 bridge_cgid;
+static char bridge_cg_path[4096];
+static pid_t registry_program;
+static long long started_at;
+static char policy_path[PATH_MAX];	/* the reloaded policy frees the one started with */
+static int sigfd = -1;
+static bool no_addfd_send;	/* the kernel has no SECCOMP_ADDFD_FLAG_SEND (before 5.14) */
+static bool compat_said;
+
+void run_supervisor_cgroup(int cg, __u64 id, const char *path)
+{
+	bridge_cg = cg;
+	bridge_cgid = id;
+	snprintf(bridge_cg_path, sizeof(bridge_cg_path), "%s", path ? path : "");
+}
+
+/* What a notified call asks, whatever the ABI it came through. */
+enum call_kind { CALL_OTHER, CALL_BIND, CALL_CONNECT, CALL_EPOLL_CREATE };
+
+struct call {
+	enum call_kind kind;
+	int fd;
+	__u64 addr;
+	__u32 len;
+	__u32 epoll_flags;	/* EPOLL_CLOEXEC */
+	bool epoll_bad;		/* the kernel would refuse it (EINVAL) */
+	bool compat;		/* a 32-bit call */
+};
+
+static bool read_caller(pid_t pid, __u64 addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(unsigned long)addr, .iov_len = len };
+
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+static void decode(const struct seccomp_notif *n, struct call *c)
+{
+	const __u64 *a = n->data.args;
+	__u32 nr = n->data.nr;
+
+	memset(c, 0, sizeof(*c));
+	if (n->data.arch == AUDIT_ARCH_I386) {
+		__u32 sa[3];
+
+		c->compat = true;
+		switch (nr) {
+		case I386_BIND:
+		case I386_CONNECT:
+			c->kind = nr == I386_BIND ? CALL_BIND : CALL_CONNECT;
+			c->fd = (int)a[0];
+			c->addr = (__u32)a[1];
+			c->len = (__u32)a[2];
+			return;
+		case I386_SOCKETCALL:
+			if ((a[0] != SYS_BIND && a[0] != SYS_CONNECT) ||
+			    !read_caller(n->pid, (__u32)a[1], sa, sizeof(sa)))
+				return;
+			c->kind = a[0] == SYS_BIND ? CALL_BIND : CALL_CONNECT;
+			c->fd = (int)sa[0];
+			c->addr = sa[1];
+			c->len = sa[2];
+			return;
+		case I386_EPOLL_CREATE:
+		case I386_EPOLL_CREATE1:
+			nr = nr == I386_EPOLL_CREATE ? __NR_epoll_create : __NR_epoll_create1;
+			break;
+		default:
+			return;
+		}
+	}
+	switch (nr & ~X32_BIT) {
+	case __NR_bind:
+	case __NR_connect:
+		c->kind = (nr & ~X32_BIT) == __NR_bind ? CALL_BIND : CALL_CONNECT;
+		c->fd = (int)a[0];
+		c->addr = a[1];
+		c->len = (__u32)a[2];
+		break;
+	case __NR_sendto:
+		/* TCP Fast Open without connect(): the destination is in the call. */
+		if (!((__u32)a[3] & MSG_FASTOPEN) || !a[4])
+			return;
+		c->kind = CALL_CONNECT;
+		c->fd = (int)a[0];
+		c->addr = a[4];
+		c->len = (__u32)a[5];
+		break;
+	case __NR_sendmsg: {
+		struct msghdr m;
+
+		if (!((__u32)a[2] & MSG_FASTOPEN) || (nr & X32_BIT) ||
+		    !read_caller(n->pid, a[1], &m, sizeof(m)) || !m.msg_name)
+			return;
+		c->kind = CALL_CONNECT;
+		c->fd = (int)a[0];
+		c->addr = (unsigned long)m.msg_name;
+		c->len = m.msg_namelen;
+		break;
+	}
+	case __NR_epoll_create:
+		c->kind = CALL_EPOLL_CREATE;
+		c->epoll_bad = (int)a[0] <= 0;
+		break;
+	case __NR_epoll_create1:
+		c->kind = CALL_EPOLL_CREATE;
+		c->epoll_flags = (__u32)a[0];
+		c->epoll_bad = c->epoll_flags & ~EPOLL_CLOEXEC;
+		break;
+	}
+}
+
+/* The address of the call, read from the caller; the family it is matched as. */
+static bool read_address(pid_t pid, const struct call *c, int *family, __u8 addr[16],
+			 __u16 *port)
+{
+	struct sockaddr_storage ss = {};
+
+	if (c->len < sizeof(struct sockaddr_in) || c->len > sizeof(ss) ||
+	    !read_caller(pid, c->addr, &ss, c->len))
+		return false;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		*family = AF_INET;
+		memcpy(addr, &a->sin_addr, 4);
+		*port = ntohs(a->sin_port);
+		return true;
+	}
+	if (ss.ss_family == AF_INET6 && c->len >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		*port = ntohs(a->sin6_port);
+		/* ::ffff:a.b.c.d from a dual-stack socket is IPv4 a.b.c.d, as in the policy. */
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+			*family = AF_INET;
+			memcpy(addr, &a->sin6_addr.s6_addr[12], 4);
+		} else {
+			*family = AF_INET6;
+			memcpy(addr, &a->sin6_addr, 16);
+		}
+		return true;
+	}
+	return false;
+}
+
+static void answer(int listener, const struct seccomp_notif *n, int error)
+{
+	struct seccomp_notif_resp resp = { .id = n->id };
+
+	if (error)
+		resp.error = -error;
+	else
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	/* ENOENT: the caller was interrupted and is gone from the call; nothing to do. */
+	ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+/*
+ * epoll_create*(): made here and handed over, so that the number the program
+ * gets is known (run_epoll.c). Answered by ADDFD itself (FLAG_SEND).
+ */
+static void epoll_create_for(int listener, const struct seccomp_notif *n, const struct call *c)
+{
+	struct seccomp_notif_addfd addfd = {};
+	struct run_proc *p;
+	int ep, ret;
+
+	if (c->epoll_bad) {
+		answer(listener, n, EINVAL);
+		return;
+	}
+	p = __atomic_load_n(&no_addfd_send, __ATOMIC_RELAXED) ? NULL : run_proc_of(n->pid);
+	if (!p) {
+		answer(listener, n, 0);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	run_epoll_seed(p);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		pthread_mutex_unlock(&p->lock);
+		run_proc_put(p);
+		answer(listener, n, errno);
+		return;
+	}
+	addfd.id = n->id;
+	addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+	addfd.srcfd = ep;
+	addfd.newfd_flags = c->epoll_flags & EPOLL_CLOEXEC ? O_CLOEXEC : 0;
+	do
+		ret = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+	while (ret < 0 && errno == EINTR);
+	if (ret >= 0) {
+		run_epoll_add(p, ret);
+	} else if (errno == EINVAL) {
+		/* No FLAG_SEND: the kernel makes it; the epolls are read again when needed. */
+		__atomic_store_n(&no_addfd_send, true, __ATOMIC_RELAXED);
+		p->epolls_seeded = false;
+		answer(listener, n, 0);
+	} else if (errno != ENOENT) {
+		answer(listener, n, errno);	/* EMFILE: as the kernel would say */
+	}
+	pthread_mutex_unlock(&p->lock);
+	close(ep);
+	run_proc_put(p);
+}
+
+/* An unlisted call on a socket the supervisor made MPTCP: it goes back to TCP. */
+static void unlisted_on_ours(int listener, const struct seccomp_notif *n, const struct call *c)
+{
+	struct run_proc *p = run_proc_of(n->pid);
+	enum run_swap_result r;
+
+	if (!p)
+		return;
+	r = run_swap(listener, n, p, c->fd, c->kind == CALL_CONNECT, RUN_TO_TCP);
+	if (r == RUN_SWAPPED) {
+		RUN_COUNT(restored_tcp);
+	} else if (r == RUN_KEPT || r == RUN_ALREADY) {
+		/* Still MPTCP: an unlisted peer may negotiate it. */
+		RUN_COUNT(escaped);
+	} else if (r == RUN_GONE) {
+		RUN_COUNT(interrupted);
+	}
+	run_proc_put(p);
+}
+
+static void handle(int listener, const struct seccomp_notif *n)
+{
+	struct run_line_counters *line = NULL;
+	__u32 entry = MU_ENTRY_UNLISTED;
+	enum run_swap_result r;
+	struct run_proc *p;
+	__u8 addr[16] = {};
+	bool is_connect;
+	struct call c;
+	__u16 port;
+	int family;
+
+	decode(n, &c);
+	if (c.kind == CALL_EPOLL_CREATE) {
+		epoll_create_for(listener, n, &c);
+		return;
+	}
+	if (c.kind == CALL_OTHER) {
+		answer(listener, n, 0);
+		return;
+	}
+	if (c.compat && !__atomic_exchange_n(&compat_said, true, __ATOMIC_RELAXED))
+		run_say("the program makes 32-bit bind()/connect() calls (int 0x80): they are "
+			"served as the 64-bit ones");
+	is_connect = c.kind == CALL_CONNECT;
+	pthread_rwlock_rdlock(&policy_lock);
+	if (read_address(n->pid, &c, &family, addr, &port))
+		entry = policy_trie_lookup(&policy->trie, family, addr, port,
+					   is_connect ? MU_ROLE_CONNECT : MU_ROLE_BIND);
+	if (entry == MU_ENTRY_UNLISTED || entry == MU_ENTRY_NONE) {
+		if (is_connect)
+			RUN_COUNT(connects_unlisted);
+		else
+			RUN_COUNT(binds_unlisted);
+		if (run_ours_maybe(c.fd))
+			unlisted_on_ours(listener, n, &c);
+		pthread_rwlock_unlock(&policy_lock);
+		answer(listener, n, 0);
+		return;
+	}
+	if (entry <= run_cnt->nr_entries)
+		line = &run_cnt->line[entry - 1];
+	if (is_connect)
+		RUN_COUNT(connects_listed);
+	else
+		RUN_COUNT(binds_listed);
+	if (line)
+		__atomic_fetch_add(is_connect ? &line->connects : &line->binds, 1, __ATOMIC_RELAXED);
+	p = run_proc_of(n->pid);
+	r = p ? run_swap(listener, n, p, c.fd, is_connect, RUN_TO_MPTCP) : RUN_KEPT;
+	switch (r) {
+	case RUN_SWAPPED:
+		RUN_COUNT(made_mptcp);
+		/* fallthrough */
+	case RUN_ALREADY:
+		if (line)
+			__atomic_fetch_add(&line->mptcp, 1, __ATOMIC_RELAXED);
+		break;
+	case RUN_KEPT:
+		RUN_COUNT(kept_tcp);
+		if (line)
+			__atomic_fetch_add(&line->kept_tcp, 1, __ATOMIC_RELAXED);
+		break;
+	case RUN_GONE:
+		RUN_COUNT(interrupted);
+		break;
+	case RUN_UNTOUCHED:
+		break;
+	}
+	run_proc_put(p);
+	pthread_rwlock_unlock(&policy_lock);
+	answer(listener, n, 0);
+}
+
+static void report(void)
+{
+	size_t i;
+
+	run_say("bind() listed %llu, unlisted %llu; connect() listed %llu, unlisted %llu; made "
+		"MPTCP %llu, kept TCP %llu, back to TCP %llu, escaped %llu",
+		(unsigned long long)run_cnt->binds_listed,
+		(unsigned long long)run_cnt->binds_unlisted,
+		(unsigned long long)run_cnt->connects_listed,
+		(unsigned long long)run_cnt->connects_unlisted,
+		(unsigned long long)run_cnt->made_mptcp, (unsigned long long)run_cnt->kept_tcp,
+		(unsigned long long)run_cnt->restored_tcp, (unsigned long long)run_cnt->escaped);
+	for (i = 0; run_option_label(i); i++)
+		if (run_cnt->refused[i])
+			run_say("  %s refused: %llu sockets kept as they were", run_option_label(i),
+				(unsigned long long)run_cnt->refused[i]);
+}
+
+/* Counters for the entries of @lp, the totals carried over (policy_lock held for writing). */
+static int counters_for(const struct loaded_policy *lp)
+{
+	size_t mapped = 0, size;
+	struct run_counters *next;
+
+	next = run_counters_create(getpid(), lp, run_cnt, &mapped);
+	if (!next) {
+		size = sizeof(*next) + lp->pol.nr_entries * sizeof(next->line[0]);
+		next = calloc(1, size);
+		if (!next)
+			return -1;
+		if (run_cnt)
+			memcpy(next, run_cnt, sizeof(*next));
+		next->nr_entries = lp->pol.nr_entries;
+		run_say("can't keep counters in %s (%s): status will not show them", MU_RUN_DIR,
+			strerror(errno));
+	}
+	if (run_cnt && cnt_mapped)
+		munmap(run_cnt, cnt_mapped);
+	else
+		free(run_cnt);
+	run_cnt = next;
+	cnt_mapped = mapped;
+	return 0;
+}
+
+static unsigned long reload_seq;
+
+static void reload(void)
+{
+	struct loaded_policy *next = calloc(1, sizeof(*next)), *prev;
+	int ret = -1;
+
+	reload_seq++;
+	/* load_policy prints what is wrong; the policy in force stays. */
+	if (!next || load_policy(policy_path, next)) {
+		run_say("reload of %s failed: the policy in force stays", policy_path);
+		run_registry_set_reload(reload_seq, "the policy could not be loaded (see the "
+					"supervisor's log)");
+		free(next);
+		run_registry_write(getpid(), registry_program, policy_path, policy, started_at);
+		return;
+	}
+	pthread_rwlock_wrlock(&policy_lock);
+	prev = policy;
+	if (!counters_for(next)) {
+		policy = next;
+		ret = 0;
+	}
+	pthread_rwlock_unlock(&policy_lock);
+	if (ret) {
+		run_say("reload of %s: out of memory: the policy in force stays", policy_path);
+		run_registry_set_reload(reload_seq, "out of memory");
+		loaded_policy_free(next);
+		free(next);
+		run_registry_write(getpid(), registry_program, policy_path, policy, started_at);
+		return;
+	}
+	loaded_policy_free(prev);
+	free(prev);
+	run_registry_set_reload(reload_seq, NULL);
+	run_registry_write(getpid(), registry_program, policy_path, policy, started_at);
+	run_say("reloaded %s: %zu entries", policy_path, policy->pol.nr_entries);
+}
+
+/*
+ * Options MPTCP refuses (TCP_USER_TIMEOUT, ...) would otherwise keep a listed
+ * socket TCP (when set before the swap) or fail for the program (after it).
+ * Loading can fail under load (EAGAIN was seen): tried again, then said.
+ * MU_RUN_BRIDGE=0 leaves the bridge off.
+ */
+static void start_bridge(void)
+{
+	const char *want = getenv("MU_RUN_BRIDGE");
+	char err[256], names[512];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int attempt;
+
+	if (want && !strcmp(want, "0"))
+		return;
+	for (attempt = 0; attempt < 4; attempt++) {
+		if (attempt) {
+			struct timespec ts = { 0, 100000000L << (attempt - 1) };
+
+			nanosleep(&ts, NULL);
+		}
+		run_bridge_in_use = run_bridge_open(bridge_cg, bridge_cgid, err, sizeof(err));
+		if (run_bridge_in_use || (errno != EAGAIN && errno != EBUSY && errno != EINTR))
+			break;
+	}
+	if (!run_bridge_in_use) {
+		run_say("socket-option bridge off: %s: listed sockets that set an option MPTCP "
+			"refuses stay TCP", err);
+		return;
+	}
+	if (!bpf_obj_get_info_by_fd(run_bridge_counters_fd(run_bridge_in_use), &info, &len))
+		run_registry_set_bridge(info.id, run_bridge_config(run_bridge_in_use),
+					bridge_cg_path);
+	sockopt_mask_names(run_bridge_config(run_bridge_in_use)->carry, names, sizeof(names));
+	run_say("socket-option bridge on (cgroup %s): carries %s", bridge_cg_path, names);
+}
+
+void run_oom_protect(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "-1000", 5) != 5 && errno != EACCES && errno != EPERM)
+			run_say("can't protect the supervisor from the OOM killer: %s",
+				strerror(errno));
+		close(fd);
+	}
+}
+
+/*
+ * Descriptor numbers: the epoll carrier borrows the caller's number in a table
+ * of its own, so the supervisor takes the highest limit the system allows (a
+ * proxy raises its own: nginx worker_rlimit_nofile, HAProxy).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	unsigned long nr_open = 1048576;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 1048576;
+		fclose(f);
+	}
+	rl.rlim_cur = rl.rlim_max = nr_open;
+	/* Without CAP_SYS_RESOURCE, as far as the hard limit (the carrier says when it is hit). */
+	if (setrlimit(RLIMIT_NOFILE, &rl) && !getrlimit(RLIMIT_NOFILE, &rl)) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t proxy,
+			   bool sync_wakeup, bool killable)
+{
+	pthread_rwlockattr_t attr;
+	sigset_t set;
+
+	/* Signals go to the main thread's signalfd; the watcher handles SIGTERM/SIGINT. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sigfd < 0)
+		return -1;
+	pthread_rwlockattr_init(&attr);
+	/* A reload must not wait behind a stream of calls. */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&policy_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	snprintf(policy_path, sizeof(policy_path), "%s", path);
+	policy = lp;
+	registry_program = proxy;
+	started_at = time(NULL);
+	run_oom_protect();
+	raise_nofile();
+	run_options_init();
+	if (counters_for(lp))
+		return -1;
+	if (sync_wakeup)
+		run_cnt->flags |= MU_RUN_F_SYNC_WAKEUP;
+	if (killable)
+		run_cnt->flags |= MU_RUN_F_KILLABLE;
+	start_bridge();
+	/* Registered before the program runs: `reload --pid` works from its first instant. */
+	if (run_registry_write(getpid(), proxy, path, lp, started_at))
+		run_say("can't register in %s: status and reload will not see this supervisor",
+			MU_RUN_DIR);
+	return 0;
+}
+
+static int listener_fd;
+static size_t notif_size;
+
+static void *worker(void *arg)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct seccomp_notif *n = calloc(1, notif_size);
+	sigset_t all;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if (!n || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listener_fd, &ev)) {
+		run_say("a supervisor thread can't wait for calls: %s", strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		int got = epoll_wait(ep, &ev, 1, -1);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		if (!(ev.events & EPOLLIN))
+			break;	/* EPOLLHUP: the program is gone; the main thread ends it all */
+		memset(n, 0, notif_size);
+		if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_RECV, n)) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;
+			run_say("can't receive a notification: %s: the program's bind() and connect() "
+				"now fail with ENOSYS", strerror(errno));
+			run_registry_remove(getpid());
+			_exit(1);
+		}
+		handle(listener_fd, n);
+	}
+	free(n);
+	return NULL;
+}
+
+static int nr_workers(void)
+{
+	const char *want = getenv("MU_RUN_WORKERS");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), n;
+
+	if (want && (n = strtol(want, NULL, 10)) >= 1 && n <= 64)
+		return n;
+	n = 2 * (cpus > 0 ? cpus : 1);
+	return n < 4 ? 4 : n > 16 ? 16 : n;
+}
+
+int run_supervisor(int listener)
+{
+	struct seccomp_notif_sizes sizes = {};
+	struct epoll_event hup = { .events = 0 };
+	struct pollfd pfd[2];
+	int i, workers = nr_workers(), hupep;
+
+	listener_fd = listener;
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) ||
+	    sizes.seccomp_notif < sizeof(struct seccomp_notif))
+		sizes.seccomp_notif = sizeof(struct seccomp_notif);
+	notif_size = sizes.seccomp_notif;
+	if (run_epoll_start())
+		run_say("no epoll carrier (%s): sockets registered in an epoll before their "
+			"listed call stay TCP", strerror(errno));
+	for (i = 0; i < workers; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, worker, NULL)) {
+			if (!i)
+				return 1;
+			break;
+		}
+		pthread_detach(t);
+	}
+	/* The listener with no events asked: it reports only its hang-up (no process left). */
+	hupep = epoll_create1(EPOLL_CLOEXEC);
+	if (hupep < 0 || epoll_ctl(hupep, EPOLL_CTL_ADD, listener, &hup))
+		return 1;
+	pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = hupep, .events = POLLIN };
+	for (;;) {
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			run_say("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents)
+			break;	/* the program and its children are gone */
+		if (!(pfd[0].revents & POLLIN) || read(sigfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP)
+			reload();
+		else if (si.ssi_signo == SIGUSR1)
+			report();
+	}
+	run_registry_remove(getpid());
+	return 0;
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What the supervisor knows of each process of the program, keyed by thread
+ * group: the epoll instances it holds and the sockets the supervisor made
+ * MPTCP in it. A notification names a thread; its process is found once per
+ * thread (/proc/TID/status) and then checked with one kcmp(KCMP_FILES), which
+ * also tells a thread with a descriptor table of its own (unshare(CLONE_FILES)):
+ * such a thread gets no process, and its sockets stay as they are.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "output.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#include "run_internal.h"
+
+void run_say(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int off;
+
+	/* One write per line: several threads say things. */
+	off = snprintf(buf, sizeof(buf), "%s run[%d]: ", prog_name, (int)getpid());
+	va_start(ap, fmt);
+	vsnprintf(buf + off, sizeof(buf) - off - 1, fmt, ap);
+	va_end(ap);
+	off = strlen(buf);
+	buf[off++] = '\n';
+	if (write(STDERR_FILENO, buf, off) < 0)
+		return;	/* nowhere to say it */
+}
+
+#define PROCS_MAX	4096	/* processes known at once; dead ones are dropped first */
+#define TIDS		1024	/* thread -> process, a direct-mapped cache */
+
+static pthread_mutex_t procs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct run_proc *procs[PROCS_MAX];
+static size_t nr_procs;
+
+static struct {
+	pid_t tid, tgid;
+} tids[TIDS];
+
+/* Per descriptor number, how many processes have an entry in ours[] there. */
+#define OURS_HINTS	(1U << 20)
+static unsigned short ours_hint[OURS_HINTS];
+
+static pid_t tgid_from_status(pid_t tid)
+{
+	char path[64], buf[512], *t;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	t = strstr(buf, "\nTgid:");
+	return t ? (pid_t)strtol(t + 6, NULL, 10) : -1;
+}
+
+static bool same_files(pid_t a, pid_t b)
+{
+	return a == b || syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0) == 0;
+}
+
+static void proc_free(struct run_proc *p)
+{
+	size_t fd;
+
+	for (fd = 0; fd < p->nr_ours && fd < OURS_HINTS; fd++)
+		if (p->ours[fd])
+			__atomic_fetch_sub(&ours_hint[fd], 1, __ATOMIC_RELAXED);
+	pthread_mutex_destroy(&p->lock);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	free(p->epolls);
+	free(p->ours);
+	free(p);
+}
+
+/* The pidfd says whether the process (not a later one with its PID) still runs. */
+static bool proc_alive(const struct run_proc *p)
+{
+	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Drop the processes that are gone and unused (procs_lock held). */
+static void procs_sweep(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nr_procs; i++) {
+		struct run_proc *p = procs[i];
+
+		if (!p->dead && !proc_alive(p))
+			p->dead = true;
+		if (p->dead && !p->refs)
+			proc_free(p);
+		else
+			procs[n++] = p;
+	}
+	nr_procs = n;
+}
+
+struct run_proc *run_proc_of(pid_t tid)
+{
+	struct run_proc *p = NULL;
+	pid_t tgid = -1;
+	size_t i, slot = (size_t)tid % TIDS;
+
+	pthread_mutex_lock(&procs_lock);
+	if (tids[slot].tid == tid)
+		tgid = tids[slot].tgid;
+	pthread_mutex_unlock(&procs_lock);
+	/* Cached, or the thread is a leader: one kcmp says it is still that process's. */
+	if (tgid < 0 || !same_files(tid, tgid)) {
+		tgid = tgid_from_status(tid);
+		if (tgid < 0 || !same_files(tid, tgid))
+			return NULL;	/* gone, or a descriptor table of its own */
+	}
+	pthread_mutex_lock(&procs_lock);
+	tids[slot].tid = tid;
+	tids[slot].tgid = tgid;
+	for (i = 0; i < nr_procs; i++)
+		if (procs[i]->tgid == tgid && !procs[i]->dead) {
+			/* An entry of an earlier process with the same PID is dropped. */
+			if (proc_alive(procs[i]))
+				p = procs[i];
+			else
+				procs[i]->dead = true;
+			break;
+		}
+	if (!p) {
+		/* A new process: those gone give their pidfds back (a program forks rarely). */
+		procs_sweep();
+		p = nr_procs < PROCS_MAX ? calloc(1, sizeof(*p)) : NULL;
+		if (p) {
+			p->tgid = tgid;
+			p->pidfd = syscall(SYS_pidfd_open, tgid, 0);
+			if (p->pidfd < 0) {
+				free(p);
+				p = NULL;
+			} else {
+				fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+				pthread_mutex_init(&p->lock, NULL);
+				procs[nr_procs++] = p;
+			}
+		}
+	}
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&procs_lock);
+	return p;
+}
+
+void run_proc_put(struct run_proc *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&procs_lock);
+	p->refs--;
+	if (p->dead && !p->refs)
+		procs_sweep();
+	pthread_mutex_unlock(&procs_lock);
+}
+
+void run_proc_gone(struct run_proc *p)
+{
+	pthread_mutex_lock(&procs_lock);
+	p->dead = true;
+	pthread_mutex_unlock(&procs_lock);
+}
+
+__u64 run_proc_ours(struct run_proc *p, int fd)
+{
+	return fd >= 0 && (size_t)fd < p->nr_ours ? p->ours[fd] : 0;
+}
+
+void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino)
+{
+	if (fd < 0)
+		return;
+	if ((size_t)fd >= p->nr_ours) {
+		size_t n = p->nr_ours ? p->nr_ours : 64;
+		__u64 *grown;
+
+		if (!ino)
+			return;
+		while (n <= (size_t)fd)
+			n *= 2;
+		grown = realloc(p->ours, n * sizeof(*grown));
+		if (!grown)
+			return;	/* not remembered: a failed call's retry can't be checked */
+		memset(grown + p->nr_ours, 0, (n - p->nr_ours) * sizeof(*grown));
+		p->ours = grown;
+		p->nr_ours = n;
+	}
+	if ((size_t)fd < OURS_HINTS && !p->ours[fd] != !ino)
+		__atomic_fetch_add(&ours_hint[fd], ino ? 1 : -1, __ATOMIC_RELAXED);
+	p->ours[fd] = ino;
+}
+
+bool run_ours_maybe(int fd)
+{
+	return fd < 0 || (unsigned int)fd >= OURS_HINTS ||
+	       __atomic_load_n(&ours_hint[fd], __ATOMIC_RELAXED);
+}
