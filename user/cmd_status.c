@@ -271,7 +271,8 @@ static void sockopt_counts(const struct mu_sockopt_counters *c, size_t field, co
  * unlisted sockets too: they are MPTCP sockets), and subflows that refused a
  * carried value. Added to @parent, or printed when it is NULL.
  */
-static void sockopt_bridge(int fd, __u32 id, __u32 carry, struct json_object *parent)
+static void sockopt_bridge(int fd, __u32 id, __u32 carry, struct json_object *parent,
+			   bool run_engine)
 {
 	struct mu_sockopt_counters c[MU_SOPT_MAX];
 	char names[300];
@@ -309,6 +310,9 @@ static void sockopt_bridge(int fd, __u32 id, __u32 carry, struct json_object *pa
 	sockopt_counts(c, offsetof(struct mu_sockopt_counters, carried), "; carried ", "");
 	putchar('\n');
 	sockopt_counts(c, offsetof(struct mu_sockopt_counters, refused), "  REFUSED    ",
+		       run_engine ?
+		       ": MPTCP refuses these and nothing can carry them, so the program got an "
+		       "error on a listed socket (unlisted sockets are TCP sockets under run)\n" :
 		       ": MPTCP refuses these and nothing can carry them, so the program got an "
 		       "error (on unlisted sockets too: they are MPTCP sockets)\n");
 	sockopt_counts(c, offsetof(struct mu_sockopt_counters, apply_failed), "  NOT SET    ",
@@ -322,7 +326,7 @@ static void attachment_sockopts(struct engine *e, const struct attachment *a,
 	__u32 zero = 0;
 
 	bpf_map_lookup_elem(e->map_fd[EM_BRIDGE_CONFIG], &zero, &cfg);
-	sockopt_bridge(e->map_fd[EM_SOCKOPT_COUNTERS], a->id, cfg.carry, parent);
+	sockopt_bridge(e->map_fd[EM_SOCKOPT_COUNTERS], a->id, cfg.carry, parent, false);
 	if (!parent && (a->flags & MU_ATTACH_BRIDGE_NATIVE))
 		printf("             for the programs' own MPTCP sockets too (--bridge-native)\n");
 }
@@ -340,9 +344,18 @@ static void run_sockopts(const struct run_entry *r, struct json_object *parent)
 		return;
 	}
 	fd = bpf_map_get_fd_by_id(r->bridge_map_id);
-	sockopt_bridge(fd, 0, r->bridge_carry, parent);
+	if (!parent)
+		printf("  bridge     attached to cgroup %s (the supervisor's; only the sockets it "
+		       "makes run it)\n", r->bridge_cgroup[0] ? r->bridge_cgroup : "?");
+	sockopt_bridge(fd, 0, r->bridge_carry, parent, true);
 	if (fd >= 0)
 		close(fd);
+	if (parent) {
+		struct json_object *b;
+
+		if (json_object_object_get_ex(parent, "sockopt_bridge", &b) && b)
+			json_object_object_add(b, "cgroup", json_object_new_string(r->bridge_cgroup));
+	}
 }
 
 static struct json_object *attachment_json(struct engine *e, const struct attachment *a,
@@ -523,6 +536,9 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 	json_object_object_add(o, "policy_changed_since_load", json_object_new_boolean(changed));
 	json_object_object_add(o, "started_at", json_object_new_int64(r->started_at));
 	json_object_object_add(o, "loaded_at", json_object_new_int64(r->loaded_at));
+	json_object_object_add(o, "reloads", json_object_new_uint64(r->reload_seq));
+	json_object_object_add(o, "last_reload_error", r->reload_error[0] ?
+			       json_object_new_string(r->reload_error) : NULL);
 	if (c) {
 		cnt = json_object_new_object();
 		refused = json_object_new_object();
@@ -535,8 +551,14 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 				       json_object_new_uint64(c->connects_unlisted));
 		json_object_object_add(cnt, "made_mptcp", json_object_new_uint64(c->made_mptcp));
 		json_object_object_add(cnt, "kept_tcp", json_object_new_uint64(c->kept_tcp));
+		json_object_object_add(cnt, "kept_tcp_epoll", json_object_new_uint64(c->kept_epoll));
+		json_object_object_add(cnt, "back_to_tcp", json_object_new_uint64(c->restored_tcp));
+		json_object_object_add(cnt, "escaped", json_object_new_uint64(c->escaped));
+		json_object_object_add(cnt, "interrupted", json_object_new_uint64(c->interrupted));
 		json_object_object_add(o, "sync_wakeup",
 				       json_object_new_boolean(c->flags & MU_RUN_F_SYNC_WAKEUP));
+		json_object_object_add(o, "killable_wait",
+				       json_object_new_boolean(c->flags & MU_RUN_F_KILLABLE));
 		for (i = 0; run_option_label(i); i++)
 			if (c->refused[i])
 				json_object_object_add(refused, run_option_label(i),
@@ -578,11 +600,17 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 	       changed ? "  (the file changed since it was loaded: run reload)" : "");
 	printf("  sha256     %s\n", r->sha256);
 	printf("  started    %s, policy loaded %s\n", at, re);
+	if (r->reload_error[0])
+		printf("  RELOAD     the last reload failed, the policy above stays: %s\n",
+		       r->reload_error);
 	if (c)
-		printf("  wake-up    %s\n", c->flags & MU_RUN_F_SYNC_WAKEUP ?
+		printf("  wake-up    %s; %s\n", c->flags & MU_RUN_F_SYNC_WAKEUP ?
 		       "synchronous (the supervisor runs on the caller's CPU)" :
 		       "plain (no synchronous wake-up: kernel before 6.6, each call waits for a "
-		       "scheduler wake-up)");
+		       "scheduler wake-up)", c->flags & MU_RUN_F_KILLABLE ?
+		       "a received call can't be interrupted by a signal" :
+		       "a signal can interrupt a call until it is answered (EINTR: kernel before "
+		       "5.19)");
 	if (!c) {
 		printf("  counters   not readable now (a reload in between, or the supervisor "
 		       "could not write %s): try again\n", MU_RUN_DIR);
@@ -592,8 +620,18 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 	       (unsigned long long)c->binds_unlisted);
 	printf("  connect()  listed %llu, unlisted %llu\n",
 	       (unsigned long long)c->connects_listed, (unsigned long long)c->connects_unlisted);
-	printf("  sockets    made MPTCP %llu, kept TCP %llu (listed, left TCP: see refused)\n",
-	       (unsigned long long)c->made_mptcp, (unsigned long long)c->kept_tcp);
+	printf("  sockets    made MPTCP %llu; listed but kept TCP %llu (%llu for epoll "
+	       "registrations that could not be carried, the rest for a refused option below)\n",
+	       (unsigned long long)c->made_mptcp, (unsigned long long)c->kept_tcp,
+	       (unsigned long long)c->kept_epoll);
+	if (c->restored_tcp)
+		printf("  back       %llu MPTCP sockets went back to TCP: their listed call failed "
+		       "and was retried at an unlisted address\n",
+		       (unsigned long long)c->restored_tcp);
+	if (c->escaped)
+		printf("  ESCAPED    %llu unlisted calls on MPTCP sockets that could not go back to "
+		       "TCP: an unlisted peer may negotiate MPTCP (see the supervisor's log)\n",
+		       (unsigned long long)c->escaped);
 	for (i = 0; run_option_label(i); i++) {
 		if (!c->refused[i])
 			continue;

@@ -559,41 +559,58 @@ int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t pro
 		run_cnt->flags |= MU_RUN_F_SYNC_WAKEUP;
 	if (killable)
 		run_cnt->flags |= MU_RUN_F_KILLABLE;
-	start_bridge();
-	/* Registered before the program runs: `reload --pid` works from its first instant. */
+	/*
+	 * Registered before anything slow and before the program runs: a reload
+	 * (SIGHUP, blocked until the main loop reads it) is never lost, and
+	 * `reload --pid` finds the program from its first instant.
+	 */
 	if (run_registry_write(getpid(), proxy, path, lp, started_at))
 		run_say("can't register in %s: status and reload will not see this supervisor",
 			MU_RUN_DIR);
+	start_bridge();
+	if (run_bridge_in_use)
+		run_registry_write(getpid(), proxy, path, lp, started_at);
 	return 0;
 }
 
 static int listener_fd;
 static size_t notif_size;
+/*
+ * Leader and followers: the leader alone waits on the listener (poll(), so
+ * that the kernel's synchronous wake-up runs it on the caller's CPU at once:
+ * an epoll in between would lose that), receives one call, hands the
+ * leadership on and only then works on the call. The others wait for it.
+ */
+static pthread_mutex_t leader = PTHREAD_MUTEX_INITIALIZER;
 
 static void *worker(void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct pollfd pfd = { .fd = listener_fd, .events = POLLIN };
 	struct seccomp_notif *n = calloc(1, notif_size);
 	sigset_t all;
-	int ep = epoll_create1(EPOLL_CLOEXEC);
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	if (!n || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listener_fd, &ev)) {
+	if (!n) {
 		run_say("a supervisor thread can't wait for calls: %s", strerror(errno));
 		return NULL;
 	}
 	for (;;) {
-		int got = epoll_wait(ep, &ev, 1, -1);
+		int got;
 
-		if (got < 0 && errno == EINTR)
+		pthread_mutex_lock(&leader);
+		got = poll(&pfd, 1, -1);
+		if (got < 0 && errno == EINTR) {
+			pthread_mutex_unlock(&leader);
 			continue;
-		if (got < 0)
+		}
+		if (got < 0 || (pfd.revents & (POLLHUP | POLLERR))) {
+			/* The program is gone: the main thread ends it all; the lock stays held. */
 			break;
-		if (!(ev.events & EPOLLIN))
-			break;	/* EPOLLHUP: the program is gone; the main thread ends it all */
+		}
 		memset(n, 0, notif_size);
 		if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_RECV, n)) {
+			pthread_mutex_unlock(&leader);
 			if (errno == EINTR || errno == ENOENT)
 				continue;
 			run_say("can't receive a notification: %s: the program's bind() and connect() "
@@ -601,6 +618,7 @@ static void *worker(void *arg)
 			run_registry_remove(getpid());
 			_exit(1);
 		}
+		pthread_mutex_unlock(&leader);
 		handle(listener_fd, n);
 	}
 	free(n);

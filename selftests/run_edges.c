@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * run_edges: what real programs do at the edges, done under `mptcp-upgrade run`
+ * and reported as key=value words for test_run_edges.sh. Every mode uses
+ * loopback only, and every loop is bounded.
+ *
+ *   run_edges sigbind ADDR PORT N
+ *   run_edges sigconnect ADDR PORT N
+ *       a 1 ms SIGALRM timer whose handler has no SA_RESTART (nginx's
+ *       timer_resolution), then N times: socket, bind (or non-blocking
+ *       connect), close; "sig n=N eintr=E mptcp=M" (M: sockets that were MPTCP)
+ *   run_edges epolls ADDR PORT N
+ *       a non-blocking socket registered in N epoll instances, then connect:
+ *       "epolls n=N proto=P ready=R" (R: instances that reported EPOLLOUT)
+ *   run_edges epoll-late ADDR PORT
+ *       a first connect (the supervisor has seen the process), then a new
+ *       epoll made at once, a socket registered in it, connect:
+ *       "late proto=P ready=0|1"
+ *   run_edges highfd ADDR PORT FD
+ *       the soft descriptor limit raised to the hard one, a non-blocking
+ *       socket moved to number FD and registered in an epoll, connect:
+ *       "highfd fd=FD proto=P ready=0|1"
+ *   run_edges bindretry ADDR BUSY FREE
+ *       bind to BUSY (in use: EADDRINUSE), then to FREE on the same socket,
+ *       listen, accept one: "bindretry first=ERR proto=P accepted=P"
+ *   run_edges reconnect ADDR REFUSED OPEN
+ *       blocking connect to REFUSED (ECONNREFUSED), then to OPEN on the same
+ *       socket: "reconnect first=ERR proto=P echo=ok|failed"
+ *   run_edges unspec ADDR LISTED OPEN
+ *       connect to LISTED, connect(AF_UNSPEC), connect to OPEN:
+ *       "unspec first=P proto=P echo=ok|failed"
+ *   run_edges bindlisted ADDR LPORT OPEN
+ *       bind to ADDR:LPORT, connect to OPEN: "bindlisted proto=P echo=ok|failed"
+ *   run_edges len128 ADDR PORT
+ *       connect with addrlen sizeof(struct sockaddr_storage): "len128 proto=P"
+ *   run_edges int80 ADDR PORT
+ *       connect through the i386 system call (int 0x80): "int80 proto=P", or
+ *       "int80 unavailable" (exit 3) where the kernel has no i386 calls
+ *   run_edges tfo ADDR PORT
+ *       sendto(MSG_FASTOPEN) without connect(): "tfo proto=P sent=N"
+ *   run_edges latency ADDR PORT SECONDS
+ *       blocking connects, one after the other, for SECONDS: "latency n=N
+ *       max_ms=M" (the longest one)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+
+static struct sockaddr_in addr_of(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static int tcp_socket(int flags)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+
+	if (fd < 0) {
+		perror("socket");
+		exit(2);
+	}
+	return fd;
+}
+
+static const char *err_name(int e)
+{
+	switch (e) {
+	case 0: return "none";
+	case EADDRINUSE: return "EADDRINUSE";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case EINTR: return "EINTR";
+	case EINPROGRESS: return "EINPROGRESS";
+	default: return strerror(e);
+	}
+}
+
+static void on_alarm(int sig)
+{
+}
+
+static int sig_loop(bool connect_it, const char *ip, int port, long n)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
+	struct sockaddr_in a = addr_of(ip, port);
+	long i, eintr = 0, mptcp = 0;
+
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (i = 0; i < n; i++) {
+		int fd = tcp_socket(connect_it ? SOCK_NONBLOCK : 0), r;
+
+		if (connect_it)
+			r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+		else
+			r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+		if (r && errno == EINTR)
+			eintr++;
+		if (protocol_of(fd) == 262)
+			mptcp++;
+		close(fd);
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	printf("sig n=%ld eintr=%ld mptcp=%ld\n", n, eintr, mptcp);
+	return 0;
+}
+
+/* EPOLLOUT within 2 s from epoll @ep? */
+static int ready(int ep)
+{
+	struct epoll_event ev;
+
+	return epoll_wait(ep, &ev, 1, 2000) == 1 && (ev.events & EPOLLOUT);
+}
+
+static int epolls(const char *ip, int port, int n)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = tcp_socket(SOCK_NONBLOCK), i, r = 0;
+	int *eps = calloc(n, sizeof(*eps));
+
+	for (i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = i };
+
+		eps[i] = epoll_create1(EPOLL_CLOEXEC);
+		if (eps[i] < 0 || epoll_ctl(eps[i], EPOLL_CTL_ADD, fd, &ev)) {
+			perror("epoll");
+			return 2;
+		}
+	}
+	connect(fd, (struct sockaddr *)&a, sizeof(a));
+	for (i = 0; i < n; i++)
+		r += ready(eps[i]);
+	printf("epolls n=%d proto=%d ready=%d\n", n, protocol_of(fd), r);
+	return 0;
+}
+
+static int epoll_late(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	struct epoll_event ev = { .events = EPOLLOUT };
+	int first = tcp_socket(SOCK_NONBLOCK), ep0 = epoll_create1(0), fd, ep;
+
+	/* An epoll the supervisor sees at its first look, and a listed connect. */
+	epoll_ctl(ep0, EPOLL_CTL_ADD, first, &ev);
+	connect(first, (struct sockaddr *)&a, sizeof(a));
+	ready(ep0);
+	ep = epoll_create1(0);
+	fd = tcp_socket(SOCK_NONBLOCK);
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	connect(fd, (struct sockaddr *)&a, sizeof(a));
+	printf("late proto=%d ready=%d\n", protocol_of(fd), ready(ep));
+	return 0;
+}
+
+static int highfd(const char *ip, int port, int want)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	struct epoll_event ev = { .events = EPOLLOUT };
+	struct rlimit rl;
+	int fd = tcp_socket(SOCK_NONBLOCK), ep = epoll_create1(0);
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (dup2(fd, want) != want) {
+		printf("highfd unavailable: %s\n", strerror(errno));
+		return 3;
+	}
+	close(fd);
+	epoll_ctl(ep, EPOLL_CTL_ADD, want, &ev);
+	connect(want, (struct sockaddr *)&a, sizeof(a));
+	printf("highfd fd=%d proto=%d ready=%d\n", want, protocol_of(want), ready(ep));
+	return 0;
+}
+
+static int bindretry(const char *ip, int busy, int free_port)
+{
+	struct sockaddr_in a = addr_of(ip, busy), b = addr_of(ip, free_port);
+	int fd = tcp_socket(0), c, first = 0;
+
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		first = errno;
+	if (bind(fd, (struct sockaddr *)&b, sizeof(b)) || listen(fd, 4)) {
+		perror("bind/listen");
+		return 2;
+	}
+	printf("bindretry ready first=%s proto=%d\n", err_name(first), protocol_of(fd));
+	fflush(stdout);
+	alarm(10);
+	c = accept(fd, NULL, NULL);
+	printf("bindretry first=%s proto=%d accepted=%d\n", err_name(first), protocol_of(fd),
+	       c >= 0 ? protocol_of(c) : -1);
+	return 0;
+}
+
+static const char *echo(int fd)
+{
+	char buf[4];
+
+	return write(fd, "ping", 4) == 4 && read(fd, buf, 4) == 4 && !memcmp(buf, "ping", 4) ?
+	       "ok" : "failed";
+}
+
+static int reconnect(const char *ip, int refused, int open_port)
+{
+	struct sockaddr_in a = addr_of(ip, refused), b = addr_of(ip, open_port);
+	int fd = tcp_socket(0), first = 0;
+
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		first = errno;
+	if (connect(fd, (struct sockaddr *)&b, sizeof(b))) {
+		printf("reconnect first=%s second=%s\n", err_name(first), err_name(errno));
+		return 1;
+	}
+	printf("reconnect first=%s proto=%d echo=%s\n", err_name(first), protocol_of(fd),
+	       echo(fd));
+	return 0;
+}
+
+static int unspec(const char *ip, int listed, int open_port)
+{
+	struct sockaddr_in a = addr_of(ip, listed), b = addr_of(ip, open_port);
+	struct sockaddr u = { .sa_family = AF_UNSPEC };
+	int fd = tcp_socket(0), first;
+
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connect");
+		return 2;
+	}
+	first = protocol_of(fd);
+	if (connect(fd, &u, sizeof(u)) || connect(fd, (struct sockaddr *)&b, sizeof(b))) {
+		printf("unspec first=%d failed=%s\n", first, strerror(errno));
+		return 1;
+	}
+	printf("unspec first=%d proto=%d echo=%s\n", first, protocol_of(fd), echo(fd));
+	return 0;
+}
+
+static int bindlisted(const char *ip, int lport, int open_port)
+{
+	struct sockaddr_in a = addr_of(ip, lport), b = addr_of(ip, open_port);
+	int fd = tcp_socket(0);
+
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    connect(fd, (struct sockaddr *)&b, sizeof(b))) {
+		perror("bind/connect");
+		return 2;
+	}
+	printf("bindlisted proto=%d echo=%s\n", protocol_of(fd), echo(fd));
+	return 0;
+}
+
+static int len128(const char *ip, int port)
+{
+	struct sockaddr_storage ss = {};
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = tcp_socket(0);
+
+	memcpy(&ss, &a, sizeof(a));
+	if (connect(fd, (struct sockaddr *)&ss, sizeof(ss))) {
+		perror("connect");
+		return 2;
+	}
+	printf("len128 proto=%d echo=%s\n", protocol_of(fd), echo(fd));
+	return 0;
+}
+
+static long int80(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+	return ret;
+}
+
+static int connect_int80(const char *ip, int port)
+{
+	struct sockaddr_in *a = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	int fd = tcp_socket(0);
+	long r;
+
+	if (a == MAP_FAILED) {
+		printf("int80 unavailable: no 32-bit memory\n");
+		return 3;
+	}
+	*a = addr_of(ip, port);
+	r = int80(362 /* i386 connect */, fd, (long)a, sizeof(*a));
+	if (r == -ENOSYS) {
+		printf("int80 unavailable: the kernel runs no i386 calls\n");
+		return 3;
+	}
+	if (r) {
+		printf("int80 connect=%s\n", strerror(-r));
+		return 1;
+	}
+	printf("int80 proto=%d echo=%s\n", protocol_of(fd), echo(fd));
+	return 0;
+}
+
+static int tfo(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = tcp_socket(0);
+	ssize_t sent = sendto(fd, "ping", 4, MSG_FASTOPEN, (struct sockaddr *)&a, sizeof(a));
+	char buf[4];
+
+	printf("tfo proto=%d sent=%zd echo=%s\n", protocol_of(fd), sent,
+	       sent == 4 && read(fd, buf, 4) == 4 ? "ok" : "failed");
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int latency(const char *ip, int port, int seconds)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	long long end = now_ms() + seconds * 1000LL, worst = 0;
+	long n = 0;
+
+	printf("latency started\n");
+	fflush(stdout);
+	while (now_ms() < end && n < 1000000) {
+		long long t0 = now_ms();
+		int fd = tcp_socket(0);
+
+		connect(fd, (struct sockaddr *)&a, sizeof(a));
+		close(fd);
+		if (now_ms() - t0 > worst)
+			worst = now_ms() - t0;
+		n++;
+		usleep(2000);
+	}
+	printf("latency n=%ld max_ms=%lld\n", n, worst);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && !strcmp(m, "sigbind"))
+		return sig_loop(false, argv[2], atoi(argv[3]), atol(argv[4]));
+	if (argc == 5 && !strcmp(m, "sigconnect"))
+		return sig_loop(true, argv[2], atoi(argv[3]), atol(argv[4]));
+	if (argc == 5 && !strcmp(m, "epolls"))
+		return epolls(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 4 && !strcmp(m, "epoll-late"))
+		return epoll_late(argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(m, "highfd"))
+		return highfd(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(m, "bindretry"))
+		return bindretry(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(m, "reconnect"))
+		return reconnect(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(m, "unspec"))
+		return unspec(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(m, "bindlisted"))
+		return bindlisted(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 4 && !strcmp(m, "len128"))
+		return len128(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(m, "int80"))
+		return connect_int80(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(m, "tfo"))
+		return tfo(argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(m, "latency"))
+		return latency(argv[2], atoi(argv[3]), atoi(argv[4]));
+	fprintf(stderr, "usage: see the comment at the top of run_edges.c\n");
+	return 2;
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The run engine at the edges real programs reach (the outside reports of
+# 2026-12-03): signals without SA_RESTART, many epolls, high descriptor
+# numbers, calls retried after a failure, other address lengths and ABIs, a
+# reload that resolves slowly, and where the socket-option bridge lands. On
+# this machine's kernel, in a network namespace of its own, over loopback.
+# Each test failed on the code before it (MU_RUN_BIN names another binary to
+# show that). Prints TAP.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${MU_RUN_BIN:-$top/mptcp-upgrade}
+sock=$top/.output/selftests/mu_sock
+edges=$top/.output/selftests/run_edges
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP the run engine needs root"
+	exit 0
+fi
+if [ -z "${MU_EDGES_NETNS:-}" ]; then
+	exec unshare -n env MU_EDGES_NETNS=1 "$0" "$@"
+fi
+ip link set dev lo up
+
+tmp=$(mktemp -d /tmp/mu-edges.XXXXXX)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	pkill -f "^$bin run --policy $tmp/" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# 7700: a listed local address; 7710 a listed server (MPTCP echo), 7711 a listed
+# server nobody serves (refused); 7720 an unlisted MPTCP echo server, which
+# negotiates MPTCP with any client that offers it.
+pol=$tmp/edges.policy
+cat >"$pol" <<'EOF'
+bind mptcp4@127.0.0.1:7700
+server s mptcp4@127.0.0.1:7710
+server r mptcp4@127.0.0.1:7711
+EOF
+for port in 7710 7720; do
+	"$sock" sink 127.0.0.1 $port 600 >"$tmp/sink$port.out" 2>&1 &
+	pids+=($!)
+	need "the echo server on $port" grep -q ready "$tmp/sink$port.out"
+done
+R() { "$bin" run --policy "$pol" -- "$edges" "$@" 2>"$tmp/run.err"; }
+
+# ---- signals: a 1 ms timer without SA_RESTART -------------------------------------
+
+for call in bind connect; do
+	if [ $call = bind ]; then port=7700; else port=7711; fi
+	got=$(R sig$call 127.0.0.1 $port 3000)
+	eintr=$(sed -n 's/.* eintr=\([0-9]*\).*/\1/p' <<<"$got")
+	mptcp=$(sed -n 's/.* mptcp=\([0-9]*\).*/\1/p' <<<"$got")
+	# At most 1 in 100: the kernel can interrupt a call until the supervisor has
+	# received it (a wake-up and a system call, ~4 us here: 0.3-0.5 % at 1 kHz).
+	[ -n "$eintr" ] && [ "$eintr" -le 30 ] && [ "$mptcp" -ge 2970 ] &&
+		ok "a 1 ms SIGALRM without SA_RESTART: $eintr of 3000 listed $call() calls fail with EINTR, $mptcp made MPTCP" ||
+		not_ok "signals: listed $call() calls fail with EINTR at most 1 in 100" "$got" \
+			"$(cat "$tmp/run.err")"
+done
+
+# ---- epoll: any number of instances, made at any time ------------------------------
+
+for neps in 1 17 64; do
+	got=$(timeout 60 "$bin" run --policy "$pol" -- "$edges" epolls 127.0.0.1 7710 $neps 2>&1)
+	grep -q "epolls n=$neps proto=262 ready=$neps" <<<"$got" &&
+		ok "a socket registered in $neps epoll instances before its listed connect: MPTCP, every instance reports it" ||
+		not_ok "a socket in $neps epolls keeps every registration" "$got"
+done
+got=$(timeout 30 "$bin" run --policy "$pol" -- "$edges" epoll-late 127.0.0.1 7710 2>&1)
+grep -q 'late proto=262 ready=1' <<<"$got" &&
+	ok "an epoll made right after a listed connect is known: the next listed socket in it is MPTCP and reported" ||
+	not_ok "an epoll made right after a listed connect is known" "$got"
+
+# ---- descriptor numbers past the supervisor's own limit ---------------------------
+
+hard=$(ulimit -Hn)
+highfd=$((hard > 4096 ? 4000 : hard - 10))
+got=$(bash -c "ulimit -Sn 256; exec timeout 30 '$bin' run --policy '$pol' -- '$edges' highfd 127.0.0.1 7710 $highfd" 2>&1)
+grep -q "highfd fd=$highfd proto=262 ready=1" <<<"$got" &&
+	ok "a listed socket in an epoll at fd $highfd (run started with a soft limit of 256, the program raised its own): MPTCP and reported" ||
+	not_ok "a listed socket at a high fd number is swapped" "$got"
+
+# ---- exact after failure: retries on the same socket at unlisted addresses ---------
+
+"$sock" sink 127.0.0.1 7700 600 tcp >"$tmp/busy.out" 2>&1 &
+busy=$!
+pids+=($busy)
+need "7700 in use" grep -q ready "$tmp/busy.out"
+R bindretry 127.0.0.1 7700 7730 >"$tmp/bindretry.out" &
+pids+=($!)
+need "the retried bind listens" grep -q 'bindretry ready' "$tmp/bindretry.out"
+client=$("$sock" connect 127.0.0.1 7730 mptcp 2>&1)
+need "the retried bind accepted" grep -q 'accepted=' "$tmp/bindretry.out"
+grep -q 'bindretry first=EADDRINUSE proto=6 accepted=6' "$tmp/bindretry.out" &&
+	grep -q 'mptcp=fallback' <<<"$client" &&
+	ok "bind() to a listed address fails (EADDRINUSE), the retry on an unlisted port listens as TCP: an MPTCP client falls back" ||
+	not_ok "a failed listed bind retried at an unlisted port is plain TCP" \
+		"$(cat "$tmp/bindretry.out")" "$client"
+
+got=$(R reconnect 127.0.0.1 7711 7720)
+grep -q 'reconnect first=ECONNREFUSED proto=6 echo=ok' <<<"$got" &&
+	ok "connect() to a listed address refused, retried on the same socket at an unlisted server: plain TCP" ||
+	not_ok "a refused listed connect retried at an unlisted server is plain TCP" "$got"
+got=$(R unspec 127.0.0.1 7710 7720)
+grep -q 'unspec first=262 proto=6 echo=ok' <<<"$got" &&
+	ok "connect() listed (MPTCP), connect(AF_UNSPEC), connect() unlisted: plain TCP" ||
+	not_ok "AF_UNSPEC then an unlisted connect is plain TCP" "$got"
+kill "$busy" 2>/dev/null	# 7700 free again
+wait_for bash -c "! ss -Htln 'sport = :7700' | grep -q ."
+got=$(R bindlisted 127.0.0.1 7700 7720)
+grep -q 'bindlisted proto=6 echo=ok' <<<"$got" &&
+	ok "bind() to a listed local address, then connect() to an unlisted server: plain TCP" ||
+	not_ok "a listed bind then an unlisted connect is plain TCP" "$got"
+
+# ---- other ways to reach a listed address ------------------------------------------
+
+got=$(R len128 127.0.0.1 7710)
+grep -q 'len128 proto=262 echo=ok' <<<"$got" &&
+	ok "connect() with addrlen sizeof(struct sockaddr_storage) is classified: MPTCP" ||
+	not_ok "connect() with a 128-byte address is classified" "$got"
+got=$(R int80 127.0.0.1 7710)
+case $got in
+*unavailable*) skip "an i386 connect (int 0x80) is classified" "${got#*unavailable: }" ;;
+*) grep -q 'int80 proto=262 echo=ok' <<<"$got" &&
+	ok "connect() through the i386 call (int 0x80) is classified: MPTCP" ||
+	not_ok "an i386 connect is classified" "$got" ;;
+esac
+IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+if [ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "${kmin%%[!0-9]*}" -ge 2 ]; }; then
+	got=$(R tfo 127.0.0.1 7710)
+	grep -q 'tfo proto=262 sent=4 echo=ok' <<<"$got" &&
+		ok "sendto(MSG_FASTOPEN) to a listed address, without connect(): MPTCP" ||
+		not_ok "a TCP Fast Open sendto to a listed address is classified" "$got"
+else
+	skip "a TCP Fast Open sendto is classified" "MPTCP has no Fast Open client before 6.2"
+fi
+
+# ---- a reload that resolves slowly stalls no call ----------------------------------
+
+# A resolver at 127.0.0.53 that never answers: the program's own mount
+# namespace sees a resolv.conf naming it (2 s timeout, one attempt).
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.53", 53))
+print("ready", flush=True)
+end = time.time() + 120
+while time.time() < end:
+    s.settimeout(1)
+    try:
+        s.recvfrom(512)
+    except socket.timeout:
+        pass
+' >"$tmp/dns.out" 2>&1 &
+pids+=($!)
+need "the silent resolver" grep -q ready "$tmp/dns.out"
+printf 'nameserver 127.0.0.53\noptions timeout:2 attempts:1\n' >"$tmp/resolv.conf"
+cp "$pol" "$tmp/slow.policy"
+unshare -m bash -c "mount --bind '$tmp/resolv.conf' /etc/resolv.conf &&
+	exec '$bin' run --policy '$tmp/slow.policy' -- '$edges' latency 127.0.0.1 7710 8" \
+	>"$tmp/lat.out" 2>"$tmp/lat.err" &
+lat=$!
+pids+=($lat)
+need "the connect loop runs" grep -q 'latency started' "$tmp/lat.out"
+printf 'server slow mptcp4@slow.example.test:80\n' >>"$tmp/slow.policy"
+sup=$("$bin" status --json | jq -r --arg p "$tmp/slow.policy" '.runs[] | select(.policy == $p) | .supervisor')
+t0=$(date +%s%N)
+kill -HUP "$sup"
+wait_for grep -q 'reload of .*slow.policy failed' "$tmp/lat.err"
+wait "$lat"
+worst=$(sed -n 's/.*max_ms=\([0-9]*\).*/\1/p' "$tmp/lat.out")
+[ -n "$worst" ] && [ "$worst" -lt 500 ] && grep -q 'reload of .*slow.policy failed' "$tmp/lat.err" &&
+	ok "a reload whose host name does not resolve (2 s) stalls no connect: the longest took $worst ms, the old policy stays" ||
+	not_ok "a slow reload stalls no connect" "longest ${worst:-?} ms" "$(cat "$tmp/lat.out" "$tmp/lat.err")"
+
+# ---- reload is confirmed by the supervisor, from the program's first instant --------
+
+cp "$pol" "$tmp/early.policy"
+"$bin" run --policy "$tmp/early.policy" -- sleep 30 >/dev/null 2>&1 &
+early=$!
+pids+=($early)
+need "the program runs" grep -qx sleep "/proc/$early/comm"
+ok_reloads=0
+for i in $(seq 1 20); do
+	"$bin" reload --pid "$early" >/dev/null 2>&1 && ok_reloads=$((ok_reloads + 1))
+done
+[ "$ok_reloads" = 20 ] &&
+	ok "reload --pid right after start: 20 of 20 confirmed by the supervisor" ||
+	not_ok "reload --pid right after start" "$ok_reloads of 20"
+kill "$early" 2>/dev/null
+
+# ---- the bridge never lands on a cgroup others share -------------------------------
+
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+mycg=$(sed -n 's/^0:://p' /proc/self/cgroup)
+if [ -n "$cg2" ] && [ -d "$cg2" ]; then
+	"$bin" run --policy "$pol" -- sleep 30 >"$tmp/cg.out" 2>&1 &
+	cgrun=$!
+	pids+=($cgrun)
+	need "the supervisor's bridge attached" bash -c "'$bin' status --json | jq -e --arg p '$pol' '.runs[] | select(.policy == \$p) | .sockopt_bridge.cgroup' >/dev/null"
+	where=$("$bin" status --json | jq -r --arg p "$pol" '.runs[] | select(.policy == $p) | .sockopt_bridge.cgroup // empty')
+	progcg=$(sed -n 's/^0:://p' "/proc/$cgrun/cgroup")
+	progs=$(bpftool cgroup show "$cg2$mycg" 2>/dev/null | grep -c 'mu_' || true)
+	[ "$where" = "$progcg" ] && [ "$where" != "$mycg" ] && [ "$progs" = 0 ] &&
+		ok "started from a shared cgroup ($mycg): the program and the bridge get $where, nothing is attached to $mycg" ||
+		not_ok "the bridge is not attached to a shared cgroup" "bridge at '$where', program in '$progcg', $progs programs on $mycg"
+	kill "$cgrun"
+	wait "$cgrun" 2>/dev/null
+	wait_for bash -c "[ ! -d '$cg2$where' ]" &&
+		ok "the cgroup made for it is removed when the program ends" ||
+		not_ok "the cgroup made for it is removed" "$cg2$where still there"
+else
+	skip "the bridge's cgroup" "no cgroup v2 mount"
+fi
+
+tap_end
