@@ -38,12 +38,19 @@
  *       "int80 unavailable" (exit 3) where the kernel has no i386 calls
  *   run_edges tfo ADDR PORT
  *       sendto(MSG_FASTOPEN) without connect(): "tfo proto=P sent=N"
+ *   run_edges share dup|dup2|dupfd|fork|vfork|clonefiles ADDR PORT
+ *       a socket reachable through a second descriptor (dup(), dup2(),
+ *       fcntl(F_DUPFD), a forked child, a vfork()ed and exec()ed child) before
+ *       its connect(), then an echo through that other descriptor:
+ *       "share MODE proto=P other=ok|failed"; with clonefiles, a child sharing
+ *       the descriptor table (CLONE_FILES) connects and the parent echoes
  *   run_edges latency ADDR PORT SECONDS
  *       blocking connects, one after the other, for SECONDS: "latency n=N
  *       max_ms=M" (the longest one)
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -57,6 +64,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,6 +343,105 @@ static int tfo(const char *ip, int port)
 	return 0;
 }
 
+static const char *echo_err(int fd)
+{
+	static char why[64];
+	char buf[4];
+
+	signal(SIGPIPE, SIG_IGN);
+	if (write(fd, "ping", 4) != 4 || read(fd, buf, 4) != 4 || memcmp(buf, "ping", 4)) {
+		snprintf(why, sizeof(why), "failed(%s)", strerror(errno));
+		return why;
+	}
+	return "ok";
+}
+
+static int clone_child(void *arg)
+{
+	struct sockaddr_in *a = arg;
+
+	return connect(3, (struct sockaddr *)a, sizeof(*a)) ? 1 : 0;
+}
+
+static int share(const char *how, const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), other = -1, go[2], done[2], st;
+	char res[80] = "", c = 0;
+	pid_t pid = -1;
+
+	if (fd < 0 || pipe(go) || pipe(done))
+		return 2;
+	if (!strcmp(how, "dup")) {
+		other = dup(fd);
+	} else if (!strcmp(how, "dup2")) {
+		other = dup2(fd, 100);
+	} else if (!strcmp(how, "dupfd")) {
+		other = fcntl(fd, F_DUPFD_CLOEXEC, 50);
+	} else if (!strcmp(how, "fork")) {
+		pid = fork();
+		if (pid == 0) {
+			/* The child's copy: used once the parent has connected. */
+			if (read(go[0], &c, 1) != 1)
+				_exit(1);
+			snprintf(res, sizeof(res), "%s", echo_err(fd));
+			if (write(done[1], res, strlen(res) + 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+	} else if (!strcmp(how, "vfork")) {
+		char script[128];
+
+		/* An exec()ed program keeps the descriptor (no FD_CLOEXEC) and echoes on it. */
+		snprintf(script, sizeof(script), "read x; printf ping >&%d && head -c 4 <&%d", fd, fd);
+		pid = vfork();
+		if (pid == 0) {
+			dup2(go[0], 0);
+			dup2(done[1], 1);
+			execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+			_exit(127);
+		}
+	} else if (!strcmp(how, "clonefiles")) {
+		static char stack[65536];
+
+		if (fd != 3 && (dup2(fd, 3) != 3 || close(fd)))
+			return 2;
+		fd = 3;
+		pid = clone(clone_child, stack + sizeof(stack), CLONE_FILES | SIGCHLD, &a);
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			printf("share clonefiles connect failed\n");
+			return 1;
+		}
+		printf("share clonefiles proto=%d other=%s\n", protocol_of(fd), echo_err(fd));
+		return 0;
+	} else {
+		return 2;
+	}
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		printf("share %s connect=%s\n", how, strerror(errno));
+		return 1;
+	}
+	if (other >= 0) {
+		snprintf(res, sizeof(res), "%s", echo_err(other));
+	} else if (!strcmp(how, "fork")) {
+		if (write(go[1], "g", 1) != 1 || read(done[0], res, sizeof(res)) <= 0)
+			snprintf(res, sizeof(res), "failed(child)");
+		waitpid(pid, NULL, 0);
+	} else {
+		/* vfork: the exec()ed child echoes through its copy. */
+		char got[8] = "";
+
+		close(done[1]);
+		if (write(go[1], "g\n", 2) != 2 || read(done[0], got, 4) != 4 || strcmp(got, "ping"))
+			snprintf(res, sizeof(res), "failed(child)");
+		else
+			snprintf(res, sizeof(res), "ok");
+		waitpid(pid, NULL, 0);
+	}
+	printf("share %s proto=%d other=%s\n", how, protocol_of(fd), res);
+	return 0;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -395,6 +502,8 @@ int main(int argc, char **argv)
 		return connect_int80(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "tfo"))
 		return tfo(argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(m, "share"))
+		return share(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 5 && !strcmp(m, "latency"))
 		return latency(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of run_edges.c\n");

@@ -123,6 +123,28 @@ grep -q 'bindlisted proto=6 echo=ok' <<<"$got" &&
 	ok "bind() to a listed local address, then connect() to an unlisted server: plain TCP" ||
 	not_ok "a listed bind then an unlisted connect is plain TCP" "$got"
 
+# ---- a socket reachable through a second descriptor stays TCP ---------------------
+
+for how in dup dup2 dupfd fork vfork; do
+	got=$(R share $how 127.0.0.1 7710)
+	grep -q "share $how proto=6 other=ok" <<<"$got" &&
+		ok "a listed connect on a socket with a second descriptor ($how) keeps it TCP: both descriptors work" ||
+		not_ok "a socket with a second descriptor ($how) is never left split" "$got"
+done
+got=$(R share clonefiles 127.0.0.1 7710)
+grep -q 'share clonefiles proto=262 other=ok' <<<"$got" &&
+	ok "a child sharing the descriptor table (CLONE_FILES) connects: MPTCP for both, the parent's echo works" ||
+	not_ok "CLONE_FILES: the swap reaches both" "$got"
+"$bin" run --policy "$pol" -- sh -c "'$edges' share dup 127.0.0.1 7710 >/dev/null; sleep 5" \
+	>/dev/null 2>&1 &
+shared=$!
+pids+=($shared)
+need "the dup case counted" bash -c "'$bin' status --json | jq -e --arg p '$pol' '.runs[] | select(.policy == \$p) | select(.counters.kept_tcp_shared == 1)' >/dev/null"
+"$bin" status | grep -q 'another descriptor' &&
+	ok "status counts it: kept TCP, reachable through another descriptor" ||
+	not_ok "status counts a socket kept TCP for a second descriptor" "$("$bin" status)"
+kill "$shared" 2>/dev/null
+
 # ---- other ways to reach a listed address ------------------------------------------
 
 got=$(R len128 127.0.0.1 7710)
@@ -172,7 +194,7 @@ unshare -m bash -c "mount --bind '$tmp/resolv.conf' /etc/resolv.conf &&
 	>"$tmp/lat.out" 2>"$tmp/lat.err" &
 lat=$!
 pids+=($lat)
-need "the connect loop runs" grep -q 'latency started' "$tmp/lat.out"
+need "the connect loop runs" grep -qs 'latency started' "$tmp/lat.out"
 printf 'server slow mptcp4@slow.example.test:80\n' >>"$tmp/slow.policy"
 sup=$("$bin" status --json | jq -r --arg p "$tmp/slow.policy" '.runs[] | select(.policy == $p) | .supervisor')
 t0=$(date +%s%N)

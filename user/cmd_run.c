@@ -20,6 +20,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,10 +103,17 @@ void help_run(FILE *out)
  *    connect);
  *  - epoll_create() and epoll_create1(), so that the supervisor knows every
  *    epoll instance exactly (run_epoll.c);
+ *  - what makes a second descriptor for an open socket (dup, dup2, dup3,
+ *    fcntl F_DUPFD and F_DUPFD_CLOEXEC, fork, vfork, clone without CLONE_FILES,
+ *    clone3): a socket reachable through another descriptor stays TCP, as a
+ *    swap would leave that descriptor on the old socket (run_loop.c);
  *  - the same from i386 calls (int 0x80): bind, connect, socketcall's BIND
  *    and CONNECT, epoll_create*.
  */
-enum { L_X86_64, L_I386, L_ADDR, L_SENDTO, L_SENDMSG, L_SOCKETCALL, L_ALLOW, L_NOTIFY, L_MAX };
+enum {
+	L_X86_64, L_I386, L_SOCKETCALL, L_ADDR, L_SENDTO, L_SENDMSG, L_CLONE, L_FCNTL, L_ALLOW,
+	L_NOTIFY, L_MAX
+};
 
 struct filter_asm {
 	struct sock_filter code[64];
@@ -162,7 +170,15 @@ static void build_filter(struct filter_asm *f)
 	fa_jump(f, BPF_JEQ, __NR_epoll_create, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, __NR_epoll_create1, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, __NR_sendto, L_SENDTO, -1);
-	fa_jump(f, BPF_JEQ, __NR_sendmsg, L_SENDMSG, L_ALLOW);
+	fa_jump(f, BPF_JEQ, __NR_sendmsg, L_SENDMSG, -1);
+	fa_jump(f, BPF_JEQ, __NR_dup, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_dup2, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_dup3, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_fork, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_vfork, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_clone3, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, __NR_clone, L_CLONE, -1);
+	fa_jump(f, BPF_JEQ, __NR_fcntl, L_FCNTL, L_ALLOW);
 
 	fa_label(f, L_I386);
 	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
@@ -189,6 +205,15 @@ static void build_filter(struct filter_asm *f)
 	fa_label(f, L_SENDMSG);
 	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(2));
 	fa_jump(f, BPF_JSET, MSG_FASTOPEN, L_NOTIFY, L_ALLOW);
+
+	/* clone(flags, ...): a thread (CLONE_FILES) shares the table, nothing to know */
+	fa_label(f, L_CLONE);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
+	fa_jump(f, BPF_JSET, CLONE_FILES, L_ALLOW, L_NOTIFY);
+	fa_label(f, L_FCNTL);
+	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(1));
+	fa_jump(f, BPF_JEQ, F_DUPFD, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, F_DUPFD_CLOEXEC, L_NOTIFY, L_ALLOW);
 
 	fa_label(f, L_ALLOW);
 	fa_stmt(f, BPF_RET | BPF_K, SECCOMP_RET_ALLOW);

@@ -552,6 +552,7 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 		json_object_object_add(cnt, "made_mptcp", json_object_new_uint64(c->made_mptcp));
 		json_object_object_add(cnt, "kept_tcp", json_object_new_uint64(c->kept_tcp));
 		json_object_object_add(cnt, "kept_tcp_epoll", json_object_new_uint64(c->kept_epoll));
+		json_object_object_add(cnt, "kept_tcp_shared", json_object_new_uint64(c->kept_shared));
 		json_object_object_add(cnt, "back_to_tcp", json_object_new_uint64(c->restored_tcp));
 		json_object_object_add(cnt, "escaped", json_object_new_uint64(c->escaped));
 		json_object_object_add(cnt, "interrupted", json_object_new_uint64(c->interrupted));
@@ -620,10 +621,11 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 	       (unsigned long long)c->binds_unlisted);
 	printf("  connect()  listed %llu, unlisted %llu\n",
 	       (unsigned long long)c->connects_listed, (unsigned long long)c->connects_unlisted);
-	printf("  sockets    made MPTCP %llu; listed but kept TCP %llu (%llu for epoll "
-	       "registrations that could not be carried, the rest for a refused option below)\n",
+	printf("  sockets    made MPTCP %llu; listed but kept TCP %llu: %llu reachable through "
+	       "another descriptor (dup, fork), %llu in epolls that could not be carried, the "
+	       "rest for a refused option below\n",
 	       (unsigned long long)c->made_mptcp, (unsigned long long)c->kept_tcp,
-	       (unsigned long long)c->kept_epoll);
+	       (unsigned long long)c->kept_shared, (unsigned long long)c->kept_epoll);
 	if (c->restored_tcp)
 		printf("  back       %llu MPTCP sockets went back to TCP: their listed call failed "
 		       "and was retried at an unlisted address\n",

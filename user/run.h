@@ -59,6 +59,7 @@ struct run_counters {
 	__u64 escaped;		/* an unlisted call on a socket that could not go back to TCP */
 	__u64 kept_epoll;	/* kept TCP: epoll registrations that could not be carried */
 	__u64 interrupted;	/* the call was gone (a signal, the thread died) before a swap */
+	__u64 kept_shared;	/* kept TCP: reachable through another descriptor (dup, fork) */
 	__u64 refused[MU_RUN_MAX_OPTIONS];	/* per run_option_label() */
 	struct run_line_counters line[];
 };

@@ -64,6 +64,18 @@ void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino);
 /* Is there an entry at @fd in any process? (no lock: a hint for unlisted calls) */
 bool run_ours_maybe(int fd);
 
+/*
+ * Sockets reachable through a second descriptor (dup, fork): a swap would leave
+ * that one on the old socket, so they stay TCP. By inode; every socket of @p
+ * at once before a fork.
+ */
+enum run_shared_kind { RUN_NOT_SHARED, RUN_SHARED_DUP, RUN_SHARED_FORK };
+void run_shared_add(__u64 ino, bool fork);
+enum run_shared_kind run_shared(__u64 ino);
+void run_shared_all_of(struct run_proc *p);
+/* A dup'd socket whose other descriptors in @p are all closed again: forgotten, true. */
+bool run_shared_dup_gone(struct run_proc *p, __u64 ino);
+
 /* epoll instances (lock held). */
 void run_epoll_seed(struct run_proc *p);
 void run_epoll_add(struct run_proc *p, int epfd);

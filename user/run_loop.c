@@ -28,12 +28,14 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/audit.h>
 #include <linux/net.h>
+#include <linux/sched.h>
 
 #include <bpf/bpf.h>
 
@@ -44,6 +46,9 @@
 
 #ifndef SECCOMP_ADDFD_FLAG_SEND
 #define SECCOMP_ADDFD_FLAG_SEND	(1UL << 1)
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
 #endif
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
@@ -81,7 +86,11 @@ void run_supervisor_cgroup(int cg, __u64 id, const char *path)
 }
 
 /* What a notified call asks, whatever the ABI it came through. */
-enum call_kind { CALL_OTHER, CALL_BIND, CALL_CONNECT, CALL_EPOLL_CREATE };
+enum call_kind {
+	CALL_OTHER, CALL_BIND, CALL_CONNECT, CALL_EPOLL_CREATE,
+	CALL_DUP,	/* a second descriptor for @fd */
+	CALL_FORK,	/* a copy of every descriptor */
+};
 
 struct call {
 	enum call_kind kind;
@@ -169,6 +178,26 @@ static void decode(const struct seccomp_notif *n, struct call *c)
 		c->kind = CALL_EPOLL_CREATE;
 		c->epoll_bad = (int)a[0] <= 0;
 		break;
+	case __NR_dup:
+	case __NR_dup2:
+	case __NR_dup3:
+	case __NR_fcntl:	/* F_DUPFD, F_DUPFD_CLOEXEC: the filter sends no other */
+		c->kind = CALL_DUP;
+		c->fd = (int)a[0];
+		break;
+	case __NR_fork:
+	case __NR_vfork:
+	case __NR_clone:	/* without CLONE_FILES: the filter sends no other */
+		c->kind = CALL_FORK;
+		break;
+	case __NR_clone3: {
+		__u64 flags;
+
+		/* struct clone_args starts with its flags */
+		if (!read_caller(n->pid, a[0], &flags, sizeof(flags)) || !(flags & CLONE_FILES))
+			c->kind = CALL_FORK;
+		break;
+	}
 	case __NR_epoll_create1:
 		c->kind = CALL_EPOLL_CREATE;
 		c->epoll_flags = (__u32)a[0];
@@ -293,6 +322,30 @@ static void unlisted_on_ours(int listener, const struct seccomp_notif *n, const 
 	run_proc_put(p);
 }
 
+/*
+ * A second descriptor for a socket, or a copy of them all: the sockets are
+ * remembered, so that a later listed call on one keeps it TCP (README: a swap
+ * replaces one descriptor, and the other would stay on the old socket).
+ */
+static void shared_for(int listener, const struct seccomp_notif *n, const struct call *c)
+{
+	struct run_proc *p = run_proc_of(n->pid);
+	struct stat st;
+	int old;
+
+	if (p && c->kind == CALL_FORK) {
+		run_shared_all_of(p);
+	} else if (p) {
+		old = syscall(SYS_pidfd_getfd, p->pidfd, c->fd, 0);
+		if (old >= 0 && !fstat(old, &st) && S_ISSOCK(st.st_mode))
+			run_shared_add(st.st_ino, false);
+		if (old >= 0)
+			close(old);
+	}
+	run_proc_put(p);
+	answer(listener, n, 0);
+}
+
 static void handle(int listener, const struct seccomp_notif *n)
 {
 	struct run_line_counters *line = NULL;
@@ -308,6 +361,10 @@ static void handle(int listener, const struct seccomp_notif *n)
 	decode(n, &c);
 	if (c.kind == CALL_EPOLL_CREATE) {
 		epoll_create_for(listener, n, &c);
+		return;
+	}
+	if (c.kind == CALL_DUP || c.kind == CALL_FORK) {
+		shared_for(listener, n, &c);
 		return;
 	}
 	if (c.kind == CALL_OTHER) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "output.h"
+#include "proc_tree.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -225,4 +226,124 @@ bool run_ours_maybe(int fd)
 {
 	return fd < 0 || (unsigned int)fd >= OURS_HINTS ||
 	       __atomic_load_n(&ours_hint[fd], __ATOMIC_RELAXED);
+}
+
+/*
+ * Sockets reachable through another descriptor: their inodes, in a hash set
+ * that is emptied when half full (those then count as not shared, as before
+ * this set existed). The low bit of a slot says whether a fork made the
+ * other descriptor (in another process: it can't be checked) or a dup.
+ */
+#define SHARED_SLOTS	(1U << 16)
+#define SHARED_FORK	1ULL
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static __u64 *shared;
+static size_t nr_shared;
+
+/* The slot of @ino, or the empty one where it would go (shared_lock held). */
+static __u64 *shared_slot(__u64 ino)
+{
+	size_t i;
+
+	for (i = ino % SHARED_SLOTS; shared[i] && shared[i] >> 1 != ino; i = (i + 1) % SHARED_SLOTS)
+		;
+	return &shared[i];
+}
+
+void run_shared_add(__u64 ino, bool fork)
+{
+	__u64 *slot;
+
+	if (!ino)
+		return;
+	pthread_mutex_lock(&shared_lock);
+	if (!shared)
+		shared = calloc(SHARED_SLOTS, sizeof(*shared));
+	if (shared && nr_shared >= SHARED_SLOTS / 2) {
+		memset(shared, 0, SHARED_SLOTS * sizeof(*shared));
+		nr_shared = 0;
+	}
+	if (shared) {
+		slot = shared_slot(ino);
+		if (!*slot)
+			nr_shared++;
+		*slot |= ino << 1 | (fork ? SHARED_FORK : 0);
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
+
+enum run_shared_kind run_shared(__u64 ino)
+{
+	enum run_shared_kind k = RUN_NOT_SHARED;
+	__u64 *slot;
+
+	pthread_mutex_lock(&shared_lock);
+	if (shared) {
+		slot = shared_slot(ino);
+		if (*slot)
+			k = *slot & SHARED_FORK ? RUN_SHARED_FORK : RUN_SHARED_DUP;
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return k;
+}
+
+struct count_ctx {
+	__u64 ino;
+	int n;
+};
+
+static int count_one(int fd, const char *link, void *ctx)
+{
+	struct count_ctx *c = ctx;
+	unsigned long long ino;
+
+	if (sscanf(link, "socket:[%llu]", &ino) == 1 && ino == c->ino)
+		c->n++;
+	return 0;
+}
+
+bool run_shared_dup_gone(struct run_proc *p, __u64 ino)
+{
+	struct count_ctx c = { .ino = ino };
+
+	proc_fd_links(p->tgid, count_one, &c);
+	if (c.n != 1)
+		return false;
+	/*
+	 * One descriptor left, the caller's: the dup was closed (dup2() to a
+	 * higher number, then close()). Forgotten, it is not shared any more.
+	 * Rehashing what follows in the probe sequence keeps the others findable.
+	 */
+	pthread_mutex_lock(&shared_lock);
+	if (shared) {
+		__u64 *slot = shared_slot(ino), moved;
+		size_t i = slot - shared;
+
+		if (*slot) {
+			*slot = 0;
+			nr_shared--;
+			for (i = (i + 1) % SHARED_SLOTS; shared[i]; i = (i + 1) % SHARED_SLOTS) {
+				moved = shared[i];
+				shared[i] = 0;
+				*shared_slot(moved >> 1) = moved;
+			}
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return true;
+}
+
+static int shared_one(int fd, const char *link, void *ctx)
+{
+	unsigned long long ino;
+
+	if (sscanf(link, "socket:[%llu]", &ino) == 1)
+		run_shared_add(ino, true);
+	return 0;
+}
+
+void run_shared_all_of(struct run_proc *p)
+{
+	proc_fd_links(p->tgid, shared_one, NULL);
 }

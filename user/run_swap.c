@@ -168,6 +168,16 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
+	if (kind == RUN_TO_MPTCP) {
+		enum run_shared_kind sk = run_shared(st.st_ino);
+
+		/* The other descriptor would stay on the old socket: it stays TCP. */
+		if (sk == RUN_SHARED_FORK ||
+		    (sk == RUN_SHARED_DUP && !run_shared_dup_gone(p, st.st_ino))) {
+			RUN_COUNT(kept_shared);
+			goto out;
+		}
+	}
 	if (!unconnected(old, protocol)) {
 		res = kind == RUN_TO_TCP ? RUN_ALREADY : RUN_UNTOUCHED;
 		goto out;	/* too late: the call fails or works on what there is */
