@@ -576,6 +576,8 @@ grep -q 'setup failed errno=38' "$tmp/k.out" && grep -q 'now fail with ENOSYS; r
 	>"$tmp/d.out" 2>&1 &
 dpid=$!
 need "the default test's supervisor" one_supervisor "$pol"
+# Registered before the program runs: killed in between, run says it did not start.
+need "the default test's program" grep -qx sh "/proc/$dpid/comm"
 dsup=$(supervisor_of "$pol")
 kill -KILL "$dsup"
 wait "$dpid"
