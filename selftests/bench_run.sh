@@ -14,7 +14,7 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin=$top/mptcp-upgrade
+bin=${MU_RUN_BIN:-$top/mptcp-upgrade}	# MU_RUN_BIN: another build, to compare
 b=$top/.output/selftests/bench_sock
 sock=$top/.output/selftests/mu_sock
 rounds=${BENCH_ROUNDS:-5}
