@@ -222,6 +222,25 @@ done
 	not_ok "reload --pid right after start" "$ok_reloads of 20"
 kill "$early" 2>/dev/null
 
+# ---- the watcher killed, then the supervisor: the program is stopped, not left -----
+
+"$bin" run --policy "$pol" -- sh -c 'trap "exit 42" TERM; while :; do sleep 0.1; done' \
+	>"$tmp/w.out" 2>&1 &
+wprog=$!
+pids+=($wprog)
+need "the program runs" grep -qx sh "/proc/$wprog/comm"
+wsup=$("$bin" status --json | jq -r --arg p "$pol" --argjson w "$wprog" '.runs[] | select(.policy == $p and .program == $w) | .supervisor')
+watcher=$(awk '/^PPid:/ { print $2 }' "/proc/$wsup/status")
+kill -KILL "$watcher"
+need "a second watcher" grep -q 'took over' "$tmp/w.out"
+kill -KILL "$wsup"
+timeout 10 tail --pid="$wprog" -f /dev/null
+wait "$wprog"
+rc=$?
+[ "$rc" = 42 ] && grep -q "supervisor $wsup of program $wprog is gone.*stopping it (SIGTERM)" "$tmp/w.out" &&
+	ok "the watcher killed, then the supervisor: a second watcher logs it and stops the program (exit 42 here)" ||
+	not_ok "a dead watcher then a dead supervisor stop the program" "rc $rc" "$(cat "$tmp/w.out")"
+
 # ---- the bridge never lands on a cgroup others share -------------------------------
 
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)

@@ -282,7 +282,8 @@ static int recv_fd(int sock, bool *killable)
 }
 
 /* The forked half: serve until the last filtered process is gone. */
-static int supervise(int sock, struct loaded_policy *lp, pid_t proxy)
+static int supervise(int sock, struct loaded_policy *lp, pid_t proxy, pid_t watcher,
+		     bool stop_program)
 {
 	__u64 sync = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
 	const char *want_sync = getenv("MU_RUN_SYNC_WAKEUP");
@@ -293,6 +294,7 @@ static int supervise(int sock, struct loaded_policy *lp, pid_t proxy)
 	if (listener < 0 || !mine)
 		return 1;	/* the other side failed, and said why */
 	*mine = *lp;
+	run_supervisor_watcher(watcher, stop_program);
 	/*
 	 * The same CPU answers at once where the kernel can (6.6+): +20 us a call,
 	 * not +150. MU_RUN_SYNC_WAKEUP=0 leaves it off (the benchmark compares).
@@ -519,6 +521,7 @@ int do_run(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);	/* the supervisor's: its watcher died */
 	sigprocmask(SIG_BLOCK, &sigs, &old_mask);
 	optind = 1;
 	/* '+': stop at COMMAND, whose own options are its own. */
@@ -581,17 +584,18 @@ int do_run(int argc, char **argv)
 		 * be a child of the proxy, whose own child reaping (a master process
 		 * watching its workers) has no business seeing it.
 		 */
-		pid_t supervisor;
+		pid_t supervisor, watcher;
 		int ret;
 
 		close(sp[0]);
 		if (fork())
 			_exit(0);
 		setsid();	/* the terminal's ^C is for the proxy, not for it */
+		watcher = getpid();
 		supervisor = fork();
 		if (supervisor == 0) {
 			close(proxy_pidfd);
-			_exit(supervise(sp[1], &lp, proxy));
+			_exit(supervise(sp[1], &lp, proxy, watcher, stop_program));
 		}
 		/* The watcher: no socket pair (the supervisor alone gets the listener). */
 		close(sp[1]);

@@ -28,6 +28,8 @@ void run_supervisor_cgroup(int cg, __u64 id, const char *path);
  */
 int run_supervisor_prepare(const char *policy_path, struct loaded_policy *lp, pid_t proxy,
 			   bool sync_wakeup, bool killable);
+/* The supervisor's watcher (its parent), and what to do if the supervisor dies. */
+void run_supervisor_watcher(pid_t watcher, bool stop_program);
 /* Serve @listener (a seccomp user-notification fd) until no process uses the filter. */
 int run_supervisor(int listener);
 

@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -424,6 +425,69 @@ static void handle(int listener, const struct seccomp_notif *n)
 	answer(listener, n, 0);
 }
 
+/*
+ * The watcher (run's watch()) is the supervisor's parent and tells when the
+ * supervisor dies while the program runs (bind()/connect() then fail with
+ * ENOSYS). If the watcher dies first (a kill, the OOM killer), the supervisor
+ * starts another (SIGUSR2 through PR_SET_PDEATHSIG): its child, which waits on
+ * a pidfd of the supervisor and does what the watcher would.
+ */
+static bool stop_program_on_death = true;
+static pid_t watcher_pid;
+
+void run_supervisor_watcher(pid_t watcher, bool stop_program)
+{
+	watcher_pid = watcher;
+	stop_program_on_death = stop_program;
+	prctl(PR_SET_PDEATHSIG, SIGUSR2);
+	if (getppid() != watcher)
+		raise(SIGUSR2);	/* gone already: blocked, read from the signalfd */
+}
+
+static void new_watcher(void)
+{
+	pid_t sup = getpid(), child;
+	int sup_fd = syscall(SYS_pidfd_open, sup, 0), prog_fd;
+	struct pollfd pfd;
+
+	prog_fd = syscall(SYS_pidfd_open, registry_program, 0);
+	if (sup_fd < 0 || prog_fd < 0) {
+		run_say("the watcher died and another can't be started: %s", strerror(errno));
+		return;
+	}
+	child = fork();
+	if (child < 0) {
+		run_say("the watcher died and another can't be started: %s", strerror(errno));
+	} else if (child == 0) {
+		sigset_t all;
+
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		setsid();
+		pfd = (struct pollfd){ .fd = sup_fd, .events = POLLIN };
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+			;
+		/* The program gone too: nothing to report. */
+		if (syscall(SYS_pidfd_send_signal, prog_fd, 0, NULL, 0))
+			_exit(0);
+		run_registry_remove(sup);
+		fprintf(stderr, "%s run[%d]: the supervisor %d of program %d is gone (its first "
+			"watcher died before it): the program's bind() and connect() on IP addresses "
+			"now fail with ENOSYS%s\n", prog_name, (int)getpid(), (int)sup,
+			(int)registry_program, stop_program_on_death ?
+			"; stopping it (SIGTERM) so that it can be started again" :
+			"; restart it (--on-supervisor-death keep)");
+		if (stop_program_on_death)
+			syscall(SYS_pidfd_send_signal, prog_fd, SIGTERM, NULL, 0);
+		_exit(1);
+	} else {
+		run_say("the watcher %d died: watcher %d took over", (int)watcher_pid, (int)child);
+		watcher_pid = child;
+	}
+	close(sup_fd);
+	close(prog_fd);
+}
+
 static void report(void)
 {
 	size_t i;
@@ -592,9 +656,11 @@ int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t pro
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN);	/* a second watcher is reaped by the kernel */
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sigfd < 0)
 		return -1;
@@ -741,6 +807,8 @@ int run_supervisor(int listener)
 			reload();
 		else if (si.ssi_signo == SIGUSR1)
 			report();
+		else if (si.ssi_signo == SIGUSR2 && getppid() != watcher_pid)
+			new_watcher();
 	}
 	run_registry_remove(getpid());
 	return 0;
