@@ -45,7 +45,8 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/run_probe \
 	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/run_edges
-BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock
+BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
+	      $(OUTPUT)/selftests/mu_sock
 
 ifeq ($(V),1)
 	Q =
