@@ -347,7 +347,25 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 	answer(listener, n, 0);
 }
 
-static void handle(int listener, const struct seccomp_notif *n)
+/*
+ * Leader and followers: the leader alone waits on the listener (poll(), so
+ * that the kernel's synchronous wake-up runs it on the caller's CPU at once:
+ * an epoll in between would lose that) and receives one call. A call that is
+ * answered at once (unlisted, on no socket of ours) keeps the leadership;
+ * before any slower work the leader hands it on, so that a thread is always
+ * waiting. The others wait for it.
+ */
+static pthread_mutex_t leader = PTHREAD_MUTEX_INITIALIZER;
+
+static void lead_off(bool *led)
+{
+	if (*led) {
+		*led = false;
+		pthread_mutex_unlock(&leader);
+	}
+}
+
+static void handle(int listener, const struct seccomp_notif *n, bool *led)
 {
 	struct run_line_counters *line = NULL;
 	__u32 entry = MU_ENTRY_UNLISTED;
@@ -360,16 +378,18 @@ static void handle(int listener, const struct seccomp_notif *n)
 	int family;
 
 	decode(n, &c);
+	if (c.kind == CALL_OTHER) {
+		answer(listener, n, 0);
+		return;
+	}
 	if (c.kind == CALL_EPOLL_CREATE) {
+		lead_off(led);
 		epoll_create_for(listener, n, &c);
 		return;
 	}
 	if (c.kind == CALL_DUP || c.kind == CALL_FORK) {
+		lead_off(led);
 		shared_for(listener, n, &c);
-		return;
-	}
-	if (c.kind == CALL_OTHER) {
-		answer(listener, n, 0);
 		return;
 	}
 	if (c.compat && !__atomic_exchange_n(&compat_said, true, __ATOMIC_RELAXED))
@@ -385,12 +405,15 @@ static void handle(int listener, const struct seccomp_notif *n)
 			RUN_COUNT(connects_unlisted);
 		else
 			RUN_COUNT(binds_unlisted);
-		if (run_ours_maybe(c.fd))
+		if (run_ours_maybe(c.fd)) {
+			lead_off(led);
 			unlisted_on_ours(listener, n, &c);
+		}
 		pthread_rwlock_unlock(&policy_lock);
 		answer(listener, n, 0);
 		return;
 	}
+	lead_off(led);
 	if (entry <= run_cnt->nr_entries)
 		line = &run_cnt->line[entry - 1];
 	if (is_connect)
@@ -698,18 +721,12 @@ int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t pro
 
 static int listener_fd;
 static size_t notif_size;
-/*
- * Leader and followers: the leader alone waits on the listener (poll(), so
- * that the kernel's synchronous wake-up runs it on the caller's CPU at once:
- * an epoll in between would lose that), receives one call, hands the
- * leadership on and only then works on the call. The others wait for it.
- */
-static pthread_mutex_t leader = PTHREAD_MUTEX_INITIALIZER;
 
 static void *worker(void *arg)
 {
 	struct pollfd pfd = { .fd = listener_fd, .events = POLLIN };
 	struct seccomp_notif *n = calloc(1, notif_size);
+	bool led = false;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -721,19 +738,19 @@ static void *worker(void *arg)
 	for (;;) {
 		int got;
 
-		pthread_mutex_lock(&leader);
-		got = poll(&pfd, 1, -1);
-		if (got < 0 && errno == EINTR) {
-			pthread_mutex_unlock(&leader);
-			continue;
+		if (!led) {
+			pthread_mutex_lock(&leader);
+			led = true;
 		}
+		got = poll(&pfd, 1, -1);
+		if (got < 0 && errno == EINTR)
+			continue;
 		if (got < 0 || (pfd.revents & (POLLHUP | POLLERR))) {
 			/* The program is gone: the main thread ends it all; the lock stays held. */
 			break;
 		}
 		memset(n, 0, notif_size);
 		if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_RECV, n)) {
-			pthread_mutex_unlock(&leader);
 			if (errno == EINTR || errno == ENOENT)
 				continue;
 			run_say("can't receive a notification: %s: the program's bind() and connect() "
@@ -741,8 +758,7 @@ static void *worker(void *arg)
 			run_registry_remove(getpid());
 			_exit(1);
 		}
-		pthread_mutex_unlock(&leader);
-		handle(listener_fd, n);
+		handle(listener_fd, n, &led);
 	}
 	free(n);
 	return NULL;
