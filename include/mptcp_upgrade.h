@@ -271,4 +271,97 @@ struct mu_sockopt_counters {
 	__u64 apply_failed;	/* a subflow refused a carried value (bpf_setsockopt) */
 };
 
+/*
+ * The options a run swap carries from the program's TCP socket to the socket
+ * put in its place: the one list, for the supervisor (user/run_options.c) and
+ * for the recorder (bpf/run_options.bpf.c, the options each socket set).
+ * X(name, level, optname, family, hint): numbers as in the kernel's uapi,
+ * checked against libc's at build time; family 0 for both; hint 1 for an
+ * option with no lasting effect before a connection (TCP_QUICKACK), carried
+ * when the new socket takes it and otherwise left (counted), where any other
+ * option the new socket refuses keeps the socket as it was.
+ */
+#define MU_RUN_OPTS(X) \
+	X(SO_REUSEADDR,		MU_SOL_SOCKET,	2,  0, 0) \
+	X(SO_REUSEPORT,		MU_SOL_SOCKET,	15, 0, 0) \
+	X(SO_KEEPALIVE,		MU_SOL_SOCKET,	9,  0, 0) \
+	X(SO_RCVBUF,		MU_SOL_SOCKET,	8,  0, 0) \
+	X(SO_SNDBUF,		MU_SOL_SOCKET,	7,  0, 0) \
+	X(SO_RCVBUFFORCE,	MU_SOL_SOCKET,	33, 0, 0) \
+	X(SO_SNDBUFFORCE,	MU_SOL_SOCKET,	32, 0, 0) \
+	X(SO_LINGER,		MU_SOL_SOCKET,	13, 0, 0) \
+	X(SO_MARK,		MU_SOL_SOCKET,	36, 0, 0) \
+	X(SO_PRIORITY,		MU_SOL_SOCKET,	12, 0, 0) \
+	X(SO_BINDTODEVICE,	MU_SOL_SOCKET,	25, 0, 0) \
+	X(SO_BINDTOIFINDEX,	MU_SOL_SOCKET,	62, 0, 0) \
+	X(SO_RCVLOWAT,		MU_SOL_SOCKET,	18, 0, 0) \
+	X(SO_RCVTIMEO_OLD,	MU_SOL_SOCKET,	20, 0, 0) \
+	X(SO_SNDTIMEO_OLD,	MU_SOL_SOCKET,	21, 0, 0) \
+	X(SO_RCVTIMEO_NEW,	MU_SOL_SOCKET,	66, 0, 0) \
+	X(SO_SNDTIMEO_NEW,	MU_SOL_SOCKET,	67, 0, 0) \
+	X(SO_OOBINLINE,		MU_SOL_SOCKET,	10, 0, 0) \
+	X(SO_DONTROUTE,		MU_SOL_SOCKET,	5,  0, 0) \
+	X(SO_INCOMING_CPU,	MU_SOL_SOCKET,	49, 0, 0) \
+	X(SO_BUSY_POLL,		MU_SOL_SOCKET,	46, 0, 0) \
+	X(SO_TIMESTAMP_OLD,	MU_SOL_SOCKET,	29, 0, 0) \
+	X(SO_TIMESTAMPNS_OLD,	MU_SOL_SOCKET,	35, 0, 0) \
+	X(SO_ZEROCOPY,		MU_SOL_SOCKET,	60, 0, 0) \
+	X(TCP_NODELAY,		MU_SOL_TCP,	1,  0, 0) \
+	X(TCP_MAXSEG,		MU_SOL_TCP,	2,  0, 0) \
+	X(TCP_CORK,		MU_SOL_TCP,	3,  0, 0) \
+	X(TCP_KEEPIDLE,		MU_SOL_TCP,	4,  0, 0) \
+	X(TCP_KEEPINTVL,	MU_SOL_TCP,	5,  0, 0) \
+	X(TCP_KEEPCNT,		MU_SOL_TCP,	6,  0, 0) \
+	X(TCP_SYNCNT,		MU_SOL_TCP,	7,  0, 0) \
+	X(TCP_LINGER2,		MU_SOL_TCP,	8,  0, 0) \
+	X(TCP_DEFER_ACCEPT,	MU_SOL_TCP,	9,  0, 0) \
+	X(TCP_WINDOW_CLAMP,	MU_SOL_TCP,	10, 0, 0) \
+	X(TCP_QUICKACK,		MU_SOL_TCP,	12, 0, 1) \
+	X(TCP_CONGESTION,	MU_SOL_TCP,	13, 0, 0) \
+	X(TCP_THIN_LINEAR_TIMEOUTS, MU_SOL_TCP,	16, 0, 0) \
+	X(TCP_USER_TIMEOUT,	MU_SOL_TCP,	18, 0, 0) \
+	X(TCP_FASTOPEN,		MU_SOL_TCP,	23, 0, 0) \
+	X(TCP_NOTSENT_LOWAT,	MU_SOL_TCP,	25, 0, 0) \
+	X(TCP_SAVE_SYN,		MU_SOL_TCP,	27, 0, 0) \
+	X(TCP_FASTOPEN_CONNECT,	MU_SOL_TCP,	30, 0, 0) \
+	X(TCP_FASTOPEN_NO_COOKIE, MU_SOL_TCP,	34, 0, 0) \
+	X(TCP_INQ,		MU_SOL_TCP,	36, 0, 0) \
+	X(TCP_TX_DELAY,		MU_SOL_TCP,	37, 0, 0) \
+	X(IP_TOS,		MU_SOL_IP,	1,  AF_INET, 0) \
+	X(IP_TTL,		MU_SOL_IP,	2,  AF_INET, 0) \
+	X(IP_MTU_DISCOVER,	MU_SOL_IP,	10, AF_INET, 0) \
+	X(IP_RECVERR,		MU_SOL_IP,	11, AF_INET, 0) \
+	X(IP_RECVTOS,		MU_SOL_IP,	13, AF_INET, 0) \
+	X(IP_FREEBIND,		MU_SOL_IP,	15, 0, 0) \
+	X(IP_TRANSPARENT,	MU_SOL_IP,	19, 0, 0) \
+	X(IP_BIND_ADDRESS_NO_PORT, MU_SOL_IP,	24, 0, 0) \
+	X(IP_LOCAL_PORT_RANGE,	MU_SOL_IP,	51, 0, 0) \
+	X(IPV6_UNICAST_HOPS,	MU_SOL_IPV6,	16, AF_INET6, 0) \
+	X(IPV6_MTU_DISCOVER,	MU_SOL_IPV6,	23, AF_INET6, 0) \
+	X(IPV6_RECVERR,		MU_SOL_IPV6,	25, AF_INET6, 0) \
+	X(IPV6_V6ONLY,		MU_SOL_IPV6,	26, AF_INET6, 0) \
+	X(IPV6_RECVTCLASS,	MU_SOL_IPV6,	66, AF_INET6, 0) \
+	X(IPV6_TCLASS,		MU_SOL_IPV6,	67, AF_INET6, 0) \
+	X(IPV6_TRANSPARENT,	MU_SOL_IPV6,	75, AF_INET6, 0) \
+	X(IPV6_FREEBIND,	MU_SOL_IPV6,	78, AF_INET6, 0)
+
+enum mu_run_opt {
+#define MU_X(name, level, optname, family, hint) MU_RUN_OPT_##name,
+	MU_RUN_OPTS(MU_X)
+#undef MU_X
+	MU_RUN_OPT_MAX
+};
+
+/*
+ * What the recorder keeps per socket: the options of MU_RUN_OPTS the program
+ * set on it while it was unconnected (bit per enum mu_run_opt), and the last of
+ * those outside the list (with how many there were).
+ */
+struct mu_set_opts {
+	__u64 known;
+	__s32 other_level, other_optname;
+	__u32 nr_other;
+	__u32 pad;
+};
+
 #endif /* MPTCP_UPGRADE_H */

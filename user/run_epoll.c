@@ -120,16 +120,15 @@ static bool ep_entry(pid_t pid, int epfd, int fd, unsigned long ino, struct run_
 	return found;
 }
 
-int run_epoll_registrations(struct run_proc *p, int fd, int old, struct run_ep_reg **regs)
+int run_epoll_registrations(struct run_proc *p, int fd, __u64 ino, struct run_ep_reg **regs)
 {
 	struct run_ep_reg *out = NULL;
-	struct stat st;
 	size_t i;
 	int n = 0;
 
 	*regs = NULL;
 	run_epoll_seed(p);
-	if (!p->epolls_seeded || fstat(old, &st))
+	if (!p->epolls_seeded)
 		return -1;
 	for (i = 0; i < p->nr_epolls;) {
 		struct kcmp_epoll_slot slot = { .efd = p->epolls[i], .tfd = fd, .toff = 0 };
@@ -149,7 +148,7 @@ int run_epoll_registrations(struct run_proc *p, int fd, int old, struct run_ep_r
 				return -1;
 			}
 			out = grown;
-			if (ep_entry(p->tgid, p->epolls[i], fd, st.st_ino, &out[n]))
+			if (ep_entry(p->tgid, p->epolls[i], fd, ino, &out[n]))
 				n++;
 			else if (same == 0) {
 				free(out);

@@ -87,10 +87,10 @@ struct run_ep_reg {
 };
 
 /*
- * The registrations of the caller's socket @fd (@old, our copy of it) in the
+ * The registrations of the caller's socket @fd (inode @ino) in the
  * epolls of @p, in *@regs (malloc()ed, free it). -1: can't tell.
  */
-int run_epoll_registrations(struct run_proc *p, int fd, int old, struct run_ep_reg **regs);
+int run_epoll_registrations(struct run_proc *p, int fd, __u64 ino, struct run_ep_reg **regs);
 /* The thread that carries registrations; before the workers start. */
 int run_epoll_start(void);
 /* The same registrations for @new under number @fd. False when one can't be made. */
@@ -98,11 +98,16 @@ bool run_epoll_carry(struct run_proc *p, int fd, int new, const struct run_ep_re
 
 /* The options of a swap. */
 struct run_defaults;
-/* A socket of @protocol like @old, in @old's network namespace; *@def: fresh TCP's option values. */
-int run_socket_like(int old, int family, int protocol, const struct run_defaults **def);
+/*
+ * A socket of @protocol like @old, in @old's network namespace, with socket()'s
+ * @flags (SOCK_NONBLOCK); *@def: a fresh TCP socket's option values there.
+ */
+int run_socket_like(int old, int family, int protocol, int flags, const struct run_defaults **def);
 /* Every option of @old that differs from @def, set on @new. False (counted) when refused. */
 bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def);
 void run_options_init(void);
+/* The recorder's map (bpf/run_options.bpf.c), or -1: every option is read. */
+void run_options_recorder(int map_fd, const volatile __u64 *lost);
 
 /* What a swap is for. */
 enum run_swap_kind {

@@ -39,11 +39,13 @@
 #include <linux/sched.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "bridge.h"
 #include "engine.h"
 #include "output.h"
 #include "run_internal.h"
+#include "run_options.skel.h"
 
 #ifndef SECCOMP_ADDFD_FLAG_SEND
 #define SECCOMP_ADDFD_FLAG_SEND	(1UL << 1)
@@ -633,6 +635,37 @@ static void start_bridge(void)
 	run_say("socket-option bridge on (cgroup %s): carries %s", bridge_cg_path, names);
 }
 
+/*
+ * The recorder of the options each socket of the program sets (its own small
+ * object, on the same cgroup as the bridge): a swap then carries exactly
+ * those. Without it every option is read from the old socket.
+ */
+static struct run_options_bpf *recorder;
+static int recorder_link = -1;
+
+static void start_recorder(void)
+{
+	if (bridge_cg < 0)
+		return;
+	recorder = run_options_bpf__open();
+	if (!recorder)
+		goto fail;
+	recorder->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
+	if (run_options_bpf__load(recorder))
+		goto fail;
+	recorder_link = bpf_link_create(bpf_program__fd(recorder->progs.mu_run_setsockopt),
+					bridge_cg, BPF_CGROUP_SETSOCKOPT, NULL);
+	if (recorder_link < 0)
+		goto fail;
+	run_options_recorder(bpf_map__fd(recorder->maps.set_opts), &recorder->bss->lost);
+	return;
+fail:
+	run_say("no record of the options sockets set (%s): a swap reads each one the "
+		"socket could have set", strerror(errno));
+	run_options_bpf__destroy(recorder);
+	recorder = NULL;
+}
+
 void run_oom_protect(void)
 {
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -714,6 +747,7 @@ int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t pro
 		run_say("can't register in %s: status and reload will not see this supervisor",
 			MU_RUN_DIR);
 	start_bridge();
+	start_recorder();
 	if (run_bridge_in_use)
 		run_registry_write(getpid(), proxy, path, lp, started_at);
 	return 0;

@@ -21,54 +21,51 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
+#include <bpf/bpf.h>
+
 #include "run_internal.h"
 
 struct sockopt_desc {
 	int level, name;
 	const char *label;
 	int family;		/* 0: any; else only for sockets of this family */
+	bool hint;		/* no lasting effect: dropped (counted) when refused */
 };
 
 static const struct sockopt_desc carried[] = {
-	{ SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 0 },
-	{ SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 0 },
-	{ SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 0 },
-	{ SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", 0 },
-	{ SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", 0 },
-	{ SOL_SOCKET, SO_LINGER, "SO_LINGER", 0 },
-	{ SOL_SOCKET, SO_MARK, "SO_MARK", 0 },
-	{ SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY", 0 },
-	{ SOL_SOCKET, SO_BINDTODEVICE, "SO_BINDTODEVICE", 0 },
-	{ IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 0 },
-	{ IPPROTO_TCP, TCP_MAXSEG, "TCP_MAXSEG", 0 },
-	{ IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", 0 },
-	{ IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", 0 },
-	{ IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", 0 },
-	{ IPPROTO_TCP, TCP_CONGESTION, "TCP_CONGESTION", 0 },
-	{ IPPROTO_TCP, TCP_FASTOPEN, "TCP_FASTOPEN", 0 },
-	{ IPPROTO_TCP, TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT", 0 },
-	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", 0 },
-	{ IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", 0 },
-	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", 0 },
-	{ IPPROTO_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP", 0 },
-	{ IPPROTO_IP, IP_TOS, "IP_TOS", AF_INET },
-	{ IPPROTO_IP, IP_TTL, "IP_TTL", AF_INET },
-	{ IPPROTO_IP, IP_TRANSPARENT, "IP_TRANSPARENT", 0 },
-	{ IPPROTO_IP, IP_FREEBIND, "IP_FREEBIND", 0 },
-	{ IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT", 0 },
-	{ IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY", AF_INET6 },
-	{ IPPROTO_IPV6, IPV6_TCLASS, "IPV6_TCLASS", AF_INET6 },
+#define MU_X(n, l, o, f, h) [MU_RUN_OPT_##n] = { l, o, #n, f, h },
+	MU_RUN_OPTS(MU_X)
+#undef MU_X
 };
-#define NR_CARRIED (sizeof(carried) / sizeof(carried[0]))
+#define NR_CARRIED	MU_RUN_OPT_MAX
+#define OTHER_OPTION	MU_RUN_OPT_MAX	/* refused[]'s slot for options outside the list */
 
-_Static_assert(NR_CARRIED <= MU_RUN_MAX_OPTIONS, "run_counters.refused is too small");
+_Static_assert(MU_RUN_OPT_MAX <= 64, "struct mu_set_opts.known is 64 bits");
+_Static_assert(MU_RUN_OPT_MAX + 1 <= MU_RUN_MAX_OPTIONS, "run_counters.refused is too small");
+_Static_assert(MU_SOL_SOCKET == SOL_SOCKET && MU_SOL_TCP == IPPROTO_TCP &&
+	       MU_SOL_IP == IPPROTO_IP && MU_SOL_IPV6 == IPPROTO_IPV6, "option levels");
 
 const char *run_option_label(size_t i)
 {
+	if (i == OTHER_OPTION)
+		return "other";
 	return i < NR_CARRIED ? carried[i].label : NULL;
 }
 
-static bool refusal_logged[NR_CARRIED];
+/*
+ * The recorder (bpf/run_options.bpf.c): the options each of the program's
+ * TCP sockets set while unconnected. -1: no recorder, every option is read.
+ */
+static int set_opts_fd = -1;
+static const volatile __u64 *recorder_lost;
+
+void run_options_recorder(int map_fd, const volatile __u64 *lost)
+{
+	set_opts_fd = map_fd;
+	recorder_lost = lost;
+}
+
+static bool refusal_logged[NR_CARRIED + 1];
 
 /*
  * What a fresh TCP socket has for each carried option, per network namespace
@@ -93,12 +90,24 @@ static pthread_mutex_t defaults_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct run_defaults defaults[DEFAULTS_CACHE];
 static unsigned long long defaults_clock;
 static struct stat home_netns;
+static __u64 home_cookie;	/* SO_NETNS_COOKIE of the supervisor's namespace (5.14+), 0: none */
 /* Each thread's way back to its own namespace after creating a socket in another. */
 static __thread int home_fd = -1;
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
 void run_options_init(void)
 {
+	socklen_t len = sizeof(home_cookie);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
 	stat("/proc/self/ns/net", &home_netns);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &home_cookie, &len))
+		home_cookie = 0;
+	if (fd >= 0)
+		close(fd);
 }
 
 static void take_defaults(struct run_defaults *d, int fresh)
@@ -154,12 +163,19 @@ static const struct run_defaults *defaults_for(unsigned long netns, int family)
 	return &mine;
 }
 
-int run_socket_like(int old, int family, int protocol, const struct run_defaults **def)
+int run_socket_like(int old, int family, int protocol, int flags, const struct run_defaults **def)
 {
-	int nsfd = ioctl(old, SIOCGSKNS), fd = -1, saved_errno;
 	struct stat ns = home_netns;
+	int nsfd = -1, fd = -1, saved_errno;
+	socklen_t len = sizeof(__u64);
 	bool away = false;
+	__u64 cookie;
 
+	/* The supervisor's own namespace, the common case, in one call (5.14+). */
+	if (home_cookie && !getsockopt(old, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) &&
+	    cookie == home_cookie)
+		goto make;
+	nsfd = ioctl(old, SIOCGSKNS);
 	if (nsfd >= 0 && fstat(nsfd, &ns)) {
 		close(nsfd);
 		return -1;
@@ -171,9 +187,10 @@ int run_socket_like(int old, int family, int protocol, const struct run_defaults
 			goto out;
 		away = true;
 	}
+make:
 	*def = defaults_for(ns.st_ino, family);
 	if (*def)
-		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, protocol);
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | flags, protocol);
 out:
 	saved_errno = errno;
 	if (away && setns(home_fd, CLONE_NEWNET)) {
@@ -187,35 +204,73 @@ out:
 	return fd;
 }
 
+/* Carry option @i from @old to @new. False when @new refuses it (and it is no hint). */
+static bool carry_one(int old, int new, size_t i, bool to_mptcp)
+{
+	char v[64] = {};
+	socklen_t vl = sizeof(v);
+
+	if (getsockopt(old, carried[i].level, carried[i].name, v, &vl))
+		return true;	/* this kernel does not have it, or it can't be read back */
+	if (carried[i].name == SO_RCVBUF || carried[i].name == SO_SNDBUF ||
+	    carried[i].name == SO_RCVBUFFORCE || carried[i].name == SO_SNDBUFFORCE) {
+		/* The kernel reports double what was set; set half to get the same. */
+		int half = *(int *)v / 2;
+
+		memcpy(v, &half, sizeof(half));
+	}
+	if (!setsockopt(new, carried[i].level, carried[i].name, v, vl))
+		return true;
+	__atomic_fetch_add(&run_cnt->refused[i], 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&refusal_logged[i], true, __ATOMIC_RELAXED))
+		run_say("%s refuses %s on this kernel (%s): %s", to_mptcp ? "MPTCP" : "TCP",
+			carried[i].label, strerror(errno), carried[i].hint ?
+			"left out, it has no lasting effect before a connection" :
+			to_mptcp ? "sockets that set it stay TCP" : "sockets that set it stay MPTCP");
+	return carried[i].hint;
+}
+
 bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def)
 {
-	char v[64];
+	struct mu_set_opts set;
 	size_t i;
 
+	/*
+	 * What the program set, as the recorder saw it: those, and only those.
+	 * No record is nothing set, unless the recorder ever failed to make one.
+	 */
+	memset(&set, 0, sizeof(set));
+	if (set_opts_fd >= 0 && (!bpf_map_lookup_elem(set_opts_fd, &old, &set) ||
+				 (errno == ENOENT && !*recorder_lost))) {
+		if (set.nr_other) {
+			__atomic_fetch_add(&run_cnt->refused[OTHER_OPTION], 1, __ATOMIC_RELAXED);
+			if (!__atomic_exchange_n(&refusal_logged[OTHER_OPTION], true,
+						 __ATOMIC_RELAXED))
+				run_say("a socket set option %d at level %d, which a swap can't carry: "
+					"sockets that set it stay as they are", set.other_optname,
+					set.other_level);
+			return false;
+		}
+		for (i = 0; i < NR_CARRIED; i++)
+			if ((set.known & (1ULL << i)) &&
+			    (!carried[i].family || carried[i].family == family) &&
+			    !carry_one(old, new, i, to_mptcp))
+				return false;
+		return true;
+	}
+	/* Every option that differs from a fresh socket's. */
 	for (i = 0; i < NR_CARRIED; i++) {
+		char v[64] = {};
 		socklen_t vl = sizeof(v);
 
 		if (carried[i].family && carried[i].family != family)
 			continue;
-		memset(v, 0, sizeof(v));
 		if (getsockopt(old, carried[i].level, carried[i].name, v, &vl))
 			continue;	/* this kernel does not have it */
 		if (def->have[i] && vl == def->len[i] && !memcmp(v, def->val[i], vl))
 			continue;	/* the default: nothing to carry */
-		if (carried[i].name == SO_RCVBUF || carried[i].name == SO_SNDBUF) {
-			/* The kernel reports double what was set; set half to get the same. */
-			int half = *(int *)v / 2;
-
-			memcpy(v, &half, sizeof(half));
-		}
-		if (setsockopt(new, carried[i].level, carried[i].name, v, vl)) {
-			__atomic_fetch_add(&run_cnt->refused[i], 1, __ATOMIC_RELAXED);
-			if (!__atomic_exchange_n(&refusal_logged[i], true, __ATOMIC_RELAXED))
-				run_say("%s refuses %s on this kernel (%s): sockets that set it stay "
-					"%s", to_mptcp ? "MPTCP" : "TCP", carried[i].label,
-					strerror(errno), to_mptcp ? "TCP" : "MPTCP");
+		if (!carry_one(old, new, i, to_mptcp))
 			return false;
-		}
 	}
 	return true;
 }

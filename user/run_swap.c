@@ -112,7 +112,8 @@ static bool unconnected(int fd, int protocol)
 enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struct run_proc *p,
 			      int fd, bool is_connect, enum run_swap_kind kind)
 {
-	int old, new = -1, family, protocol, want, one = 1, reuse, nregs = 0, ret;
+	int old, new = -1, family, protocol, want, one = 1, reuse, nregs = 0, ret, flags;
+	static pid_t self;
 	enum run_swap_result res = RUN_KEPT;
 	struct seccomp_notif_addfd addfd = {};
 	const struct run_defaults *def;
@@ -120,9 +121,11 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	struct sockaddr_storage local;
 	socklen_t local_len;
 	int old_reuse = -1;	/* the caller's SO_REUSEADDR, while we hold it at 1 */
-	bool bound, locked = false;
+	bool bound = false, locked = false;
 	struct stat st, nst;
 
+	if (!self)
+		self = getpid();
 	old = syscall(SYS_pidfd_getfd, p->pidfd, fd, 0);
 	if (old < 0 && errno == ESRCH) {
 		run_proc_gone(p);
@@ -139,10 +142,11 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
-	family = get_int(old, SOL_SOCKET, SO_DOMAIN);
+	/* TCP and MPTCP are stream protocols: SO_PROTOCOL says the type too. */
+	bound = bound_address(old, &local, &local_len);
+	family = local.ss_family;
 	protocol = get_int(old, SOL_SOCKET, SO_PROTOCOL);
-	if ((family != AF_INET && family != AF_INET6) ||
-	    get_int(old, SOL_SOCKET, SO_TYPE) != SOCK_STREAM) {
+	if (family != AF_INET && family != AF_INET6) {
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
@@ -182,12 +186,13 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = kind == RUN_TO_TCP ? RUN_ALREADY : RUN_UNTOUCHED;
 		goto out;	/* too late: the call fails or works on what there is */
 	}
-	bound = bound_address(old, &local, &local_len);
 	if (bound && !is_connect) {
 		res = RUN_UNTOUCHED;	/* bind() on a bound socket fails by itself */
 		goto out;
 	}
-	new = run_socket_like(old, family, want, &def);
+	flags = fcntl(old, F_GETFL);
+	new = run_socket_like(old, family, want, flags >= 0 && (flags & O_NONBLOCK) ?
+			      SOCK_NONBLOCK : 0, &def);
 	if (new < 0) {
 		run_say("can't create a%s socket: %s", want == IPPROTO_MPTCP ? "n MPTCP" : " TCP",
 			strerror(errno));
@@ -199,8 +204,6 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 			strerror(errno));
 	if (!run_carry_options(old, new, family, want == IPPROTO_MPTCP, def))
 		goto out;
-	if (fcntl(old, F_GETFL) & O_NONBLOCK)
-		fcntl(new, F_SETFL, fcntl(new, F_GETFL) | O_NONBLOCK);
 	if (bound) {
 		/*
 		 * The old socket still holds the address: both take SO_REUSEADDR
@@ -218,7 +221,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		}
 		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
 	}
-	nregs = run_epoll_registrations(p, fd, old, &regs);
+	nregs = run_epoll_registrations(p, fd, st.st_ino, &regs);
 	if (nregs < 0) {
 		RUN_COUNT(kept_epoll);
 		goto out;
@@ -230,7 +233,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	if (fstat(new, &nst))
 		goto out;
 	/* The number still holds the socket checked (not closed and reused meanwhile). */
-	if (syscall(SYS_kcmp, p->tgid, getpid(), KCMP_FILE, fd, old)) {
+	if (syscall(SYS_kcmp, p->tgid, self, KCMP_FILE, fd, old)) {
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
