@@ -85,9 +85,11 @@ void help_run(FILE *out)
 		"notification (Linux 5.9+), without BPF trampolines. COMMAND keeps this\n"
 		"process's PID; a supervisor process, forked off, serves the calls, and\n"
 		"SIGHUP to it (or '%s reload') reads the policy again. If the supervisor dies\n"
-		"while COMMAND runs, COMMAND's bind() and connect() fail with ENOSYS: a watcher\n"
-		"process logs it and stops COMMAND with SIGTERM so that its service manager\n"
-		"restarts it (--on-supervisor-death keep: log only).\n"
+		"while COMMAND runs, the calls it serves (bind(), connect(), and dup(), fork()\n"
+		"and epoll_create(), which it watches) fail with ENOSYS: a watcher process\n"
+		"logs it and stops COMMAND with SIGTERM so that its service manager restarts\n"
+		"it (--on-supervisor-death keep: log only, for debugging: a program that can't\n"
+		"fork or dup rarely goes on well).\n"
 		"Not covered: sockets created through io_uring, and fds inherited from\n"
 		"outside (a listener passed by an old process).\n",
 		prog_name, prog_name);
@@ -339,8 +341,8 @@ static int watch(pid_t supervisor, pid_t proxy, int proxy_pidfd, bool stop_progr
 			 strsignal(WTERMSIG(status)));
 	else
 		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
-	fprintf(stderr, "%s run[%d]: the supervisor %d of program %d %s: the program's bind() "
-		"and connect() on IP addresses now fail with ENOSYS%s\n", prog_name,
+	fprintf(stderr, "%s run[%d]: the supervisor %d of program %d %s: the program's bind(), "
+		"connect(), dup(), fork() and epoll_create() now fail with ENOSYS%s\n", prog_name,
 		(int)getpid(), (int)supervisor, (int)proxy, how,
 		stop_program ? "; stopping it (SIGTERM) so that it can be started again" :
 		"; restart it (--on-supervisor-death keep)");

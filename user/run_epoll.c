@@ -120,7 +120,8 @@ static bool ep_entry(pid_t pid, int epfd, int fd, unsigned long ino, struct run_
 	return found;
 }
 
-int run_epoll_registrations(struct run_proc *p, int fd, __u64 ino, struct run_ep_reg **regs)
+int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
+			    struct run_ep_reg **regs)
 {
 	struct run_ep_reg *out = NULL;
 	size_t i;
@@ -129,6 +130,12 @@ int run_epoll_registrations(struct run_proc *p, int fd, __u64 ino, struct run_ep
 	*regs = NULL;
 	run_epoll_seed(p);
 	if (!p->epolls_seeded)
+		return -1;
+	/*
+	 * Below, EBADF from kcmp must mean the epoll is gone, not the socket
+	 * (another thread closing it to cancel the connect()): checked first.
+	 */
+	if (syscall(SYS_kcmp, p->tgid, getpid(), KCMP_FILE, fd, old))
 		return -1;
 	for (i = 0; i < p->nr_epolls;) {
 		struct kcmp_epoll_slot slot = { .efd = p->epolls[i], .tfd = fd, .toff = 0 };
@@ -181,6 +188,8 @@ static pthread_cond_t carry_cond = PTHREAD_COND_INITIALIZER;
 static struct carry_job *carry_pending;
 static int self_pidfd = -1;
 static bool carrier_started;
+static bool carrier_private;	/* it has a table of its own: numbers can be borrowed */
+static bool carrier_ready;	/* ... as it knows before any call is served */
 
 static bool carry_here(struct carry_job *j)
 {
@@ -246,10 +255,14 @@ static void *carrier(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&carry_job_lock);
 	if (unshare(CLONE_FILES))
 		run_say("the epoll carrier has no descriptor table of its own (%s): "
 			"registered sockets stay TCP", strerror(errno));
-	pthread_mutex_lock(&carry_job_lock);
+	else
+		carrier_private = true;
+	carrier_ready = true;
+	pthread_cond_broadcast(&carry_cond);
 	for (;;) {
 		struct carry_job *j;
 
@@ -278,6 +291,10 @@ int run_epoll_start(void)
 	if (pthread_create(&t, NULL, carrier, NULL))
 		return -1;
 	pthread_detach(t);
+	pthread_mutex_lock(&carry_job_lock);
+	while (!carrier_ready)
+		pthread_cond_wait(&carry_cond, &carry_job_lock);
+	pthread_mutex_unlock(&carry_job_lock);
 	carrier_started = true;
 	return 0;
 }
@@ -286,8 +303,8 @@ bool run_epoll_carry(struct run_proc *p, int fd, int new, const struct run_ep_re
 {
 	struct carry_job j = { .pidfd = p->pidfd, .fd = fd, .new = new, .regs = regs, .n = n };
 
-	if (!carrier_started)
-		return false;
+	if (!carrier_started || !carrier_private)
+		return false;	/* borrowing numbers in the shared table would race */
 	/* One job at a time: registered sockets are nginx's upstreams, not every call. */
 	pthread_mutex_lock(&carry_lock);
 	pthread_mutex_lock(&carry_job_lock);

@@ -87,10 +87,11 @@ struct run_ep_reg {
 };
 
 /*
- * The registrations of the caller's socket @fd (inode @ino) in the
+ * The registrations of the caller's socket @fd (@old our copy, inode @ino) in the
  * epolls of @p, in *@regs (malloc()ed, free it). -1: can't tell.
  */
-int run_epoll_registrations(struct run_proc *p, int fd, __u64 ino, struct run_ep_reg **regs);
+int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
+			    struct run_ep_reg **regs);
 /* The thread that carries registrations; before the workers start. */
 int run_epoll_start(void);
 /* The same registrations for @new under number @fd. False when one can't be made. */

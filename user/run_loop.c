@@ -226,7 +226,8 @@ static bool read_address(pid_t pid, const struct call *c, int *family, __u8 addr
 		*port = ntohs(a->sin_port);
 		return true;
 	}
-	if (ss.ss_family == AF_INET6 && c->len >= sizeof(struct sockaddr_in6)) {
+	/* 24: sockaddr_in6 without its scope id (RFC 2133), which the kernel takes too. */
+	if (ss.ss_family == AF_INET6 && c->len >= 24) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
 		*port = ntohs(a->sin6_port);
@@ -269,12 +270,20 @@ static void epoll_create_for(int listener, const struct seccomp_notif *n, const 
 		answer(listener, n, EINVAL);
 		return;
 	}
-	p = __atomic_load_n(&no_addfd_send, __ATOMIC_RELAXED) ? NULL : run_proc_of(n->pid);
+	p = run_proc_of(n->pid);
 	if (!p) {
 		answer(listener, n, 0);
 		return;
 	}
 	pthread_mutex_lock(&p->lock);
+	if (__atomic_load_n(&no_addfd_send, __ATOMIC_RELAXED)) {
+		/* The kernel makes it: the epolls are read again when a swap needs them. */
+		p->epolls_seeded = false;
+		answer(listener, n, 0);
+		pthread_mutex_unlock(&p->lock);
+		run_proc_put(p);
+		return;
+	}
 	run_epoll_seed(p);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
@@ -292,13 +301,16 @@ static void epoll_create_for(int listener, const struct seccomp_notif *n, const 
 	while (ret < 0 && errno == EINTR);
 	if (ret >= 0) {
 		run_epoll_add(p, ret);
-	} else if (errno == EINVAL) {
-		/* No FLAG_SEND: the kernel makes it; the epolls are read again when needed. */
-		__atomic_store_n(&no_addfd_send, true, __ATOMIC_RELAXED);
+	} else if (errno != ENOENT && errno != ESRCH) {
+		/*
+		 * No FLAG_SEND (EINVAL, before 5.14), or the handover refused (EMFILE,
+		 * an LSM): the kernel makes it, with its own answer, and the epolls
+		 * are read again when a swap needs them.
+		 */
+		if (errno == EINVAL)
+			__atomic_store_n(&no_addfd_send, true, __ATOMIC_RELAXED);
 		p->epolls_seeded = false;
 		answer(listener, n, 0);
-	} else if (errno != ENOENT) {
-		answer(listener, n, errno);	/* EMFILE: as the kernel would say */
 	}
 	pthread_mutex_unlock(&p->lock);
 	close(ep);
@@ -336,6 +348,9 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 	struct stat st;
 	int old;
 
+	/* Under the process's lock: a swap in progress finishes first, or sees the mark. */
+	if (p)
+		pthread_mutex_lock(&p->lock);
 	if (p && c->kind == CALL_FORK) {
 		run_shared_all_of(p);
 	} else if (p) {
@@ -345,8 +360,11 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 		if (old >= 0)
 			close(old);
 	}
-	run_proc_put(p);
+	/* Answered before the lock goes: no swap can start between mark and call. */
 	answer(listener, n, 0);
+	if (p)
+		pthread_mutex_unlock(&p->lock);
+	run_proc_put(p);
 }
 
 /*
@@ -398,7 +416,11 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 		run_say("the program makes 32-bit bind()/connect() calls (int 0x80): they are "
 			"served as the 64-bit ones");
 	is_connect = c.kind == CALL_CONNECT;
-	pthread_rwlock_rdlock(&policy_lock);
+	/* A reload waiting for the lock: the wait on the listener goes to another thread. */
+	if (pthread_rwlock_tryrdlock(&policy_lock)) {
+		lead_off(led);
+		pthread_rwlock_rdlock(&policy_lock);
+	}
 	if (read_address(n->pid, &c, &family, addr, &port))
 		entry = policy_trie_lookup(&policy->trie, family, addr, port,
 					   is_connect ? MU_ROLE_CONNECT : MU_ROLE_BIND);
@@ -486,9 +508,18 @@ static void new_watcher(void)
 	} else if (child == 0) {
 		sigset_t all;
 
+		int lo = sup_fd < prog_fd ? sup_fd : prog_fd, hi = sup_fd ^ prog_fd ^ lo;
+
 		sigfillset(&all);
 		sigprocmask(SIG_BLOCK, &all, NULL);
 		setsid();
+		/*
+		 * Nothing of the supervisor's: the listener (the program's calls
+		 * would wait for this process), sockets of a swap under way.
+		 */
+		close_range(3, lo - 1, 0);
+		close_range(lo + 1, hi - 1, 0);
+		close_range(hi + 1, ~0U, 0);
 		pfd = (struct pollfd){ .fd = sup_fd, .events = POLLIN };
 		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
 			;
@@ -497,8 +528,8 @@ static void new_watcher(void)
 			_exit(0);
 		run_registry_remove(sup);
 		fprintf(stderr, "%s run[%d]: the supervisor %d of program %d is gone (its first "
-			"watcher died before it): the program's bind() and connect() on IP addresses "
-			"now fail with ENOSYS%s\n", prog_name, (int)getpid(), (int)sup,
+			"watcher died before it): the program's bind(), connect(), dup(), fork() and "
+			"epoll_create() now fail with ENOSYS%s\n", prog_name, (int)getpid(), (int)sup,
 			(int)registry_program, stop_program_on_death ?
 			"; stopping it (SIGTERM) so that it can be started again" :
 			"; restart it (--on-supervisor-death keep)");
@@ -779,10 +810,14 @@ static void *worker(void *arg)
 		got = poll(&pfd, 1, -1);
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got < 0 || (pfd.revents & (POLLHUP | POLLERR))) {
-			/* The program is gone: the main thread ends it all; the lock stays held. */
-			break;
+		if (got < 0) {
+			run_say("can't wait for calls: %s: the program's calls now fail with ENOSYS",
+				strerror(errno));
+			run_registry_remove(getpid());
+			_exit(1);
 		}
+		if (pfd.revents & (POLLHUP | POLLERR))
+			break;	/* the program is gone: the main thread ends it all */
 		memset(n, 0, notif_size);
 		if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_RECV, n)) {
 			if (errno == EINTR || errno == ENOENT)
@@ -846,8 +881,9 @@ int run_supervisor(int listener)
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			run_say("poll: %s", strerror(errno));
-			break;
+			run_say("can't wait for signals: %s", strerror(errno));
+			run_registry_remove(getpid());
+			return 1;
 		}
 		if (pfd[1].revents)
 			break;	/* the program and its children are gone */

@@ -234,7 +234,7 @@ bool run_ours_maybe(int fd)
  * this set existed). The low bit of a slot says whether a fork made the
  * other descriptor (in another process: it can't be checked) or a dup.
  */
-#define SHARED_SLOTS	(1U << 16)
+#define SHARED_SLOTS	(1U << 18)
 #define SHARED_FORK	1ULL
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -221,7 +221,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		}
 		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
 	}
-	nregs = run_epoll_registrations(p, fd, st.st_ino, &regs);
+	nregs = run_epoll_registrations(p, fd, old, st.st_ino, &regs);
 	if (nregs < 0) {
 		RUN_COUNT(kept_epoll);
 		goto out;
@@ -248,8 +248,8 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	if (ret == fd) {
 		run_proc_set_ours(p, fd, want == IPPROTO_MPTCP ? nst.st_ino : 0);
 		res = RUN_SWAPPED;
-	} else if (ret < 0 && errno == ENOENT) {
-		res = RUN_GONE;
+	} else if (ret < 0 && (errno == ENOENT || errno == ESRCH)) {
+		res = RUN_GONE;		/* the call was interrupted, or the caller is gone */
 	}
 out:
 	if (locked)
