@@ -26,6 +26,8 @@ if [ -z "${MU_EDGES_NETNS:-}" ]; then
 	exec unshare -n env MU_EDGES_NETNS=1 "$0" "$@"
 fi
 ip link set dev lo up
+# In a QEMU guest (run-vm), the diag modules of the guest's kernel.
+[ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag 2>/dev/null
 
 tmp=$(mktemp -d /tmp/mu-edges.XXXXXX)
 chmod 755 "$tmp"
@@ -56,16 +58,21 @@ R() { "$bin" run --policy "$pol" -- "$edges" "$@" 2>"$tmp/run.err"; }
 
 # ---- signals: a 1 ms timer without SA_RESTART -------------------------------------
 
+# MU_EDGES_N: fewer calls in an emulated guest (the 6.1 floor), where the window
+# is the emulator's: there the numbers are reported, and 1 in 10 is the bound.
+sig_n=${MU_EDGES_N:-3000}
+sig_max=$((sig_n / 100))
+[ -n "${MU_VM_KDIR:-}" ] && sig_max=$((sig_n / 10))
 for call in bind connect; do
 	if [ $call = bind ]; then port=7700; else port=7711; fi
-	got=$(R sig$call 127.0.0.1 $port 3000)
+	got=$(R sig$call 127.0.0.1 $port "$sig_n")
 	eintr=$(sed -n 's/.* eintr=\([0-9]*\).*/\1/p' <<<"$got")
 	mptcp=$(sed -n 's/.* mptcp=\([0-9]*\).*/\1/p' <<<"$got")
 	# At most 1 in 100: the kernel can interrupt a call until the supervisor has
 	# received it (a wake-up and a system call, ~4 us here: 0.3-0.5 % at 1 kHz).
-	[ -n "$eintr" ] && [ "$eintr" -le 30 ] && [ "$mptcp" -ge 2970 ] &&
-		ok "a 1 ms SIGALRM without SA_RESTART: $eintr of 3000 listed $call() calls fail with EINTR, $mptcp made MPTCP" ||
-		not_ok "signals: listed $call() calls fail with EINTR at most 1 in 100" "$got" \
+	[ -n "$eintr" ] && [ "$eintr" -le "$sig_max" ] && [ "$mptcp" -ge $((sig_n - sig_max)) ] &&
+		ok "a 1 ms SIGALRM without SA_RESTART: $eintr of $sig_n listed $call() calls fail with EINTR, $mptcp made MPTCP" ||
+		not_ok "signals: listed $call() calls fail with EINTR at most $sig_max in $sig_n" "$got" \
 			"$(cat "$tmp/run.err")"
 done
 

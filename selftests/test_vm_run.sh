@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The run engine's suite (test_run.sh) inside QEMU guests with Debian's own
-# kernels: bookworm's stock 6.1 (the kernel Debian 12 and its HAProxy 2.6
+# The run engine's suites (test_run.sh; test_run_edges.sh at the floor) inside
+# QEMU guests with Debian's own kernels: bookworm's stock 6.1 (the kernel Debian 12 and its HAProxy 2.6
 # ship, which the attach engine cannot use) and bookworm-backports' 6.12. The
 # host kernel runs it natively in test_run.sh. MU_VM_SUITES picks the suites
 # (default "bookworm bookworm-backports"). Prints TAP, numbered across guests.
@@ -10,8 +10,17 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 n=0 failed=0
+# The edge cases (test_run_edges.sh) at the floor too, 6.1: no synchronous
+# wake-up there, and fewer calls under the timer (emulated, slow).
+runs=()
 for suite in ${MU_VM_SUITES:-bookworm bookworm-backports}; do
-	out=$(MU_VM_SUITE=$suite "$top/selftests/vm/run-vm" "$top/selftests/test_run.sh" 2>&1)
+	runs+=("$suite:test_run.sh")
+	[ "$suite" = bookworm ] && runs+=("$suite:test_run_edges.sh")
+done
+for run in "${runs[@]}"; do
+	suite=${run%%:*}
+	out=$(MU_VM_SUITE=$suite "$top/selftests/vm/run-vm" env MU_EDGES_N=300 \
+		"$top/selftests/${run#*:}" 2>&1)
 	rc=$?
 	kver=$(sed -n 's/^run-vm: booting Linux \([^ ]*\) .*/\1/p' <<<"$out")
 	echo "# $suite: Linux ${kver:-?}"
