@@ -35,7 +35,7 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
 	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
 	      user/cgroup.c user/engine.c \
 	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c \
-	      user/cmd_run.c user/run_loop.c user/run_proc.c user/run_swap.c \
+	      user/cmd_run.c user/run_reload.c user/loaded_policy.c user/run_loop.c user/run_proc.c user/run_swap.c \
 	      user/run_options.c user/run_epoll.c user/run_registry.c \
 	      user/netns.c user/diag.c user/proc_tree.c user/pm.c user/bridge.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))

@@ -146,40 +146,13 @@ int need_root(const char *cmd)
 	return -1;
 }
 
-void loaded_policy_free(struct loaded_policy *lp)
-{
-	policy_trie_free(&lp->trie);
-	policy_free(&lp->pol);
-}
-
-/* Check @path is root's, parse it and build its trie; errors are printed. */
-int load_policy(const char *path, struct loaded_policy *lp)
-{
-	struct policy_trie *trie = &lp->trie;
-	struct policy *pol = &lp->pol;
-	struct policy_error perr;
-	char err[ERR_SIZE];
-
-	memset(lp, 0, sizeof(*lp));
-	if (policy_load_trusted(path, pol, lp->path, lp->sha256, &perr)) {
-		p_err("%s", perr.msg);
-		return -1;
-	}
-	if (policy_trie_build(pol, trie, err, sizeof(err))) {
-		p_err("%s: %s", path, err);
-		policy_free(pol);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * What each command did, one line per cgroup for people; for programs one JSON
  * array printed at the end, so that a run yields exactly one JSON document.
  */
 static struct json_object *results;
 
-static void report(const char *action, const char *cgroup, const char *policy,
+void report_action(const char *action, const char *cgroup, const char *policy,
 		   const struct policy *pol, __u32 families)
 {
 	struct json_object *o;
@@ -219,7 +192,7 @@ static int finish(int ret)
 
 static void report_detached(const char *cgroup)
 {
-	report("detached", cgroup, NULL, NULL, 0);
+	report_action("detached", cgroup, NULL, NULL, 0);
 }
 
 /*
@@ -426,7 +399,7 @@ fail_fresh:
 			engine_open(&e, err, sizeof(err));
 		goto out;
 	}
-	report("attached", cg.name, lp.path, &lp.pol, lp.trie.families);
+	report_action("attached", cg.name, lp.path, &lp.pol, lp.trie.families);
 	warn_tcp_listeners(cg.name, &lp.pol);
 	ret = 0;
 out:
@@ -466,102 +439,6 @@ static int reload_targets(struct attachment *list, size_t nr, const struct attac
 }
 
 /*
- * Wait until supervisor @r has handled a SIGHUP sent after its registry said
- * @r->reload_seq (it parses and resolves off its notification path, which can
- * take as long as a resolver's timeout): 0 applied, -1 failed or no answer,
- * with the error printed.
- */
-#define RUN_RELOAD_WAIT_MS	30000
-
-static int wait_run_reload(const struct run_entry *r)
-{
-	int waited;
-
-	for (waited = 0; waited <= RUN_RELOAD_WAIT_MS; waited += 20) {
-		struct run_entry *runs = NULL;
-		size_t nruns = 0, i;
-		int ret = 1;
-
-		run_registry_list(&runs, &nruns);
-		for (i = 0; i < nruns; i++)
-			if (runs[i].supervisor == r->supervisor)
-				break;
-		if (i == nruns) {
-			p_err("the run supervisor %d is gone", (int)r->supervisor);
-			ret = -1;
-		} else if (runs[i].reload_seq != r->reload_seq && runs[i].reload_error[0]) {
-			p_err("the run supervisor %d kept its policy: %s", (int)r->supervisor,
-			      runs[i].reload_error);
-			ret = -1;
-		} else if (runs[i].reload_seq != r->reload_seq) {
-			ret = 0;
-		}
-		run_registry_free(runs, nruns);
-		if (ret <= 0)
-			return ret;
-		usleep(20000);
-	}
-	p_err("the run supervisor %d did not apply the policy within %d s (a slow resolver?): "
-	      "see its log", (int)r->supervisor, RUN_RELOAD_WAIT_MS / 1000);
-	return -1;
-}
-
-/*
- * Each running supervisor of the run engine: its policy file checked here
- * (errors say where, and that supervisor keeps its policy), then SIGHUP, and
- * "reloaded" once the supervisor says it applied it.
- */
-static int reload_runs(const struct run_entry *runs, size_t n)
-{
-	struct loaded_policy lp;
-	char name[64];
-	size_t i;
-	int ret = 0;
-
-	for (i = 0; i < n; i++) {
-		if (load_policy(runs[i].policy, &lp)) {
-			ret = 1;
-			continue;
-		}
-		if (kill(runs[i].supervisor, SIGHUP)) {
-			p_err("can't signal the run supervisor %d: %s", (int)runs[i].supervisor,
-			      strerror(errno));
-			ret = 1;
-		} else if (wait_run_reload(&runs[i])) {
-			ret = 1;
-		} else {
-			snprintf(name, sizeof(name), "run[%d] (program %d)", (int)runs[i].supervisor,
-				 (int)runs[i].program);
-			report("reloaded", name, lp.path, &lp.pol, lp.trie.families);
-		}
-		loaded_policy_free(&lp);
-	}
-	return ret;
-}
-
-/* reload --pid: the one supervisor that serves process @pid (or is @pid). */
-static int reload_run_of(pid_t pid)
-{
-	struct run_entry *runs = NULL;
-	size_t nruns = 0, i;
-	int ret;
-
-	run_registry_list(&runs, &nruns);
-	for (i = 0; i < nruns; i++)
-		if (runs[i].program == pid || runs[i].supervisor == pid)
-			break;
-	if (i == nruns) {
-		p_err("no run supervisor serves process %d (see '%s status')", (int)pid,
-		      prog_name);
-		ret = 1;
-	} else {
-		ret = reload_runs(&runs[i], 1);
-	}
-	run_registry_free(runs, nruns);
-	return ret;
-}
-
-/*
  * Reload reads its policies without holding the lock (a slow resolver or a
  * file on a hung mount must not stop every other command), then takes the
  * lock again and goes on only if the attachments are still those it read for.
@@ -594,7 +471,7 @@ int do_reload(int argc, char **argv)
 	if (need_root("reload"))
 		return 1;
 	if (a.pid)
-		return finish(reload_run_of(a.pid));
+		return finish(run_reload_pid(a.pid));
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
@@ -603,7 +480,7 @@ int do_reload(int argc, char **argv)
 	if (!a.cgroup && !a.policy) {
 		run_registry_list(&runs, &nruns);
 		if (!nr && nruns) {
-			ret = reload_runs(runs, nruns);
+			ret = run_reload(runs, nruns);
 			goto out;
 		}
 	}
@@ -690,9 +567,9 @@ int do_reload(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		report("reloaded", list[first + i].cgroup, lps[i].path, &lps[i].pol,
+		report_action("reloaded", list[first + i].cgroup, lps[i].path, &lps[i].pol,
 		       lps[i].trie.families);
-	ret = reload_runs(runs, nruns);
+	ret = run_reload(runs, nruns);
 out:
 	for (i = 0; lps && i < n; i++)
 		loaded_policy_free(&lps[i]);

@@ -53,6 +53,13 @@ struct loaded_policy {
 /* Read a policy as attach and reload do (root's alone), and build its trie; errors printed. */
 int load_policy(const char *path, struct loaded_policy *lp);
 void loaded_policy_free(struct loaded_policy *lp);
+struct json_object;
+/* Its entries as the state files and the run registry keep them (line, source, role, ...). */
+struct json_object *policy_entries_json(const struct policy *pol);
+
+/* What a command did, one line per cgroup (or JSON, printed by the command at its end). */
+void report_action(const char *action, const char *cgroup, const char *policy,
+		   const struct policy *pol, __u32 families);
 
 int do_run(int argc, char **argv);
 void help_run(FILE *out);

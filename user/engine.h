@@ -19,12 +19,10 @@
 
 #include "cgroup.h"
 #include "mptcp_upgrade.h"
+#include "paths.h"
 #include "policy.h"
 #include "policy_trie.h"
 
-#define MU_PIN_ROOT	"/sys/fs/bpf"
-#define MU_PIN_DIR	MU_PIN_ROOT "/mptcp-upgrade"
-#define MU_RUN_DIR	"/run/mptcp-upgrade"
 
 enum engine_map {
 	EM_ATTACHED, EM_NOTES, EM_ATTACH_COUNTERS, EM_POLICIES, EM_LINE_COUNTERS, EM_SOCK_STATES,
@@ -174,9 +172,6 @@ struct policy_row {
 	const char *source, *role, *prefix, *ports;	/* "" if unknown */
 	struct mu_line_counters counters;
 };
-
-/* A policy's entries as the state files keep them: line, source, role, prefix, ports. */
-struct json_object *policy_entries_json(const struct policy *pol);
 
 /* How many entries the attachment's policy has (0 when its state is lost). */
 size_t attachment_rows(const struct attachment *att);

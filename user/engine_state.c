@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "commands.h"
 #include "engine_internal.h"
 #include "sha256.h"
 
@@ -36,28 +37,6 @@ void file_sha256(const char *path, char out[65])
 	if (r == 0)
 		sha256_final(&s, out);
 	close(fd);
-}
-
-struct json_object *policy_entries_json(const struct policy *pol)
-{
-	struct json_object *entries = json_object_new_array();
-	char prefix[POLICY_PREFIX_STRLEN], ports[POLICY_PORTS_STRLEN];
-	size_t i;
-
-	for (i = 0; i < pol->nr_entries; i++) {
-		const struct policy_entry *pe = &pol->entries[i];
-		struct json_object *je = json_object_new_object();
-
-		policy_entry_prefix_str(pe, prefix, sizeof(prefix));
-		policy_entry_ports_str(pe, ports, sizeof(ports));
-		json_object_object_add(je, "line", json_object_new_int(pe->line));
-		json_object_object_add(je, "source", json_object_new_string(pe->source));
-		json_object_object_add(je, "role", json_object_new_string(policy_role_str(pe->role)));
-		json_object_object_add(je, "prefix", json_object_new_string(prefix));
-		json_object_object_add(je, "ports", json_object_new_string(ports));
-		json_object_array_add(entries, je);
-	}
-	return entries;
 }
 
 /* The state file of an attachment: what status reports and reload starts from. */

@@ -103,4 +103,12 @@ struct run_counters *run_counters_read(pid_t supervisor, const char *sha256);
 struct run_counters *run_counters_create(pid_t supervisor, const struct loaded_policy *lp,
 					 const struct run_counters *prev, size_t *mapped);
 
+/*
+ * reload: each supervisor of @runs reads its policy again (checked here first),
+ * and says it applied it; 0, or 1 with the errors printed. run_reload_pid():
+ * the supervisor that serves process @pid, or is @pid.
+ */
+int run_reload(const struct run_entry *runs, size_t n);
+int run_reload_pid(pid_t pid);
+
 #endif /* MU_RUN_H */

@@ -42,7 +42,7 @@
 #include <bpf/libbpf.h>
 
 #include "bridge.h"
-#include "engine.h"
+#include "paths.h"
 #include "output.h"
 #include "run_internal.h"
 #include "run_options.skel.h"

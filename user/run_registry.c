@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "paths.h"
 #include "run.h"
 
 static void registry_path(pid_t supervisor, const char *what, char *out, size_t size)
