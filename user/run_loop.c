@@ -80,6 +80,7 @@ static char policy_path[PATH_MAX];	/* the reloaded policy frees the one started 
 static int sigfd = -1;
 static bool no_addfd_send;	/* the kernel has no SECCOMP_ADDFD_FLAG_SEND (before 5.14) */
 static bool compat_said;
+static bool escape_said;
 
 void run_supervisor_cgroup(int cg, __u64 id, const char *path)
 {
@@ -328,9 +329,12 @@ static void unlisted_on_ours(int listener, const struct seccomp_notif *n, const 
 	r = run_swap(listener, n, p, c->fd, c->kind == CALL_CONNECT, RUN_TO_TCP);
 	if (r == RUN_SWAPPED) {
 		RUN_COUNT(restored_tcp);
-	} else if (r == RUN_KEPT || r == RUN_ALREADY) {
+	} else if (r == RUN_KEPT) {
 		/* Still MPTCP: an unlisted peer may negotiate it. */
 		RUN_COUNT(escaped);
+		if (!__atomic_exchange_n(&escape_said, true, __ATOMIC_RELAXED))
+			run_say("a socket made MPTCP for a listed call could not go back to TCP for "
+				"an unlisted one: it goes on as MPTCP (counted as escaped)");
 	} else if (r == RUN_GONE) {
 		RUN_COUNT(interrupted);
 	}
