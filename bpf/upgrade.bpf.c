@@ -858,7 +858,14 @@ static __always_inline void count_established(struct bpf_sock_ops *ops, struct b
 		if (!mptcp)
 			st->flags |= MU_SOCK_FALLBACK;
 	} else {
+		/*
+		 * The subflow's state came from the listening subflow (the attach
+		 * engine's bind hook set it); the run engine's listeners have it on
+		 * the MPTCP socket only, which an MPTCP connection is a clone of.
+		 */
 		st = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
+		if (!st && msk)
+			st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
 		if (!st)
 			return;
 		entry = st->bind_entry;

@@ -78,6 +78,15 @@ wait_for() {
 	return 1
 }
 
+# A program that exits 42 on SIGTERM and makes no system call the run engine
+# watches (a shell would fork sleep, which fails once the supervisor is gone).
+# shellcheck disable=SC2034
+term42='import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(42))
+print("ready", flush=True)
+while True:
+    time.sleep(0.1)'
+
 # nginx_proxy DIR: an nginx configuration in DIR (master and two workers, in the
 # foreground, everything under DIR) with a listen on 127.0.0.1:7550 proxying to
 # 127.0.0.1:7650 (with proxy_bind) and one on 7551 proxying to 7651; and an

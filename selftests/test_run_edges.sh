@@ -48,12 +48,17 @@ cat >"$pol" <<'EOF'
 bind mptcp4@127.0.0.1:7700
 server s mptcp4@127.0.0.1:7710
 server r mptcp4@127.0.0.1:7711
+server t mptcp4@127.0.0.1:7740
 EOF
 for port in 7710 7720; do
 	"$sock" sink 127.0.0.1 $port 600 >"$tmp/sink$port.out" 2>&1 &
 	pids+=($!)
 	need "the echo server on $port" grep -q ready "$tmp/sink$port.out"
 done
+# 7740: a listed server that speaks plain TCP only.
+"$sock" sink 127.0.0.1 7740 600 tcp >"$tmp/sink7740.out" 2>&1 &
+pids+=($!)
+need "the TCP-only server" grep -q ready "$tmp/sink7740.out"
 R() { "$bin" run --policy "$pol" -- "$edges" "$@" 2>"$tmp/run.err"; }
 
 # ---- signals: a 1 ms timer without SA_RESTART -------------------------------------
@@ -129,6 +134,25 @@ got=$(R bindlisted 127.0.0.1 7700 7720)
 grep -q 'bindlisted proto=6 echo=ok' <<<"$got" &&
 	ok "bind() to a listed local address, then connect() to an unlisted server: plain TCP" ||
 	not_ok "a listed bind then an unlisted connect is plain TCP" "$got"
+
+# ---- what status says of listed connections: negotiated or fell back, from the wire --
+
+"$bin" run --policy "$pol" -- sh -c "'$edges' len128 127.0.0.1 7710 && '$edges' len128 127.0.0.1 7740 &&
+	echo both && exec sleep 30" >"$tmp/wire.out" 2>&1 &
+wire=$!
+pids+=($wire)
+need "both connections made" grep -q both "$tmp/wire.out"
+wire_json() {
+	"$bin" status --json | jq -c --arg p "$pol" --argjson w "$wire" \
+		'.runs[] | select(.policy == $p and .program == $w) |
+		 [.entries[1].made_mptcp, .entries[1].mptcp, .entries[1].fallback,
+		  .entries[3].made_mptcp, .entries[3].mptcp, .entries[3].fallback]'
+}
+got=$(wire_json)
+[ "$got" = "[1,1,0,1,0,1]" ] &&
+	ok "status per line, from the wire: the MPTCP server's connection negotiated, the TCP-only server's fell back" ||
+	not_ok "status tells negotiated from fell back per line" "$got" "$("$bin" status)"
+kill "$wire" 2>/dev/null
 
 # ---- a socket reachable through a second descriptor stays TCP ---------------------
 
@@ -231,11 +255,11 @@ kill "$early" 2>/dev/null
 
 # ---- the watcher killed, then the supervisor: the program is stopped, not left -----
 
-"$bin" run --policy "$pol" -- sh -c 'trap "exit 42" TERM; while :; do sleep 0.1; done' \
+"$bin" run --policy "$pol" -- python3 -c "$term42" \
 	>"$tmp/w.out" 2>&1 &
 wprog=$!
 pids+=($wprog)
-need "the program runs" grep -qx sh "/proc/$wprog/comm"
+need "the program runs" grep -q ready "$tmp/w.out"
 wsup=$("$bin" status --json | jq -r --arg p "$pol" --argjson w "$wprog" '.runs[] | select(.policy == $p and .program == $w) | .supervisor')
 watcher=$(awk '/^PPid:/ { print $2 }' "/proc/$wsup/status")
 kill -KILL "$watcher"
@@ -256,8 +280,9 @@ if [ -n "$cg2" ] && [ -d "$cg2" ]; then
 	"$bin" run --policy "$pol" -- sleep 30 >"$tmp/cg.out" 2>&1 &
 	cgrun=$!
 	pids+=($cgrun)
-	need "the supervisor's bridge attached" bash -c "'$bin' status --json | jq -e --arg p '$pol' '.runs[] | select(.policy == \$p) | .sockopt_bridge.cgroup' >/dev/null"
-	where=$("$bin" status --json | jq -r --arg p "$pol" '.runs[] | select(.policy == $p) | .sockopt_bridge.cgroup // empty')
+	need "the supervisor's bridge attached" bash -c "'$bin' status --json | jq -e --arg p '$pol' --argjson c $cgrun '.runs[] | select(.policy == \$p and .program == \$c) | .sockopt_bridge.cgroup' >/dev/null"
+	where=$("$bin" status --json | jq -r --arg p "$pol" --argjson c "$cgrun" \
+		'.runs[] | select(.policy == $p and .program == $c) | .sockopt_bridge.cgroup // empty')
 	progcg=$(sed -n 's/^0:://p' "/proc/$cgrun/cgroup")
 	progs=$(bpftool cgroup show "$cg2$mycg" 2>/dev/null | grep -c 'mu_' || true)
 	[ "$where" = "$progcg" ] && [ "$where" != "$mycg" ] && [ "$progs" = 0 ] &&

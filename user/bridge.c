@@ -250,6 +250,7 @@ struct run_bridge {
 	struct upgrade_bpf *skel;
 	struct mu_bridge_config cfg;
 	__u64 cgroup_id;
+	__u32 gen;		/* the policy generation line counts belong to */
 	int states_fd, counters_fd;
 	int links[3];
 };
@@ -383,11 +384,64 @@ fail:
 	return NULL;
 }
 
-int run_bridge_own(struct run_bridge *b, int fd)
+int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect)
 {
-	struct mu_sock_state st = { .cgroup_id = b->cgroup_id, .flags = MU_SOCK_UPGRADED };
+	struct mu_sock_state st = { .cgroup_id = b->cgroup_id, .flags = MU_SOCK_UPGRADED,
+				    .bind_entry = MU_ENTRY_NONE, .connect_entry = MU_ENTRY_NONE };
 
+	/* The line its connection is counted against once established (mu_sockops). */
+	if (is_connect) {
+		st.connect_entry = entry;
+		st.connect_gen = __atomic_load_n(&b->gen, __ATOMIC_RELAXED);
+	} else {
+		st.bind_entry = entry;
+		st.bind_gen = __atomic_load_n(&b->gen, __ATOMIC_RELAXED);
+	}
 	return bpf_map_update_elem(b->states_fd, &fd, &st, BPF_ANY);
+}
+
+int run_bridge_reloaded(struct run_bridge *b, __u32 old_entries)
+{
+	struct mu_attachment att = { .id = 0 };
+	struct mu_line_key key = { .attach_id = 0 };
+
+	/* Connections of the old entries established from now on count nowhere. */
+	att.gen = __atomic_add_fetch(&b->gen, 1, __ATOMIC_RELAXED);
+	if (bpf_map__update_elem(b->skel->maps.attached_cgroups, &b->cgroup_id,
+				 sizeof(b->cgroup_id), &att, sizeof(att), BPF_ANY))
+		return -1;
+	for (key.entry = 0; key.entry < old_entries; key.entry++)
+		bpf_map__delete_elem(b->skel->maps.line_counters, &key, sizeof(key), 0);
+	return 0;
+}
+
+int run_bridge_line_counters_fd(const struct run_bridge *b)
+{
+	return bpf_map__fd(b->skel->maps.line_counters);
+}
+
+int line_counters_sum(int map_fd, __u32 attach_id, __u32 entry, struct mu_line_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct mu_line_key key = { .attach_id = attach_id, .entry = entry };
+	struct mu_line_counters *per;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return -1;
+	per = calloc(ncpu, sizeof(*per));
+	if (!per)
+		return -1;
+	if (!bpf_map_lookup_elem(map_fd, &key, per))
+		for (c = 0; c < ncpu; c++) {
+			out->binds += per[c].binds;
+			out->connects += per[c].connects;
+			out->mptcp += per[c].mptcp;
+			out->fallback += per[c].fallback;
+			out->escaped += per[c].escaped;
+		}
+	free(per);
+	return 0;
 }
 
 const struct mu_bridge_config *run_bridge_config(const struct run_bridge *b)

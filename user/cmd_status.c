@@ -522,9 +522,35 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	}
 }
 
+/*
+ * Connections of entry @i of supervisor @r that negotiated MPTCP or fell back,
+ * as the bridge's sockops program saw them established. False without them.
+ */
+static bool run_wire(const struct run_entry *r, int lines_fd, size_t i,
+		     struct mu_line_counters *out)
+{
+	return lines_fd >= 0 && r->lines_map_id && !line_counters_sum(lines_fd, 0, i, out);
+}
+
+/*
+ * Fell back is known for connect() lines only: a listener the supervisor made
+ * passes its state to the MPTCP connections it accepts, not to the plain TCP
+ * ones (their listening subflow is out of userspace's reach).
+ */
+static bool run_fallback_known(struct json_object *je)
+{
+	return !strcmp(json_str(je, "role"), "connect");
+}
+
+static int run_lines_fd(const struct run_entry *r)
+{
+	return r->lines_map_id ? bpf_map_get_fd_by_id(r->lines_map_id) : -1;
+}
+
 static struct json_object *run_json(const struct run_entry *r, const struct run_counters *c,
 				    bool changed)
 {
+	int lines_fd = run_lines_fd(r);
 	struct json_object *o = json_object_new_object(), *cnt = NULL, *refused = NULL;
 	struct json_object *entries = json_object_new_array();
 	size_t i, n = r->entries ? json_object_array_length(r->entries) : 0;
@@ -573,16 +599,27 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 
 		json_object_deep_copy(json_object_array_get_idx(r->entries, i), &je, NULL);
 		if (c && i < c->nr_entries) {
+			struct mu_line_counters wire;
+			bool have = run_wire(r, lines_fd, i, &wire);
+
 			json_object_object_add(je, "binds", json_object_new_uint64(c->line[i].binds));
 			json_object_object_add(je, "connects",
 					       json_object_new_uint64(c->line[i].connects));
-			json_object_object_add(je, "mptcp", json_object_new_uint64(c->line[i].mptcp));
+			json_object_object_add(je, "made_mptcp",
+					       json_object_new_uint64(c->line[i].mptcp));
 			json_object_object_add(je, "kept_tcp",
 					       json_object_new_uint64(c->line[i].kept_tcp));
+			/* From the wire, as the attach engine's: null without the bridge. */
+			json_object_object_add(je, "mptcp",
+					       have ? json_object_new_uint64(wire.mptcp) : NULL);
+			json_object_object_add(je, "fallback", have && run_fallback_known(je) ?
+					       json_object_new_uint64(wire.fallback) : NULL);
 		}
 		json_object_array_add(entries, je);
 	}
 	json_object_object_add(o, "entries", entries);
+	if (lines_fd >= 0)
+		close(lines_fd);
 	run_sockopts(r, o);
 	path_managers_of_pid(r->program, o);
 	return o;
@@ -591,6 +628,7 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 static void print_run(const struct run_entry *r, const struct run_counters *c, bool changed)
 {
 	size_t i, n = r->entries ? json_object_array_length(r->entries) : 0;
+	int lines_fd;
 	char at[32], re[32];
 	bool any = false;
 
@@ -645,16 +683,28 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 		putchar('\n');
 	run_sockopts(r, NULL);
 	path_managers_of_pid(r->program, NULL);
-	printf("  %-6s %-8s %-28s %-12s %8s %9s %7s %9s\n", "LINE", "ROLE", "PREFIX", "PORTS",
-	       "BINDS", "CONNECTS", "MPTCP", "KEPT-TCP");
+	/* MADE-MPTCP: sockets it swapped; MPTCP, FALLBACK: their connections, from the wire. */
+	printf("  %-6s %-8s %-28s %-12s %8s %9s %10s %9s %7s %8s\n", "LINE", "ROLE", "PREFIX",
+	       "PORTS", "BINDS", "CONNECTS", "MADE-MPTCP", "KEPT-TCP", "MPTCP", "FALLBACK");
+	lines_fd = run_lines_fd(r);
 	for (i = 0; i < n && i < c->nr_entries; i++) {
 		struct json_object *je = json_object_array_get_idx(r->entries, i);
+		struct mu_line_counters wire;
+		char m[24] = "-", f[24] = "-";
 
-		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %7llu %9llu\n", json_int(je, "line"),
-		       json_str(je, "role"), json_str(je, "prefix"), json_str(je, "ports"),
-		       (unsigned long long)c->line[i].binds, (unsigned long long)c->line[i].connects,
-		       (unsigned long long)c->line[i].mptcp, (unsigned long long)c->line[i].kept_tcp);
+		if (run_wire(r, lines_fd, i, &wire)) {
+			snprintf(m, sizeof(m), "%llu", (unsigned long long)wire.mptcp);
+			if (run_fallback_known(je))
+				snprintf(f, sizeof(f), "%llu", (unsigned long long)wire.fallback);
+		}
+		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %10llu %9llu %7s %8s\n",
+		       json_int(je, "line"), json_str(je, "role"), json_str(je, "prefix"),
+		       json_str(je, "ports"), (unsigned long long)c->line[i].binds,
+		       (unsigned long long)c->line[i].connects, (unsigned long long)c->line[i].mptcp,
+		       (unsigned long long)c->line[i].kept_tcp, m, f);
 	}
+	if (lines_fd >= 0)
+		close(lines_fd);
 }
 
 void help_status(FILE *out)

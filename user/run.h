@@ -46,7 +46,7 @@ int run_supervisor(int listener);
 
 struct run_line_counters {
 	__u64 binds, connects;		/* calls that matched the entry */
-	__u64 mptcp;			/* ... whose socket was made MPTCP */
+	__u64 mptcp;			/* ... whose socket was made MPTCP (made_mptcp in JSON) */
 	__u64 kept_tcp;			/* ... whose socket stayed TCP (refused option, ...) */
 };
 
@@ -77,6 +77,7 @@ struct run_entry {
 	long long started_at, loaded_at;
 	struct json_object *entries;	/* as policy_entries_json() wrote them */
 	__u32 bridge_map_id;		/* its sockopt_counters map; 0: no bridge */
+	__u32 lines_map_id;		/* its line_counters map: connections negotiated / fallen back */
 	__u32 bridge_refused, bridge_carry;	/* struct mu_bridge_config's masks */
 	char bridge_cgroup[PATH_MAX];	/* where the bridge is attached */
 	unsigned long reload_seq;	/* SIGHUPs the supervisor has handled */
@@ -86,8 +87,8 @@ struct run_entry {
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		       const struct loaded_policy *lp, long long started_at);
 /* What the next run_registry_write() records of the supervisor's socket-option bridge. */
-void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg,
-			     const char *cgroup);
+void run_registry_set_bridge(__u32 counters_map_id, __u32 line_counters_map_id,
+			     const struct mu_bridge_config *cfg, const char *cgroup);
 /* ... and of the last reload: its sequence number (SIGHUPs handled), NULL or what failed. */
 void run_registry_set_reload(unsigned long seq, const char *error);
 void run_registry_remove(pid_t supervisor);

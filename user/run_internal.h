@@ -124,8 +124,11 @@ enum run_swap_result {
 	RUN_UNTOUCHED,		/* not a socket the swap is for (or too late): as it was */
 };
 
-/* Swap the caller's socket @fd for the call @n (a connect() when @is_connect). */
+/*
+ * Swap the caller's socket @fd for the call @n (a connect() when @is_connect),
+ * listed at policy entry @entry (index + 1) when made MPTCP.
+ */
 enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struct run_proc *p,
-			      int fd, bool is_connect, enum run_swap_kind kind);
+			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry);
 
 #endif /* MU_RUN_INTERNAL_H */

@@ -326,7 +326,7 @@ static void unlisted_on_ours(int listener, const struct seccomp_notif *n, const 
 
 	if (!p)
 		return;
-	r = run_swap(listener, n, p, c->fd, c->kind == CALL_CONNECT, RUN_TO_TCP);
+	r = run_swap(listener, n, p, c->fd, c->kind == CALL_CONNECT, RUN_TO_TCP, MU_ENTRY_NONE);
 	if (r == RUN_SWAPPED) {
 		RUN_COUNT(restored_tcp);
 	} else if (r == RUN_KEPT) {
@@ -451,7 +451,7 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	if (line)
 		__atomic_fetch_add(is_connect ? &line->connects : &line->binds, 1, __ATOMIC_RELAXED);
 	p = run_proc_of(n->pid);
-	r = p ? run_swap(listener, n, p, c.fd, is_connect, RUN_TO_MPTCP) : RUN_KEPT;
+	r = p ? run_swap(listener, n, p, c.fd, is_connect, RUN_TO_MPTCP, entry) : RUN_KEPT;
 	switch (r) {
 	case RUN_SWAPPED:
 		RUN_COUNT(made_mptcp);
@@ -615,6 +615,10 @@ static void reload(void)
 	if (!counters_for(next)) {
 		policy = next;
 		ret = 0;
+		/* Between two calls: no socket is owned under the old entries after this. */
+		if (run_bridge_in_use && run_bridge_reloaded(run_bridge_in_use, prev->pol.nr_entries))
+			run_say("the per-line counts of connections could not start again: %s",
+				strerror(errno));
 	}
 	pthread_rwlock_unlock(&policy_lock);
 	if (ret) {
@@ -663,9 +667,16 @@ static void start_bridge(void)
 			"refuses stay TCP", err);
 		return;
 	}
-	if (!bpf_obj_get_info_by_fd(run_bridge_counters_fd(run_bridge_in_use), &info, &len))
-		run_registry_set_bridge(info.id, run_bridge_config(run_bridge_in_use),
+	if (!bpf_obj_get_info_by_fd(run_bridge_counters_fd(run_bridge_in_use), &info, &len)) {
+		struct bpf_map_info lines = {};
+		__u32 lines_len = sizeof(lines);
+
+		if (bpf_obj_get_info_by_fd(run_bridge_line_counters_fd(run_bridge_in_use), &lines,
+					   &lines_len))
+			lines.id = 0;
+		run_registry_set_bridge(info.id, lines.id, run_bridge_config(run_bridge_in_use),
 					bridge_cg_path);
+	}
 	sockopt_mask_names(run_bridge_config(run_bridge_in_use)->carry, names, sizeof(names));
 	run_say("socket-option bridge on (cgroup %s): carries %s", bridge_cg_path, names);
 }

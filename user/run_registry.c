@@ -27,16 +27,17 @@ static void registry_path(pid_t supervisor, const char *what, char *out, size_t 
 	snprintf(out, size, MU_RUN_DIR "/run-%d.%s", (int)supervisor, what);
 }
 
-static __u32 bridge_map_id;
+static __u32 bridge_map_id, lines_map_id;
 static struct mu_bridge_config bridge_cfg;
 static char bridge_cgroup[PATH_MAX];
 static unsigned long reload_seq;
 static char reload_error[128];
 
-void run_registry_set_bridge(__u32 counters_map_id, const struct mu_bridge_config *cfg,
-			     const char *cgroup)
+void run_registry_set_bridge(__u32 counters_map_id, __u32 line_counters_map_id,
+			     const struct mu_bridge_config *cfg, const char *cgroup)
 {
 	bridge_map_id = counters_map_id;
+	lines_map_id = line_counters_map_id;
 	bridge_cfg = *cfg;
 	snprintf(bridge_cgroup, sizeof(bridge_cgroup), "%s", cgroup ? cgroup : "");
 }
@@ -106,6 +107,7 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		json_object_object_add(b, "refused", json_object_new_int64(bridge_cfg.refused));
 		json_object_object_add(b, "carry", json_object_new_int64(bridge_cfg.carry));
 		json_object_object_add(b, "cgroup", json_object_new_string(bridge_cgroup));
+		json_object_object_add(b, "line_counters_map_id", json_object_new_int64(lines_map_id));
 		json_object_object_add(o, "sockopt_bridge", b);
 	}
 	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
@@ -287,6 +289,8 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 				e.bridge_refused = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "carry", &f))
 				e.bridge_carry = json_object_get_int64(f);
+			if (json_object_object_get_ex(v, "line_counters_map_id", &f))
+				e.lines_map_id = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "cgroup", &f))
 				snprintf(e.bridge_cgroup, sizeof(e.bridge_cgroup), "%s",
 					 json_object_get_string(f));

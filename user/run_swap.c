@@ -110,7 +110,7 @@ static bool unconnected(int fd, int protocol)
 }
 
 enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struct run_proc *p,
-			      int fd, bool is_connect, enum run_swap_kind kind)
+			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry)
 {
 	int old, new = -1, family, protocol, want, one = 1, reuse, nregs = 0, ret, flags;
 	static pid_t self;
@@ -199,7 +199,8 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		goto out;
 	}
 	/* Before the options: those MPTCP refuses go through the bridge. */
-	if (want == IPPROTO_MPTCP && run_bridge_in_use && run_bridge_own(run_bridge_in_use, new))
+	if (want == IPPROTO_MPTCP && run_bridge_in_use &&
+	    run_bridge_own(run_bridge_in_use, new, entry, is_connect))
 		run_say("can't hand the MPTCP socket to the socket-option bridge: %s",
 			strerror(errno));
 	if (!run_carry_options(old, new, family, want == IPPROTO_MPTCP, def))
