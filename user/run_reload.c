@@ -24,9 +24,10 @@
 
 static int wait_run_reload(const struct run_entry *r)
 {
-	int waited;
+	int waited, step = 1;
 
-	for (waited = 0; waited <= RUN_RELOAD_WAIT_MS; waited += 20) {
+	/* Steps of 1, 2, 4 ... 20 ms: a reload takes about a millisecond, a resolver seconds. */
+	for (waited = 0; waited <= RUN_RELOAD_WAIT_MS; waited += step) {
 		struct run_entry *runs = NULL;
 		size_t nruns = 0, i;
 		int ret = 1;
@@ -48,7 +49,8 @@ static int wait_run_reload(const struct run_entry *r)
 		run_registry_free(runs, nruns);
 		if (ret <= 0)
 			return ret;
-		usleep(20000);
+		usleep(step * 1000);
+		step = step < 10 ? 2 * step : 20;
 	}
 	p_err("the run supervisor %d did not apply the policy within %d s (a slow resolver?): "
 	      "see its log", (int)r->supervisor, RUN_RELOAD_WAIT_MS / 1000);
