@@ -44,6 +44,12 @@
  *       its connect(), then an echo through that other descriptor:
  *       "share MODE proto=P other=ok|failed"; with clonefiles, a child sharing
  *       the descriptor table (CLONE_FILES) connects and the parent echoes
+ *   run_edges options ADDR PORT
+ *       SO_SNDTIMEO 1.5 s, SO_RCVTIMEO 2.5 s, TCP_SYNCNT 3 and SO_RCVLOWAT 2 set
+ *       before a blocking connect(), then read back: "options proto=P sndtimeo=MS
+ *       rcvtimeo=MS syncnt=N rcvlowat=N"
+ *   run_edges oobinline ADDR PORT
+ *       SO_OOBINLINE set before connect(): "oobinline proto=P echo=ok|failed"
  *   run_edges latency ADDR PORT SECONDS
  *       blocking connects, one after the other, for SECONDS: "latency n=N
  *       max_ms=M" (the longest one)
@@ -53,6 +59,7 @@
 #include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -442,6 +449,53 @@ static int share(const char *how, const char *ip, int port)
 	return 0;
 }
 
+static long timeo_ms(int fd, int name)
+{
+	struct timeval tv = {};
+	socklen_t len = sizeof(tv);
+
+	getsockopt(fd, SOL_SOCKET, name, &tv, &len);
+	return tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int options(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	struct timeval snd = { 1, 500000 }, rcv = { 2, 500000 };
+	int fd = tcp_socket(0), three = 3, two = 2;
+	socklen_t len = sizeof(int);
+	int syncnt = 0, lowat = 0;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
+	setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &three, sizeof(three));
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &two, sizeof(two));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connect");
+		return 2;
+	}
+	getsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len);
+	printf("options proto=%d sndtimeo=%ld rcvtimeo=%ld syncnt=%d rcvlowat=%d\n",
+	       protocol_of(fd), timeo_ms(fd, SO_SNDTIMEO), timeo_ms(fd, SO_RCVTIMEO), syncnt, lowat);
+	return 0;
+}
+
+static int oobinline(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = tcp_socket(0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connect");
+		return 2;
+	}
+	printf("oobinline proto=%d echo=%s\n", protocol_of(fd), echo(fd));
+	return 0;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -504,6 +558,10 @@ int main(int argc, char **argv)
 		return tfo(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(m, "share"))
 		return share(argv[2], argv[3], atoi(argv[4]));
+	if (argc == 4 && !strcmp(m, "options"))
+		return options(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(m, "oobinline"))
+		return oobinline(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(m, "latency"))
 		return latency(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of run_edges.c\n");

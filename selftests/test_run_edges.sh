@@ -154,6 +154,17 @@ got=$(wire_json)
 	not_ok "status tells negotiated from fell back per line" "$got" "$("$bin" status)"
 kill "$wire" 2>/dev/null
 
+# ---- options set before the listed call ---------------------------------------------
+
+got=$(R options 127.0.0.1 7710)
+grep -q 'options proto=262 sndtimeo=1500 rcvtimeo=2500 .* rcvlowat=2' <<<"$got" &&
+	ok "SO_SNDTIMEO, SO_RCVTIMEO, SO_RCVLOWAT set before a listed connect are carried to the MPTCP socket" ||
+	not_ok "the options a program set are carried" "$got" "$(cat "$tmp/run.err")"
+got=$(R oobinline 127.0.0.1 7710)
+grep -q 'oobinline proto=6 echo=ok' <<<"$got" && grep -q 'refuses SO_OOBINLINE' "$tmp/run.err" &&
+	ok "SO_OOBINLINE, which MPTCP refuses, set before a listed connect: the socket stays TCP, said" ||
+	not_ok "an option MPTCP refuses keeps the socket TCP" "$got" "$(cat "$tmp/run.err")"
+
 # ---- a socket reachable through a second descriptor stays TCP ---------------------
 
 for how in dup dup2 dupfd fork vfork; do
