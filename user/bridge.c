@@ -420,30 +420,6 @@ int run_bridge_line_counters_fd(const struct run_bridge *b)
 	return bpf_map__fd(b->skel->maps.line_counters);
 }
 
-int line_counters_sum(int map_fd, __u32 attach_id, __u32 entry, struct mu_line_counters *out)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	struct mu_line_key key = { .attach_id = attach_id, .entry = entry };
-	struct mu_line_counters *per;
-
-	memset(out, 0, sizeof(*out));
-	if (ncpu <= 0)
-		return -1;
-	per = calloc(ncpu, sizeof(*per));
-	if (!per)
-		return -1;
-	if (!bpf_map_lookup_elem(map_fd, &key, per))
-		for (c = 0; c < ncpu; c++) {
-			out->binds += per[c].binds;
-			out->connects += per[c].connects;
-			out->mptcp += per[c].mptcp;
-			out->fallback += per[c].fallback;
-			out->escaped += per[c].escaped;
-		}
-	free(per);
-	return 0;
-}
-
 const struct mu_bridge_config *run_bridge_config(const struct run_bridge *b)
 {
 	return &b->cfg;

@@ -64,9 +64,7 @@ int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect);
 /* After a reload: the line counts start again (the old entries' are dropped). */
 int run_bridge_reloaded(struct run_bridge *b, __u32 old_entries);
 int run_bridge_line_counters_fd(const struct run_bridge *b);
-/* Entry @entry's counts (summed over CPUs) of attachment @attach_id in line_counters @map_fd. */
-struct mu_line_counters;
-int line_counters_sum(int map_fd, __u32 attach_id, __u32 entry, struct mu_line_counters *out);
+
 const struct mu_bridge_config *run_bridge_config(const struct run_bridge *b);
 int run_bridge_counters_fd(const struct run_bridge *b);	/* the sockopt_counters map */
 /* Per option carried / refused / apply_failed, summed over CPUs: MU_SOPT_MAX entries. */

@@ -479,11 +479,15 @@ int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters
 	return sum_percpu(e->map_fd[EM_ATTACH_COUNTERS], &id, out->count, MU_CNT_MAX);
 }
 
+int line_counters_sum(int map_fd, __u32 attach_id, __u32 entry, struct mu_line_counters *out)
+{
+	struct mu_line_key key = { .attach_id = attach_id, .entry = entry };
+
+	return sum_percpu(map_fd, &key, (__u64 *)out, sizeof(*out) / sizeof(__u64));
+}
+
 int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line_counters *out)
 {
-	struct mu_line_key key = { .attach_id = id, .entry = entry };
-
-	return sum_percpu(e->map_fd[EM_LINE_COUNTERS], &key, (__u64 *)out,
-			  sizeof(*out) / sizeof(__u64));
+	return line_counters_sum(e->map_fd[EM_LINE_COUNTERS], id, entry, out);
 }
 
