@@ -31,10 +31,10 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # benchmark too, so they live apart from the command modules.
 LIB_SRCS   := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c \
 	      user/sha256.c
-CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c \
+CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c user/cmd_restore.c \
 	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
 	      user/cgroup.c user/engine.c \
-	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c \
+	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c user/engine_lost.c \
 	      user/cmd_run.c user/run_reload.c user/loaded_policy.c user/run_loop.c user/run_proc.c user/run_swap.c \
 	      user/run_options.c user/run_epoll.c user/run_registry.c \
 	      user/netns.c user/diag.c user/proc_tree.c user/pm.c user/bridge.c
@@ -197,13 +197,15 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		selftests/test_install.sh \
 		selftests/test_vm.sh \
 		selftests/test_vm_strict.sh \
+		selftests/test_vm_repair.sh \
 		selftests/test_vm_run.sh
 
 # The end-to-end suites alone: the attach engine's here if this kernel runs the
 # hook, in QEMU otherwise; the run engine's in the 6.1 and 6.12 guests.
 .PHONY: vmtest
 vmtest: $(APP) $(TEST_BINS)
-	$(Q)prove -v -e '' selftests/test_vm.sh selftests/test_vm_strict.sh selftests/test_vm_run.sh
+	$(Q)prove -v -e '' selftests/test_vm.sh selftests/test_vm_strict.sh \
+		selftests/test_vm_repair.sh selftests/test_vm_run.sh
 
 .PHONY: bench
 bench: $(APP) $(BENCH_BINS) $(OUTPUT)/selftests/test_tc_rewrite

@@ -324,6 +324,18 @@ if [ "$(id -u)" -eq 0 ]; then
 	[ "$rc" = 1 ] && grep -q "fifo.policy is not a regular file" "$tmp/err" &&
 		ok "a FIFO policy is refused without blocking" ||
 		not_ok "a FIFO policy is refused without blocking" "exit $rc" "$(cat "$tmp/err")"
+	# `policy FILE` says what attach, reload and run would say (issue 23), FIFO unblocked.
+	bad=0
+	for f in nobody open group theirs/p fifo; do
+		rc=0
+		timeout 10 "$bin" policy "$tmp/$f.policy" >/dev/null 2>"$tmp/err" || rc=$?
+		[ "$rc" = 1 ] && grep -q "attach, reload and run would refuse it" "$tmp/err" ||
+			{ bad=1; echo "# policy $f.policy: exit $rc: $(cat "$tmp/err")"; }
+	done
+	[ "$bad" = 0 ] && ok "policy FILE refuses the 5 files attach refuses, FIFO included, at once" ||
+		not_ok "policy FILE refuses the 5 files attach refuses, FIFO included, at once"
+	run_stdin "$tmp/open.policy" policy -
+	expect "policy - < FILE checks the syntax alone" 0
 fi
 
 # Names are bytes, JSON is UTF-8 (review m3): a file name that is not UTF-8.
@@ -354,6 +366,11 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then
 	run attach --cgroup no-such.service --policy "$top/configs/haproxy.policy"
 	expect "attach to a unit that is not running: exit 1" 1 \
 		"can't find cgroup of unit no-such.service under $cg2"
+	for c in ../etc mucli.slice/../../x /mucli-nosuch/../../../y; do
+		run attach --cgroup "$c" --policy "$top/configs/haproxy.policy"
+		expect "attach --cgroup $c: says it walks out through '..'" 1 \
+			"^Error: $c walks out of the cgroup v2 hierarchy \\($cg2\\) through '\\.\\.'"
+	done
 	run attach --cgroup /sys/fs/cgroup/cpu --policy "$top/configs/haproxy.policy"
 	expect "attach to a path outside cgroup v2: exit 1" 1 "is not a cgroup v2 directory|can't find"
 

@@ -151,6 +151,29 @@ static int find_unit(const char *root, const char *unit, char *out, size_t size,
 	return found == 1 ? 0 : found ? -EEXIST : -ENOENT;
 }
 
+/* Does @rel, a path below the cgroup root, climb above it through ".."? */
+static bool walks_out(const char *rel)
+{
+	const char *p = rel, *end;
+	long depth = 0;
+	size_t n;
+
+	while (*p) {
+		while (*p == '/')
+			p++;
+		end = strchrnul(p, '/');
+		n = end - p;
+		if (n == 2 && !strncmp(p, "..", 2)) {
+			if (--depth < 0)
+				return true;
+		} else if (n && !(n == 1 && *p == '.')) {
+			depth++;
+		}
+		p = end;
+	}
+	return false;
+}
+
 int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err_size)
 {
 	char root[PATH_MAX], rel[PATH_MAX];
@@ -197,6 +220,11 @@ int cgroup_resolve(const char *arg, struct cgroup_ref *cg, char *err, size_t err
 	} else {
 		snprintf(cg->path, sizeof(cg->path), "%s%s%s", root, arg[0] == '/' ? "" : "/",
 			 arg);
+	}
+	if (!strncmp(cg->path, root, strlen(root)) && walks_out(cg->path + strlen(root))) {
+		snprintf(err, err_size, "%s walks out of the cgroup v2 hierarchy (%s) through "
+			 "'..': name a cgroup below it", arg, root);
+		return -1;
 	}
 	/*
 	 * One spelling per cgroup: "..", ".", "//" and links resolved, so that

@@ -357,6 +357,10 @@ int do_attach(int argc, char **argv)
 			"anew on every restart of the service: the attachment would then apply to "
 			"nothing. Attach its slice instead (Slice= in the unit; see the haproxy.service.d "
 			"example)\n", cg.name);
+	if (e.lost)
+		fprintf(stderr, "note: %zu attachment%s lost with the engine's pins %s not restored: "
+			"'%s reload' restores %s\n", e.lost, e.lost == 1 ? "" : "s",
+			e.lost == 1 ? "is" : "are", prog_name, e.lost == 1 ? "it" : "them");
 	if (!e.loaded) {
 		if (attach_preflight(err, sizeof(err))) {
 			p_err("can't attach to cgroup %s: %s", cg.name, err);
@@ -476,6 +480,25 @@ int do_reload(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
+	/* Attachments lost with the engine's pins come back first. */
+	if (e.lost) {
+		size_t before = nr;
+
+		if (restore_lost(&e))
+			goto out;
+		if (!before) {
+			ret = 0;
+			goto out;
+		}
+		engine_list_free(list, nr);
+		engine_close(&e);
+		list = NULL;
+		nr = 0;
+		if (engine_start(&e, &list, &nr, err, sizeof(err))) {
+			p_err("%s", err);
+			goto out;
+		}
+	}
 	/* Supervisors of the run engine reload with a plain reload, attachments or not. */
 	if (!a.cgroup && !a.policy) {
 		run_registry_list(&runs, &nruns);
@@ -530,12 +553,27 @@ int do_reload(int argc, char **argv)
 	/* Interfaces and namespaces may have come since: stage 3 covers them first. */
 	for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
 		;
-	if (engine_install_tc(&e, list, nr, i < nr, err, sizeof(err)) < 0) {
+	ret = engine_install_tc(&e, list, nr, i < nr, err, sizeof(err));
+	if (ret < 0) {
 		p_err("%s", err);
+		ret = 1;
 		goto out;
 	}
+	if (ret)
+		fprintf(stderr, "note: stage 3 was missing on %d interface hook%s (new interfaces, "
+			"or links removed): attached\n", ret, ret == 1 ? "" : "s");
 	engine_warn_mptcp_off(&e);
-	/* Cgroup links someone removed are put back: reload is the repair. */
+	/* What someone removed is put back: reload is the repair. */
+	ret = engine_repair_hook(&e, err, sizeof(err));
+	if (ret < 0) {
+		p_err("%s", err);
+		ret = 1;
+		goto out;
+	}
+	if (ret)
+		fprintf(stderr, "note: the kernel ran no fmod_ret/update_socket_protocol (its link "
+			"was removed): loaded and attached again, listed sockets are MPTCP again\n");
+	ret = 1;
 	for (i = 0; i < nr; i++) {
 		int repaired = engine_repair_links(&e, &list[i], err, sizeof(err));
 
@@ -617,6 +655,10 @@ int do_detach(int argc, char **argv)
 			goto out;
 		}
 		p_err("%s", err);
+		goto out;
+	}
+	if (e.lost && forget_lost(a.all || (!a.cgroup && !nr) ? NULL : a.cgroup) && !nr) {
+		ret = 0;
 		goto out;
 	}
 	/*

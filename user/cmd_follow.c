@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,9 @@
 #include "commands.h"
 #include "engine.h"
 #include "output.h"
+
+/* How often follow looks for programs the kernel stopped running. */
+#define REPAIR_EVERY_MS 5000
 
 static volatile sig_atomic_t stopping;
 
@@ -29,35 +33,69 @@ void help_follow(FILE *out)
 		"\n"
 		"Run until SIGTERM or SIGINT, putting stage 3's tc programs on each interface\n"
 		"created in this network namespace (and re-checking the namespaces of the\n"
-		"attached cgroups' processes) as it appears. Without it, 'reload' does the same\n"
-		"once. Prints one line per interface event that added programs.\n", prog_name);
+		"attached cgroups' processes) as it appears, and every 5 seconds putting back\n"
+		"any program of the engine the kernel stopped running (a pin removed). Without\n"
+		"it, 'reload' does the same once. Prints one line per repair and per interface\n"
+		"event that added programs.\n", prog_name);
 }
 
-/* One pass over every namespace; returns links added or -1 (error printed). */
-static int cover_interfaces(void)
+/*
+ * One pass: stage 3 on every interface of every namespace, and whatever the
+ * kernel stopped running put back (a pin removed by a cleanup script: nothing
+ * announces that, so do_follow also comes here every REPAIR_EVERY_MS). Returns
+ * what it added, or -1 (error printed).
+ */
+static int cover_interfaces(bool timer)
 {
+	static char last_err[1024];
 	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct attachment *list = NULL;
 	char err[1024];
 	size_t nr = 0, i;
-	int added = 0;
+	int added = 0, n;
 
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
-		p_err("%s", err);
+		if (strcmp(err, last_err))	/* once, not every REPAIR_EVERY_MS */
+			p_err("%s", err);
+		snprintf(last_err, sizeof(last_err), "%s", err);
 		added = -1;
-	} else {
-		for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
-			;
-		if (nr) {
-			added = engine_install_tc(&e, list, nr, i < nr, err, sizeof(err));
-			if (added < 0)
-				p_err("%s", err);
-			else
-				engine_warn_mptcp_off(&e);
-		}
+		goto out;
 	}
+	last_err[0] = '\0';
+	if (!nr)
+		goto out;
+	for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
+		;
+	added = engine_install_tc(&e, list, nr, i < nr, err, sizeof(err));
+	if (added < 0) {
+		p_err("%s", err);
+		goto out;
+	}
+	if (timer && added > 0)
+		printf("repaired: stage 3 was missing on %d interface hook%s: attached\n", added,
+		       added == 1 ? "" : "s");
+	if (!timer)
+		engine_warn_mptcp_off(&e);
+	n = engine_repair_hook(&e, err, sizeof(err));
+	if (n < 0)
+		p_err("%s", err);
+	else if (n)
+		printf("repaired: fmod_ret/update_socket_protocol was not running: attached "
+		       "again\n");
+	added += n > 0 ? n : 0;
+	for (i = 0; i < nr; i++) {
+		n = engine_repair_links(&e, &list[i], err, sizeof(err));
+		if (n < 0)
+			p_err("%s", err);
+		else if (n)
+			printf("repaired: %d program%s of %s had been detached from its cgroup: "
+			       "attached again\n", n, n == 1 ? "" : "s", list[i].cgroup);
+		added += n > 0 ? n : 0;
+	}
+out:
 	engine_list_free(list, nr);
 	engine_close(&e);
+	fflush(stdout);
 	return added;
 }
 
@@ -87,13 +125,27 @@ int do_follow(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	/* Subscribed first, then the first pass: no interface falls in between. */
-	added = cover_interfaces();
+	added = cover_interfaces(false);
 	printf("following interfaces (%d tc links added now)\n", added < 0 ? 0 : added);
 	fflush(stdout);
 	while (!stopping) {
 		struct nlmsghdr *nlh;
 		bool new_link = false;
 
+		struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
+
+		n = poll(&pfd, 1, REPAIR_EVERY_MS);
+		if (n == 0) {
+			cover_interfaces(true);
+			continue;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			p_err("waiting for interface events: %s", strerror(errno));
+			mnl_socket_close(nl);
+			return 1;
+		}
 		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 		if (n < 0) {
 			if (errno == EINTR)
@@ -111,7 +163,7 @@ int do_follow(int argc, char **argv)
 			new_link |= nlh->nlmsg_type == RTM_NEWLINK;
 		if (!new_link)
 			continue;
-		added = cover_interfaces();
+		added = cover_interfaces(false);
 		if (added > 0) {
 			printf("interface event: %d tc links added\n", added);
 			fflush(stdout);

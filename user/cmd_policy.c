@@ -2,6 +2,7 @@
 /* `mptcp-upgrade policy FILE`: validate a policy and print what it normalizes to. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "output.h"
@@ -17,7 +18,9 @@ void help_policy(FILE *out)
 		"host names, and print one normalized entry per address: the calls it\n"
 		"applies to (bind, connect or both), the family, the prefix, the ports and\n"
 		"where it was written. A file with an error prints the error with its\n"
-		"file:line:column and exits 1.\n"
+		"file:line:column and exits 1; so does a file attach, reload and run would\n"
+		"refuse (not a regular file, not root's, writable by others or by a group\n"
+		"other than root's). Standard input is checked for its syntax alone.\n"
 		"\n"
 		"Syntax, in HAProxy's words (see mptcp-upgrade's README for all of it):\n"
 		"  mptcp@ADDR[:PORTS]                 listeners and connections\n"
@@ -85,6 +88,7 @@ int do_policy(int argc, char **argv)
 {
 	struct policy_error err;
 	struct policy_trie trie = {};
+	struct stat st;
 	char msg[512];
 	struct policy pol;
 	const char *file;
@@ -104,6 +108,15 @@ int do_policy(int argc, char **argv)
 		return usage_err("policy: unknown option '%s' (see '%s policy help')", file,
 				 prog_name);
 
+	/*
+	 * The file as the engines will meet it: one they refuse is no valid
+	 * policy file, whatever its syntax (and a FIFO is refused unopened).
+	 */
+	if (strcmp(file, "-") && !stat(file, &st) && policy_check_trusted(file, &err)) {
+		p_err("%s; attach, reload and run would refuse it ('%s policy - < FILE' checks the "
+		      "syntax alone)", err.msg, prog_name);
+		return 1;
+	}
 	if (policy_load_file(file, &pol, &err)) {
 		p_err("%s", err.msg);
 		return 1;

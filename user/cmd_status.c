@@ -40,37 +40,130 @@ static const char *const counter_names[MU_CNT_MAX] = {
 	[MU_CNT_CONNECTS_ESCAPED] = "connects_escaped",
 };
 
-static const char *const engine_prog_names[EP_MAX] = {
-	[EP_SOCK_CREATE] = "cgroup/sock_create", [EP_BIND4] = "cgroup/bind4",
-	[EP_BIND6] = "cgroup/bind6", [EP_CONNECT4] = "cgroup/connect4",
-	[EP_CONNECT6] = "cgroup/connect6", [EP_SOCKOPS] = "cgroup/sockops",
-	[EP_SETSOCKOPT] = "cgroup/setsockopt", [EP_GETSOCKOPT] = "cgroup/getsockopt",
-	[EP_TC_INGRESS] = "tcx/ingress",
-	[EP_TC_EGRESS] = "tcx/egress",
-	[EP_LIVE_ITER] = "iter/bpf_sk_storage_map",
+
+/* What a program that is not attached means on the wire, and for the counters. */
+static const char *const missing_effect[EP_MAX] = {
+	[EP_SOCK_CREATE] = "new sockets are not marked as the engine's, so stage 3 can't keep "
+			   "their unlisted addresses TCP: unlisted addresses may negotiate MPTCP",
+	[EP_BIND4] = "IPv4 binds are not counted per line (stage 3 classifies listeners itself)",
+	[EP_BIND6] = "IPv6 binds are not counted per line (stage 3 classifies listeners itself)",
+	[EP_CONNECT4] = "IPv4 connects are not counted per line (stage 3 classifies SYNs itself)",
+	[EP_CONNECT6] = "IPv6 connects are not counted per line (stage 3 classifies SYNs itself)",
+	[EP_SOCKOPS] = "connections are not counted as MPTCP or fallback, and the option "
+		       "bridge does not reach new subflows",
+	[EP_SETSOCKOPT] = "options MPTCP refuses fail instead of reaching the subflows",
+	[EP_GETSOCKOPT] = "options MPTCP refuses read back as errors",
+	[EP_TC_INGRESS] = "unlisted listeners may negotiate MPTCP with clients that ask",
+	[EP_TC_EGRESS] = "unlisted outgoing connections may negotiate MPTCP",
 };
 
-static __u32 prog_id(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
+#define HOOK_NAME HOOK_PROG_LABEL
+#define HOOK_EFFECT "the kernel runs no socket-creation hook: listed sockets stay TCP"
+#define REPAIR "mptcp-upgrade reload"
 
-	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+/* What the kernel runs of the engine as a whole, for status and its exit code. */
+struct engine_view {
+	bool loaded;
+	__u32 hook_prog;		/* 0: no live hook link */
+	struct engine_tc_gaps tc;
+	int problems;			/* programs missing anywhere */
+};
+
+static void view_engine(struct engine *e, const struct attachment *list, size_t nr,
+			struct engine_view *v)
+{
+	unsigned int missing;
+	size_t i;
+	int p;
+
+	memset(v, 0, sizeof(*v));
+	v->loaded = e->loaded;
+	if (!e->loaded)
+		return;
+	if (!engine_hook_link(e, &v->hook_prog))
+		v->problems++;
+	if (engine_tc_gaps(e, list, nr, &v->tc))
+		memset(&v->tc, 0, sizeof(v->tc));
+	v->problems += (v->tc.missing[0] > 0) + (v->tc.missing[1] > 0);
+	for (i = 0; i < nr; i++) {
+		if (cgroup_alive(list[i].cgroup, list[i].cgroup_id) == 0 ||
+		    engine_missing_links(e, &list[i], &missing))
+			continue;	/* GONE says it: nothing runs there to repair */
+		for (p = 0; p < EP_CGROUP_MAX; p++)
+			v->problems += !!(missing & (1U << p));
+	}
 }
 
-/* The program behind the pinned fmod_ret link. */
-static __u32 hook_prog_id(void)
+static void print_engine_missing(const struct engine_view *v)
 {
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(MU_PIN_DIR "/link_upgrade_socket");
-	__u32 id = 0;
+	int d;
 
-	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
-		id = info.prog_id;
-	if (fd >= 0)
-		close(fd);
-	return id;
+	if (v->loaded && !v->hook_prog)
+		printf("MISSING %s: %s (run '%s' to repair)\n", HOOK_NAME, HOOK_EFFECT, REPAIR);
+	for (d = 0; d < 2; d++)
+		if (v->tc.missing[d] > 0)
+			printf("MISSING %s on %d interface%s (%s%s): %s (run '%s' to repair)\n",
+			       engine_prog_name(EP_TC_INGRESS + d), v->tc.missing[d],
+			       v->tc.missing[d] == 1 ? "" : "s", v->tc.first[d],
+			       v->tc.missing[d] == 1 ? "" : ", ...",
+			       missing_effect[EP_TC_INGRESS + d], REPAIR);
+	if (v->problems)
+		putchar('\n');
+}
+
+/* Attachments whose engine was lost: what that means and the one command that restores them. */
+static size_t show_lost(struct json_object *root)
+{
+	struct json_object *arr = root ? json_object_new_array() : NULL;
+	struct attachment *lost = NULL;
+	size_t n = 0, i;
+
+	engine_lost_list(&lost, &n);
+	if (!root && n)
+		printf("LOST    the engine's pins under %s are gone (bpffs unmounted, or the pins "
+		       "removed), and with them every program it ran: %zu attachment%s recorded "
+		       "under %s apply nothing\n", MU_PIN_DIR, n, n == 1 ? "" : "s", MU_RUN_DIR);
+	for (i = 0; i < n; i++) {
+		if (root) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "cgroup", json_object_new_string(lost[i].cgroup));
+			json_object_object_add(o, "policy", json_object_new_string(lost[i].policy));
+			json_object_object_add(o, "strict", json_object_new_boolean(
+				lost[i].flags & MU_ATTACH_STRICT));
+			json_object_array_add(arr, o);
+		} else {
+			printf("        cgroup %s, policy %s\n", lost[i].cgroup, lost[i].policy);
+		}
+	}
+	if (root) {
+		json_object_object_add(root, "lost_attachments", arr);
+	} else if (n) {
+		printf("        On the wire: listed sockets stay TCP, and sockets the engine made "
+		       "MPTCP before (the proxies' listeners) negotiate MPTCP with any peer that "
+		       "asks.\n        '%s' attaches them again from their state (mounting bpffs "
+		       "if it must); then restart the proxies so that their sockets are made anew "
+		       "under the engine.\n\n", REPAIR);
+	}
+	engine_list_free(lost, n);
+	return n;
+}
+
+static struct json_object *missing_json(const char *program, const char *cgroup, int places,
+					const char *where, const char *effect)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "program", json_object_new_string(program));
+	if (cgroup)
+		json_object_object_add(o, "cgroup", json_object_new_string(cgroup));
+	if (where) {
+		json_object_object_add(o, "interfaces", json_object_new_int(places));
+		json_object_object_add(o, "first", json_object_new_string(where));
+	}
+	json_object_object_add(o, "effect", json_object_new_string(effect));
+	json_object_object_add(o, "repair", json_object_new_string(REPAIR));
+	return o;
 }
 
 static void format_time(long long t, char *out, size_t size)
@@ -358,7 +451,9 @@ static void run_sockopts(const struct run_entry *r, struct json_object *parent)
 	}
 }
 
-static struct json_object *attachment_json(struct engine *e, const struct attachment *a,
+static struct json_object *attachment_json(struct engine *e, const struct engine_view *v,
+					   struct json_object *all_missing,
+					   const struct attachment *a,
 					   const struct mu_attach_counters *c, bool changed)
 {
 	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
@@ -387,11 +482,16 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 		struct json_object *miss = json_object_new_array();
 		unsigned int missing = 0;
 
-		engine_missing_links(e, a, &missing);
-		for (i = 0; i < EP_CGROUP_MAX; i++)
-			if (missing & (1U << i))
-				json_object_array_add(miss,
-						      json_object_new_string(engine_prog_names[i]));
+		if (cgroup_alive(a->cgroup, a->cgroup_id) == 0 || engine_missing_links(e, a, &missing))
+			missing = 0;
+		for (i = 0; i < EP_CGROUP_MAX; i++) {
+			if (!(missing & (1U << i)))
+				continue;
+			json_object_array_add(miss, json_object_new_string(engine_prog_name(i)));
+			json_object_array_add(all_missing,
+					      missing_json(engine_prog_name(i), a->cgroup, 0, NULL,
+							   missing_effect[i]));
+		}
 		json_object_object_add(o, "missing_programs", miss);
 	}
 	json_object_object_add(o, "state_lost", json_object_new_boolean(a->state_lost));
@@ -409,13 +509,9 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 			       json_object_new_boolean(a->flags & MU_ATTACH_STRICT));
 	json_object_object_add(o, "bridge_native",
 			       json_object_new_boolean(a->flags & MU_ATTACH_BRIDGE_NATIVE));
-	if (a->flags & MU_ATTACH_STRICT) {
-		char where[256];
-
+	if (a->flags & MU_ATTACH_STRICT)
 		json_object_object_add(o, "interfaces_without_stage3",
-				       json_object_new_int(engine_stage3_gaps(a, where,
-									      sizeof(where))));
-	}
+				       json_object_new_int(v->tc.missing[0] + v->tc.missing[1]));
 	json_object_object_add(o, "counters", cnt);
 	json_object_object_add(o, "entries", entries);
 	path_managers_of_cgroup(a->cgroup, o);
@@ -424,13 +520,15 @@ static struct json_object *attachment_json(struct engine *e, const struct attach
 	return o;
 }
 
-static void print_attachment(struct engine *e, const struct attachment *a,
+static void print_attachment(struct engine *e, const struct engine_view *v,
+			     const struct attachment *a,
 			     const struct mu_attach_counters *c, bool changed)
 {
 	size_t i, n = attachment_rows(a);
-	char at[32], re[32], where[256];
+	char at[32], re[32];
 	unsigned int missing;
-	int gaps;
+	bool alive = cgroup_alive(a->cgroup, a->cgroup_id) != 0;
+	int gaps = v->tc.missing[0] + v->tc.missing[1];
 
 	format_time(a->attached_at, at, sizeof(at));
 	format_time(a->reloaded_at, re, sizeof(re));
@@ -440,15 +538,13 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 		printf("  STATE LOST its state file under %s is gone: the policy in force is not "
 		       "known here ('reload --cgroup %s --policy FILE' restores it, or detach)\n",
 		       MU_RUN_DIR, a->cgroup);
-	if (!engine_missing_links(e, a, &missing) && missing) {
-		printf("  MISSING   ");
+	if (alive && !engine_missing_links(e, a, &missing))
 		for (i = 0; i < EP_CGROUP_MAX; i++)
 			if (missing & (1U << i))
-				printf(" %s", engine_prog_names[i]);
-		printf(": not attached to the cgroup, so the policy is not applied (run reload to "
-		       "repair)\n");
-	}
-	if (cgroup_alive(a->cgroup, a->cgroup_id) == 0)
+				printf("  MISSING    %s is not attached to the cgroup: %s (run '%s' "
+				       "to repair)\n", engine_prog_name(i), missing_effect[i],
+				       REPAIR);
+	if (!alive)
 		printf("  GONE       the cgroup was removed or recreated since attach: this "
 		       "attachment applies to nothing (detach it, or attach the new cgroup, which "
 		       "replaces it)\n");
@@ -463,10 +559,10 @@ static void print_attachment(struct engine *e, const struct attachment *a,
 	if (!(a->flags & MU_ATTACH_STRICT))
 		printf("  strict     no (--no-strict): unlisted addresses negotiate MPTCP with peers "
 		       "that ask\n");
-	else if ((gaps = engine_stage3_gaps(a, where, sizeof(where))) > 0)
-		printf("  strict     NOT on %d interface%s the cgroup's processes can use (%s, ...): "
-		       "SYNs through %s keep MP_CAPABLE (run reload, or keep 'follow' running)\n",
-		       gaps, gaps == 1 ? "" : "s", where, gaps == 1 ? "it" : "them");
+	else if (gaps > 0)
+		printf("  strict     NOT on every interface: stage 3 is missing %d time%s (see "
+		       "MISSING above): SYNs there keep MP_CAPABLE (run '%s', or keep 'follow' "
+		       "running)\n", gaps, gaps == 1 ? "" : "s", REPAIR);
 	else
 		printf("  strict     yes: unlisted addresses stay plain TCP on the wire\n");
 	{
@@ -717,19 +813,25 @@ void help_status(FILE *out)
 		"matched each policy line, or none), and the kernel programs the engine runs.\n"
 		"Then the run engine's supervisors: the program each serves, its policy, and\n"
 		"the same per-line counters (calls that matched each line, sockets made MPTCP\n"
-		"or kept TCP, options MPTCP refused).\n",
+		"or kept TCP, options MPTCP refused).\n"
+		"\n"
+		"What the kernel runs is asked of the kernel. A program the engine needs that is\n"
+		"not attached (MISSING), or attachments whose engine's pins are gone (LOST), are\n"
+		"shown with what that means on the wire and the command that repairs them\n"
+		"('mptcp-upgrade reload'), and status exits 3.\n",
 		prog_name);
 }
 
 int do_status(int argc, char **argv)
 {
 	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
-	struct json_object *root = NULL, *arr = NULL, *progs, *ra = NULL;
+	struct json_object *root = NULL, *arr = NULL, *progs, *ra = NULL, *miss = NULL;
 	struct attachment *list = NULL;
 	struct run_entry *runs = NULL;
+	struct engine_view v;
 	size_t nr = 0, i, nruns = 0;
 	char err[1024];
-	int ret = 1;
+	int ret = 1, d;
 
 	if (wants_help(argc, argv)) {
 		help_status(stdout);
@@ -745,24 +847,40 @@ int do_status(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
+	view_engine(&e, list, nr, &v);
+	if (!opts.json)
+		v.problems += show_lost(NULL);
 
 	if (opts.json) {
 		root = json_object_new_object();
 		arr = json_object_new_array();
 		progs = json_object_new_object();
+		miss = json_object_new_array();
 		if (e.loaded) {
-			json_object_object_add(progs, "fmod_ret/update_socket_protocol",
-					       json_object_new_int(hook_prog_id()));
+			json_object_object_add(progs, HOOK_NAME, json_object_new_int(v.hook_prog));
 			for (i = 0; i < EP_MAX; i++)
-				json_object_object_add(progs, engine_prog_names[i],
-						       json_object_new_int(prog_id(e.prog_fd[i])));
+				json_object_object_add(progs, engine_prog_name(i),
+						       json_object_new_int(engine_prog_id(e.prog_fd[i])));
+			if (!v.hook_prog)
+				json_object_array_add(miss, missing_json(HOOK_NAME, NULL, 0, NULL,
+									 HOOK_EFFECT));
+			for (d = 0; d < 2; d++)
+				if (v.tc.missing[d] > 0)
+					json_object_array_add(miss, missing_json(
+						engine_prog_name(EP_TC_INGRESS + d), NULL,
+						v.tc.missing[d], v.tc.first[d],
+						missing_effect[EP_TC_INGRESS + d]));
 		}
 		json_object_object_add(root, "loaded", json_object_new_boolean(e.loaded));
 		json_object_object_add(root, "pins", json_object_new_string(MU_PIN_DIR));
 		json_object_object_add(root, "programs", progs);
+		json_object_object_add(root, "hook_attached", json_object_new_boolean(v.hook_prog));
 		json_object_object_add(root, "tc_links", json_object_new_int(engine_tc_links()));
-	} else if (!nr) {
-		printf("nothing is attached\n");
+		v.problems += show_lost(root);
+	} else {
+		print_engine_missing(&v);
+		if (!nr && !e.lost)
+			printf("nothing is attached\n");
 	}
 	if (e.loaded && !nr) {
 		long total = -1, orphans = -1;
@@ -786,9 +904,10 @@ int do_status(int argc, char **argv)
 		file_sha256(list[i].loaded_from, now);
 		changed = strcmp(now, list[i].sha256) != 0;
 		if (opts.json) {
-			json_object_array_add(arr, attachment_json(&e, &list[i], &c, changed));
+			json_object_array_add(arr, attachment_json(&e, &v, miss, &list[i], &c,
+								   changed));
 		} else {
-			print_attachment(&e, &list[i], &c, changed);
+			print_attachment(&e, &v, &list[i], &c, changed);
 			putchar('\n');
 		}
 	}
@@ -815,15 +934,22 @@ int do_status(int argc, char **argv)
 	run_registry_free(runs, nruns);
 	if (opts.json) {
 		json_object_object_add(root, "attachments", arr);
+		json_object_object_add(root, "missing", miss);
+		json_object_object_add(root, "healthy", json_object_new_boolean(!v.problems));
 		json_print(root);
 	} else if (e.loaded) {
-		printf("engine: pinned under %s; fmod_ret/update_socket_protocol (prog %u)",
-		       MU_PIN_DIR, hook_prog_id());
+		printf("engine: pinned under %s; %s (prog %u%s)", MU_PIN_DIR, HOOK_NAME, v.hook_prog,
+		       v.hook_prog ? "" : ": MISSING");
 		for (i = 0; i < EP_MAX; i++)
-			printf(", %s (prog %u)", engine_prog_names[i], prog_id(e.prog_fd[i]));
+			printf(", %s (prog %u)", engine_prog_name(i), engine_prog_id(e.prog_fd[i]));
 		printf("; %d tcx links\n", engine_tc_links());
+		if (v.problems)
+			printf("%d program%s the attachments need %s missing: '%s' repairs them\n",
+			       v.problems, v.problems == 1 ? "" : "s",
+			       v.problems == 1 ? "is" : "are", REPAIR);
 	}
-	ret = 0;
+	/* An alert, a probe or config management reads this: 3 means broken. */
+	ret = v.problems ? 3 : 0;
 out:
 	engine_list_free(list, nr);
 	engine_close(&e);

@@ -61,6 +61,15 @@ struct json_object *policy_entries_json(const struct policy *pol);
 void report_action(const char *action, const char *cgroup, const char *policy,
 		   const struct policy *pol, __u32 families);
 
+struct engine;
+/*
+ * Attach again every attachment lost with the engine's pins (reload's first
+ * step); 0, or -1 when one could not be (errors printed, the rest restored).
+ */
+int restore_lost(struct engine *e);
+/* Forget the lost attachments of cgroup @cgroup (NULL: all); how many. */
+size_t forget_lost(const char *cgroup);
+
 int do_run(int argc, char **argv);
 void help_run(FILE *out);
 

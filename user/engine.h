@@ -54,6 +54,7 @@ struct engine {
 	 * was most of what a reload after a large policy cost.
 	 */
 	bool want_entries;
+	size_t lost;			/* attachments whose engine was lost (engine_keep_lost) */
 };
 
 /* One attached cgroup, as its state file and the maps describe it. */
@@ -107,12 +108,6 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
  */
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
 		      char *err, size_t err_size);
-/*
- * Interfaces, in the namespaces the attachment's processes live in, that lack
- * stage 3 (added since the last reload, with no follow running); @first names
- * one. -1 when the namespaces can't be entered.
- */
-int engine_stage3_gaps(const struct attachment *att, char *first, size_t size);
 
 /* tcx links the engine has pinned on interfaces that still exist. */
 int engine_tc_links(void);
@@ -161,6 +156,45 @@ int engine_missing_links(struct engine *e, const struct attachment *att, unsigne
 /* Attach the missing ones again (reload does); how many, or -1. */
 int engine_repair_links(struct engine *e, const struct attachment *att, char *err,
 			size_t err_size);
+
+/* How status and the metrics name program @p ("cgroup/sock_create", "tcx/egress", ...). */
+const char *engine_prog_name(enum engine_prog p);
+#define HOOK_PROG_LABEL "fmod_ret/update_socket_protocol"
+/* The kernel's id of the program behind @fd; 0 when it has none. */
+__u32 engine_prog_id(int fd);
+/*
+ * The live link of the socket-creation hook (fmod_ret/update_socket_protocol),
+ * found among the kernel's links, and its program in @prog_id; 0 when the
+ * kernel runs none: listed sockets stay TCP.
+ */
+__u32 engine_hook_link(struct engine *e, __u32 *prog_id);
+/* Load and attach the hook again when the kernel runs none: 1 if it did, 0, or -1. */
+int engine_repair_hook(struct engine *e, char *err, size_t err_size);
+
+/* Interfaces of prepared namespaces without stage 3's programs, per direction. */
+struct engine_tc_gaps {
+	int missing[2];			/* [0] tcx ingress, [1] tcx egress */
+	char first[2][96];		/* one of each: "lo in network namespace N" */
+};
+/*
+ * Every namespace stage 1 was told has stage 3 (this command's, those of `ip
+ * netns` and of the attachments' processes), every interface, both
+ * directions, as bpf_prog_query answers. -1 when a namespace can't be entered.
+ */
+int engine_tc_gaps(struct engine *e, const struct attachment *list, size_t nr,
+		   struct engine_tc_gaps *g);
+
+/*
+ * Attachments whose engine was lost (bpffs unmounted, or its pins removed): the
+ * kernel runs nothing for them. engine_open keeps their state files apart
+ * (engine_keep_lost, -1 when the engine may live where this mount namespace
+ * can't see it); reload attaches them again from those files.
+ */
+int engine_keep_lost(struct engine *e, bool bpffs_seen);
+size_t engine_lost_count(void);
+/* Their state (no entries), with ->id the number engine_forget_lost takes. */
+int engine_lost_list(struct attachment **list, size_t *nr);
+void engine_forget_lost(__u32 id);
 
 /* Committed attachments, in id order. */
 int engine_list(struct engine *e, struct attachment **list, size_t *nr);

@@ -28,6 +28,7 @@
 struct engine_prog_desc {
 	const char *pin;
 	enum bpf_attach_type type;
+	const char *name;		/* as status and the metrics name it */
 };
 
 extern const char *const engine_map_names[EM_MAX];

@@ -50,18 +50,24 @@ const char *const engine_map_names[EM_MAX] = {
 };
 
 const struct engine_prog_desc engine_progs[EP_MAX] = {
-	[EP_SOCK_CREATE] = { "prog_sock_create", BPF_CGROUP_INET_SOCK_CREATE },
-	[EP_BIND4] = { "prog_bind4", BPF_CGROUP_INET4_BIND },
-	[EP_BIND6] = { "prog_bind6", BPF_CGROUP_INET6_BIND },
-	[EP_CONNECT4] = { "prog_connect4", BPF_CGROUP_INET4_CONNECT },
-	[EP_CONNECT6] = { "prog_connect6", BPF_CGROUP_INET6_CONNECT },
-	[EP_SOCKOPS] = { "prog_sockops", BPF_CGROUP_SOCK_OPS },
-	[EP_SETSOCKOPT] = { "prog_setsockopt", BPF_CGROUP_SETSOCKOPT },
-	[EP_GETSOCKOPT] = { "prog_getsockopt", BPF_CGROUP_GETSOCKOPT },
-	[EP_TC_INGRESS] = { "prog_tc_ingress", MU_BPF_TCX_INGRESS },
-	[EP_TC_EGRESS] = { "prog_tc_egress", MU_BPF_TCX_EGRESS },
-	[EP_LIVE_ITER] = { "prog_live_sockets", BPF_TRACE_ITER },
+	[EP_SOCK_CREATE] = { "prog_sock_create", BPF_CGROUP_INET_SOCK_CREATE,
+			     "cgroup/sock_create" },
+	[EP_BIND4] = { "prog_bind4", BPF_CGROUP_INET4_BIND, "cgroup/bind4" },
+	[EP_BIND6] = { "prog_bind6", BPF_CGROUP_INET6_BIND, "cgroup/bind6" },
+	[EP_CONNECT4] = { "prog_connect4", BPF_CGROUP_INET4_CONNECT, "cgroup/connect4" },
+	[EP_CONNECT6] = { "prog_connect6", BPF_CGROUP_INET6_CONNECT, "cgroup/connect6" },
+	[EP_SOCKOPS] = { "prog_sockops", BPF_CGROUP_SOCK_OPS, "cgroup/sockops" },
+	[EP_SETSOCKOPT] = { "prog_setsockopt", BPF_CGROUP_SETSOCKOPT, "cgroup/setsockopt" },
+	[EP_GETSOCKOPT] = { "prog_getsockopt", BPF_CGROUP_GETSOCKOPT, "cgroup/getsockopt" },
+	[EP_TC_INGRESS] = { "prog_tc_ingress", MU_BPF_TCX_INGRESS, "tcx/ingress" },
+	[EP_TC_EGRESS] = { "prog_tc_egress", MU_BPF_TCX_EGRESS, "tcx/egress" },
+	[EP_LIVE_ITER] = { "prog_live_sockets", BPF_TRACE_ITER, "iter/bpf_sk_storage_map" },
 };
+
+const char *engine_prog_name(enum engine_prog p)
+{
+	return engine_progs[p].name;
+}
 
 /*
  * Fault injection for the crash-consistency tests: MPTCP_UPGRADE_CRASH_AT=NAME
@@ -290,10 +296,28 @@ static void unload(struct engine *e)
 
 static void gc(struct engine *e);
 
+static void remove_state_files(void)
+{
+	DIR *d = opendir(MU_RUN_DIR);
+	char path[PATH_MAX];
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (!strncmp(de->d_name, "attach-", 7)) {
+			snprintf(path, sizeof(path), MU_RUN_DIR "/%s", de->d_name);
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 void engine_remove_unopenable(struct engine *e)
 {
+	/* State first: killed in between, the next command finds no attachment to restore. */
+	remove_state_files();
 	unload(e);
-	gc(e);		/* no engine: the state files go too */
+	gc(e);
 }
 
 
@@ -358,19 +382,6 @@ void unload_unless_live(struct engine *e)
 	unload(e);
 }
 
-static bool any_state_file(void)
-{
-	DIR *d = opendir(MU_RUN_DIR);
-	struct dirent *de;
-	bool found = false;
-
-	while (d && !found && (de = readdir(d)))
-		found = !strncmp(de->d_name, "attach-", 7);
-	if (d)
-		closedir(d);
-	return found;
-}
-
 /* Everything that no committed attachment accounts for is debris of a killed command. */
 static void gc(struct engine *e)
 {
@@ -397,15 +408,8 @@ static void gc(struct engine *e)
 		 */
 		if (!bpffs_visible())
 			return;
-		d = opendir(MU_RUN_DIR);
-		while (d && (de = readdir(d))) {
-			if (!strncmp(de->d_name, "attach-", 7)) {
-				snprintf(path, sizeof(path), MU_RUN_DIR "/%s", de->d_name);
-				unlink(path);
-			}
-		}
-		if (d)
-			closedir(d);
+		/* State files were kept apart (engine_keep_lost): what is left is debris. */
+		remove_state_files();
 		return;
 	}
 	finish_group(e);
@@ -446,17 +450,18 @@ int engine_open(struct engine *e, char *err, size_t err_size)
 {
 	struct stat st;
 
-	if (!bpffs_visible() && any_state_file())
-		return fail(err, err_size, "no bpffs is mounted on %s in this mount namespace, but "
-			    "%s says cgroups are attached: run where the engine's pins are visible",
-			    MU_PIN_ROOT, MU_RUN_DIR);
-	if (stat(MU_PIN_DIR, &st)) {
-		gc(e);
-		return 0;
-	}
-	if (open_pins(e, err, err_size))
+	bool seen = bpffs_visible();
+
+	e->lost = 0;
+	if (seen && !stat(MU_PIN_DIR, &st) && open_pins(e, err, err_size))
 		return -1;
+	if (!e->loaded && engine_keep_lost(e, seen))
+		return fail(err, err_size, "the engine's pins are not under %s in this mount "
+			    "namespace, but %s says cgroups are attached and the kernel may run the "
+			    "engine on them: run where the engine's pins are visible", MU_PIN_ROOT,
+			    MU_RUN_DIR);
 	gc(e);
+	e->lost = engine_lost_count();
 	return 0;
 }
 

@@ -238,27 +238,49 @@ int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr
 }
 
 struct gaps_ctx {
-	int missing;
-	char *first;
-	size_t size;
+	struct engine *e;
+	__u32 want[2];
+	struct engine_tc_gaps *g;
 };
 
+/* The tcx programs the kernel runs on @ifindex of this namespace include @want. */
+static bool tcx_runs(int ifindex, enum bpf_attach_type type, __u32 want)
+{
+	__u32 ids[64], cnt = sizeof(ids) / sizeof(ids[0]), i;
+
+	if (bpf_prog_query(ifindex, type, 0, NULL, ids, &cnt))
+		return false;
+	for (i = 0; i < cnt; i++)
+		if (ids[i] == want)
+			return true;
+	return false;
+}
+
+/*
+ * One namespace: only one stage 1 was told is ready for strict sockets
+ * (MU_NETNS_STAGE3) needs the programs, and then on every interface.
+ */
 static int gaps_in_ns(const struct netns_ref *ns, void *arg)
 {
-	struct if_nameindex *ifs = if_nameindex(), *it;
+	static const enum engine_prog progs_of[] = { EP_TC_INGRESS, EP_TC_EGRESS };
 	struct gaps_ctx *c = arg;
-	char pin[PATH_MAX];
+	struct if_nameindex *ifs, *it;
+	__u32 flags = 0;
+	__u64 cookie;
 	size_t d;
 
+	if (netns_cookie(&cookie) ||
+	    bpf_map_lookup_elem(c->e->map_fd[EM_NETNS], &cookie, &flags) ||
+	    !(flags & MU_NETNS_STAGE3))
+		return 0;
+	ifs = if_nameindex();
 	for (it = ifs; it && it->if_index; it++) {
 		for (d = 0; d < 2; d++) {
-			tc_pin_path(pin, sizeof(pin), ns->ino, it->if_index, d);
-			if (tcx_link_alive(pin, it->if_index))
+			if (tcx_runs(it->if_index, engine_progs[progs_of[d]].type, c->want[d]))
 				continue;
-			if (!c->missing++)
-				snprintf(c->first, c->size, "%s in network namespace %lu",
-					 it->if_name, ns->ino);
-			break;
+			if (!c->g->missing[d]++)
+				snprintf(c->g->first[d], sizeof(c->g->first[d]),
+					 "%s in network namespace %lu", it->if_name, ns->ino);
 		}
 	}
 	if (ifs)
@@ -266,20 +288,30 @@ static int gaps_in_ns(const struct netns_ref *ns, void *arg)
 	return 0;
 }
 
-int engine_stage3_gaps(const struct attachment *att, char *first, size_t size)
+int engine_tc_gaps(struct engine *e, const struct attachment *list, size_t nr,
+		   struct engine_tc_gaps *g)
 {
-	struct gaps_ctx c = { .first = first, .size = size };
+	struct gaps_ctx c = { .e = e, .g = g };
 	char root[PATH_MAX], path[PATH_MAX * 2];
 	struct netns_set set;
+	size_t i;
+	int ret = 0;
 
-	first[0] = '\0';
-	if (first_mount("cgroup2", root, sizeof(root)))
-		return 0;
-	snprintf(path, sizeof(path), "%s%s", root, strcmp(att->cgroup, "/") ? att->cgroup : "");
-	memset(&set, 0, sizeof(set));
-	netns_set_add_cgroup(&set, path);
+	memset(g, 0, sizeof(*g));
+	c.want[0] = engine_prog_id(e->prog_fd[EP_TC_INGRESS]);
+	c.want[1] = engine_prog_id(e->prog_fd[EP_TC_EGRESS]);
+	/* The namespaces engine_install_tc prepares, as it finds them. */
+	netns_set_init(&set);
+	netns_set_add_named(&set);
+	if (!first_mount("cgroup2", root, sizeof(root))) {
+		for (i = 0; i < nr; i++) {
+			snprintf(path, sizeof(path), "%s%s", root,
+				 strcmp(list[i].cgroup, "/") ? list[i].cgroup : "");
+			netns_set_add_cgroup(&set, path);
+		}
+	}
 	if (netns_set_for_each(&set, gaps_in_ns, &c) < 0)
-		c.missing = -1;
+		ret = -1;
 	netns_set_free(&set);
-	return c.missing;
+	return ret;
 }

@@ -67,6 +67,8 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len, struct po
  */
 int policy_load_trusted(const char *path, struct policy *pol, char resolved[PATH_MAX],
 			char sha256[65], struct policy_error *err);
+/* Would attach, reload and run accept @path (as above, without parsing it)? 0, or -1 and why. */
+int policy_check_trusted(const char *path, struct policy_error *err);
 
 
 const char *policy_role_str(uint8_t role);

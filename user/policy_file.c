@@ -141,15 +141,16 @@ static int check_directories(const char *resolved, struct policy_error *err)
 	return 0;
 }
 
-int policy_load_trusted(const char *path, struct policy *pol, char resolved[PATH_MAX],
-			char sha256[65], struct policy_error *err)
+/*
+ * Open @path as attach, reload and run accept a policy file: every directory
+ * above it and the file root's alone, a regular file. The descriptor, or -1
+ * with the reason in @err.
+ */
+static int open_trusted(const char *path, char resolved[PATH_MAX], struct policy_error *err)
 {
-	char *buf = NULL;
 	struct stat st;
-	size_t len = 0;
 	int fd, ret;
 
-	policy_init(pol);
 	if (!realpath(path, resolved)) {
 		snprintf(err->msg, sizeof(err->msg), "can't open policy file %s: %s", path,
 			 strerror(errno));
@@ -183,6 +184,31 @@ int policy_load_trusted(const char *path, struct policy *pol, char resolved[PATH
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+int policy_check_trusted(const char *path, struct policy_error *err)
+{
+	char resolved[PATH_MAX];
+	int fd = open_trusted(path, resolved, err);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int policy_load_trusted(const char *path, struct policy *pol, char resolved[PATH_MAX],
+			char sha256[65], struct policy_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	policy_init(pol);
+	fd = open_trusted(path, resolved, err);
+	if (fd < 0)
+		return -1;
 	ret = read_all(fd, &buf, &len);
 	close(fd);
 	if (ret)

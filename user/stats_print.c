@@ -370,6 +370,47 @@ static void prom_head(const char *name, const char *type, const char *help)
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/*
+ * What the attachments need and the kernel does not run, as a gauge an alert
+ * can use (> 0: 'mptcp-upgrade reload' repairs it), every program always
+ * written so that a missing series never reads as healthy.
+ */
+static void prometheus_missing(const struct printer *p)
+{
+	struct engine_tc_gaps g = {};
+	unsigned int missing;
+	size_t i;
+	int prog;
+
+	prom_head("mptcp_upgrade_programs_missing", "gauge",
+		  "Programs of the attach engine the kernel does not run where they must be: 1 "
+		  "for the hook or a cgroup's program, interfaces for tcx. 'mptcp-upgrade "
+		  "reload' repairs them.");
+	if (p->e->loaded) {
+		printf("mptcp_upgrade_programs_missing{program=\"%s\",cgroup=\"\"} %d\n",
+		       HOOK_PROG_LABEL, !engine_hook_link(p->e, NULL));
+		engine_tc_gaps(p->e, p->list, p->nr, &g);
+		for (i = 0; i < 2; i++)
+			printf("mptcp_upgrade_programs_missing{program=\"%s\",cgroup=\"\"} %d\n",
+			       engine_prog_name(EP_TC_INGRESS + i), g.missing[i]);
+	}
+	for (i = 0; i < p->nr; i++) {
+		if (cgroup_alive(p->list[i].cgroup, p->list[i].cgroup_id) == 0 ||
+		    engine_missing_links(p->e, &p->list[i], &missing))
+			missing = 0;
+		for (prog = 0; prog < EP_CGROUP_MAX; prog++) {
+			printf("mptcp_upgrade_programs_missing{program=\"%s\",cgroup=\"",
+			       engine_prog_name(prog));
+			prom_label(p->list[i].cgroup);
+			printf("\"} %d\n", !!(missing & (1U << prog)));
+		}
+	}
+	prom_head("mptcp_upgrade_attachments_lost", "gauge",
+		  "Attachments whose engine's pins are gone (bpffs unmounted): they apply "
+		  "nothing until 'mptcp-upgrade reload' restores them.");
+	printf("mptcp_upgrade_attachments_lost %zu\n", engine_lost_count());
+}
+
 static void prometheus_end(const struct printer *p, const struct snapshot *s)
 {
 	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
@@ -468,6 +509,7 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 			}
 		}
 	}
+	prometheus_missing(p);
 	prom_head("mptcp_upgrade_netns_mib_total", "counter",
 		  "The network namespaces' MPTcpExt counters (/proc/net/netstat).");
 	for (i = 0; i < s->nr_mib; i++)
