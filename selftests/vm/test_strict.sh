@@ -269,9 +269,13 @@ grep -q 'mptcp=yes' <<<"$got" &&
 here=$(stat -L -c %i /proc/self/ns/net)
 got=$("$bin" status --json | jq -r '.attachments[] | select(.cgroup == "/mu-strict/proxy") |
 	.interfaces_without_stage3')
-[ "$got" -ge 1 ] && "$bin" status | grep -q 'strict     NOT on .*mu0' &&
+"$bin" status >"$tmp/status"
+src=$?
+[ "$got" -ge 1 ] && [ "$src" = 3 ] && grep -q 'strict     NOT on every interface' "$tmp/status" &&
+	grep -q '^MISSING tcx/ingress on 1 interface (mu0 in network namespace' "$tmp/status" &&
 	ok "status does not say strict for an interface without stage 3 ($got)" ||
-	not_ok "status does not say strict for an interface without stage 3" "$got" "$("$bin" status)"
+	not_ok "status does not say strict for an interface without stage 3" "$got rc=$src" \
+		"$(cat "$tmp/status")"
 lo_pin=/sys/fs/bpf/mptcp-upgrade/tc/$here-1-ingress
 lo_inode=$(stat -c %i "$lo_pin")
 run reload
