@@ -364,4 +364,25 @@ struct mu_set_opts {
 	__u32 pad;
 };
 
+/*
+ * The run engine's copy of a listed call's address (sk_storage of the MPTCP
+ * socket it put in place): the kernel reads the caller's sockaddr again after
+ * the supervisor has classified it, so a thread that changes it in between
+ * could reach an unlisted address over MPTCP. The run engine's bind and
+ * connect programs make the kernel use this copy.
+ */
+struct mu_run_intent {
+	__u32 addr[4];		/* network order; IPv4 in addr[0] */
+	__u16 port;		/* network order */
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u8 role;		/* MU_ROLE_BIND or MU_ROLE_CONNECT */
+};
+
+/* The run engine's BPF counters: its object's .bss, which status reads by map id. */
+struct mu_run_bpf_counts {
+	__u64 lost;		/* option records that could not be made (no memory) */
+	__u64 rewritten;	/* listed calls whose address changed after it was classified */
+	__u64 refused;		/* ... to another family, which can't be rewritten: EPERM */
+};
+
 #endif /* MPTCP_UPGRADE_H */

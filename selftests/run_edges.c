@@ -53,6 +53,11 @@
  *   run_edges latency ADDR PORT SECONDS
  *       blocking connects, one after the other, for SECONDS: "latency n=N
  *       max_ms=M" (the longest one)
+ *   run_edges toctou ADDR LISTED UNLISTED N HOLD
+ *       N blocking connects to one sockaddr whose port a second thread flips
+ *       between LISTED and UNLISTED all the while (a racy or hostile
+ *       program): "toctou n=N mptcp_unlisted=X mptcp=M tcp=T failed=F" (X:
+ *       MPTCP sockets that reached UNLISTED), then HOLD seconds of sleep
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +66,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -527,6 +533,52 @@ static int latency(const char *ip, int port, int seconds)
 	return 0;
 }
 
+static struct sockaddr_in flipped;
+static volatile bool flipping = true;
+
+static void *flipper(void *arg)
+{
+	const unsigned short *ports = arg;
+	unsigned long i = 0;
+
+	while (flipping)
+		((volatile struct sockaddr_in *)&flipped)->sin_port = ports[i++ & 1];
+	return NULL;
+}
+
+static int toctou(const char *ip, int listed, int unlisted, long n, int hold)
+{
+	unsigned short ports[2] = { htons(listed), htons(unlisted) };
+	long i, leak = 0, mptcp = 0, tcp = 0, failed = 0;
+	pthread_t t;
+
+	flipped = addr_of(ip, listed);
+	if (pthread_create(&t, NULL, flipper, ports))
+		return 2;
+	for (i = 0; i < n; i++) {
+		struct sockaddr_in peer;
+		socklen_t len = sizeof(peer);
+		int fd = tcp_socket(0);
+
+		if (connect(fd, (struct sockaddr *)&flipped, sizeof(flipped)) ||
+		    getpeername(fd, (struct sockaddr *)&peer, &len)) {
+			failed++;
+		} else if (protocol_of(fd) == 262) {
+			mptcp++;
+			leak += ntohs(peer.sin_port) == unlisted;
+		} else {
+			tcp++;
+		}
+		close(fd);
+	}
+	flipping = false;
+	pthread_join(t, NULL);
+	printf("toctou n=%ld mptcp_unlisted=%ld mptcp=%ld tcp=%ld failed=%ld\n", n, leak, mptcp,
+	       tcp, failed);
+	sleep(hold);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -562,6 +614,8 @@ int main(int argc, char **argv)
 		return options(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "oobinline"))
 		return oobinline(argv[2], atoi(argv[3]));
+	if (argc == 7 && !strcmp(m, "toctou"))
+		return toctou(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atoi(argv[6]));
 	if (argc == 5 && !strcmp(m, "latency"))
 		return latency(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of run_edges.c\n");

@@ -210,6 +210,54 @@ else
 	skip "a TCP Fast Open sendto is classified" "MPTCP has no Fast Open client before 6.2"
 fi
 
+# ---- the address classified is the address used ------------------------------------
+
+# A second thread flips the port between a listed (7710) and an unlisted (7720)
+# MPTCP server while connect() is served (reliability R11: 98 of 1,000 MPTCP
+# connections reached the unlisted one).
+toc_n=${MU_EDGES_N:-1000}
+[ "$toc_n" -gt 1000 ] && toc_n=1000
+"$bin" run --policy "$pol" -- "$edges" toctou 127.0.0.1 7710 7720 "$toc_n" 60 \
+	>"$tmp/toctou.out" 2>"$tmp/toctou.err" &
+tpid=$!
+pids+=($tpid)
+for ((i = 0; i < 1200; i++)); do
+	grep -q '^toctou' "$tmp/toctou.out" && break
+	sleep 0.1
+done
+got=$(cat "$tmp/toctou.out")
+rewritten=$("$bin" status --json | jq -r --arg p "$pol" --argjson w "$tpid" \
+	'.runs[] | select(.policy == $p and .program == $w) | .counters.address_rewritten')
+kill "$tpid" 2>/dev/null
+grep -q "^toctou n=$toc_n mptcp_unlisted=0 mptcp=[1-9]" <<<"$got" && [ -n "$rewritten" ] &&
+	ok "a sockaddr changed during a listed connect: no MPTCP connection reaches the unlisted port (address rewritten $rewritten times)" ||
+	not_ok "no MPTCP connection reaches the unlisted port when the sockaddr changes" "$got" \
+		"rewritten=$rewritten" "$(cat "$tmp/toctou.err")"
+
+# io_uring's socket operations pass no filter: rings are said, and refused on request.
+probe=$top/.output/selftests/run_probe
+got=$("$bin" run --policy "$pol" -- "$probe" uring connect 127.0.0.1 7710 2>"$tmp/run.err")
+case $got in
+*unavailable*) skip "io_uring rings are said, and refused with --io-uring deny" \
+	"${got#*unavailable: }" ;;
+*) grep -q 'uring proto=262 connected' <<<"$got" &&
+	grep -q 'sets up io_uring: a bind or connect submitted through a ring .* passes unseen' \
+		"$tmp/run.err" &&
+	ok "a ring is said; connect() on a socket the ring made is still served (MPTCP)" ||
+	not_ok "an io_uring ring is said" "$got" "$(cat "$tmp/run.err")"
+   got=$("$bin" run --policy "$pol" --io-uring deny -- "$probe" uring connect 127.0.0.1 7710 \
+	2>"$tmp/run.err")
+   grep -q 'uring unavailable: Function not implemented' <<<"$got" &&
+	grep -q 'io_uring_setup() refused with ENOSYS' "$tmp/run.err" &&
+	ok "--io-uring deny: io_uring_setup() fails with ENOSYS, and it is said" ||
+	not_ok "--io-uring deny refuses rings" "$got" "$(cat "$tmp/run.err")" ;;
+esac
+"$bin" run --policy "$pol" --io-uring maybe -- true 2>"$tmp/run.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q "^Error: run: --io-uring takes allow or deny, not 'maybe'" "$tmp/run.err" &&
+	ok "--io-uring with another word: usage error" ||
+	not_ok "--io-uring with another word: usage error" "rc=$rc" "$(cat "$tmp/run.err")"
+
 # ---- a reload that resolves slowly stalls no call ----------------------------------
 
 # A resolver at 127.0.0.53 that never answers: the program's own mount

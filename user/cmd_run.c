@@ -69,6 +69,7 @@
 #define MU_I386_EPOLL_CREATE1	329
 #define MU_I386_BIND		361
 #define MU_I386_CONNECT		362
+#define MU_I386_IO_URING_SETUP	425
 #else
 #error "the run engine's seccomp filter knows x86_64 only"
 #endif
@@ -76,7 +77,8 @@
 void help_run(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s run --policy FILE [--on-supervisor-death stop|keep] [--] COMMAND [ARG...]\n"
+		"Usage: %s run --policy FILE [--on-supervisor-death stop|keep] [--io-uring allow|deny]\n"
+		"           [--] COMMAND [ARG...]\n"
 		"\n"
 		"Run COMMAND (a proxy) so that its TCP sockets become MPTCP exactly where the\n"
 		"policy lists their address: bind() to a listed local address (bind lines),\n"
@@ -90,8 +92,11 @@ void help_run(FILE *out)
 		"logs it and stops COMMAND with SIGTERM so that its service manager restarts\n"
 		"it (--on-supervisor-death keep: log only, for debugging: a program that can't\n"
 		"fork or dup rarely goes on well).\n"
-		"Not covered: sockets created through io_uring, and fds inherited from\n"
-		"outside (a listener passed by an old process).\n",
+		"Not covered: fds inherited from outside (a listener passed by an old\n"
+		"process), and sockets created through io_uring, whose operations pass no\n"
+		"filter: their rings are counted and logged, and --io-uring deny answers\n"
+		"io_uring_setup() with ENOSYS (libuv, Tokio and liburing users then fall back\n"
+		"to epoll, whose calls are seen).\n",
 		prog_name, prog_name);
 }
 
@@ -109,8 +114,10 @@ void help_run(FILE *out)
  *    fcntl F_DUPFD and F_DUPFD_CLOEXEC, fork, vfork, clone without CLONE_FILES,
  *    clone3): a socket reachable through another descriptor stays TCP, as a
  *    swap would leave that descriptor on the old socket (run_loop.c);
+ *  - io_uring_setup(), counted, refused under --io-uring deny: a ring's
+ *    socket operations pass no filter;
  *  - the same from i386 calls (int 0x80): bind, connect, socketcall's BIND
- *    and CONNECT, epoll_create*.
+ *    and CONNECT, epoll_create*, io_uring_setup.
  */
 enum {
 	L_X86_64, L_I386, L_SOCKETCALL, L_ADDR, L_SENDTO, L_SENDMSG, L_CLONE, L_FCNTL, L_ALLOW,
@@ -180,6 +187,7 @@ static void build_filter(struct filter_asm *f)
 	fa_jump(f, BPF_JEQ, __NR_vfork, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, __NR_clone3, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, __NR_clone, L_CLONE, -1);
+	fa_jump(f, BPF_JEQ, __NR_io_uring_setup, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, __NR_fcntl, L_FCNTL, L_ALLOW);
 
 	fa_label(f, L_I386);
@@ -188,6 +196,7 @@ static void build_filter(struct filter_asm *f)
 	fa_jump(f, BPF_JEQ, MU_I386_CONNECT, L_ADDR, -1);
 	fa_jump(f, BPF_JEQ, MU_I386_EPOLL_CREATE, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, MU_I386_EPOLL_CREATE1, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_IO_URING_SETUP, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, MU_I386_SOCKETCALL, L_SOCKETCALL, L_ALLOW);
 	fa_label(f, L_SOCKETCALL);
 	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
@@ -497,9 +506,10 @@ int do_run(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, 'P' },
 		{ "on-supervisor-death", required_argument, NULL, 'D' },
+		{ "io-uring", required_argument, NULL, 'U' },
 		{}
 	};
-	bool stop_program = true;
+	bool stop_program = true, deny_uring = false;
 	int proxy_pidfd;
 	struct loaded_policy lp = {};
 	const char *policy = NULL;
@@ -535,6 +545,10 @@ int do_run(int argc, char **argv)
 		else if (c == 'D')
 			return usage_err("run: --on-supervisor-death takes stop or keep, not '%s'",
 					 optarg);
+		else if (c == 'U' && (!strcmp(optarg, "allow") || !strcmp(optarg, "deny")))
+			deny_uring = !strcmp(optarg, "deny");
+		else if (c == 'U')
+			return usage_err("run: --io-uring takes allow or deny, not '%s'", optarg);
 		else
 			return usage_err("run: unknown option '%s' (see '%s run help')",
 					 argv[optind - 1], prog_name);
@@ -597,6 +611,7 @@ int do_run(int argc, char **argv)
 		supervisor = fork();
 		if (supervisor == 0) {
 			close(proxy_pidfd);
+			run_supervisor_deny_io_uring(deny_uring);
 			_exit(supervise(sp[1], &lp, proxy, watcher, stop_program));
 		}
 		/* The watcher: no socket pair (the supervisor alone gets the listener). */

@@ -643,6 +643,19 @@ static int run_lines_fd(const struct run_entry *r)
 	return r->lines_map_id ? bpf_map_get_fd_by_id(r->lines_map_id) : -1;
 }
 
+/* The run object's own counters (the address check), zeros without them. */
+static void run_bpf_counts(const struct run_entry *r, struct mu_run_bpf_counts *out)
+{
+	__u32 zero = 0;
+	int fd = r->counts_map_id ? bpf_map_get_fd_by_id(r->counts_map_id) : -1;
+
+	memset(out, 0, sizeof(*out));
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &zero, out))
+		memset(out, 0, sizeof(*out));
+	if (fd >= 0)
+		close(fd);
+}
+
 static struct json_object *run_json(const struct run_entry *r, const struct run_counters *c,
 				    bool changed)
 {
@@ -678,6 +691,21 @@ static struct json_object *run_json(const struct run_entry *r, const struct run_
 		json_object_object_add(cnt, "back_to_tcp", json_object_new_uint64(c->restored_tcp));
 		json_object_object_add(cnt, "escaped", json_object_new_uint64(c->escaped));
 		json_object_object_add(cnt, "interrupted", json_object_new_uint64(c->interrupted));
+		json_object_object_add(cnt, "io_uring_setups",
+				       json_object_new_uint64(c->io_uring_setups));
+		{
+			struct mu_run_bpf_counts b;
+
+			run_bpf_counts(r, &b);
+			json_object_object_add(cnt, "address_rewritten",
+					       json_object_new_uint64(b.rewritten));
+			json_object_object_add(cnt, "address_refused",
+					       json_object_new_uint64(b.refused));
+			json_object_object_add(cnt, "address_unchecked",
+					       json_object_new_uint64(c->addr_unchecked));
+		}
+		json_object_object_add(o, "io_uring", json_object_new_string(
+			c->flags & MU_RUN_F_IO_URING_DENY ? "deny" : "allow"));
 		json_object_object_add(o, "sync_wakeup",
 				       json_object_new_boolean(c->flags & MU_RUN_F_SYNC_WAKEUP));
 		json_object_object_add(o, "killable_wait",
@@ -764,6 +792,28 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 		printf("  back       %llu MPTCP sockets went back to TCP: their listed call failed "
 		       "and was retried at an unlisted address\n",
 		       (unsigned long long)c->restored_tcp);
+	{
+		struct mu_run_bpf_counts b;
+
+		run_bpf_counts(r, &b);
+		if (b.rewritten || b.refused)
+			printf("  ADDRESS    %llu listed calls had their address changed by another "
+			       "thread after it was classified: the kernel used the classified one; "
+			       "%llu changed family and were refused (EPERM)\n",
+			       (unsigned long long)b.rewritten, (unsigned long long)b.refused);
+		if (c->addr_unchecked)
+			printf("  UNCHECKED  %llu listed calls served without the address check "
+			       "(kernel before 5.19): a thread changing the address during the call "
+			       "could reach an unlisted address over MPTCP\n",
+			       (unsigned long long)c->addr_unchecked);
+	}
+	if (c->io_uring_setups && (c->flags & MU_RUN_F_IO_URING_DENY))
+		printf("  io_uring   %llu io_uring_setup() calls refused (--io-uring deny)\n",
+		       (unsigned long long)c->io_uring_setups);
+	else if (c->io_uring_setups)
+		printf("  IO_URING   %llu rings set up: a bind or connect submitted through one "
+		       "passes unseen, and its socket stays TCP whatever the policy (--io-uring "
+		       "deny refuses rings)\n", (unsigned long long)c->io_uring_setups);
 	if (c->escaped)
 		printf("  ESCAPED    %llu unlisted calls on MPTCP sockets that could not go back to "
 		       "TCP: an unlisted peer may negotiate MPTCP (see the supervisor's log)\n",

@@ -26,6 +26,8 @@ void run_supervisor_cgroup(int cg, __u64 id, const char *path);
  * in force (the supervisor owns it, allocated); SIGHUP reads @policy_path again
  * (a file with an error changes nothing).
  */
+/* Before run_supervisor_prepare: answer io_uring_setup() with ENOSYS (run --io-uring=deny). */
+void run_supervisor_deny_io_uring(bool deny);
 int run_supervisor_prepare(const char *policy_path, struct loaded_policy *lp, pid_t proxy,
 			   bool sync_wakeup, bool killable);
 /* The supervisor's watcher (its parent), and what to do if the supervisor dies. */
@@ -39,10 +41,11 @@ int run_supervisor(int listener);
  * since it started, and per entry of the policy in force (a reload starts a
  * new file for the new entries; the totals go on).
  */
-#define MU_RUN_COUNTERS_MAGIC	0x3352554dU	/* "MUR3" */
+#define MU_RUN_COUNTERS_MAGIC	0x3452554dU	/* "MUR4" */
 #define MU_RUN_MAX_OPTIONS	72
 #define MU_RUN_F_SYNC_WAKEUP	1U	/* the kernel wakes the supervisor on the caller's CPU */
 #define MU_RUN_F_KILLABLE	2U	/* a received call waits killably (no EINTR) */
+#define MU_RUN_F_IO_URING_DENY	4U	/* io_uring_setup() answered ENOSYS (--io-uring=deny) */
 
 struct run_line_counters {
 	__u64 binds, connects;		/* calls that matched the entry */
@@ -62,6 +65,8 @@ struct run_counters {
 	__u64 kept_epoll;	/* kept TCP: epoll registrations that could not be carried */
 	__u64 interrupted;	/* the call was gone (a signal, the thread died) before a swap */
 	__u64 kept_shared;	/* kept TCP: reachable through another descriptor (dup, fork) */
+	__u64 io_uring_setups;	/* io_uring_setup() calls: refused, or rings whose sockets pass unseen */
+	__u64 addr_unchecked;	/* listed calls served without the address check (before 5.19) */
 	__u64 refused[MU_RUN_MAX_OPTIONS];	/* per run_option_label() */
 	struct run_line_counters line[];
 };
@@ -78,6 +83,7 @@ struct run_entry {
 	struct json_object *entries;	/* as policy_entries_json() wrote them */
 	__u32 bridge_map_id;		/* its sockopt_counters map; 0: no bridge */
 	__u32 lines_map_id;		/* its line_counters map: connections negotiated / fallen back */
+	__u32 counts_map_id;		/* its struct mu_run_bpf_counts (the run object's .bss) */
 	__u32 bridge_refused, bridge_carry;	/* struct mu_bridge_config's masks */
 	char bridge_cgroup[PATH_MAX];	/* where the bridge is attached */
 	unsigned long reload_seq;	/* SIGHUPs the supervisor has handled */
@@ -89,6 +95,8 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 /* What the next run_registry_write() records of the supervisor's socket-option bridge. */
 void run_registry_set_bridge(__u32 counters_map_id, __u32 line_counters_map_id,
 			     const struct mu_bridge_config *cfg, const char *cgroup);
+/* ... and of the run object's counters (struct mu_run_bpf_counts). */
+void run_registry_set_counts(__u32 map_id);
 /* ... and of the last reload: its sequence number (SIGHUPs handled), NULL or what failed. */
 void run_registry_set_reload(unsigned long seq, const char *error);
 void run_registry_remove(pid_t supervisor);

@@ -109,6 +109,8 @@ bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct
 void run_options_init(void);
 /* The recorder's map (bpf/run_options.bpf.c), or -1: every option is read. */
 void run_options_recorder(int map_fd, const volatile __u64 *lost);
+/* The run_intent map of the address check; -1 when the kernel can't run it (before 5.19). */
+extern int run_intent_fd;
 
 /* What a swap is for. */
 enum run_swap_kind {
@@ -129,6 +131,7 @@ enum run_swap_result {
  * listed at policy entry @entry (index + 1) when made MPTCP.
  */
 enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struct run_proc *p,
-			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry);
+			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry,
+			      const struct mu_run_intent *intent);
 
 #endif /* MU_RUN_INTERNAL_H */

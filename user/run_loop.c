@@ -61,6 +61,7 @@
 #define I386_SOCKETCALL		102
 #define I386_EPOLL_CREATE	254
 #define I386_EPOLL_CREATE1	329
+#define I386_IO_URING_SETUP	425
 #define I386_BIND		361
 #define I386_CONNECT		362
 #define X32_BIT			0x40000000U
@@ -92,6 +93,7 @@ void run_supervisor_cgroup(int cg, __u64 id, const char *path)
 /* What a notified call asks, whatever the ABI it came through. */
 enum call_kind {
 	CALL_OTHER, CALL_BIND, CALL_CONNECT, CALL_EPOLL_CREATE,
+	CALL_IO_URING,	/* io_uring_setup(): its socket operations would pass unseen */
 	CALL_DUP,	/* a second descriptor for @fd */
 	CALL_FORK,	/* a copy of every descriptor */
 };
@@ -145,6 +147,9 @@ static void decode(const struct seccomp_notif *n, struct call *c)
 		case I386_EPOLL_CREATE1:
 			nr = nr == I386_EPOLL_CREATE ? __NR_epoll_create : __NR_epoll_create1;
 			break;
+		case I386_IO_URING_SETUP:
+			c->kind = CALL_IO_URING;
+			return;
 		default:
 			return;
 		}
@@ -178,6 +183,9 @@ static void decode(const struct seccomp_notif *n, struct call *c)
 		c->len = m.msg_namelen;
 		break;
 	}
+	case __NR_io_uring_setup:
+		c->kind = CALL_IO_URING;
+		break;
 	case __NR_epoll_create:
 		c->kind = CALL_EPOLL_CREATE;
 		c->epoll_bad = (int)a[0] <= 0;
@@ -212,16 +220,22 @@ static void decode(const struct seccomp_notif *n, struct call *c)
 
 /* The address of the call, read from the caller; the family it is matched as. */
 static bool read_address(pid_t pid, const struct call *c, int *family, __u8 addr[16],
-			 __u16 *port)
+			 __u16 *port, struct mu_run_intent *in)
 {
 	struct sockaddr_storage ss = {};
 
 	if (c->len < sizeof(struct sockaddr_in) || c->len > sizeof(ss) ||
 	    !read_caller(pid, c->addr, &ss, c->len))
 		return false;
+	/* The sockaddr as read, for the kernel to use (bpf/run_options.bpf.c). */
+	memset(in, 0, sizeof(*in));
+	in->family = ss.ss_family;
+	in->role = c->kind == CALL_CONNECT ? MU_ROLE_CONNECT : MU_ROLE_BIND;
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
+		in->addr[0] = a->sin_addr.s_addr;
+		in->port = a->sin_port;
 		*family = AF_INET;
 		memcpy(addr, &a->sin_addr, 4);
 		*port = ntohs(a->sin_port);
@@ -231,6 +245,8 @@ static bool read_address(pid_t pid, const struct call *c, int *family, __u8 addr
 	if (ss.ss_family == AF_INET6 && c->len >= 24) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
+		memcpy(in->addr, &a->sin6_addr, 16);
+		in->port = a->sin6_port;
 		*port = ntohs(a->sin6_port);
 		/* ::ffff:a.b.c.d from a dual-stack socket is IPv4 a.b.c.d, as in the policy. */
 		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
@@ -326,7 +342,8 @@ static void unlisted_on_ours(int listener, const struct seccomp_notif *n, const 
 
 	if (!p)
 		return;
-	r = run_swap(listener, n, p, c->fd, c->kind == CALL_CONNECT, RUN_TO_TCP, MU_ENTRY_NONE);
+	r = run_swap(listener, n, p, c->fd, c->kind == CALL_CONNECT, RUN_TO_TCP, MU_ENTRY_NONE,
+		     NULL);
 	if (r == RUN_SWAPPED) {
 		RUN_COUNT(restored_tcp);
 	} else if (r == RUN_KEPT) {
@@ -381,6 +398,13 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
  */
 static pthread_mutex_t leader = PTHREAD_MUTEX_INITIALIZER;
 
+static bool io_uring_deny, uring_said;
+
+void run_supervisor_deny_io_uring(bool deny)
+{
+	io_uring_deny = deny;
+}
+
 static void lead_off(bool *led)
 {
 	if (*led) {
@@ -392,6 +416,7 @@ static void lead_off(bool *led)
 static void handle(int listener, const struct seccomp_notif *n, bool *led)
 {
 	struct run_line_counters *line = NULL;
+	struct mu_run_intent intent;
 	__u32 entry = MU_ENTRY_UNLISTED;
 	enum run_swap_result r;
 	struct run_proc *p;
@@ -404,6 +429,25 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	decode(n, &c);
 	if (c.kind == CALL_OTHER) {
 		answer(listener, n, 0);
+		return;
+	}
+	if (c.kind == CALL_IO_URING) {
+		/*
+		 * IORING_OP_SOCKET, _BIND and _CONNECT pass no filter: a ring's
+		 * sockets are beyond the policy. Refused, libuv, Tokio and liburing
+		 * users fall back to epoll; allowed, they are counted.
+		 */
+		RUN_COUNT(io_uring_setups);
+		if (io_uring_deny && !__atomic_exchange_n(&uring_said, true, __ATOMIC_RELAXED))
+			run_say("io_uring_setup() refused with ENOSYS (--io-uring deny): the program "
+				"falls back to its other I/O, or fails");
+		else if (!io_uring_deny && !__atomic_exchange_n(&uring_said, true,
+								 __ATOMIC_RELAXED))
+			run_say("the program sets up io_uring: a bind or connect submitted through a "
+				"ring (IORING_OP_BIND, IORING_OP_CONNECT) passes unseen, and its "
+				"socket stays TCP whatever the policy (--io-uring deny refuses "
+				"rings)");
+		answer(listener, n, io_uring_deny ? ENOSYS : 0);
 		return;
 	}
 	if (c.kind == CALL_EPOLL_CREATE) {
@@ -425,7 +469,7 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 		lead_off(led);
 		pthread_rwlock_rdlock(&policy_lock);
 	}
-	if (read_address(n->pid, &c, &family, addr, &port))
+	if (read_address(n->pid, &c, &family, addr, &port, &intent))
 		entry = policy_trie_lookup(&policy->trie, family, addr, port,
 					   is_connect ? MU_ROLE_CONNECT : MU_ROLE_BIND);
 	if (entry == MU_ENTRY_UNLISTED || entry == MU_ENTRY_NONE) {
@@ -451,12 +495,14 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	if (line)
 		__atomic_fetch_add(is_connect ? &line->connects : &line->binds, 1, __ATOMIC_RELAXED);
 	p = run_proc_of(n->pid);
-	r = p ? run_swap(listener, n, p, c.fd, is_connect, RUN_TO_MPTCP, entry) : RUN_KEPT;
+	r = p ? run_swap(listener, n, p, c.fd, is_connect, RUN_TO_MPTCP, entry, &intent) : RUN_KEPT;
 	switch (r) {
 	case RUN_SWAPPED:
 		RUN_COUNT(made_mptcp);
 		/* fallthrough */
 	case RUN_ALREADY:
+		if (run_intent_fd < 0)
+			RUN_COUNT(addr_unchecked);
 		if (line)
 			__atomic_fetch_add(&line->mptcp, 1, __ATOMIC_RELAXED);
 		break;
@@ -689,6 +735,46 @@ static void start_bridge(void)
 static struct run_options_bpf *recorder;
 static int recorder_link = -1;
 
+/*
+ * The address check (mu_run_intent): the run engine's bind and connect
+ * programs on the same cgroup make the kernel use the address the supervisor
+ * classified. Their links live as long as the supervisor.
+ */
+int run_intent_fd = -1;
+
+static void start_intent(void)
+{
+	static const struct {
+		size_t prog;
+		enum bpf_attach_type type;
+	} at[] = {
+		{ 0, BPF_CGROUP_INET4_CONNECT }, { 1, BPF_CGROUP_INET6_CONNECT },
+		{ 2, BPF_CGROUP_INET4_BIND }, { 3, BPF_CGROUP_INET6_BIND },
+	};
+	struct bpf_program *progs[] = {
+		recorder->progs.mu_run_connect4, recorder->progs.mu_run_connect6,
+		recorder->progs.mu_run_bind4, recorder->progs.mu_run_bind6,
+	};
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	size_t i;
+
+	if (bpf_program__fd(progs[0]) < 0)
+		goto off;
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		if (bpf_link_create(bpf_program__fd(progs[at[i].prog]), bridge_cg, at[i].type,
+				    NULL) < 0)
+			goto off;	/* the ones made go with the supervisor */
+	run_intent_fd = bpf_map__fd(recorder->maps.run_intent);
+	if (!bpf_obj_get_info_by_fd(bpf_map__fd(recorder->maps.bss), &info, &len))
+		run_registry_set_counts(info.id);
+	return;
+off:
+	run_say("no address check (%s): a thread that changes a listed call's address while "
+		"the call is served could reach an unlisted address over MPTCP (counted as "
+		"unchecked)", strerror(errno ? errno : ENOTSUP));
+}
+
 static void start_recorder(void)
 {
 	if (bridge_cg < 0)
@@ -697,13 +783,26 @@ static void start_recorder(void)
 	if (!recorder)
 		goto fail;
 	recorder->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-	if (run_options_bpf__load(recorder))
-		goto fail;
+	if (run_options_bpf__load(recorder)) {
+		/* Before 5.19 (bpf_skc_to_mptcp_sock): the record without the address check. */
+		run_options_bpf__destroy(recorder);
+		recorder = run_options_bpf__open();
+		if (!recorder)
+			goto fail;
+		recorder->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
+		bpf_program__set_autoload(recorder->progs.mu_run_connect4, false);
+		bpf_program__set_autoload(recorder->progs.mu_run_connect6, false);
+		bpf_program__set_autoload(recorder->progs.mu_run_bind4, false);
+		bpf_program__set_autoload(recorder->progs.mu_run_bind6, false);
+		if (run_options_bpf__load(recorder))
+			goto fail;
+	}
 	recorder_link = bpf_link_create(bpf_program__fd(recorder->progs.mu_run_setsockopt),
 					bridge_cg, BPF_CGROUP_SETSOCKOPT, NULL);
 	if (recorder_link < 0)
 		goto fail;
-	run_options_recorder(bpf_map__fd(recorder->maps.set_opts), &recorder->bss->lost);
+	run_options_recorder(bpf_map__fd(recorder->maps.set_opts), &recorder->bss->counts.lost);
+	start_intent();
 	return;
 fail:
 	run_say("no record of the options sockets set (%s): a swap reads each one the "
@@ -784,6 +883,8 @@ int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t pro
 		run_cnt->flags |= MU_RUN_F_SYNC_WAKEUP;
 	if (killable)
 		run_cnt->flags |= MU_RUN_F_KILLABLE;
+	if (io_uring_deny)
+		run_cnt->flags |= MU_RUN_F_IO_URING_DENY;
 	/*
 	 * Registered before anything slow and before the program runs: a reload
 	 * (SIGHUP, blocked until the main loop reads it) is never lost, and
@@ -794,7 +895,7 @@ int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t pro
 			MU_RUN_DIR);
 	start_bridge();
 	start_recorder();
-	if (run_bridge_in_use)
+	if (run_bridge_in_use || run_intent_fd >= 0)
 		run_registry_write(getpid(), proxy, path, lp, started_at);
 	return 0;
 }

@@ -27,7 +27,7 @@ static void registry_path(pid_t supervisor, const char *what, char *out, size_t 
 	snprintf(out, size, MU_RUN_DIR "/run-%d.%s", (int)supervisor, what);
 }
 
-static __u32 bridge_map_id, lines_map_id;
+static __u32 bridge_map_id, lines_map_id, counts_map_id;
 static struct mu_bridge_config bridge_cfg;
 static char bridge_cgroup[PATH_MAX];
 static unsigned long reload_seq;
@@ -40,6 +40,11 @@ void run_registry_set_bridge(__u32 counters_map_id, __u32 line_counters_map_id,
 	lines_map_id = line_counters_map_id;
 	bridge_cfg = *cfg;
 	snprintf(bridge_cgroup, sizeof(bridge_cgroup), "%s", cgroup ? cgroup : "");
+}
+
+void run_registry_set_counts(__u32 map_id)
+{
+	counts_map_id = map_id;
 }
 
 void run_registry_set_reload(unsigned long seq, const char *error)
@@ -100,6 +105,8 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		json_object_object_add(o, "reload_error", json_object_new_string(reload_error));
 	json_object_object_add(o, "loaded_at", json_object_new_int64(time(NULL)));
 	json_object_object_add(o, "entries", policy_entries_json(&lp->pol));
+	if (counts_map_id)
+		json_object_object_add(o, "counts_map_id", json_object_new_int64(counts_map_id));
 	if (bridge_map_id) {
 		struct json_object *b = json_object_new_object();
 
@@ -280,6 +287,8 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 		if (json_object_object_get_ex(o, "reload_error", &v))
 			snprintf(e.reload_error, sizeof(e.reload_error), "%s",
 				 json_object_get_string(v));
+		if (json_object_object_get_ex(o, "counts_map_id", &v))
+			e.counts_map_id = json_object_get_int64(v);
 		if (json_object_object_get_ex(o, "sockopt_bridge", &v)) {
 			struct json_object *f;
 

@@ -19,6 +19,7 @@
  * The caller's own call then runs on it (CONTINUE), with its own arguments and
  * errors. Anything unexpected leaves the socket as it was.
  */
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -109,8 +110,21 @@ static bool unconnected(int fd, int protocol)
 	       getpeername(fd, (struct sockaddr *)&peer, &len) && errno == ENOTCONN;
 }
 
+/*
+ * The address the call was classified by, on the MPTCP socket it runs on:
+ * the kernel uses that one, whatever the caller's memory says by then.
+ */
+static void set_intent(int sock, const struct mu_run_intent *intent)
+{
+	if (intent && run_intent_fd >= 0 &&
+	    bpf_map_update_elem(run_intent_fd, &sock, intent, BPF_ANY))
+		run_say("can't record the classified address for the kernel: %s",
+			strerror(errno));
+}
+
 enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struct run_proc *p,
-			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry)
+			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry,
+			      const struct mu_run_intent *intent)
 {
 	int old, new = -1, family, protocol, want, one = 1, reuse, nregs = 0, ret, flags;
 	static pid_t self;
@@ -155,6 +169,8 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	if (kind == RUN_TO_MPTCP) {
 		if (protocol == IPPROTO_MPTCP) {
 			/* A restarted call on a socket already swapped, or the program's own. */
+			if (run_proc_ours(p, fd) == st.st_ino)
+				set_intent(old, intent);
 			res = RUN_ALREADY;
 			goto out;
 		}
@@ -233,6 +249,8 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	}
 	if (fstat(new, &nst))
 		goto out;
+	if (want == IPPROTO_MPTCP)
+		set_intent(new, intent);
 	/* The number still holds the socket checked (not closed and reused meanwhile). */
 	if (syscall(SYS_kcmp, p->tgid, self, KCMP_FILE, fd, old)) {
 		res = RUN_UNTOUCHED;
