@@ -157,6 +157,24 @@ got=$(grep -c '^mptcp_upgrade_connections{netns="[0-9]*",fallback="false"} 2$' "
 [ "$got" = 1 ] && [ ! -e "$tmp/mu.prom.tmp" ] && grep -q '^mptcp_upgrade_targets [1-9]' "$tmp/mu.prom" &&
 	ok "stats --prometheus --output writes the metrics atomically (no .tmp left)" ||
 	not_ok "stats --prometheus --output writes the metrics" "$(cat "$tmp/mu.prom")"
+# The supervisor's per-line series under the attach engine's names, by program (issue 21).
+lbl='program="[^"]*",supervisor="[0-9]*",unit="[^"]*",line="1"'
+grep -q "^mptcp_upgrade_policy_line_events_total{$lbl,event=\"bind\"} 1$" "$tmp/mu.prom" &&
+	grep -q "^mptcp_upgrade_policy_line_events_total{$lbl,event=\"made_mptcp\"} 1$" "$tmp/mu.prom" &&
+	grep -q "^mptcp_upgrade_policy_line_events_total{$lbl,event=\"mptcp\"} 2$" "$tmp/mu.prom" &&
+	grep -q '^mptcp_upgrade_build_info{version="[^"]*",engine_abi="[0-9]*"} 1$' "$tmp/mu.prom" &&
+	ok "stats --prometheus: run's per-line series by program (bind 1, made MPTCP 1, negotiated 2), and build_info" ||
+	not_ok "stats --prometheus: run's per-line series by program" "$(grep -E 'line_events|build_info' "$tmp/mu.prom")"
+# --pid shows the namespaces the process lives in, not this command's (issue 21).
+unshare -n sleep 30 &
+lone=$!
+pids+=($lone)
+need "the process in a namespace of its own" test "$(stat -L -c %i /proc/$lone/ns/net 2>/dev/null)" != "$(stat -L -c %i /proc/self/ns/net)"
+got=$("$bin" stats --json --pid "$lone" | jq -c '[.namespaces[].netns]')
+[ "$got" = "[$(stat -L -c %i /proc/$lone/ns/net)]" ] &&
+	ok "stats --pid lists only the namespace the process lives in" ||
+	not_ok "stats --pid lists only the namespace the process lives in" "$got"
+kill "$lone" 2>/dev/null
 run stats --pid 12abc
 expect "stats --pid of no process: exit 2" 2 "--pid takes a process id"
 run stats --pid 4000000

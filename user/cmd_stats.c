@@ -224,7 +224,7 @@ int do_stats(int argc, char **argv)
 	struct run_entry *runs = NULL;
 	pid_t *run_pids = NULL;
 	const pid_t *trees = NULL;
-	size_t nr = 0, nr_roots = 0, i, nr_runs = 0, nr_trees = 0;
+	size_t nr = 0, nr_roots = 0, i, nr_runs = 0, nr_trees = 0, run_first = 0, run_shown = 0;
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -273,6 +273,12 @@ int do_stats(int argc, char **argv)
 		}
 		trees = &a.pid;
 		nr_trees = 1;
+		/* Its supervisor's per-line series, if run serves it. */
+		run_registry_list(&runs, &nr_runs);
+		for (i = 0; i < nr_runs && runs[i].program != a.pid; i++)
+			;
+		run_first = i;
+		run_shown = i < nr_runs;
 	} else if (a.cgroup) {
 		if (cgroup_resolve(a.cgroup, &cg, err, sizeof(err))) {
 			p_err("%s", err);
@@ -282,6 +288,7 @@ int do_stats(int argc, char **argv)
 		nr_roots = 1;
 	} else {
 		run_registry_list(&runs, &nr_runs);
+		run_shown = nr_runs;
 		run_pids = calloc(nr_runs + 1, sizeof(*run_pids));
 		if (!run_pids)
 			goto out;
@@ -325,7 +332,9 @@ int do_stats(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	do {
-		struct printer pr = { .a = &a, .e = &e, .list = list, .nr = nr };
+		struct printer pr = { .a = &a, .e = &e, .list = list, .nr = nr,
+				      .runs = runs ? runs + run_first : NULL,
+				      .nr_runs = run_shown };
 
 		if (a.output) {
 			int err = output_begin(a.output);

@@ -90,6 +90,11 @@ void netns_set_add_named(struct netns_set *set)
 		closedir(d);
 }
 
+void netns_set_init_empty(struct netns_set *set)
+{
+	memset(set, 0, sizeof(*set));
+}
+
 void netns_set_init(struct netns_set *set)
 {
 	memset(set, 0, sizeof(*set));

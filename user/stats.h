@@ -106,11 +106,15 @@ unsigned long long mib_value(const struct ns_mib *m, const char *name);
 bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr);
 
 /* One refresh's output, built as the connections arrive. */
+struct run_entry;
+
 struct printer {
 	const struct stats_args *a;
 	struct engine *e;
 	const struct attachment *list;
 	size_t nr;
+	const struct run_entry *runs;	/* the run supervisors shown (their per-line series) */
+	size_t nr_runs;
 	bool started;		/* something was written: nothing is, before the first connection */
 	size_t shown;
 	struct jsonw w;

@@ -232,7 +232,15 @@ int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
 	size_t i, nr_subtree;
 	int ret = 0;
 
-	netns_set_init(&set);
+	/*
+	 * Cgroup subtrees include this command's namespace (an attached cgroup
+	 * empty now has its proxy start here); process trees alone show only the
+	 * namespaces their processes live in, not counters of unrelated workloads.
+	 */
+	if (nr_roots)
+		netns_set_init(&set);
+	else
+		netns_set_init_empty(&set);
 	for (i = 0; i < nr_roots && !ret; i++) {
 		if (cgroup_walk(roots[i], add_cgid, s))
 			ret = -ENOMEM;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* stats: a snapshot as a table for people, JSON, or Prometheus text. */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "cgroup.h"
 #include "commands.h"
 #include "diag.h"
+#include "run.h"
 #include "stats.h"
 #include "engine.h"
 #include "jsonw.h"
@@ -370,6 +372,123 @@ static void prom_head(const char *name, const char *type, const char *help)
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The labels that name a program under run: its name, its supervisor, its unit if any. */
+static void prom_run_labels(const struct run_entry *r)
+{
+	char path[64], comm[64] = "", line[PATH_MAX], unit[256] = "", *u, *end;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->program);
+	f = fopen(path, "re");
+	if (f && fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	/* The unit: the last *.service or *.scope of its cgroup path (cgroup v2: "0::PATH"). */
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)r->program);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		for (u = strtok_r(line + 3, "/", &end); u; u = strtok_r(NULL, "/", &end)) {
+			size_t n = strlen(u);
+
+			if ((n > 8 && !strcmp(u + n - 8, ".service")) ||
+			    (n > 6 && !strcmp(u + n - 6, ".scope")))
+				snprintf(unit, sizeof(unit), "%s", u);
+		}
+	}
+	if (f)
+		fclose(f);
+	printf("program=\"");
+	prom_label(comm);
+	printf("\",supervisor=\"%d\",unit=\"", (int)r->supervisor);
+	prom_label(unit);
+	printf("\"");
+}
+
+/*
+ * The run supervisors' per-line series, under the attach engine's names and
+ * labelled by program: calls that matched each line, sockets made MPTCP or
+ * kept TCP, and (with the bridge) connections that negotiated or fell back.
+ */
+static void prometheus_run_lines(const struct printer *p)
+{
+	static const char *const events[] = { "bind", "connect", "made_mptcp", "kept_tcp",
+					      "mptcp", "fallback" };
+	size_t i, j, k, n;
+
+	for (i = 0; i < p->nr_runs; i++) {
+		const struct run_entry *r = &p->runs[i];
+		struct run_counters *c = run_counters_read(r->supervisor, r->sha256);
+		int lines_fd = r->lines_map_id ? bpf_map_get_fd_by_id(r->lines_map_id) : -1;
+
+		n = r->entries ? json_object_array_length(r->entries) : 0;
+		for (j = 0; c && j < n && j < c->nr_entries; j++) {
+			struct json_object *je = json_object_array_get_idx(r->entries, j), *v;
+			struct mu_line_counters wire = {};
+			bool have = lines_fd >= 0 && !line_counters_sum(lines_fd, 0, j, &wire);
+			__u64 vals[6] = { c->line[j].binds, c->line[j].connects, c->line[j].mptcp,
+					  c->line[j].kept_tcp, wire.mptcp, wire.fallback };
+			int line = json_object_object_get_ex(je, "line", &v) ? json_object_get_int(v) : 0;
+
+			for (k = 0; k < 6; k++) {
+				if (k >= 4 && !have)
+					continue;	/* no bridge: the wire is not known */
+				printf("mptcp_upgrade_policy_line_events_total{");
+				prom_run_labels(r);
+				printf(",line=\"%d\",event=\"%s\"} %llu\n", line, events[k],
+				       (unsigned long long)vals[k]);
+			}
+		}
+		if (lines_fd >= 0)
+			close(lines_fd);
+		free(c);
+	}
+}
+
+/*
+ * Their options: those the bridge carried or that were refused on the
+ * supervisor's MPTCP sockets, and those that kept a listed socket TCP.
+ */
+static void prometheus_run_sockopts(const struct printer *p)
+{
+	static const char *const results[] = { "carried", "refused", "subflow_refused" };
+	struct mu_sockopt_counters sc[MU_SOPT_MAX];
+	size_t i, j, k;
+
+	for (i = 0; i < p->nr_runs; i++) {
+		const struct run_entry *r = &p->runs[i];
+		struct run_counters *c = run_counters_read(r->supervisor, r->sha256);
+		int fd = r->bridge_map_id ? bpf_map_get_fd_by_id(r->bridge_map_id) : -1;
+
+		for (j = 0; fd >= 0 && !sockopt_counters_sum(fd, 0, sc) && j < MU_SOPT_MAX; j++) {
+			__u64 vals[3] = { sc[j].carried, sc[j].refused, sc[j].apply_failed };
+
+			if (!vals[0] && !vals[1] && !vals[2])
+				continue;
+			for (k = 0; k < 3; k++) {
+				printf("mptcp_upgrade_sockopts_total{");
+				prom_run_labels(r);
+				printf(",option=\"%s\",result=\"%s\"} %llu\n", sockopt_name((int)j),
+				       results[k], (unsigned long long)vals[k]);
+			}
+		}
+		for (j = 0; c && run_option_label(j); j++) {
+			if (!c->refused[j])
+				continue;
+			printf("mptcp_upgrade_sockopts_total{");
+			prom_run_labels(r);
+			printf(",option=\"%s\",result=\"kept_tcp\"} %llu\n", run_option_label(j),
+			       (unsigned long long)c->refused[j]);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(c);
+	}
+}
+
 /*
  * What the attachments need and the kernel does not run, as a gauge an alert
  * can use (> 0: 'mptcp-upgrade reload' repairs it), every program always
@@ -417,6 +536,11 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 	const struct attachment *list = p->list;
 	size_t i, j, k, nr = p->nr;
 
+	prom_head("mptcp_upgrade_build_info", "gauge",
+		  "The mptcp-upgrade that wrote these metrics: version and attach engine ABI.");
+	printf("mptcp_upgrade_build_info{version=\"%s\",engine_abi=\"%u\"} 1\n",
+	       MPTCP_UPGRADE_VERSION, MU_ENGINE_ABI);
+
 	prom_head("mptcp_upgrade_targets", "gauge", "Attached cgroups and programs under run.");
 	printf("mptcp_upgrade_targets %zu\n", p->a->targets);
 	prom_head("mptcp_upgrade_connections", "gauge",
@@ -453,14 +577,15 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 		for (k = 0; k < 4; k++)
 			printf("mptcp_upgrade_connection_bytes{netns=\"%lu\",direction=\"%s\"} "
 			       "%llu\n", s->mib[i].netns, dirs[k], s->mib[i].totals.bytes[k]);
-	if (nr) {
+	if (nr || p->nr_runs) {
 		static const char *const events[] = { "bind", "connect", "mptcp", "fallback",
 						      "escaped" };
 
 		prom_head("mptcp_upgrade_policy_line_events_total", "counter",
 			  "Binds and connects that matched a policy line, and of its connections "
 			  "those that negotiated MPTCP or fell back; escaped: binds and connects "
-			  "of TCP sockets that escaped the upgrade.");
+			  "of TCP sockets that escaped the upgrade. Under run, by program: "
+			  "made_mptcp and kept_tcp, the sockets the supervisor swapped or kept.");
 		for (i = 0; i < nr; i++) {
 			size_t n = attachment_rows(&list[i]);
 
@@ -482,15 +607,18 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 				}
 			}
 		}
+		prometheus_run_lines(p);
 	}
-	if (nr) {
+	if (nr || p->nr_runs) {
 		static const char *const results[] = { "carried", "refused", "subflow_refused" };
 		struct mu_sockopt_counters c[MU_SOPT_MAX];
 
 		prom_head("mptcp_upgrade_sockopts_total", "counter",
 			  "setsockopt() calls on the engine's MPTCP sockets for options MPTCP "
 			  "refuses: carried to the subflows by the bridge, refused (nothing can "
-			  "carry them), or refused by a subflow. Options never set are absent.");
+			  "carry them), or refused by a subflow. Options never set are absent. "
+			  "Under run, kept_tcp: listed sockets kept TCP because they had set it.");
+		prometheus_run_sockopts(p);
 		for (i = 0; i < nr; i++) {
 			if (sockopt_counters_sum(p->e->map_fd[EM_SOCKOPT_COUNTERS], list[i].id, c))
 				continue;
