@@ -144,6 +144,11 @@ got=$("$bin" stats --json --pid "$counted" | jq -c '[.connections[] | .local.por
 [ "$got" = "[7540]" ] && [ "$("$bin" stats --json --pid "$counted" | jq '.connections | length')" = 2 ] &&
 	ok "stats --pid shows the program's two MPTCP connections, not its peer's" ||
 	not_ok "stats --pid shows the program's connections" "$got" "$("$bin" stats --pid "$counted")"
+got=$("$bin" stats --json --pid "$counted" | jq -c '[.connections[] | [.line, (.run_supervisor > 0)]] | unique')
+[ "$got" = '[[1,true]]' ] && "$bin" stats --pid "$counted" | grep -q '  line 1 mptcp4@127.0.0.1:7540' &&
+	ok "stats names each connection's policy line under run, and its supervisor (issue 21)" ||
+	not_ok "stats names each connection's policy line under run" "$got" \
+		"$("$bin" stats --pid "$counted")"
 got=$("$bin" stats --json | jq -c '[.connections[] | .local.port] | unique')
 [ "$got" = "[7540]" ] &&
 	ok "stats without arguments finds the programs run serves" ||

@@ -229,7 +229,8 @@ got=$(cat "$tmp/toctou.out")
 rewritten=$("$bin" status --json | jq -r --arg p "$pol" --argjson w "$tpid" \
 	'.runs[] | select(.policy == $p and .program == $w) | .counters.address_rewritten')
 kill "$tpid" 2>/dev/null
-grep -q "^toctou n=$toc_n mptcp_unlisted=0 mptcp=[1-9]" <<<"$got" && [ -n "$rewritten" ] &&
+grep -q "^toctou n=$toc_n mptcp_unlisted=0 mptcp=[1-9][0-9]* tcp=[0-9]* failed=0$" <<<"$got" &&
+	[ "${rewritten:-0}" -gt 0 ] &&
 	ok "a sockaddr changed during a listed connect: no MPTCP connection reaches the unlisted port (address rewritten $rewritten times)" ||
 	not_ok "no MPTCP connection reaches the unlisted port when the sockaddr changes" "$got" \
 		"rewritten=$rewritten" "$(cat "$tmp/toctou.err")"

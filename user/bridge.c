@@ -384,6 +384,16 @@ fail:
 	return NULL;
 }
 
+int run_bridge_states_fd(const struct run_bridge *b)
+{
+	return b->states_fd;
+}
+
+__u32 run_bridge_gen(const struct run_bridge *b)
+{
+	return __atomic_load_n(&b->gen, __ATOMIC_RELAXED);
+}
+
 int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect)
 {
 	struct mu_sock_state st = { .cgroup_id = b->cgroup_id, .flags = MU_SOCK_UPGRADED,

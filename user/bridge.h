@@ -67,6 +67,9 @@ int run_bridge_line_counters_fd(const struct run_bridge *b);
 
 const struct mu_bridge_config *run_bridge_config(const struct run_bridge *b);
 int run_bridge_counters_fd(const struct run_bridge *b);	/* the sockopt_counters map */
+int run_bridge_states_fd(const struct run_bridge *b);	/* sock_states: each socket's line */
+/* The generation of the policy in force (what run_bridge_own records). */
+__u32 run_bridge_gen(const struct run_bridge *b);
 /* Per option carried / refused / apply_failed, summed over CPUs: MU_SOPT_MAX entries. */
 int run_bridge_counters(const struct run_bridge *b, struct mu_sockopt_counters *out);
 void run_bridge_close(struct run_bridge *b);

@@ -459,6 +459,7 @@ int do_reload(int argc, char **argv)
 	char err[ERR_SIZE];
 	struct attach_args a;
 	size_t nr = 0, i, n = 0, first = 0, last = 0;
+	bool restore_failed = false;
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -480,16 +481,13 @@ int do_reload(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
-	/* Attachments lost with the engine's pins come back first. */
+	/*
+	 * Attachments lost with the engine's pins come back first; one that can't
+	 * (its cgroup or policy file gone) is said and fails the reload at the
+	 * end, and the rest goes on.
+	 */
 	if (e.lost) {
-		size_t before = nr;
-
-		if (restore_lost(&e))
-			goto out;
-		if (!before) {
-			ret = 0;
-			goto out;
-		}
+		restore_failed = restore_lost(&e) != 0;
 		engine_list_free(list, nr);
 		engine_close(&e);
 		list = NULL;
@@ -617,7 +615,7 @@ out:
 	free(cgroup_ids);
 	engine_list_free(list, nr);
 	engine_close(&e);
-	return finish(ret);
+	return finish(restore_failed && !ret ? 1 : ret);
 }
 
 int do_detach(int argc, char **argv)
@@ -657,9 +655,24 @@ int do_detach(int argc, char **argv)
 		p_err("%s", err);
 		goto out;
 	}
-	if (e.lost && forget_lost(a.all || (!a.cgroup && !nr) ? NULL : a.cgroup) && !nr) {
-		ret = 0;
-		goto out;
+	/*
+	 * Attachments lost with the engine's pins are forgotten when asked for:
+	 * --all, the cgroup named, or a plain detach with nothing else attached.
+	 * Never before the arguments are known to be right.
+	 */
+	if (e.lost && (a.all || (!a.cgroup && !nr))) {
+		forget_lost(NULL);
+		if (!nr) {
+			ret = 0;
+			goto out;
+		}
+	} else if (e.lost && a.cgroup && forget_lost(a.cgroup)) {
+		for (i = 0; i < nr && !names_cgroup(a.cgroup, list[i].cgroup); i++)
+			;
+		if (i == nr) {
+			ret = 0;	/* it was lost, not attached: forgetting it is the detach */
+			goto out;
+		}
 	}
 	/*
 	 * detach asks for a state, and nothing attached is that state: success,

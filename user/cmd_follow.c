@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "engine.h"
@@ -20,6 +21,14 @@
 #define REPAIR_EVERY_MS 5000
 
 static volatile sig_atomic_t stopping;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 static void on_signal(int sig)
 {
@@ -43,32 +52,34 @@ void help_follow(FILE *out)
  * One pass: stage 3 on every interface of every namespace, and whatever the
  * kernel stopped running put back (a pin removed by a cleanup script: nothing
  * announces that, so do_follow also comes here every REPAIR_EVERY_MS). Returns
- * what it added, or -1 (error printed).
+ * what it added, or -1. A pass's problem is said when it changes, not on every
+ * pass that meets it again.
  */
 static int cover_interfaces(bool timer)
 {
 	static char last_err[1024];
 	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct attachment *list = NULL;
-	char err[1024];
+	char err[1024], problem[1024] = "";
 	size_t nr = 0, i;
 	int added = 0, n;
 
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
-		if (strcmp(err, last_err))	/* once, not every REPAIR_EVERY_MS */
-			p_err("%s", err);
-		snprintf(last_err, sizeof(last_err), "%s", err);
+		snprintf(problem, sizeof(problem), "%s", err);
 		added = -1;
 		goto out;
 	}
-	last_err[0] = '\0';
+	if (e.lost)
+		snprintf(problem, sizeof(problem), "%zu attachment%s lost with the engine's pins "
+			 "(bpffs unmounted?): 'mptcp-upgrade reload' restores them", e.lost,
+			 e.lost == 1 ? "" : "s");
 	if (!nr)
 		goto out;
 	for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
 		;
 	added = engine_install_tc(&e, list, nr, i < nr, err, sizeof(err));
 	if (added < 0) {
-		p_err("%s", err);
+		snprintf(problem, sizeof(problem), "%s", err);
 		goto out;
 	}
 	if (timer && added > 0)
@@ -78,7 +89,7 @@ static int cover_interfaces(bool timer)
 		engine_warn_mptcp_off(&e);
 	n = engine_repair_hook(&e, err, sizeof(err));
 	if (n < 0)
-		p_err("%s", err);
+		snprintf(problem, sizeof(problem), "%s", err);
 	else if (n)
 		printf("repaired: fmod_ret/update_socket_protocol was not running: attached "
 		       "again\n");
@@ -86,13 +97,16 @@ static int cover_interfaces(bool timer)
 	for (i = 0; i < nr; i++) {
 		n = engine_repair_links(&e, &list[i], err, sizeof(err));
 		if (n < 0)
-			p_err("%s", err);
+			snprintf(problem, sizeof(problem), "%s", err);
 		else if (n)
 			printf("repaired: %d program%s of %s had been detached from its cgroup: "
 			       "attached again\n", n, n == 1 ? "" : "s", list[i].cgroup);
 		added += n > 0 ? n : 0;
 	}
 out:
+	if (problem[0] && strcmp(problem, last_err))
+		p_err("%s", problem);
+	snprintf(last_err, sizeof(last_err), "%s", problem);
 	engine_list_free(list, nr);
 	engine_close(&e);
 	fflush(stdout);
@@ -104,6 +118,7 @@ int do_follow(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct mnl_socket *nl;
+	long long next_pass;
 	int n, added;
 
 	if (wants_help(argc, argv)) {
@@ -128,15 +143,18 @@ int do_follow(int argc, char **argv)
 	added = cover_interfaces(false);
 	printf("following interfaces (%d tc links added now)\n", added < 0 ? 0 : added);
 	fflush(stdout);
+	next_pass = now_ms() + REPAIR_EVERY_MS;
 	while (!stopping) {
+		struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
+		long long left = next_pass - now_ms();
 		struct nlmsghdr *nlh;
 		bool new_link = false;
 
-		struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
-
-		n = poll(&pfd, 1, REPAIR_EVERY_MS);
+		/* A deadline, not a timeout: a stream of other link events delays no pass. */
+		n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (n == 0) {
 			cover_interfaces(true);
+			next_pass = now_ms() + REPAIR_EVERY_MS;
 			continue;
 		}
 		if (n < 0) {

@@ -91,7 +91,12 @@ int restore_lost(struct engine *e)
 		p_err("out of memory");
 		return -1;
 	}
-	for (i = 0; i < n; i++)
+	/*
+	 * The newest record first (slots are taken lowest first, so a cgroup
+	 * lost twice has its later record in a higher one): an older record of
+	 * a cgroup restored already is forgotten.
+	 */
+	for (i = n; i-- > 0;)
 		failed += restore_one(e, &lost[i], &stage3) != 0;
 	if (n > failed)
 		fprintf(stderr, "note: sockets the proxies made before the engine was lost stay as "
@@ -102,8 +107,8 @@ int restore_lost(struct engine *e)
 	return failed ? -1 : 0;
 }
 
-/* Does @arg (as attach --cgroup takes it) name the lost attachment's cgroup? */
-static bool names_cgroup(const char *arg, const char *cgroup)
+/* Does @arg (as attach --cgroup takes it) name cgroup @cgroup (a name under the root)? */
+bool names_cgroup(const char *arg, const char *cgroup)
 {
 	struct cgroup_ref cg;
 	char err[512];

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -225,6 +226,8 @@ int do_stats(int argc, char **argv)
 	pid_t *run_pids = NULL;
 	const pid_t *trees = NULL;
 	size_t nr = 0, nr_roots = 0, i, nr_runs = 0, nr_trees = 0, run_first = 0, run_shown = 0;
+	size_t owned_fds = 0;
+	__u32 attach_states_id = 0;
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -258,7 +261,6 @@ int do_stats(int argc, char **argv)
 		close(e.bpffs_lock_fd);
 		e.bpffs_lock_fd = -1;
 	}
-	s.storage_fd = e.loaded ? e.map_fd[EM_SOCK_STATES] : -1;
 	paths = calloc(nr + 1, sizeof(*paths));
 	roots = calloc(nr + 1, sizeof(*roots));
 	if (!paths || !roots)
@@ -324,6 +326,23 @@ int do_stats(int argc, char **argv)
 	for (i = 0; i < nr_roots; i++)
 		roots[i] = paths[i];
 	a.targets = nr_roots + nr_trees;
+	/* The socket states that name each connection's line: the attach engine's, each bridge's. */
+	if (e.loaded) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		s.storage_fds[s.nr_storage++] = e.map_fd[EM_SOCK_STATES];
+		if (!bpf_obj_get_info_by_fd(e.map_fd[EM_SOCK_STATES], &info, &len))
+			attach_states_id = info.id;
+	}
+	for (i = run_first; i < run_first + run_shown && s.nr_storage < MU_STATS_MAX_STORAGE; i++) {
+		int fd = runs[i].states_map_id ? bpf_map_get_fd_by_id(runs[i].states_map_id) : -1;
+
+		if (fd >= 0) {
+			s.storage_fds[s.nr_storage++] = fd;
+			owned_fds++;
+		}
+	}
 
 	if (a.watch) {
 		struct sigaction sa = { .sa_handler = on_signal };
@@ -334,7 +353,7 @@ int do_stats(int argc, char **argv)
 	do {
 		struct printer pr = { .a = &a, .e = &e, .list = list, .nr = nr,
 				      .runs = runs ? runs + run_first : NULL,
-				      .nr_runs = run_shown };
+				      .nr_runs = run_shown, .attach_states_id = attach_states_id };
 
 		if (a.output) {
 			int err = output_begin(a.output);
@@ -392,6 +411,9 @@ int do_stats(int argc, char **argv)
 	} while (a.watch && !stopping);
 	ret = 0;
 out:
+	/* The bridges' maps opened above; the attach engine's goes with engine_close. */
+	for (i = s.nr_storage - owned_fds; i < s.nr_storage; i++)
+		close(s.storage_fds[i]);
 	snapshot_free(&s);
 	free(paths);
 	free(roots);

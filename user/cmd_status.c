@@ -120,9 +120,10 @@ static size_t show_lost(struct json_object *root)
 
 	engine_lost_list(&lost, &n);
 	if (!root && n)
-		printf("LOST    the engine's pins under %s are gone (bpffs unmounted, or the pins "
-		       "removed), and with them every program it ran: %zu attachment%s recorded "
-		       "under %s apply nothing\n", MU_PIN_DIR, n, n == 1 ? "" : "s", MU_RUN_DIR);
+		printf("LOST    %zu attachment%s recorded under %s lost %s engine's pins (bpffs "
+		       "unmounted, or the pins removed), and with them every program: %s "
+		       "nothing\n", n, n == 1 ? "" : "s", MU_RUN_DIR, n == 1 ? "its" : "their",
+		       n == 1 ? "it applies" : "they apply");
 	for (i = 0; i < n; i++) {
 		if (root) {
 			struct json_object *o = json_object_new_object();
@@ -803,8 +804,9 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 			       (unsigned long long)b.rewritten, (unsigned long long)b.refused);
 		if (c->addr_unchecked)
 			printf("  UNCHECKED  %llu listed calls served without the address check "
-			       "(kernel before 5.19): a thread changing the address during the call "
-			       "could reach an unlisted address over MPTCP\n",
+			       "(a kernel before 5.19, or no cgroup of its own: see the supervisor's "
+			       "log): a thread changing the address during the call could reach an "
+			       "unlisted address over MPTCP\n",
 			       (unsigned long long)c->addr_unchecked);
 	}
 	if (c->io_uring_setups && (c->flags & MU_RUN_F_IO_URING_DENY))

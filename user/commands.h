@@ -3,6 +3,7 @@
 #define MU_COMMANDS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "policy.h"
@@ -69,6 +70,8 @@ struct engine;
 int restore_lost(struct engine *e);
 /* Forget the lost attachments of cgroup @cgroup (NULL: all); how many. */
 size_t forget_lost(const char *cgroup);
+/* Does @arg, as --cgroup takes it, name cgroup @cgroup (a name under the root, or gone)? */
+bool names_cgroup(const char *arg, const char *cgroup);
 
 int do_run(int argc, char **argv);
 void help_run(FILE *out);

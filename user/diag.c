@@ -242,23 +242,34 @@ static bool attr_ok(const struct nlattr *a, enum mnl_attr_data_type type)
 	return mnl_attr_validate(a, type) >= 0;
 }
 
-/* The engine's state out of INET_DIAG_SK_BPF_STORAGES (one map was asked for). */
-static bool parse_storage(const struct nlattr *nest, struct mu_sock_state *st)
+/*
+ * An engine's state out of INET_DIAG_SK_BPF_STORAGES, and the map it came
+ * from. A socket has state in one of the maps asked for: the first is taken.
+ */
+static bool parse_storage(const struct nlattr *nest, struct mu_sock_state *st, __u32 *map_id)
 {
 	const struct nlattr *s, *a;
+	bool have;
 
 	mnl_attr_for_each_nested(s, nest) {
 		if (mnl_attr_get_type(s) != SK_DIAG_BPF_STORAGE)
 			continue;
 		if (!attr_ok(s, MNL_TYPE_NESTED))
 			continue;
+		have = false;
+		*map_id = 0;
 		mnl_attr_for_each_nested(a, s) {
+			if (mnl_attr_get_type(a) == SK_DIAG_BPF_STORAGE_MAP_ID &&
+			    attr_ok(a, MNL_TYPE_U32))
+				*map_id = mnl_attr_get_u32(a);
 			if (mnl_attr_get_type(a) == SK_DIAG_BPF_STORAGE_MAP_VALUE &&
 			    mnl_attr_get_payload_len(a) >= sizeof(*st)) {
 				memcpy(st, mnl_attr_get_payload(a), sizeof(*st));
-				return true;
+				have = true;
 			}
 		}
+		if (have)
+			return true;
 	}
 	return false;
 }
@@ -351,7 +362,7 @@ static int on_socket(const struct nlmsghdr *nlh, struct dump_ctx *c)
 			memcpy(&conn.info, mnl_attr_get_payload(info), conn.info_len);
 		}
 		if (stor)
-			conn.has_state = parse_storage(stor, &conn.st);
+			conn.has_state = parse_storage(stor, &conn.st, &conn.st_map_id);
 		n = subflows_of(c->d, conn.info.token, c->netns);
 		if (n < 0)
 			return n;
@@ -457,7 +468,7 @@ static int run_batch(struct dump_ctx *c, const void *buf, size_t len, unsigned i
 	return 1;
 }
 
-static int dump(struct dump_ctx *c, int family, int storage_map_fd)
+static int dump(struct dump_ctx *c, int family, const int *storage_fds, size_t nr_storage)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	struct inet_diag_req_v2 *req;
@@ -486,10 +497,12 @@ static int dump(struct dump_ctx *c, int family, int storage_map_fd)
 	req->idiag_ext = 1 << (INET_DIAG_INFO - 1);
 	if (c->mptcp) {
 		mnl_attr_put_u32(nlh, INET_DIAG_REQ_PROTOCOL, IPPROTO_MPTCP);
-		if (storage_map_fd >= 0) {
+		if (nr_storage) {
 			struct nlattr *nest = mnl_attr_nest_start(nlh, INET_DIAG_REQ_SK_BPF_STORAGES);
+			size_t i;
 
-			mnl_attr_put_u32(nlh, SK_DIAG_BPF_STORAGE_REQ_MAP_FD, storage_map_fd);
+			for (i = 0; i < nr_storage; i++)
+				mnl_attr_put_u32(nlh, SK_DIAG_BPF_STORAGE_REQ_MAP_FD, storage_fds[i]);
 			mnl_attr_nest_end(nlh, nest);
 		}
 	}
@@ -527,7 +540,7 @@ static int collect_subflows(struct dump_ctx *c)
 		c->d->nr_tcp_listeners = listeners;
 		c->interrupted = false;
 		for (i = 0; i < 2; i++) {
-			err = dump(c, families[i], -1);
+			err = dump(c, families[i], NULL, 0);
 			if (err)
 				return err;
 		}
@@ -536,7 +549,7 @@ static int collect_subflows(struct dump_ctx *c)
 }
 
 int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, size_t nr_cgids,
-		 int storage_map_fd, diag_conn_fn fn, void *ctx)
+		 const int *storage_fds, size_t nr_storage, diag_conn_fn fn, void *ctx)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	struct dump_ctx c = { .d = d, .netns = netns, .cgids = cgids, .nr_cgids = nr_cgids,
@@ -546,7 +559,7 @@ int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, siz
 	err = collect_subflows(&c);
 	c.mptcp = true;
 	for (i = 0; i < 2 && !err && fn; i++)
-		err = dump(&c, families[i], storage_map_fd);
+		err = dump(&c, families[i], storage_fds, nr_storage);
 	diag_clear_subflows(d);
 	return err;
 }
@@ -570,7 +583,7 @@ int diag_probe_mptcp(void)
 {
 	struct mu_diag d = {};
 	struct dump_ctx c = { .d = &d, .mptcp = true };	/* no cgroup id: keeps nothing */
-	int err = dump(&c, AF_INET, -1);
+	int err = dump(&c, AF_INET, NULL, 0);
 
 	diag_free(&d);
 	return err;

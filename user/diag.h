@@ -67,6 +67,7 @@ struct mu_conn {
 	struct mu_endpoint local, remote;
 	__u8 state;
 	bool has_state;			/* the engine's socket state came with it */
+	__u32 st_map_id;		/* the map it came from (the attach engine's, a run bridge's) */
 	__u16 info_len;			/* how much of info the kernel filled */
 	__u32 nr_subflows;
 	__u64 cgroup_id;
@@ -122,13 +123,14 @@ struct mu_diag {
  * Dump the current network namespace (@netns names it), keeping sockets whose
  * cgroup id is in @cgids (sorted): its subflows and plain TCP listeners first
  * (the listeners are appended to @d), then its MPTCP connections, each given to
- * @fn as it arrives (no MPTCP dump when @fn is NULL). @storage_map_fd >= 0 asks
- * the kernel for the engine's socket state too. The subflow dump is taken
+ * @fn as it arrives (no MPTCP dump when @fn is NULL). @storage_fds (@nr_storage
+ * of them) ask the kernel for the engines' socket state too: the attach
+ * engine's map, and each run supervisor's bridge's. The subflow dump is taken
  * again when the kernel flags it as interrupted; the connections, once given
  * out, can't be: like ss, what the kernel sent is what is shown. 0 or -errno.
  */
 int diag_collect(struct mu_diag *d, unsigned long netns, const __u64 *cgids, size_t nr_cgids,
-		 int storage_map_fd, diag_conn_fn fn, void *ctx);
+		 const int *storage_fds, size_t nr_storage, diag_conn_fn fn, void *ctx);
 /*
  * What diag_collect does with the kernel's answer, for a buffer of netlink
  * messages from anywhere (the tests, the fuzzer): every length and attribute

@@ -179,7 +179,9 @@ struct engine_tc_gaps {
 /*
  * Every namespace stage 1 was told has stage 3 (this command's, those of `ip
  * netns` and of the attachments' processes), every interface, both
- * directions, as bpf_prog_query answers. -1 when a namespace can't be entered.
+ * directions, as bpf_prog_query answers; none missing when no attachment of
+ * @list is strict (reload installs stage 3 for strict ones only). -1 when a
+ * namespace can't be entered.
  */
 int engine_tc_gaps(struct engine *e, const struct attachment *list, size_t nr,
 		   struct engine_tc_gaps *g);

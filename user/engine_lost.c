@@ -16,7 +16,6 @@
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,32 +33,27 @@ static void restore_path(__u32 id, char *out, size_t size)
 	snprintf(out, size, MU_RUN_DIR "/" RESTORE_PREFIX "%u.json", id);
 }
 
-/* Does the kernel run the engine's socket-creation program on cgroup @name? */
-static bool ours_on_cgroup(const char *name)
+/*
+ * Does the kernel run an attach engine anywhere? Its socket-creation programs
+ * (the hook and the mark) live only while an engine is attached: a container
+ * whose own bpffs is empty, or a mount namespace that sees none, must not take
+ * a live engine for a lost one. (The run engine's bridge loads neither.)
+ */
+static bool engine_runs_somewhere(void)
 {
-	char root[PATH_MAX], path[PATH_MAX * 2];
-	__u32 ids[64], cnt = sizeof(ids) / sizeof(ids[0]), i;
+	__u32 id = 0;
 	bool found = false;
-	int cg_fd, fd;
+	int fd;
 
-	if (first_mount("cgroup2", root, sizeof(root)))
-		return false;
-	snprintf(path, sizeof(path), "%s%s", root, strcmp(name, "/") ? name : "");
-	cg_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg_fd < 0)
-		return false;
-	if (bpf_prog_query(cg_fd, BPF_CGROUP_INET_SOCK_CREATE, 0, NULL, ids, &cnt))
-		cnt = 0;
-	close(cg_fd);
-	for (i = 0; i < cnt && !found; i++) {
+	while (!found && !bpf_prog_get_next_id(id, &id)) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 
-		fd = bpf_prog_get_fd_by_id(ids[i]);
+		fd = bpf_prog_get_fd_by_id(id);
 		if (fd < 0)
 			continue;
 		found = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-			!strcmp(info.name, "mu_mark_socket");
+			(!strcmp(info.name, "mu_mark_socket") || !strcmp(info.name, "mu_upgrade_sock"));
 		close(fd);
 	}
 	return found;
@@ -101,7 +95,6 @@ int engine_keep_lost(struct engine *e, bool bpffs_seen)
 {
 	bool ids[MU_MAX_ATTACHMENTS], slots[MU_MAX_ATTACHMENTS];
 	char from[PATH_MAX], to[PATH_MAX];
-	struct attachment att;
 	__u32 id, slot;
 
 	if (e->loaded || !ids_named("attach-", ids))
@@ -109,17 +102,10 @@ int engine_keep_lost(struct engine *e, bool bpffs_seen)
 	/*
 	 * Without a bpffs here, the engine may live in one this mount namespace
 	 * does not see: only in init's namespace does "not mounted" mean lost.
-	 * And if the kernel still runs the engine on any of the cgroups, it lives.
+	 * And if the kernel still runs an engine anywhere, it lives.
 	 */
-	if (!bpffs_seen && !init_mount_ns())
+	if ((!bpffs_seen && !init_mount_ns()) || engine_runs_somewhere())
 		return -1;
-	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
-		if (!ids[id] || read_state(id, &att, false))
-			continue;
-		json_object_put(att.entries);
-		if (ours_on_cgroup(att.cgroup))
-			return -1;
-	}
 	ids_named(RESTORE_PREFIX, slots);
 	for (id = 0, slot = 0; id < MU_MAX_ATTACHMENTS; id++) {
 		if (!ids[id])
@@ -127,12 +113,11 @@ int engine_keep_lost(struct engine *e, bool bpffs_seen)
 		/* Slots of their own: lost twice, ids of two engines may be the same. */
 		while (slot < MU_MAX_ATTACHMENTS && slots[slot])
 			slot++;
-		if (slot == MU_MAX_ATTACHMENTS)
-			break;
 		state_path(id, from, sizeof(from));
 		restore_path(slot, to, sizeof(to));
-		if (rename(from, to))
-			continue;
+		/* Kept apart, or kept where it is: gc must not take it for debris. */
+		if (slot == MU_MAX_ATTACHMENTS || rename(from, to))
+			return -1;
 		slots[slot] = true;
 		pending_path(id, from, sizeof(from));
 		unlink(from);	/* a reload that never took effect: reload reads the file anew */

@@ -84,6 +84,8 @@ struct run_entry {
 	__u32 bridge_map_id;		/* its sockopt_counters map; 0: no bridge */
 	__u32 lines_map_id;		/* its line_counters map: connections negotiated / fallen back */
 	__u32 counts_map_id;		/* its struct mu_run_bpf_counts (the run object's .bss) */
+	__u32 states_map_id;		/* its bridge's sock_states: which line each socket is of */
+	__u32 bridge_gen;		/* the bridge's generation of the policy in force */
 	__u32 bridge_refused, bridge_carry;	/* struct mu_bridge_config's masks */
 	char bridge_cgroup[PATH_MAX];	/* where the bridge is attached */
 	unsigned long reload_seq;	/* SIGHUPs the supervisor has handled */
@@ -95,6 +97,8 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 /* What the next run_registry_write() records of the supervisor's socket-option bridge. */
 void run_registry_set_bridge(__u32 counters_map_id, __u32 line_counters_map_id,
 			     const struct mu_bridge_config *cfg, const char *cgroup);
+/* ... and of its bridge's socket states map and the generation of the policy in force. */
+void run_registry_set_bridge_states(__u32 map_id, __u32 gen);
 /* ... and of the run object's counters (struct mu_run_bpf_counts). */
 void run_registry_set_counts(__u32 map_id);
 /* ... and of the last reload: its sequence number (SIGHUPs handled), NULL or what failed. */

@@ -639,6 +639,17 @@ static int counters_for(const struct loaded_policy *lp)
 	return 0;
 }
 
+/* Which line each socket is of, for stats: the bridge's map and the generation in force. */
+static void note_bridge_states(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (run_bridge_in_use &&
+	    !bpf_obj_get_info_by_fd(run_bridge_states_fd(run_bridge_in_use), &info, &len))
+		run_registry_set_bridge_states(info.id, run_bridge_gen(run_bridge_in_use));
+}
+
 static unsigned long reload_seq;
 
 static void reload(void)
@@ -677,6 +688,7 @@ static void reload(void)
 	}
 	loaded_policy_free(prev);
 	free(prev);
+	note_bridge_states();
 	run_registry_set_reload(reload_seq, NULL);
 	run_registry_write(getpid(), registry_program, policy_path, policy, started_at);
 	run_say("reloaded %s: %zu entries", policy_path, policy->pol.nr_entries);
@@ -722,6 +734,7 @@ static void start_bridge(void)
 			lines.id = 0;
 		run_registry_set_bridge(info.id, lines.id, run_bridge_config(run_bridge_in_use),
 					bridge_cg_path);
+		note_bridge_states();
 	}
 	sockopt_mask_names(run_bridge_config(run_bridge_in_use)->carry, names, sizeof(names));
 	run_say("socket-option bridge on (cgroup %s): carries %s", bridge_cg_path, names);
@@ -770,15 +783,18 @@ static void start_intent(void)
 		run_registry_set_counts(info.id);
 	return;
 off:
-	run_say("no address check (%s): a thread that changes a listed call's address while "
-		"the call is served could reach an unlisted address over MPTCP (counted as "
-		"unchecked)", strerror(errno ? errno : ENOTSUP));
+	run_say("no address check (%s; it needs Linux 5.19): a thread that changes a listed "
+		"call's address while the call is served could reach an unlisted address over "
+		"MPTCP (counted as unchecked)", strerror(errno ? errno : ENOTSUP));
 }
 
 static void start_recorder(void)
 {
-	if (bridge_cg < 0)
+	if (bridge_cg < 0) {
+		run_say("no record of the options sockets set and no address check: no cgroup "
+			"of its own to attach them to (listed calls are counted as unchecked)");
 		return;
+	}
 	recorder = run_options_bpf__open();
 	if (!recorder)
 		goto fail;

@@ -27,7 +27,7 @@ static void registry_path(pid_t supervisor, const char *what, char *out, size_t 
 	snprintf(out, size, MU_RUN_DIR "/run-%d.%s", (int)supervisor, what);
 }
 
-static __u32 bridge_map_id, lines_map_id, counts_map_id;
+static __u32 bridge_map_id, lines_map_id, counts_map_id, states_map_id, bridge_gen;
 static struct mu_bridge_config bridge_cfg;
 static char bridge_cgroup[PATH_MAX];
 static unsigned long reload_seq;
@@ -40,6 +40,12 @@ void run_registry_set_bridge(__u32 counters_map_id, __u32 line_counters_map_id,
 	lines_map_id = line_counters_map_id;
 	bridge_cfg = *cfg;
 	snprintf(bridge_cgroup, sizeof(bridge_cgroup), "%s", cgroup ? cgroup : "");
+}
+
+void run_registry_set_bridge_states(__u32 map_id, __u32 gen)
+{
+	states_map_id = map_id;
+	bridge_gen = gen;
 }
 
 void run_registry_set_counts(__u32 map_id)
@@ -115,6 +121,8 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		json_object_object_add(b, "carry", json_object_new_int64(bridge_cfg.carry));
 		json_object_object_add(b, "cgroup", json_object_new_string(bridge_cgroup));
 		json_object_object_add(b, "line_counters_map_id", json_object_new_int64(lines_map_id));
+		json_object_object_add(b, "states_map_id", json_object_new_int64(states_map_id));
+		json_object_object_add(b, "gen", json_object_new_int64(bridge_gen));
 		json_object_object_add(o, "sockopt_bridge", b);
 	}
 	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
@@ -300,6 +308,10 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 				e.bridge_carry = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "line_counters_map_id", &f))
 				e.lines_map_id = json_object_get_int64(f);
+			if (json_object_object_get_ex(v, "states_map_id", &f))
+				e.states_map_id = json_object_get_int64(f);
+			if (json_object_object_get_ex(v, "gen", &f))
+				e.bridge_gen = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "cgroup", &f))
 				snprintf(e.bridge_cgroup, sizeof(e.bridge_cgroup), "%s",
 					 json_object_get_string(f));

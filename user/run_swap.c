@@ -182,6 +182,12 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 			res = RUN_UNTOUCHED;
 			goto out;
 		}
+		/*
+		 * An unlisted call: the address of the earlier listed one must not
+		 * be used for it, whether or not the socket goes back to TCP.
+		 */
+		if (run_intent_fd >= 0)
+			bpf_map_delete_elem(run_intent_fd, &old);
 		want = IPPROTO_TCP;
 	}
 	if (protocol != IPPROTO_TCP && protocol != IPPROTO_MPTCP) {

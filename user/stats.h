@@ -59,6 +59,9 @@ struct stats_args {
 typedef int (*conn_sink_fn)(const struct mu_conn *c, struct ns_mib *ns, void *ctx);
 
 /* What one refresh gathers, but the connections: those go to @sink as they come. */
+/* Socket-state maps a snapshot asks for: the attach engine's and run bridges'. */
+#define MU_STATS_MAX_STORAGE 16
+
 struct snapshot {
 	conn_sink_fn sink;		/* NULL: no MPTCP dump, listeners only */
 	void *sink_ctx;
@@ -68,11 +71,13 @@ struct snapshot {
 	size_t netns_dropped;
 	__u64 *cgids;
 	size_t nr_cgids, cap_cgids;
-	int storage_fd;
+	int storage_fds[MU_STATS_MAX_STORAGE];	/* the engines' socket-state maps */
+	size_t nr_storage;
 };
 
 struct line_ref {
 	const struct attachment *att;
+	const struct run_entry *run;	/* or the run supervisor whose bridge made it */
 	int line;		/* 0: none (not ours, or unlisted) */
 	const char *source;
 	bool ours;
@@ -93,7 +98,8 @@ void snapshot_free(struct snapshot *s);
 int cgroup_tcp_listeners(const char *cgroup, struct mu_listener **out, size_t *nr);
 
 /* The policy line a connection matched, if it is ours and the line is of the policy in force. */
-struct line_ref line_of(const struct mu_conn *c, const struct attachment *list, size_t nr);
+struct printer;
+struct line_ref line_of(const struct mu_conn *c, const struct printer *p);
 bool fell_back(const struct mu_conn *c);
 /*
  * An established MPTCP connection that never had a second subflow although its
@@ -115,6 +121,7 @@ struct printer {
 	size_t nr;
 	const struct run_entry *runs;	/* the run supervisors shown (their per-line series) */
 	size_t nr_runs;
+	__u32 attach_states_id;		/* the attach engine's sock_states map; 0 without */
 	bool started;		/* something was written: nothing is, before the first connection */
 	size_t shown;
 	struct jsonw w;

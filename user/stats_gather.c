@@ -18,6 +18,7 @@
 #include "cgroup.h"
 #include "commands.h"
 #include "diag.h"
+#include "run.h"
 #include "stats.h"
 #include "engine.h"
 #include "jsonw.h"
@@ -147,7 +148,7 @@ static int gather_ns(const struct netns_ref *ref, void *arg)
 	pm_read(&pm);
 	ns->offers_multipath = pm_verdict(&pm, ns->pm_verdict, sizeof(ns->pm_verdict));
 	g->ns = ns;
-	err = diag_collect(&s->diag, ref->ino, s->cgids, s->nr_cgids, s->storage_fd,
+	err = diag_collect(&s->diag, ref->ino, s->cgids, s->nr_cgids, s->storage_fds, s->nr_storage,
 			   s->sink ? keep_conn : NULL, g);
 	if (err) {
 		errno = -err;
@@ -158,18 +159,44 @@ static int gather_ns(const struct netns_ref *ref, void *arg)
 
 /* ---- what a connection matched ------------------------------------------------------ */
 
-struct line_ref line_of(const struct mu_conn *c, const struct attachment *list, size_t nr)
+/* A connection a run supervisor made MPTCP: the line of its policy in force. */
+static struct line_ref run_line_of(const struct mu_conn *c, const struct run_entry *run,
+				   __u32 entry, __u32 gen)
 {
+	struct line_ref r = { .run = run, .ours = true };
+	struct json_object *je, *v;
+
+	/* An entry of an earlier policy (before a reload) names no line of this one. */
+	if (gen != run->bridge_gen || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED ||
+	    !run->entries || entry > json_object_array_length(run->entries))
+		return r;
+	je = json_object_array_get_idx(run->entries, entry - 1);
+	if (json_object_object_get_ex(je, "line", &v))
+		r.line = json_object_get_int(v);
+	if (json_object_object_get_ex(je, "source", &v))
+		r.source = json_object_get_string(v);
+	return r;
+}
+
+struct line_ref line_of(const struct mu_conn *c, const struct printer *p)
+{
+	const struct attachment *list = p->list;
 	struct line_ref r = {};
+	size_t i, nr = p->nr;
 	__u32 entry, gen;
-	size_t i;
 
 	if (!c->has_state || !(c->st.flags & MU_SOCK_UPGRADED))
 		return r;
-	r.ours = true;
 	entry = c->st.connect_entry, gen = c->st.connect_gen;
 	if (entry == MU_ENTRY_NONE)
 		entry = c->st.bind_entry, gen = c->st.bind_gen;
+	if (c->st_map_id && c->st_map_id != p->attach_states_id) {
+		for (i = 0; i < p->nr_runs; i++)
+			if (p->runs[i].states_map_id == c->st_map_id)
+				return run_line_of(c, &p->runs[i], entry, gen);
+		return r;	/* a supervisor not shown: not ours to name */
+	}
+	r.ours = true;
 	for (i = 0; i < nr; i++)
 		if (list[i].cgroup_id == c->st.cgroup_id)
 			r.att = &list[i];
@@ -300,7 +327,7 @@ int cgroup_tcp_listeners(const char *cgroup, struct mu_listener **out, size_t *n
 {
 	char path[2 * PATH_MAX];
 	const char *roots[1] = { path };
-	struct snapshot s = { .storage_fd = -1 };
+	struct snapshot s = {};
 	int ret;
 
 	*out = NULL;

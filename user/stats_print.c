@@ -276,6 +276,8 @@ static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref 
 		jw_key(w, "attached_cgroup");
 		jw_string(w, lr.att->cgroup);
 	}
+	if (lr.run)
+		kv_u64(w, "run_supervisor", lr.run->supervisor);
 	jw_key(w, "subflow_list");
 	jw_array_start(w);
 	for (j = 0; j < c->nr_subflows; j++)
@@ -491,8 +493,9 @@ static void prometheus_run_sockopts(const struct printer *p)
 
 /*
  * What the attachments need and the kernel does not run, as a gauge an alert
- * can use (> 0: 'mptcp-upgrade reload' repairs it), every program always
- * written so that a missing series never reads as healthy.
+ * can use (> 0: 'mptcp-upgrade reload' repairs it). While an engine is loaded
+ * every program it needs is written, 0 or not, so that a series that vanished
+ * never reads as healthy; with none loaded there is nothing to need.
  */
 static void prometheus_missing(const struct printer *p)
 {
@@ -664,7 +667,7 @@ static void start(struct printer *p)
 int print_conn(const struct mu_conn *c, struct ns_mib *ns, void *printer)
 {
 	struct printer *p = printer;
-	struct line_ref lr = line_of(c, p->list, p->nr);
+	struct line_ref lr = line_of(c, p);
 	struct ns_totals *t = &ns->totals;
 	bool one;
 

@@ -185,12 +185,14 @@ wait "$follow" 2>/dev/null
 # ---- bpffs unmounted -------------------------------------------------------------
 
 umount /sys/fs/bpf
+# The links die with the pins in the kernel's own time (a work item): wait for it.
+need "the engine gone with bpffs" sh -c "! bpftool prog show 2>/dev/null | grep -q mu_mark_socket"
 got="$(new_proto) $(in_to 7401)"
 [ "$got" = "proto=6 mptcp=yes" ] &&
 	ok "bpffs unmounted: new sockets TCP, the old unlisted listener negotiates MPTCP" ||
 	not_ok "bpffs unmounted: new sockets TCP, the old unlisted listener negotiates MPTCP" "$got"
 rc=$(status_rc)
-[ "$rc" = 3 ] && grep -q "^LOST .*1 attachment recorded" "$tmp/status" &&
+[ "$rc" = 3 ] && grep -q "^LOST    1 attachment recorded under /run/mptcp-upgrade lost its engine's pins" "$tmp/status" &&
 	grep -q "cgroup /mu-repair/proxy, policy $tmp/p.policy" "$tmp/status" &&
 	grep -q "'mptcp-upgrade reload' attaches them again" "$tmp/status" &&
 	ok "status: LOST, the attachment, and the command that restores it; exit 3" ||
@@ -222,6 +224,7 @@ got="$(in_to 7402) $(in_to 7401)"
 # Lost, then forgotten: detach --all is the way out that restores nothing.
 umount /sys/fs/bpf
 mount -t bpf bpf /sys/fs/bpf	# a remount, as systemd would: the pins are gone all the same
+need "the engine gone with bpffs" sh -c "! bpftool prog show 2>/dev/null | grep -q mu_mark_socket"
 rc=$(status_rc)
 [ "$rc" = 3 ] && grep -q "^LOST" "$tmp/status" &&
 	ok "after a remount too, status says LOST" ||
