@@ -75,6 +75,17 @@ got="$(new_proto) $(in_to 7400) $(in_to 7401) $(out_to 7500) $(out_to 7501)"
 	ok "status exits 0 with nothing missing" ||
 	not_ok "status exits 0 with nothing missing" "$(cat "$tmp/status")"
 
+# A mount namespace with an empty bpffs of its own (a container's) that shares
+# /run: the engine lives, and must not be taken for lost there.
+unshare -m sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$0" status' "$bin" >"$tmp/ns.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q "the engine's pins are not under /sys/fs/bpf in this mount namespace" "$tmp/ns.out" &&
+	ls /run/mptcp-upgrade | grep -q '^attach-' && ! ls /run/mptcp-upgrade | grep -q '^restore-' &&
+	[ "$(status_rc)" = 0 ] &&
+	ok "an empty bpffs elsewhere: status there refuses, the live engine's state stays" ||
+	not_ok "an empty bpffs elsewhere: status there refuses, the live engine's state stays" \
+		"rc=$rc" "$(cat "$tmp/ns.out")" "$(ls /run/mptcp-upgrade)"
+
 # ---- the fmod_ret link -----------------------------------------------------------
 
 rm "$pins/link_upgrade_socket"
@@ -203,9 +214,14 @@ json_ok "status --json: the lost attachment, not healthy" \
 	'.healthy == false and .lost_attachments[0].cgroup == "/mu-repair/proxy"'
 run attach --cgroup /mu-repair/other --policy "$tmp/p.policy"
 [ "$rc" = 0 ] && grep -q "1 attachment lost with the engine's pins is not restored" <<<"$err" &&
-	"$bin" detach --cgroup /mu-repair/other >/dev/null 2>&1 &&
 	ok "attach of another cgroup meanwhile says what is not restored" ||
 	not_ok "attach of another cgroup meanwhile says what is not restored" "rc=$rc" "$err"
+# A plain detach detaches the one attached; it forgets nothing it was not asked to.
+run detach
+[ "$rc" = 0 ] && "$bin" status --json | jq -e '.lost_attachments | length == 1' >/dev/null &&
+	ok "a plain detach keeps the lost attachment's record" ||
+	not_ok "a plain detach keeps the lost attachment's record" "rc=$rc" "$err" \
+		"$("$bin" status)"
 umount /sys/fs/bpf 2>/dev/null
 run reload
 got="$(new_proto) $(out_to 7500) $(out_to 7501)"
