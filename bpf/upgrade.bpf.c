@@ -656,23 +656,23 @@ static __always_inline void count_sockopt(const struct mu_sock_state *st, int id
 static __always_inline bool carried_value_ok(int idx, int v)
 {
 	switch (idx) {
-	case 0:	/* TCP_USER_TIMEOUT */
+	case MU_SOPT_TCP_USER_TIMEOUT:
 		return v >= 0;
-	case 1:	/* TCP_MAXSEG: 0, or TCP_MIN_MSS .. MAX_TCP_WINDOW */
+	case MU_SOPT_TCP_MAXSEG:	/* 0, or TCP_MIN_MSS .. MAX_TCP_WINDOW */
 		return v == 0 || (v >= 88 && v <= 32767);
-	case 2:	/* TCP_KEEPIDLE */
-	case 3:	/* TCP_KEEPINTVL */
+	case MU_SOPT_TCP_KEEPIDLE:
+	case MU_SOPT_TCP_KEEPINTVL:
 		return v >= 1 && v <= 32767;
-	case 4:	/* TCP_KEEPCNT */
-	case 5:	/* TCP_SYNCNT */
+	case MU_SOPT_TCP_KEEPCNT:
+	case MU_SOPT_TCP_SYNCNT:
 		return v >= 1 && v <= 127;
-	case 6:	/* TCP_WINDOW_CLAMP: 0 means "reset" and is left to the kernel */
+	case MU_SOPT_TCP_WINDOW_CLAMP:	/* 0 means "reset" and is left to the kernel */
 		return v > 0;
-	case 7:	/* TCP_THIN_LINEAR_TIMEOUTS */
+	case MU_SOPT_TCP_THIN_LINEAR_TIMEOUTS:
 		return v == 0 || v == 1;
-	case 8:	/* TCP_NOTSENT_LOWAT */
+	case MU_SOPT_TCP_NOTSENT_LOWAT:
 		return true;
-	case 9:	/* IPV6_TCLASS */
+	case MU_SOPT_IPV6_TCLASS:
 		return v >= -1 && v <= 255;
 	}
 	return false;
@@ -714,14 +714,14 @@ int mu_setsockopt(struct bpf_sockopt *ctx)
 		count_sockopt(st, idx, SOPT_REFUSED);
 		goto pass;
 	}
-	if (idx == 9 && sk->family != AF_INET6)
+	if (idx == MU_SOPT_IPV6_TCLASS && sk->family != AF_INET6)
 		goto pass;	/* IPV6_TCLASS on an IPv4 socket: the kernel's answer */
 	optval = ctx->optval;
 	if (optval + sizeof(int) > ctx->optval_end || ctx->optlen < (int)sizeof(int))
 		goto pass;
 	v = *(int *)optval;
 	if (!carried_value_ok(idx, v)) {
-		if (idx == 6)
+		if (idx == MU_SOPT_TCP_WINDOW_CLAMP)
 			goto pass;
 		bpf_set_retval(-22 /* EINVAL */);
 		return 0;

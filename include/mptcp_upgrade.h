@@ -244,6 +244,13 @@ struct mu_line_counters {
 	X(21, SO_ATTACH_BPF,		MU_SOL_SOCKET,	50, 0) \
 	X(22, SO_ZEROCOPY,		MU_SOL_SOCKET,	60, 0)
 
+/* The index of each, by name: MU_SOPT_TCP_USER_TIMEOUT, ... (never a bare number). */
+enum mu_sopt {
+#define MU_X(i, name, level, optname, carried) MU_SOPT_##name = i,
+	MU_SOCKOPTS(MU_X)
+#undef MU_X
+};
+
 #define MU_SOPT_MAX		23	/* entries above; at most 32 (masks are __u32) */
 #define MU_SOPT_CARRIED_MAX	10	/* the carried ones are indexes 0 .. this - 1 */
 

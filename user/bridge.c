@@ -87,21 +87,28 @@ struct json_object *sockopt_mask_json(__u32 mask)
 static socklen_t probe_value(int i, unsigned char *buf, size_t size)
 {
 	static const int ints[MU_SOPT_MAX] = {
-		[0] = 5000, [1] = 1400, [2] = 60, [3] = 10, [4] = 5, [5] = 3, [6] = 65535,
-		[7] = 1, [8] = 16384, [9] = 0x20, [10] = 1, [11] = 10, [12] = 1, [15] = 0,
-		[16] = 64, [17] = 1, [18] = 2, [19] = 64, [21] = -1, [22] = 1,
+		[MU_SOPT_TCP_USER_TIMEOUT] = 5000, [MU_SOPT_TCP_MAXSEG] = 1400,
+		[MU_SOPT_TCP_KEEPIDLE] = 60, [MU_SOPT_TCP_KEEPINTVL] = 10,
+		[MU_SOPT_TCP_KEEPCNT] = 5, [MU_SOPT_TCP_SYNCNT] = 3,
+		[MU_SOPT_TCP_WINDOW_CLAMP] = 65535, [MU_SOPT_TCP_THIN_LINEAR_TIMEOUTS] = 1,
+		[MU_SOPT_TCP_NOTSENT_LOWAT] = 16384, [MU_SOPT_IPV6_TCLASS] = 0x20,
+		[MU_SOPT_TCP_QUICKACK] = 1, [MU_SOPT_TCP_LINGER2] = 10,
+		[MU_SOPT_TCP_SAVE_SYN] = 1, [MU_SOPT_TCP_REPAIR] = 0, [MU_SOPT_IP_TTL] = 64,
+		[MU_SOPT_IP_RECVERR] = 1, [MU_SOPT_IP_MTU_DISCOVER] = 2,
+		[MU_SOPT_IPV6_UNICAST_HOPS] = 64, [MU_SOPT_SO_ATTACH_BPF] = -1,
+		[MU_SOPT_SO_ZEROCOPY] = 1,
 	};
 	static struct sock_filter accept_all = { BPF_RET | BPF_K, 0, 0, 0xffff };
 	struct sock_fprog prog = { 1, &accept_all };
 
 	memset(buf, 0, size);
 	switch (i) {
-	case 13:	/* TCP_MD5SIG: MPTCP refuses it before reading it */
+	case MU_SOPT_TCP_MD5SIG:	/* MPTCP refuses it before reading it */
 		return sizeof(struct tcp_md5sig);
-	case 14:	/* TCP_ULP */
+	case MU_SOPT_TCP_ULP:
 		memcpy(buf, "tls", 3);
 		return 3;
-	case 20:	/* SO_ATTACH_FILTER */
+	case MU_SOPT_SO_ATTACH_FILTER:
 		memcpy(buf, &prog, sizeof(prog));
 		return sizeof(prog);
 	}
@@ -195,7 +202,8 @@ static int probe_here(struct mu_bridge_config *cfg)
 	for (i = 0; i < MU_SOPT_CARRIED_MAX; i++) {
 		if (!rows[i].carried)
 			continue;
-		if ((i == 1 || i == 7) && (major < 6 || (major == 6 && minor < 1)))
+		if ((i == MU_SOPT_TCP_MAXSEG || i == MU_SOPT_TCP_THIN_LINEAR_TIMEOUTS) &&
+		    (major < 6 || (major == 6 && minor < 1)))
 			continue;
 		cfg->carry |= cfg->refused & (1U << i);
 	}
