@@ -685,6 +685,39 @@ static __always_inline bool carried_value_ok(int idx, int v)
  * returns 0) and set on the subflows by mu_sockops; one nobody can carry is
  * counted and left to the kernel to refuse, as without the engine.
  */
+/* The config, where the bridge answers SO_OOBINLINE, and the state of a socket of ours. */
+static __always_inline struct mu_sock_state *oobinline_ours(struct bpf_sock *sk)
+{
+	const struct mu_bridge_config *cfg;
+	struct mu_sock_state *st;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&bridge_config, &zero);
+	if (!cfg || !(cfg->flags & MU_BRIDGE_F_OOBINLINE))
+		return NULL;
+	st = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
+	if (!st || !(st->flags & (MU_SOCK_UPGRADED | MU_SOCK_BRIDGE_ONLY)))
+		return NULL;
+	return st;
+}
+
+/* SO_OOBINLINE on one of our MPTCP sockets: answered (MU_BRIDGE_F_OOBINLINE). */
+static __always_inline bool oobinline_set(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct mu_sock_state *st = oobinline_ours(sk);
+	void *optval = ctx->optval;
+
+	if (!st || optval + sizeof(int) > ctx->optval_end || ctx->optlen < (int)sizeof(int))
+		return false;
+	/* As the other flags are set: a plain store (the object targets BPF v2). */
+	if (*(int *)optval)
+		st->flags |= MU_SOCK_OOBINLINE;
+	else
+		st->flags &= ~MU_SOCK_OOBINLINE;
+	ctx->optlen = -1;	/* the kernel's handler is skipped: the call returns 0 */
+	return true;
+}
+
 SEC("cgroup/setsockopt")
 int mu_setsockopt(struct bpf_sockopt *ctx)
 {
@@ -698,6 +731,11 @@ int mu_setsockopt(struct bpf_sockopt *ctx)
 
 	if (!sk || sk->protocol != IPPROTO_MPTCP)
 		goto pass;
+	if (ctx->level == MU_SOL_SOCKET && ctx->optname == MU_SO_OOBINLINE) {
+		if (oobinline_set(ctx, sk))
+			return 1;
+		goto pass;
+	}
 	idx = sockopt_index(ctx->level, ctx->optname);
 	if (idx < 0 || idx >= MU_SOPT_MAX)
 		goto pass;
@@ -753,7 +791,20 @@ int mu_getsockopt(struct bpf_sockopt *ctx)
 	void *optval;
 	int idx;
 
-	if (ctx->retval == 0 || !sk || sk->protocol != IPPROTO_MPTCP)
+	if (!sk || sk->protocol != IPPROTO_MPTCP)
+		goto pass;
+	/* What the application set, not the MPTCP socket's own (never set) flag. */
+	if (ctx->level == MU_SOL_SOCKET && ctx->optname == MU_SO_OOBINLINE) {
+		struct mu_sock_state *st = oobinline_ours(sk);
+
+		optval = ctx->optval;
+		if (!st || ctx->retval || optval + sizeof(int) > ctx->optval_end)
+			goto pass;
+		*(int *)optval = !!(st->flags & MU_SOCK_OOBINLINE);
+		ctx->optlen = sizeof(int);
+		return 1;
+	}
+	if (ctx->retval == 0)
 		goto pass;
 	idx = sockopt_index(ctx->level, ctx->optname);
 	if (idx < 0 || idx >= MU_SOPT_CARRIED_MAX)

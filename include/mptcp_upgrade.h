@@ -157,6 +157,7 @@ struct mu_sock_state {
 #define MU_SOCK_STRIPPED	(1U << 2)	/* a SYN of it was stripped (count once) */
 #define MU_SOCK_FALLBACK	(1U << 3)	/* its connection fell back to TCP */
 #define MU_SOCK_BRIDGE_ONLY	(1U << 4)	/* native MPTCP, opted in to the bridge only */
+#define MU_SOCK_OOBINLINE	(1U << 5)	/* SO_OOBINLINE as the application set it */
 
 /* Per-attachment counters, one per-CPU array element each. */
 enum mu_attach_counter {
@@ -262,8 +263,20 @@ struct mu_bridge_config {
 	__u32 refused;		/* an MPTCP socket refuses it before any connection */
 	__u32 after_fallback;	/* ... but takes it once fallen back to TCP */
 	__u32 carry;		/* refused and carried by the bridge (a subset of refused) */
-	__u32 pad;
+	__u32 flags;		/* MU_BRIDGE_F_* */
 };
+
+/*
+ * MPTCP refuses SO_OOBINLINE (it carries no urgent data), and a program that
+ * sets it on every connection (asyncore's FTP servers, which expect Telnet's
+ * urgent Synch) then fails. Where it does, the bridge answers it: the call
+ * succeeds, and getsockopt() reads back what was set. No MPTCP connection can
+ * deliver urgent data, so the answer changes nothing it could observe; on a
+ * connection that fell back to TCP, urgent data from the peer stays out of
+ * band (what an MPTCP socket has no way to read) instead of inline.
+ */
+#define MU_BRIDGE_F_OOBINLINE	(1U << 0)
+#define MU_SO_OOBINLINE		10
 
 /* What an application set through the bridge on one MPTCP socket (socket-local storage). */
 struct mu_bridge_values {

@@ -49,7 +49,12 @@
  *       before a blocking connect(), then read back: "options proto=P sndtimeo=MS
  *       rcvtimeo=MS syncnt=N rcvlowat=N"
  *   run_edges oobinline ADDR PORT
- *       SO_OOBINLINE set before connect(): "oobinline proto=P echo=ok|failed"
+ *       SO_OOBINLINE set before connect(), then read back: "oobinline proto=P
+ *       echo=ok|failed oob=V"
+ *   run_edges oobaccept ADDR PORT
+ *       a listener bound to ADDR:PORT, an MPTCP client of it, SO_OOBINLINE set
+ *       on the accepted socket and read back (asyncore's FTP servers):
+ *       "oobaccept listener=P accepted=P set=ERR get=V"
  *   run_edges latency ADDR PORT SECONDS
  *       blocking connects, one after the other, for SECONDS: "latency n=N
  *       max_ms=M" (the longest one)
@@ -491,14 +496,49 @@ static int options(const char *ip, int port)
 static int oobinline(const char *ip, int port)
 {
 	struct sockaddr_in a = addr_of(ip, port);
-	int fd = tcp_socket(0), one = 1;
+	int fd = tcp_socket(0), one = 1, got = -1;
+	socklen_t len;
 
 	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		perror("connect");
 		return 2;
 	}
-	printf("oobinline proto=%d echo=%s\n", protocol_of(fd), echo(fd));
+	len = sizeof(got);
+	getsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &got, &len);
+	printf("oobinline proto=%d echo=%s oob=%d\n", protocol_of(fd), echo(fd), got);
+	return 0;
+}
+
+/*
+ * What an asyncore FTP server does: SO_OOBINLINE on every connection it
+ * accepts, from a listener bound to a listed address (an MPTCP client here).
+ */
+static int oobaccept(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int l = tcp_socket(0), c, s, one = 1, got = -1, set;
+	socklen_t len = sizeof(got);
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4)) {
+		perror("bind/listen");
+		return 2;
+	}
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connect");
+		return 2;
+	}
+	s = accept(l, NULL, NULL);
+	if (s < 0) {
+		perror("accept");
+		return 2;
+	}
+	set = setsockopt(s, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) ? errno : 0;
+	getsockopt(s, SOL_SOCKET, SO_OOBINLINE, &got, &len);
+	printf("oobaccept listener=%d accepted=%d set=%s get=%d\n", protocol_of(l), protocol_of(s),
+	       err_name(set), got);
 	return 0;
 }
 
@@ -614,6 +654,8 @@ int main(int argc, char **argv)
 		return options(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "oobinline"))
 		return oobinline(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(m, "oobaccept"))
+		return oobaccept(argv[2], atoi(argv[3]));
 	if (argc == 7 && !strcmp(m, "toctou"))
 		return toctou(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atoi(argv[6]));
 	if (argc == 5 && !strcmp(m, "latency"))

@@ -40,7 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# 7700: a listed local address; 7710 a listed server (MPTCP echo), 7711 a listed
+# 7700 and 7702: listed local addresses; 7710 a listed server (MPTCP echo), 7711 a listed
 # server nobody serves (refused); 7720 an unlisted MPTCP echo server, which
 # negotiates MPTCP with any client that offers it.
 pol=$tmp/edges.policy
@@ -49,6 +49,7 @@ bind mptcp4@127.0.0.1:7700
 server s mptcp4@127.0.0.1:7710
 server r mptcp4@127.0.0.1:7711
 server t mptcp4@127.0.0.1:7740
+bind mptcp4@127.0.0.1:7702
 EOF
 for port in 7710 7720; do
 	"$sock" sink 127.0.0.1 $port 600 >"$tmp/sink$port.out" 2>&1 &
@@ -160,10 +161,24 @@ got=$(R options 127.0.0.1 7710)
 grep -q 'options proto=262 sndtimeo=1500 rcvtimeo=2500 .* rcvlowat=2' <<<"$got" &&
 	ok "SO_SNDTIMEO, SO_RCVTIMEO, SO_RCVLOWAT set before a listed connect are carried to the MPTCP socket" ||
 	not_ok "the options a program set are carried" "$got" "$(cat "$tmp/run.err")"
+# SO_OOBINLINE, which MPTCP refuses and which can change nothing on an MPTCP
+# connection (it carries no urgent data): the bridge answers it and reads back
+# what was set, before the swap and on accepted connections (an asyncore FTP
+# server sets it on each one: issue 21, item 6).
 got=$(R oobinline 127.0.0.1 7710)
+grep -q 'oobinline proto=262 echo=ok oob=1' <<<"$got" &&
+	ok "SO_OOBINLINE set before a listed connect: MPTCP, and it reads back 1" ||
+	not_ok "SO_OOBINLINE set before a listed connect: MPTCP, and it reads back 1" "$got" \
+		"$(cat "$tmp/run.err")"
+got=$(R oobaccept 127.0.0.1 7702)
+grep -q 'oobaccept listener=262 accepted=262 set=none get=1' <<<"$got" &&
+	ok "SO_OOBINLINE on an accepted MPTCP connection succeeds and reads back 1 (asyncore FTP)" ||
+	not_ok "SO_OOBINLINE on an accepted MPTCP connection succeeds" "$got" "$(cat "$tmp/run.err")"
+got=$(MU_RUN_BRIDGE=0 R oobinline 127.0.0.1 7710)
 grep -q 'oobinline proto=6 echo=ok' <<<"$got" && grep -q 'refuses SO_OOBINLINE' "$tmp/run.err" &&
-	ok "SO_OOBINLINE, which MPTCP refuses, set before a listed connect: the socket stays TCP, said" ||
-	not_ok "an option MPTCP refuses keeps the socket TCP" "$got" "$(cat "$tmp/run.err")"
+	ok "without the bridge, SO_OOBINLINE set before a listed connect keeps the socket TCP, said" ||
+	not_ok "without the bridge, an option MPTCP refuses keeps the socket TCP" "$got" \
+		"$(cat "$tmp/run.err")"
 
 # ---- a socket reachable through a second descriptor stays TCP ---------------------
 

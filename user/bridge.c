@@ -184,6 +184,14 @@ static int probe_here(struct mu_bridge_config *cfg)
 			cfg->refused |= 1U << i;
 		close(fd);
 	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+	if (fd >= 0) {
+		int one = 1;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)))
+			cfg->flags |= MU_BRIDGE_F_OOBINLINE;
+		close(fd);
+	}
 	fb = fallen_back_socket();
 	if (fb >= 0) {
 		for (i = 0; i < MU_SOPT_MAX; i++)
