@@ -36,13 +36,14 @@ CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c u
 	      user/cgroup.c user/engine.c \
 	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c user/engine_lost.c \
 	      user/cmd_run.c user/run_reload.c user/loaded_policy.c user/run_loop.c user/run_proc.c user/run_swap.c \
-	      user/run_options.c user/run_epoll.c user/run_registry.c \
+	      user/run_options.c user/run_epoll.c user/run_registry.c user/procfs.c \
 	      user/netns.c user/diag.c user/proc_tree.c user/pm.c user/bridge.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
-	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/run_probe \
+	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/test_procfs \
+	      $(OUTPUT)/selftests/run_probe \
 	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/run_edges
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
@@ -119,6 +120,10 @@ $(OUTPUT)/selftests/test_diag: $(OUTPUT)/selftests/test_diag.o $(OUTPUT)/user/di
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
+$(OUTPUT)/selftests/test_procfs: $(OUTPUT)/selftests/test_procfs.o $(OUTPUT)/user/procfs.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lcmocka -o $@
+
 # They include the skeleton.
 $(OUTPUT)/selftests/test_tc_rewrite.o $(OUTPUT)/selftests/test_tc_paths.o: $(SKELS)
 
@@ -144,7 +149,7 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 SAN_FLAGS  := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LIB    := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c \
 	      user/jsonw.c user/sha256.c
-SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag
+SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag $(OUTPUT)/san/test_procfs
 
 $(OUTPUT)/san: | $(filter deps,$(MAKECMDGOALS))
 	$(Q)mkdir -p $@
@@ -158,6 +163,10 @@ $(OUTPUT)/san/test_diag: selftests/test_diag.c user/diag.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ $(PKG_LIBS) \
 		-lcmocka -o $@
+
+$(OUTPUT)/san/test_procfs: selftests/test_procfs.c user/procfs.c | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ -lcmocka -o $@
 
 # libFuzzer harnesses (clang): the policy parser and trie, and the sock_diag
 # parsing. FUZZ_TIME seconds each; crashes land in .output/fuzz/.
@@ -189,6 +198,7 @@ fuzz: $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/fuzz/fuzz_diag
 .PHONY: check
 check: $(APP) $(TEST_BINS) $(SAN_BINS)
 	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
+		$(OUTPUT)/selftests/test_procfs \
 		$(SAN_BINS) \
 		selftests/test_cli.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \

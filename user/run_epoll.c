@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "proc_tree.h"
+#include "procfs.h"
 #include "run_internal.h"
 
 #ifndef SYS_pidfd_getfd
@@ -67,7 +68,7 @@ void run_epoll_add(struct run_proc *p, int epfd)
 
 static int seed_one(int fd, const char *link, void *ctx)
 {
-	if (!strcmp(link, "anon_inode:[eventpoll]"))
+	if (procfs_is_epoll(link))
 		run_epoll_add(ctx, fd);
 	return 0;
 }
@@ -101,17 +102,8 @@ static bool ep_entry(pid_t pid, int epfd, int fd, unsigned long ino, struct run_
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, epfd);
 	f = fopen(path, "re");
 	while (f && !found && fgets(line, sizeof(line), f)) {
-		unsigned long long data;
-		unsigned long tino;
-		unsigned int events;
-		long long pos;
-		int tfd;
-
-		if (sscanf(line, "tfd: %d events: %x data: %llx pos:%lli ino:%lx", &tfd, &events,
-			   &data, &pos, &tino) == 5 && tfd == fd && tino == ino) {
+		if (procfs_epoll_entry(line, fd, ino, &r->events, &r->data)) {
 			r->epfd = epfd;
-			r->events = events;
-			r->data = data;
 			found = true;
 		}
 	}

@@ -25,6 +25,7 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#include "procfs.h"
 #include "run_internal.h"
 
 void run_say(const char *fmt, ...)
@@ -61,7 +62,7 @@ static unsigned short ours_hint[OURS_HINTS];
 
 static pid_t tgid_from_status(pid_t tid)
 {
-	char path[64], buf[512], *t;
+	char path[64], buf[512];
 	ssize_t n;
 	int f;
 
@@ -74,8 +75,7 @@ static pid_t tgid_from_status(pid_t tid)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	t = strstr(buf, "\nTgid:");
-	return t ? (pid_t)strtol(t + 6, NULL, 10) : -1;
+	return procfs_status_tgid(buf);
 }
 
 static bool same_files(pid_t a, pid_t b)
@@ -298,7 +298,7 @@ static int count_one(int fd, const char *link, void *ctx)
 	struct count_ctx *c = ctx;
 	unsigned long long ino;
 
-	if (sscanf(link, "socket:[%llu]", &ino) == 1 && ino == c->ino)
+	if (procfs_socket_inode(link, &ino) && ino == c->ino)
 		c->n++;
 	return 0;
 }
@@ -338,7 +338,7 @@ static int shared_one(int fd, const char *link, void *ctx)
 {
 	unsigned long long ino;
 
-	if (sscanf(link, "socket:[%llu]", &ino) == 1)
+	if (procfs_socket_inode(link, &ino))
 		run_shared_add(ino, true);
 	return 0;
 }

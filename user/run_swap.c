@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "procfs.h"
 #include "run_internal.h"
 
 #ifndef IPPROTO_MPTCP
@@ -56,7 +57,7 @@ static int get_int(int fd, int level, int name)
 /* FD_CLOEXEC of the caller's descriptor, from its fdinfo ("flags:\t02000002"). */
 static bool caller_cloexec(pid_t pid, int fd)
 {
-	char path[64], buf[512], *flags;
+	char path[64], buf[512];
 	int f;
 	ssize_t n;
 
@@ -69,8 +70,7 @@ static bool caller_cloexec(pid_t pid, int fd)
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	flags = strstr(buf, "flags:");
-	return flags && strtoul(flags + 6, NULL, 8) & O_CLOEXEC;
+	return procfs_fdinfo_cloexec(buf);
 }
 
 /* The local address a socket is bound to, if any (before connect: `source`). */
