@@ -36,6 +36,9 @@
  *   run_edges int80 ADDR PORT
  *       connect through the i386 system call (int 0x80): "int80 proto=P", or
  *       "int80 unavailable" (exit 3) where the kernel has no i386 calls
+ *   run_edges int80dup ADDR PORT
+ *       dup() through the i386 call, then a listed connect: "int80dup proto=P
+ *       other=ok|failed" (the duplicate's echo)
  *   run_edges tfo ADDR PORT
  *       sendto(MSG_FASTOPEN) without connect(): "tfo proto=P sent=N"
  *   run_edges share dup|dup2|dupfd|fork|vfork|clonefiles ADDR PORT
@@ -349,6 +352,30 @@ static int connect_int80(const char *ip, int port)
 	return 0;
 }
 
+/*
+ * A 32-bit program's dup (int 0x80) before a listed connect: the socket is
+ * reachable through two descriptors, so it stays TCP and both work.
+ */
+static int dup_int80(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = tcp_socket(0);
+	long other = int80(41 /* i386 dup */, fd, 0, 0);
+	char buf[4];
+
+	if (other == -ENOSYS) {
+		printf("int80dup unavailable: the kernel runs no i386 calls\n");
+		return 3;
+	}
+	if (other < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		printf("int80dup failed: %s\n", strerror(other < 0 ? (int)-other : errno));
+		return 1;
+	}
+	printf("int80dup proto=%d other=%s\n", protocol_of(fd),
+	       write((int)other, "ping", 4) == 4 && read((int)other, buf, 4) == 4 ? "ok" : "failed");
+	return 0;
+}
+
 static int tfo(const char *ip, int port)
 {
 	struct sockaddr_in a = addr_of(ip, port);
@@ -646,6 +673,8 @@ int main(int argc, char **argv)
 		return len128(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "int80"))
 		return connect_int80(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(m, "int80dup"))
+		return dup_int80(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "tfo"))
 		return tfo(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(m, "share"))

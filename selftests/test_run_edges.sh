@@ -215,6 +215,13 @@ case $got in
 	ok "connect() through the i386 call (int 0x80) is classified: MPTCP" ||
 	not_ok "an i386 connect is classified" "$got" ;;
 esac
+got=$(R int80dup 127.0.0.1 7710)
+case $got in
+*unavailable*) skip "an i386 dup before a listed connect keeps the socket TCP" "${got#*unavailable: }" ;;
+*) grep -q 'int80dup proto=6 other=ok' <<<"$got" &&
+	ok "dup() through the i386 call before a listed connect: TCP, the duplicate works" ||
+	not_ok "an i386 dup before a listed connect keeps the socket TCP" "$got" ;;
+esac
 IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
 if [ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "${kmin%%[!0-9]*}" -ge 2 ]; }; then
 	got=$(R tfo 127.0.0.1 7710)

@@ -70,6 +70,15 @@
 #define MU_I386_BIND		361
 #define MU_I386_CONNECT		362
 #define MU_I386_IO_URING_SETUP	425
+#define MU_I386_FORK		2
+#define MU_I386_DUP		41
+#define MU_I386_FCNTL		55
+#define MU_I386_DUP2		63
+#define MU_I386_CLONE		120
+#define MU_I386_VFORK		190
+#define MU_I386_FCNTL64		221
+#define MU_I386_DUP3		330
+#define MU_I386_CLONE3		435
 #else
 #error "the run engine's seccomp filter knows x86_64 only"
 #endif
@@ -117,7 +126,8 @@ void help_run(FILE *out)
  *  - io_uring_setup(), counted, refused under --io-uring deny: a ring's
  *    socket operations pass no filter;
  *  - the same from i386 calls (int 0x80): bind, connect, socketcall's BIND
- *    and CONNECT, epoll_create*, io_uring_setup.
+ *    and CONNECT, epoll_create*, io_uring_setup, dup*, fcntl/fcntl64
+ *    F_DUPFD*, fork, vfork, clone, clone3.
  */
 enum {
 	L_X86_64, L_I386, L_SOCKETCALL, L_ADDR, L_SENDTO, L_SENDMSG, L_CLONE, L_FCNTL, L_ALLOW,
@@ -197,6 +207,16 @@ static void build_filter(struct filter_asm *f)
 	fa_jump(f, BPF_JEQ, MU_I386_EPOLL_CREATE, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, MU_I386_EPOLL_CREATE1, L_NOTIFY, -1);
 	fa_jump(f, BPF_JEQ, MU_I386_IO_URING_SETUP, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_DUP, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_DUP2, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_DUP3, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_FORK, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_VFORK, L_NOTIFY, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_CLONE3, L_NOTIFY, -1);
+	/* clone's flags and fcntl's command are where the 64-bit calls have them */
+	fa_jump(f, BPF_JEQ, MU_I386_CLONE, L_CLONE, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_FCNTL, L_FCNTL, -1);
+	fa_jump(f, BPF_JEQ, MU_I386_FCNTL64, L_FCNTL, -1);
 	fa_jump(f, BPF_JEQ, MU_I386_SOCKETCALL, L_SOCKETCALL, L_ALLOW);
 	fa_label(f, L_SOCKETCALL);
 	fa_stmt(f, BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));

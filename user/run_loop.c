@@ -62,6 +62,15 @@
 #define I386_EPOLL_CREATE	254
 #define I386_EPOLL_CREATE1	329
 #define I386_IO_URING_SETUP	425
+#define I386_FORK		2
+#define I386_DUP		41
+#define I386_FCNTL		55
+#define I386_DUP2		63
+#define I386_CLONE		120
+#define I386_VFORK		190
+#define I386_FCNTL64		221
+#define I386_DUP3		330
+#define I386_CLONE3		435
 #define I386_BIND		361
 #define I386_CONNECT		362
 #define X32_BIT			0x40000000U
@@ -119,6 +128,7 @@ static bool read_caller(pid_t pid, __u64 addr, void *buf, size_t len)
 static void decode(const struct seccomp_notif *n, struct call *c)
 {
 	const __u64 *a = n->data.args;
+	__u64 args32[6] = {};
 	__u32 nr = n->data.nr;
 
 	memset(c, 0, sizeof(*c));
@@ -150,6 +160,24 @@ static void decode(const struct seccomp_notif *n, struct call *c)
 		case I386_IO_URING_SETUP:
 			c->kind = CALL_IO_URING;
 			return;
+		case I386_DUP:
+		case I386_DUP2:
+		case I386_DUP3:
+		case I386_FCNTL:	/* F_DUPFD, F_DUPFD_CLOEXEC: the filter sends no other */
+		case I386_FCNTL64:
+			c->kind = CALL_DUP;
+			c->fd = (int)(__u32)a[0];
+			return;
+		case I386_FORK:
+		case I386_VFORK:
+		case I386_CLONE:	/* without CLONE_FILES: the filter sends no other */
+			c->kind = CALL_FORK;
+			return;
+		case I386_CLONE3:
+			nr = __NR_clone3;	/* struct clone_args is the same */
+			a = args32;
+			args32[0] = (__u32)n->data.args[0];
+			break;
 		default:
 			return;
 		}
