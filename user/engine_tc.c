@@ -203,28 +203,38 @@ void engine_warn_mptcp_off(const struct engine *e)
 			e->netns_mptcp_off, e->netns_mptcp_off == 1 ? "" : "s");
 }
 
+/*
+ * The namespaces the engine prepares: this command's own first (an empty
+ * cgroup's proxy starts here), those of `ip netns`, and those the processes
+ * of the attached cgroups live in.
+ */
+static void prepared_namespaces(struct netns_set *set, const struct attachment *list, size_t nr)
+{
+	char root[PATH_MAX], path[PATH_MAX * 2];
+	size_t i;
+
+	netns_set_init(set);
+	netns_set_add_named(set);
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return;
+	for (i = 0; i < nr; i++) {
+		snprintf(path, sizeof(path), "%s%s", root,
+			 strcmp(list[i].cgroup, "/") ? list[i].cgroup : "");
+		netns_set_add_cgroup(set, path);
+	}
+}
+
 int engine_install_tc(struct engine *e, const struct attachment *list, size_t nr, bool stage3,
 		      char *err, size_t err_size)
 {
 	struct install_ctx ctx = { .e = e, .stage3 = stage3, .err = err, .err_size = err_size };
-	char root[PATH_MAX], path[PATH_MAX * 2];
 	struct netns_set set;
-	size_t i;
 	int added;
 
 	e->netns_mptcp_off = 0;
 	if (mkdir(TC_PIN_DIR, 0700) && errno != EEXIST)
 		return fail(err, err_size, "can't create %s: %s", TC_PIN_DIR, strerror(errno));
-	/* This command's own namespace first: an empty cgroup's proxy starts here. */
-	netns_set_init(&set);
-	netns_set_add_named(&set);
-	if (!first_mount("cgroup2", root, sizeof(root))) {
-		for (i = 0; i < nr; i++) {
-			snprintf(path, sizeof(path), "%s%s", root,
-				 strcmp(list[i].cgroup, "/") ? list[i].cgroup : "");
-			netns_set_add_cgroup(&set, path);
-		}
-	}
+	prepared_namespaces(&set, list, nr);
 	/* Left out, they stay unprepared: stage 1 leaves their sockets TCP (counted). */
 	e->netns_dropped = set.dropped;
 	err[0] = '\0';
@@ -292,7 +302,6 @@ int engine_tc_gaps(struct engine *e, const struct attachment *list, size_t nr,
 		   struct engine_tc_gaps *g)
 {
 	struct gaps_ctx c = { .e = e, .g = g };
-	char root[PATH_MAX], path[PATH_MAX * 2];
 	struct netns_set set;
 	size_t i;
 	int ret = 0;
@@ -306,15 +315,7 @@ int engine_tc_gaps(struct engine *e, const struct attachment *list, size_t nr,
 	c.want[0] = engine_prog_id(e->prog_fd[EP_TC_INGRESS]);
 	c.want[1] = engine_prog_id(e->prog_fd[EP_TC_EGRESS]);
 	/* The namespaces engine_install_tc prepares, as it finds them. */
-	netns_set_init(&set);
-	netns_set_add_named(&set);
-	if (!first_mount("cgroup2", root, sizeof(root))) {
-		for (i = 0; i < nr; i++) {
-			snprintf(path, sizeof(path), "%s%s", root,
-				 strcmp(list[i].cgroup, "/") ? list[i].cgroup : "");
-			netns_set_add_cgroup(&set, path);
-		}
-	}
+	prepared_namespaces(&set, list, nr);
 	if (netns_set_for_each(&set, gaps_in_ns, &c) < 0)
 		ret = -1;
 	netns_set_free(&set);
