@@ -223,6 +223,16 @@ run detach
 	not_ok "a plain detach keeps the lost attachment's record" "rc=$rc" "$err" \
 		"$("$bin" status)"
 umount /sys/fs/bpf 2>/dev/null
+# A record that can't be restored (its policy file refused now) fails the
+# reload, says why, and stays for the next one.
+chmod 666 "$tmp/p.policy"
+run reload
+[ "$rc" = 1 ] && grep -q "p.policy is world-writable: refusing it" <<<"$err" &&
+	[ "$(status_rc)" = 3 ] && grep -q "^LOST" "$tmp/status" &&
+	ok "a lost attachment whose policy is refused now: reload exits 1, says why, keeps it" ||
+	not_ok "a lost attachment whose policy is refused now: reload exits 1, keeps it" "rc=$rc" \
+		"$err" "$(cat "$tmp/status")"
+chmod 644 "$tmp/p.policy"
 run reload
 got="$(new_proto) $(out_to 7500) $(out_to 7501)"
 [ "$rc" = 0 ] && grep -q "^restored /mu-repair/proxy: policy $tmp/p.policy" <<<"$out" &&
