@@ -496,6 +496,8 @@ int do_reload(int argc, char **argv)
 			p_err("%s", err);
 			goto out;
 		}
+		if (!nr && restore_failed)
+			goto out;	/* said: nothing else to reload */
 	}
 	/* Supervisors of the run engine reload with a plain reload, attachments or not. */
 	if (!a.cgroup && !a.policy) {
