@@ -496,8 +496,6 @@ int do_reload(int argc, char **argv)
 			p_err("%s", err);
 			goto out;
 		}
-		if (!nr && restore_failed)
-			goto out;	/* said: nothing else to reload */
 	}
 	/* Supervisors of the run engine reload with a plain reload, attachments or not. */
 	if (!a.cgroup && !a.policy) {
@@ -507,6 +505,8 @@ int do_reload(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!nr && restore_failed)
+		goto out;	/* said: nothing else to reload */
 	ret = reload_targets(list, nr, &a, &first, &last);
 	if (ret) {
 		ret = ret < 0 ? 1 : ret;
