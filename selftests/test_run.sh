@@ -174,7 +174,9 @@ grep -q "^mptcp_upgrade_policy_line_events_total{$lbl,event=\"bind\"} 1$" "$tmp/
 unshare -n sleep 30 &
 lone=$!
 pids+=($lone)
-need "the process in a namespace of its own" test "$(stat -L -c %i /proc/$lone/ns/net 2>/dev/null)" != "$(stat -L -c %i /proc/self/ns/net)"
+# Asked again at each try: unshare(1) is in its own namespace only once it has run.
+need "the process in a namespace of its own" sh -c \
+	"[ \"\$(stat -L -c %i /proc/$lone/ns/net 2>/dev/null)\" != \"\$(stat -L -c %i /proc/self/ns/net)\" ]"
 got=$("$bin" stats --json --pid "$lone" | jq -c '[.namespaces[].netns]')
 [ "$got" = "[$(stat -L -c %i /proc/$lone/ns/net)]" ] &&
 	ok "stats --pid lists only the namespace the process lives in" ||
