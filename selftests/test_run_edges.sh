@@ -237,8 +237,9 @@ fi
 # A second thread flips the port between a listed (7710) and an unlisted (7720)
 # MPTCP server while connect() is served (reliability R11: 98 of 1,000 MPTCP
 # connections reached the unlisted one).
-toc_n=${MU_EDGES_N:-1000}
-[ "$toc_n" -gt 1000 ] && toc_n=1000
+# 1,000 connects everywhere: in the emulated guest the race is hit about 5 times
+# in 300, too few to be sure of one.
+toc_n=1000
 "$bin" run --policy "$pol" -- "$edges" toctou 127.0.0.1 7710 7720 "$toc_n" 60 \
 	>"$tmp/toctou.out" 2>"$tmp/toctou.err" &
 tpid=$!
