@@ -374,16 +374,24 @@ static void prom_head(const char *name, const char *type, const char *help)
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* The labels that name a program under run: its name, its supervisor, its unit if any. */
-static void prom_run_labels(const struct run_entry *r)
+/* What a run supervisor's series need, read once a scrape: its counters and labels. */
+struct run_prom {
+	struct run_counters *c;		/* NULL when they can't be read now */
+	char comm[64];			/* the program's name */
+	char unit[256];			/* its systemd unit, "" if none */
+};
+
+static void run_prom_read(const struct run_entry *r, struct run_prom *v)
 {
-	char path[64], comm[64] = "", line[PATH_MAX], unit[256] = "", *u, *end;
+	char path[64], line[PATH_MAX], *u, *end;
 	FILE *f;
 
+	memset(v, 0, sizeof(*v));
+	v->c = run_counters_read(r->supervisor, r->sha256);
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->program);
 	f = fopen(path, "re");
-	if (f && fgets(comm, sizeof(comm), f))
-		comm[strcspn(comm, "\n")] = '\0';
+	if (f && fgets(v->comm, sizeof(v->comm), f))
+		v->comm[strcspn(v->comm, "\n")] = '\0';
 	if (f)
 		fclose(f);
 	/* The unit: the last *.service or *.scope of its cgroup path (cgroup v2: "0::PATH"). */
@@ -398,15 +406,20 @@ static void prom_run_labels(const struct run_entry *r)
 
 			if ((n > 8 && !strcmp(u + n - 8, ".service")) ||
 			    (n > 6 && !strcmp(u + n - 6, ".scope")))
-				snprintf(unit, sizeof(unit), "%s", u);
+				snprintf(v->unit, sizeof(v->unit), "%s", u);
 		}
 	}
 	if (f)
 		fclose(f);
+}
+
+/* The labels that name a program under run: its name, its supervisor, its unit if any. */
+static void prom_run_labels(const struct run_entry *r, const struct run_prom *v)
+{
 	printf("program=\"");
-	prom_label(comm);
+	prom_label(v->comm);
 	printf("\",supervisor=\"%d\",unit=\"", (int)r->supervisor);
-	prom_label(unit);
+	prom_label(v->unit);
 	printf("\"");
 }
 
@@ -415,7 +428,7 @@ static void prom_run_labels(const struct run_entry *r)
  * labelled by program: calls that matched each line, sockets made MPTCP or
  * kept TCP, and (with the bridge) connections that negotiated or fell back.
  */
-static void prometheus_run_lines(const struct printer *p)
+static void prometheus_run_lines(const struct printer *p, const struct run_prom *views)
 {
 	static const char *const events[] = { "bind", "connect", "made_mptcp", "kept_tcp",
 					      "mptcp", "fallback" };
@@ -423,7 +436,7 @@ static void prometheus_run_lines(const struct printer *p)
 
 	for (i = 0; i < p->nr_runs; i++) {
 		const struct run_entry *r = &p->runs[i];
-		struct run_counters *c = run_counters_read(r->supervisor, r->sha256);
+		const struct run_counters *c = views[i].c;
 		int lines_fd = r->lines_map_id ? bpf_map_get_fd_by_id(r->lines_map_id) : -1;
 
 		n = r->entries ? json_object_array_length(r->entries) : 0;
@@ -439,14 +452,13 @@ static void prometheus_run_lines(const struct printer *p)
 				if (k >= 4 && !have)
 					continue;	/* no bridge: the wire is not known */
 				printf("mptcp_upgrade_policy_line_events_total{");
-				prom_run_labels(r);
+				prom_run_labels(r, &views[i]);
 				printf(",line=\"%d\",event=\"%s\"} %llu\n", line, events[k],
 				       (unsigned long long)vals[k]);
 			}
 		}
 		if (lines_fd >= 0)
 			close(lines_fd);
-		free(c);
 	}
 }
 
@@ -454,7 +466,7 @@ static void prometheus_run_lines(const struct printer *p)
  * Their options: those the bridge carried or that were refused on the
  * supervisor's MPTCP sockets, and those that kept a listed socket TCP.
  */
-static void prometheus_run_sockopts(const struct printer *p)
+static void prometheus_run_sockopts(const struct printer *p, const struct run_prom *views)
 {
 	static const char *const results[] = { "carried", "refused", "subflow_refused" };
 	struct mu_sockopt_counters sc[MU_SOPT_MAX];
@@ -462,17 +474,18 @@ static void prometheus_run_sockopts(const struct printer *p)
 
 	for (i = 0; i < p->nr_runs; i++) {
 		const struct run_entry *r = &p->runs[i];
-		struct run_counters *c = run_counters_read(r->supervisor, r->sha256);
+		const struct run_counters *c = views[i].c;
 		int fd = r->bridge_map_id ? bpf_map_get_fd_by_id(r->bridge_map_id) : -1;
+		bool summed = fd >= 0 && !sockopt_counters_sum(fd, 0, sc);
 
-		for (j = 0; fd >= 0 && !sockopt_counters_sum(fd, 0, sc) && j < MU_SOPT_MAX; j++) {
+		for (j = 0; summed && j < MU_SOPT_MAX; j++) {
 			__u64 vals[3] = { sc[j].carried, sc[j].refused, sc[j].apply_failed };
 
 			if (!vals[0] && !vals[1] && !vals[2])
 				continue;
 			for (k = 0; k < 3; k++) {
 				printf("mptcp_upgrade_sockopts_total{");
-				prom_run_labels(r);
+				prom_run_labels(r, &views[i]);
 				printf(",option=\"%s\",result=\"%s\"} %llu\n", sockopt_name((int)j),
 				       results[k], (unsigned long long)vals[k]);
 			}
@@ -481,13 +494,12 @@ static void prometheus_run_sockopts(const struct printer *p)
 			if (!c->refused[j])
 				continue;
 			printf("mptcp_upgrade_sockopts_total{");
-			prom_run_labels(r);
+			prom_run_labels(r, &views[i]);
 			printf(",option=\"%s\",result=\"kept_tcp\"} %llu\n", run_option_label(j),
 			       (unsigned long long)c->refused[j]);
 		}
 		if (fd >= 0)
 			close(fd);
-		free(c);
 	}
 }
 
@@ -538,7 +550,15 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
 	const struct attachment *list = p->list;
 	size_t i, j, k, nr = p->nr;
+	struct run_prom *views = p->nr_runs ? calloc(p->nr_runs, sizeof(*views)) : NULL;
+	struct printer shown = *p;
 
+	/* Read once for both series; without memory, the run series are left out. */
+	if (!views)
+		shown.nr_runs = 0;
+	for (i = 0; i < shown.nr_runs; i++)
+		run_prom_read(&p->runs[i], &views[i]);
+	p = &shown;
 	prom_head("mptcp_upgrade_build_info", "gauge",
 		  "The mptcp-upgrade that wrote these metrics: version and attach engine ABI.");
 	printf("mptcp_upgrade_build_info{version=\"%s\",engine_abi=\"%u\"} 1\n",
@@ -610,7 +630,7 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 				}
 			}
 		}
-		prometheus_run_lines(p);
+		prometheus_run_lines(p, views);
 	}
 	if (nr || p->nr_runs) {
 		static const char *const results[] = { "carried", "refused", "subflow_refused" };
@@ -621,7 +641,7 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 			  "refuses: carried to the subflows by the bridge, refused (nothing can "
 			  "carry them), or refused by a subflow. Options never set are absent. "
 			  "Under run, kept_tcp: listed sockets kept TCP because they had set it.");
-		prometheus_run_sockopts(p);
+		prometheus_run_sockopts(p, views);
 		for (i = 0; i < nr; i++) {
 			if (sockopt_counters_sum(p->e->map_fd[EM_SOCKOPT_COUNTERS], list[i].id, c))
 				continue;
@@ -647,6 +667,9 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 		for (j = 0; j < s->mib[i].nr; j++)
 			printf("mptcp_upgrade_netns_mib_total{netns=\"%lu\",counter=\"%s\"} %llu\n",
 			       s->mib[i].netns, s->mib[i].c[j].name, s->mib[i].c[j].value);
+	for (i = 0; i < shown.nr_runs; i++)
+		free(views[i].c);
+	free(views);
 }
 
 
