@@ -203,6 +203,7 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		selftests/test_cli.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		selftests/test_stats.sh selftests/test_run.sh selftests/test_run_edges.sh \
+		selftests/test_thirdparty.sh \
 		selftests/test_multipath.sh \
 		selftests/test_install.sh \
 		selftests/test_vm.sh \

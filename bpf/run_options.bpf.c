@@ -35,10 +35,10 @@ struct {
 
 static __always_inline int run_opt_index(int level, int optname)
 {
-#define MU_X(name, l, o, family, hint) \
+#define MU_X(name, l, o, family, kind) \
 	if (level == (l) && optname == (o)) \
-		return MU_RUN_OPT_##name;
-	MU_RUN_OPTS(MU_X)
+		return MU_SOPT_##name;
+	MU_SOCKOPTS(MU_X)
 #undef MU_X
 	return -1;
 }
@@ -59,8 +59,8 @@ int mu_run_setsockopt(struct bpf_sockopt *ctx)
 		goto pass;
 	}
 	i = run_opt_index(ctx->level, ctx->optname);
-	if (i >= 0 && i < 64) {
-		s->known |= 1ULL << i;
+	if (i >= 0) {
+		mu_optmask_set(&s->known, i);
 	} else {
 		s->other_level = ctx->level;
 		s->other_optname = ctx->optname;

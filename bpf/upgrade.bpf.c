@@ -623,9 +623,9 @@ enum sockopt_event { SOPT_CARRIED, SOPT_REFUSED, SOPT_APPLY_FAILED };
 
 static __always_inline int sockopt_index(int level, int optname)
 {
-#define MU_X(i, name, lvl, opt, carried) \
+#define MU_X(name, lvl, opt, family, kind) \
 	if (level == (lvl) && optname == (opt)) \
-		return i;
+		return MU_SOPT_##name;
 	MU_SOCKOPTS(MU_X)
 #undef MU_X
 	return -1;
@@ -725,7 +725,7 @@ int mu_setsockopt(struct bpf_sockopt *ctx)
 	struct mu_bridge_values *br;
 	struct bpf_sock *sk = ctx->sk;
 	struct mu_sock_state *st;
-	__u32 zero = 0, bit;
+	__u32 zero = 0;
 	void *optval;
 	int idx, v;
 
@@ -739,16 +739,15 @@ int mu_setsockopt(struct bpf_sockopt *ctx)
 	idx = sockopt_index(ctx->level, ctx->optname);
 	if (idx < 0 || idx >= MU_SOPT_MAX)
 		goto pass;
-	bit = 1U << idx;
 	cfg = bpf_map_lookup_elem(&bridge_config, &zero);
-	if (!cfg || !(cfg->refused & bit))
+	if (!cfg || !mu_optmask_has(&cfg->refused, idx))
 		goto pass;	/* the kernel takes it on MPTCP sockets */
 	st = bpf_sk_storage_get(&sock_states, sk, NULL, 0);
 	if (!st || !(st->flags & (MU_SOCK_UPGRADED | MU_SOCK_BRIDGE_ONLY)))
 		goto pass;	/* not ours: the application's own MPTCP socket */
-	if ((st->flags & MU_SOCK_FALLBACK) && (cfg->after_fallback & bit))
+	if ((st->flags & MU_SOCK_FALLBACK) && mu_optmask_has(&cfg->after_fallback, idx))
 		goto pass;	/* one plain TCP subflow now: the kernel passes it through */
-	if (!(cfg->carry & bit) || idx >= MU_SOPT_CARRIED_MAX) {
+	if (!mu_optmask_has(&cfg->carry, idx) || idx >= MU_SOPT_CARRIED_MAX) {
 		count_sockopt(st, idx, SOPT_REFUSED);
 		goto pass;
 	}
@@ -768,7 +767,7 @@ int mu_setsockopt(struct bpf_sockopt *ctx)
 	if (!br)
 		goto pass;	/* no memory: the kernel refuses it, as without the engine */
 	br->val[idx] = v;
-	br->set |= bit;	/* under the socket lock */
+	br->set |= 1U << idx;	/* under the socket lock */
 	count_sockopt(st, idx, SOPT_CARRIED);
 	ctx->optlen = -1;
 	return 1;
@@ -833,12 +832,13 @@ static __always_inline void bridge_apply(struct bpf_sock_ops *ops, struct mptcp_
 	__u32 failed = 0;
 	int v;
 
-#define MU_X(i, name, lvl, opt, carried)					\
-	if ((carried) && (i) < MU_SOPT_CARRIED_MAX && (br->set & (1U << (i))) &&	\
-	    ((lvl) != MU_SOL_IPV6 || ops->family == AF_INET6)) {			\
-		v = br->val[(i) < MU_SOPT_CARRIED_MAX ? (i) : 0];			\
+#define MU_X(name, lvl, opt, fam, kind)					\
+	if ((kind) == MU_OK_BRIDGE && MU_SOPT_##name < MU_SOPT_CARRIED_MAX &&	\
+	    (br->set & (1U << MU_SOPT_##name)) &&					\
+	    ((fam) == 0 || ops->family == (fam))) {				\
+		v = br->val[MU_SOPT_##name < MU_SOPT_CARRIED_MAX ? MU_SOPT_##name : 0];	\
 		if (bpf_setsockopt(ops, (lvl), (opt), &v, sizeof(v)))		\
-			failed |= 1U << (i);						\
+			failed |= 1U << MU_SOPT_##name;				\
 	}
 	MU_SOCKOPTS(MU_X)
 #undef MU_X

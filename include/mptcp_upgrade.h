@@ -18,7 +18,7 @@
  * ABI refuses to use them (and 'detach --all' removes them) instead of running
  * new userspace against old maps. Bump it with any change to this file.
  */
-#define MU_ENGINE_ABI		5
+#define MU_ENGINE_ABI		6
 
 /* Cgroups that can be attached at the same time, each with its own policy. */
 #define MU_MAX_ATTACHMENTS	64
@@ -206,64 +206,142 @@ struct mu_line_counters {
 #define MU_MAX_LINE_COUNTERS	(4 * MU_MAX_POLICY_ENTRIES)
 
 /*
- * The socket-option bridge: the options an MPTCP socket may refuse that the
- * engine knows by name, as (index, name, level, optname, carried). A carried
- * option is one bpf_setsockopt() accepts on a TCP socket: when the running
- * kernel refuses it on MPTCP sockets, the bridge accepts it for the
- * application and sets it on every subflow. The others cannot be carried and
- * are only counted when refused. Which ones the kernel refuses is probed at
- * load time, never assumed. Levels and names by number: the BPF side has no
- * libc headers.
+ * The socket options this project knows by name: one list for the socket-option
+ * bridge (both engines) and for the run engine's swap and its recorder, as
+ * X(name, level, optname, family, kind). Numbers as in the kernel's uapi
+ * (checked against libc's at build time; the BPF side has no libc headers);
+ * family 0 for both, else only sockets of that family have it. kind:
+ * - MU_OK_BRIDGE: one bpf_setsockopt() takes on a TCP socket; when the running
+ *   kernel refuses it on MPTCP sockets, the bridge accepts it for the program
+ *   and sets it on every subflow. These come first: their index is also their
+ *   slot in struct mu_bridge_values (static asserts in user/bridge.c).
+ * - MU_OK_SWAP: a run swap carries it to the socket put in place (get, then
+ *   set); where the new socket refuses it, the socket stays as it was.
+ * - MU_OK_HINT: as SWAP, but with no lasting effect before a connection
+ *   (TCP_QUICKACK): dropped, and counted, where the new socket refuses it.
+ * - MU_OK_KEEP: state that can't be read back to be set again (a key, a
+ *   filter, an upper-layer protocol): a socket that set one stays as it is.
+ * Which of them the running kernel refuses on MPTCP sockets is probed at load
+ * time, every one of them, never assumed; the bridge counts each refusal by
+ * name on every socket of ours.
  */
 #define MU_SOL_SOCKET	1
 #define MU_SOL_IP	0
 #define MU_SOL_TCP	6
 #define MU_SOL_IPV6	41
+#define MU_AF_INET	2
+#define MU_AF_INET6	10
+
+#define MU_OK_BRIDGE	1
+#define MU_OK_SWAP	2
+#define MU_OK_HINT	3
+#define MU_OK_KEEP	4
 
 #define MU_SOCKOPTS(X) \
-	X(0,  TCP_USER_TIMEOUT,		MU_SOL_TCP,	18, 1) \
-	X(1,  TCP_MAXSEG,		MU_SOL_TCP,	2,  1) \
-	X(2,  TCP_KEEPIDLE,		MU_SOL_TCP,	4,  1) \
-	X(3,  TCP_KEEPINTVL,		MU_SOL_TCP,	5,  1) \
-	X(4,  TCP_KEEPCNT,		MU_SOL_TCP,	6,  1) \
-	X(5,  TCP_SYNCNT,		MU_SOL_TCP,	7,  1) \
-	X(6,  TCP_WINDOW_CLAMP,		MU_SOL_TCP,	10, 1) \
-	X(7,  TCP_THIN_LINEAR_TIMEOUTS,	MU_SOL_TCP,	16, 1) \
-	X(8,  TCP_NOTSENT_LOWAT,	MU_SOL_TCP,	25, 1) \
-	X(9,  IPV6_TCLASS,		MU_SOL_IPV6,	67, 1) \
-	X(10, TCP_QUICKACK,		MU_SOL_TCP,	12, 0) \
-	X(11, TCP_LINGER2,		MU_SOL_TCP,	8,  0) \
-	X(12, TCP_SAVE_SYN,		MU_SOL_TCP,	27, 0) \
-	X(13, TCP_MD5SIG,		MU_SOL_TCP,	14, 0) \
-	X(14, TCP_ULP,			MU_SOL_TCP,	31, 0) \
-	X(15, TCP_REPAIR,		MU_SOL_TCP,	19, 0) \
-	X(16, IP_TTL,			MU_SOL_IP,	2,  0) \
-	X(17, IP_RECVERR,		MU_SOL_IP,	11, 0) \
-	X(18, IP_MTU_DISCOVER,		MU_SOL_IP,	10, 0) \
-	X(19, IPV6_UNICAST_HOPS,	MU_SOL_IPV6,	16, 0) \
-	X(20, SO_ATTACH_FILTER,		MU_SOL_SOCKET,	26, 0) \
-	X(21, SO_ATTACH_BPF,		MU_SOL_SOCKET,	50, 0) \
-	X(22, SO_ZEROCOPY,		MU_SOL_SOCKET,	60, 0)
+	X(TCP_USER_TIMEOUT,	MU_SOL_TCP,	18, 0, MU_OK_BRIDGE) \
+	X(TCP_MAXSEG,		MU_SOL_TCP,	2,  0, MU_OK_BRIDGE) \
+	X(TCP_KEEPIDLE,		MU_SOL_TCP,	4,  0, MU_OK_BRIDGE) \
+	X(TCP_KEEPINTVL,	MU_SOL_TCP,	5,  0, MU_OK_BRIDGE) \
+	X(TCP_KEEPCNT,		MU_SOL_TCP,	6,  0, MU_OK_BRIDGE) \
+	X(TCP_SYNCNT,		MU_SOL_TCP,	7,  0, MU_OK_BRIDGE) \
+	X(TCP_WINDOW_CLAMP,	MU_SOL_TCP,	10, 0, MU_OK_BRIDGE) \
+	X(TCP_THIN_LINEAR_TIMEOUTS, MU_SOL_TCP,	16, 0, MU_OK_BRIDGE) \
+	X(TCP_NOTSENT_LOWAT,	MU_SOL_TCP,	25, 0, MU_OK_BRIDGE) \
+	X(IPV6_TCLASS,		MU_SOL_IPV6,	67, MU_AF_INET6, MU_OK_BRIDGE) \
+	X(SO_REUSEADDR,		MU_SOL_SOCKET,	2,  0, MU_OK_SWAP) \
+	X(SO_REUSEPORT,		MU_SOL_SOCKET,	15, 0, MU_OK_SWAP) \
+	X(SO_KEEPALIVE,		MU_SOL_SOCKET,	9,  0, MU_OK_SWAP) \
+	X(SO_RCVBUF,		MU_SOL_SOCKET,	8,  0, MU_OK_SWAP) \
+	X(SO_SNDBUF,		MU_SOL_SOCKET,	7,  0, MU_OK_SWAP) \
+	X(SO_RCVBUFFORCE,	MU_SOL_SOCKET,	33, 0, MU_OK_SWAP) \
+	X(SO_SNDBUFFORCE,	MU_SOL_SOCKET,	32, 0, MU_OK_SWAP) \
+	X(SO_LINGER,		MU_SOL_SOCKET,	13, 0, MU_OK_SWAP) \
+	X(SO_MARK,		MU_SOL_SOCKET,	36, 0, MU_OK_SWAP) \
+	X(SO_PRIORITY,		MU_SOL_SOCKET,	12, 0, MU_OK_SWAP) \
+	X(SO_BINDTODEVICE,	MU_SOL_SOCKET,	25, 0, MU_OK_SWAP) \
+	X(SO_BINDTOIFINDEX,	MU_SOL_SOCKET,	62, 0, MU_OK_SWAP) \
+	X(SO_RCVLOWAT,		MU_SOL_SOCKET,	18, 0, MU_OK_SWAP) \
+	X(SO_RCVTIMEO_OLD,	MU_SOL_SOCKET,	20, 0, MU_OK_SWAP) \
+	X(SO_SNDTIMEO_OLD,	MU_SOL_SOCKET,	21, 0, MU_OK_SWAP) \
+	X(SO_RCVTIMEO_NEW,	MU_SOL_SOCKET,	66, 0, MU_OK_SWAP) \
+	X(SO_SNDTIMEO_NEW,	MU_SOL_SOCKET,	67, 0, MU_OK_SWAP) \
+	X(SO_OOBINLINE,		MU_SOL_SOCKET,	10, 0, MU_OK_SWAP) \
+	X(SO_DONTROUTE,		MU_SOL_SOCKET,	5,  0, MU_OK_SWAP) \
+	X(SO_INCOMING_CPU,	MU_SOL_SOCKET,	49, 0, MU_OK_SWAP) \
+	X(SO_BUSY_POLL,		MU_SOL_SOCKET,	46, 0, MU_OK_SWAP) \
+	X(SO_TIMESTAMP_OLD,	MU_SOL_SOCKET,	29, 0, MU_OK_SWAP) \
+	X(SO_TIMESTAMPNS_OLD,	MU_SOL_SOCKET,	35, 0, MU_OK_SWAP) \
+	X(SO_ZEROCOPY,		MU_SOL_SOCKET,	60, 0, MU_OK_SWAP) \
+	X(TCP_NODELAY,		MU_SOL_TCP,	1,  0, MU_OK_SWAP) \
+	X(TCP_CORK,		MU_SOL_TCP,	3,  0, MU_OK_SWAP) \
+	X(TCP_LINGER2,		MU_SOL_TCP,	8,  0, MU_OK_SWAP) \
+	X(TCP_DEFER_ACCEPT,	MU_SOL_TCP,	9,  0, MU_OK_SWAP) \
+	X(TCP_QUICKACK,		MU_SOL_TCP,	12, 0, MU_OK_HINT) \
+	X(TCP_CONGESTION,	MU_SOL_TCP,	13, 0, MU_OK_SWAP) \
+	X(TCP_FASTOPEN,		MU_SOL_TCP,	23, 0, MU_OK_SWAP) \
+	X(TCP_SAVE_SYN,		MU_SOL_TCP,	27, 0, MU_OK_SWAP) \
+	X(TCP_FASTOPEN_CONNECT,	MU_SOL_TCP,	30, 0, MU_OK_SWAP) \
+	X(TCP_FASTOPEN_NO_COOKIE, MU_SOL_TCP,	34, 0, MU_OK_SWAP) \
+	X(TCP_INQ,		MU_SOL_TCP,	36, 0, MU_OK_SWAP) \
+	X(TCP_TX_DELAY,		MU_SOL_TCP,	37, 0, MU_OK_SWAP) \
+	X(TCP_MD5SIG,		MU_SOL_TCP,	14, 0, MU_OK_KEEP) \
+	X(TCP_REPAIR,		MU_SOL_TCP,	19, 0, MU_OK_KEEP) \
+	X(TCP_ULP,		MU_SOL_TCP,	31, 0, MU_OK_KEEP) \
+	X(SO_ATTACH_FILTER,	MU_SOL_SOCKET,	26, 0, MU_OK_KEEP) \
+	X(SO_ATTACH_BPF,	MU_SOL_SOCKET,	50, 0, MU_OK_KEEP) \
+	X(IP_TOS,		MU_SOL_IP,	1,  MU_AF_INET, MU_OK_SWAP) \
+	X(IP_TTL,		MU_SOL_IP,	2,  MU_AF_INET, MU_OK_SWAP) \
+	X(IP_MTU_DISCOVER,	MU_SOL_IP,	10, MU_AF_INET, MU_OK_SWAP) \
+	X(IP_RECVERR,		MU_SOL_IP,	11, MU_AF_INET, MU_OK_SWAP) \
+	X(IP_RECVTOS,		MU_SOL_IP,	13, MU_AF_INET, MU_OK_SWAP) \
+	X(IP_FREEBIND,		MU_SOL_IP,	15, 0, MU_OK_SWAP) \
+	X(IP_TRANSPARENT,	MU_SOL_IP,	19, 0, MU_OK_SWAP) \
+	X(IP_BIND_ADDRESS_NO_PORT, MU_SOL_IP,	24, 0, MU_OK_SWAP) \
+	X(IP_LOCAL_PORT_RANGE,	MU_SOL_IP,	51, 0, MU_OK_SWAP) \
+	X(IPV6_UNICAST_HOPS,	MU_SOL_IPV6,	16, MU_AF_INET6, MU_OK_SWAP) \
+	X(IPV6_MTU_DISCOVER,	MU_SOL_IPV6,	23, MU_AF_INET6, MU_OK_SWAP) \
+	X(IPV6_RECVERR,		MU_SOL_IPV6,	25, MU_AF_INET6, MU_OK_SWAP) \
+	X(IPV6_V6ONLY,		MU_SOL_IPV6,	26, MU_AF_INET6, MU_OK_SWAP) \
+	X(IPV6_RECVTCLASS,	MU_SOL_IPV6,	66, MU_AF_INET6, MU_OK_SWAP) \
+	X(IPV6_TRANSPARENT,	MU_SOL_IPV6,	75, MU_AF_INET6, MU_OK_SWAP) \
+	X(IPV6_FREEBIND,	MU_SOL_IPV6,	78, MU_AF_INET6, MU_OK_SWAP)
 
 /* The index of each, by name: MU_SOPT_TCP_USER_TIMEOUT, ... (never a bare number). */
 enum mu_sopt {
-#define MU_X(i, name, level, optname, carried) MU_SOPT_##name = i,
+#define MU_X(name, level, optname, family, kind) MU_SOPT_##name,
 	MU_SOCKOPTS(MU_X)
 #undef MU_X
+	MU_SOPT_MAX
 };
 
-#define MU_SOPT_MAX		23	/* entries above; at most 32 (masks are __u32) */
-#define MU_SOPT_CARRIED_MAX	10	/* the carried ones are indexes 0 .. this - 1 */
+#define MU_SOPT_CARRIED_MAX	10	/* the MU_OK_BRIDGE ones are indexes 0 .. this - 1 */
+
+/* A set of MU_SOCKOPTS' indexes. */
+struct mu_optmask {
+	__u64 w[2];
+};
+
+static inline int mu_optmask_has(const struct mu_optmask *m, int i)
+{
+	return i >= 0 && i < 128 && ((m->w[(i >> 6) & 1] >> (i & 63)) & 1);
+}
+
+static inline void mu_optmask_set(struct mu_optmask *m, int i)
+{
+	if (i >= 0 && i < 128)
+		m->w[(i >> 6) & 1] |= 1ULL << (i & 63);
+}
 
 /*
  * What the loader found on the running kernel (the bridge_config array's one
- * element). Bit i is MU_SOCKOPTS' index i.
+ * element), by MU_SOCKOPTS' index.
  */
 struct mu_bridge_config {
-	__u32 refused;		/* an MPTCP socket refuses it before any connection */
-	__u32 after_fallback;	/* ... but takes it once fallen back to TCP */
-	__u32 carry;		/* refused and carried by the bridge (a subset of refused) */
-	__u32 flags;		/* MU_BRIDGE_F_* */
+	struct mu_optmask refused;	/* an MPTCP socket refuses it before any connection */
+	struct mu_optmask after_fallback; /* ... but takes it once fallen back to TCP */
+	struct mu_optmask carry;	/* refused and carried by the bridge (a subset of refused) */
+	__u32 flags;			/* MU_BRIDGE_F_* */
+	__u32 pad;
 };
 
 /*
@@ -292,93 +370,12 @@ struct mu_sockopt_counters {
 };
 
 /*
- * The options a run swap carries from the program's TCP socket to the socket
- * put in its place: the one list, for the supervisor (user/run_options.c) and
- * for the recorder (bpf/run_options.bpf.c, the options each socket set).
- * X(name, level, optname, family, hint): numbers as in the kernel's uapi,
- * checked against libc's at build time; family 0 for both; hint 1 for an
- * option with no lasting effect before a connection (TCP_QUICKACK), carried
- * when the new socket takes it and otherwise left (counted), where any other
- * option the new socket refuses keeps the socket as it was.
- */
-#define MU_RUN_OPTS(X) \
-	X(SO_REUSEADDR,		MU_SOL_SOCKET,	2,  0, 0) \
-	X(SO_REUSEPORT,		MU_SOL_SOCKET,	15, 0, 0) \
-	X(SO_KEEPALIVE,		MU_SOL_SOCKET,	9,  0, 0) \
-	X(SO_RCVBUF,		MU_SOL_SOCKET,	8,  0, 0) \
-	X(SO_SNDBUF,		MU_SOL_SOCKET,	7,  0, 0) \
-	X(SO_RCVBUFFORCE,	MU_SOL_SOCKET,	33, 0, 0) \
-	X(SO_SNDBUFFORCE,	MU_SOL_SOCKET,	32, 0, 0) \
-	X(SO_LINGER,		MU_SOL_SOCKET,	13, 0, 0) \
-	X(SO_MARK,		MU_SOL_SOCKET,	36, 0, 0) \
-	X(SO_PRIORITY,		MU_SOL_SOCKET,	12, 0, 0) \
-	X(SO_BINDTODEVICE,	MU_SOL_SOCKET,	25, 0, 0) \
-	X(SO_BINDTOIFINDEX,	MU_SOL_SOCKET,	62, 0, 0) \
-	X(SO_RCVLOWAT,		MU_SOL_SOCKET,	18, 0, 0) \
-	X(SO_RCVTIMEO_OLD,	MU_SOL_SOCKET,	20, 0, 0) \
-	X(SO_SNDTIMEO_OLD,	MU_SOL_SOCKET,	21, 0, 0) \
-	X(SO_RCVTIMEO_NEW,	MU_SOL_SOCKET,	66, 0, 0) \
-	X(SO_SNDTIMEO_NEW,	MU_SOL_SOCKET,	67, 0, 0) \
-	X(SO_OOBINLINE,		MU_SOL_SOCKET,	10, 0, 0) \
-	X(SO_DONTROUTE,		MU_SOL_SOCKET,	5,  0, 0) \
-	X(SO_INCOMING_CPU,	MU_SOL_SOCKET,	49, 0, 0) \
-	X(SO_BUSY_POLL,		MU_SOL_SOCKET,	46, 0, 0) \
-	X(SO_TIMESTAMP_OLD,	MU_SOL_SOCKET,	29, 0, 0) \
-	X(SO_TIMESTAMPNS_OLD,	MU_SOL_SOCKET,	35, 0, 0) \
-	X(SO_ZEROCOPY,		MU_SOL_SOCKET,	60, 0, 0) \
-	X(TCP_NODELAY,		MU_SOL_TCP,	1,  0, 0) \
-	X(TCP_MAXSEG,		MU_SOL_TCP,	2,  0, 0) \
-	X(TCP_CORK,		MU_SOL_TCP,	3,  0, 0) \
-	X(TCP_KEEPIDLE,		MU_SOL_TCP,	4,  0, 0) \
-	X(TCP_KEEPINTVL,	MU_SOL_TCP,	5,  0, 0) \
-	X(TCP_KEEPCNT,		MU_SOL_TCP,	6,  0, 0) \
-	X(TCP_SYNCNT,		MU_SOL_TCP,	7,  0, 0) \
-	X(TCP_LINGER2,		MU_SOL_TCP,	8,  0, 0) \
-	X(TCP_DEFER_ACCEPT,	MU_SOL_TCP,	9,  0, 0) \
-	X(TCP_WINDOW_CLAMP,	MU_SOL_TCP,	10, 0, 0) \
-	X(TCP_QUICKACK,		MU_SOL_TCP,	12, 0, 1) \
-	X(TCP_CONGESTION,	MU_SOL_TCP,	13, 0, 0) \
-	X(TCP_THIN_LINEAR_TIMEOUTS, MU_SOL_TCP,	16, 0, 0) \
-	X(TCP_USER_TIMEOUT,	MU_SOL_TCP,	18, 0, 0) \
-	X(TCP_FASTOPEN,		MU_SOL_TCP,	23, 0, 0) \
-	X(TCP_NOTSENT_LOWAT,	MU_SOL_TCP,	25, 0, 0) \
-	X(TCP_SAVE_SYN,		MU_SOL_TCP,	27, 0, 0) \
-	X(TCP_FASTOPEN_CONNECT,	MU_SOL_TCP,	30, 0, 0) \
-	X(TCP_FASTOPEN_NO_COOKIE, MU_SOL_TCP,	34, 0, 0) \
-	X(TCP_INQ,		MU_SOL_TCP,	36, 0, 0) \
-	X(TCP_TX_DELAY,		MU_SOL_TCP,	37, 0, 0) \
-	X(IP_TOS,		MU_SOL_IP,	1,  AF_INET, 0) \
-	X(IP_TTL,		MU_SOL_IP,	2,  AF_INET, 0) \
-	X(IP_MTU_DISCOVER,	MU_SOL_IP,	10, AF_INET, 0) \
-	X(IP_RECVERR,		MU_SOL_IP,	11, AF_INET, 0) \
-	X(IP_RECVTOS,		MU_SOL_IP,	13, AF_INET, 0) \
-	X(IP_FREEBIND,		MU_SOL_IP,	15, 0, 0) \
-	X(IP_TRANSPARENT,	MU_SOL_IP,	19, 0, 0) \
-	X(IP_BIND_ADDRESS_NO_PORT, MU_SOL_IP,	24, 0, 0) \
-	X(IP_LOCAL_PORT_RANGE,	MU_SOL_IP,	51, 0, 0) \
-	X(IPV6_UNICAST_HOPS,	MU_SOL_IPV6,	16, AF_INET6, 0) \
-	X(IPV6_MTU_DISCOVER,	MU_SOL_IPV6,	23, AF_INET6, 0) \
-	X(IPV6_RECVERR,		MU_SOL_IPV6,	25, AF_INET6, 0) \
-	X(IPV6_V6ONLY,		MU_SOL_IPV6,	26, AF_INET6, 0) \
-	X(IPV6_RECVTCLASS,	MU_SOL_IPV6,	66, AF_INET6, 0) \
-	X(IPV6_TCLASS,		MU_SOL_IPV6,	67, AF_INET6, 0) \
-	X(IPV6_TRANSPARENT,	MU_SOL_IPV6,	75, AF_INET6, 0) \
-	X(IPV6_FREEBIND,	MU_SOL_IPV6,	78, AF_INET6, 0)
-
-enum mu_run_opt {
-#define MU_X(name, level, optname, family, hint) MU_RUN_OPT_##name,
-	MU_RUN_OPTS(MU_X)
-#undef MU_X
-	MU_RUN_OPT_MAX
-};
-
-/*
- * What the recorder keeps per socket: the options of MU_RUN_OPTS the program
- * set on it while it was unconnected (bit per enum mu_run_opt), and the last of
- * those outside the list (with how many there were).
+ * What the recorder keeps per socket: the options of MU_SOCKOPTS the program
+ * set on it while it was unconnected, and the last of those outside the list
+ * (with how many there were).
  */
 struct mu_set_opts {
-	__u64 known;
+	struct mu_optmask known;
 	__s32 other_level, other_optname;
 	__u32 nr_other;
 	__u32 pad;

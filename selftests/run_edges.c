@@ -88,6 +88,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/filter.h>
 
 #include "testutil.h"
 
@@ -520,6 +521,32 @@ static int options(const char *ip, int port)
 	return 0;
 }
 
+/*
+ * An option a swap can't carry set before a listed connect: SO_ATTACH_FILTER
+ * ("filter", a program that can't be read back) or IP_PKTINFO ("pktinfo", one
+ * outside the table). The socket stays TCP either way, and still works.
+ */
+static int keepopt(const char *which, const char *ip, int port)
+{
+	static struct sock_filter accept_all = { BPF_RET | BPF_K, 0, 0, 0xffff };
+	struct sock_fprog prog = { 1, &accept_all };
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = tcp_socket(0), one = 1, set;
+	char c = 'k';
+
+	if (!strcmp(which, "filter"))
+		set = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+	else
+		set = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	if (set || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror(set ? "setsockopt" : "connect");
+		return 2;
+	}
+	printf("keepopt %s proto=%d echo=%s\n", which, protocol_of(fd),
+	       write(fd, &c, 1) == 1 && read(fd, &c, 1) == 1 ? "ok" : "failed");
+	return 0;
+}
+
 static int oobinline(const char *ip, int port)
 {
 	struct sockaddr_in a = addr_of(ip, port);
@@ -681,6 +708,8 @@ int main(int argc, char **argv)
 		return share(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && !strcmp(m, "options"))
 		return options(argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(m, "keepopt"))
+		return keepopt(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && !strcmp(m, "oobinline"))
 		return oobinline(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "oobaccept"))

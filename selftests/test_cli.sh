@@ -217,8 +217,9 @@ json_ok "check --json: twelve requirements, ready matches the exit code" \
 	"(.requirements | length) == 12 and .ready == ($check_rc == 0) and
 	 (.requirements | map(.name) | index(\"trampolines\")) != null"
 if [ "$(id -u)" -eq 0 ]; then
-	json_ok "check --json: the socket options probed (23 known, what is carried is refused)" \
-		".sockopts | (.known | length) == 23 and ((.carried - .refused) | length) == 0"
+	json_ok "check --json: the socket options probed (67 known, what is carried is refused, the unnamed scanned)" \
+		".sockopts | (.known | length) == 67 and (.known | unique | length) == 67 and
+		 ((.carried - .refused) | length) == 0 and (.refused_unnamed | type) == \"array\""
 else
 	skip "check --json: the socket options probed" "needs root"
 fi

@@ -158,8 +158,10 @@ kill "$wire" 2>/dev/null
 # ---- options set before the listed call ---------------------------------------------
 
 got=$(R options 127.0.0.1 7710)
-grep -q 'options proto=262 sndtimeo=1500 rcvtimeo=2500 .* rcvlowat=2' <<<"$got" &&
-	ok "SO_SNDTIMEO, SO_RCVTIMEO, SO_RCVLOWAT set before a listed connect are carried to the MPTCP socket" ||
+# TCP_SYNCNT 3 reads back 3: the swap once halved it, taking its number (7) for
+# SO_SNDBUF's, whose value the kernel reports doubled.
+grep -q 'options proto=262 sndtimeo=1500 rcvtimeo=2500 syncnt=3 rcvlowat=2' <<<"$got" &&
+	ok "SO_SNDTIMEO, SO_RCVTIMEO, TCP_SYNCNT, SO_RCVLOWAT set before a listed connect are carried to the MPTCP socket, values intact" ||
 	not_ok "the options a program set are carried" "$got" "$(cat "$tmp/run.err")"
 # SO_OOBINLINE, which MPTCP refuses and which can change nothing on an MPTCP
 # connection (it carries no urgent data): the bridge answers it and reads back
@@ -174,6 +176,18 @@ got=$(R oobaccept 127.0.0.1 7702)
 grep -q 'oobaccept listener=262 accepted=262 set=none get=1' <<<"$got" &&
 	ok "SO_OOBINLINE on an accepted MPTCP connection succeeds and reads back 1 (asyncore FTP)" ||
 	not_ok "SO_OOBINLINE on an accepted MPTCP connection succeeds" "$got" "$(cat "$tmp/run.err")"
+# Options a swap can't carry keep the socket TCP, and say which: one in the
+# table that can't be read back (a socket filter), one outside it (IP_PKTINFO).
+got=$(R keepopt filter 127.0.0.1 7710)
+grep -q 'keepopt filter proto=6 echo=ok' <<<"$got" &&
+	grep -q 'SO_ATTACH_FILTER can.t be read back' "$tmp/run.err" &&
+	ok "SO_ATTACH_FILTER set before a listed connect keeps the socket TCP, named in the log" ||
+	not_ok "SO_ATTACH_FILTER keeps the socket TCP, named" "$got" "$(cat "$tmp/run.err")"
+got=$(R keepopt pktinfo 127.0.0.1 7710)
+grep -q 'keepopt pktinfo proto=6 echo=ok' <<<"$got" &&
+	grep -q 'option 8 at level 0' "$tmp/run.err" &&
+	ok "IP_PKTINFO (not in the option table) set before a listed connect keeps the socket TCP, said" ||
+	not_ok "an option outside the table keeps the socket TCP" "$got" "$(cat "$tmp/run.err")"
 got=$(MU_RUN_BRIDGE=0 R oobinline 127.0.0.1 7710)
 grep -q 'oobinline proto=6 echo=ok' <<<"$got" && grep -q 'refuses SO_OOBINLINE' "$tmp/run.err" &&
 	ok "without the bridge, SO_OOBINLINE set before a listed connect keeps the socket TCP, said" ||

@@ -37,17 +37,25 @@
 
 struct sockopt_row {
 	const char *name;
-	int level, optname;
-	bool carried;
+	int level, optname, family, kind;
 };
 
 static const struct sockopt_row rows[MU_SOPT_MAX] = {
-#define MU_X(i, nm, lvl, opt, car) [i] = { #nm, lvl, opt, car },
+#define MU_X(nm, lvl, opt, fam, knd) [MU_SOPT_##nm] = { #nm, lvl, opt, fam, knd },
 	MU_SOCKOPTS(MU_X)
 #undef MU_X
 };
 
-_Static_assert(MU_SOPT_MAX <= 32, "sockopt masks are 32 bits");
+/* The carried ones' indexes are their slots in struct mu_bridge_values. */
+#define MU_X(nm, lvl, opt, fam, knd) \
+	_Static_assert((knd) != MU_OK_BRIDGE || MU_SOPT_##nm < MU_SOPT_CARRIED_MAX, \
+		       #nm " is carried by the bridge but not among the first entries");
+MU_SOCKOPTS(MU_X)
+#undef MU_X
+_Static_assert(MU_SOPT_MAX <= 128, "struct mu_optmask holds 128 options");
+_Static_assert(MU_SOL_SOCKET == SOL_SOCKET && MU_SOL_TCP == IPPROTO_TCP &&
+	       MU_SOL_IP == IPPROTO_IP && MU_SOL_IPV6 == IPPROTO_IPV6 &&
+	       MU_AF_INET == AF_INET && MU_AF_INET6 == AF_INET6, "option levels, families");
 
 const char *sockopt_name(int i)
 {
@@ -56,50 +64,97 @@ const char *sockopt_name(int i)
 
 bool sockopt_carried(int i)
 {
-	return i >= 0 && i < MU_SOPT_CARRIED_MAX && rows[i].carried;
+	return i >= 0 && i < MU_SOPT_CARRIED_MAX && rows[i].kind == MU_OK_BRIDGE;
 }
 
-void sockopt_mask_names(__u32 mask, char *buf, size_t size)
+int sockopt_level(int i)
+{
+	return i >= 0 && i < MU_SOPT_MAX ? rows[i].level : -1;
+}
+
+int sockopt_optname(int i)
+{
+	return i >= 0 && i < MU_SOPT_MAX ? rows[i].optname : -1;
+}
+
+int sockopt_family(int i)
+{
+	return i >= 0 && i < MU_SOPT_MAX ? rows[i].family : 0;
+}
+
+int sockopt_kind(int i)
+{
+	return i >= 0 && i < MU_SOPT_MAX ? rows[i].kind : 0;
+}
+
+int sockopt_index(int level, int optname)
+{
+	int i;
+
+	for (i = 0; i < MU_SOPT_MAX; i++)
+		if (rows[i].level == level && rows[i].optname == optname)
+			return i;
+	return -1;
+}
+
+bool sockopt_mask_empty(const struct mu_optmask *m)
+{
+	return !m->w[0] && !m->w[1];
+}
+
+void sockopt_mask_names(const struct mu_optmask *m, char *buf, size_t size)
 {
 	size_t off = 0;
 	int i;
 
 	buf[0] = '\0';
 	for (i = 0; i < MU_SOPT_MAX && off < size; i++)
-		if (mask & (1U << i))
+		if (mu_optmask_has(m, i))
 			off += snprintf(buf + off, size - off, "%s%s", off ? " " : "", rows[i].name);
 	if (!off)
 		snprintf(buf, size, "none");
 }
 
-struct json_object *sockopt_mask_json(__u32 mask)
+struct json_object *sockopt_mask_json(const struct mu_optmask *m)
 {
 	struct json_object *a = json_object_new_array();
 	int i;
 
 	for (i = 0; i < MU_SOPT_MAX; i++)
-		if (mask & (1U << i))
+		if (!m || mu_optmask_has(m, i))
 			json_object_array_add(a, json_object_new_string(rows[i].name));
 	return a;
 }
 
-/* A value the kernel would accept for option @i on a TCP socket, in @buf. */
+int sockopt_mask_parse(struct json_object *a, struct mu_optmask *m)
+{
+	size_t i, n;
+	int j;
+
+	memset(m, 0, sizeof(*m));
+	if (!json_object_is_type(a, json_type_array))
+		return -1;
+	n = json_object_array_length(a);
+	for (i = 0; i < n; i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(a, i));
+
+		for (j = 0; name && j < MU_SOPT_MAX; j++)
+			if (!strcmp(rows[j].name, name))
+				mu_optmask_set(m, j);
+	}
+	return 0;
+}
+
+/*
+ * A value the kernel would accept for option @i on a TCP socket, in @buf (of
+ * at least 64 bytes). Only the refusal matters: MPTCP refuses an option before
+ * it reads the value, and any other answer (EINVAL, EPERM) is not a refusal.
+ */
 static socklen_t probe_value(int i, unsigned char *buf, size_t size)
 {
-	static const int ints[MU_SOPT_MAX] = {
-		[MU_SOPT_TCP_USER_TIMEOUT] = 5000, [MU_SOPT_TCP_MAXSEG] = 1400,
-		[MU_SOPT_TCP_KEEPIDLE] = 60, [MU_SOPT_TCP_KEEPINTVL] = 10,
-		[MU_SOPT_TCP_KEEPCNT] = 5, [MU_SOPT_TCP_SYNCNT] = 3,
-		[MU_SOPT_TCP_WINDOW_CLAMP] = 65535, [MU_SOPT_TCP_THIN_LINEAR_TIMEOUTS] = 1,
-		[MU_SOPT_TCP_NOTSENT_LOWAT] = 16384, [MU_SOPT_IPV6_TCLASS] = 0x20,
-		[MU_SOPT_TCP_QUICKACK] = 1, [MU_SOPT_TCP_LINGER2] = 10,
-		[MU_SOPT_TCP_SAVE_SYN] = 1, [MU_SOPT_TCP_REPAIR] = 0, [MU_SOPT_IP_TTL] = 64,
-		[MU_SOPT_IP_RECVERR] = 1, [MU_SOPT_IP_MTU_DISCOVER] = 2,
-		[MU_SOPT_IPV6_UNICAST_HOPS] = 64, [MU_SOPT_SO_ATTACH_BPF] = -1,
-		[MU_SOPT_SO_ZEROCOPY] = 1,
-	};
 	static struct sock_filter accept_all = { BPF_RET | BPF_K, 0, 0, 0xffff };
 	struct sock_fprog prog = { 1, &accept_all };
+	int v = 1;
 
 	memset(buf, 0, size);
 	switch (i) {
@@ -108,11 +163,44 @@ static socklen_t probe_value(int i, unsigned char *buf, size_t size)
 	case MU_SOPT_TCP_ULP:
 		memcpy(buf, "tls", 3);
 		return 3;
+	case MU_SOPT_TCP_CONGESTION:
+		memcpy(buf, "reno", 4);
+		return 4;
+	case MU_SOPT_SO_BINDTODEVICE:
+		memcpy(buf, "lo", 2);
+		return 2;
 	case MU_SOPT_SO_ATTACH_FILTER:
 		memcpy(buf, &prog, sizeof(prog));
 		return sizeof(prog);
+	case MU_SOPT_SO_LINGER:		/* struct linger, off */
+		return 2 * sizeof(int);
+	case MU_SOPT_SO_RCVTIMEO_OLD: case MU_SOPT_SO_SNDTIMEO_OLD:
+	case MU_SOPT_SO_RCVTIMEO_NEW: case MU_SOPT_SO_SNDTIMEO_NEW:
+		return 16;		/* a zero timeout: none */
+	case MU_SOPT_TCP_USER_TIMEOUT:	v = 5000; break;
+	case MU_SOPT_TCP_MAXSEG:	v = 1400; break;
+	case MU_SOPT_TCP_KEEPIDLE:	v = 60; break;
+	case MU_SOPT_TCP_KEEPINTVL:	v = 10; break;
+	case MU_SOPT_TCP_KEEPCNT:	v = 5; break;
+	case MU_SOPT_TCP_SYNCNT:	v = 3; break;
+	case MU_SOPT_TCP_WINDOW_CLAMP:	v = 65535; break;
+	case MU_SOPT_TCP_NOTSENT_LOWAT:	v = 16384; break;
+	case MU_SOPT_IPV6_TCLASS:	v = 0x20; break;
+	case MU_SOPT_TCP_LINGER2:	v = 10; break;
+	case MU_SOPT_TCP_REPAIR:	v = 0; break;
+	case MU_SOPT_IP_TTL: case MU_SOPT_IPV6_UNICAST_HOPS: v = 64; break;
+	case MU_SOPT_IP_MTU_DISCOVER: case MU_SOPT_IPV6_MTU_DISCOVER: v = 2; break;
+	case MU_SOPT_SO_ATTACH_BPF:	v = -1; break;
+	case MU_SOPT_SO_RCVBUF: case MU_SOPT_SO_SNDBUF:
+	case MU_SOPT_SO_RCVBUFFORCE: case MU_SOPT_SO_SNDBUFFORCE: v = 65536; break;
+	case MU_SOPT_SO_BINDTOIFINDEX:	v = 0; break;
+	case MU_SOPT_TCP_FASTOPEN:	v = 16; break;
+	case MU_SOPT_SO_INCOMING_CPU:	v = 0; break;
+	case MU_SOPT_IP_TOS:		v = 0x20; break;
+	case MU_SOPT_IP_LOCAL_PORT_RANGE: v = 0; break;
+	case MU_SOPT_TCP_TX_DELAY:	v = 0; break;
 	}
-	memcpy(buf, &ints[i], sizeof(int));
+	memcpy(buf, &v, sizeof(v));
 	return sizeof(int);
 }
 
@@ -167,6 +255,54 @@ static int fallen_back_socket(void)
 	return c;
 }
 
+/*
+ * Every option number up to SCAN_MAX at each level that a TCP socket knows
+ * (any answer but ENOPROTOOPT or EOPNOTSUPP) and an MPTCP socket refuses, and
+ * that the table does not name: what a program may set that neither engine
+ * knows by name (a run swap keeps such a socket TCP, counted as "other").
+ */
+#define SCAN_MAX	100
+
+static void scan_unnamed(struct sockopt_unnamed *un)
+{
+	static const int levels[] = { MU_SOL_SOCKET, MU_SOL_IP, MU_SOL_TCP, MU_SOL_IPV6 };
+	unsigned char zero[64] = {};
+	size_t l;
+	int o;
+
+	for (l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+		int family = levels[l] == MU_SOL_IPV6 ? AF_INET6 : AF_INET;
+
+		for (o = 1; o <= SCAN_MAX; o++) {
+			int t, m;
+			bool tcp_knows, mptcp_refuses;
+
+			if (sockopt_index(levels[l], o) >= 0)
+				continue;
+			t = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+			m = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+			if (t < 0 || m < 0) {
+				if (t >= 0)
+					close(t);
+				if (m >= 0)
+					close(m);
+				return;
+			}
+			tcp_knows = !setsockopt(t, levels[l], o, zero, sizeof(int)) ||
+				    (errno != ENOPROTOOPT && errno != EOPNOTSUPP);
+			mptcp_refuses = setsockopt(m, levels[l], o, zero, sizeof(int)) &&
+					(errno == ENOPROTOOPT || errno == EOPNOTSUPP);
+			close(t);
+			close(m);
+			if (tcp_knows && mptcp_refuses && un->nr < SOCKOPT_UNNAMED_MAX) {
+				un->opt[un->nr].level = levels[l];
+				un->opt[un->nr].optname = o;
+				un->nr++;
+			}
+		}
+	}
+}
+
 /* In the child: 0 with @cfg filled, or an errno. */
 static int probe_here(struct mu_bridge_config *cfg)
 {
@@ -175,13 +311,13 @@ static int probe_here(struct mu_bridge_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < MU_SOPT_MAX; i++) {
-		int family = rows[i].level == MU_SOL_IPV6 ? AF_INET6 : AF_INET;
+		int family = rows[i].family ? rows[i].family : AF_INET;
 
 		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
 		if (fd < 0)
 			return errno;
 		if (refuses(fd, i))
-			cfg->refused |= 1U << i;
+			mu_optmask_set(&cfg->refused, i);
 		close(fd);
 	}
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
@@ -195,9 +331,9 @@ static int probe_here(struct mu_bridge_config *cfg)
 	fb = fallen_back_socket();
 	if (fb >= 0) {
 		for (i = 0; i < MU_SOPT_MAX; i++)
-			if (rows[i].level != MU_SOL_IPV6 && (cfg->refused & (1U << i)) &&
+			if (rows[i].family != AF_INET6 && mu_optmask_has(&cfg->refused, i) &&
 			    !refuses(fb, i))
-				cfg->after_fallback |= 1U << i;
+				mu_optmask_set(&cfg->after_fallback, i);
 		close(fb);
 	}
 	/*
@@ -208,19 +344,24 @@ static int probe_here(struct mu_bridge_config *cfg)
 	if (!uname(&u))
 		sscanf(u.release, "%d.%d", &major, &minor);
 	for (i = 0; i < MU_SOPT_CARRIED_MAX; i++) {
-		if (!rows[i].carried)
+		if (rows[i].kind != MU_OK_BRIDGE || !mu_optmask_has(&cfg->refused, i))
 			continue;
 		if ((i == MU_SOPT_TCP_MAXSEG || i == MU_SOPT_TCP_THIN_LINEAR_TIMEOUTS) &&
 		    (major < 6 || (major == 6 && minor < 1)))
 			continue;
-		cfg->carry |= cfg->refused & (1U << i);
+		mu_optmask_set(&cfg->carry, i);
 	}
 	return 0;
 }
 
-int bridge_probe(struct mu_bridge_config *cfg, char *err, size_t err_size)
+int bridge_probe(struct mu_bridge_config *cfg, struct sockopt_unnamed *unnamed, char *err,
+		 size_t err_size)
 {
-	struct { int err; struct mu_bridge_config cfg; } res = { .err = EIO };
+	struct {
+		int err;
+		struct mu_bridge_config cfg;
+		struct sockopt_unnamed un;
+	} res = { .err = EIO };
 	int p[2], status;
 	pid_t pid;
 	ssize_t got;
@@ -239,6 +380,8 @@ int bridge_probe(struct mu_bridge_config *cfg, char *err, size_t err_size)
 		if (!unshare(CLONE_NEWNET))
 			loopback_up();
 		res.err = probe_here(&res.cfg);
+		if (!res.err && unnamed)
+			scan_unnamed(&res.un);
 		if (write(p[1], &res, sizeof(res)) != sizeof(res))
 			_exit(1);
 		_exit(0);
@@ -257,6 +400,8 @@ int bridge_probe(struct mu_bridge_config *cfg, char *err, size_t err_size)
 		return -1;
 	}
 	*cfg = res.cfg;
+	if (unnamed)
+		*unnamed = res.un;
 	return 0;
 }
 
@@ -346,10 +491,10 @@ struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t er
 	for (i = 0; i < 3; i++)
 		b->links[i] = -1;
 	b->states_fd = b->counters_fd = -1;
-	if (bridge_probe(&b->cfg, err, err_size))
+	if (bridge_probe(&b->cfg, NULL, err, err_size))
 		goto fail;
-	if (!b->cfg.carry) {
-		snprintf(err, err_size, "this kernel takes every option the bridge carries");
+	if (sockopt_mask_empty(&b->cfg.refused) && !(b->cfg.flags & MU_BRIDGE_F_OOBINLINE)) {
+		snprintf(err, err_size, "this kernel takes every option on MPTCP sockets");
 		goto fail;
 	}
 	if (cg < 0) {

@@ -13,9 +13,14 @@
 
 #include "mptcp_upgrade.h"
 
-/* MU_SOCKOPTS' name for index @i, or NULL. */
+/* MU_SOCKOPTS' name for index @i, or NULL; and its other columns. */
 const char *sockopt_name(int i);
 bool sockopt_carried(int i);	/* in the table as one bpf_setsockopt() takes */
+int sockopt_level(int i);
+int sockopt_optname(int i);
+int sockopt_family(int i);	/* 0: both */
+int sockopt_kind(int i);	/* MU_OK_* */
+int sockopt_index(int level, int optname);	/* -1: not in the table */
 
 /*
  * Probe the running kernel: which of MU_SOCKOPTS an MPTCP socket refuses,
@@ -23,14 +28,28 @@ bool sockopt_carried(int i);	/* in the table as one bpf_setsockopt() takes */
  * carries. Runs in a network namespace of its own when it can (nothing of the
  * caller's is touched); -1 with @err when MPTCP sockets can't be made at all.
  */
-int bridge_probe(struct mu_bridge_config *cfg, char *err, size_t err_size);
+struct sockopt_unnamed {
+#define SOCKOPT_UNNAMED_MAX	256
+	int nr;
+	struct { int level, optname; } opt[SOCKOPT_UNNAMED_MAX];
+};
+/*
+ * @unnamed (may be NULL): also scan every option number of the four levels,
+ * and list those a TCP socket knows, an MPTCP socket refuses and the table
+ * does not name.
+ */
+int bridge_probe(struct mu_bridge_config *cfg, struct sockopt_unnamed *unnamed, char *err,
+		 size_t err_size);
 
-/* "TCP_USER_TIMEOUT TCP_SYNCNT ..." for the bits of @mask, "none" for none. */
-void sockopt_mask_names(__u32 mask, char *buf, size_t size);
+/* "TCP_USER_TIMEOUT TCP_SYNCNT ..." for the options of @mask, "none" for none. */
+void sockopt_mask_names(const struct mu_optmask *m, char *buf, size_t size);
+bool sockopt_mask_empty(const struct mu_optmask *m);
 
 struct json_object;
-/* The names of @mask's options as a JSON array. */
-struct json_object *sockopt_mask_json(__u32 mask);
+/* The names of @mask's options as a JSON array; NULL: every option of the table. */
+struct json_object *sockopt_mask_json(const struct mu_optmask *m);
+/* The reverse: @m from an array of names (unknown ones left out); -1 if not an array. */
+int sockopt_mask_parse(struct json_object *a, struct mu_optmask *m);
 
 struct upgrade_bpf;
 /*

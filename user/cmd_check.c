@@ -54,7 +54,7 @@ struct requirement {
 	const char *name;
 	enum req_state state;
 	bool blocking;		/* a missing one stops attach */
-	char detail[512];
+	char detail[1536];
 };
 
 enum {
@@ -81,7 +81,19 @@ static struct requirement reqs[R_MAX] = {
 static struct pm_info pm;
 /* What the socket-option probe found; valid when have_bridge. */
 static struct mu_bridge_config bridge;
+static struct sockopt_unnamed unnamed;
 static bool have_bridge;
+
+static const char *level_name(int level)
+{
+	switch (level) {
+	case MU_SOL_SOCKET: return "SOL_SOCKET";
+	case MU_SOL_IP: return "SOL_IP";
+	case MU_SOL_TCP: return "SOL_TCP";
+	case MU_SOL_IPV6: return "SOL_IPV6";
+	}
+	return "?";
+}
 
 __attribute__((format(printf, 3, 4)))
 static void set_req(int idx, enum req_state state, const char *fmt, ...)
@@ -396,11 +408,28 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 	if (have_bridge) {
 		struct json_object *b = json_object_new_object();
 
-		json_object_object_add(b, "known", sockopt_mask_json((1U << MU_SOPT_MAX) - 1));
-		json_object_object_add(b, "refused", sockopt_mask_json(bridge.refused));
+		json_object_object_add(b, "known", sockopt_mask_json(NULL));
+		json_object_object_add(b, "refused", sockopt_mask_json(&bridge.refused));
 		json_object_object_add(b, "refused_before_fallback_only",
-				       sockopt_mask_json(bridge.after_fallback));
-		json_object_object_add(b, "carried", sockopt_mask_json(bridge.carry));
+				       sockopt_mask_json(&bridge.after_fallback));
+		json_object_object_add(b, "carried", sockopt_mask_json(&bridge.carry));
+		json_object_object_add(b, "oobinline_answered", json_object_new_boolean(
+			bridge.flags & MU_BRIDGE_F_OOBINLINE));
+		{
+			struct json_object *u = json_object_new_array();
+			int k;
+
+			for (k = 0; k < unnamed.nr; k++) {
+				struct json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "level", json_object_new_string(
+					level_name(unnamed.opt[k].level)));
+				json_object_object_add(o, "optname",
+						       json_object_new_int(unnamed.opt[k].optname));
+				json_object_array_add(u, o);
+			}
+			json_object_object_add(b, "refused_unnamed", u);
+		}
 		json_object_object_add(b, "loads", json_object_new_boolean(
 			reqs[R_SOCKOPTS].state == REQ_OK));
 		json_object_object_add(root, "sockopts", b);
@@ -487,18 +516,27 @@ static int load_bridge(void)
  */
 static void check_sockopts(void)
 {
-	char err[256], refused[400], carried[200], left[300];
+	char err[256], refused[1024], carried[400], left[1024], more[400] = "";
+	struct mu_optmask rest;
 	int lerr;
 
-	if (bridge_probe(&bridge, err, sizeof(err))) {
+	if (bridge_probe(&bridge, &unnamed, err, sizeof(err))) {
 		set_req(R_SOCKOPTS, REQ_UNKNOWN, "not probed: %s", err);
 		return;
 	}
 	have_bridge = true;
-	sockopt_mask_names(bridge.refused, refused, sizeof(refused));
-	sockopt_mask_names(bridge.carry, carried, sizeof(carried));
-	sockopt_mask_names(bridge.refused & ~bridge.carry, left, sizeof(left));
-	if (!bridge.carry) {
+	rest.w[0] = bridge.refused.w[0] & ~bridge.carry.w[0];
+	rest.w[1] = bridge.refused.w[1] & ~bridge.carry.w[1];
+	if (bridge.flags & MU_BRIDGE_F_OOBINLINE)	/* answered, not refused (MU_BRIDGE_F_OOBINLINE) */
+		rest.w[MU_SOPT_SO_OOBINLINE / 64] &= ~(1ULL << (MU_SOPT_SO_OOBINLINE % 64));
+	if (unnamed.nr)
+		snprintf(more, sizeof(more), ", and %d option numbers that TCP takes and this "
+			 "table does not name (check --json lists them; a run swap keeps a socket "
+			 "that set one TCP)", unnamed.nr);
+	sockopt_mask_names(&bridge.refused, refused, sizeof(refused));
+	sockopt_mask_names(&bridge.carry, carried, sizeof(carried));
+	sockopt_mask_names(&rest, left, sizeof(left));
+	if (sockopt_mask_empty(&bridge.carry)) {
 		set_req(R_SOCKOPTS, REQ_OK, "MPTCP refuses %s; the bridge carries none of them", refused);
 		return;
 	}
@@ -514,7 +552,9 @@ static void check_sockopts(void)
 			"upgraded sockets", refused, strerror(-lerr));
 	else
 		set_req(R_SOCKOPTS, REQ_OK, "the bridge carries %s (refused by MPTCP here) to "
-			"every subflow; MPTCP still refuses %s", carried, left);
+			"every subflow%s; MPTCP still refuses %s%s", carried,
+			bridge.flags & MU_BRIDGE_F_OOBINLINE ? " and answers SO_OOBINLINE" : "",
+			left, more);
 }
 
 /* Every probe, in order: later ones look at what earlier ones found. */

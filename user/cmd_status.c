@@ -365,7 +365,8 @@ static void sockopt_counts(const struct mu_sockopt_counters *c, size_t field, co
  * unlisted sockets too: they are MPTCP sockets), and subflows that refused a
  * carried value. Added to @parent, or printed when it is NULL.
  */
-static void sockopt_bridge(int fd, __u32 id, __u32 carry, struct json_object *parent,
+static void sockopt_bridge(int fd, __u32 id, const struct mu_optmask *carry,
+			   struct json_object *parent,
 			   bool run_engine)
 {
 	struct mu_sockopt_counters c[MU_SOPT_MAX];
@@ -420,7 +421,7 @@ static void attachment_sockopts(struct engine *e, const struct attachment *a,
 	__u32 zero = 0;
 
 	bpf_map_lookup_elem(e->map_fd[EM_BRIDGE_CONFIG], &zero, &cfg);
-	sockopt_bridge(e->map_fd[EM_SOCKOPT_COUNTERS], a->id, cfg.carry, parent, false);
+	sockopt_bridge(e->map_fd[EM_SOCKOPT_COUNTERS], a->id, &cfg.carry, parent, false);
 	if (!parent && (a->flags & MU_ATTACH_BRIDGE_NATIVE))
 		printf("             for the programs' own MPTCP sockets too (--bridge-native)\n");
 }
@@ -441,7 +442,7 @@ static void run_sockopts(const struct run_entry *r, struct json_object *parent)
 	if (!parent)
 		printf("  bridge     attached to cgroup %s (the supervisor's; only the sockets it "
 		       "makes run it)\n", r->bridge_cgroup[0] ? r->bridge_cgroup : "?");
-	sockopt_bridge(fd, 0, r->bridge_carry, parent, true);
+	sockopt_bridge(fd, 0, &r->bridge_carry, parent, true);
 	if (fd >= 0)
 		close(fd);
 	if (parent) {
@@ -823,7 +824,7 @@ static void print_run(const struct run_entry *r, const struct run_counters *c, b
 	for (i = 0; run_option_label(i); i++) {
 		if (!c->refused[i])
 			continue;
-		printf("%s%s %llu", any ? "," : "  refused    by MPTCP, socket kept TCP:",
+		printf("%s%s %llu", any ? "," : "  kept TCP   for an option a swap can't carry:",
 		       run_option_label(i), (unsigned long long)c->refused[i]);
 		any = true;
 	}

@@ -489,7 +489,7 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 
 	if (ensure_bpffs(err, err_size))
 		return -1;
-	if (bridge_probe(&bridge, err, err_size))
+	if (bridge_probe(&bridge, NULL, err, err_size))
 		return -1;
 	skel = upgrade_bpf__open();
 	if (!skel)

@@ -86,7 +86,7 @@ struct run_entry {
 	__u32 counts_map_id;		/* its struct mu_run_bpf_counts (the run object's .bss) */
 	__u32 states_map_id;		/* its bridge's sock_states: which line each socket is of */
 	__u32 bridge_gen;		/* the bridge's generation of the policy in force */
-	__u32 bridge_refused, bridge_carry;	/* struct mu_bridge_config's masks */
+	struct mu_optmask bridge_refused, bridge_carry;	/* struct mu_bridge_config's */
 	char bridge_cgroup[PATH_MAX];	/* where the bridge is attached */
 	unsigned long reload_seq;	/* SIGHUPs the supervisor has handled */
 	char reload_error[128];		/* what the last one failed on, "" when applied */

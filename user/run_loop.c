@@ -764,7 +764,7 @@ static void start_bridge(void)
 					bridge_cg_path);
 		note_bridge_states();
 	}
-	sockopt_mask_names(run_bridge_config(run_bridge_in_use)->carry, names, sizeof(names));
+	sockopt_mask_names(&run_bridge_config(run_bridge_in_use)->carry, names, sizeof(names));
 	run_say("socket-option bridge on (cgroup %s): carries %s", bridge_cg_path, names);
 }
 

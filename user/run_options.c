@@ -23,33 +23,24 @@
 
 #include <bpf/bpf.h>
 
+#include "bridge.h"
 #include "run_internal.h"
 
-struct sockopt_desc {
-	int level, name;
-	const char *label;
-	int family;		/* 0: any; else only for sockets of this family */
-	bool hint;		/* no lasting effect: dropped (counted) when refused */
-};
+/*
+ * The options are MU_SOCKOPTS (the table the bridge uses too, user/bridge.c
+ * names them); refused[] counts per index, and one slot more for the options
+ * outside it.
+ */
+#define NR_OPTIONS	MU_SOPT_MAX
+#define OTHER_OPTION	MU_SOPT_MAX
 
-static const struct sockopt_desc carried[] = {
-#define MU_X(n, l, o, f, h) [MU_RUN_OPT_##n] = { l, o, #n, f, h },
-	MU_RUN_OPTS(MU_X)
-#undef MU_X
-};
-#define NR_CARRIED	MU_RUN_OPT_MAX
-#define OTHER_OPTION	MU_RUN_OPT_MAX	/* refused[]'s slot for options outside the list */
-
-_Static_assert(MU_RUN_OPT_MAX <= 64, "struct mu_set_opts.known is 64 bits");
-_Static_assert(MU_RUN_OPT_MAX + 1 <= MU_RUN_MAX_OPTIONS, "run_counters.refused is too small");
-_Static_assert(MU_SOL_SOCKET == SOL_SOCKET && MU_SOL_TCP == IPPROTO_TCP &&
-	       MU_SOL_IP == IPPROTO_IP && MU_SOL_IPV6 == IPPROTO_IPV6, "option levels");
+_Static_assert(MU_SOPT_MAX + 1 <= MU_RUN_MAX_OPTIONS, "run_counters.refused is too small");
 
 const char *run_option_label(size_t i)
 {
 	if (i == OTHER_OPTION)
 		return "other";
-	return i < NR_CARRIED ? carried[i].label : NULL;
+	return i < NR_OPTIONS ? sockopt_name((int)i) : NULL;
 }
 
 /*
@@ -65,7 +56,7 @@ void run_options_recorder(int map_fd, const volatile __u64 *lost)
 	recorder_lost = lost;
 }
 
-static bool refusal_logged[NR_CARRIED + 1];
+static bool refusal_logged[NR_OPTIONS + 1];
 
 /*
  * What a fresh TCP socket has for each carried option, per network namespace
@@ -81,9 +72,9 @@ struct run_defaults {
 	int family;
 	time_t taken;
 	unsigned long long used;
-	bool have[NR_CARRIED];
-	socklen_t len[NR_CARRIED];
-	char val[NR_CARRIED][64];
+	bool have[NR_OPTIONS];
+	socklen_t len[NR_OPTIONS];
+	char val[NR_OPTIONS][64];
 };
 
 static pthread_mutex_t defaults_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -114,11 +105,11 @@ static void take_defaults(struct run_defaults *d, int fresh)
 {
 	size_t i;
 
-	for (i = 0; i < NR_CARRIED; i++) {
+	for (i = 0; i < NR_OPTIONS; i++) {
 		d->len[i] = sizeof(d->val[i]);
 		memset(d->val[i], 0, sizeof(d->val[i]));
-		d->have[i] = !getsockopt(fresh, carried[i].level, carried[i].name, d->val[i],
-					 &d->len[i]);
+		d->have[i] = !getsockopt(fresh, sockopt_level((int)i), sockopt_optname((int)i),
+					 d->val[i], &d->len[i]);
 	}
 	d->taken = time(NULL);
 }
@@ -204,30 +195,46 @@ out:
 	return fd;
 }
 
+/* Count option @i as one a swap could not carry, and say once why (@what). */
+static void refused_by(size_t i, bool to_mptcp, const char *what)
+{
+	bool hint = sockopt_kind((int)i) == MU_OK_HINT;
+
+	__atomic_fetch_add(&run_cnt->refused[i], 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&refusal_logged[i], true, __ATOMIC_RELAXED))
+		run_say("%s: %s", what,
+			hint ? "left out, it has no lasting effect before a connection" :
+			to_mptcp ? "sockets that set it stay TCP" : "sockets that set it stay MPTCP");
+}
+
 /* Carry option @i from @old to @new. False when @new refuses it (and it is no hint). */
 static bool carry_one(int old, int new, size_t i, bool to_mptcp)
 {
-	char v[64] = {};
+	int level = sockopt_level((int)i), name = sockopt_optname((int)i);
+	char v[64] = {}, what[160];
 	socklen_t vl = sizeof(v);
 
-	if (getsockopt(old, carried[i].level, carried[i].name, v, &vl))
+	if (sockopt_kind((int)i) == MU_OK_KEEP) {
+		snprintf(what, sizeof(what), "%s can't be read back to be set on another socket",
+			 run_option_label(i));
+		refused_by(i, to_mptcp, what);
+		return false;
+	}
+	if (getsockopt(old, level, name, v, &vl))
 		return true;	/* this kernel does not have it, or it can't be read back */
-	if (carried[i].name == SO_RCVBUF || carried[i].name == SO_SNDBUF ||
-	    carried[i].name == SO_RCVBUFFORCE || carried[i].name == SO_SNDBUFFORCE) {
+	if (i == MU_SOPT_SO_RCVBUF || i == MU_SOPT_SO_SNDBUF ||
+	    i == MU_SOPT_SO_RCVBUFFORCE || i == MU_SOPT_SO_SNDBUFFORCE) {
 		/* The kernel reports double what was set; set half to get the same. */
 		int half = *(int *)v / 2;
 
 		memcpy(v, &half, sizeof(half));
 	}
-	if (!setsockopt(new, carried[i].level, carried[i].name, v, vl))
+	if (!setsockopt(new, level, name, v, vl))
 		return true;
-	__atomic_fetch_add(&run_cnt->refused[i], 1, __ATOMIC_RELAXED);
-	if (!__atomic_exchange_n(&refusal_logged[i], true, __ATOMIC_RELAXED))
-		run_say("%s refuses %s on this kernel (%s): %s", to_mptcp ? "MPTCP" : "TCP",
-			carried[i].label, strerror(errno), carried[i].hint ?
-			"left out, it has no lasting effect before a connection" :
-			to_mptcp ? "sockets that set it stay TCP" : "sockets that set it stay MPTCP");
-	return carried[i].hint;
+	snprintf(what, sizeof(what), "%s refuses %s on this kernel (%s)",
+		 to_mptcp ? "MPTCP" : "TCP", run_option_label(i), strerror(errno));
+	refused_by(i, to_mptcp, what);
+	return sockopt_kind((int)i) == MU_OK_HINT;
 }
 
 bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def)
@@ -251,21 +258,21 @@ bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct
 					set.other_level);
 			return false;
 		}
-		for (i = 0; i < NR_CARRIED; i++)
-			if ((set.known & (1ULL << i)) &&
-			    (!carried[i].family || carried[i].family == family) &&
+		for (i = 0; i < NR_OPTIONS; i++)
+			if (mu_optmask_has(&set.known, (int)i) &&
+			    (!sockopt_family((int)i) || sockopt_family((int)i) == family) &&
 			    !carry_one(old, new, i, to_mptcp))
 				return false;
 		return true;
 	}
 	/* Every option that differs from a fresh socket's. */
-	for (i = 0; i < NR_CARRIED; i++) {
+	for (i = 0; i < NR_OPTIONS; i++) {
 		char v[64] = {};
 		socklen_t vl = sizeof(v);
 
-		if (carried[i].family && carried[i].family != family)
+		if (sockopt_family((int)i) && sockopt_family((int)i) != family)
 			continue;
-		if (getsockopt(old, carried[i].level, carried[i].name, v, &vl))
+		if (getsockopt(old, sockopt_level((int)i), sockopt_optname((int)i), v, &vl))
 			continue;	/* this kernel does not have it */
 		if (def->have[i] && vl == def->len[i] && !memcmp(v, def->val[i], vl))
 			continue;	/* the default: nothing to carry */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "paths.h"
+#include "bridge.h"
 #include "run.h"
 
 static void registry_path(pid_t supervisor, const char *what, char *out, size_t size)
@@ -117,8 +118,8 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		struct json_object *b = json_object_new_object();
 
 		json_object_object_add(b, "counters_map_id", json_object_new_int64(bridge_map_id));
-		json_object_object_add(b, "refused", json_object_new_int64(bridge_cfg.refused));
-		json_object_object_add(b, "carry", json_object_new_int64(bridge_cfg.carry));
+		json_object_object_add(b, "refused", sockopt_mask_json(&bridge_cfg.refused));
+		json_object_object_add(b, "carry", sockopt_mask_json(&bridge_cfg.carry));
 		json_object_object_add(b, "cgroup", json_object_new_string(bridge_cgroup));
 		json_object_object_add(b, "line_counters_map_id", json_object_new_int64(lines_map_id));
 		json_object_object_add(b, "states_map_id", json_object_new_int64(states_map_id));
@@ -303,9 +304,9 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 			if (json_object_object_get_ex(v, "counters_map_id", &f))
 				e.bridge_map_id = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "refused", &f))
-				e.bridge_refused = json_object_get_int64(f);
+				sockopt_mask_parse(f, &e.bridge_refused);
 			if (json_object_object_get_ex(v, "carry", &f))
-				e.bridge_carry = json_object_get_int64(f);
+				sockopt_mask_parse(f, &e.bridge_carry);
 			if (json_object_object_get_ex(v, "line_counters_map_id", &f))
 				e.lines_map_id = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "states_map_id", &f))
