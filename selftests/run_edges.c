@@ -377,6 +377,43 @@ static int dup_int80(const char *ip, int port)
 	return 0;
 }
 
+/*
+ * A 32-bit program's fork (int 0x80) before a listed connect: the child holds
+ * the socket too, so it stays TCP, and the parent's connection works. The
+ * child only waits on a pipe and leaves (no libc state is touched).
+ */
+static int fork_int80(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int fd = tcp_socket(0), p[2], status = 0;
+	char c;
+	long child;
+
+	if (pipe(p))
+		return 2;
+	child = int80(2 /* i386 fork */, 0, 0, 0);
+	if (child == 0) {
+		int80(6 /* i386 close */, p[1], 0, 0);
+		/* Until the parent closes its end: EOF, so the buffer is never written. */
+		int80(3 /* i386 read */, p[0], (long)&c, 1);
+		int80(1 /* i386 exit */, 0, 0, 0);
+	}
+	if (child == -ENOSYS) {
+		printf("int80fork unavailable: the kernel runs no i386 calls\n");
+		return 3;
+	}
+	close(p[0]);
+	if (child < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		printf("int80fork failed: %s\n", strerror(child < 0 ? (int)-child : errno));
+		return 1;
+	}
+	printf("int80fork proto=%d echo=%s", protocol_of(fd), echo(fd));
+	close(p[1]);
+	waitpid((pid_t)child, &status, 0);
+	printf(" child=%d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+
 static int tfo(const char *ip, int port)
 {
 	struct sockaddr_in a = addr_of(ip, port);
@@ -708,6 +745,8 @@ int main(int argc, char **argv)
 		return share(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && !strcmp(m, "options"))
 		return options(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(m, "int80fork"))
+		return fork_int80(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(m, "keepopt"))
 		return keepopt(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && !strcmp(m, "oobinline"))

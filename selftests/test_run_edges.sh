@@ -236,6 +236,13 @@ case $got in
 	ok "dup() through the i386 call before a listed connect: TCP, the duplicate works" ||
 	not_ok "an i386 dup before a listed connect keeps the socket TCP" "$got" ;;
 esac
+got=$(R int80fork 127.0.0.1 7710)
+case $got in
+*unavailable*) skip "an i386 fork before a listed connect keeps the socket TCP" "${got#*unavailable: }" ;;
+*) grep -q 'int80fork proto=6 echo=ok child=0' <<<"$got" &&
+	ok "fork() through the i386 call before a listed connect: TCP (the child holds it too), the parent's connection works" ||
+	not_ok "an i386 fork before a listed connect keeps the socket TCP" "$got" ;;
+esac
 IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
 if [ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "${kmin%%[!0-9]*}" -ge 2 ]; }; then
 	got=$(R tfo 127.0.0.1 7710)
