@@ -22,20 +22,34 @@ static const char epoll_fdinfo[] =
 	"ino:\t26\n"
 	"tfd:        4 events:       1d data:                4  pos:0 ino:3e5944 sdev:9\n";
 
+static bool cloexec(const char *text)
+{
+	unsigned long flags;
+
+	return procfs_fdinfo_flags(text, &flags) && (flags & O_CLOEXEC);
+}
+
 static void test_cloexec(void **state)
 {
+	unsigned long flags = 0;
+
 	(void)state;
-	assert_true(procfs_fdinfo_cloexec(epoll_fdinfo));
-	assert_true(procfs_fdinfo_cloexec("pos:\t0\nflags:\t02004002\nmnt_id:\t10\n"));
+	assert_true(cloexec(epoll_fdinfo));
+	assert_true(cloexec("pos:\t0\nflags:\t02004002\nmnt_id:\t10\n"));
 	/* O_RDWR | O_NONBLOCK, no O_CLOEXEC */
-	assert_false(procfs_fdinfo_cloexec("pos:\t0\nflags:\t04002\nmnt_id:\t10\n"));
+	assert_false(cloexec("pos:\t0\nflags:\t04002\nmnt_id:\t10\n"));
 	/* O_CLOEXEC is 02000000 in octal: the same digits in decimal are not it */
-	assert_false(procfs_fdinfo_cloexec("pos:\t0\nflags:\t00000002\n"));
+	assert_false(cloexec("pos:\t0\nflags:\t00000002\n"));
 	/* no flags line, a truncated one, a key inside another line */
-	assert_false(procfs_fdinfo_cloexec("pos:\t0\nmnt_id:\t10\n"));
-	assert_false(procfs_fdinfo_cloexec("pos:\t0\nflags:"));
-	assert_false(procfs_fdinfo_cloexec("pos:\t0\nxflags:\t02000002\n"));
-	assert_false(procfs_fdinfo_cloexec(""));
+	assert_false(cloexec("pos:\t0\nmnt_id:\t10\n"));
+	assert_false(cloexec("pos:\t0\nflags:"));
+	assert_false(cloexec("pos:\t0\nxflags:\t02000002\n"));
+	assert_false(cloexec(""));
+	/* O_NONBLOCK (04000) comes out of the same line */
+	assert_true(procfs_fdinfo_flags("pos:\t0\nflags:\t02004002\n", &flags));
+	assert_true(flags & O_NONBLOCK);
+	assert_true(procfs_fdinfo_flags("flags:\t02\n", &flags));
+	assert_false(flags & O_NONBLOCK);
 }
 
 static void test_tgid(void **state)

@@ -23,16 +23,15 @@ static const char *line_value(const char *text, const char *key)
 	return NULL;
 }
 
-bool procfs_fdinfo_cloexec(const char *text)
+bool procfs_fdinfo_flags(const char *text, unsigned long *flags)
 {
 	const char *v = line_value(text, "flags:");
 	char *end;
-	unsigned long flags;
 
 	if (!v)
 		return false;
-	flags = strtoul(v, &end, 8);
-	return end != v && (flags & O_CLOEXEC);
+	*flags = strtoul(v, &end, 8);
+	return end != v;
 }
 
 pid_t procfs_status_tgid(const char *text)

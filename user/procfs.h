@@ -10,8 +10,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* /proc/PID/fdinfo/FD: whether "flags:" (octal) has O_CLOEXEC; false without it. */
-bool procfs_fdinfo_cloexec(const char *text);
+/*
+ * /proc/PID/fdinfo/FD: its "flags:" line (octal: O_NONBLOCK, O_CLOEXEC and the
+ * access mode) in @flags; false without one.
+ */
+bool procfs_fdinfo_flags(const char *text, unsigned long *flags);
 
 /* /proc/TID/status: its "Tgid:" line; -1 without one. */
 pid_t procfs_status_tgid(const char *text);

@@ -93,14 +93,17 @@ static void epoll_drop(struct run_proc *p, size_t i)
 }
 
 /* The events and data under which epoll @epfd of @pid watches socket @fd (inode @ino). */
-static bool ep_entry(pid_t pid, int epfd, int fd, unsigned long ino, struct run_ep_reg *r)
+static bool ep_entry(const struct run_proc *p, int epfd, int fd, unsigned long ino,
+		     struct run_ep_reg *r)
 {
-	char path[64], line[256];
+	int dfd = run_proc_open_fdinfo(p, epfd);
 	bool found = false;
+	char line[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, epfd);
-	f = fopen(path, "re");
+	f = dfd >= 0 ? fdopen(dfd, "r") : NULL;
+	if (!f && dfd >= 0)
+		close(dfd);
 	while (f && !found && fgets(line, sizeof(line), f)) {
 		if (procfs_epoll_entry(line, fd, ino, &r->events, &r->data)) {
 			r->epfd = epfd;
@@ -123,11 +126,13 @@ int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
 	run_epoll_seed(p);
 	if (!p->epolls_seeded)
 		return -1;
+	if (!p->nr_epolls)
+		return 0;	/* nothing to carry, nothing to check */
 	/*
 	 * Below, EBADF from kcmp must mean the epoll is gone, not the socket
 	 * (another thread closing it to cancel the connect()): checked first.
 	 */
-	if (syscall(SYS_kcmp, p->tgid, getpid(), KCMP_FILE, fd, old))
+	if (syscall(SYS_kcmp, p->tgid, run_self(), KCMP_FILE, fd, old))
 		return -1;
 	for (i = 0; i < p->nr_epolls;) {
 		struct kcmp_epoll_slot slot = { .efd = p->epolls[i], .tfd = fd, .toff = 0 };
@@ -147,7 +152,7 @@ int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
 				return -1;
 			}
 			out = grown;
-			if (ep_entry(p->tgid, p->epolls[i], fd, ino, &out[n]))
+			if (ep_entry(p, p->epolls[i], fd, ino, &out[n]))
 				n++;
 			else if (same == 0) {
 				free(out);

@@ -37,6 +37,7 @@ void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct run_proc {
 	pid_t tgid;
 	int pidfd;			/* in the supervisor's shared descriptor table */
+	int fdinfo_dir;			/* /proc/TGID/fdinfo, opened once; -1: none */
 	int refs;
 	bool dead;
 	pthread_mutex_t lock;		/* epolls and ours */
@@ -57,6 +58,16 @@ struct run_proc *run_proc_of(pid_t tid);
 void run_proc_put(struct run_proc *p);
 /* The process died (a pidfd call said ESRCH): forget it once the last user is done. */
 void run_proc_gone(struct run_proc *p);
+
+/*
+ * The fdinfo of descriptor @fd of @p, opened (O_RDONLY, O_CLOEXEC) from the
+ * directory opened with the process, so a swap walks one path component, not
+ * /proc/PID/fdinfo/N; -1 with errno when it can't be.
+ */
+int run_proc_open_fdinfo(const struct run_proc *p, int fd);
+
+/* The supervisor's PID, asked once (first called in the supervisor, after its fork). */
+pid_t run_self(void);
 
 /* ours[] of @p (lock held). */
 __u64 run_proc_ours(struct run_proc *p, int fd);

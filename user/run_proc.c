@@ -93,6 +93,8 @@ static void proc_free(struct run_proc *p)
 	pthread_mutex_destroy(&p->lock);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
+	if (p->fdinfo_dir >= 0)
+		close(p->fdinfo_dir);
 	free(p->epolls);
 	free(p->ours);
 	free(p);
@@ -157,13 +159,26 @@ struct run_proc *run_proc_of(pid_t tid)
 		procs_sweep();
 		p = nr_procs < PROCS_MAX ? calloc(1, sizeof(*p)) : NULL;
 		if (p) {
+			char dir[64];
+
 			p->tgid = tgid;
+			/* pidfd_open() sets close-on-exec itself. */
 			p->pidfd = syscall(SYS_pidfd_open, tgid, 0);
 			if (p->pidfd < 0) {
 				free(p);
 				p = NULL;
 			} else {
-				fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+				/*
+				 * Opened after the pidfd and kept only if the pidfd
+				 * still says the process runs: the directory is then
+				 * that process's, not a later one's with its PID.
+				 */
+				snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", (int)tgid);
+				p->fdinfo_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (p->fdinfo_dir >= 0 && !proc_alive(p)) {
+					close(p->fdinfo_dir);
+					p->fdinfo_dir = -1;
+				}
 				pthread_mutex_init(&p->lock, NULL);
 				procs[nr_procs++] = p;
 			}
@@ -173,6 +188,30 @@ struct run_proc *run_proc_of(pid_t tid)
 		p->refs++;
 	pthread_mutex_unlock(&procs_lock);
 	return p;
+}
+
+pid_t run_self(void)
+{
+	static pid_t self;
+	pid_t s = __atomic_load_n(&self, __ATOMIC_RELAXED);
+
+	if (!s) {
+		s = getpid();
+		__atomic_store_n(&self, s, __ATOMIC_RELAXED);
+	}
+	return s;
+}
+
+int run_proc_open_fdinfo(const struct run_proc *p, int fd)
+{
+	char name[64];
+
+	if (p->fdinfo_dir >= 0) {
+		snprintf(name, sizeof(name), "%d", fd);
+		return openat(p->fdinfo_dir, name, O_RDONLY | O_CLOEXEC);
+	}
+	snprintf(name, sizeof(name), "/proc/%d/fdinfo/%d", (int)p->tgid, fd);
+	return open(name, O_RDONLY | O_CLOEXEC);
 }
 
 void run_proc_put(struct run_proc *p)

@@ -54,15 +54,18 @@ static int get_int(int fd, int level, int name)
 	return getsockopt(fd, level, name, &v, &len) ? -1 : v;
 }
 
-/* FD_CLOEXEC of the caller's descriptor, from its fdinfo ("flags:\t02000002"). */
-static bool caller_cloexec(pid_t pid, int fd)
+/*
+ * The caller's descriptor's flags, from its fdinfo ("flags:\t02004002"): its
+ * O_CLOEXEC, which only the fdinfo tells, and its O_NONBLOCK, which saves a
+ * fcntl() on the socket; false when it can't be read.
+ */
+static bool caller_flags(const struct run_proc *p, int fd, unsigned long *flags)
 {
-	char path[64], buf[512];
+	char buf[512];
 	int f;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
+	f = run_proc_open_fdinfo(p, fd);
 	if (f < 0)
 		return false;
 	n = read(f, buf, sizeof(buf) - 1);
@@ -70,7 +73,7 @@ static bool caller_cloexec(pid_t pid, int fd)
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	return procfs_fdinfo_cloexec(buf);
+	return procfs_fdinfo_flags(buf, flags);
 }
 
 /* The local address a socket is bound to, if any (before connect: `source`). */
@@ -126,8 +129,8 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry,
 			      const struct mu_run_intent *intent)
 {
-	int old, new = -1, family, protocol, want, one = 1, reuse, nregs = 0, ret, flags;
-	static pid_t self;
+	int old, new = -1, family, protocol, want, one = 1, reuse, nregs = 0, ret;
+	unsigned long fl = 0;
 	enum run_swap_result res = RUN_KEPT;
 	struct seccomp_notif_addfd addfd = {};
 	const struct run_defaults *def;
@@ -138,8 +141,6 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	bool bound = false, locked = false;
 	struct stat st, nst;
 
-	if (!self)
-		self = getpid();
 	old = syscall(SYS_pidfd_getfd, p->pidfd, fd, 0);
 	if (old < 0 && errno == ESRCH) {
 		run_proc_gone(p);
@@ -212,9 +213,12 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = RUN_UNTOUCHED;	/* bind() on a bound socket fails by itself */
 		goto out;
 	}
-	flags = fcntl(old, F_GETFL);
-	new = run_socket_like(old, family, want, flags >= 0 && (flags & O_NONBLOCK) ?
-			      SOCK_NONBLOCK : 0, &def);
+	if (!caller_flags(p, fd, &fl)) {
+		long f = fcntl(old, F_GETFL);
+
+		fl = f >= 0 ? (unsigned long)f & O_NONBLOCK : 0;	/* close-on-exec: unknown, off */
+	}
+	new = run_socket_like(old, family, want, fl & O_NONBLOCK ? SOCK_NONBLOCK : 0, &def);
 	if (new < 0) {
 		run_say("can't create a%s socket: %s", want == IPPROTO_MPTCP ? "n MPTCP" : " TCP",
 			strerror(errno));
@@ -258,7 +262,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	if (want == IPPROTO_MPTCP)
 		set_intent(new, intent);
 	/* The number still holds the socket checked (not closed and reused meanwhile). */
-	if (syscall(SYS_kcmp, p->tgid, self, KCMP_FILE, fd, old)) {
+	if (syscall(SYS_kcmp, p->tgid, run_self(), KCMP_FILE, fd, old)) {
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
@@ -266,7 +270,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
 	addfd.srcfd = new;
 	addfd.newfd = fd;
-	addfd.newfd_flags = caller_cloexec(p->tgid, fd) ? O_CLOEXEC : 0;
+	addfd.newfd_flags = fl & O_CLOEXEC ? O_CLOEXEC : 0;
 	do
 		ret = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
 	while (ret < 0 && errno == EINTR);
