@@ -414,6 +414,80 @@ static int fork_int80(const char *ip, int port)
 	return 0;
 }
 
+/*
+ * A listener bound at a listed address, then passed with SCM_RIGHTS (as
+ * HAProxy passes its listeners to the next process on a seamless reload): the
+ * receiver gets the MPTCP listener and accepts an MPTCP connection on it.
+ */
+static int scm_listener(const char *ip, int port)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec v;
+	struct msghdr m = {};
+	int sv[2], l, c, one = 1, status = 0;
+	char b = 'l';
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return 2;
+	child = fork();
+	if (child == 0) {
+		char buf[4];
+		ssize_t n;
+		int fd = -1, conn;
+
+		v = (struct iovec){ &b, 1 };
+		m.msg_iov = &v;
+		m.msg_iovlen = 1;
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof(u.buf);
+		if (recvmsg(sv[1], &m, 0) != 1 || !CMSG_FIRSTHDR(&m))
+			_exit(2);
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(fd));
+		conn = accept(fd, NULL, NULL);
+		printf("scm listener=%d accepted=%d", protocol_of(fd), protocol_of(conn));
+		fflush(stdout);
+		n = read(conn, buf, sizeof(buf));
+		if (n > 0 && write(conn, buf, n) != n)
+			_exit(1);
+		_exit(0);
+	}
+	l = tcp_socket(0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (child < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4)) {
+		perror("bind");
+		return 2;
+	}
+	v = (struct iovec){ &b, 1 };
+	m.msg_iov = &v;
+	m.msg_iovlen = 1;
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
+	CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
+	CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), &l, sizeof(l));
+	if (sendmsg(sv[0], &m, 0) != 1) {
+		perror("sendmsg");
+		return 2;
+	}
+	close(l);	/* the receiver alone holds it now */
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connect");
+		return 2;
+	}
+	b = *echo(c);	/* 'o' for ok */
+	waitpid(child, &status, 0);
+	printf(" echo=%s child=%d\n", b == 'o' ? "ok" : "failed",
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+
 static int tfo(const char *ip, int port)
 {
 	struct sockaddr_in a = addr_of(ip, port);
@@ -745,6 +819,8 @@ int main(int argc, char **argv)
 		return share(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && !strcmp(m, "options"))
 		return options(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(m, "scmlisten"))
+		return scm_listener(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "int80fork"))
 		return fork_int80(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(m, "keepopt"))

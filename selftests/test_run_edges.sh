@@ -206,6 +206,12 @@ got=$(R share clonefiles 127.0.0.1 7710)
 grep -q 'share clonefiles proto=262 other=ok' <<<"$got" &&
 	ok "a child sharing the descriptor table (CLONE_FILES) connects: MPTCP for both, the parent's echo works" ||
 	not_ok "CLONE_FILES: the swap reaches both" "$got"
+# SCM_RIGHTS after the listed call is the supported direction (HAProxy hands its
+# listeners over on a seamless reload); before it is not seen (README, Limits).
+got=$(R scmlisten 127.0.0.1 7702)
+grep -q 'scm listener=262 accepted=262 echo=ok child=0' <<<"$got" &&
+	ok "a listener bound at a listed address and then passed with SCM_RIGHTS: the receiver accepts MPTCP on it" ||
+	not_ok "a listed listener passed with SCM_RIGHTS stays MPTCP for its receiver" "$got"
 "$bin" run --policy "$pol" -- sh -c "'$edges' share dup 127.0.0.1 7710 >/dev/null; sleep 5" \
 	>/dev/null 2>&1 &
 shared=$!
@@ -214,7 +220,26 @@ need "the dup case counted" bash -c "'$bin' status --json | jq -e --arg p '$pol'
 "$bin" status | grep -q 'another descriptor' &&
 	ok "status counts it: kept TCP, reachable through another descriptor" ||
 	not_ok "status counts a socket kept TCP for a second descriptor" "$("$bin" status)"
+# status in a PID namespace of its own sees no supervisor alive (its /proc shows
+# none), and must not take that for dead: the entry stays for everyone else.
+unshare -p -f --mount-proc "$bin" status >/dev/null 2>&1
+"$bin" status --json | jq -e --arg p "$pol" '[.runs[] | select(.policy == $p)] | length == 1' >/dev/null &&
+	ok "status run in another PID namespace leaves a live supervisor's registry entry" ||
+	not_ok "status in another PID namespace deletes nothing" "$("$bin" status --json | jq -c .runs)"
 kill "$shared" 2>/dev/null
+# ... while in the namespace an entry names, a dead supervisor's entry goes.
+stale=/run/mptcp-upgrade/run-4194300.json
+printf '{"supervisor":4194300,"program":1,"policy":"/nowhere","start_time":5,"pid_ns":%s}\n' \
+	"$(stat -L -c %i /proc/self/ns/pid)" >"$stale"
+unshare -p -f --mount-proc "$bin" status >/dev/null 2>&1
+kept=no
+[ -e "$stale" ] && kept=yes
+"$bin" status >/dev/null 2>&1
+[ "$kept" = yes ] && [ ! -e "$stale" ] &&
+	ok "a dead supervisor's entry is removed by status in its own PID namespace, not in another" ||
+	not_ok "a dead supervisor's entry: kept elsewhere, removed at home" "kept in the other namespace: $kept" \
+		"$(ls /run/mptcp-upgrade)"
+rm -f "$stale"
 
 # ---- other ways to reach a listed address ------------------------------------------
 

@@ -90,6 +90,17 @@ static unsigned long long start_time(pid_t pid)
 	return t;
 }
 
+/*
+ * The PID namespace this process lives in (its inode), 0 if unknown: the
+ * namespace in which a registry entry's PID means its supervisor.
+ */
+static unsigned long long pid_namespace(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) ? 0 : (unsigned long long)st.st_ino;
+}
+
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		       const struct loaded_policy *lp, long long started_at)
 {
@@ -107,6 +118,7 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 	json_object_object_add(o, "sha256", json_object_new_string(lp->sha256));
 	json_object_object_add(o, "started_at", json_object_new_int64(started_at));
 	json_object_object_add(o, "start_time", json_object_new_uint64(start_time(supervisor)));
+	json_object_object_add(o, "pid_ns", json_object_new_uint64(pid_namespace()));
 	json_object_object_add(o, "reload_seq", json_object_new_uint64(reload_seq));
 	if (reload_error[0])
 		json_object_object_add(o, "reload_error", json_object_new_string(reload_error));
@@ -239,13 +251,23 @@ static bool is_supervisor(pid_t pid, struct json_object *o)
 	return !strncmp(comm, "mptcp-upgrade", 13);
 }
 
-/* Is this process in the PID namespace of the machine's init (where supervisors register)? */
-static bool same_pid_namespace(void)
+/*
+ * Is this process in the PID namespace where the supervisor of @o registered,
+ * so that a PID found dead here is that supervisor dead? Asked of the entry,
+ * never of /proc/1: under `unshare -p --mount-proc` that is the caller itself,
+ * and every live supervisor would look dead. /proc/self must agree with the
+ * process's own namespace too (a /proc mounted for another one says nothing).
+ */
+static bool same_pid_namespace(struct json_object *o)
 {
-	struct stat self, init;
+	struct json_object *v;
+	unsigned long long ns = pid_namespace();
+	char self[32] = "";
 
-	return !stat("/proc/self/ns/pid", &self) && !stat("/proc/1/ns/pid", &init) &&
-	       self.st_ino == init.st_ino;
+	/* /proc/self names this process by its PID in the namespace /proc was mounted for. */
+	if (readlink("/proc/self", self, sizeof(self) - 1) <= 0 || atoi(self) != getpid())
+		return false;
+	return ns && json_object_object_get_ex(o, "pid_ns", &v) && json_object_get_uint64(v) == ns;
 }
 
 int run_registry_list(struct run_entry **list, size_t *nr)
@@ -275,7 +297,7 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 			 * this PID namespace can tell (a PID means another process in
 			 * another one): elsewhere the entry is left alone.
 			 */
-			if (same_pid_namespace())
+			if (same_pid_namespace(o))
 				run_registry_remove(pid);
 			json_object_put(o);
 			continue;
