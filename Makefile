@@ -32,10 +32,10 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 LIB_SRCS   := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c \
 	      user/sha256.c
 CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c user/cmd_restore.c \
-	      user/cmd_status.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
+	      user/cmd_status.c user/status_common.c user/status_run.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
 	      user/cgroup.c user/engine.c \
 	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c user/engine_lost.c \
-	      user/cmd_run.c user/run_reload.c user/loaded_policy.c user/run_loop.c user/run_proc.c user/run_swap.c \
+	      user/cmd_run.c user/run_reload.c user/loaded_policy.c user/run_loop.c user/run_call.c user/run_bpf.c user/run_proc.c user/run_swap.c \
 	      user/run_options.c user/run_epoll.c user/run_registry.c user/procfs.c \
 	      user/netns.c user/diag.c user/proc_tree.c user/pm.c user/bridge.c
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))

@@ -145,4 +145,40 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry,
 			      const struct mu_run_intent *intent);
 
+/* What a notified call asks, whatever the ABI it came through. */
+enum call_kind {
+	CALL_OTHER, CALL_BIND, CALL_CONNECT, CALL_EPOLL_CREATE,
+	CALL_IO_URING,	/* io_uring_setup(): its socket operations would pass unseen */
+	CALL_DUP,	/* a second descriptor for @fd */
+	CALL_FORK,	/* a copy of every descriptor */
+};
+
+struct call {
+	enum call_kind kind;
+	int fd;
+	__u64 addr;
+	__u32 len;
+	__u32 epoll_flags;	/* EPOLL_CLOEXEC */
+	bool epoll_bad;		/* the kernel would refuse it (EINVAL) */
+	bool compat;		/* a 32-bit call */
+};
+
+/* What notified call @n asks (user/run_call.c). */
+void run_decode(const struct seccomp_notif *n, struct call *c);
+/*
+ * The address of bind() or connect() call @c of @pid: its family, address
+ * (IPv4 in the first 4 bytes), port and the copy the address check keeps;
+ * false when it can't be read or is not IPv4 or IPv6.
+ */
+bool run_read_address(pid_t pid, const struct call *c, int *family, __u8 addr[16], __u16 *port,
+		      struct mu_run_intent *intent);
+
+/*
+ * The bridge, the option recorder and the address check, on the cgroup given
+ * by run_supervisor_cgroup() (user/run_bpf.c); each is said when off.
+ */
+void run_bpf_start(void);
+/* The registry learns the bridge's socket-states map and policy generation. */
+void run_bpf_note_states(void);
+
 #endif /* MU_RUN_INTERNAL_H */

@@ -3,12 +3,13 @@
  * The run engine's supervisor: what each call the filter sends gets, the
  * threads that receive them, signals and reload.
  *
- * Several worker threads wait on the listener at once (each in an epoll of its
- * own, EPOLLEXCLUSIVE, so that one wakes per call and the kernel's synchronous
- * wake-up applies), so a call is received within microseconds even while
- * other swaps are under way: the kernel lets a signal interrupt a notified
- * call only until it is received (with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
- * 5.19+; before that, until it is answered). The main thread waits for
+ * Worker threads take turns as the leader, the one thread waiting on the
+ * listener in poll() (so that the kernel's synchronous wake-up runs it on the
+ * caller's CPU); a leader hands the wait on before any slow work, so a call is
+ * received within microseconds even while other swaps are under way: the
+ * kernel lets a signal interrupt a notified call only until it is received
+ * (with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, 5.19+; before that, until it
+ * is answered). Decoding a call is run_call.c's; the BPF parts run_bpf.c's. The main thread waits for
  * signals (signalfd) and for the program's end; a reload parses and resolves
  * there, off the notification path, and swaps the policy and its counters
  * under a write lock the workers take for reading around each call.
@@ -45,7 +46,6 @@
 #include "paths.h"
 #include "output.h"
 #include "run_internal.h"
-#include "run_options.skel.h"
 
 #ifndef SECCOMP_ADDFD_FLAG_SEND
 #define SECCOMP_ADDFD_FLAG_SEND	(1UL << 1)
@@ -53,37 +53,12 @@
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
 #endif
-#ifndef MSG_FASTOPEN
-#define MSG_FASTOPEN 0x20000000
-#endif
-
-/* i386 system call numbers (a 64-bit program can make them with int 0x80). */
-#define I386_SOCKETCALL		102
-#define I386_EPOLL_CREATE	254
-#define I386_EPOLL_CREATE1	329
-#define I386_IO_URING_SETUP	425
-#define I386_FORK		2
-#define I386_DUP		41
-#define I386_FCNTL		55
-#define I386_DUP2		63
-#define I386_CLONE		120
-#define I386_VFORK		190
-#define I386_FCNTL64		221
-#define I386_DUP3		330
-#define I386_CLONE3		435
-#define I386_BIND		361
-#define I386_CONNECT		362
-#define X32_BIT			0x40000000U
 
 struct run_counters *run_cnt;
-struct run_bridge *run_bridge_in_use;
 
 static size_t cnt_mapped;	/* 0: run_cnt is malloc()ed */
 static struct loaded_policy *policy;
 static pthread_rwlock_t policy_lock;
-static int bridge_cg = -1;
-static __u64 bridge_cgid;
-static char bridge_cg_path[4096];
 static pid_t registry_program;
 static long long started_at;
 static char policy_path[PATH_MAX];	/* the reloaded policy frees the one started with */
@@ -91,203 +66,6 @@ static int sigfd = -1;
 static bool no_addfd_send;	/* the kernel has no SECCOMP_ADDFD_FLAG_SEND (before 5.14) */
 static bool compat_said;
 static bool escape_said;
-
-void run_supervisor_cgroup(int cg, __u64 id, const char *path)
-{
-	bridge_cg = cg;
-	bridge_cgid = id;
-	snprintf(bridge_cg_path, sizeof(bridge_cg_path), "%s", path ? path : "");
-}
-
-/* What a notified call asks, whatever the ABI it came through. */
-enum call_kind {
-	CALL_OTHER, CALL_BIND, CALL_CONNECT, CALL_EPOLL_CREATE,
-	CALL_IO_URING,	/* io_uring_setup(): its socket operations would pass unseen */
-	CALL_DUP,	/* a second descriptor for @fd */
-	CALL_FORK,	/* a copy of every descriptor */
-};
-
-struct call {
-	enum call_kind kind;
-	int fd;
-	__u64 addr;
-	__u32 len;
-	__u32 epoll_flags;	/* EPOLL_CLOEXEC */
-	bool epoll_bad;		/* the kernel would refuse it (EINVAL) */
-	bool compat;		/* a 32-bit call */
-};
-
-static bool read_caller(pid_t pid, __u64 addr, void *buf, size_t len)
-{
-	struct iovec local = { .iov_base = buf, .iov_len = len };
-	struct iovec remote = { .iov_base = (void *)(unsigned long)addr, .iov_len = len };
-
-	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
-}
-
-static void decode(const struct seccomp_notif *n, struct call *c)
-{
-	const __u64 *a = n->data.args;
-	__u64 args32[6] = {};
-	__u32 nr = n->data.nr;
-
-	memset(c, 0, sizeof(*c));
-	if (n->data.arch == AUDIT_ARCH_I386) {
-		__u32 sa[3];
-
-		c->compat = true;
-		switch (nr) {
-		case I386_BIND:
-		case I386_CONNECT:
-			c->kind = nr == I386_BIND ? CALL_BIND : CALL_CONNECT;
-			c->fd = (int)a[0];
-			c->addr = (__u32)a[1];
-			c->len = (__u32)a[2];
-			return;
-		case I386_SOCKETCALL:
-			if ((a[0] != SYS_BIND && a[0] != SYS_CONNECT) ||
-			    !read_caller(n->pid, (__u32)a[1], sa, sizeof(sa)))
-				return;
-			c->kind = a[0] == SYS_BIND ? CALL_BIND : CALL_CONNECT;
-			c->fd = (int)sa[0];
-			c->addr = sa[1];
-			c->len = sa[2];
-			return;
-		case I386_EPOLL_CREATE:
-		case I386_EPOLL_CREATE1:
-			nr = nr == I386_EPOLL_CREATE ? __NR_epoll_create : __NR_epoll_create1;
-			break;
-		case I386_IO_URING_SETUP:
-			c->kind = CALL_IO_URING;
-			return;
-		case I386_DUP:
-		case I386_DUP2:
-		case I386_DUP3:
-		case I386_FCNTL:	/* F_DUPFD, F_DUPFD_CLOEXEC: the filter sends no other */
-		case I386_FCNTL64:
-			c->kind = CALL_DUP;
-			c->fd = (int)(__u32)a[0];
-			return;
-		case I386_FORK:
-		case I386_VFORK:
-		case I386_CLONE:	/* without CLONE_FILES: the filter sends no other */
-			c->kind = CALL_FORK;
-			return;
-		case I386_CLONE3:
-			nr = __NR_clone3;	/* struct clone_args is the same */
-			a = args32;
-			args32[0] = (__u32)n->data.args[0];
-			break;
-		default:
-			return;
-		}
-	}
-	switch (nr & ~X32_BIT) {
-	case __NR_bind:
-	case __NR_connect:
-		c->kind = (nr & ~X32_BIT) == __NR_bind ? CALL_BIND : CALL_CONNECT;
-		c->fd = (int)a[0];
-		c->addr = a[1];
-		c->len = (__u32)a[2];
-		break;
-	case __NR_sendto:
-		/* TCP Fast Open without connect(): the destination is in the call. */
-		if (!((__u32)a[3] & MSG_FASTOPEN) || !a[4])
-			return;
-		c->kind = CALL_CONNECT;
-		c->fd = (int)a[0];
-		c->addr = a[4];
-		c->len = (__u32)a[5];
-		break;
-	case __NR_sendmsg: {
-		struct msghdr m;
-
-		if (!((__u32)a[2] & MSG_FASTOPEN) || (nr & X32_BIT) ||
-		    !read_caller(n->pid, a[1], &m, sizeof(m)) || !m.msg_name)
-			return;
-		c->kind = CALL_CONNECT;
-		c->fd = (int)a[0];
-		c->addr = (unsigned long)m.msg_name;
-		c->len = m.msg_namelen;
-		break;
-	}
-	case __NR_io_uring_setup:
-		c->kind = CALL_IO_URING;
-		break;
-	case __NR_epoll_create:
-		c->kind = CALL_EPOLL_CREATE;
-		c->epoll_bad = (int)a[0] <= 0;
-		break;
-	case __NR_dup:
-	case __NR_dup2:
-	case __NR_dup3:
-	case __NR_fcntl:	/* F_DUPFD, F_DUPFD_CLOEXEC: the filter sends no other */
-		c->kind = CALL_DUP;
-		c->fd = (int)a[0];
-		break;
-	case __NR_fork:
-	case __NR_vfork:
-	case __NR_clone:	/* without CLONE_FILES: the filter sends no other */
-		c->kind = CALL_FORK;
-		break;
-	case __NR_clone3: {
-		__u64 flags;
-
-		/* struct clone_args starts with its flags */
-		if (!read_caller(n->pid, a[0], &flags, sizeof(flags)) || !(flags & CLONE_FILES))
-			c->kind = CALL_FORK;
-		break;
-	}
-	case __NR_epoll_create1:
-		c->kind = CALL_EPOLL_CREATE;
-		c->epoll_flags = (__u32)a[0];
-		c->epoll_bad = c->epoll_flags & ~EPOLL_CLOEXEC;
-		break;
-	}
-}
-
-/* The address of the call, read from the caller; the family it is matched as. */
-static bool read_address(pid_t pid, const struct call *c, int *family, __u8 addr[16],
-			 __u16 *port, struct mu_run_intent *in)
-{
-	struct sockaddr_storage ss = {};
-
-	if (c->len < sizeof(struct sockaddr_in) || c->len > sizeof(ss) ||
-	    !read_caller(pid, c->addr, &ss, c->len))
-		return false;
-	/* The sockaddr as read, for the kernel to use (bpf/run_options.bpf.c). */
-	memset(in, 0, sizeof(*in));
-	in->family = ss.ss_family;
-	in->role = c->kind == CALL_CONNECT ? MU_ROLE_CONNECT : MU_ROLE_BIND;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		in->addr[0] = a->sin_addr.s_addr;
-		in->port = a->sin_port;
-		*family = AF_INET;
-		memcpy(addr, &a->sin_addr, 4);
-		*port = ntohs(a->sin_port);
-		return true;
-	}
-	/* 24: sockaddr_in6 without its scope id (RFC 2133), which the kernel takes too. */
-	if (ss.ss_family == AF_INET6 && c->len >= 24) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		memcpy(in->addr, &a->sin6_addr, 16);
-		in->port = a->sin6_port;
-		*port = ntohs(a->sin6_port);
-		/* ::ffff:a.b.c.d from a dual-stack socket is IPv4 a.b.c.d, as in the policy. */
-		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-			*family = AF_INET;
-			memcpy(addr, &a->sin6_addr.s6_addr[12], 4);
-		} else {
-			*family = AF_INET6;
-			memcpy(addr, &a->sin6_addr, 16);
-		}
-		return true;
-	}
-	return false;
-}
 
 static void answer(int listener, const struct seccomp_notif *n, int error)
 {
@@ -454,7 +232,7 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	__u16 port;
 	int family;
 
-	decode(n, &c);
+	run_decode(n, &c);
 	if (c.kind == CALL_OTHER) {
 		answer(listener, n, 0);
 		return;
@@ -497,7 +275,7 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 		lead_off(led);
 		pthread_rwlock_rdlock(&policy_lock);
 	}
-	if (read_address(n->pid, &c, &family, addr, &port, &intent))
+	if (run_read_address(n->pid, &c, &family, addr, &port, &intent))
 		entry = policy_trie_lookup(&policy->trie, family, addr, port,
 					   is_connect ? MU_ROLE_CONNECT : MU_ROLE_BIND);
 	if (entry == MU_ENTRY_UNLISTED || entry == MU_ENTRY_NONE) {
@@ -668,15 +446,6 @@ static int counters_for(const struct loaded_policy *lp)
 }
 
 /* Which line each socket is of, for stats: the bridge's map and the generation in force. */
-static void note_bridge_states(void)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	if (run_bridge_in_use &&
-	    !bpf_obj_get_info_by_fd(run_bridge_states_fd(run_bridge_in_use), &info, &len))
-		run_registry_set_bridge_states(info.id, run_bridge_gen(run_bridge_in_use));
-}
 
 static unsigned long reload_seq;
 
@@ -716,143 +485,10 @@ static void reload(void)
 	}
 	loaded_policy_free(prev);
 	free(prev);
-	note_bridge_states();
+	run_bpf_note_states();
 	run_registry_set_reload(reload_seq, NULL);
 	run_registry_write(getpid(), registry_program, policy_path, policy, started_at);
 	run_say("reloaded %s: %zu entries", policy_path, policy->pol.nr_entries);
-}
-
-/*
- * Options MPTCP refuses (TCP_USER_TIMEOUT, ...) would otherwise keep a listed
- * socket TCP (when set before the swap) or fail for the program (after it).
- * Loading can fail under load (EAGAIN was seen): tried again, then said.
- * MU_RUN_BRIDGE=0 leaves the bridge off.
- */
-static void start_bridge(void)
-{
-	const char *want = getenv("MU_RUN_BRIDGE");
-	char err[256], names[512];
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int attempt;
-
-	if (want && !strcmp(want, "0"))
-		return;
-	for (attempt = 0; attempt < 4; attempt++) {
-		if (attempt) {
-			struct timespec ts = { 0, 100000000L << (attempt - 1) };
-
-			nanosleep(&ts, NULL);
-		}
-		run_bridge_in_use = run_bridge_open(bridge_cg, bridge_cgid, err, sizeof(err));
-		if (run_bridge_in_use || (errno != EAGAIN && errno != EBUSY && errno != EINTR))
-			break;
-	}
-	if (!run_bridge_in_use) {
-		run_say("socket-option bridge off: %s: listed sockets that set an option MPTCP "
-			"refuses stay TCP", err);
-		return;
-	}
-	if (!bpf_obj_get_info_by_fd(run_bridge_counters_fd(run_bridge_in_use), &info, &len)) {
-		struct bpf_map_info lines = {};
-		__u32 lines_len = sizeof(lines);
-
-		if (bpf_obj_get_info_by_fd(run_bridge_line_counters_fd(run_bridge_in_use), &lines,
-					   &lines_len))
-			lines.id = 0;
-		run_registry_set_bridge(info.id, lines.id, run_bridge_config(run_bridge_in_use),
-					bridge_cg_path);
-		note_bridge_states();
-	}
-	sockopt_mask_names(&run_bridge_config(run_bridge_in_use)->carry, names, sizeof(names));
-	run_say("socket-option bridge on (cgroup %s): carries %s", bridge_cg_path, names);
-}
-
-/*
- * The recorder of the options each socket of the program sets (its own small
- * object, on the same cgroup as the bridge): a swap then carries exactly
- * those. Without it every option is read from the old socket.
- */
-static struct run_options_bpf *recorder;
-static int recorder_link = -1;
-
-/*
- * The address check (mu_run_intent): the run engine's bind and connect
- * programs on the same cgroup make the kernel use the address the supervisor
- * classified. Their links live as long as the supervisor.
- */
-int run_intent_fd = -1;
-
-static void start_intent(void)
-{
-	static const struct {
-		size_t prog;
-		enum bpf_attach_type type;
-	} at[] = {
-		{ 0, BPF_CGROUP_INET4_CONNECT }, { 1, BPF_CGROUP_INET6_CONNECT },
-		{ 2, BPF_CGROUP_INET4_BIND }, { 3, BPF_CGROUP_INET6_BIND },
-	};
-	struct bpf_program *progs[] = {
-		recorder->progs.mu_run_connect4, recorder->progs.mu_run_connect6,
-		recorder->progs.mu_run_bind4, recorder->progs.mu_run_bind6,
-	};
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	size_t i;
-
-	if (bpf_program__fd(progs[0]) < 0)
-		goto off;
-	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
-		if (bpf_link_create(bpf_program__fd(progs[at[i].prog]), bridge_cg, at[i].type,
-				    NULL) < 0)
-			goto off;	/* the ones made go with the supervisor */
-	run_intent_fd = bpf_map__fd(recorder->maps.run_intent);
-	if (!bpf_obj_get_info_by_fd(bpf_map__fd(recorder->maps.bss), &info, &len))
-		run_registry_set_counts(info.id);
-	return;
-off:
-	run_say("no address check (%s; it needs Linux 5.19): a thread that changes a listed "
-		"call's address while the call is served could reach an unlisted address over "
-		"MPTCP (counted as unchecked)", strerror(errno ? errno : ENOTSUP));
-}
-
-static void start_recorder(void)
-{
-	if (bridge_cg < 0) {
-		run_say("no record of the options sockets set and no address check: no cgroup "
-			"of its own to attach them to (listed calls are counted as unchecked)");
-		return;
-	}
-	recorder = run_options_bpf__open();
-	if (!recorder)
-		goto fail;
-	recorder->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-	if (run_options_bpf__load(recorder)) {
-		/* Before 5.19 (bpf_skc_to_mptcp_sock): the record without the address check. */
-		run_options_bpf__destroy(recorder);
-		recorder = run_options_bpf__open();
-		if (!recorder)
-			goto fail;
-		recorder->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-		bpf_program__set_autoload(recorder->progs.mu_run_connect4, false);
-		bpf_program__set_autoload(recorder->progs.mu_run_connect6, false);
-		bpf_program__set_autoload(recorder->progs.mu_run_bind4, false);
-		bpf_program__set_autoload(recorder->progs.mu_run_bind6, false);
-		if (run_options_bpf__load(recorder))
-			goto fail;
-	}
-	recorder_link = bpf_link_create(bpf_program__fd(recorder->progs.mu_run_setsockopt),
-					bridge_cg, BPF_CGROUP_SETSOCKOPT, NULL);
-	if (recorder_link < 0)
-		goto fail;
-	run_options_recorder(bpf_map__fd(recorder->maps.set_opts), &recorder->bss->counts.lost);
-	start_intent();
-	return;
-fail:
-	run_say("no record of the options sockets set (%s): a swap reads each one the "
-		"socket could have set", strerror(errno));
-	run_options_bpf__destroy(recorder);
-	recorder = NULL;
 }
 
 void run_oom_protect(void)
@@ -937,8 +573,7 @@ int run_supervisor_prepare(const char *path, struct loaded_policy *lp, pid_t pro
 	if (run_registry_write(getpid(), proxy, path, lp, started_at))
 		run_say("can't register in %s: status and reload will not see this supervisor",
 			MU_RUN_DIR);
-	start_bridge();
-	start_recorder();
+	run_bpf_start();
 	if (run_bridge_in_use || run_intent_fd >= 0)
 		run_registry_write(getpid(), proxy, path, lp, started_at);
 	return 0;
