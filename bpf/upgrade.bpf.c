@@ -748,7 +748,8 @@ int mu_setsockopt(struct bpf_sockopt *ctx)
 	if ((st->flags & MU_SOCK_FALLBACK) && mu_optmask_has(&cfg->after_fallback, idx))
 		goto pass;	/* one plain TCP subflow now: the kernel passes it through */
 	if (!mu_optmask_has(&cfg->carry, idx) || idx >= MU_SOPT_CARRIED_MAX) {
-		count_sockopt(st, idx, SOPT_REFUSED);
+		if (!(st->flags & MU_SOCK_SWAPPING))
+			count_sockopt(st, idx, SOPT_REFUSED);
 		goto pass;
 	}
 	if (idx == MU_SOPT_IPV6_TCLASS && sk->family != AF_INET6)

@@ -158,6 +158,12 @@ struct mu_sock_state {
 #define MU_SOCK_FALLBACK	(1U << 3)	/* its connection fell back to TCP */
 #define MU_SOCK_BRIDGE_ONLY	(1U << 4)	/* native MPTCP, opted in to the bridge only */
 #define MU_SOCK_OOBINLINE	(1U << 5)	/* SO_OOBINLINE as the application set it */
+/*
+ * The run supervisor is still carrying the program's options to it: options
+ * refused then are the swap's to count (the socket stays TCP), not the
+ * program's errors.
+ */
+#define MU_SOCK_SWAPPING	(1U << 6)
 
 /* Per-attachment counters, one per-CPU array element each. */
 enum mu_attach_counter {

@@ -647,6 +647,8 @@ static int keepopt(const char *which, const char *ip, int port)
 
 	if (!strcmp(which, "filter"))
 		set = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+	else if (!strcmp(which, "ttl"))	/* in the table; MPTCP refuses it, the bridge can't carry it */
+		set = setsockopt(fd, IPPROTO_IP, IP_TTL, &(int){ 61 }, sizeof(int));
 	else
 		set = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	if (set || connect(fd, (struct sockaddr *)&a, sizeof(a))) {

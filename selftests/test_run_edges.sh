@@ -188,6 +188,23 @@ grep -q 'keepopt pktinfo proto=6 echo=ok' <<<"$got" &&
 	grep -q 'option 8 at level 0' "$tmp/run.err" &&
 	ok "IP_PKTINFO (not in the option table) set before a listed connect keeps the socket TCP, said" ||
 	not_ok "an option outside the table keeps the socket TCP" "$got" "$(cat "$tmp/run.err")"
+# IP_TTL, which MPTCP refuses and no bridge can carry: the swap counts it (the
+# socket stays TCP), and the bridge does not count it as an error the program got.
+"$bin" run --policy "$pol" -- sh -c "'$edges' keepopt ttl 127.0.0.1 7710 >'$tmp/ttl.out'; sleep 5" \
+	>/dev/null 2>"$tmp/ttl.err" &
+ttl=$!
+pids+=($ttl)
+ttl_run() { "$bin" status --json | jq -c --arg p "$pol" '.runs[] | select(.policy == $p)'; }
+need "the IP_TTL case counted" bash -c "'$bin' status --json | jq -e --arg p '$pol' '.runs[] | select(.policy == \$p) | select(.refused_options.IP_TTL == 1)' >/dev/null"
+got=$(ttl_run | jq -c '[.refused_options.IP_TTL, .sockopt_bridge.options.IP_TTL.refused]')
+if grep -q 'keepopt ttl proto=6 echo=ok' "$tmp/ttl.out" && [ "$got" = "[1,null]" ]; then
+	ok "IP_TTL set before a listed connect: TCP, counted once by the swap and not as a refusal the program got"
+elif grep -q 'keepopt ttl proto=262' "$tmp/ttl.out"; then
+	skip "IP_TTL counted by the swap alone" "this kernel takes IP_TTL on MPTCP sockets"
+else
+	not_ok "IP_TTL counted by the swap alone" "$got" "$(cat "$tmp/ttl.out" "$tmp/ttl.err")"
+fi
+kill "$ttl" 2>/dev/null
 got=$(MU_RUN_BRIDGE=0 R oobinline 127.0.0.1 7710)
 grep -q 'oobinline proto=6 echo=ok' <<<"$got" && grep -q 'refuses SO_OOBINLINE' "$tmp/run.err" &&
 	ok "without the bridge, SO_OOBINLINE set before a listed connect keeps the socket TCP, said" ||

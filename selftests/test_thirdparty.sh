@@ -50,6 +50,13 @@ modules="test_ftplib test_asyncore test_asynchat test_telnetlib test_poplib test
 # pytest-style names of the tests that failed or errored, one per line.
 failures() { sed -n 's/^\(FAIL\|ERROR\): \([^ ]*\) (\([^)]*\)).*/\3/p' "$1" | sort -u; }
 mib() { nstat -asz 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
+# How many modules the summary accounts for (passed or failed): all of them,
+# or the run was cut short (a timeout, a crash) and its failures say nothing.
+accounted() {
+	awk '/^[0-9]+ tests? OK\.$/ { n += $1 } /^[0-9]+ tests? failed:$/ { n += $1 }
+	     /^All [0-9]+ tests OK\.$/ { n += $2 } END { print n + 0 }' "$1"
+}
+nr_modules=$(wc -w <<<"$modules")
 
 syn0=$(mib MPTcpExtMPCapableSYNRX)
 cd "$tmp" || exit 1
@@ -57,6 +64,11 @@ timeout 600 "$bin" run --policy "$tmp/all.policy" -- \
 	"$py" -m test -v --timeout 120 $modules >"$tmp/run.log" 2>&1
 syn1=$(mib MPTcpExtMPCapableSYNRX)
 run_fail=$(failures "$tmp/run.log")
+run_done=$(accounted "$tmp/run.log")
+[ "$run_done" -eq "$nr_modules" ] && ! grep -Eq 'test_[a-z_.]+ timed out \(' "$tmp/run.log" &&
+	ok "the suite ran to its end under run: $run_done of $nr_modules modules accounted for, none timed out" ||
+	not_ok "the suite ran to its end under run" "$run_done of $nr_modules modules" \
+		"$(tail -15 "$tmp/run.log")"
 [ $((${syn1:-0} - ${syn0:-0})) -gt 100 ] &&
 	ok "the suite's connections are MPTCP under run ($((${syn1:-0} - ${syn0:-0})) MP_CAPABLE SYNs received)" ||
 	not_ok "the suite's connections are MPTCP under run" "MP_CAPABLE SYNs: ${syn0:-?} -> ${syn1:-?}"
@@ -71,9 +83,11 @@ if command -v mptcpize >/dev/null; then
 	timeout 600 mptcpize run "$py" -m test -v --timeout 120 ${modules#test_ftplib } \
 		>"$tmp/native.log" 2>&1
 	native_fail=$(failures "$tmp/native.log")
-	[ "$run_fail" = "$native_fail" ] &&
+	native_done=$(accounted "$tmp/native.log")
+	[ "$native_done" -eq $((nr_modules - 1)) ] && [ "$run_fail" = "$native_fail" ] &&
 		ok "every other test passes or fails under run as on native MPTCP sockets ($(echo $run_fail | wc -w) fail on both: $(echo $run_fail | tr ' ' '\n' | sed 's/.*\.//' | sort -u | tr '\n' ' '))" ||
 		not_ok "the suite under run is as on native MPTCP sockets" \
+			"native modules accounted for: $native_done of $((nr_modules - 1))" \
 			"run only: $(comm -23 <(echo "$run_fail") <(echo "$native_fail") | tr '\n' ' ')" \
 			"native only: $(comm -13 <(echo "$run_fail") <(echo "$native_fail") | tr '\n' ' ')"
 else

@@ -555,11 +555,13 @@ __u32 run_bridge_gen(const struct run_bridge *b)
 	return __atomic_load_n(&b->gen, __ATOMIC_RELAXED);
 }
 
-int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect)
+int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect, bool swapping)
 {
 	struct mu_sock_state st = { .cgroup_id = b->cgroup_id, .flags = MU_SOCK_UPGRADED,
 				    .bind_entry = MU_ENTRY_NONE, .connect_entry = MU_ENTRY_NONE };
 
+	if (swapping)
+		st.flags |= MU_SOCK_SWAPPING;
 	/* The line its connection is counted against once established (mu_sockops). */
 	if (is_connect) {
 		st.connect_entry = entry;
@@ -569,6 +571,17 @@ int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect)
 		st.bind_gen = __atomic_load_n(&b->gen, __ATOMIC_RELAXED);
 	}
 	return bpf_map_update_elem(b->states_fd, &fd, &st, BPF_ANY);
+}
+
+int run_bridge_swapped(struct run_bridge *b, int fd)
+{
+	struct mu_sock_state st;
+
+	/* What the programs added meanwhile (SO_OOBINLINE's flag) stays. */
+	if (bpf_map_lookup_elem(b->states_fd, &fd, &st))
+		return -1;
+	st.flags &= ~MU_SOCK_SWAPPING;
+	return bpf_map_update_elem(b->states_fd, &fd, &st, BPF_EXIST);
 }
 
 int run_bridge_reloaded(struct run_bridge *b, __u32 old_entries)

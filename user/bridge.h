@@ -78,8 +78,12 @@ struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t er
  * Make @fd, an MPTCP socket the supervisor created, one the bridge acts for;
  * its connection counts against policy entry @entry (index + 1) as a
  * connect() or a listener's once established, MPTCP or fallen back.
+ * @swapping: the supervisor is carrying the program's options to it, and a
+ * refusal then is not the program's (called again with false once done).
  */
-int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect);
+int run_bridge_own(struct run_bridge *b, int fd, __u32 entry, bool is_connect, bool swapping);
+/* The swap is done with @fd: refusals on it are the program's from now on. */
+int run_bridge_swapped(struct run_bridge *b, int fd);
 /* After a reload: the line counts start again (the old entries' are dropped). */
 int run_bridge_reloaded(struct run_bridge *b, __u32 old_entries);
 int run_bridge_line_counters_fd(const struct run_bridge *b);

@@ -41,7 +41,7 @@ int run_supervisor(int listener);
  * since it started, and per entry of the policy in force (a reload starts a
  * new file for the new entries; the totals go on).
  */
-#define MU_RUN_COUNTERS_MAGIC	0x3452554dU	/* "MUR4" */
+#define MU_RUN_COUNTERS_MAGIC	0x3552554dU	/* "MUR5": refused[] by MU_SOCKOPTS */
 #define MU_RUN_MAX_OPTIONS	72
 #define MU_RUN_F_SYNC_WAKEUP	1U	/* the kernel wakes the supervisor on the caller's CPU */
 #define MU_RUN_F_KILLABLE	2U	/* a received call waits killably (no EINTR) */

@@ -115,8 +115,18 @@ struct run_defaults;
  * @flags (SOCK_NONBLOCK); *@def: a fresh TCP socket's option values there.
  */
 int run_socket_like(int old, int family, int protocol, int flags, const struct run_defaults **def);
-/* Every option of @old that differs from @def, set on @new. False (counted) when refused. */
-bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def);
+/* Called once, right before the first option is set on the new socket (if any is). */
+struct run_carry_hook {
+	void (*before)(void *arg);
+	void *arg;
+	bool called;
+};
+/*
+ * The options the program set on @old (or, without the recorder, every one
+ * that differs from @def), set on @new. False (counted) when refused.
+ */
+bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def,
+		       struct run_carry_hook *hook);
 void run_options_init(void);
 /* The recorder's map (bpf/run_options.bpf.c), or -1: every option is read. */
 void run_options_recorder(int map_fd, const volatile __u64 *lost);

@@ -208,7 +208,7 @@ static void refused_by(size_t i, bool to_mptcp, const char *what)
 }
 
 /* Carry option @i from @old to @new. False when @new refuses it (and it is no hint). */
-static bool carry_one(int old, int new, size_t i, bool to_mptcp)
+static bool carry_one(int old, int new, size_t i, bool to_mptcp, struct run_carry_hook *hook)
 {
 	int level = sockopt_level((int)i), name = sockopt_optname((int)i);
 	char v[64] = {}, what[160];
@@ -229,6 +229,10 @@ static bool carry_one(int old, int new, size_t i, bool to_mptcp)
 
 		memcpy(v, &half, sizeof(half));
 	}
+	if (hook && !hook->called) {
+		hook->called = true;
+		hook->before(hook->arg);
+	}
 	if (!setsockopt(new, level, name, v, vl))
 		return true;
 	snprintf(what, sizeof(what), "%s refuses %s on this kernel (%s)",
@@ -237,7 +241,8 @@ static bool carry_one(int old, int new, size_t i, bool to_mptcp)
 	return sockopt_kind((int)i) == MU_OK_HINT;
 }
 
-bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def)
+bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct run_defaults *def,
+		       struct run_carry_hook *hook)
 {
 	struct mu_set_opts set;
 	size_t i;
@@ -261,7 +266,7 @@ bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct
 		for (i = 0; i < NR_OPTIONS; i++)
 			if (mu_optmask_has(&set.known, (int)i) &&
 			    (!sockopt_family((int)i) || sockopt_family((int)i) == family) &&
-			    !carry_one(old, new, i, to_mptcp))
+			    !carry_one(old, new, i, to_mptcp, hook))
 				return false;
 		return true;
 	}
@@ -276,7 +281,7 @@ bool run_carry_options(int old, int new, int family, bool to_mptcp, const struct
 			continue;	/* this kernel does not have it */
 		if (def->have[i] && vl == def->len[i] && !memcmp(v, def->val[i], vl))
 			continue;	/* the default: nothing to carry */
-		if (!carry_one(old, new, i, to_mptcp))
+		if (!carry_one(old, new, i, to_mptcp, hook))
 			return false;
 	}
 	return true;

@@ -178,6 +178,7 @@ struct run_proc *run_proc_of(pid_t tid)
 				if (p->fdinfo_dir >= 0 && !proc_alive(p)) {
 					close(p->fdinfo_dir);
 					p->fdinfo_dir = -1;
+					p->dead = true;	/* exited already: never read by path */
 				}
 				pthread_mutex_init(&p->lock, NULL);
 				procs[nr_procs++] = p;
@@ -209,6 +210,11 @@ int run_proc_open_fdinfo(const struct run_proc *p, int fd)
 	if (p->fdinfo_dir >= 0) {
 		snprintf(name, sizeof(name), "%d", fd);
 		return openat(p->fdinfo_dir, name, O_RDONLY | O_CLOEXEC);
+	}
+	/* No directory (it could not be opened): by path, while the pidfd says it is this process. */
+	if (p->dead || !proc_alive(p)) {
+		errno = ESRCH;
+		return -1;
 	}
 	snprintf(name, sizeof(name), "/proc/%d/fdinfo/%d", (int)p->tgid, fd);
 	return open(name, O_RDONLY | O_CLOEXEC);

@@ -130,6 +130,8 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		struct json_object *b = json_object_new_object();
 
 		json_object_object_add(b, "counters_map_id", json_object_new_int64(bridge_map_id));
+		/* The map holds this many options per slot, in MU_SOCKOPTS' order. */
+		json_object_object_add(b, "options", json_object_new_int(MU_SOPT_MAX));
 		json_object_object_add(b, "refused", sockopt_mask_json(&bridge_cfg.refused));
 		json_object_object_add(b, "carry", sockopt_mask_json(&bridge_cfg.carry));
 		json_object_object_add(b, "cgroup", json_object_new_string(bridge_cgroup));
@@ -267,7 +269,18 @@ static bool same_pid_namespace(struct json_object *o)
 	/* /proc/self names this process by its PID in the namespace /proc was mounted for. */
 	if (readlink("/proc/self", self, sizeof(self) - 1) <= 0 || atoi(self) != getpid())
 		return false;
-	return ns && json_object_object_get_ex(o, "pid_ns", &v) && json_object_get_uint64(v) == ns;
+	if (json_object_object_get_ex(o, "pid_ns", &v))
+		return ns && json_object_get_uint64(v) == ns;
+	/*
+	 * An older version's entry, without pid_ns: it registered in init's
+	 * namespace, and /proc/1 is init there only when /proc/1 is not this
+	 * process (as it is under unshare -p --mount-proc).
+	 */
+	{
+		struct stat init;
+
+		return getpid() != 1 && !stat("/proc/1/ns/pid", &init) && init.st_ino == ns;
+	}
 }
 
 int run_registry_list(struct run_entry **list, size_t *nr)
@@ -321,9 +334,12 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 		if (json_object_object_get_ex(o, "counts_map_id", &v))
 			e.counts_map_id = json_object_get_int64(v);
 		if (json_object_object_get_ex(o, "sockopt_bridge", &v)) {
-			struct json_object *f;
+			struct json_object *f, *g;
 
-			if (json_object_object_get_ex(v, "counters_map_id", &f))
+			/* A supervisor of another option table: its counters can't be named. */
+			if (json_object_object_get_ex(v, "counters_map_id", &f) &&
+			    json_object_object_get_ex(v, "options", &g) &&
+			    json_object_get_int(g) == MU_SOPT_MAX)
 				e.bridge_map_id = json_object_get_int64(f);
 			if (json_object_object_get_ex(v, "refused", &f))
 				sockopt_mask_parse(f, &e.bridge_refused);

@@ -76,6 +76,23 @@ static bool caller_flags(const struct run_proc *p, int fd, unsigned long *flags)
 	return procfs_fdinfo_flags(buf, flags);
 }
 
+struct own_swapping {
+	int fd;
+	__u32 entry;
+	bool is_connect, ok;
+};
+
+/* The bridge owns the new socket, flagged as swapping (run_carry_options' hook). */
+static void own_swapping(void *arg)
+{
+	struct own_swapping *o = arg;
+
+	o->ok = !run_bridge_own(run_bridge_in_use, o->fd, o->entry, o->is_connect, true);
+	if (!o->ok)
+		run_say("can't hand the MPTCP socket to the socket-option bridge: %s",
+			strerror(errno));
+}
+
 /* The local address a socket is bound to, if any (before connect: `source`). */
 static bool bound_address(int fd, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -139,6 +156,8 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	socklen_t local_len;
 	int old_reuse = -1;	/* the caller's SO_REUSEADDR, while we hold it at 1 */
 	bool bound = false, locked = false;
+	struct own_swapping own = {};
+	struct run_carry_hook hook = { .before = own_swapping, .arg = &own };
 	struct stat st, nst;
 
 	old = syscall(SYS_pidfd_getfd, p->pidfd, fd, 0);
@@ -225,12 +244,23 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		goto out;
 	}
 	/* Before the options: those MPTCP refuses go through the bridge. */
+	/*
+	 * The bridge must own the MPTCP socket before options are set on it (it
+	 * takes those MPTCP refuses), but a refusal while the swap copies them is
+	 * the swap's to count: owned as swapping first, when an option is to be
+	 * copied at all, and as the program's once done.
+	 */
+	own.fd = new;
+	own.entry = entry;
+	own.is_connect = is_connect;
+	if (!run_carry_options(old, new, family, want == IPPROTO_MPTCP, def,
+			       want == IPPROTO_MPTCP && run_bridge_in_use ? &hook : NULL))
+		goto out;
 	if (want == IPPROTO_MPTCP && run_bridge_in_use &&
-	    run_bridge_own(run_bridge_in_use, new, entry, is_connect))
+	    (hook.called ? own.ok && run_bridge_swapped(run_bridge_in_use, new) :
+			   run_bridge_own(run_bridge_in_use, new, entry, is_connect, false)))
 		run_say("can't hand the MPTCP socket to the socket-option bridge: %s",
 			strerror(errno));
-	if (!run_carry_options(old, new, family, want == IPPROTO_MPTCP, def))
-		goto out;
 	if (bound) {
 		/*
 		 * The old socket still holds the address: both take SO_REUSEADDR

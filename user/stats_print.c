@@ -495,7 +495,7 @@ static void prometheus_run_sockopts(const struct printer *p, const struct run_pr
 				continue;
 			printf("mptcp_upgrade_sockopts_total{");
 			prom_run_labels(r, &views[i]);
-			printf(",option=\"%s\",result=\"kept_tcp\"} %llu\n", run_option_label(j),
+			printf(",option=\"%s\",result=\"not_carried\"} %llu\n", run_option_label(j),
 			       (unsigned long long)c->refused[j]);
 		}
 		if (fd >= 0)

@@ -245,7 +245,7 @@ void print_run(const struct run_entry *r, const struct run_counters *c, bool cha
 	for (i = 0; run_option_label(i); i++) {
 		if (!c->refused[i])
 			continue;
-		printf("%s%s %llu", any ? "," : "  kept TCP   for an option a swap can't carry:",
+		printf("%s%s %llu", any ? "," : "  kept       options a swap could not carry, the socket left as it was (TCP_QUICKACK: dropped):",
 		       run_option_label(i), (unsigned long long)c->refused[i]);
 		any = true;
 	}
