@@ -7,22 +7,16 @@
 
 #include "policy_trie.h"
 
-static unsigned int family_bits(int family)
-{
-	return family == AF_INET ? 32 : 128;
-}
-
 /* The trie key of @addr cut to @len bits (host bits cleared). */
 static void make_key(struct mu_lpm_key *key, int family, const uint8_t *addr, unsigned int len)
 {
-	unsigned int i;
-
 	memset(key, 0, sizeof(*key));
 	key->family = family;
 	key->prefixlen = MU_LPM_FAMILY_BITS + len;
-	memcpy(key->addr, addr, family == AF_INET ? 4 : 16);
-	for (i = len; i < 128; i++)
-		key->addr[i / 8] &= ~(0x80 >> (i % 8));
+	/* Whole bytes, then the one partly kept: the rest stays zero. */
+	memcpy(key->addr, addr, len / 8);
+	if (len % 8)
+		key->addr[len / 8] = addr[len / 8] & (__u8)(0xff00 >> (len % 8));
 }
 
 static int cmp_key(const struct mu_lpm_key *a, const struct mu_lpm_key *b)
@@ -107,6 +101,10 @@ int policy_trie_build(const struct policy *pol, struct policy_trie *trie, char *
 			trie->families |= MU_FAMILY_INET6;	/* the dual-stack socket's family */
 	}
 	qsort(ke, n, sizeof(*ke), cmp_keyed);
+	for (i = 0; i < 2; i++)
+		for (j = 129; j-- > 0;)
+			if (used_len[i][j])
+				trie->lens[i][trie->nr_lens[i]++] = j;
 
 	/* Distinct keys become nodes; first[k] is where node k's own entries start in ke. */
 	for (i = 0; i < n; i++) {
@@ -169,14 +167,18 @@ out:
 __u32 policy_trie_lookup(const struct policy_trie *trie, int family, const uint8_t *addr,
 			 uint16_t port, uint8_t role)
 {
-	int len;
+	int v6 = family == AF_INET6;
+	unsigned int l;
 
-	for (len = family_bits(family); len >= 0; len--) {
+	if (family != AF_INET && family != AF_INET6)
+		return MU_ENTRY_UNLISTED;
+	/* Only the prefix lengths some entry has can match, longest first. */
+	for (l = 0; l < trie->nr_lens[v6]; l++) {
 		struct mu_lpm_key key;
 		const struct trie_node *node;
 		__u32 i;
 
-		make_key(&key, family, addr, len);
+		make_key(&key, family, addr, trie->lens[v6][l]);
 		node = find_node(trie, &key);
 		if (!node)
 			continue;

@@ -20,6 +20,9 @@ struct policy_trie {
 	struct trie_node *nodes;	/* sorted by family, prefix length, address */
 	size_t nr_nodes;
 	__u32 families;			/* MU_FAMILY_* the policy has entries for */
+	/* Per family (0: IPv4, 1: IPv6), the prefix lengths in use, longest first. */
+	__u8 lens[2][129];
+	__u8 nr_lens[2];
 };
 
 /* Returns 0, or -1 with a one-line reason in @err (a prefix with too many ranges). */
