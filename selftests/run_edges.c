@@ -33,6 +33,12 @@
  *       bind to ADDR:LPORT, connect to OPEN: "bindlisted proto=P echo=ok|failed"
  *   run_edges len128 ADDR PORT
  *       connect with addrlen sizeof(struct sockaddr_storage): "len128 proto=P"
+ *   run_edges flags ADDR PORT
+ *       four listed connects on sockets made one after the other at the same
+ *       descriptor number: without FD_CLOEXEC, with it, without, and
+ *       non-blocking with it; "flags fd_same=0|1 protos=P,P,P,P
+ *       cloexec=C,C,C,C nonblock=N" (C: FD_CLOEXEC after connect, N: O_NONBLOCK
+ *       of the last)
  *   run_edges int80 ADDR PORT
  *       connect through the i386 system call (int 0x80): "int80 proto=P", or
  *       "int80 unavailable" (exit 3) where the kernel has no i386 calls
@@ -317,6 +323,41 @@ static int len128(const char *ip, int port)
 		return 2;
 	}
 	printf("len128 proto=%d echo=%s\n", protocol_of(fd), echo(fd));
+	return 0;
+}
+
+/* The descriptor flags a swap must keep, as the number is closed and reused. */
+static int flags_reused(const char *ip, int port)
+{
+	static const int how[] = { 0, SOCK_CLOEXEC, 0, SOCK_CLOEXEC | SOCK_NONBLOCK };
+	struct sockaddr_in a = addr_of(ip, port);
+	int protos[4], cloexec[4], first = -1, nonblock = 0;
+	bool same = true;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | how[i], 0);
+
+		if (fd < 0) {
+			perror("socket");
+			return 2;
+		}
+		if (first < 0)
+			first = fd;
+		same = same && fd == first;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) &&
+		    !(errno == EINPROGRESS && (how[i] & SOCK_NONBLOCK))) {
+			perror("connect");
+			return 2;
+		}
+		protos[i] = protocol_of(fd);
+		cloexec[i] = !!(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		nonblock = !!(fcntl(fd, F_GETFL) & O_NONBLOCK);
+		close(fd);
+	}
+	printf("flags fd_same=%d protos=%d,%d,%d,%d cloexec=%d,%d,%d,%d nonblock=%d\n", same,
+	       protos[0], protos[1], protos[2], protos[3],
+	       cloexec[0], cloexec[1], cloexec[2], cloexec[3], nonblock);
 	return 0;
 }
 
@@ -809,6 +850,8 @@ int main(int argc, char **argv)
 		return unspec(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(m, "bindlisted"))
 		return bindlisted(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 4 && !strcmp(m, "flags"))
+		return flags_reused(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "len128"))
 		return len128(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "int80"))

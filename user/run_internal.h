@@ -38,6 +38,9 @@ struct run_proc {
 	pid_t tgid;
 	int pidfd;			/* in the supervisor's shared descriptor table */
 	int fdinfo_dir;			/* /proc/TGID/fdinfo, opened once; -1: none */
+	/* kept[fd]: fdinfo/fd held open (it follows the number), -1: none yet. */
+	int *kept;
+	size_t nr_kept;
 	int refs;
 	bool dead;
 	pthread_mutex_t lock;		/* epolls and ours */
@@ -65,6 +68,13 @@ void run_proc_gone(struct run_proc *p);
  * /proc/PID/fdinfo/N; -1 with errno when it can't be.
  */
 int run_proc_open_fdinfo(const struct run_proc *p, int fd);
+/*
+ * The flags of descriptor @fd of @p ("flags:" of its fdinfo: O_NONBLOCK and
+ * O_CLOEXEC among them), from an fdinfo file kept open per number, so that a
+ * swap reads one file instead of opening one; false when they can't be read.
+ * @p->lock held.
+ */
+bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags);
 
 /* The supervisor's PID, asked once (first called in the supervisor, after its fork). */
 pid_t run_self(void);

@@ -56,6 +56,15 @@ static struct {
 	pid_t tid, tgid;
 } tids[TIDS];
 
+/*
+ * fdinfo files kept open: per process for descriptor numbers below KEPT_FDS,
+ * at most KEPT_MAX in all (each costs the supervisor a descriptor and a proc
+ * inode); past either, a swap opens the file and closes it again.
+ */
+#define KEPT_FDS	8192
+#define KEPT_MAX	65536
+static size_t nr_kept;
+
 /* Per descriptor number, how many processes have an entry in ours[] there. */
 #define OURS_HINTS	(1U << 20)
 static unsigned short ours_hint[OURS_HINTS];
@@ -95,6 +104,12 @@ static void proc_free(struct run_proc *p)
 		close(p->pidfd);
 	if (p->fdinfo_dir >= 0)
 		close(p->fdinfo_dir);
+	for (fd = 0; fd < p->nr_kept; fd++)
+		if (p->kept[fd] >= 0) {
+			close(p->kept[fd]);
+			__atomic_fetch_sub(&nr_kept, 1, __ATOMIC_RELAXED);
+		}
+	free(p->kept);
 	free(p->epolls);
 	free(p->ours);
 	free(p);
@@ -218,6 +233,55 @@ int run_proc_open_fdinfo(const struct run_proc *p, int fd)
 	}
 	snprintf(name, sizeof(name), "/proc/%d/fdinfo/%d", (int)p->tgid, fd);
 	return open(name, O_RDONLY | O_CLOEXEC);
+}
+
+/* The slot keeping fdinfo/@fd open, grown on demand; NULL past the limits. */
+static int *kept_slot(struct run_proc *p, int fd)
+{
+	size_t n;
+	int *grown;
+
+	if (fd < 0 || fd >= KEPT_FDS)
+		return NULL;
+	if ((size_t)fd < p->nr_kept)
+		return &p->kept[fd];
+	if (__atomic_load_n(&nr_kept, __ATOMIC_RELAXED) >= KEPT_MAX)
+		return NULL;
+	for (n = p->nr_kept ? p->nr_kept : 64; n <= (size_t)fd; n *= 2)
+		;
+	grown = realloc(p->kept, n * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	for (size_t i = p->nr_kept; i < n; i++)
+		grown[i] = -1;
+	p->kept = grown;
+	p->nr_kept = n;
+	return &p->kept[fd];
+}
+
+bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
+{
+	int *slot = kept_slot(p, fd), f = slot ? *slot : -1;
+	char buf[512];
+	ssize_t n;
+
+	if (f < 0) {
+		f = run_proc_open_fdinfo(p, fd);
+		if (f < 0)
+			return false;
+		if (slot && __atomic_add_fetch(&nr_kept, 1, __ATOMIC_RELAXED) <= KEPT_MAX)
+			*slot = f;
+		else if (slot)
+			__atomic_fetch_sub(&nr_kept, 1, __ATOMIC_RELAXED);
+	}
+	/* Read from the start each time: the kernel writes it for the descriptor there now. */
+	n = pread(f, buf, sizeof(buf) - 1, 0);
+	if (!slot || *slot != f)
+		close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return procfs_fdinfo_flags(buf, flags);
 }
 
 void run_proc_put(struct run_proc *p)

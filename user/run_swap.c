@@ -54,28 +54,6 @@ static int get_int(int fd, int level, int name)
 	return getsockopt(fd, level, name, &v, &len) ? -1 : v;
 }
 
-/*
- * The caller's descriptor's flags, from its fdinfo ("flags:\t02004002"): its
- * O_CLOEXEC, which only the fdinfo tells, and its O_NONBLOCK, which saves a
- * fcntl() on the socket; false when it can't be read.
- */
-static bool caller_flags(const struct run_proc *p, int fd, unsigned long *flags)
-{
-	char buf[512];
-	int f;
-	ssize_t n;
-
-	f = run_proc_open_fdinfo(p, fd);
-	if (f < 0)
-		return false;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return procfs_fdinfo_flags(buf, flags);
-}
-
 struct own_swapping {
 	int fd;
 	__u32 entry;
@@ -232,7 +210,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = RUN_UNTOUCHED;	/* bind() on a bound socket fails by itself */
 		goto out;
 	}
-	if (!caller_flags(p, fd, &fl)) {
+	if (!run_proc_fd_flags(p, fd, &fl)) {
 		long f = fcntl(old, F_GETFL);
 
 		fl = f >= 0 ? (unsigned long)f & O_NONBLOCK : 0;	/* close-on-exec: unknown, off */
