@@ -486,6 +486,9 @@ storm_n=${MU_STORM:-4000}
 	"'$probe' storm 127.0.0.1 7610 $storm_n & '$probe' storm 127.0.0.1 7611 $storm_n & wait" \
 	>"$tmp/storm.out" 2>&1 &
 storm=$!
+# run blocks SIGHUP first thing, but a signal between exec() and that would end
+# it: the reloads start once the supervisor speaks (its bridge line, on or off).
+need "the storm's supervisor up" grep -q 'socket-option bridge' "$tmp/storm.out"
 # Reload (alternating the two files, each swapped in by rename) until the storm ends.
 reloads=0
 while kill -0 "$storm" 2>/dev/null && [ "$reloads" -lt 2000 ]; do
