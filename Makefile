@@ -47,7 +47,7 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/run_edges
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
-	      $(OUTPUT)/selftests/mu_sock
+	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif
 
 ifeq ($(V),1)
 	Q =
@@ -132,7 +132,7 @@ $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths: %: %.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
 
 $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock $(OUTPUT)/selftests/run_probe \
-$(OUTPUT)/selftests/run_edges: %: %.o
+$(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/bench_notif: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lpthread -o $@
 

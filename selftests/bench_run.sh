@@ -61,6 +61,21 @@ connect_sample() {
 
 native_b() { "$b" "$@" mptcp; }
 no_sync() { MU_RUN_SYNC_WAKEUP=0 "$@"; }
+one_cpu() { taskset -c "$cpu" "$@"; }
+native_one_cpu() { taskset -c "$cpu" "$b" "$@" mptcp; }
+# floor_sample: the kernel's own cost of a notified call and of the least swap.
+floor_sample() {
+	local line
+	line=$("$notif" 20000) || die "bench_notif failed"
+	sample floor_native "$(sed -n 's/.*native=\([0-9]*\).*/\1/p' <<<"$line")"
+	sample floor_continue "$(sed -n 's/.*continue=\([0-9]*\).*/\1/p' <<<"$line")"
+	sample floor_swap "$(sed -n 's/.*swap=\([0-9]*\).*/\1/p' <<<"$line")"
+	floor_sync=$(sed -n 's/.*sync=\([01]\).*/\1/p' <<<"$line")
+}
+notif=$top/.output/selftests/bench_notif
+[ -x "$notif" ] || die "$notif is missing: make bench builds it"
+# One CPU for the program and the supervisor both: what cross-CPU wake-ups cost.
+cpu=$(taskset -pc $$ | sed -n 's/.*: \([0-9]*\).*/\1/p')
 
 for ((r = 1; r <= rounds; r++)); do
 	connect_sample plain 6 "$b"
@@ -69,6 +84,9 @@ for ((r = 1; r <= rounds; r++)); do
 	connect_sample listed_sync 262 "$bin" run --policy "$tmp/listed.policy" -- "$b"
 	connect_sample unlisted_nosync 6 no_sync "$bin" run --policy "$tmp/unlisted.policy" -- "$b"
 	connect_sample listed_nosync 262 no_sync "$bin" run --policy "$tmp/listed.policy" -- "$b"
+	connect_sample native_cpu 262 native_one_cpu
+	connect_sample listed_cpu 262 one_cpu "$bin" run --policy "$tmp/listed.policy" -- "$b"
+	floor_sample
 done
 
 us() { awk -v a="$(median "$1")" 'BEGIN { printf "%7.1f us", a / 1000 }'; }
@@ -80,12 +98,29 @@ printf '  run, unlisted, synchronous wake-up %s\n' "$(us unlisted_sync)"
 printf '  run, listed,   synchronous wake-up %s\n' "$(us listed_sync)"
 printf '  run, unlisted, plain wake-up       %s\n' "$(us unlisted_nosync)"
 printf '  run, listed,   plain wake-up       %s\n' "$(us listed_nosync)"
-echo "  ratios (goal: unlisted / plain <= 1.3):"
+printf '  native MPTCP, one CPU              %s\n' "$(us native_cpu)"
+printf '  run, listed,   one CPU             %s   (program and supervisor on CPU %s)\n' \
+	"$(us listed_cpu)" "$cpu"
+echo "  ratios (goals: unlisted / plain <= 1.1, listed / native MPTCP <= 1.5):"
 echo "    unlisted / plain TCP (sync wake-up):      $(ratio unlisted_sync plain)"
 echo "    listed / native MPTCP (sync wake-up):     $(ratio listed_sync native)"
 echo "    unlisted / plain TCP (plain wake-up):     $(ratio unlisted_nosync plain)"
 echo "    listed / native MPTCP (plain wake-up):    $(ratio listed_nosync native)"
 echo "    plain wake-up / sync wake-up (unlisted):  $(ratio unlisted_nosync unlisted_sync)"
+echo "    listed / native MPTCP, one CPU:           $(ratio listed_cpu native_cpu)"
+# The floor: what the kernel itself charges any seccomp supervisor for these
+# calls on this machine, and the best ratio that leaves the run engine.
+floor_ratio() {	# floor_ratio BASE FLOOR_SAMPLE: (BASE + floor) / BASE
+	awk -v a="$(median "$1")" -v f="$(median "$2")" -v n="$(median floor_native)" \
+		'BEGIN { printf "%.2fx", (a + f - n) / a }'
+}
+echo "  the kernel's floor (selftests/bench_notif, one thread, synchronous wake-up $([ "$floor_sync" = 1 ] && echo on || echo off)):"
+printf '    notified call answered CONTINUE     %7.1f us   (every bind/connect under run)\n' \
+	"$(awk -v a="$(median floor_continue)" 'BEGIN { print a / 1000 }')"
+printf '    + MPTCP socket installed (ADDFD)    %7.1f us   (the least a swap costs)\n' \
+	"$(awk -v a="$(median floor_swap)" 'BEGIN { print a / 1000 }')"
+echo "    best unlisted / plain TCP possible:       $(floor_ratio plain floor_continue)"
+echo "    best listed / native MPTCP possible:      $(floor_ratio native floor_swap)"
 
 # ---- reload ----------------------------------------------------------------------------
 # `mptcp-upgrade reload` of a 2-line policy with one supervisor running (the host
@@ -167,10 +202,13 @@ if ! command -v haproxy >/dev/null; then
 	echo "HAProxy under run: skipped (haproxy is not installed)"
 	exit 0
 fi
-# Three HAProxy instances at once (plain; under run, nothing listed; under run,
-# frontend and server listed), each with its own MPTCP echo backend.
+# HAProxy instances at once (plain; under run, nothing listed; under run,
+# frontend and server listed; under mptcpize, every socket MPTCP, where it is
+# installed), each with its own MPTCP echo backend.
 printf 'bind mptcp4@127.0.0.1:7713\nserver b mptcp4@127.0.0.1:7793\n' >"$tmp/hap-listed.policy"
-for i in 1 2 3; do
+instances="1 2 3"
+command -v mptcpize >/dev/null && instances="1 2 3 4"
+for i in $instances; do
 	printf '%s\n' global '	maxconn 4096' defaults '	mode tcp' '	timeout connect 5s' \
 		'	timeout client 10s' '	timeout server 10s' \
 		'frontend f' "	bind 127.0.0.1:771$i" '	default_backend b' \
@@ -186,14 +224,22 @@ pids+=($!)
 "$bin" run --policy "$tmp/hap-listed.policy" -- haproxy -W -db -f "$tmp/hap3.cfg" \
 	>"$tmp/hap3.log" 2>&1 &
 pids+=($!)
+if [ "$instances" = "1 2 3 4" ]; then
+	mptcpize run haproxy -W -db -f "$tmp/hap4.cfg" >"$tmp/hap4.log" 2>&1 &
+	pids+=($!)
+fi
 listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
-for port in 7711 7712 7713 7791 7792 7793; do
+for i in $instances; do for port in "771$i" "779$i"; do
 	for ((t = 0; t < 200; t++)); do
 		listening "$port" && break
 		sleep 0.05
 	done
 	listening "$port" || die "nothing listens on $port"
-done
+done; done
+# mptcpize reaches HAProxy's own socket() (dynamically linked): its listener is MPTCP.
+if [ "$instances" = "1 2 3 4" ] && ! ss -HlM "sport = :7714" | grep -q .; then
+	die "HAProxy under mptcpize does not listen with MPTCP on 7714"
+fi
 # rate_sample NAME PORT [mptcp]: BENCH_CLIENTS clients at once, n_req connections in
 # all; the rate is connections over the wall time of the sample.
 rate_sample() {
@@ -213,6 +259,7 @@ for ((r = 1; r <= rounds; r++)); do
 	rate_sample hap_plain 7711
 	rate_sample hap_unlisted 7712
 	rate_sample hap_listed 7713 mptcp
+	[ "$instances" = "1 2 3 4" ] && rate_sample hap_mptcpize 7714 mptcp
 done
 # The listed instance must have made its sockets MPTCP, or it measured plain TCP.
 made=$("$bin" status --json | jq --arg p "$tmp/hap-listed.policy" \
@@ -228,6 +275,14 @@ printf '  plain HAProxy                       %8.0f /s\n' "$(median hap_plain)"
 printf '  under run, nothing listed           %8.0f /s\n' "$(median hap_unlisted)"
 printf '  under run, frontend+server listed   %8.0f /s   (MPTCP on both sides)\n' \
 	"$(median hap_listed)"
-echo "  ratios (goal: >= 0.9):"
+if [ "$instances" = "1 2 3 4" ]; then
+	printf '  under mptcpize (every socket MPTCP) %8.0f /s\n' "$(median hap_mptcpize)"
+fi
+echo "  ratios:"
 echo "    run, nothing listed / plain:        $(ratio hap_unlisted hap_plain)"
 echo "    run, listed (MPTCP) / plain:        $(ratio hap_listed hap_plain)"
+if [ "$instances" = "1 2 3 4" ]; then
+	echo "    run, listed / mptcpize (goal >= 0.9): $(ratio hap_listed hap_mptcpize)"
+else
+	echo "    run, listed / mptcpize: not measured (mptcpize is not installed)"
+fi
