@@ -21,6 +21,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@
 enum mode { CONTINUE, SWAP };
 
 static int listener = -1;
+static pid_t child;	/* the program, in the supervisor process */
 
 static double now_ns(void)
 {
@@ -56,7 +58,8 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static void supervise(void)
+/* Answers until the program ends (0), or fails (-1). */
+static int supervise(void)
 {
 	struct pollfd pfd = { .fd = listener, .events = POLLIN };
 	struct seccomp_notif n;
@@ -64,17 +67,20 @@ static void supervise(void)
 
 	for (;;) {
 		/* As run's workers wait: in poll(), which ends with the program. */
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return;
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
 		if (pfd.revents & (POLLHUP | POLLERR))
-			return;
+			return 0;
 		if (!(pfd.revents & POLLIN))
 			continue;
 		memset(&n, 0, sizeof(n));
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n)) {
 			if (errno == EINTR || errno == ENOENT)
 				continue;
-			return;	/* the program is ending */
+			return -1;
 		}
 		if (n.data.args[1] == SWAP) {
 			int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
@@ -85,6 +91,7 @@ static void supervise(void)
 
 			if (s < 0 || ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0) {
 				perror("bench_notif: swap");
+				kill(child, SIGKILL);
 				exit(1);
 			}
 			close(s);
@@ -153,7 +160,6 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 20000;
 	double native, cont, swap;
 	int sync, fd, sp[2], status;
-	pid_t child;
 
 	if (n < 10) {
 		fprintf(stderr, "usage: bench_notif [CALLS >= 10]\n");
@@ -172,14 +178,21 @@ int main(int argc, char **argv)
 		/* The supervisor process, until the program is done. */
 		close(sp[1]);
 		listener = take_fd(sp[0]);
-		if (listener < 0)
-			return waitpid(child, &status, 0), 1;
+		if (listener < 0) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, 0);
+			return 1;
+		}
 		sync = !ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
 		if (write(sp[0], &sync, sizeof(sync)) != sizeof(sync))
 			return 1;
 		close(sp[0]);
-		supervise();
+		if (supervise()) {
+			perror("bench_notif: supervisor");
+			kill(child, SIGKILL);	/* its numbers would be of failed calls */
+		}
+		close(listener);
 		if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status))
 			return 1;
 		return WEXITSTATUS(status);
@@ -206,6 +219,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_notif: can't hand the listener to the supervisor\n");
 		return 1;
 	}
+	/* The supervisor's copy only: if it dies, the calls fail (ENOSYS), not hang. */
+	close(listener);
 	cont = loop(n, fd, CONTINUE);
 	swap = loop(n, fd, SWAP);
 	printf("native=%.0f continue=%.0f swap=%.0f sync=%d\n", native, cont, swap, sync);

@@ -34,11 +34,11 @@
  *   run_edges len128 ADDR PORT
  *       connect with addrlen sizeof(struct sockaddr_storage): "len128 proto=P"
  *   run_edges flags ADDR PORT
- *       four listed connects on sockets made one after the other at the same
- *       descriptor number: without FD_CLOEXEC, with it, without, and
- *       non-blocking with it; "flags fd_same=0|1 protos=P,P,P,P
- *       cloexec=C,C,C,C nonblock=N" (C: FD_CLOEXEC after connect, N: O_NONBLOCK
- *       of the last)
+ *       five listed connects on sockets made one after the other at the same
+ *       descriptor number: without FD_CLOEXEC, with it, without, non-blocking
+ *       with it, blocking without it; "flags fd_same=0|1 protos=P,...
+ *       cloexec=C,... nonblock=N,..." (FD_CLOEXEC and O_NONBLOCK of each after
+ *       its connect)
  *   run_edges int80 ADDR PORT
  *       connect through the i386 system call (int 0x80): "int80 proto=P", or
  *       "int80 unavailable" (exit 3) where the kernel has no i386 calls
@@ -329,13 +329,14 @@ static int len128(const char *ip, int port)
 /* The descriptor flags a swap must keep, as the number is closed and reused. */
 static int flags_reused(const char *ip, int port)
 {
-	static const int how[] = { 0, SOCK_CLOEXEC, 0, SOCK_CLOEXEC | SOCK_NONBLOCK };
+	static const int how[] = { 0, SOCK_CLOEXEC, 0, SOCK_CLOEXEC | SOCK_NONBLOCK, 0 };
+	enum { N = sizeof(how) / sizeof(how[0]) };
 	struct sockaddr_in a = addr_of(ip, port);
-	int protos[4], cloexec[4], first = -1, nonblock = 0;
+	int protos[N], cloexec[N], nonblock[N], first = -1;
 	bool same = true;
 	size_t i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < N; i++) {
 		int fd = socket(AF_INET, SOCK_STREAM | how[i], 0);
 
 		if (fd < 0) {
@@ -352,12 +353,19 @@ static int flags_reused(const char *ip, int port)
 		}
 		protos[i] = protocol_of(fd);
 		cloexec[i] = !!(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-		nonblock = !!(fcntl(fd, F_GETFL) & O_NONBLOCK);
+		nonblock[i] = !!(fcntl(fd, F_GETFL) & O_NONBLOCK);
 		close(fd);
 	}
-	printf("flags fd_same=%d protos=%d,%d,%d,%d cloexec=%d,%d,%d,%d nonblock=%d\n", same,
-	       protos[0], protos[1], protos[2], protos[3],
-	       cloexec[0], cloexec[1], cloexec[2], cloexec[3], nonblock);
+	printf("flags fd_same=%d protos=", same);
+	for (i = 0; i < N; i++)
+		printf("%s%d", i ? "," : "", protos[i]);
+	printf(" cloexec=");
+	for (i = 0; i < N; i++)
+		printf("%s%d", i ? "," : "", cloexec[i]);
+	printf(" nonblock=");
+	for (i = 0; i < N; i++)
+		printf("%s%d", i ? "," : "", nonblock[i]);
+	printf("\n");
 	return 0;
 }
 

@@ -487,8 +487,13 @@ storm_n=${MU_STORM:-4000}
 	>"$tmp/storm.out" 2>&1 &
 storm=$!
 # run blocks SIGHUP first thing, but a signal between exec() and that would end
-# it: the reloads start once the supervisor speaks (its bridge line, on or off).
-need "the storm's supervisor up" grep -q 'socket-option bridge' "$tmp/storm.out"
+# it: the reloads start once the supervisor has registered (well after).
+storm_up() {
+	"$bin" status --json 2>/dev/null |
+		jq -e --arg p "$tmp/storm.policy" '[.runs[] | select(.policy == $p)] | length > 0' \
+		>/dev/null
+}
+need "the storm's supervisor registered" storm_up
 # Reload (alternating the two files, each swapped in by rename) until the storm ends.
 reloads=0
 while kill -0 "$storm" 2>/dev/null && [ "$reloads" -lt 2000 ]; do

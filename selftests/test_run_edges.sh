@@ -261,7 +261,7 @@ rm -f "$stale"
 # The swap keeps the caller's FD_CLOEXEC and O_NONBLOCK, read from an fdinfo file
 # the supervisor keeps open per number: it must follow the number as it is reused.
 got=$(R flags 127.0.0.1 7710)
-grep -q 'flags fd_same=1 protos=262,262,262,262 cloexec=0,1,0,1 nonblock=1' <<<"$got" &&
+grep -q 'flags fd_same=1 protos=262,262,262,262,262 cloexec=0,1,0,1,0 nonblock=0,0,0,1,0' <<<"$got" &&
 	ok "a reused descriptor number: each swap keeps that socket's own FD_CLOEXEC and O_NONBLOCK" ||
 	not_ok "FD_CLOEXEC and O_NONBLOCK follow the descriptor number" "$got" "$(cat "$tmp/run.err")"
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,12 +59,31 @@ static struct {
 
 /*
  * fdinfo files kept open: per process for descriptor numbers below KEPT_FDS,
- * at most KEPT_MAX in all (each costs the supervisor a descriptor and a proc
- * inode); past either, a swap opens the file and closes it again.
+ * and in all at most KEPT_MAX or a quarter of the supervisor's descriptor
+ * limit, whichever is lower (each costs a descriptor, a proc inode and, once
+ * read, the kernel's page of seq_file buffer: about 20 MiB at 4,096); past
+ * either, a swap opens the file and closes it again.
  */
 #define KEPT_FDS	8192
-#define KEPT_MAX	65536
+#define KEPT_MAX	4096
 static size_t nr_kept;
+
+/* Read once the supervisor has raised its limit (run_supervisor_prepare). */
+static size_t kept_max(void)
+{
+	static size_t max;
+	size_t m = __atomic_load_n(&max, __ATOMIC_RELAXED);
+	struct rlimit rl;
+
+	if (!m) {
+		m = KEPT_MAX;
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 4 < m)
+			m = rl.rlim_cur / 4;
+		__atomic_store_n(&max, m ? m : 1, __ATOMIC_RELAXED);
+	}
+	return m;
+}
 
 /* Per descriptor number, how many processes have an entry in ours[] there. */
 #define OURS_HINTS	(1U << 20)
@@ -245,7 +265,7 @@ static int *kept_slot(struct run_proc *p, int fd)
 		return NULL;
 	if ((size_t)fd < p->nr_kept)
 		return &p->kept[fd];
-	if (__atomic_load_n(&nr_kept, __ATOMIC_RELAXED) >= KEPT_MAX)
+	if (__atomic_load_n(&nr_kept, __ATOMIC_RELAXED) >= kept_max())
 		return NULL;
 	for (n = p->nr_kept ? p->nr_kept : 64; n <= (size_t)fd; n *= 2)
 		;
@@ -269,7 +289,7 @@ bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
 		f = run_proc_open_fdinfo(p, fd);
 		if (f < 0)
 			return false;
-		if (slot && __atomic_add_fetch(&nr_kept, 1, __ATOMIC_RELAXED) <= KEPT_MAX)
+		if (slot && __atomic_add_fetch(&nr_kept, 1, __ATOMIC_RELAXED) <= kept_max())
 			*slot = f;
 		else if (slot)
 			__atomic_fetch_sub(&nr_kept, 1, __ATOMIC_RELAXED);
@@ -278,8 +298,15 @@ bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
 	n = pread(f, buf, sizeof(buf) - 1, 0);
 	if (!slot || *slot != f)
 		close(f);
-	if (n <= 0)
+	if (n <= 0) {
+		/*
+		 * The number is closed (ENOENT), or the process is gone: then its
+		 * kept files go with it now, not at the next process's sweep.
+		 */
+		if (!proc_alive(p))
+			run_proc_gone(p);
 		return false;
+	}
 	buf[n] = '\0';
 	return procfs_fdinfo_flags(buf, flags);
 }
