@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "bridge.h"
-#include "procfs.h"
 #include "run_internal.h"
 
 #ifndef IPPROTO_MPTCP
