@@ -79,8 +79,8 @@ static size_t kept_max(void)
 		m = KEPT_MAX;
 		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
 		    rl.rlim_cur / 4 < m)
-			m = rl.rlim_cur / 4;
-		__atomic_store_n(&max, m ? m : 1, __ATOMIC_RELAXED);
+			m = rl.rlim_cur / 4 ? rl.rlim_cur / 4 : 1;
+		__atomic_store_n(&max, m, __ATOMIC_RELAXED);
 	}
 	return m;
 }
