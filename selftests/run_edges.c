@@ -33,12 +33,14 @@
  *       bind to ADDR:LPORT, connect to OPEN: "bindlisted proto=P echo=ok|failed"
  *   run_edges len128 ADDR PORT
  *       connect with addrlen sizeof(struct sockaddr_storage): "len128 proto=P"
- *   run_edges flags ADDR PORT
+ *   run_edges flags ADDR PORT [FD]
  *       five listed connects on sockets made one after the other at the same
  *       descriptor number: without FD_CLOEXEC, with it, without, non-blocking
  *       with it, blocking without it; "flags fd_same=0|1 protos=P,...
  *       cloexec=C,... nonblock=N,..." (FD_CLOEXEC and O_NONBLOCK of each after
- *       its connect)
+ *       its connect); with FD, each socket is moved to number FD first (dup3
+ *       with its own FD_CLOEXEC, the soft descriptor limit raised to the hard
+ *       one), or "flags unavailable" (exit 3)
  *   run_edges int80 ADDR PORT
  *       connect through the i386 system call (int 0x80): "int80 proto=P", or
  *       "int80 unavailable" (exit 3) where the kernel has no i386 calls
@@ -327,7 +329,7 @@ static int len128(const char *ip, int port)
 }
 
 /* The descriptor flags a swap must keep, as the number is closed and reused. */
-static int flags_reused(const char *ip, int port)
+static int flags_reused(const char *ip, int port, int want)
 {
 	static const int how[] = { 0, SOCK_CLOEXEC, 0, SOCK_CLOEXEC | SOCK_NONBLOCK, 0 };
 	enum { N = sizeof(how) / sizeof(how[0]) };
@@ -342,6 +344,19 @@ static int flags_reused(const char *ip, int port)
 		if (fd < 0) {
 			perror("socket");
 			return 2;
+		}
+		if (want >= 0) {
+			struct rlimit rl;
+
+			getrlimit(RLIMIT_NOFILE, &rl);
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			if (dup3(fd, want, how[i] & SOCK_CLOEXEC ? O_CLOEXEC : 0) != want) {
+				printf("flags unavailable: %s\n", strerror(errno));
+				return 3;
+			}
+			close(fd);
+			fd = want;
 		}
 		if (first < 0)
 			first = fd;
@@ -858,8 +873,8 @@ int main(int argc, char **argv)
 		return unspec(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(m, "bindlisted"))
 		return bindlisted(argv[2], atoi(argv[3]), atoi(argv[4]));
-	if (argc == 4 && !strcmp(m, "flags"))
-		return flags_reused(argv[2], atoi(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(m, "flags"))
+		return flags_reused(argv[2], atoi(argv[3]), argc == 5 ? atoi(argv[4]) : -1);
 	if (argc == 4 && !strcmp(m, "len128"))
 		return len128(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(m, "int80"))

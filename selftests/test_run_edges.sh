@@ -264,6 +264,14 @@ got=$(R flags 127.0.0.1 7710)
 grep -q 'flags fd_same=1 protos=262,262,262,262,262 cloexec=0,1,0,1,0 nonblock=0,0,0,1,0' <<<"$got" &&
 	ok "a reused descriptor number: each swap keeps that socket's own FD_CLOEXEC and O_NONBLOCK" ||
 	not_ok "FD_CLOEXEC and O_NONBLOCK follow the descriptor number" "$got" "$(cat "$tmp/run.err")"
+# Past the numbers whose fdinfo is kept (8,192): the flags are read by opening it.
+got=$(R flags 127.0.0.1 7710 9000)
+case $got in
+*unavailable*) skip "flags at fd 9000, past the kept fdinfo files" "${got#*unavailable: }" ;;
+*) grep -q 'flags fd_same=1 protos=262,262,262,262,262 cloexec=0,1,0,1,0 nonblock=0,0,0,1,0' <<<"$got" &&
+	ok "at fd 9000, past the kept fdinfo files, each swap keeps FD_CLOEXEC and O_NONBLOCK" ||
+	not_ok "FD_CLOEXEC and O_NONBLOCK at fd 9000" "$got" "$(cat "$tmp/run.err")" ;;
+esac
 
 # ---- other ways to reach a listed address ------------------------------------------
 
