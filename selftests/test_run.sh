@@ -486,20 +486,18 @@ storm_n=${MU_STORM:-4000}
 	"'$probe' storm 127.0.0.1 7610 $storm_n & '$probe' storm 127.0.0.1 7611 $storm_n & wait" \
 	>"$tmp/storm.out" 2>&1 &
 storm=$!
-# run blocks SIGHUP first thing, but a signal between exec() and that would end
-# it: the reloads start once the supervisor has registered (well after).
-storm_up() {
-	"$bin" status --json 2>/dev/null |
-		jq -e --arg p "$tmp/storm.policy" '[.runs[] | select(.policy == $p)] | length > 0' \
-		>/dev/null
-}
-need "the storm's supervisor registered" storm_up
+# The reloads go to the supervisor's PID, read from the registry. Never by
+# command line: until its exec() the program's process still reads
+# "mptcp-upgrade run ...", and a SIGHUP that lands just after the exec() ends
+# the shell (the cause of a failed CI run).
+need "the storm's supervisor registered" one_supervisor "$tmp/storm.policy"
+storm_sup=$(supervisor_of "$tmp/storm.policy")
 # Reload (alternating the two files, each swapped in by rename) until the storm ends.
 reloads=0
 while kill -0 "$storm" 2>/dev/null && [ "$reloads" -lt 2000 ]; do
 	if [ $((reloads % 2)) = 0 ]; then src=$tmp/storm-b.policy; else src=$tmp/storm-a.policy; fi
 	cp "$src" "$tmp/storm.new" && mv "$tmp/storm.new" "$tmp/storm.policy"
-	pkill -HUP -f "^$bin run --policy $tmp/storm.policy" && reloads=$((reloads + 1))
+	kill -HUP "$storm_sup" && reloads=$((reloads + 1))
 	sleep 0.01
 done
 wait "$storm"
@@ -590,7 +588,7 @@ expect "reload --pid of a process no supervisor serves: exit 1" 1 "no run superv
 printf 'bind mptcp@:80x\n' >>"$tmp/k.policy"
 run reload --pid "$kpid"
 expect "mptcp-upgrade reload refuses a supervisor's bad file, saying where" 1 "k.policy:5:"
-pkill -HUP -f "^$bin run --policy $tmp/k.policy"
+kill -HUP "$(supervisor_of "$tmp/k.policy")"
 need "the supervisor refused the bad file" grep -q 'policy in force stays' "$tmp/k.out"
 grep -q 'k.policy:5:' "$tmp/k.out" &&
 	ok "a reload with a bad file says where, and the policy in force stays" ||

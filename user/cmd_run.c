@@ -312,6 +312,23 @@ static int recv_fd(int sock, bool *killable)
 	return fd;
 }
 
+static void swallow(int sig)
+{
+	(void)sig;
+}
+
+static void swallow_until_exec(const sigset_t *sigs)
+{
+	struct sigaction sa = { .sa_handler = swallow }, old;
+	int sig;
+
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(sigs, sig) == 1 && !sigaction(sig, NULL, &old) &&
+		    old.sa_handler == SIG_DFL)
+			sigaction(sig, &sa, NULL);
+}
+
 /* The forked half: serve until the last filtered process is gone. */
 static int supervise(int sock, struct loaded_policy *lp, pid_t proxy, pid_t watcher,
 		     bool stop_program)
@@ -676,7 +693,13 @@ int do_run(int argc, char **argv)
 	close(listener);
 	close(sp[0]);
 	loaded_policy_free(&lp);
-	/* Those sent to run's own PID before COMMAND was there were for the supervisor. */
+	/*
+	 * Those sent to run's own PID before COMMAND was there were for the
+	 * supervisor. One that lands between the unblocking and the exec() would
+	 * end the program before it starts: a handler swallows it, and exec()
+	 * puts the default back. A signal the caller had ignored stays ignored.
+	 */
+	swallow_until_exec(&sigs);
 	while (sigtimedwait(&sigs, NULL, &(struct timespec){ 0, 0 }) > 0)
 		;
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
