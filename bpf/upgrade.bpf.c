@@ -825,12 +825,22 @@ pass:
 	return 1;
 }
 
+/*
+ * Not inlined, and nothing accumulated across the options: a mask of the
+ * failed ones, a known constant on each path, kept the verifier from merging
+ * them (2^n paths, 0.75 s to load mu_sockops, which run's first call waited for).
+ */
+static __noinline void apply_failed(const struct mu_sock_state *st, int idx)
+{
+	if (st)
+		count_sockopt(st, idx, SOPT_APPLY_FAILED);
+}
+
 /* Set every value the application set through the bridge on this subflow. */
 static __always_inline void bridge_apply(struct bpf_sock_ops *ops, struct mptcp_sock *msk,
 					 const struct mu_bridge_values *br)
 {
-	struct mu_sock_state *st;
-	__u32 failed = 0;
+	const struct mu_sock_state *st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
 	int v;
 
 #define MU_X(name, lvl, opt, fam, kind)					\
@@ -839,18 +849,10 @@ static __always_inline void bridge_apply(struct bpf_sock_ops *ops, struct mptcp_
 	    ((fam) == 0 || ops->family == (fam))) {				\
 		v = br->val[MU_SOPT_##name < MU_SOPT_CARRIED_MAX ? MU_SOPT_##name : 0];	\
 		if (bpf_setsockopt(ops, (lvl), (opt), &v, sizeof(v)))		\
-			failed |= 1U << MU_SOPT_##name;				\
+			apply_failed(st, MU_SOPT_##name);			\
 	}
 	MU_SOCKOPTS(MU_X)
 #undef MU_X
-	if (!failed)
-		return;
-	st = bpf_sk_storage_get(&sock_states, msk, NULL, 0);
-	if (!st)
-		return;
-	for (int i = 0; i < MU_SOPT_CARRIED_MAX; i++)
-		if (failed & (1U << i))
-			count_sockopt(st, i, SOPT_APPLY_FAILED);
 }
 
 /*

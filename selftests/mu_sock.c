@@ -35,12 +35,16 @@
  *                                    the server holds TIME_WAIT); with CLIENT_PORT (not 0)
  *                                    every one binds that port, reusing the pair. Prints
  *                                    "storm n=N mptcp=M fallback=F failed=X"
+ *   mu_sock verified CGROUP_DIR      for each BPF program on the cgroup: "NAME verified=N",
+ *                                    the instructions the verifier walked to load it
  *
  * Every wait is bounded (10 s for a peer mid-exchange, 10 min for a server's next
  * client), so a broken kernel fails a test instead of hanging it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
 #include <linux/mptcp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -51,6 +55,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -591,6 +596,63 @@ static int cmd_stale_note(void)
 	return 0;
 }
 
+/*
+ * What the verifier walked to load each program on a cgroup (5.16+; bpftool
+ * prints it only from v7.2, and Debian 12 ships 7.1): a program whose paths
+ * the verifier can't merge takes it far past its own size, and its load as long.
+ */
+static int print_verified(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	union bpf_attr a = {};
+	int fd, ret = 0;
+
+	a.prog_id = id;
+	fd = syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &a, sizeof(a));
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = fd;
+	a.info.info_len = sizeof(info);
+	a.info.info = (unsigned long)&info;
+	if (syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
+		ret = -1;
+	else
+		printf("%s verified=%u\n", info.name, info.verified_insns);
+	close(fd);
+	return ret;
+}
+
+static int cmd_verified(const char *cgroup)
+{
+	static const enum bpf_attach_type types[] = {
+		BPF_CGROUP_SETSOCKOPT, BPF_CGROUP_GETSOCKOPT, BPF_CGROUP_SOCK_OPS,
+		BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
+		BPF_CGROUP_INET4_BIND, BPF_CGROUP_INET6_BIND, BPF_CGROUP_INET_SOCK_CREATE,
+	};
+	int cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	size_t t;
+
+	if (cg < 0)
+		return perror(cgroup), 1;
+	for (t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		__u32 ids[64], i;
+		union bpf_attr a = {};
+
+		a.query.target_fd = cg;
+		a.query.attach_type = types[t];
+		a.query.prog_ids = (unsigned long)ids;
+		a.query.prog_cnt = 64;
+		if (syscall(SYS_bpf, BPF_PROG_QUERY, &a, sizeof(a)))
+			continue;	/* a type this kernel doesn't know */
+		for (i = 0; i < a.query.prog_cnt; i++)
+			if (!print_verified(ids[i]))
+				n++;
+	}
+	close(cg);
+	return n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
@@ -608,6 +670,8 @@ int main(int argc, char **argv)
 		printf("proto=%d\n", protocol_of(fd));
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "verified"))
+		return cmd_verified(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "stale-note"))
 		return cmd_stale_note();
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "serve"))
