@@ -7,6 +7,8 @@
  * load is said, and the supervisor goes on without it.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,31 +139,52 @@ off:
 		"MPTCP (counted as unchecked)", strerror(errno ? errno : ENOTSUP));
 }
 
-static void start_recorder(void)
+/*
+ * Opened and loaded (a parse of the kernel's BTF and the verifier) in a thread
+ * of its own while the bridge loads: the program waits for both.
+ */
+struct recorder_load {
+	struct run_options_bpf *skel;
+	int err;
+};
+
+static struct run_options_bpf *open_recorder(bool intent)
 {
-	if (bridge_cg < 0) {
-		run_say("no record of the options sockets set and no address check: no cgroup "
-			"of its own to attach them to (listed calls are counted as unchecked)");
-		return;
+	struct run_options_bpf *r = run_options_bpf__open();
+
+	if (!r)
+		return NULL;
+	r->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
+	if (!intent) {
+		bpf_program__set_autoload(r->progs.mu_run_connect4, false);
+		bpf_program__set_autoload(r->progs.mu_run_connect6, false);
+		bpf_program__set_autoload(r->progs.mu_run_bind4, false);
+		bpf_program__set_autoload(r->progs.mu_run_bind6, false);
 	}
-	recorder = run_options_bpf__open();
+	if (!run_options_bpf__load(r))
+		return r;
+	run_options_bpf__destroy(r);
+	return NULL;
+}
+
+static void *load_recorder(void *arg)
+{
+	struct recorder_load *rl = arg;
+
+	rl->skel = open_recorder(true);
+	/* Before 5.19 (bpf_skc_to_mptcp_sock): the record without the address check. */
+	if (!rl->skel)
+		rl->skel = open_recorder(false);
+	rl->err = rl->skel ? 0 : errno;
+	return NULL;
+}
+
+static void start_recorder(struct recorder_load *rl)
+{
+	recorder = rl->skel;
+	errno = rl->err;
 	if (!recorder)
 		goto fail;
-	recorder->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-	if (run_options_bpf__load(recorder)) {
-		/* Before 5.19 (bpf_skc_to_mptcp_sock): the record without the address check. */
-		run_options_bpf__destroy(recorder);
-		recorder = run_options_bpf__open();
-		if (!recorder)
-			goto fail;
-		recorder->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-		bpf_program__set_autoload(recorder->progs.mu_run_connect4, false);
-		bpf_program__set_autoload(recorder->progs.mu_run_connect6, false);
-		bpf_program__set_autoload(recorder->progs.mu_run_bind4, false);
-		bpf_program__set_autoload(recorder->progs.mu_run_bind6, false);
-		if (run_options_bpf__load(recorder))
-			goto fail;
-	}
 	recorder_link = bpf_link_create(bpf_program__fd(recorder->progs.mu_run_setsockopt),
 					bridge_cg, BPF_CGROUP_SETSOCKOPT, NULL);
 	if (recorder_link < 0)
@@ -178,6 +201,21 @@ fail:
 
 void run_bpf_start(void)
 {
+	struct recorder_load rl = { .err = ENOMEM };
+	pthread_t t;
+	bool threaded;
+
+	if (bridge_cg < 0) {
+		start_bridge();
+		run_say("no record of the options sockets set and no address check: no cgroup "
+			"of its own to attach them to (listed calls are counted as unchecked)");
+		return;
+	}
+	threaded = !pthread_create(&t, NULL, load_recorder, &rl);
 	start_bridge();
-	start_recorder();
+	if (threaded)
+		pthread_join(t, NULL);
+	else
+		load_recorder(&rl);
+	start_recorder(&rl);
 }
