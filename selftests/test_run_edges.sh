@@ -190,7 +190,7 @@ grep -q 'keepopt pktinfo proto=6 echo=ok' <<<"$got" &&
 	not_ok "an option outside the table keeps the socket TCP" "$got" "$(cat "$tmp/run.err")"
 # IP_TTL, which MPTCP refuses and no bridge can carry: the swap counts it (the
 # socket stays TCP), and the bridge does not count it as an error the program got.
-"$bin" run --policy "$pol" -- sh -c "'$edges' keepopt ttl 127.0.0.1 7710 >'$tmp/ttl.out'; sleep 5" \
+"$bin" run --policy "$pol" -- sh -c "'$edges' keepopt ttl 127.0.0.1 7710 >'$tmp/ttl.out'; exec sleep 30" \
 	>/dev/null 2>"$tmp/ttl.err" &
 ttl=$!
 pids+=($ttl)
@@ -204,7 +204,11 @@ elif grep -q 'keepopt ttl proto=262' "$tmp/ttl.out"; then
 else
 	not_ok "IP_TTL counted by the swap alone" "$got" "$(cat "$tmp/ttl.out" "$tmp/ttl.err")"
 fi
+# Its supervisor must be gone before the next count of this policy's supervisors.
+gone_run() { ! "$bin" status --json | jq -e --argjson c "$1" '.runs[] | select(.program == $c)' >/dev/null; }
 kill "$ttl" 2>/dev/null
+wait "$ttl" 2>/dev/null
+need "the IP_TTL case's supervisor gone" gone_run "$ttl"
 got=$(MU_RUN_BRIDGE=0 R oobinline 127.0.0.1 7710)
 grep -q 'oobinline proto=6 echo=ok' <<<"$got" && grep -q 'refuses SO_OOBINLINE' "$tmp/run.err" &&
 	ok "without the bridge, SO_OOBINLINE set before a listed connect keeps the socket TCP, said" ||
@@ -229,7 +233,7 @@ got=$(R scmlisten 127.0.0.1 7702)
 grep -q 'scm listener=262 accepted=262 echo=ok child=0' <<<"$got" &&
 	ok "a listener bound at a listed address and then passed with SCM_RIGHTS: the receiver accepts MPTCP on it" ||
 	not_ok "a listed listener passed with SCM_RIGHTS stays MPTCP for its receiver" "$got"
-"$bin" run --policy "$pol" -- sh -c "'$edges' share dup 127.0.0.1 7710 >/dev/null; sleep 5" \
+"$bin" run --policy "$pol" -- sh -c "'$edges' share dup 127.0.0.1 7710 >/dev/null; exec sleep 30" \
 	>/dev/null 2>&1 &
 shared=$!
 pids+=($shared)
@@ -244,6 +248,8 @@ unshare -p -f --mount-proc "$bin" status >/dev/null 2>&1
 	ok "status run in another PID namespace leaves a live supervisor's registry entry" ||
 	not_ok "status in another PID namespace deletes nothing" "$("$bin" status --json | jq -c .runs)"
 kill "$shared" 2>/dev/null
+wait "$shared" 2>/dev/null
+need "the dup case's supervisor gone" gone_run "$shared"
 # ... while in the namespace an entry names, a dead supervisor's entry goes.
 stale=/run/mptcp-upgrade/run-4194300.json
 printf '{"supervisor":4194300,"program":1,"policy":"/nowhere","start_time":5,"pid_ns":%s}\n' \
