@@ -43,6 +43,7 @@ trap cleanup EXIT
 die() { echo "bench_run: $*" >&2; exit 1; }
 
 printf 'mptcp4@127.0.0.1:7000\n' >"$tmp/listed.policy"
+printf 'mptcp4@127.0.0.1:7100-7103\n' >"$tmp/threads.policy"
 printf 'server elsewhere mptcp4@192.0.2.1:9\n' >"$tmp/unlisted.policy"
 
 # shellcheck source=selftests/benchlib.sh
@@ -55,6 +56,16 @@ connect_sample() {
 	shift 2
 	ns=$("$@" connect "$n_conn" 7000 2>"$tmp/proto") || die "$name: $(cat "$tmp/proto")"
 	grep -q "client=$want server=$want" "$tmp/proto" ||
+		die "$name measured the wrong sockets: $(cat "$tmp/proto"), want $want"
+	sample "$name" "$ns"
+}
+
+# threads_sample NAME WANT_PROTO CMD...: 4 threads at once, a listener each (7100-7103).
+threads_sample() {
+	local name=$1 want=$2 ns
+	shift 2
+	ns=$("$@" threads "$n_conn" 7100 4 2>"$tmp/proto") || die "$name: $(cat "$tmp/proto")"
+	[ "$(grep -c "client=$want server=$want" "$tmp/proto")" = 4 ] ||
 		die "$name measured the wrong sockets: $(cat "$tmp/proto"), want $want"
 	sample "$name" "$ns"
 }
@@ -86,6 +97,8 @@ for ((r = 1; r <= rounds; r++)); do
 	connect_sample listed_nosync 262 no_sync "$bin" run --policy "$tmp/listed.policy" -- "$b"
 	connect_sample native_cpu 262 native_one_cpu
 	connect_sample listed_cpu 262 one_cpu "$bin" run --policy "$tmp/listed.policy" -- "$b"
+	threads_sample native_threads 262 native_b
+	threads_sample listed_threads 262 "$bin" run --policy "$tmp/threads.policy" -- "$b"
 	floor_sample
 done
 
@@ -108,6 +121,10 @@ echo "    unlisted / plain TCP (plain wake-up):     $(ratio unlisted_nosync plai
 echo "    listed / native MPTCP (plain wake-up):    $(ratio listed_nosync native)"
 echo "    plain wake-up / sync wake-up (unlisted):  $(ratio unlisted_nosync unlisted_sync)"
 echo "    listed / native MPTCP, one CPU:           $(ratio listed_cpu native_cpu)"
+printf '  4 threads connecting at once, wall time per connection (a rate):\n'
+printf '    native MPTCP                     %s\n' "$(us native_threads)"
+printf '    run, listed                      %s\n' "$(us listed_threads)"
+echo "    run's rate / native MPTCP's (goal >= 0.8): $(ratio native_threads listed_threads)"
 # The floor: what the kernel itself charges any seccomp supervisor for these
 # calls on this machine, and the best ratio that leaves the run engine.
 floor_ratio() {	# floor_ratio BASE FLOOR_SAMPLE: (BASE + floor) / BASE
@@ -145,6 +162,26 @@ awk -v a="$(median reload2)" -v b="$(median policy2)" 'BEGIN {
 	printf "  reload of a 2-line policy, one run supervisor   %6.1f ms (goal <= 50)\n", a / 1000
 	printf "  mptcp-upgrade policy on the same file          %6.1f ms\n", b / 1000
 	printf "  ratio reload / policy:                         %.2fx\n", a / b }'
+
+# ---- start -------------------------------------------------------------------------
+# What a program waits for before its first instruction under run: the filter,
+# the supervisor, and its BPF (bridge, recorder, address check) loaded and
+# attached. The same without BPF (MU_RUN_BRIDGE=0 still loads the recorder) and
+# a bare exec for scale. Before 506bb2d the bridge alone took 0.8 s here.
+for ((r = 1; r <= rounds * 3; r++)); do
+	v=$(wall_us "$bin" run --policy "$tmp/two.policy" -- true) || exit 1
+	sample start_run "$v"
+	v=$(MU_RUN_BRIDGE=0 wall_us "$bin" run --policy "$tmp/two.policy" -- true) || exit 1
+	sample start_nobridge "$v"
+	v=$(wall_us true) || exit 1
+	sample start_bare "$v"
+done
+echo
+echo "start (run -- true), medians of $((rounds * 3)):"
+awk -v a="$(median start_run)" -v b="$(median start_nobridge)" -v c="$(median start_bare)" 'BEGIN {
+	printf "  run, bridge and recorder                        %6.1f ms\n", a / 1000
+	printf "  run, recorder only (MU_RUN_BRIDGE=0)            %6.1f ms\n", b / 1000
+	printf "  the program alone                               %6.1f ms\n", c / 1000 }'
 
 # ---- the socket-option bridge --------------------------------------------------------
 # What the bridge adds: to a listed connect (its sockops program on the subflow,

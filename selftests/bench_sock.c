@@ -10,6 +10,11 @@
  *                                   on stderr, the protocol of the first client and
  *                                   server sockets ("client=262 server=262"), so that a
  *                                   run that measured the wrong thing can tell
+ *   bench_sock threads N PORT T [mptcp]
+ *                                   T threads at once, each with its own listener on
+ *                                   127.0.0.1:PORT+t, N/T x (socket + connect + accept +
+ *                                   close) each; nanoseconds of wall time per connection
+ *                                   of all of them (so a rate); stderr as for connect
  *   bench_sock setsockopt N PORT nodelay|uto
  *                                   connect a socket(AF_INET, SOCK_STREAM, 0) to 127.0.0.1:PORT
  *                                   (made MPTCP there under run when PORT is listed), then
@@ -20,6 +25,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +107,93 @@ static int bench_connect(long n, int port, int proto)
 	return 0;
 }
 
+struct conn_thread {
+	pthread_t t;
+	long n;
+	int lfd, port, proto, client_proto, server_proto, failed;
+};
+
+static void *conn_loop(void *arg)
+{
+	struct conn_thread *ct = arg;
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(ct->port) };
+	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	socklen_t plen = sizeof(int);
+	long i;
+
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	for (i = 0; i < ct->n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, ct->proto), a;
+
+		if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof(addr))) {
+			perror("connect");
+			ct->failed = 1;
+			return NULL;
+		}
+		a = accept(ct->lfd, NULL, NULL);
+		if (a < 0) {
+			perror("accept");
+			ct->failed = 1;
+			return NULL;
+		}
+		if (!i) {
+			getsockopt(c, SOL_SOCKET, SO_PROTOCOL, &ct->client_proto, &plen);
+			getsockopt(a, SOL_SOCKET, SO_PROTOCOL, &ct->server_proto, &plen);
+		}
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+		close(c);
+		close(a);
+	}
+	return NULL;
+}
+
+/* Several threads connecting at once: what one supervisor does for many callers. */
+static int bench_threads(long n, int port, int nt, int proto)
+{
+	struct conn_thread ct[64] = {};
+	int t, one = 1, failed = 0;
+	double t0;
+
+	if (nt < 1 || nt > 64 || n < nt) {
+		fprintf(stderr, "threads: 1 to 64 of them, and N at least T\n");
+		return 2;
+	}
+	for (t = 0; t < nt; t++) {
+		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port + t) };
+
+		inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+		ct[t].lfd = socket(AF_INET, SOCK_STREAM, proto);
+		if (ct[t].lfd < 0 ||
+		    setsockopt(ct[t].lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(ct[t].lfd, (struct sockaddr *)&addr, sizeof(addr)) ||
+		    listen(ct[t].lfd, 64)) {
+			perror("listen");
+			return 1;
+		}
+		ct[t].n = n / nt;
+		ct[t].port = port + t;
+		ct[t].proto = proto;
+		ct[t].client_proto = ct[t].server_proto = -1;
+	}
+	t0 = now_ns();
+	for (t = 0; t < nt; t++)
+		if (pthread_create(&ct[t].t, NULL, conn_loop, &ct[t])) {
+			perror("pthread_create");
+			return 1;
+		}
+	for (t = 0; t < nt; t++) {
+		pthread_join(ct[t].t, NULL);
+		failed |= ct[t].failed;
+	}
+	if (failed)
+		return 1;
+	printf("%.0f\n", (now_ns() - t0) / (n / nt * nt));
+	/* Every thread's first connection, so that one left TCP shows. */
+	for (t = 0; t < nt; t++)
+		fprintf(stderr, "client=%d server=%d\n", ct[t].client_proto, ct[t].server_proto);
+	return 0;
+}
+
 static int bench_setsockopt(long n, int port, int opt)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -140,6 +233,9 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "setsockopt"))
 		return bench_setsockopt(atol(argv[2]), atoi(argv[3]),
 					!strcmp(argv[4], "uto") ? TCP_USER_TIMEOUT : TCP_NODELAY);
+	if (argc >= 5 && !strcmp(argv[1], "threads"))
+		return bench_threads(atol(argv[2]), atoi(argv[3]), atoi(argv[4]),
+				     argc > 5 && !strcmp(argv[5], "mptcp") ? IPPROTO_MPTCP : 0);
 	if (argc >= 3 && !strcmp(argv[1], "socket"))
 		return bench_socket(atol(argv[2]), argc > 3 && !strcmp(argv[3], "mptcp") ?
 					IPPROTO_MPTCP : 0);

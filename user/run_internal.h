@@ -34,6 +34,8 @@ void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * it, by descriptor number (so that a later call on one of them can be checked).
  * Reference counted: run_proc_of() takes one, run_proc_put() drops it.
  */
+#define RUN_FD_STRIPES 16
+
 struct run_proc {
 	pid_t tgid;
 	int pidfd;			/* in the supervisor's shared descriptor table */
@@ -43,7 +45,15 @@ struct run_proc {
 	size_t nr_kept;
 	int refs;
 	bool dead;
-	pthread_mutex_t lock;		/* epolls and ours */
+	/*
+	 * Calls that make another descriptor of a socket (dup, fork) or an
+	 * epoll take @calls exclusively; swaps take it shared, so those of
+	 * different descriptors go on at once, and those of one number take
+	 * turns on its stripe. @state guards the arrays below, briefly.
+	 */
+	pthread_rwlock_t calls;
+	pthread_mutex_t fd_lock[RUN_FD_STRIPES];
+	pthread_mutex_t state;
 	/* The epoll descriptors (numbers in the process), exact once seeded. */
 	bool epolls_seeded;
 	int *epolls;

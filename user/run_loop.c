@@ -98,19 +98,19 @@ static void epoll_create_for(int listener, const struct seccomp_notif *n, const 
 		answer(listener, n, 0);
 		return;
 	}
-	pthread_mutex_lock(&p->lock);
+	pthread_rwlock_wrlock(&p->calls);
 	if (__atomic_load_n(&no_addfd_send, __ATOMIC_RELAXED)) {
 		/* The kernel makes it: the epolls are read again when a swap needs them. */
 		p->epolls_seeded = false;
 		answer(listener, n, 0);
-		pthread_mutex_unlock(&p->lock);
+		pthread_rwlock_unlock(&p->calls);
 		run_proc_put(p);
 		return;
 	}
 	run_epoll_seed(p);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
-		pthread_mutex_unlock(&p->lock);
+		pthread_rwlock_unlock(&p->calls);
 		run_proc_put(p);
 		answer(listener, n, errno);
 		return;
@@ -135,7 +135,7 @@ static void epoll_create_for(int listener, const struct seccomp_notif *n, const 
 		p->epolls_seeded = false;
 		answer(listener, n, 0);
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_rwlock_unlock(&p->calls);
 	close(ep);
 	run_proc_put(p);
 }
@@ -177,7 +177,7 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 
 	/* Under the process's lock: a swap in progress finishes first, or sees the mark. */
 	if (p)
-		pthread_mutex_lock(&p->lock);
+		pthread_rwlock_wrlock(&p->calls);
 	if (p && c->kind == CALL_FORK) {
 		run_shared_all_of(p);
 	} else if (p) {
@@ -190,7 +190,7 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 	/* Answered before the lock goes: no swap can start between mark and call. */
 	answer(listener, n, 0);
 	if (p)
-		pthread_mutex_unlock(&p->lock);
+		pthread_rwlock_unlock(&p->calls);
 	run_proc_put(p);
 }
 

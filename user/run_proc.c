@@ -119,7 +119,10 @@ static void proc_free(struct run_proc *p)
 	for (fd = 0; fd < p->nr_ours && fd < OURS_HINTS; fd++)
 		if (p->ours[fd])
 			__atomic_fetch_sub(&ours_hint[fd], 1, __ATOMIC_RELAXED);
-	pthread_mutex_destroy(&p->lock);
+	pthread_rwlock_destroy(&p->calls);
+	for (fd = 0; fd < RUN_FD_STRIPES; fd++)
+		pthread_mutex_destroy(&p->fd_lock[fd]);
+	pthread_mutex_destroy(&p->state);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	if (p->fdinfo_dir >= 0)
@@ -159,6 +162,21 @@ static void procs_sweep(void)
 			procs[n++] = p;
 	}
 	nr_procs = n;
+}
+
+static void proc_locks_init(struct run_proc *p)
+{
+	pthread_rwlockattr_t attr;
+	int i;
+
+	/* A dup or fork waits for the swaps under way, not behind a stream of them. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&p->calls, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	for (i = 0; i < RUN_FD_STRIPES; i++)
+		pthread_mutex_init(&p->fd_lock[i], NULL);
+	pthread_mutex_init(&p->state, NULL);
 }
 
 struct run_proc *run_proc_of(pid_t tid)
@@ -215,7 +233,7 @@ struct run_proc *run_proc_of(pid_t tid)
 					p->fdinfo_dir = -1;
 					p->dead = true;	/* exited already: never read by path */
 				}
-				pthread_mutex_init(&p->lock, NULL);
+				proc_locks_init(p);
 				procs[nr_procs++] = p;
 			}
 		}
@@ -255,7 +273,7 @@ int run_proc_open_fdinfo(const struct run_proc *p, int fd)
 	return open(name, O_RDONLY | O_CLOEXEC);
 }
 
-/* The slot keeping fdinfo/@fd open, grown on demand; NULL past the limits. */
+/* The slot keeping fdinfo/@fd open, grown on demand; NULL past the limits. Under p->state. */
 static int *kept_slot(struct run_proc *p, int fd)
 {
 	size_t n;
@@ -279,24 +297,41 @@ static int *kept_slot(struct run_proc *p, int fd)
 	return &p->kept[fd];
 }
 
+/*
+ * The caller holds the stripe of @fd: no other thread reads or replaces the
+ * file kept for that number meanwhile, and p->state is held only to find it.
+ */
 bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
 {
-	int *slot = kept_slot(p, fd), f = slot ? *slot : -1;
+	bool kept = false;
 	char buf[512];
+	int *slot, f;
 	ssize_t n;
 
-	if (f < 0) {
+	pthread_mutex_lock(&p->state);
+	slot = kept_slot(p, fd);
+	f = slot ? *slot : -1;
+	pthread_mutex_unlock(&p->state);
+	kept = f >= 0;
+	if (!kept) {
 		f = run_proc_open_fdinfo(p, fd);
 		if (f < 0)
 			return false;
-		if (slot && __atomic_add_fetch(&nr_kept, 1, __ATOMIC_RELAXED) <= kept_max())
-			*slot = f;
-		else if (slot)
+		if (slot && __atomic_add_fetch(&nr_kept, 1, __ATOMIC_RELAXED) <= kept_max()) {
+			pthread_mutex_lock(&p->state);
+			slot = kept_slot(p, fd);	/* the array may have moved */
+			if (slot && *slot < 0) {
+				*slot = f;
+				kept = true;
+			}
+			pthread_mutex_unlock(&p->state);
+		}
+		if (slot && !kept)
 			__atomic_fetch_sub(&nr_kept, 1, __ATOMIC_RELAXED);
 	}
 	/* Read from the start each time: the kernel writes it for the descriptor there now. */
 	n = pread(f, buf, sizeof(buf) - 1, 0);
-	if (!slot || *slot != f)
+	if (!kept)
 		close(f);
 	if (n <= 0) {
 		/*
@@ -331,24 +366,30 @@ void run_proc_gone(struct run_proc *p)
 
 __u64 run_proc_ours(struct run_proc *p, int fd)
 {
-	return fd >= 0 && (size_t)fd < p->nr_ours ? p->ours[fd] : 0;
+	__u64 ino;
+
+	pthread_mutex_lock(&p->state);
+	ino = fd >= 0 && (size_t)fd < p->nr_ours ? p->ours[fd] : 0;
+	pthread_mutex_unlock(&p->state);
+	return ino;
 }
 
 void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino)
 {
 	if (fd < 0)
 		return;
+	pthread_mutex_lock(&p->state);
 	if ((size_t)fd >= p->nr_ours) {
 		size_t n = p->nr_ours ? p->nr_ours : 64;
 		__u64 *grown;
 
 		if (!ino)
-			return;
+			goto out;	/* nothing there to clear */
 		while (n <= (size_t)fd)
 			n *= 2;
 		grown = realloc(p->ours, n * sizeof(*grown));
 		if (!grown)
-			return;	/* not remembered: a failed call's retry can't be checked */
+			goto out;	/* not remembered: a failed call's retry can't be checked */
 		memset(grown + p->nr_ours, 0, (n - p->nr_ours) * sizeof(*grown));
 		p->ours = grown;
 		p->nr_ours = n;
@@ -356,6 +397,8 @@ void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino)
 	if ((size_t)fd < OURS_HINTS && !p->ours[fd] != !ino)
 		__atomic_fetch_add(&ours_hint[fd], ino ? 1 : -1, __ATOMIC_RELAXED);
 	p->ours[fd] = ino;
+out:
+	pthread_mutex_unlock(&p->state);
 }
 
 bool run_ours_maybe(int fd)

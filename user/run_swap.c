@@ -161,7 +161,9 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
-	pthread_mutex_lock(&p->lock);
+	/* Beside other swaps (one per number at a time), never beside a dup or fork. */
+	pthread_rwlock_rdlock(&p->calls);
+	pthread_mutex_lock(&p->fd_lock[fd % RUN_FD_STRIPES]);
 	locked = true;
 	if (kind == RUN_TO_MPTCP) {
 		if (protocol == IPPROTO_MPTCP) {
@@ -255,14 +257,14 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		}
 		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
 	}
+	pthread_mutex_lock(&p->state);
 	nregs = run_epoll_registrations(p, fd, old, st.st_ino, &regs);
+	if (nregs > 0 && !run_epoll_carry(p, fd, new, regs, nregs))
+		nregs = -1;	/* new's registrations, if any, go when it is closed */
+	pthread_mutex_unlock(&p->state);
 	if (nregs < 0) {
 		RUN_COUNT(kept_epoll);
 		goto out;
-	}
-	if (nregs && !run_epoll_carry(p, fd, new, regs, nregs)) {
-		RUN_COUNT(kept_epoll);
-		goto out;	/* new's registrations, if any, go when it is closed */
 	}
 	if (fstat(new, &nst))
 		goto out;
@@ -288,8 +290,10 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = RUN_GONE;		/* the call was interrupted, or the caller is gone */
 	}
 out:
-	if (locked)
-		pthread_mutex_unlock(&p->lock);
+	if (locked) {
+		pthread_mutex_unlock(&p->fd_lock[fd % RUN_FD_STRIPES]);
+		pthread_rwlock_unlock(&p->calls);
+	}
 	/* Not swapped: the caller's socket gets its own SO_REUSEADDR back. */
 	if (res != RUN_SWAPPED && old_reuse >= 0)
 		setsockopt(old, SOL_SOCKET, SO_REUSEADDR, &old_reuse, sizeof(old_reuse));
