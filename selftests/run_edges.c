@@ -16,6 +16,18 @@
  *       a first connect (the supervisor has seen the process), then a new
  *       epoll made at once, a socket registered in it, connect:
  *       "late proto=P ready=0|1"
+ *   run_edges epstale ADDR PORT N
+ *       N rounds: a socket registered in an epoll, a child forked (it keeps
+ *       that socket open), the socket closed, a new one at the same number
+ *       registered in the same epoll (two entries for one number there),
+ *       connect: "epstale n=N mptcp=M missed=X" (X: MPTCP sockets whose
+ *       EPOLLOUT never came)
+ *   run_edges dupconnect ADDR PORT N
+ *       N rounds: a thread dup()s a socket and is then kept off the CPU
+ *       (SCHED_IDLE beside a busy thread) while this one connect()s it:
+ *       "dupconnect n=N split=S mptcp=M" (S: rounds where the two descriptors
+ *       ended on different sockets), or "dupconnect unavailable" (exit 3) on
+ *       one CPU
  *   run_edges highfd ADDR PORT FD
  *       the soft descriptor limit raised to the hard one, a non-blocking
  *       socket moved to number FD and registered in an epoll, connect:
@@ -92,6 +104,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -212,6 +226,185 @@ static int epoll_late(const char *ip, int port)
 	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 	connect(fd, (struct sockaddr *)&a, sizeof(a));
 	printf("late proto=%d ready=%d\n", protocol_of(fd), ready(ep));
+	return 0;
+}
+
+static long long now_ms(void);
+
+static int epstale(const char *ip, int port, int n)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int i, mptcp = 0, missed = 0;
+
+	for (i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = 1 }, out[4];
+		int ep = epoll_create1(EPOLL_CLOEXEC), old = tcp_socket(SOCK_NONBLOCK), fd, k, got;
+		int hold[2];
+		pid_t child;
+
+		if (ep < 0 || pipe(hold))
+			return 2;
+		epoll_ctl(ep, EPOLL_CTL_ADD, old, &ev);
+		child = fork();
+		if (child == 0) {
+			char c;
+
+			close(hold[1]);
+			read(hold[0], &c, 1);	/* until the parent is done */
+			_exit(0);
+		}
+		close(hold[0]);
+		close(old);	/* its entry stays: the child holds the file */
+		fd = tcp_socket(SOCK_NONBLOCK);
+		if (fd != old) {
+			printf("epstale unavailable: fd %d, not %d\n", fd, old);
+			return 3;
+		}
+		ev.data.u32 = 2;
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+		connect(fd, (struct sockaddr *)&a, sizeof(a));
+		got = 0;
+		for (long long end = now_ms() + 2000; !got && now_ms() < end;) {
+			int m = epoll_wait(ep, out, 4, 100);
+
+			for (k = 0; k < m; k++)
+				if (out[k].data.u32 == 2 && (out[k].events & EPOLLOUT))
+					got = 1;
+		}
+		if (protocol_of(fd) == 262) {
+			mptcp++;
+			missed += !got;
+		}
+		close(hold[1]);
+		waitpid(child, NULL, 0);
+		close(fd);
+		close(ep);
+	}
+	printf("epstale n=%d mptcp=%d missed=%d\n", n, mptcp, missed);
+	return 0;
+}
+
+struct dupper {
+	int fd, out;
+	pid_t tid;
+};
+
+static void *dupper(void *arg)
+{
+	struct dupper *d = arg;
+	struct sched_param idle = { 0 };
+
+	/* Set by the thread itself: glibc's attributes take no SCHED_IDLE. */
+	sched_setscheduler(0, SCHED_IDLE, &idle);
+	__atomic_store_n(&d->tid, gettid(), __ATOMIC_RELEASE);
+	d->out = dup(d->fd);
+	return NULL;
+}
+
+/* What thread @tid is in: its system call's number, -1 running, -2 gone. */
+static long in_call(pid_t tid)
+{
+	char path[64], buf[64] = "";
+	long nr;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -2;
+	if (read(fd, buf, sizeof(buf) - 1) <= 0)
+		buf[0] = '\0';
+	close(fd);
+	return sscanf(buf, "%ld", &nr) == 1 ? nr : -1;
+}
+
+#define EPS_WIDE 200
+
+static int spin_stop;
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&spin_stop, __ATOMIC_RELAXED))
+		;
+	return NULL;
+}
+
+/*
+ * The dup()ing thread runs as SCHED_IDLE on a CPU another thread keeps busy:
+ * once its call is let through, it waits milliseconds for that CPU, which is
+ * when the supervisor serves the connect() that follows on another CPU.
+ */
+static int dupconnect(const char *ip, int port, int n)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int i, split = 0, mptcp = 0, cpus[2], nr = 0, c;
+	cpu_set_t set, one;
+	pthread_attr_t slow;
+	pthread_t spin;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 2;
+	for (c = 0; c < CPU_SETSIZE && nr < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[nr++] = c;
+	if (nr < 2) {
+		printf("dupconnect unavailable: one CPU\n");
+		return 3;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpus[0], &one);
+	pthread_attr_init(&slow);
+	pthread_attr_setaffinity_np(&slow, sizeof(one), &one);
+	{
+		pthread_attr_t busy;
+
+		pthread_attr_init(&busy);
+		pthread_attr_setaffinity_np(&busy, sizeof(one), &one);
+		if (pthread_create(&spin, &busy, spinner, NULL))
+			return 2;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpus[1], &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	for (i = 0; i < n; i++) {
+		struct dupper d = { .fd = tcp_socket(SOCK_NONBLOCK), .out = -1 };
+		struct epoll_event ev = { .events = EPOLLOUT };
+		struct stat s1, s2;
+		int eps[EPS_WIDE], e;
+		pthread_t t;
+
+		/* Registrations to carry make the swap long: the dup() lands inside it. */
+		for (e = 0; e < EPS_WIDE; e++) {
+			eps[e] = epoll_create1(EPOLL_CLOEXEC);
+			epoll_ctl(eps[e], EPOLL_CTL_ADD, d.fd, &ev);
+		}
+
+		if (pthread_create(&t, &slow, dupper, &d))
+			return 2;
+		long st = 0, deadline = now_ms() + 2000;
+
+		while (!__atomic_load_n(&d.tid, __ATOMIC_ACQUIRE))
+			;
+		/* In its dup() (held by the supervisor), then let through but off the CPU. */
+		while (now_ms() < deadline && (st = in_call(d.tid)) != SYS_dup && st != -2)
+			;
+		while (now_ms() < deadline && (st = in_call(d.tid)) == SYS_dup)
+			;
+		connect(d.fd, (struct sockaddr *)&a, sizeof(a));
+		pthread_join(t, NULL);
+		if (d.out >= 0 && !fstat(d.fd, &s1) && !fstat(d.out, &s2) && s1.st_ino != s2.st_ino)
+			split++;
+		mptcp += protocol_of(d.fd) == 262;
+		if (d.out >= 0)
+			close(d.out);
+		close(d.fd);
+		for (e = 0; e < EPS_WIDE; e++)
+			close(eps[e]);
+	}
+	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(spin, NULL);
+	printf("dupconnect n=%d split=%d mptcp=%d\n", n, split, mptcp);
 	return 0;
 }
 
@@ -863,6 +1056,10 @@ int main(int argc, char **argv)
 		return epolls(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 4 && !strcmp(m, "epoll-late"))
 		return epoll_late(argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(m, "epstale"))
+		return epstale(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(m, "dupconnect"))
+		return dupconnect(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(m, "highfd"))
 		return highfd(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(m, "bindretry"))

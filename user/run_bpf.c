@@ -106,7 +106,7 @@ static int recorder_link = -1;
  */
 int run_intent_fd = -1;
 
-static void start_intent(void)
+static void start_intent(int load_err)
 {
 	static const struct {
 		size_t prog;
@@ -123,8 +123,10 @@ static void start_intent(void)
 	__u32 len = sizeof(info);
 	size_t i;
 
-	if (bpf_program__fd(progs[0]) < 0)
+	if (bpf_program__fd(progs[0]) < 0) {
+		errno = load_err;	/* why its programs did not load */
 		goto off;
+	}
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		if (bpf_link_create(bpf_program__fd(progs[at[i].prog]), bridge_cg, at[i].type,
 				    NULL) < 0)
@@ -146,11 +148,13 @@ off:
 struct recorder_load {
 	struct run_options_bpf *skel;
 	int err;
+	int intent_err;		/* why the address check did not load, or 0 */
 };
 
 static struct run_options_bpf *open_recorder(bool intent)
 {
 	struct run_options_bpf *r = run_options_bpf__open();
+	int err;
 
 	if (!r)
 		return NULL;
@@ -163,7 +167,9 @@ static struct run_options_bpf *open_recorder(bool intent)
 	}
 	if (!run_options_bpf__load(r))
 		return r;
+	err = errno;
 	run_options_bpf__destroy(r);
+	errno = err;
 	return NULL;
 }
 
@@ -173,8 +179,10 @@ static void *load_recorder(void *arg)
 
 	rl->skel = open_recorder(true);
 	/* Before 5.19 (bpf_skc_to_mptcp_sock): the record without the address check. */
-	if (!rl->skel)
+	if (!rl->skel) {
+		rl->intent_err = errno;
 		rl->skel = open_recorder(false);
+	}
 	rl->err = rl->skel ? 0 : errno;
 	return NULL;
 }
@@ -190,7 +198,7 @@ static void start_recorder(struct recorder_load *rl)
 	if (recorder_link < 0)
 		goto fail;
 	run_options_recorder(bpf_map__fd(recorder->maps.set_opts), &recorder->bss->counts.lost);
-	start_intent();
+	start_intent(rl->intent_err);
 	return;
 fail:
 	run_say("no record of the options sockets set (%s): a swap reads each one the "

@@ -135,8 +135,21 @@ int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
 	if (syscall(SYS_kcmp, p->tgid, run_self(), KCMP_FILE, fd, old))
 		return -1;
 	for (i = 0; i < p->nr_epolls;) {
-		struct kcmp_epoll_slot slot = { .efd = p->epolls[i], .tfd = fd, .toff = 0 };
-		long same = syscall(SYS_kcmp, p->tgid, p->tgid, KCMP_EPOLL_TFD, fd, &slot);
+		struct kcmp_epoll_slot slot = { .efd = p->epolls[i], .tfd = fd };
+		long same;
+
+		/*
+		 * One number can have several entries in an epoll: a closed
+		 * socket's stays while another process holds its file. Each is
+		 * asked (toff) until one is this file or none is left (ENOENT).
+		 */
+		do
+			same = syscall(SYS_kcmp, p->tgid, p->tgid, KCMP_EPOLL_TFD, fd, &slot);
+		while (same > 0 && ++slot.toff < 64);
+		if (same > 0) {
+			free(out);
+			return -1;	/* 64 entries for one number: can't tell */
+		}
 
 		/* Closed since, or the number now holds something else: not an epoll of ours. */
 		if (same < 0 && (errno == EBADF || errno == EINVAL)) {

@@ -35,6 +35,7 @@ void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Reference counted: run_proc_of() takes one, run_proc_put() drops it.
  */
 #define RUN_FD_STRIPES 16
+#define RUN_DUPS_PENDING 16
 
 struct run_proc {
 	pid_t tgid;
@@ -49,11 +50,23 @@ struct run_proc {
 	 * Calls that make another descriptor of a socket (dup, fork) or an
 	 * epoll take @calls exclusively; swaps take it shared, so those of
 	 * different descriptors go on at once, and those of one number take
-	 * turns on its stripe. @state guards the arrays below, briefly.
+	 * turns on its stripe. @state guards ours[], kept[] and dups[], held
+	 * briefly; @epoll_lock the epolls, held while a swap reads and carries
+	 * registrations (slow). Order: calls, stripe, epoll_lock, state; the
+	 * global procs_lock and shared_lock innermost.
 	 */
 	pthread_rwlock_t calls;
 	pthread_mutex_t fd_lock[RUN_FD_STRIPES];
+	pthread_mutex_t epoll_lock;
 	pthread_mutex_t state;
+	/*
+	 * dup() calls answered whose descriptor may not exist yet: the thread
+	 * that made each, by inode. While one is pending, one descriptor seen is
+	 * no proof the dup was closed. Past RUN_DUPS_PENDING, any thread.
+	 */
+	struct { __u64 ino; pid_t tid; } dups[RUN_DUPS_PENDING];
+	int nr_dups;
+	bool dups_overflow;
 	/* The epoll descriptors (numbers in the process), exact once seeded. */
 	bool epolls_seeded;
 	int *epolls;
@@ -82,14 +95,14 @@ int run_proc_open_fdinfo(const struct run_proc *p, int fd);
  * The flags of descriptor @fd of @p ("flags:" of its fdinfo: O_NONBLOCK and
  * O_CLOEXEC among them), from an fdinfo file kept open per number, so that a
  * swap reads one file instead of opening one; false when they can't be read.
- * @p->lock held.
+ * The caller holds the stripe of @fd.
  */
 bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags);
 
 /* The supervisor's PID, asked once (first called in the supervisor, after its fork). */
 pid_t run_self(void);
 
-/* ours[] of @p (lock held). */
+/* ours[] of @p (they take @p->state). */
 __u64 run_proc_ours(struct run_proc *p, int fd);
 void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino);
 /* Is there an entry at @fd in any process? (no lock: a hint for unlisted calls) */
@@ -104,10 +117,16 @@ enum run_shared_kind { RUN_NOT_SHARED, RUN_SHARED_DUP, RUN_SHARED_FORK };
 void run_shared_add(__u64 ino, bool fork);
 enum run_shared_kind run_shared(__u64 ino);
 void run_shared_all_of(struct run_proc *p);
-/* A dup'd socket whose other descriptors in @p are all closed again: forgotten, true. */
-bool run_shared_dup_gone(struct run_proc *p, __u64 ino);
+/* A dup() of socket @ino by thread @tid of @p answered: pending until that thread moves on. */
+void run_shared_dup_pending(struct run_proc *p, __u64 ino, pid_t tid);
+/*
+ * A dup'd socket whose other descriptors in @p are all closed again, and no
+ * dup of it pending (@now: the thread asking, in a call of its own):
+ * forgotten, true.
+ */
+bool run_shared_dup_gone(struct run_proc *p, __u64 ino, pid_t now);
 
-/* epoll instances (lock held). */
+/* epoll instances (@p->calls held exclusively, or shared with @p->epoll_lock). */
 void run_epoll_seed(struct run_proc *p);
 void run_epoll_add(struct run_proc *p, int epfd);
 

@@ -182,8 +182,10 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 		run_shared_all_of(p);
 	} else if (p) {
 		old = syscall(SYS_pidfd_getfd, p->pidfd, c->fd, 0);
-		if (old >= 0 && !fstat(old, &st) && S_ISSOCK(st.st_mode))
+		if (old >= 0 && !fstat(old, &st) && S_ISSOCK(st.st_mode)) {
 			run_shared_add(st.st_ino, false);
+			run_shared_dup_pending(p, st.st_ino, n->pid);
+		}
 		if (old >= 0)
 			close(old);
 	}

@@ -7,6 +7,7 @@
  * also tells a thread with a descriptor table of its own (unshare(CLONE_FILES)):
  * such a thread gets no process, and its sockets stay as they are.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -122,6 +123,7 @@ static void proc_free(struct run_proc *p)
 	pthread_rwlock_destroy(&p->calls);
 	for (fd = 0; fd < RUN_FD_STRIPES; fd++)
 		pthread_mutex_destroy(&p->fd_lock[fd]);
+	pthread_mutex_destroy(&p->epoll_lock);
 	pthread_mutex_destroy(&p->state);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
@@ -176,6 +178,7 @@ static void proc_locks_init(struct run_proc *p)
 	pthread_rwlockattr_destroy(&attr);
 	for (i = 0; i < RUN_FD_STRIPES; i++)
 		pthread_mutex_init(&p->fd_lock[i], NULL);
+	pthread_mutex_init(&p->epoll_lock, NULL);
 	pthread_mutex_init(&p->state, NULL);
 }
 
@@ -482,10 +485,100 @@ static int count_one(int fd, const char *link, void *ctx)
 	return 0;
 }
 
-bool run_shared_dup_gone(struct run_proc *p, __u64 ino)
+/*
+ * Has thread @tid of @p left the dup() it was let through? Yes when it is
+ * gone or waits in any other call; "running" may still be before the dup.
+ */
+static bool dup_done(const struct run_proc *p, pid_t tid)
+{
+	/* dup, dup2, fcntl, dup3; and as i386 calls: dup, fcntl, dup2, fcntl64, dup3. */
+	static const long dups[] = { 32, 33, 72, 292, 41, 55, 63, 221, 330 };
+	char path[64], buf[64];
+	ssize_t n;
+	size_t i;
+	long nr;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)p->tgid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0 || errno == ESRCH;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld", &nr) != 1)
+		return false;	/* "running" */
+	for (i = 0; i < sizeof(dups) / sizeof(dups[0]); i++)
+		if (nr == dups[i])
+			return false;
+	return true;
+}
+
+/* Drops the pending dups that are done (@now is in a call of its own: done). p->state held. */
+static void dups_prune(struct run_proc *p, pid_t now)
+{
+	int i;
+
+	for (i = 0; i < p->nr_dups;)
+		if (p->dups[i].tid == now || dup_done(p, p->dups[i].tid))
+			p->dups[i] = p->dups[--p->nr_dups];
+		else
+			i++;
+}
+
+/* Every thread of @p done with any dup (after an overflow, no record says which). */
+static bool all_dups_done(const struct run_proc *p, pid_t now)
+{
+	char path[64];
+	struct dirent *d;
+	bool done = true;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->tgid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (done && (d = readdir(dir)))
+		if (d->d_name[0] != '.' && atoi(d->d_name) != now)
+			done = dup_done(p, atoi(d->d_name));
+	closedir(dir);
+	return done;
+}
+
+void run_shared_dup_pending(struct run_proc *p, __u64 ino, pid_t tid)
+{
+	pthread_mutex_lock(&p->state);
+	if (p->nr_dups == RUN_DUPS_PENDING)
+		dups_prune(p, 0);
+	if (p->nr_dups < RUN_DUPS_PENDING)
+		p->dups[p->nr_dups++] = (typeof(p->dups[0])){ .ino = ino, .tid = tid };
+	else
+		p->dups_overflow = true;
+	pthread_mutex_unlock(&p->state);
+}
+
+bool run_shared_dup_gone(struct run_proc *p, __u64 ino, pid_t now)
 {
 	struct count_ctx c = { .ino = ino };
+	bool pending = false;
+	int i;
 
+	/*
+	 * The dup() answered may not have run yet (its thread not scheduled
+	 * since): then the one descriptor counted proves nothing.
+	 */
+	pthread_mutex_lock(&p->state);
+	dups_prune(p, now);
+	if (p->dups_overflow && all_dups_done(p, now))
+		p->dups_overflow = false;
+	pending = p->dups_overflow;
+	for (i = 0; i < p->nr_dups && !pending; i++)
+		pending = p->dups[i].ino == ino;
+	pthread_mutex_unlock(&p->state);
+	if (pending)
+		return false;
 	proc_fd_links(p->tgid, count_one, &c);
 	if (c.n != 1)
 		return false;

@@ -198,7 +198,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 
 		/* The other descriptor would stay on the old socket: it stays TCP. */
 		if (sk == RUN_SHARED_FORK ||
-		    (sk == RUN_SHARED_DUP && !run_shared_dup_gone(p, st.st_ino))) {
+		    (sk == RUN_SHARED_DUP && !run_shared_dup_gone(p, st.st_ino, n->pid))) {
 			RUN_COUNT(kept_shared);
 			goto out;
 		}
@@ -257,11 +257,11 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		}
 		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
 	}
-	pthread_mutex_lock(&p->state);
+	pthread_mutex_lock(&p->epoll_lock);
 	nregs = run_epoll_registrations(p, fd, old, st.st_ino, &regs);
 	if (nregs > 0 && !run_epoll_carry(p, fd, new, regs, nregs))
 		nregs = -1;	/* new's registrations, if any, go when it is closed */
-	pthread_mutex_unlock(&p->state);
+	pthread_mutex_unlock(&p->epoll_lock);
 	if (nregs < 0) {
 		RUN_COUNT(kept_epoll);
 		goto out;
