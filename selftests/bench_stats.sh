@@ -98,17 +98,25 @@ mkdir -p "$cg-empty"
 /usr/bin/time -f '%M' -o "$tmp/empty" "$bin" stats --cgroup /mu-bench-stats-empty --json \
 	>/dev/null 2>&1
 rmdir "$cg-empty"
+# Memory from /usr/bin/time; time from wall_us (its 10 ms steps are too coarse
+# for a few hundred connections), each in runs of its own, alternated.
 for ((r = 0; r < rounds; r++)); do
 	measure stats "$bin" stats --cgroup /mu-bench-stats --json >>"$tmp/stats.times"
 	measure ss nsenter --net=/run/netns/"$cli" ss -tinM >>"$tmp/ss.times"
+	v=$(wall_us "$bin" stats --cgroup /mu-bench-stats --json) || exit 1
+	sample stats_us "$v"
+	v=$(wall_us nsenter --net=/run/netns/"$cli" ss -tinM) || exit 1
+	sample ss_us "$v"
 done
 got=$(jq '.connections | length' "$tmp/stats.out")
 subs=$(jq '[.connections[].subflows] | add' "$tmp/stats.out")
-st=$(cut -d' ' -f1 "$tmp/stats.times" | median_of) sm=$(cut -d' ' -f2 "$tmp/stats.times" | median_of)
-ss_t=$(cut -d' ' -f1 "$tmp/ss.times" | median_of) ss_m=$(cut -d' ' -f2 "$tmp/ss.times" | median_of)
+st=$(awk -v u="$(median stats_us)" 'BEGIN { print u / 1e6 }')
+sm=$(cut -d' ' -f2 "$tmp/stats.times" | median_of)
+ss_t=$(awk -v u="$(median ss_us)" 'BEGIN { print u / 1e6 }')
+ss_m=$(cut -d' ' -f2 "$tmp/ss.times" | median_of)
 echo "stats vs ss on $conns MPTCP connections ($got found, $subs subflows), medians of $rounds:"
-printf '  mptcp-upgrade stats --json   %6.2f s  %7d KiB peak\n' "$st" "$sm"
-printf '  ss -tinM                     %6.2f s  %7d KiB peak\n' "$ss_t" "$ss_m"
+printf '  mptcp-upgrade stats --json   %8.4f s  %7d KiB peak\n' "$st" "$sm"
+printf '  ss -tinM                     %8.4f s  %7d KiB peak\n' "$ss_t" "$ss_m"
 awk -v a="$st" -v b="$ss_t" -v c="$sm" -v d="$ss_m" 'BEGIN {
 	printf "  ratio stats/ss: time %.2f, memory %.2f\n", (b > 0) ? a / b : 0, (d > 0) ? c / d : 0 }'
 awk -v m="$sm" -v e="$(cat "$tmp/empty")" -v n="$conns" -v sf="$subs" 'BEGIN {

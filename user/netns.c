@@ -95,12 +95,19 @@ void netns_set_init_empty(struct netns_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
+void netns_set_add_self(struct netns_set *set)
+{
+	size_t before = set->nr;
+
+	add_pid(set, getpid());
+	if (set->nr > before)
+		set->ns[before].pid = 0;	/* entered by staying */
+}
+
 void netns_set_init(struct netns_set *set)
 {
 	memset(set, 0, sizeof(*set));
-	add_pid(set, getpid());
-	if (set->nr)
-		set->ns[0].pid = 0;	/* entered by staying */
+	netns_set_add_self(set);
 }
 
 /* One cgroup of the subtree: the namespaces of the processes in it. */

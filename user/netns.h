@@ -28,6 +28,8 @@ struct netns_set {
 
 /* Start with this process's own namespace. */
 void netns_set_init(struct netns_set *set);
+/* This command's own namespace, if not in the set yet. */
+void netns_set_add_self(struct netns_set *set);
 /* Start with none: only the namespaces added (those of a process tree, say). */
 void netns_set_init_empty(struct netns_set *set);
 void netns_set_free(struct netns_set *set);
