@@ -55,7 +55,7 @@ echo
 
 # The engine's own costs need a kernel that runs it: here, or in the QEMU guest.
 echo
-if "$top/mptcp-upgrade" check >/dev/null 2>&1; then
+if "$top/mptcp-upgrade" check --engine attach >/dev/null 2>&1; then
 	echo "(this kernel runs the attach engine: measuring here)"
 	"$top/selftests/vm/bench-guest.sh"
 else

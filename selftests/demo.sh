@@ -29,15 +29,17 @@ cat "$bad"
 "$bin" policy "$bad"
 echo "(exit status $?)"
 
-step "mptcp-upgrade check: can this kernel run the attach engine?"
+step "mptcp-upgrade check: which engine can this kernel run?"
 "$bin" check
+"$bin" check --engine attach >/dev/null 2>&1
 rc=$?
 if [ "$rc" -eq 0 ]; then
 	step "The engine, on this kernel"
 	exec "$top/selftests/vm/demo-guest.sh"
 fi
 echo
-echo "check exited $rc: the attach engine cannot run on this kernel, for the reason above."
+echo "check --engine attach exited $rc: the attach engine cannot run on this kernel, for the"
+echo "reason above."
 echo "So the rest of the demo runs on Debian's bookworm-backports kernel in a QEMU"
 echo "guest (downloaded once, unpacked, never installed; about a minute under emulation)."
 exec "$top/selftests/vm/run-vm" "$top/selftests/vm/demo-guest.sh"

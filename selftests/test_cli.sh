@@ -154,27 +154,50 @@ if [ -r /sys/kernel/btf/vmlinux ] && command -v bpftool >/dev/null &&
 fi
 
 run check
+check_rc=$rc check_out=$out
 if [ "$(id -u)" -ne 0 ]; then
 	skip "check names the trampoline refusal" "needs root to load BPF"
 elif [ "$has_hook" = yes ] && [ "$lockdown" != none ] && [ "$lockdown" != unknown ]; then
-	# A locked-down kernel (these CI machines): check must fail and say why.
+	# A locked-down kernel (these CI machines): the attach engine can't, run can.
 	refusal="the kernel refuses BPF trampolines: loading fmod_ret/update_socket_protocol"
 	refusal+=" failed with EPERM as root; kernel lockdown mode: $lockdown"
-	expect "check on a locked-down kernel exits 1, and points to the run engine" 1 \
-		"^Error: the attach engine can't run here: trampolines: $refusal; the run engine can \\('mptcp-upgrade run --policy FILE -- COMMAND'\\)$"
+	expect "check where only the run engine works exits 0 (an engine works)" 0
+	grep -q '^Error' <<<"$err" && not_ok "check where an engine works prints no error" "$err" ||
+		ok "check where an engine works prints no error"
+	grep -Eq "^attach +can't +trampolines: $refusal\$" <<<"$out" &&
+		grep -Eq '^run +can run +here: mptcp-upgrade run --policy FILE -- COMMAND$' <<<"$out" &&
+		ok "check says why attach can't, and that run can" ||
+		not_ok "check says why attach can't, and that run can" "$out"
 	grep -Eq '^run_engine +ok ' <<<"$out" &&
 		ok "check says the run engine can run here" ||
 		not_ok "check says the run engine can run here" "$out"
 	grep -Eq '^trampolines +missing ' <<<"$out" &&
 		ok "check prints trampolines as missing" ||
 		not_ok "check prints trampolines as missing" "$out"
+	run check --engine attach
+	expect "check --engine attach on a locked-down kernel exits 1, and points to the run engine" 1 \
+		"^Error: the attach engine can't run here: trampolines: $refusal; the run engine can \\('mptcp-upgrade run --policy FILE -- COMMAND'\\)$"
 elif [ "$has_hook" = no ]; then
-	expect "check on a kernel without the hook exits 1" 1 "hook: update_socket_protocol"
+	run check --engine attach
+	expect "check --engine attach on a kernel without the hook exits 1" 1 "hook: update_socket_protocol"
 else
 	expect "check on an unlocked kernel with the hook exits 0" 0
 	grep -Eq '^trampolines +ok ' <<<"$out" && ok "check prints trampolines as ok" ||
 		not_ok "check prints trampolines as ok" "$out"
+	grep -Eq '^attach +can run +here$' <<<"$out" && ok "check says attach can run here" ||
+		not_ok "check says attach can run here" "$out"
 fi
+if [ "$(id -u)" -eq 0 ] && grep -Eq '^run_engine +ok ' <<<"$check_out"; then
+	run check --engine run
+	expect "check --engine run where the run engine works: exit 0" 0
+else
+	skip "check --engine run" "needs root and a kernel the run engine works on"
+fi
+run check --engine nonsense
+expect "check --engine with another word: exit 2" 2 "--engine takes attach or run, not 'nonsense'"
+run check --engine
+expect "check --engine without a word: exit 2" 2 "--engine takes attach or run"
+out=$check_out
 for req in privileges btf hook trampolines programs cgroup2 bpffs mptcp mptcp_diag; do
 	grep -Eq "^$req +(ok|warn|missing|unknown) " <<<"$out" ||
 		{ not_ok "check prints the $req line" "$out"; continue; }
@@ -199,7 +222,8 @@ grep -q ' - securityfs ' /proc/self/mountinfo && had_securityfs=yes || had_secur
 	not_ok "check leaves the machine's mounts alone" ||
 	ok "check leaves the machine's mounts alone"
 
-check_rc=$rc
+"$bin" check --engine attach >/dev/null 2>&1
+attach_rc=$?
 run check --json
 # Under ip netns exec (its own /sys, without cgroup2), check says what happened and
 # where the machine's cgroup2 is (review D7: it said only that cgroup2 was missing).
@@ -213,9 +237,12 @@ if [ "$(id -u)" -eq 0 ] && ip netns add mu-cli-chk 2>/dev/null; then
 else
 	skip "check under ip netns exec" "needs root to add a network namespace"
 fi
-json_ok "check --json: twelve requirements, ready matches the exit code" \
+json_ok "check --json: twelve requirements, ready matches the exit code, each engine's verdict" \
 	"(.requirements | length) == 12 and .ready == ($check_rc == 0) and
-	 (.requirements | map(.name) | index(\"trampolines\")) != null"
+	 (.requirements | map(.name) | index(\"trampolines\")) != null and
+	 .engines.attach.ready == ($attach_rc == 0) and
+	 .ready == (.engines.attach.ready or .engines.run.ready) and
+	 ((.engines.attach.ready) or (.engines.attach.error | length > 0))"
 if [ "$(id -u)" -eq 0 ]; then
 	json_ok "check --json: the socket options probed (67 known, what is carried is refused, the unnamed scanned)" \
 		".sockopts | (.known | length) == 67 and (.known | unique | length) == 67 and
@@ -375,9 +402,9 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$cg2" ] && [ -w "$cg2" ]; then
 	run attach --cgroup /sys/fs/cgroup/cpu --policy "$top/configs/haproxy.policy"
 	expect "attach to a path outside cgroup v2: exit 1" 1 "is not a cgroup v2 directory|can't find"
 
-	if [ "$check_rc" -ne 0 ]; then
+	if [ "$attach_rc" -ne 0 ]; then
 		cause=$(sed -n 's/^Error: the attach engine can.t run here: [a-z_0-9]*: //p' <<<"$(
-			"$bin" check 2>&1 >/dev/null)" | sed 's/;.*//')
+			"$bin" check --engine attach 2>&1 >/dev/null)" | sed 's/;.*//')
 		run attach --cgroup mucli-a.slice --policy "$top/configs/haproxy.policy"
 		expect "a nested slice resolves, and this kernel's refusal is the error" 1 \
 			"^Error: can't attach to cgroup /mucli.slice/mucli-a.slice: "

@@ -32,6 +32,9 @@
 #include "sys.h"
 #include "upgrade.skel.h"
 
+/* How the run engine is started, for the lines that point to it. */
+#define MU_PROG_HINT "mptcp-upgrade run --policy FILE -- COMMAND"
+
 /* Kernel-internal errno that BPF syscalls leak to userspace. */
 #ifndef ENOTSUPP
 #define ENOTSUPP 524
@@ -109,9 +112,10 @@ static void set_req(int idx, enum req_state state, const char *fmt, ...)
 void help_check(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s check [--json]\n"
+		"Usage: %s check [--engine attach|run] [--json]\n"
 		"\n"
-		"Probe what the attach engine needs and print one line per requirement:\n"
+		"Probe what each engine needs and print one line per requirement, then\n"
+		"whether each engine can run here:\n"
 		"  privileges   root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN + CAP_SYS_ADMIN\n"
 		"  btf          the kernel's BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)\n"
 		"  hook         " HOOK_FUNC "() in that BTF (Linux 6.6 or later)\n"
@@ -128,8 +132,9 @@ void help_check(FILE *out)
 		"  multipath    whether this network namespace's path manager can bring a second\n"
 		"               subflow (endpoints, limits), then the path manager's settings\n"
 		"\n"
-		"Nothing is attached or changed. Exits 1, naming the causes, when the attach\n"
-		"engine cannot run on this machine.\n", prog_name);
+		"Nothing is attached or changed. Exits 0 when at least one engine can run\n"
+		"here, 1 (naming the causes) when none can. With --engine, the exit status\n"
+		"is that engine's alone.\n", prog_name);
 }
 
 static void check_privileges(void)
@@ -387,8 +392,26 @@ static void print_plain(const char *kernel)
 	pm_print(&pm, "                      ");
 }
 
-static void print_json(const char *kernel, bool ready, const char *causes)
+/* What check concludes for each engine, and why not. */
+struct verdict {
+	bool attach, run;
+	char attach_why[2048], run_why[sizeof(reqs[0].detail) + 16];
+};
+
+static struct json_object *engine_json(bool ready, const char *why)
 {
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ready", json_object_new_boolean(ready));
+	if (!ready)
+		json_object_object_add(o, "error", json_object_new_string(why));
+	return o;
+}
+
+static void print_json(const char *kernel, const struct verdict *v, bool ready,
+		       const char *causes)
+{
+	struct json_object *engines = json_object_new_object();
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	int i;
 
@@ -434,6 +457,9 @@ static void print_json(const char *kernel, bool ready, const char *causes)
 			reqs[R_SOCKOPTS].state == REQ_OK));
 		json_object_object_add(root, "sockopts", b);
 	}
+	json_object_object_add(engines, "attach", engine_json(v->attach, v->attach_why));
+	json_object_object_add(engines, "run", engine_json(v->run, v->run_why));
+	json_object_object_add(root, "engines", engines);
 	json_object_object_add(root, "ready", json_object_new_boolean(ready));
 	if (!ready)
 		json_object_object_add(root, "error", json_object_new_string(causes));
@@ -604,46 +630,93 @@ int attach_preflight(char *cause, size_t size)
 	return 0;
 }
 
+/* The attach engine's causes (its required lines not ok), and the run engine's. */
+static void conclude(struct verdict *v)
+{
+	char *c = v->attach_why;
+	int i;
+
+	v->attach = true;
+	for (i = 0; i < R_MAX; i++) {
+		if (!reqs[i].blocking || reqs[i].state == REQ_OK)
+			continue;
+		/* An unprobed requirement is only a cause when nothing else explains it. */
+		if (reqs[i].state == REQ_UNKNOWN && !v->attach)
+			continue;
+		v->attach = false;
+		snprintf(c + strlen(c), sizeof(v->attach_why) - strlen(c), "%s%s: %s",
+			 c[0] ? "; " : "", reqs[i].name, reqs[i].detail);
+	}
+	/* run refuses to start without root: its supervisor takes the program's sockets. */
+	v->run = !geteuid() && reqs[R_RUN_ENGINE].state == REQ_OK;
+	if (geteuid())
+		snprintf(v->run_why, sizeof(v->run_why), "privileges: it needs root (run as root)");
+	else if (!v->run)
+		snprintf(v->run_why, sizeof(v->run_why), "run_engine: %s",
+			 reqs[R_RUN_ENGINE].detail);
+}
+
 int do_check(int argc, char **argv)
 {
-	char causes[1024] = "";
+	enum { ANY, ATTACH, RUN } want = ANY;
+	struct verdict v = {};
+	char causes[sizeof(v.attach_why) + sizeof(v.run_why) + 128] = "";
 	struct utsname uts;
-	bool ready = true;
+	bool ready;
 	int i;
 
 	if (wants_help(argc, argv)) {
 		help_check(stdout);
 		return 0;
 	}
-	if (argc > 1)
-		return usage_err("check: unexpected argument '%s' (see '%s check help')", argv[1],
-				 prog_name);
+	for (i = 1; i < argc; i++) {
+		const char *e = NULL;
+
+		if (!strcmp(argv[i], "--engine") && i + 1 < argc)
+			e = argv[++i];
+		else if (!strncmp(argv[i], "--engine=", 9))
+			e = argv[i] + 9;
+		else if (!strcmp(argv[i], "--engine"))
+			return usage_err("check: --engine takes attach or run");
+		else
+			return usage_err("check: unexpected argument '%s' (see '%s check help')",
+					 argv[i], prog_name);
+		if (!strcmp(e, "attach"))
+			want = ATTACH;
+		else if (!strcmp(e, "run"))
+			want = RUN;
+		else
+			return usage_err("check: --engine takes attach or run, not '%s'", e);
+	}
 
 	uname(&uts);
 	probe_all();
-
-	for (i = 0; i < R_MAX; i++) {
-		if (!reqs[i].blocking || reqs[i].state == REQ_OK)
-			continue;
-		/* An unprobed requirement is only a cause when nothing else explains it. */
-		if (reqs[i].state == REQ_UNKNOWN && !ready)
-			continue;
-		ready = false;
-		snprintf(causes + strlen(causes), sizeof(causes) - strlen(causes), "%s%s: %s",
-			 causes[0] ? "; " : "", reqs[i].name, reqs[i].detail);
-	}
+	conclude(&v);
+	ready = want == ATTACH ? v.attach : want == RUN ? v.run : v.attach || v.run;
+	if (want == ATTACH && !v.attach)
+		snprintf(causes, sizeof(causes), "the attach engine can't run here: %s%s",
+			 v.attach_why, v.run ? "; the run engine can ('" MU_PROG_HINT "')" : "");
+	else if (want == RUN && !v.run)
+		snprintf(causes, sizeof(causes), "the run engine can't run here: %s", v.run_why);
+	else if (!ready)
+		snprintf(causes, sizeof(causes), "no engine can run here: attach: %s; run: %s",
+			 v.attach_why, v.run_why);
 
 	if (opts.json) {
-		print_json(uts.release, ready, causes);
-	} else {
-		print_plain(uts.release);
-		if (ready)
-			printf("\nthe attach engine can run here\n");
-		else if (reqs[R_RUN_ENGINE].state == REQ_OK)
-			p_err("the attach engine can't run here: %s; the run engine can ('%s run "
-			      "--policy FILE -- COMMAND')", causes, prog_name);
-		else
-			p_err("the attach engine can't run here: %s", causes);
+		print_json(uts.release, &v, ready, causes);
+		return ready ? 0 : 1;
 	}
+	print_plain(uts.release);
+	printf("\n");
+	if (v.attach)
+		printf("%-12s %-8s %s\n", "attach", "can run", "here");
+	else
+		printf("%-12s %-8s %s\n", "attach", "can't", v.attach_why);
+	if (v.run)
+		printf("%-12s %-8s %s\n", "run", "can run", "here: " MU_PROG_HINT);
+	else
+		printf("%-12s %-8s %s\n", "run", "can't", v.run_why);
+	if (!ready)
+		p_err("%s", causes);
 	return ready ? 0 : 1;
 }
