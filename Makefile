@@ -197,7 +197,7 @@ fuzz: $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/fuzz/fuzz_diag
 # kernel that runs the hook) and closes with its summary.
 .PHONY: check
 check: $(APP) $(TEST_BINS) $(SAN_BINS)
-	$(Q)prove -v -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
+	$(Q)prove -v --timer -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
 		$(OUTPUT)/selftests/test_procfs \
 		$(SAN_BINS) \
 		selftests/test_cli.sh \
@@ -210,6 +210,18 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		selftests/test_vm_strict.sh \
 		selftests/test_vm_repair.sh \
 		selftests/test_vm_run.sh
+
+# The loop to run on every change (a few minutes here, no emulation): the unit
+# and sanitizer tests, the CLI, the tc programs, stats, and the run engine's
+# suites natively with every regression case. `make check` is all of it and more.
+.PHONY: check-fast
+check-fast: $(APP) $(TEST_BINS) $(SAN_BINS)
+	$(Q)prove --timer -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
+		$(OUTPUT)/selftests/test_procfs \
+		$(SAN_BINS) \
+		selftests/test_cli.sh \
+		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
+		selftests/test_stats.sh selftests/test_run.sh selftests/test_run_edges.sh
 
 # The end-to-end suites alone: the attach engine's here if this kernel runs the
 # hook, in QEMU otherwise; the run engine's in the 6.1 and 6.12 guests.

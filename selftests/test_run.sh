@@ -419,8 +419,18 @@ if command -v haproxy >/dev/null; then
 	kill "$haproxy"
 	wait "$haproxy" 2>/dev/null
 	need "HAProxy's supervisor gone" no_supervisor "$tmp/hap.policy"
+	# README's first command (make demo) shows this engine on such a kernel.
+	got=$(timeout 60 "$top/selftests/demo-run.sh" 2>&1)
+	rc=$?
+	[ "$rc" = 0 ] &&
+		grep -q '^port 8443 (listed):   connect=ok proto=262 echo=ok mptcp=yes' <<<"$got" &&
+		grep -q '^port 8080 (unlisted): connect=ok proto=262 echo=ok mptcp=fallback' <<<"$got" &&
+		grep -q '^no supervisor left for program' <<<"$got" &&
+		ok "make demo's run part: HAProxy's listed frontend MPTCP, the other TCP, cleaned up" ||
+		not_ok "make demo's run part runs through" "exit $rc" "$got"
 else
 	skip "HAProxy under run" "haproxy is not installed"
+	skip "make demo's run part" "haproxy is not installed"
 fi
 
 # ---- Debian's nginx: a master and workers, listed and unlisted listen/upstream ----
