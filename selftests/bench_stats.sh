@@ -98,8 +98,9 @@ mkdir -p "$cg-empty"
 /usr/bin/time -f '%M' -o "$tmp/empty" "$bin" stats --cgroup /mu-bench-stats-empty --json \
 	>/dev/null 2>&1
 rmdir "$cg-empty"
-# Memory from /usr/bin/time; time from wall_us (its 10 ms steps are too coarse
-# for a few hundred connections), each in runs of its own, alternated.
+# Memory from /usr/bin/time; time from wall_us (/usr/bin/time's 10 ms steps are
+# too coarse for a few hundred connections) less wall_us's own cost (`true`),
+# each in runs of its own, alternated.
 for ((r = 0; r < rounds; r++)); do
 	measure stats "$bin" stats --cgroup /mu-bench-stats --json >>"$tmp/stats.times"
 	measure ss nsenter --net=/run/netns/"$cli" ss -tinM >>"$tmp/ss.times"
@@ -107,12 +108,14 @@ for ((r = 0; r < rounds; r++)); do
 	sample stats_us "$v"
 	v=$(wall_us nsenter --net=/run/netns/"$cli" ss -tinM) || exit 1
 	sample ss_us "$v"
+	v=$(wall_us true) || exit 1
+	sample floor_us "$v"	# wall_us's own forks, taken off both
 done
 got=$(jq '.connections | length' "$tmp/stats.out")
 subs=$(jq '[.connections[].subflows] | add' "$tmp/stats.out")
-st=$(awk -v u="$(median stats_us)" 'BEGIN { print u / 1e6 }')
+st=$(awk -v u="$(median stats_us)" -v f="$(median floor_us)" 'BEGIN { print (u - f) / 1e6 }')
 sm=$(cut -d' ' -f2 "$tmp/stats.times" | median_of)
-ss_t=$(awk -v u="$(median ss_us)" 'BEGIN { print u / 1e6 }')
+ss_t=$(awk -v u="$(median ss_us)" -v f="$(median floor_us)" 'BEGIN { print (u - f) / 1e6 }')
 ss_m=$(cut -d' ' -f2 "$tmp/ss.times" | median_of)
 echo "stats vs ss on $conns MPTCP connections ($got found, $subs subflows), medians of $rounds:"
 printf '  mptcp-upgrade stats --json   %8.4f s  %7d KiB peak\n' "$st" "$sm"

@@ -7,8 +7,16 @@
 # its own (loopback only), and an MPTCP client. Needs root.
 set -u
 
-if [ -z "${MU_DEMO_NETNS:-}" ]; then
-	exec unshare -n env MU_DEMO_NETNS=1 "$0" "$@"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo-run: needs root (the run engine's supervisor)" >&2
+	exit 1
+fi
+for tool in haproxy jq; do
+	command -v "$tool" >/dev/null ||
+		{ echo "demo-run: $tool is not installed (make deps installs it)" >&2; exit 1; }
+done
+if [ "${MU_DEMO_NETNS:-}" != "$$" ]; then
+	exec unshare -n sh -c 'MU_DEMO_NETNS=$$ exec "$0" "$@"' "$0" "$@"
 fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/mptcp-upgrade
@@ -29,7 +37,11 @@ show() { printf '$ %s\n' "$*"; "$@"; }
 listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
 wait_listening() {
 	local i
-	for ((i = 0; i < 100; i++)); do listening "$1" && return 0; sleep 0.1; done
+	for ((i = 0; i < 100; i++)); do
+		listening "$1" && return 0
+		kill -0 "$haproxy" 2>/dev/null || break	# HAProxy (or run) ended: no use waiting
+		sleep 0.1
+	done
 	echo "port $1 never listened: $(cat "$tmp/haproxy.log")" >&2
 	exit 1
 }
@@ -47,6 +59,7 @@ grep -v '^#' "$tmp/demo.policy"
 step "A TCP echo backend, and HAProxy 2.6 started under run (unmodified, its config untouched)"
 "$sock" sink 127.0.0.1 9000 300 tcp >/dev/null 2>&1 &
 pids+=($!)
+haproxy=$!	# until HAProxy's own, the sink stands for it in wait_listening
 printf '$ %s\n' "$bin run --policy $tmp/demo.policy -- haproxy -db -f configs/demo-haproxy.cfg"
 "$bin" run --policy "$tmp/demo.policy" -- haproxy -db -f "$top/configs/demo-haproxy.cfg" \
 	>"$tmp/haproxy.log" 2>&1 &
@@ -69,6 +82,8 @@ printf 'port 8080 (unlisted): '; "$sock" connect 127.0.0.1 8080 mptcp
 echo "(the unlisted frontend is a TCP listener: the client falls back to plain TCP)"
 
 step "What the supervisor saw, per policy line"
+echo "(REFUSED TCP_QUICKACK: HAProxy sets it on its listeners; MPTCP refuses it and"
+echo " no bridge can carry it, so HAProxy got an error it ignores, on the listed one)"
 show "$bin" status
 
 step "A long-lived MPTCP client, and what stats reports for HAProxy's process tree"

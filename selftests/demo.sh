@@ -32,6 +32,11 @@ echo "(exit status $?)"
 
 step "mptcp-upgrade check: which engine can this kernel run?"
 "$bin" check
+if [ "$(id -u)" -ne 0 ]; then
+	echo
+	echo "The engines need root: run the demo as root (sudo make demo)." >&2
+	exit 1
+fi
 if "$bin" check --engine attach >/dev/null 2>&1; then
 	step "The attach engine, on this kernel"
 	exec "$top/selftests/vm/demo-guest.sh"
@@ -50,8 +55,14 @@ if "$bin" check --engine run >/dev/null 2>&1; then
 	echo "never installed; about a minute under emulation; MU_DEMO_VM=0 leaves it out)."
 else
 	echo
-	echo "Neither engine can run on this kernel, for the reasons above. The demo runs"
-	echo "the attach engine on Debian's bookworm-backports kernel in a QEMU guest"
-	echo "(downloaded once, unpacked, never installed; about a minute under emulation)."
+	if [ "${MU_DEMO_VM:-1}" = 0 ]; then
+		echo "Neither engine can run here (see check above), and MU_DEMO_VM=0 leaves out" >&2
+		echo "the QEMU guest where the attach engine would." >&2
+		exit 1
+	fi
+	echo "Neither engine can run here, for the reasons above. The demo runs the attach"
+	echo "engine on Debian's bookworm-backports kernel in a QEMU guest (downloaded once,"
+	echo "unpacked, never installed; about a minute under emulation; MU_DEMO_VM=0 leaves"
+	echo "it out)."
 fi
 exec "$top/selftests/vm/run-vm" "$top/selftests/vm/demo-guest.sh"

@@ -28,6 +28,12 @@
  *       "dupconnect n=N split=S mptcp=M" (S: rounds where the two descriptors
  *       ended on different sockets), or "dupconnect unavailable" (exit 3) on
  *       one CPU
+ *   run_edges forkconnect ADDR PORT N
+ *       N rounds: a thread fork()s and is then kept off the CPU as in
+ *       dupconnect; a socket is made once the fork is let through, before it
+ *       runs; once the child has it, it is connect()ed: "forkconnect n=N
+ *       split=S mptcp=M" (S: rounds where the child and the parent ended on
+ *       different sockets), or "forkconnect unavailable" (exit 3)
  *   run_edges highfd ADDR PORT FD
  *       the soft descriptor limit raised to the hard one, a non-blocking
  *       socket moved to number FD and registered in an epoll, connect:
@@ -405,6 +411,116 @@ static int dupconnect(const char *ip, int port, int n)
 	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
 	pthread_join(spin, NULL);
 	printf("dupconnect n=%d split=%d mptcp=%d\n", n, split, mptcp);
+	return 0;
+}
+
+struct forker {
+	pid_t tid, child;
+	int report[2], release[2];
+};
+
+static volatile int fork_sock = -1;	/* read by the child: the parent's number */
+
+static void *forker(void *arg)
+{
+	struct forker *f = arg;
+	struct sched_param idle = { 0 };
+
+	sched_setscheduler(0, SCHED_IDLE, &idle);
+	__atomic_store_n(&f->tid, gettid(), __ATOMIC_RELEASE);
+	f->child = fork();
+	if (f->child == 0) {
+		struct stat st;
+		unsigned long long ino = 0;
+		char c;
+
+		/* The socket made while the fork was on its way, as this child has it. */
+		if (fork_sock >= 0 && !fstat(fork_sock, &st))
+			ino = st.st_ino;
+		close(f->release[1]);	/* the parent's close is then the end of the pipe */
+		if (write(f->report[1], &ino, sizeof(ino)) != sizeof(ino))
+			_exit(1);
+		read(f->release[0], &c, 1);	/* held until the parent has compared */
+		_exit(0);
+	}
+	if (f->child > 0)
+		waitpid(f->child, NULL, 0);
+	return NULL;
+}
+
+static int forkconnect(const char *ip, int port, int n)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int i, split = 0, mptcp = 0, cpus[2], nr = 0, c;
+	cpu_set_t set, one;
+	pthread_attr_t slow;
+	pthread_t spin;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 2;
+	for (c = 0; c < CPU_SETSIZE && nr < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[nr++] = c;
+	if (nr < 2) {
+		printf("forkconnect unavailable: one CPU\n");
+		return 3;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpus[0], &one);
+	pthread_attr_init(&slow);
+	pthread_attr_setaffinity_np(&slow, sizeof(one), &one);
+	{
+		pthread_attr_t busy;
+
+		pthread_attr_init(&busy);
+		pthread_attr_setaffinity_np(&busy, sizeof(one), &one);
+		spin_stop = 0;
+		if (pthread_create(&spin, &busy, spinner, NULL))
+			return 2;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpus[1], &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	for (i = 0; i < n; i++) {
+		struct forker f = { 0 };
+		unsigned long long child_ino = 0;
+		long st = 0, deadline = now_ms() + 2000;
+		struct stat s1;
+		pthread_t t;
+		int fd;
+
+		if (pipe(f.report) || pipe(f.release))
+			return 2;
+		fork_sock = -1;
+		if (pthread_create(&t, &slow, forker, &f))
+			return 2;
+		while (!__atomic_load_n(&f.tid, __ATOMIC_ACQUIRE))
+			;
+		/* In its fork() (held by the supervisor), then let through but off the CPU. */
+		while (now_ms() < deadline && (st = in_call(f.tid)) != SYS_clone &&
+		       st != SYS_fork && st != 435 && st != -2)
+			;
+		while (now_ms() < deadline && (st == SYS_clone || st == SYS_fork || st == 435))
+			st = in_call(f.tid);
+		fd = tcp_socket(SOCK_NONBLOCK);
+		fork_sock = fd;
+		/* The child reports the socket it got: the fork has run. */
+		if (read(f.report[0], &child_ino, sizeof(child_ino)) != sizeof(child_ino))
+			child_ino = 0;
+		connect(fd, (struct sockaddr *)&a, sizeof(a));
+		if (child_ino && !fstat(fd, &s1) && s1.st_ino != child_ino)
+			split++;
+		mptcp += protocol_of(fd) == 262;
+		close(f.release[1]);
+		pthread_join(t, NULL);
+		close(f.release[0]);
+		close(f.report[0]);
+		close(f.report[1]);
+		close(fd);
+	}
+	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(spin, NULL);
+	printf("forkconnect n=%d split=%d mptcp=%d\n", n, split, mptcp);
 	return 0;
 }
 
@@ -1058,6 +1174,8 @@ int main(int argc, char **argv)
 		return epoll_late(argv[2], atoi(argv[3]));
 	if (argc == 5 && !strcmp(m, "epstale"))
 		return epstale(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(m, "forkconnect"))
+		return forkconnect(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(m, "dupconnect"))
 		return dupconnect(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(m, "highfd"))

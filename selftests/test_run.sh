@@ -422,11 +422,18 @@ if command -v haproxy >/dev/null; then
 	# README's first command (make demo) shows this engine on such a kernel.
 	got=$(timeout 60 "$top/selftests/demo-run.sh" 2>&1)
 	rc=$?
-	[ "$rc" = 0 ] &&
+	demo_prog=$(sed -n 's/^no supervisor left for program \([0-9]*\)$/\1/p' <<<"$got")
+	demo_cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ "$rc" = 0 ] && [ -n "$demo_prog" ] &&
 		grep -q '^port 8443 (listed):   connect=ok proto=262 echo=ok mptcp=yes' <<<"$got" &&
 		grep -q '^port 8080 (unlisted): connect=ok proto=262 echo=ok mptcp=fallback' <<<"$got" &&
-		grep -q '^no supervisor left for program' <<<"$got" &&
-		ok "make demo's run part: HAProxy's listed frontend MPTCP, the other TCP, cleaned up" ||
+		grep -q "^run supervisor [0-9]* (program $demo_prog)" <<<"$got" &&
+		grep -Eq '^  3 +bind +127\.0\.0\.1/32 +8443 +1 +0 +1 +0 +1 ' <<<"$got" &&
+		grep -q '^127.0.0.1:8443 -> .* MPTCP .*line 3 mptcp4@127.0.0.1:8443$' <<<"$got" &&
+		grep -q '^1 MPTCP connection in 1 network namespace$' <<<"$got" &&
+		{ [ -z "$demo_cg" ] ||
+		  [ ! -d "$demo_cg$(sed -n 's/^0:://p' /proc/self/cgroup)/mptcp-upgrade-run.$demo_prog" ]; } &&
+		ok "make demo's run part: HAProxy's listed frontend MPTCP, the other TCP, status and stats say so, cleaned up" ||
 		not_ok "make demo's run part runs through" "exit $rc" "$got"
 else
 	skip "HAProxy under run" "haproxy is not installed"

@@ -241,6 +241,16 @@ else
 		ok "a dup() racing a listed connect in another thread: never split (0 of 60)" ||
 		not_ok "a dup() racing a listed connect is never split" "$got"
 fi
+# The same for fork(): a socket made after the fork was answered, before it
+# ran, reached the child unmarked, and a later swap split it (13 of 20 before).
+got=$(timeout 120 "$bin" run --policy "$pol" -- "$edges" forkconnect 127.0.0.1 7710 20 2>&1)
+if grep -q 'forkconnect unavailable' <<<"$got"; then
+	skip "a fork() racing a socket's creation" "it needs two CPUs"
+else
+	grep -q 'forkconnect n=20 split=0 ' <<<"$got" &&
+		ok "a socket made while a fork() is on its way, then connected: never split from the child (0 of 20)" ||
+		not_ok "a socket made while a fork() is on its way is never split from the child" "$got"
+fi
 got=$(R share clonefiles 127.0.0.1 7710)
 grep -q 'share clonefiles proto=262 other=ok' <<<"$got" &&
 	ok "a child sharing the descriptor table (CLONE_FILES) connects: MPTCP for both, the parent's echo works" ||

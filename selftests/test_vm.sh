@@ -10,10 +10,10 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 suite=${1:-$top/selftests/vm/test_attach.sh}
 
-if "$top/mptcp-upgrade" check >/dev/null 2>&1; then
+if "$top/mptcp-upgrade" check --engine attach >/dev/null 2>&1; then
 	echo "# this kernel runs the attach engine: testing here"
 	exec "$suite"
 fi
-echo "# this kernel cannot run the attach engine ($("$top/mptcp-upgrade" check 2>&1 |
+echo "# this kernel cannot run the attach engine ($("$top/mptcp-upgrade" check --engine attach 2>&1 |
 	sed -n 's/^Error: //p')): testing in a QEMU guest"
 exec "$top/selftests/vm/run-vm" "$suite"

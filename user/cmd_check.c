@@ -32,8 +32,6 @@
 #include "sys.h"
 #include "upgrade.skel.h"
 
-/* How the run engine is started, for the lines that point to it. */
-#define MU_PROG_HINT "mptcp-upgrade run --policy FILE -- COMMAND"
 
 /* Kernel-internal errno that BPF syscalls leak to userspace. */
 #ifndef ENOTSUPP
@@ -501,12 +499,16 @@ static void check_run_engine(void)
 	}
 	switch (WEXITSTATUS(status)) {
 	case 0:
-		if (reqs[R_MPTCP].state == REQ_OK)
+		if (reqs[R_MPTCP].state != REQ_OK)
+			set_req(R_RUN_ENGINE, REQ_WARN, "seccomp and pidfd_getfd are there, but "
+				"MPTCP is not enabled in this network namespace (sysctl -w "
+				"net.mptcp.enabled=1)");
+		else if (geteuid())
+			set_req(R_RUN_ENGINE, REQ_WARN, "seccomp user notification and pidfd_getfd "
+				"are there, but '%s run' needs root (run as root)", prog_name);
+		else
 			set_req(R_RUN_ENGINE, REQ_OK, "seccomp user notification and pidfd_getfd: "
 				"'%s run' can enforce a policy per socket here", prog_name);
-		else
-			set_req(R_RUN_ENGINE, REQ_WARN, "seccomp and pidfd_getfd are there, but "
-				"MPTCP is not enabled");
 		break;
 	case 1:
 		set_req(R_RUN_ENGINE, REQ_WARN, "no seccomp filter with user notification "
@@ -647,11 +649,9 @@ static void conclude(struct verdict *v)
 		snprintf(c + strlen(c), sizeof(v->attach_why) - strlen(c), "%s%s: %s",
 			 c[0] ? "; " : "", reqs[i].name, reqs[i].detail);
 	}
-	/* run refuses to start without root: its supervisor takes the program's sockets. */
-	v->run = !geteuid() && reqs[R_RUN_ENGINE].state == REQ_OK;
-	if (geteuid())
-		snprintf(v->run_why, sizeof(v->run_why), "privileges: it needs root (run as root)");
-	else if (!v->run)
+	/* run refuses to start without root (its supervisor takes the program's sockets): the line says so. */
+	v->run = reqs[R_RUN_ENGINE].state == REQ_OK;
+	if (!v->run)
 		snprintf(v->run_why, sizeof(v->run_why), "run_engine: %s",
 			 reqs[R_RUN_ENGINE].detail);
 }
@@ -672,6 +672,9 @@ int do_check(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *e = NULL;
 
+		if (want != ANY && (!strcmp(argv[i], "--engine") ||
+				    !strncmp(argv[i], "--engine=", 9)))
+			return usage_err("check: --engine is given once");
 		if (!strcmp(argv[i], "--engine") && i + 1 < argc)
 			e = argv[++i];
 		else if (!strncmp(argv[i], "--engine=", 9))
@@ -694,8 +697,9 @@ int do_check(int argc, char **argv)
 	conclude(&v);
 	ready = want == ATTACH ? v.attach : want == RUN ? v.run : v.attach || v.run;
 	if (want == ATTACH && !v.attach)
-		snprintf(causes, sizeof(causes), "the attach engine can't run here: %s%s",
-			 v.attach_why, v.run ? "; the run engine can ('" MU_PROG_HINT "')" : "");
+		snprintf(causes, sizeof(causes), "the attach engine can't run here: %s%s%s%s",
+			 v.attach_why, v.run ? "; the run engine can ('" : "", v.run ? prog_name : "",
+			 v.run ? " run --policy FILE -- COMMAND')" : "");
 	else if (want == RUN && !v.run)
 		snprintf(causes, sizeof(causes), "the run engine can't run here: %s", v.run_why);
 	else if (!ready)
@@ -713,7 +717,8 @@ int do_check(int argc, char **argv)
 	else
 		printf("%-12s %-8s %s\n", "attach", "can't", v.attach_why);
 	if (v.run)
-		printf("%-12s %-8s %s\n", "run", "can run", "here: " MU_PROG_HINT);
+		printf("%-12s %-8s here: %s run --policy FILE -- COMMAND\n", "run", "can run",
+		       prog_name);
 	else
 		printf("%-12s %-8s %s\n", "run", "can't", v.run_why);
 	if (!ready)

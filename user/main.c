@@ -27,7 +27,7 @@ static const struct command commands[] = {
 	{ "stats",   do_stats,   help_stats,  "MPTCP connections and subflows of a cgroup" },
 	{ "run",     do_run,     help_run,    "run a program with the policy enforced per socket" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
-	{ "check",   do_check,   help_check,  "can this kernel run the attach engine?" },
+	{ "check",   do_check,   help_check,  "which engine can this kernel run, and why not?" },
 	{ "version", do_version, help_version, "print the version and the libbpf in use" },
 	{ "help",    do_help,    NULL,        "print this help, or a command's" },
 };

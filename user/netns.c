@@ -104,6 +104,13 @@ void netns_set_add_self(struct netns_set *set)
 		set->ns[before].pid = 0;	/* entered by staying */
 }
 
+bool netns_self_is_init(void)
+{
+	unsigned long self = netns_inode(getpid()), init = netns_inode(1);
+
+	return !self || !init || self == init;
+}
+
 void netns_set_init(struct netns_set *set)
 {
 	memset(set, 0, sizeof(*set));

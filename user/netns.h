@@ -6,6 +6,7 @@
 #ifndef MU_NETNS_H
 #define MU_NETNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mptcp_upgrade.h"
@@ -28,6 +29,8 @@ struct netns_set {
 
 /* Start with this process's own namespace. */
 void netns_set_init(struct netns_set *set);
+/* Does this command run in PID 1's network namespace (or can't it tell)? */
+bool netns_self_is_init(void);
 /* This command's own namespace, if not in the set yet. */
 void netns_set_add_self(struct netns_set *set);
 /* Start with none: only the namespaces added (those of a process tree, say). */

@@ -36,6 +36,7 @@ void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 #define RUN_FD_STRIPES 16
 #define RUN_DUPS_PENDING 16
+#define RUN_FORKS_PENDING 16
 
 struct run_proc {
 	pid_t tgid;
@@ -67,6 +68,10 @@ struct run_proc {
 	struct { __u64 ino; pid_t tid; } dups[RUN_DUPS_PENDING];
 	int nr_dups;
 	bool dups_overflow;
+	/* The same for fork()s answered, by the thread that made each. */
+	pid_t forks[RUN_FORKS_PENDING];
+	int nr_forks;
+	bool forks_overflow;
 	/* The epoll descriptors (numbers in the process), exact once seeded. */
 	bool epolls_seeded;
 	int *epolls;
@@ -117,6 +122,14 @@ enum run_shared_kind { RUN_NOT_SHARED, RUN_SHARED_DUP, RUN_SHARED_FORK };
 void run_shared_add(__u64 ino, bool fork);
 enum run_shared_kind run_shared(__u64 ino);
 void run_shared_all_of(struct run_proc *p);
+/* A fork() by thread @tid of @p answered: pending until that thread moves on. */
+void run_shared_fork_pending(struct run_proc *p, pid_t tid);
+/*
+ * Marks the sockets the children of every fork of @p that has run hold
+ * (@now: the thread asking, in a call of its own); true while a fork
+ * answered may not have run yet.
+ */
+bool run_shared_forks_pending(struct run_proc *p, pid_t now);
 /* A dup() of socket @ino by thread @tid of @p answered: pending until that thread moves on. */
 void run_shared_dup_pending(struct run_proc *p, __u64 ino, pid_t tid);
 /*

@@ -180,6 +180,7 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 		pthread_rwlock_wrlock(&p->calls);
 	if (p && c->kind == CALL_FORK) {
 		run_shared_all_of(p);
+		run_shared_fork_pending(p, n->pid);
 	} else if (p) {
 		old = syscall(SYS_pidfd_getfd, p->pidfd, c->fd, 0);
 		if (old >= 0 && !fstat(old, &st) && S_ISSOCK(st.st_mode)) {

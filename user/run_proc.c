@@ -485,14 +485,23 @@ static int count_one(int fd, const char *link, void *ctx)
 	return 0;
 }
 
+/* The calls that make another descriptor of a socket, as the filter sees them. */
+static const long dup_calls[] = {
+	32, 33, 72, 292,		/* dup, dup2, fcntl, dup3 */
+	41, 55, 63, 221, 330,		/* i386: dup, fcntl, dup2, fcntl64, dup3 */
+};
+static const long fork_calls[] = {
+	56, 57, 58, 435,		/* clone, fork, vfork, clone3 */
+	2, 120, 190,			/* i386: fork, clone, vfork (clone3 is 435 too) */
+};
+
 /*
- * Has thread @tid of @p left the dup() it was let through? Yes when it is
- * gone or waits in any other call; "running" may still be before the dup.
+ * Has thread @tid of @p left the call it was let through (one of @calls)?
+ * Yes when it is gone or waits in any other call; "running" may still be
+ * before it.
  */
-static bool dup_done(const struct run_proc *p, pid_t tid)
+static bool call_done(const struct run_proc *p, pid_t tid, const long *calls, size_t nr_calls)
 {
-	/* dup, dup2, fcntl, dup3; and as i386 calls: dup, fcntl, dup2, fcntl64, dup3. */
-	static const long dups[] = { 32, 33, 72, 292, 41, 55, 63, 221, 330 };
 	char path[64], buf[64];
 	ssize_t n;
 	size_t i;
@@ -510,10 +519,15 @@ static bool dup_done(const struct run_proc *p, pid_t tid)
 	buf[n] = '\0';
 	if (sscanf(buf, "%ld", &nr) != 1)
 		return false;	/* "running" */
-	for (i = 0; i < sizeof(dups) / sizeof(dups[0]); i++)
-		if (nr == dups[i])
+	for (i = 0; i < nr_calls; i++)
+		if (nr == calls[i])
 			return false;
 	return true;
+}
+
+static bool dup_done(const struct run_proc *p, pid_t tid)
+{
+	return call_done(p, tid, dup_calls, sizeof(dup_calls) / sizeof(dup_calls[0]));
 }
 
 /* Drops the pending dups that are done (@now is in a call of its own: done). p->state held. */
@@ -618,4 +632,89 @@ static int shared_one(int fd, const char *link, void *ctx)
 void run_shared_all_of(struct run_proc *p)
 {
 	proc_fd_links(p->tgid, shared_one, NULL);
+}
+
+/* Every socket the children of thread @tid of @p hold: shared with them. */
+static void mark_children_of(const struct run_proc *p, pid_t tid)
+{
+	char path[80], buf[4096], *tok, *save;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)p->tgid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		proc_fd_links(atoi(tok), shared_one, NULL);
+}
+
+void run_shared_fork_pending(struct run_proc *p, pid_t tid)
+{
+	pthread_mutex_lock(&p->state);
+	if (p->nr_forks < RUN_FORKS_PENDING)
+		p->forks[p->nr_forks++] = tid;
+	else
+		p->forks_overflow = true;
+	pthread_mutex_unlock(&p->state);
+}
+
+bool run_shared_forks_pending(struct run_proc *p, pid_t now)
+{
+	bool pending;
+	int i;
+
+	pthread_mutex_lock(&p->state);
+	if (!p->nr_forks && !p->forks_overflow) {
+		pthread_mutex_unlock(&p->state);
+		return false;
+	}
+	/*
+	 * A fork that has run: its child's table is the parent's of that
+	 * instant, so every socket a child holds is marked (those created
+	 * after the fork was answered included). One not run yet: any socket
+	 * could still go to the child, so none is swapped meanwhile.
+	 */
+	for (i = 0; i < p->nr_forks;) {
+		pid_t tid = p->forks[i];
+
+		if (tid == now || call_done(p, tid, fork_calls,
+					    sizeof(fork_calls) / sizeof(fork_calls[0]))) {
+			mark_children_of(p, tid);
+			p->forks[i] = p->forks[--p->nr_forks];
+		} else {
+			i++;
+		}
+	}
+	if (p->forks_overflow && !p->nr_forks) {
+		/* Which threads forked is not known: every thread's children, once all are past it. */
+		char path[64];
+		struct dirent *d;
+		bool all = true;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)p->tgid);
+		dir = opendir(path);
+		while (dir && all && (d = readdir(dir)))
+			if (d->d_name[0] != '.' && atoi(d->d_name) != now)
+				all = call_done(p, atoi(d->d_name), fork_calls,
+						sizeof(fork_calls) / sizeof(fork_calls[0]));
+		if (dir && all) {
+			rewinddir(dir);
+			while ((d = readdir(dir)))
+				if (d->d_name[0] != '.')
+					mark_children_of(p, atoi(d->d_name));
+			p->forks_overflow = false;
+		}
+		if (dir)
+			closedir(dir);
+	}
+	pending = p->nr_forks || p->forks_overflow;
+	pthread_mutex_unlock(&p->state);
+	return pending;
 }

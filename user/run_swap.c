@@ -194,7 +194,14 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		goto out;
 	}
 	if (kind == RUN_TO_MPTCP) {
-		enum run_shared_kind sk = run_shared(st.st_ino);
+		enum run_shared_kind sk;
+
+		/* A fork answered may not have run: the child could get the old socket. */
+		if (run_shared_forks_pending(p, n->pid)) {
+			RUN_COUNT(kept_shared);
+			goto out;
+		}
+		sk = run_shared(st.st_ino);
 
 		/* The other descriptor would stay on the old socket: it stays TCP. */
 		if (sk == RUN_SHARED_FORK ||

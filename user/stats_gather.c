@@ -260,12 +260,14 @@ int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
 	int ret = 0;
 
 	/*
-	 * The namespaces the cgroup subtrees' processes live in, or, where they
-	 * have none (an attached cgroup empty now has its proxy start here), this
-	 * command's. Not both: a dump of a namespace holds every socket there,
-	 * and the host's, with none of the cgroup's, cost as much as the
-	 * namespace that has them (stats --cgroup was 1.40x ss on 300
-	 * connections). Process trees alone show only their own namespaces.
+	 * The namespaces the cgroup subtrees' processes live in, and this
+	 * command's where they have none (an attached cgroup empty now has its
+	 * proxy start here) or where it was run in a namespace of its own on
+	 * purpose (nsenter, ip netns exec: sockets a process made there before
+	 * leaving it). Not the host's otherwise: a dump of a namespace holds
+	 * every socket there, and the host's, with none of the cgroup's, cost as
+	 * much as the namespace that has them (stats --cgroup was 1.40x ss on
+	 * 300 connections). Process trees alone show only their own namespaces.
 	 */
 	netns_set_init_empty(&set);
 	for (i = 0; i < nr_roots && !ret; i++) {
@@ -273,7 +275,7 @@ int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
 			ret = -ENOMEM;
 		netns_set_add_cgroup(&set, roots[i]);
 	}
-	if (nr_roots && !set.nr)
+	if (nr_roots && (!set.nr || !netns_self_is_init()))
 		netns_set_add_self(&set);
 	qsort(s->cgids, s->nr_cgids, sizeof(*s->cgids), cmp_u64);
 	nr_subtree = s->nr_cgids;

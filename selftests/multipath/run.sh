@@ -26,7 +26,7 @@ repeat() {
 	done
 }
 
-if "$top/mptcp-upgrade" check >/dev/null 2>&1; then
+if "$top/mptcp-upgrade" check --engine attach >/dev/null 2>&1; then
 	echo "bench-multipath: this kernel runs the attach engine: measuring here"
 	repeat "$raw" "$top/selftests/vm/multipath-guest.sh"
 else

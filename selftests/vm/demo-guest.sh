@@ -36,7 +36,7 @@ wait_listening() {
 mkdir -p "$cg"
 
 step "The kernel: $(uname -r)"
-show "$bin" check | tail -n 1
+show "$bin" check --engine attach | tail -n 1
 
 step "Attach the policy to the cgroup HAProxy will run in"
 grep -v '^#' "$top/configs/demo.policy"

@@ -2,7 +2,7 @@
 # What the end-to-end suites share. Source it after setting $bin and $cgroot.
 
 # Only where the engine runs: in the QEMU guest, or on a kernel check accepts.
-if [ "${MU_VM_GUEST:-0}" != 1 ] && ! "$bin" check >/dev/null 2>&1; then
+if [ "${MU_VM_GUEST:-0}" != 1 ] && ! "$bin" check --engine attach >/dev/null 2>&1; then
 	echo "1..0 # SKIP this kernel cannot run the attach engine: run through test_vm.sh"
 	exit 0
 fi
