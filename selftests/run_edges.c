@@ -336,6 +336,49 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
+static pthread_t spin;
+
+/*
+ * A thread kept busy on the first CPU this process may use, @slow set to
+ * start threads there, and this thread moved to the second: 0, 3 when there
+ * is one CPU ("MODE unavailable" said), 2 on an error. starve_end() stops it.
+ */
+static int starve_setup(const char *mode, pthread_attr_t *slow)
+{
+	int cpus[2], nr = 0, c;
+	cpu_set_t set, one;
+	pthread_attr_t busy;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 2;
+	for (c = 0; c < CPU_SETSIZE && nr < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[nr++] = c;
+	if (nr < 2) {
+		printf("%s unavailable: one CPU\n", mode);
+		return 3;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpus[0], &one);
+	pthread_attr_init(slow);
+	pthread_attr_setaffinity_np(slow, sizeof(one), &one);
+	pthread_attr_init(&busy);
+	pthread_attr_setaffinity_np(&busy, sizeof(one), &one);
+	__atomic_store_n(&spin_stop, 0, __ATOMIC_RELAXED);
+	if (pthread_create(&spin, &busy, spinner, NULL))
+		return 2;
+	CPU_ZERO(&one);
+	CPU_SET(cpus[1], &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	return 0;
+}
+
+static void starve_end(void)
+{
+	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(spin, NULL);
+}
+
 /*
  * The dup()ing thread runs as SCHED_IDLE on a CPU another thread keeps busy:
  * once its call is let through, it waits milliseconds for that CPU, which is
@@ -344,35 +387,12 @@ static void *spinner(void *arg)
 static int dupconnect(const char *ip, int port, int n)
 {
 	struct sockaddr_in a = addr_of(ip, port);
-	int i, split = 0, mptcp = 0, cpus[2], nr = 0, c;
-	cpu_set_t set, one;
+	int i, split = 0, mptcp = 0, err;
 	pthread_attr_t slow;
-	pthread_t spin;
 
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return 2;
-	for (c = 0; c < CPU_SETSIZE && nr < 2; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[nr++] = c;
-	if (nr < 2) {
-		printf("dupconnect unavailable: one CPU\n");
-		return 3;
-	}
-	CPU_ZERO(&one);
-	CPU_SET(cpus[0], &one);
-	pthread_attr_init(&slow);
-	pthread_attr_setaffinity_np(&slow, sizeof(one), &one);
-	{
-		pthread_attr_t busy;
-
-		pthread_attr_init(&busy);
-		pthread_attr_setaffinity_np(&busy, sizeof(one), &one);
-		if (pthread_create(&spin, &busy, spinner, NULL))
-			return 2;
-	}
-	CPU_ZERO(&one);
-	CPU_SET(cpus[1], &one);
-	sched_setaffinity(0, sizeof(one), &one);
+	err = starve_setup("dupconnect", &slow);
+	if (err)
+		return err;
 	for (i = 0; i < n; i++) {
 		struct dupper d = { .fd = tcp_socket(SOCK_NONBLOCK), .out = -1 };
 		struct epoll_event ev = { .events = EPOLLOUT };
@@ -408,8 +428,7 @@ static int dupconnect(const char *ip, int port, int n)
 		for (e = 0; e < EPS_WIDE; e++)
 			close(eps[e]);
 	}
-	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
-	pthread_join(spin, NULL);
+	starve_end();
 	printf("dupconnect n=%d split=%d mptcp=%d\n", n, split, mptcp);
 	return 0;
 }
@@ -451,36 +470,12 @@ static void *forker(void *arg)
 static int forkconnect(const char *ip, int port, int n)
 {
 	struct sockaddr_in a = addr_of(ip, port);
-	int i, split = 0, mptcp = 0, cpus[2], nr = 0, c;
-	cpu_set_t set, one;
+	int i, split = 0, mptcp = 0, err;
 	pthread_attr_t slow;
-	pthread_t spin;
 
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return 2;
-	for (c = 0; c < CPU_SETSIZE && nr < 2; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[nr++] = c;
-	if (nr < 2) {
-		printf("forkconnect unavailable: one CPU\n");
-		return 3;
-	}
-	CPU_ZERO(&one);
-	CPU_SET(cpus[0], &one);
-	pthread_attr_init(&slow);
-	pthread_attr_setaffinity_np(&slow, sizeof(one), &one);
-	{
-		pthread_attr_t busy;
-
-		pthread_attr_init(&busy);
-		pthread_attr_setaffinity_np(&busy, sizeof(one), &one);
-		spin_stop = 0;
-		if (pthread_create(&spin, &busy, spinner, NULL))
-			return 2;
-	}
-	CPU_ZERO(&one);
-	CPU_SET(cpus[1], &one);
-	sched_setaffinity(0, sizeof(one), &one);
+	err = starve_setup("forkconnect", &slow);
+	if (err)
+		return err;
 	for (i = 0; i < n; i++) {
 		struct forker f = { 0 };
 		unsigned long long child_ino = 0;
@@ -518,8 +513,7 @@ static int forkconnect(const char *ip, int port, int n)
 		close(f.report[1]);
 		close(fd);
 	}
-	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
-	pthread_join(spin, NULL);
+	starve_end();
 	printf("forkconnect n=%d split=%d mptcp=%d\n", n, split, mptcp);
 	return 0;
 }
