@@ -73,8 +73,9 @@ echo "TCP listening sockets (ss -ltn):"
 ss -Hltn | grep -E ':(8443|8080|9000) '
 echo "MPTCP listening sockets (ss -Mln):"
 ss -HMln | grep -E ':(8443|8080) ' || echo "(none)"
-echo "(the run engine swapped only the listed frontend's socket for an MPTCP one;"
-echo " the unlisted one and the backend are the plain TCP sockets HAProxy made)"
+echo "(the run engine swapped only the listed frontend's socket for an MPTCP one, whose"
+echo " listening subflow ss -t lists too; the unlisted frontend and the backend are the"
+echo " plain TCP sockets HAProxy made)"
 
 step "An MPTCP client (socket(..., IPPROTO_MPTCP), as mptcpize gives) to each frontend"
 printf 'port 8443 (listed):   '; "$sock" connect 127.0.0.1 8443 mptcp

@@ -424,6 +424,9 @@ if command -v haproxy >/dev/null; then
 	rc=$?
 	demo_prog=$(sed -n 's/^no supervisor left for program \([0-9]*\)$/\1/p' <<<"$got")
 	demo_cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	# The watcher removes the run cgroup after the supervisor has gone: waited for.
+	demo_dir=$demo_cg$(sed -n 's/^0:://p' /proc/self/cgroup)/mptcp-upgrade-run.$demo_prog
+	[ -z "$demo_cg" ] || [ -z "$demo_prog" ] || wait_for bash -c "[ ! -d '$demo_dir' ]"
 	[ "$rc" = 0 ] && [ -n "$demo_prog" ] &&
 		grep -q '^port 8443 (listed):   connect=ok proto=262 echo=ok mptcp=yes' <<<"$got" &&
 		grep -q '^port 8080 (unlisted): connect=ok proto=262 echo=ok mptcp=fallback' <<<"$got" &&
@@ -431,8 +434,7 @@ if command -v haproxy >/dev/null; then
 		grep -Eq '^  3 +bind +127\.0\.0\.1/32 +8443 +1 +0 +1 +0 +1 ' <<<"$got" &&
 		grep -q '^127.0.0.1:8443 -> .* MPTCP .*line 3 mptcp4@127.0.0.1:8443$' <<<"$got" &&
 		grep -q '^1 MPTCP connection in 1 network namespace$' <<<"$got" &&
-		{ [ -z "$demo_cg" ] ||
-		  [ ! -d "$demo_cg$(sed -n 's/^0:://p' /proc/self/cgroup)/mptcp-upgrade-run.$demo_prog" ]; } &&
+		{ [ -z "$demo_cg" ] || [ ! -d "$demo_dir" ]; } &&
 		ok "make demo's run part: HAProxy's listed frontend MPTCP, the other TCP, status and stats say so, cleaned up" ||
 		not_ok "make demo's run part runs through" "exit $rc" "$got"
 else
