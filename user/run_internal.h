@@ -51,7 +51,7 @@ struct run_proc {
 	 * Calls that make another descriptor of a socket (dup, fork) or an
 	 * epoll take @calls exclusively; swaps take it shared, so those of
 	 * different descriptors go on at once, and those of one number take
-	 * turns on its stripe. @state guards ours[], kept[] and dups[], held
+	 * turns on its stripe. @state guards ours[], kept[], dups[] and forks[], held
 	 * briefly; @epoll_lock the epolls, held while a swap reads and carries
 	 * registrations (slow). Order: calls, stripe, epoll_lock, state; the
 	 * global procs_lock and shared_lock innermost.
