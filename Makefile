@@ -211,7 +211,7 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		selftests/test_vm_repair.sh \
 		selftests/test_vm_run.sh
 
-# The loop to run on every change (under a minute here, no emulation): the unit
+# The loop to run on every change (about a minute here, no emulation): the unit
 # and sanitizer tests, the CLI, the tc programs, stats, and the run engine's
 # suites natively with every regression case. `make check` is all of it and more.
 .PHONY: check-fast
