@@ -530,6 +530,35 @@ static bool dup_done(const struct run_proc *p, pid_t tid)
 	return call_done(p, tid, dup_calls, sizeof(dup_calls) / sizeof(dup_calls[0]));
 }
 
+static bool fork_done(const struct run_proc *p, pid_t tid)
+{
+	return call_done(p, tid, fork_calls, sizeof(fork_calls) / sizeof(fork_calls[0]));
+}
+
+/*
+ * Every thread of @p but @now past its call of a class (@done): after an
+ * overflow no record says which thread made one. False when the threads
+ * can't be listed.
+ */
+static bool all_threads_done(const struct run_proc *p, pid_t now,
+			     bool (*done)(const struct run_proc *, pid_t))
+{
+	char path[64];
+	struct dirent *d;
+	bool all = true;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->tgid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (all && (d = readdir(dir)))
+		if (d->d_name[0] != '.' && atoi(d->d_name) != now)
+			all = done(p, atoi(d->d_name));
+	closedir(dir);
+	return all;
+}
+
 /* Drops the pending dups that are done (@now is in a call of its own: done). p->state held. */
 static void dups_prune(struct run_proc *p, pid_t now)
 {
@@ -540,25 +569,6 @@ static void dups_prune(struct run_proc *p, pid_t now)
 			p->dups[i] = p->dups[--p->nr_dups];
 		else
 			i++;
-}
-
-/* Every thread of @p done with any dup (after an overflow, no record says which). */
-static bool all_dups_done(const struct run_proc *p, pid_t now)
-{
-	char path[64];
-	struct dirent *d;
-	bool done = true;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->tgid);
-	dir = opendir(path);
-	if (!dir)
-		return false;
-	while (done && (d = readdir(dir)))
-		if (d->d_name[0] != '.' && atoi(d->d_name) != now)
-			done = dup_done(p, atoi(d->d_name));
-	closedir(dir);
-	return done;
 }
 
 void run_shared_dup_pending(struct run_proc *p, __u64 ino, pid_t tid)
@@ -585,7 +595,7 @@ bool run_shared_dup_gone(struct run_proc *p, __u64 ino, pid_t now)
 	 */
 	pthread_mutex_lock(&p->state);
 	dups_prune(p, now);
-	if (p->dups_overflow && all_dups_done(p, now))
+	if (p->dups_overflow && all_threads_done(p, now, dup_done))
 		p->dups_overflow = false;
 	pending = p->dups_overflow;
 	for (i = 0; i < p->nr_dups && !pending; i++)
@@ -683,36 +693,27 @@ bool run_shared_forks_pending(struct run_proc *p, pid_t now)
 	for (i = 0; i < p->nr_forks;) {
 		pid_t tid = p->forks[i];
 
-		if (tid == now || call_done(p, tid, fork_calls,
-					    sizeof(fork_calls) / sizeof(fork_calls[0]))) {
+		if (tid == now || fork_done(p, tid)) {
 			mark_children_of(p, tid);
 			p->forks[i] = p->forks[--p->nr_forks];
 		} else {
 			i++;
 		}
 	}
-	if (p->forks_overflow && !p->nr_forks) {
-		/* Which threads forked is not known: every thread's children, once all are past it. */
+	/* Which threads forked is not known: every thread's children, once all are past it. */
+	if (p->forks_overflow && !p->nr_forks && all_threads_done(p, now, fork_done)) {
 		char path[64];
 		struct dirent *d;
-		bool all = true;
 		DIR *dir;
 
 		snprintf(path, sizeof(path), "/proc/%d/task", (int)p->tgid);
 		dir = opendir(path);
-		while (dir && all && (d = readdir(dir)))
-			if (d->d_name[0] != '.' && atoi(d->d_name) != now)
-				all = call_done(p, atoi(d->d_name), fork_calls,
-						sizeof(fork_calls) / sizeof(fork_calls[0]));
-		if (dir && all) {
-			rewinddir(dir);
-			while ((d = readdir(dir)))
-				if (d->d_name[0] != '.')
-					mark_children_of(p, atoi(d->d_name));
-			p->forks_overflow = false;
-		}
+		while (dir && (d = readdir(dir)))
+			if (d->d_name[0] != '.')
+				mark_children_of(p, atoi(d->d_name));
 		if (dir)
 			closedir(dir);
+		p->forks_overflow = !dir;
 	}
 	pending = p->nr_forks || p->forks_overflow;
 	pthread_mutex_unlock(&p->state);
