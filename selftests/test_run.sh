@@ -436,7 +436,9 @@ if command -v haproxy >/dev/null; then
 		grep -q '^1 MPTCP connection in 1 network namespace$' <<<"$got" &&
 		{ [ -z "$demo_cg" ] || [ ! -d "$demo_dir" ]; } &&
 		ok "make demo's run part: HAProxy's listed frontend MPTCP, the other TCP, status and stats say so, cleaned up" ||
-		not_ok "make demo's run part runs through" "exit $rc" "$got"
+		not_ok "make demo's run part runs through" "exit $rc" \
+			"run cgroup $demo_dir: $([ -d "$demo_dir" ] && echo "still there, procs: $(cat "$demo_dir/cgroup.procs" 2>&1 | tr '\n' ' ')" || echo gone)" \
+			"$got"
 else
 	skip "HAProxy under run" "haproxy is not installed"
 	skip "make demo's run part" "haproxy is not installed"

@@ -535,7 +535,14 @@ static void cgroup_remove(struct made_cgroup *made)
 		}
 		close(procs);
 	}
-	unlinkat(made->parent, made->name, AT_REMOVEDIR);	/* EBUSY: COMMAND still runs */
+	/*
+	 * EBUSY while a task that has just exited is still counted in it (the
+	 * supervisor, the program): tried again for up to 2 s. Still busy then,
+	 * COMMAND's children run on, and the next run sweeps it.
+	 */
+	for (int i = 0; i < 200 && unlinkat(made->parent, made->name, AT_REMOVEDIR) &&
+			errno == EBUSY; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 }
 
 int do_run(int argc, char **argv)
