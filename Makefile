@@ -27,17 +27,15 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-# The policy parser and the output helpers are linked into the tests and the
-# benchmark too, so they live apart from the command modules.
-LIB_SRCS   := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c user/jsonw.c \
-	      user/sha256.c
-CMD_SRCS   := user/main.c user/cmd_policy.c user/cmd_check.c user/cmd_attach.c user/cmd_restore.c \
-	      user/cmd_status.c user/status_common.c user/status_run.c user/cmd_follow.c user/cmd_stats.c user/stats_gather.c user/stats_print.c \
-	      user/cgroup.c user/engine.c \
-	      user/engine_pins.c user/engine_state.c user/engine_tc.c user/engine_links.c user/engine_lost.c \
-	      user/cmd_run.c user/run_reload.c user/loaded_policy.c user/run_loop.c user/run_call.c user/run_bpf.c user/run_proc.c user/run_swap.c \
-	      user/run_options.c user/run_epoll.c user/run_registry.c user/procfs.c \
-	      user/netns.c user/diag.c user/proc_tree.c user/pm.c user/bridge.c
+# The source tree names the architecture: user/policy/ (the policy language),
+# user/common/ (paths, output, cgroup/netns/proc helpers), user/bridge/ (the
+# socket-option bridge both engines load), user/attach/ and user/run/ (the two
+# engines), user/stats/, user/status/ and user/check/ (the commands that observe
+# them). The policy parser and the output helpers are linked into the tests and
+# the benchmark too, so they live apart from the command modules.
+LIB_SRCS   := user/policy/policy.c user/policy/policy_file.c user/policy/policy_trie.c \
+	      user/common/output.c user/common/sys.c user/common/jsonw.c user/common/sha256.c
+CMD_SRCS   := $(filter-out $(LIB_SRCS),$(sort $(wildcard user/*.c user/*/*.c)))
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CMD_SRCS))
 TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
@@ -106,6 +104,7 @@ $(CMD_OBJS): $(SKELS)
 
 $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(OUTPUT)/selftests/%.o: selftests/%.c | $(OUTPUT)/selftests
@@ -116,11 +115,11 @@ $(OUTPUT)/selftests/test_policy: $(OUTPUT)/selftests/test_policy.o $(LIB_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
-$(OUTPUT)/selftests/test_diag: $(OUTPUT)/selftests/test_diag.o $(OUTPUT)/user/diag.o
+$(OUTPUT)/selftests/test_diag: $(OUTPUT)/selftests/test_diag.o $(OUTPUT)/user/common/diag.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
-$(OUTPUT)/selftests/test_procfs: $(OUTPUT)/selftests/test_procfs.o $(OUTPUT)/user/procfs.o
+$(OUTPUT)/selftests/test_procfs: $(OUTPUT)/selftests/test_procfs.o $(OUTPUT)/user/common/procfs.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lcmocka -o $@
 
@@ -147,8 +146,7 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 
 # The unit tests once more, built with AddressSanitizer and UBSan (make check runs both).
 SAN_FLAGS  := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_LIB    := user/policy.c user/policy_file.c user/policy_trie.c user/output.c user/sys.c \
-	      user/jsonw.c user/sha256.c
+SAN_LIB    := $(LIB_SRCS)
 SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag $(OUTPUT)/san/test_procfs
 
 $(OUTPUT)/san: | $(filter deps,$(MAKECMDGOALS))
@@ -159,12 +157,12 @@ $(OUTPUT)/san/test_policy: selftests/test_policy.c $(SAN_LIB) | $(OUTPUT)/san
 	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ $(PKG_LIBS) \
 		-lcmocka -o $@
 
-$(OUTPUT)/san/test_diag: selftests/test_diag.c user/diag.c | $(OUTPUT)/san
+$(OUTPUT)/san/test_diag: selftests/test_diag.c user/common/diag.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ $(PKG_LIBS) \
 		-lcmocka -o $@
 
-$(OUTPUT)/san/test_procfs: selftests/test_procfs.c user/procfs.c | $(OUTPUT)/san
+$(OUTPUT)/san/test_procfs: selftests/test_procfs.c user/common/procfs.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ -lcmocka -o $@
 
@@ -180,7 +178,7 @@ $(OUTPUT)/fuzz/fuzz_policy: selftests/fuzz/fuzz_policy.c $(SAN_LIB) | $(OUTPUT)/
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) $^ $(PKG_LIBS) -o $@
 
-$(OUTPUT)/fuzz/fuzz_diag: selftests/fuzz/fuzz_diag.c user/diag.c | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/fuzz_diag: selftests/fuzz/fuzz_diag.c user/common/diag.c | $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -305,4 +303,4 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/selftests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/selftests/*.d)

@@ -220,7 +220,7 @@ struct mu_line_counters {
  * - MU_OK_BRIDGE: one bpf_setsockopt() takes on a TCP socket; when the running
  *   kernel refuses it on MPTCP sockets, the bridge accepts it for the program
  *   and sets it on every subflow. These come first: their index is also their
- *   slot in struct mu_bridge_values (static asserts in user/bridge.c).
+ *   slot in struct mu_bridge_values (static asserts in user/bridge/bridge.c).
  * - MU_OK_SWAP: a run swap carries it to the socket put in place (get, then
  *   set); where the new socket refuses it, the socket stays as it was.
  * - MU_OK_HINT: as SWAP, but with no lasting effect before a connection

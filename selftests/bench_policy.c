@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #include "testutil.h"
 

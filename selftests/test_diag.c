@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "diag.h"
+#include "common/diag.h"
 
 #define CGID 77
 static const __u64 cgids[] = { CGID };

@@ -18,11 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "policy.h"
-#include "policy_trie.h"
+#include "policy/policy.h"
+#include "policy/policy_trie.h"
 #include "resolver_stub.h"
-#include "jsonw.h"
-#include "sha256.h"
+#include "common/jsonw.h"
+#include "common/sha256.h"
 #include <json-c/json.h>
 
 #define FILE_NAME "test.policy"

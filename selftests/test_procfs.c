@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The run engine's /proc parsing (user/procfs.c) on fixtures: text as Linux
+ * The run engine's /proc parsing (user/common/procfs.c) on fixtures: text as Linux
  * 6.1 to 6.18 print it (taken from these machines), and what is missing,
  * truncated or malformed, which must never be taken for an answer.
  */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "procfs.h"
+#include "common/procfs.h"
 
 /* An epoll's fdinfo: one socket (fd 4, inode 0x3e5944) registered. */
 static const char epoll_fdinfo[] =

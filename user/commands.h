@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "policy.h"
-#include "policy_trie.h"
+#include "policy/policy.h"
+#include "policy/policy_trie.h"
 
 /*
  * A subcommand: argv[0] is its name, global options are already removed.

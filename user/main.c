@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "output.h"
+#include "common/output.h"
 
 static void help_main(FILE *out);
 static int do_help(int argc, char **argv);

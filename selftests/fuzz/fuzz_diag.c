@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
+#include "common/diag.h"
 
 static int touch(const struct mu_conn *c, void *ctx)
 {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-#include "policy_trie.h"
+#include "policy/policy.h"
+#include "policy/policy_trie.h"
 #include "../resolver_stub.h"
 
 static void check_trie(const struct policy *pol)

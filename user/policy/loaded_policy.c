@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* A policy as the engines load it: root's file, parsed, and its lookup trie. */
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "common/output.h"
+
+void loaded_policy_free(struct loaded_policy *lp)
+{
+	policy_trie_free(&lp->trie);
+	policy_free(&lp->pol);
+}
+
+/* Check @path is root's, parse it and build its trie; errors are printed. */
+int load_policy(const char *path, struct loaded_policy *lp)
+{
+	struct policy_trie *trie = &lp->trie;
+	struct policy *pol = &lp->pol;
+	struct policy_error perr;
+	char err[1024];
+
+	memset(lp, 0, sizeof(*lp));
+	if (policy_load_trusted(path, pol, lp->path, lp->sha256, &perr)) {
+		p_err("%s", perr.msg);
+		return -1;
+	}
+	if (policy_trie_build(pol, trie, err, sizeof(err))) {
+		p_err("%s: %s", path, err);
+		policy_free(pol);
+		return -1;
+	}
+	return 0;
+}
+
+/* The entries of @pol as status shows them (both engines' state files keep them). */
+struct json_object *policy_entries_json(const struct policy *pol)
+{
+	struct json_object *entries = json_object_new_array();
+	char prefix[POLICY_PREFIX_STRLEN], ports[POLICY_PORTS_STRLEN];
+	size_t i;
+
+	for (i = 0; i < pol->nr_entries; i++) {
+		const struct policy_entry *pe = &pol->entries[i];
+		struct json_object *je = json_object_new_object();
+
+		policy_entry_prefix_str(pe, prefix, sizeof(prefix));
+		policy_entry_ports_str(pe, ports, sizeof(ports));
+		json_object_object_add(je, "line", json_object_new_int(pe->line));
+		json_object_object_add(je, "source", json_object_new_string(pe->source));
+		json_object_object_add(je, "role", json_object_new_string(policy_role_str(pe->role)));
+		json_object_object_add(je, "prefix", json_object_new_string(prefix));
+		json_object_object_add(je, "ports", json_object_new_string(ports));
+		json_object_array_add(entries, je);
+	}
+	return entries;
+}

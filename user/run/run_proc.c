@@ -1,0 +1,721 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What the supervisor knows of each process of the program, keyed by thread
+ * group: the epoll instances it holds and the sockets the supervisor made
+ * MPTCP in it. A notification names a thread; its process is found once per
+ * thread (/proc/TID/status) and then checked with one kcmp(KCMP_FILES), which
+ * also tells a thread with a descriptor table of its own (unshare(CLONE_FILES)):
+ * such a thread gets no process, and its sockets stay as they are.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/output.h"
+#include "common/proc_tree.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#include "common/procfs.h"
+#include "run_internal.h"
+
+void run_say(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int off;
+
+	/* One write per line: several threads say things. */
+	off = snprintf(buf, sizeof(buf), "%s run[%d]: ", prog_name, (int)getpid());
+	va_start(ap, fmt);
+	vsnprintf(buf + off, sizeof(buf) - off - 1, fmt, ap);
+	va_end(ap);
+	off = strlen(buf);
+	buf[off++] = '\n';
+	if (write(STDERR_FILENO, buf, off) < 0)
+		return;	/* nowhere to say it */
+}
+
+#define PROCS_MAX	4096	/* processes known at once; dead ones are dropped first */
+#define TIDS		1024	/* thread -> process, a direct-mapped cache */
+
+static pthread_mutex_t procs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct run_proc *procs[PROCS_MAX];
+static size_t nr_procs;
+
+static struct {
+	pid_t tid, tgid;
+} tids[TIDS];
+
+/*
+ * fdinfo files kept open: per process for descriptor numbers below KEPT_FDS,
+ * and in all at most KEPT_MAX or a quarter of the supervisor's descriptor
+ * limit, whichever is lower (each costs a descriptor, a proc inode and, once
+ * read, the kernel's page of seq_file buffer: about 20 MiB at 4,096); past
+ * either, a swap opens the file and closes it again.
+ */
+#define KEPT_FDS	8192
+#define KEPT_MAX	4096
+static size_t nr_kept;
+
+/* Read once the supervisor has raised its limit (run_supervisor_prepare). */
+static size_t kept_max(void)
+{
+	static size_t max;
+	size_t m = __atomic_load_n(&max, __ATOMIC_RELAXED);
+	struct rlimit rl;
+
+	if (!m) {
+		m = KEPT_MAX;
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 4 < m)
+			m = rl.rlim_cur / 4 ? rl.rlim_cur / 4 : 1;
+		__atomic_store_n(&max, m, __ATOMIC_RELAXED);
+	}
+	return m;
+}
+
+/* Per descriptor number, how many processes have an entry in ours[] there. */
+#define OURS_HINTS	(1U << 20)
+static unsigned short ours_hint[OURS_HINTS];
+
+static pid_t tgid_from_status(pid_t tid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return procfs_status_tgid(buf);
+}
+
+static bool same_files(pid_t a, pid_t b)
+{
+	return a == b || syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0) == 0;
+}
+
+static void proc_free(struct run_proc *p)
+{
+	size_t fd;
+
+	for (fd = 0; fd < p->nr_ours && fd < OURS_HINTS; fd++)
+		if (p->ours[fd])
+			__atomic_fetch_sub(&ours_hint[fd], 1, __ATOMIC_RELAXED);
+	pthread_rwlock_destroy(&p->calls);
+	for (fd = 0; fd < RUN_FD_STRIPES; fd++)
+		pthread_mutex_destroy(&p->fd_lock[fd]);
+	pthread_mutex_destroy(&p->epoll_lock);
+	pthread_mutex_destroy(&p->state);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	if (p->fdinfo_dir >= 0)
+		close(p->fdinfo_dir);
+	for (fd = 0; fd < p->nr_kept; fd++)
+		if (p->kept[fd] >= 0) {
+			close(p->kept[fd]);
+			__atomic_fetch_sub(&nr_kept, 1, __ATOMIC_RELAXED);
+		}
+	free(p->kept);
+	free(p->epolls);
+	free(p->ours);
+	free(p);
+}
+
+/* The pidfd says whether the process (not a later one with its PID) still runs. */
+static bool proc_alive(const struct run_proc *p)
+{
+	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Drop the processes that are gone and unused (procs_lock held). */
+static void procs_sweep(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nr_procs; i++) {
+		struct run_proc *p = procs[i];
+
+		if (!p->dead && !proc_alive(p))
+			p->dead = true;
+		if (p->dead && !p->refs)
+			proc_free(p);
+		else
+			procs[n++] = p;
+	}
+	nr_procs = n;
+}
+
+static void proc_locks_init(struct run_proc *p)
+{
+	pthread_rwlockattr_t attr;
+	int i;
+
+	/* A dup or fork waits for the swaps under way, not behind a stream of them. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&p->calls, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	for (i = 0; i < RUN_FD_STRIPES; i++)
+		pthread_mutex_init(&p->fd_lock[i], NULL);
+	pthread_mutex_init(&p->epoll_lock, NULL);
+	pthread_mutex_init(&p->state, NULL);
+}
+
+struct run_proc *run_proc_of(pid_t tid)
+{
+	struct run_proc *p = NULL;
+	pid_t tgid = -1;
+	size_t i, slot = (size_t)tid % TIDS;
+
+	pthread_mutex_lock(&procs_lock);
+	if (tids[slot].tid == tid)
+		tgid = tids[slot].tgid;
+	pthread_mutex_unlock(&procs_lock);
+	/* Cached, or the thread is a leader: one kcmp says it is still that process's. */
+	if (tgid < 0 || !same_files(tid, tgid)) {
+		tgid = tgid_from_status(tid);
+		if (tgid < 0 || !same_files(tid, tgid))
+			return NULL;	/* gone, or a descriptor table of its own */
+	}
+	pthread_mutex_lock(&procs_lock);
+	tids[slot].tid = tid;
+	tids[slot].tgid = tgid;
+	for (i = 0; i < nr_procs; i++)
+		if (procs[i]->tgid == tgid && !procs[i]->dead) {
+			/* An entry of an earlier process with the same PID is dropped. */
+			if (proc_alive(procs[i]))
+				p = procs[i];
+			else
+				procs[i]->dead = true;
+			break;
+		}
+	if (!p) {
+		/* A new process: those gone give their pidfds back (a program forks rarely). */
+		procs_sweep();
+		p = nr_procs < PROCS_MAX ? calloc(1, sizeof(*p)) : NULL;
+		if (p) {
+			char dir[64];
+
+			p->tgid = tgid;
+			/* pidfd_open() sets close-on-exec itself. */
+			p->pidfd = syscall(SYS_pidfd_open, tgid, 0);
+			if (p->pidfd < 0) {
+				free(p);
+				p = NULL;
+			} else {
+				/*
+				 * Opened after the pidfd and kept only if the pidfd
+				 * still says the process runs: the directory is then
+				 * that process's, not a later one's with its PID.
+				 */
+				snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", (int)tgid);
+				p->fdinfo_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (p->fdinfo_dir >= 0 && !proc_alive(p)) {
+					close(p->fdinfo_dir);
+					p->fdinfo_dir = -1;
+					p->dead = true;	/* exited already: never read by path */
+				}
+				proc_locks_init(p);
+				procs[nr_procs++] = p;
+			}
+		}
+	}
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&procs_lock);
+	return p;
+}
+
+pid_t run_self(void)
+{
+	static pid_t self;
+	pid_t s = __atomic_load_n(&self, __ATOMIC_RELAXED);
+
+	if (!s) {
+		s = getpid();
+		__atomic_store_n(&self, s, __ATOMIC_RELAXED);
+	}
+	return s;
+}
+
+int run_proc_open_fdinfo(const struct run_proc *p, int fd)
+{
+	char name[64];
+
+	if (p->fdinfo_dir >= 0) {
+		snprintf(name, sizeof(name), "%d", fd);
+		return openat(p->fdinfo_dir, name, O_RDONLY | O_CLOEXEC);
+	}
+	/* No directory (it could not be opened): by path, while the pidfd says it is this process. */
+	if (p->dead || !proc_alive(p)) {
+		errno = ESRCH;
+		return -1;
+	}
+	snprintf(name, sizeof(name), "/proc/%d/fdinfo/%d", (int)p->tgid, fd);
+	return open(name, O_RDONLY | O_CLOEXEC);
+}
+
+/* The slot keeping fdinfo/@fd open, grown on demand; NULL past the limits. Under p->state. */
+static int *kept_slot(struct run_proc *p, int fd)
+{
+	size_t n;
+	int *grown;
+
+	if (fd < 0 || fd >= KEPT_FDS)
+		return NULL;
+	if ((size_t)fd < p->nr_kept)
+		return &p->kept[fd];
+	if (__atomic_load_n(&nr_kept, __ATOMIC_RELAXED) >= kept_max())
+		return NULL;
+	for (n = p->nr_kept ? p->nr_kept : 64; n <= (size_t)fd; n *= 2)
+		;
+	grown = realloc(p->kept, n * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	for (size_t i = p->nr_kept; i < n; i++)
+		grown[i] = -1;
+	p->kept = grown;
+	p->nr_kept = n;
+	return &p->kept[fd];
+}
+
+/*
+ * The caller holds the stripe of @fd: no other thread reads or replaces the
+ * file kept for that number meanwhile, and p->state is held only to find it.
+ */
+bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
+{
+	bool kept = false;
+	char buf[512];
+	int *slot, f;
+	ssize_t n;
+
+	pthread_mutex_lock(&p->state);
+	slot = kept_slot(p, fd);
+	f = slot ? *slot : -1;
+	pthread_mutex_unlock(&p->state);
+	kept = f >= 0;
+	if (!kept) {
+		f = run_proc_open_fdinfo(p, fd);
+		if (f < 0)
+			return false;
+		if (slot && __atomic_add_fetch(&nr_kept, 1, __ATOMIC_RELAXED) <= kept_max()) {
+			pthread_mutex_lock(&p->state);
+			slot = kept_slot(p, fd);	/* the array may have moved */
+			if (slot && *slot < 0) {
+				*slot = f;
+				kept = true;
+			}
+			pthread_mutex_unlock(&p->state);
+		}
+		if (slot && !kept)
+			__atomic_fetch_sub(&nr_kept, 1, __ATOMIC_RELAXED);
+	}
+	/* Read from the start each time: the kernel writes it for the descriptor there now. */
+	n = pread(f, buf, sizeof(buf) - 1, 0);
+	if (!kept)
+		close(f);
+	if (n <= 0) {
+		/*
+		 * The number is closed (ENOENT), or the process is gone: then its
+		 * kept files go with it now, not at the next process's sweep.
+		 */
+		if (!proc_alive(p))
+			run_proc_gone(p);
+		return false;
+	}
+	buf[n] = '\0';
+	return procfs_fdinfo_flags(buf, flags);
+}
+
+void run_proc_put(struct run_proc *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&procs_lock);
+	p->refs--;
+	if (p->dead && !p->refs)
+		procs_sweep();
+	pthread_mutex_unlock(&procs_lock);
+}
+
+void run_proc_gone(struct run_proc *p)
+{
+	pthread_mutex_lock(&procs_lock);
+	p->dead = true;
+	pthread_mutex_unlock(&procs_lock);
+}
+
+__u64 run_proc_ours(struct run_proc *p, int fd)
+{
+	__u64 ino;
+
+	pthread_mutex_lock(&p->state);
+	ino = fd >= 0 && (size_t)fd < p->nr_ours ? p->ours[fd] : 0;
+	pthread_mutex_unlock(&p->state);
+	return ino;
+}
+
+void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino)
+{
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&p->state);
+	if ((size_t)fd >= p->nr_ours) {
+		size_t n = p->nr_ours ? p->nr_ours : 64;
+		__u64 *grown;
+
+		if (!ino)
+			goto out;	/* nothing there to clear */
+		while (n <= (size_t)fd)
+			n *= 2;
+		grown = realloc(p->ours, n * sizeof(*grown));
+		if (!grown)
+			goto out;	/* not remembered: a failed call's retry can't be checked */
+		memset(grown + p->nr_ours, 0, (n - p->nr_ours) * sizeof(*grown));
+		p->ours = grown;
+		p->nr_ours = n;
+	}
+	if ((size_t)fd < OURS_HINTS && !p->ours[fd] != !ino)
+		__atomic_fetch_add(&ours_hint[fd], ino ? 1 : -1, __ATOMIC_RELAXED);
+	p->ours[fd] = ino;
+out:
+	pthread_mutex_unlock(&p->state);
+}
+
+bool run_ours_maybe(int fd)
+{
+	return fd < 0 || (unsigned int)fd >= OURS_HINTS ||
+	       __atomic_load_n(&ours_hint[fd], __ATOMIC_RELAXED);
+}
+
+/*
+ * Sockets reachable through another descriptor: their inodes, in a hash set
+ * that is emptied when half full (those then count as not shared, as before
+ * this set existed). The low bit of a slot says whether a fork made the
+ * other descriptor (in another process: it can't be checked) or a dup.
+ */
+#define SHARED_SLOTS	(1U << 18)
+#define SHARED_FORK	1ULL
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static __u64 *shared;
+static size_t nr_shared;
+
+/* The slot of @ino, or the empty one where it would go (shared_lock held). */
+static __u64 *shared_slot(__u64 ino)
+{
+	size_t i;
+
+	for (i = ino % SHARED_SLOTS; shared[i] && shared[i] >> 1 != ino; i = (i + 1) % SHARED_SLOTS)
+		;
+	return &shared[i];
+}
+
+void run_shared_add(__u64 ino, bool fork)
+{
+	__u64 *slot;
+
+	if (!ino)
+		return;
+	pthread_mutex_lock(&shared_lock);
+	if (!shared)
+		shared = calloc(SHARED_SLOTS, sizeof(*shared));
+	if (shared && nr_shared >= SHARED_SLOTS / 2) {
+		memset(shared, 0, SHARED_SLOTS * sizeof(*shared));
+		nr_shared = 0;
+	}
+	if (shared) {
+		slot = shared_slot(ino);
+		if (!*slot)
+			nr_shared++;
+		*slot |= ino << 1 | (fork ? SHARED_FORK : 0);
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
+
+enum run_shared_kind run_shared(__u64 ino)
+{
+	enum run_shared_kind k = RUN_NOT_SHARED;
+	__u64 *slot;
+
+	pthread_mutex_lock(&shared_lock);
+	if (shared) {
+		slot = shared_slot(ino);
+		if (*slot)
+			k = *slot & SHARED_FORK ? RUN_SHARED_FORK : RUN_SHARED_DUP;
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return k;
+}
+
+struct count_ctx {
+	__u64 ino;
+	int n;
+};
+
+static int count_one(int fd, const char *link, void *ctx)
+{
+	struct count_ctx *c = ctx;
+	unsigned long long ino;
+
+	if (procfs_socket_inode(link, &ino) && ino == c->ino)
+		c->n++;
+	return 0;
+}
+
+/* The calls that make another descriptor of a socket, as the filter sees them. */
+static const long dup_calls[] = {
+	32, 33, 72, 292,		/* dup, dup2, fcntl, dup3 */
+	41, 55, 63, 221, 330,		/* i386: dup, fcntl, dup2, fcntl64, dup3 */
+};
+static const long fork_calls[] = {
+	56, 57, 58, 435,		/* clone, fork, vfork, clone3 */
+	2, 120, 190,			/* i386: fork, clone, vfork (clone3 is 435 too) */
+};
+
+/*
+ * Has thread @tid of @p left the call it was let through (one of @calls)?
+ * Yes when it is gone or waits in any other call; "running" may still be
+ * before it.
+ */
+static bool call_done(const struct run_proc *p, pid_t tid, const long *calls, size_t nr_calls)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	size_t i;
+	long nr;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)p->tgid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0 || errno == ESRCH;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld", &nr) != 1)
+		return false;	/* "running" */
+	for (i = 0; i < nr_calls; i++)
+		if (nr == calls[i])
+			return false;
+	return true;
+}
+
+static bool dup_done(const struct run_proc *p, pid_t tid)
+{
+	return call_done(p, tid, dup_calls, sizeof(dup_calls) / sizeof(dup_calls[0]));
+}
+
+static bool fork_done(const struct run_proc *p, pid_t tid)
+{
+	return call_done(p, tid, fork_calls, sizeof(fork_calls) / sizeof(fork_calls[0]));
+}
+
+/*
+ * Every thread of @p but @now past its call of a class (@done): after an
+ * overflow no record says which thread made one. False when the threads
+ * can't be listed.
+ */
+static bool all_threads_done(const struct run_proc *p, pid_t now,
+			     bool (*done)(const struct run_proc *, pid_t))
+{
+	char path[64];
+	struct dirent *d;
+	bool all = true;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->tgid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (all && (d = readdir(dir)))
+		if (d->d_name[0] != '.' && atoi(d->d_name) != now)
+			all = done(p, atoi(d->d_name));
+	closedir(dir);
+	return all;
+}
+
+/* Drops the pending dups that are done (@now is in a call of its own: done). p->state held. */
+static void dups_prune(struct run_proc *p, pid_t now)
+{
+	int i;
+
+	for (i = 0; i < p->nr_dups;)
+		if (p->dups[i].tid == now || dup_done(p, p->dups[i].tid))
+			p->dups[i] = p->dups[--p->nr_dups];
+		else
+			i++;
+}
+
+void run_shared_dup_pending(struct run_proc *p, __u64 ino, pid_t tid)
+{
+	pthread_mutex_lock(&p->state);
+	if (p->nr_dups == RUN_DUPS_PENDING)
+		dups_prune(p, 0);
+	if (p->nr_dups < RUN_DUPS_PENDING)
+		p->dups[p->nr_dups++] = (typeof(p->dups[0])){ .ino = ino, .tid = tid };
+	else
+		p->dups_overflow = true;
+	pthread_mutex_unlock(&p->state);
+}
+
+bool run_shared_dup_gone(struct run_proc *p, __u64 ino, pid_t now)
+{
+	struct count_ctx c = { .ino = ino };
+	bool pending = false;
+	int i;
+
+	/*
+	 * The dup() answered may not have run yet (its thread not scheduled
+	 * since): then the one descriptor counted proves nothing.
+	 */
+	pthread_mutex_lock(&p->state);
+	dups_prune(p, now);
+	if (p->dups_overflow && all_threads_done(p, now, dup_done))
+		p->dups_overflow = false;
+	pending = p->dups_overflow;
+	for (i = 0; i < p->nr_dups && !pending; i++)
+		pending = p->dups[i].ino == ino;
+	pthread_mutex_unlock(&p->state);
+	if (pending)
+		return false;
+	proc_fd_links(p->tgid, count_one, &c);
+	if (c.n != 1)
+		return false;
+	/*
+	 * One descriptor left, the caller's: the dup was closed (dup2() to a
+	 * higher number, then close()). Forgotten, it is not shared any more.
+	 * Rehashing what follows in the probe sequence keeps the others findable.
+	 */
+	pthread_mutex_lock(&shared_lock);
+	if (shared) {
+		__u64 *slot = shared_slot(ino), moved;
+		size_t i = slot - shared;
+
+		if (*slot) {
+			*slot = 0;
+			nr_shared--;
+			for (i = (i + 1) % SHARED_SLOTS; shared[i]; i = (i + 1) % SHARED_SLOTS) {
+				moved = shared[i];
+				shared[i] = 0;
+				*shared_slot(moved >> 1) = moved;
+			}
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return true;
+}
+
+static int shared_one(int fd, const char *link, void *ctx)
+{
+	unsigned long long ino;
+
+	if (procfs_socket_inode(link, &ino))
+		run_shared_add(ino, true);
+	return 0;
+}
+
+void run_shared_all_of(struct run_proc *p)
+{
+	proc_fd_links(p->tgid, shared_one, NULL);
+}
+
+/* Every socket the children of thread @tid of @p hold: shared with them. */
+static void mark_children_of(const struct run_proc *p, pid_t tid)
+{
+	char path[80], buf[4096], *tok, *save;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)p->tgid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		proc_fd_links(atoi(tok), shared_one, NULL);
+}
+
+void run_shared_fork_pending(struct run_proc *p, pid_t tid)
+{
+	pthread_mutex_lock(&p->state);
+	if (p->nr_forks < RUN_FORKS_PENDING)
+		p->forks[p->nr_forks++] = tid;
+	else
+		p->forks_overflow = true;
+	pthread_mutex_unlock(&p->state);
+}
+
+bool run_shared_forks_pending(struct run_proc *p, pid_t now)
+{
+	bool pending;
+	int i;
+
+	pthread_mutex_lock(&p->state);
+	if (!p->nr_forks && !p->forks_overflow) {
+		pthread_mutex_unlock(&p->state);
+		return false;
+	}
+	/*
+	 * A fork that has run: its child's table is the parent's of that
+	 * instant, so every socket a child holds is marked (those created
+	 * after the fork was answered included). One not run yet: any socket
+	 * could still go to the child, so none is swapped meanwhile.
+	 */
+	for (i = 0; i < p->nr_forks;) {
+		pid_t tid = p->forks[i];
+
+		if (tid == now || fork_done(p, tid)) {
+			mark_children_of(p, tid);
+			p->forks[i] = p->forks[--p->nr_forks];
+		} else {
+			i++;
+		}
+	}
+	/* Which threads forked is not known: every thread's children, once all are past it. */
+	if (p->forks_overflow && !p->nr_forks && all_threads_done(p, now, fork_done)) {
+		char path[64];
+		struct dirent *d;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)p->tgid);
+		dir = opendir(path);
+		while (dir && (d = readdir(dir)))
+			if (d->d_name[0] != '.')
+				mark_children_of(p, atoi(d->d_name));
+		if (dir)
+			closedir(dir);
+		p->forks_overflow = !dir;
+	}
+	pending = p->nr_forks || p->forks_overflow;
+	pthread_mutex_unlock(&p->state);
+	return pending;
+}
