@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "policy/policy.h"
-#include "policy/policy_trie.h"
 #include "resolver_stub.h"
 #include "common/jsonw.h"
 #include "common/sha256.h"

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "policy/policy.h"
-#include "policy/policy_trie.h"
 #include "../resolver_stub.h"
 
 static void check_trie(const struct policy *pol)

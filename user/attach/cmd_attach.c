@@ -18,6 +18,8 @@
 #include "stats/stats.h"
 #include "run/run.h"
 #include "common/sys.h"
+#include "check/check.h"
+#include "engine_internal.h"
 
 #define ERR_SIZE 1024
 
@@ -133,61 +135,6 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 		return usage_err("%s: unexpected argument '%s' (see '%s %s help')", cmd,
 				 argv[optind], prog_name, cmd);
 	return 0;
-}
-
-int need_root(const char *cmd)
-{
-	char lacking[128];
-
-	lacking_capabilities(lacking, sizeof(lacking));
-	if (!lacking[0])
-		return 0;
-	p_err("%s needs root: lacking %s (run as root)", cmd, lacking);
-	return -1;
-}
-
-/*
- * What each command did, one line per cgroup for people; for programs one JSON
- * array printed at the end, so that a run yields exactly one JSON document.
- */
-static struct json_object *results;
-
-void report_action(const char *action, const char *cgroup, const char *policy,
-		   const struct policy *pol, __u32 families)
-{
-	struct json_object *o;
-
-	if (!opts.json) {
-		if (pol)
-			printf("%s %s: policy %s, %zu entr%s (%s)\n", action, cgroup, policy,
-			       pol->nr_entries, pol->nr_entries == 1 ? "y" : "ies",
-			       policy_families_str(families));
-		else
-			printf("%s %s\n", action, cgroup);
-		return;
-	}
-	if (!results)
-		results = json_object_new_array();
-	o = json_object_new_object();
-	json_object_object_add(o, "action", json_object_new_string(action));
-	json_object_object_add(o, "cgroup", json_object_new_string(cgroup));
-	if (pol) {
-		json_object_object_add(o, "policy", json_object_new_string(policy));
-		json_object_object_add(o, "entries", json_object_new_int(pol->nr_entries));
-		json_object_object_add(o, "families",
-				       json_object_new_string(policy_families_str(families)));
-	}
-	json_object_array_add(results, o);
-}
-
-static int finish(int ret)
-{
-	if (opts.json && !ret)
-		json_print(results ? results : json_object_new_array());
-	else if (results)
-		json_object_put(results);
-	results = NULL;
-	return ret;
 }
 
 static void report_detached(const char *cgroup)
@@ -410,7 +357,7 @@ out:
 	engine_list_free(list, nr);
 	engine_close(&e);
 	loaded_policy_free(&lp);
-	return finish(ret);
+	return report_finish(ret);
 }
 
 /*
@@ -476,7 +423,7 @@ int do_reload(int argc, char **argv)
 	if (need_root("reload"))
 		return 1;
 	if (a.pid)
-		return finish(run_reload_pid(a.pid));
+		return report_finish(run_reload_pid(a.pid));
 	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
@@ -617,7 +564,7 @@ out:
 	free(cgroup_ids);
 	engine_list_free(list, nr);
 	engine_close(&e);
-	return finish(restore_failed && !ret ? 1 : ret);
+	return report_finish(restore_failed && !ret ? 1 : ret);
 }
 
 int do_detach(int argc, char **argv)
@@ -718,5 +665,5 @@ int do_detach(int argc, char **argv)
 out:
 	engine_list_free(list, nr);
 	engine_close(&e);
-	return finish(ret);
+	return report_finish(ret);
 }

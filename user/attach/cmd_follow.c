@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "common/output.h"
+#include "common/sys.h"
 
 /* How often follow looks for programs the kernel stopped running. */
 #define REPAIR_EVERY_MS 5000

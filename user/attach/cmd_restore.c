@@ -12,9 +12,10 @@
 #include <string.h>
 
 #include "common/cgroup.h"
-#include "commands.h"
 #include "engine.h"
 #include "common/output.h"
+#include "check/check.h"
+#include "engine_internal.h"
 
 /* Attach one lost attachment again; 0, or -1 with the error printed. */
 static int restore_one(struct engine *e, const struct attachment *old, bool *stage3)

@@ -21,7 +21,6 @@
 #include "mptcp_upgrade.h"
 #include "common/paths.h"
 #include "policy/policy.h"
-#include "policy/policy_trie.h"
 
 
 enum engine_map {

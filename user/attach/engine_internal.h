@@ -55,10 +55,19 @@ void committed_ids(struct engine *e, bool used[MU_MAX_ATTACHMENTS]);
 void delete_line_counters(struct engine *e, __u32 id);
 /* The last attachment is gone: unload, unless sockets stage 3 protects are alive. */
 void unload_unless_live(struct engine *e);
-/* engine.c: make a pending reload of @id true, or forget it. */
+/* engine.c, for engine_recover.c: make a pending reload of @id true, or forget it. */
 void finish_pending(struct engine *e, __u32 id);
-/* engine.c: a reload of several attachments killed midway: all of it, or none. */
+/* engine.c, for engine_recover.c: a reload of several attachments killed midway: all of it, or none. */
 void finish_group(struct engine *e);
+
+/* engine_pins.c: is the bpffs of the pins mounted where this process looks? */
+bool bpffs_visible(void);
+/* engine_pins.c: open every pin of a loaded engine (of this ABI): 0, or -1 with @err. */
+int open_pins(struct engine *e, char *err, size_t err_size);
+/* engine_pins.c: remove the state files of every attachment. */
+void remove_state_files(void);
+/* engine_pins.c: unpin the engine (its directory renamed away first, then removed). */
+void unload(struct engine *e);
 
 /* engine_state.c: the state files under MU_RUN_DIR. */
 int write_state(const struct attachment *att, const struct policy *pol, const char *path,
@@ -66,5 +75,16 @@ int write_state(const struct attachment *att, const struct policy *pol, const ch
 /* @entries: the policy entries too (att->entries), not only what describes the attachment. */
 int read_state_file(const char *path, __u32 id, struct attachment *att, bool entries);
 int read_state(__u32 id, struct attachment *att, bool entries);
+
+/* cmd_restore.c, for cmd_attach.c */
+/*
+ * Attach again every attachment lost with the engine's pins (reload's first
+ * step); 0, or -1 when one could not be (errors printed, the rest restored).
+ */
+int restore_lost(struct engine *e);
+/* Forget the lost attachments of cgroup @cgroup (NULL: all); how many. */
+size_t forget_lost(const char *cgroup);
+/* Does @arg, as --cgroup takes it, name cgroup @cgroup (a name under the root, or gone)? */
+bool names_cgroup(const char *arg, const char *cgroup);
 
 #endif /* MU_ENGINE_INTERNAL_H */

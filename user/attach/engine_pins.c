@@ -109,7 +109,7 @@ static void close_fds(struct engine *e)
 	e->loaded = false;
 }
 
-static bool bpffs_visible(void)
+bool bpffs_visible(void)
 {
 	struct statfs sfs;
 
@@ -203,7 +203,7 @@ void link_dir(__u32 id, char *out, size_t size)
 	snprintf(out, size, MU_PIN_DIR "/cg-%u", id);
 }
 
-static int open_pins(struct engine *e, char *err, size_t err_size)
+int open_pins(struct engine *e, char *err, size_t err_size)
 {
 	__u32 zero = 0, abi = 0;
 	char path[PATH_MAX];
@@ -280,7 +280,7 @@ void delete_line_counters(struct engine *e, __u32 id)
 	free(keys);
 }
 
-static void unload(struct engine *e)
+void unload(struct engine *e)
 {
 	char dead[128];
 
@@ -294,9 +294,7 @@ static void unload(struct engine *e)
 	remove_tree(dead);
 }
 
-static void gc(struct engine *e);
-
-static void remove_state_files(void)
+void remove_state_files(void)
 {
 	DIR *d = opendir(MU_RUN_DIR);
 	char path[PATH_MAX];
@@ -311,15 +309,6 @@ static void remove_state_files(void)
 	if (d)
 		closedir(d);
 }
-
-void engine_remove_unopenable(struct engine *e)
-{
-	/* State first: killed in between, the next command finds no attachment to restore. */
-	remove_state_files();
-	unload(e);
-	gc(e);
-}
-
 
 int engine_live_sockets(struct engine *e, long *total, long *orphans)
 {
@@ -382,88 +371,8 @@ void unload_unless_live(struct engine *e)
 	unload(e);
 }
 
-/* Everything that no committed attachment accounts for is debris of a killed command. */
-static void gc(struct engine *e)
-{
-	bool used[MU_MAX_ATTACHMENTS], any = false;
-	char path[PATH_MAX];
-	struct dirent *de;
-	__u32 id;
-	DIR *d;
 
-	d = opendir(MU_PIN_ROOT);
-	while (d && (de = readdir(d))) {
-		if (!strncmp(de->d_name, STAGING_PREFIX, strlen(STAGING_PREFIX))) {
-			snprintf(path, sizeof(path), MU_PIN_ROOT "/%s", de->d_name);
-			remove_tree(path);
-		}
-	}
-	if (d)
-		closedir(d);
-	if (!e->loaded) {
-		/*
-		 * No engine: no state file can be current. Unless this mount
-		 * namespace does not see the bpffs the engine is pinned in: then
-		 * nothing can be concluded, and nothing is removed.
-		 */
-		if (!bpffs_visible())
-			return;
-		/* State files were kept apart (engine_keep_lost): what is left is debris. */
-		remove_state_files();
-		return;
-	}
-	finish_group(e);
-	/* A loader killed between attach's or detach's commit and its bump. */
-	bump_attach_gen(e);
-	committed_ids(e, used);
-	for (id = 0; id < MU_MAX_ATTACHMENTS; id++) {
-		if (used[id]) {
-			finish_pending(e, id);
-			any = true;
-			continue;
-		}
-		link_dir(id, path, sizeof(path));
-		remove_tree(path);
-		state_path(id, path, sizeof(path));
-		unlink(path);
-		pending_path(id, path, sizeof(path));
-		unlink(path);
-		bpf_map_delete_elem(e->map_fd[EM_POLICIES], &id);
-	}
-	if (!any)
-		unload_unless_live(e);
-}
 
-int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *err,
-		 size_t err_size)
-{
-	*list = NULL;
-	*nr = 0;
-	if (engine_lock(e, err, err_size) || engine_open(e, err, err_size))
-		return -1;
-	if (engine_list(e, list, nr))
-		return fail(err, err_size, "out of memory");
-	return 0;
-}
-
-int engine_open(struct engine *e, char *err, size_t err_size)
-{
-	struct stat st;
-
-	bool seen = bpffs_visible();
-
-	e->lost = 0;
-	if (seen && !stat(MU_PIN_DIR, &st) && open_pins(e, err, err_size))
-		return -1;
-	if (!e->loaded && engine_keep_lost(e, seen))
-		return fail(err, err_size, "the engine's pins are not under %s in this mount "
-			    "namespace, but %s says cgroups are attached and the kernel may run the "
-			    "engine on them: run where the engine's pins are visible", MU_PIN_ROOT,
-			    MU_RUN_DIR);
-	gc(e);
-	e->lost = engine_lost_count();
-	return 0;
-}
 
 static int ensure_bpffs(char *err, size_t err_size)
 {

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "commands.h"
 #include "engine_internal.h"
 #include "common/sha256.h"
 

@@ -31,6 +31,7 @@
 #include "common/pm.h"
 #include "common/sys.h"
 #include "upgrade.skel.h"
+#include "check.h"
 
 
 /* Kernel-internal errno that BPF syscalls leak to userspace. */

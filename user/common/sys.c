@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "output.h"
 #include "sys.h"
 
 static int scan_mounts(const char *mountinfo, const char *prefix, const char *fstype,
@@ -164,4 +165,15 @@ int mptcp_enabled(void)
 		enabled = -EINVAL;
 	fclose(f);
 	return enabled;
+}
+
+int need_root(const char *cmd)
+{
+	char lacking[128];
+
+	lacking_capabilities(lacking, sizeof(lacking));
+	if (!lacking[0])
+		return 0;
+	p_err("%s needs root: lacking %s (run as root)", cmd, lacking);
+	return -1;
 }

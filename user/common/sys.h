@@ -33,4 +33,7 @@ void lacking_capabilities(char *out, size_t size);
 /* net.mptcp.enabled in this network namespace: 1, 0, or -errno. */
 int mptcp_enabled(void);
 
+/* 0 when this process has what a command that changes the kernel needs, else -1 with "CMD needs root" printed. */
+int need_root(const char *cmd);
+
 #endif /* MU_SYS_H */

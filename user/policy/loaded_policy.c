@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* A policy as the engines load it: root's file, parsed, and its lookup trie. */
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
-#include "commands.h"
+#include "policy.h"
 #include "common/output.h"
 
 void loaded_policy_free(struct loaded_policy *lp)
@@ -55,4 +56,48 @@ struct json_object *policy_entries_json(const struct policy *pol)
 		json_object_array_add(entries, je);
 	}
 	return entries;
+}
+
+/*
+ * What each command did, one line per cgroup for people; for programs one JSON
+ * array printed at the end, so that a run yields exactly one JSON document.
+ */
+static struct json_object *results;
+
+void report_action(const char *action, const char *cgroup, const char *policy,
+		   const struct policy *pol, __u32 families)
+{
+	struct json_object *o;
+
+	if (!opts.json) {
+		if (pol)
+			printf("%s %s: policy %s, %zu entr%s (%s)\n", action, cgroup, policy,
+			       pol->nr_entries, pol->nr_entries == 1 ? "y" : "ies",
+			       policy_families_str(families));
+		else
+			printf("%s %s\n", action, cgroup);
+		return;
+	}
+	if (!results)
+		results = json_object_new_array();
+	o = json_object_new_object();
+	json_object_object_add(o, "action", json_object_new_string(action));
+	json_object_object_add(o, "cgroup", json_object_new_string(cgroup));
+	if (pol) {
+		json_object_object_add(o, "policy", json_object_new_string(policy));
+		json_object_object_add(o, "entries", json_object_new_int(pol->nr_entries));
+		json_object_object_add(o, "families",
+				       json_object_new_string(policy_families_str(families)));
+	}
+	json_object_array_add(results, o);
+}
+
+int report_finish(int ret)
+{
+	if (opts.json && !ret)
+		json_print(results ? results : json_object_new_array());
+	else if (results)
+		json_object_put(results);
+	results = NULL;
+	return ret;
 }

@@ -85,4 +85,33 @@ void policy_entry_ports_str(const struct policy_entry *e, char *buf, size_t size
 bool policy_entry_matches(const struct policy_entry *e, uint8_t family, const uint8_t *addr,
 			  uint16_t port, uint8_t role);
 
+/* The lookup trie (its own header, for the tests and the fuzzer that want only it). */
+#include "policy_trie.h"
+
+/* loaded_policy.c */
+/* A policy read for attach, reload or run: parsed, its trie built, where it came from. */
+struct loaded_policy {
+	struct policy pol;
+	struct policy_trie trie;
+	char path[PATH_MAX];		/* resolved */
+	char sha256[65];		/* of the bytes parsed */
+};
+
+/* Read a policy as attach and reload do (root's alone), and build its trie; errors printed. */
+int load_policy(const char *path, struct loaded_policy *lp);
+void loaded_policy_free(struct loaded_policy *lp);
+struct json_object;
+/* Its entries as the state files and the run registry keep them (line, source, role, ...). */
+struct json_object *policy_entries_json(const struct policy *pol);
+
+/*
+ * What a command did with a policy (attach, reload of either engine, detach):
+ * one line per cgroup or supervisor, or one JSON array that report_finish()
+ * prints at the command's end.
+ */
+void report_action(const char *action, const char *cgroup, const char *policy,
+		   const struct policy *pol, __u32 families);
+/* The command ends with @ret: in JSON mode and on success, print what it did. */
+int report_finish(int ret);
+
 #endif /* MU_POLICY_H */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "policy_trie.h"
+#include "policy.h"
 
 /* The trie key of @addr cut to @len bits (host bits cleared). */
 static void make_key(struct mu_lpm_key *key, int family, const uint8_t *addr, unsigned int len)

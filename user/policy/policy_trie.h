@@ -9,7 +9,11 @@
 #define MU_POLICY_TRIE_H
 
 #include <stddef.h>
-#include "policy.h"
+#include <stdint.h>
+
+#include "mptcp_upgrade.h"
+
+struct policy;
 
 struct trie_node {
 	struct mu_lpm_key key;

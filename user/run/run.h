@@ -9,7 +9,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 
-#include "commands.h"
+#include "policy/policy.h"
 
 /* oom_score_adj -1000 for the supervisor and its watcher (quiet where it is not allowed). */
 void run_oom_protect(void);

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "common/output.h"
 #include "run.h"
 

@@ -16,7 +16,6 @@
 #include <linux/mptcp.h>
 
 #include "common/cgroup.h"
-#include "commands.h"
 #include "common/diag.h"
 #include "run/run.h"
 #include "stats.h"

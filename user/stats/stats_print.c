@@ -18,7 +18,6 @@
 
 #include "bridge/bridge.h"
 #include "common/cgroup.h"
-#include "commands.h"
 #include "common/diag.h"
 #include "run/run.h"
 #include "stats.h"
