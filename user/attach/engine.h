@@ -214,14 +214,8 @@ size_t attachment_rows(const struct attachment *att);
 void attachment_row(struct engine *e, const struct attachment *att, size_t i,
 		    struct policy_row *row);
 
-/* Sums over CPUs of an attachment's counters and of one entry's. */
+/* Sums over CPUs of an attachment's counters and of one entry's (bridge/counters.c sums). */
 int engine_attach_counters(struct engine *e, __u32 id, struct mu_attach_counters *out);
-/*
- * Entry @entry's counts, summed over CPUs, of attachment @attach_id in a
- * line_counters map (the attach engine's, or a run supervisor's bridge's);
- * zeros when it has none.
- */
-int line_counters_sum(int map_fd, __u32 attach_id, __u32 entry, struct mu_line_counters *out);
 int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line_counters *out);
 
 /* SHA-256 of a file, hex; "-" when it can't be read. */

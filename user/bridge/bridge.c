@@ -619,32 +619,6 @@ int run_bridge_counters(const struct run_bridge *b, struct mu_sockopt_counters *
 	return sockopt_counters_sum(b->counters_fd, 0, out);
 }
 
-int sockopt_counters_sum(int map_fd, __u32 attach_id, struct mu_sockopt_counters *out)
-{
-	int ncpu = libbpf_num_possible_cpus(), i, c;
-	struct mu_sockopt_counters *per;
-
-	if (ncpu <= 0)
-		return -1;
-	per = calloc(ncpu, sizeof(*per));
-	if (!per)
-		return -1;
-	memset(out, 0, MU_SOPT_MAX * sizeof(*out));
-	for (i = 0; i < MU_SOPT_MAX; i++) {
-		__u32 key = attach_id * MU_SOPT_MAX + i;
-
-		if (bpf_map_lookup_elem(map_fd, &key, per))
-			continue;
-		for (c = 0; c < ncpu; c++) {
-			out[i].carried += per[c].carried;
-			out[i].refused += per[c].refused;
-			out[i].apply_failed += per[c].apply_failed;
-		}
-	}
-	free(per);
-	return 0;
-}
-
 void run_bridge_close(struct run_bridge *b)
 {
 	int i;

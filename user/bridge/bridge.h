@@ -97,7 +97,17 @@ __u32 run_bridge_gen(const struct run_bridge *b);
 int run_bridge_counters(const struct run_bridge *b, struct mu_sockopt_counters *out);
 void run_bridge_close(struct run_bridge *b);
 
-/* Sum one attachment's per-CPU option counters (MU_SOPT_MAX entries) from the map @map_fd. */
+/* counters.c: the per-CPU counter maps, summed over CPUs. */
+/* The @n __u64 counters of @key in per-CPU map @fd; zeros when it has none. 0, or -1. */
+int percpu_sum(int fd, const void *key, __u64 *out, size_t n);
+/* One attachment's option counters (MU_SOPT_MAX entries) from the map @map_fd. */
 int sockopt_counters_sum(int map_fd, __u32 attach_id, struct mu_sockopt_counters *out);
+/*
+ * Entry @entry's counts, summed over CPUs, of attachment @attach_id in a
+ * line_counters map (the attach engine's, or a run supervisor's bridge's);
+ * zeros when it has none.
+ */
+int line_counters_sum(int map_fd, __u32 attach_id, __u32 entry, struct mu_line_counters *out);
+
 
 #endif /* MU_BRIDGE_H */

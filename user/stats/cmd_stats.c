@@ -26,11 +26,9 @@
 #include "commands.h"
 #include "common/diag.h"
 #include "stats.h"
-#include "attach/engine.h"
 #include "common/jsonw.h"
 #include "common/netns.h"
 #include "common/output.h"
-#include "run/run.h"
 #include "common/utf8.h"
 #include "common/sys.h"
 
@@ -215,19 +213,16 @@ static int output_nothing(const struct stats_args *a)
 
 int do_stats(int argc, char **argv)
 {
-	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
-	struct attachment *list = NULL;
 	char err[1024], root[PATH_MAX], (*paths)[PATH_MAX] = NULL;
+	struct served_set served = {};
 	const char **roots = NULL;
 	struct snapshot s = {};
 	struct stats_args a;
 	struct cgroup_ref cg;
-	struct run_entry *runs = NULL;
 	pid_t *run_pids = NULL;
 	const pid_t *trees = NULL;
-	size_t nr = 0, nr_roots = 0, i, nr_runs = 0, nr_trees = 0, run_first = 0, run_shown = 0;
-	size_t owned_fds = 0;
-	__u32 attach_states_id = 0;
+	size_t nr_roots = 0, i, nr_trees = 0, nr_cgroups = 0, nr_programs = 0;
+	bool refreshed_once = false;
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -247,24 +242,10 @@ int do_stats(int argc, char **argv)
 	ret = 1;
 	if (need_root("stats"))
 		return 1;
-	e.want_entries = true;
-	if (engine_start(&e, &list, &nr, err, sizeof(err))) {
+	if (served_attach(&served, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
 	}
-	/* The lock is for commands that change things: stats only reads. */
-	if (e.lock_fd >= 0) {
-		close(e.lock_fd);
-		e.lock_fd = -1;
-	}
-	if (e.bpffs_lock_fd >= 0) {
-		close(e.bpffs_lock_fd);
-		e.bpffs_lock_fd = -1;
-	}
-	paths = calloc(nr + 1, sizeof(*paths));
-	roots = calloc(nr + 1, sizeof(*roots));
-	if (!paths || !roots)
-		goto out;
 	if (a.pid) {
 		char proc[32];
 
@@ -275,73 +256,76 @@ int do_stats(int argc, char **argv)
 		}
 		trees = &a.pid;
 		nr_trees = 1;
-		/* Its supervisor's per-line series, if run serves it. */
-		run_registry_list(&runs, &nr_runs);
-		for (i = 0; i < nr_runs && runs[i].program != a.pid; i++)
-			;
-		run_first = i;
-		run_shown = i < nr_runs;
-	} else if (a.cgroup) {
+	}
+	/* A cgroup asked for: no program under run is shown (their lines name none of its sockets). */
+	if (!a.cgroup && served_run(&served, a.pid))
+		goto oom;
+	if (served_refresh(&served))
+		goto oom;
+	for (i = 0; i < served.nr; i++) {
+		nr_cgroups += !!served.list[i].cgroup;
+		nr_programs += !!served.list[i].program;
+	}
+	paths = calloc(nr_cgroups + 1, sizeof(*paths));
+	roots = calloc(nr_cgroups + 1, sizeof(*roots));
+	run_pids = calloc(nr_programs + 1, sizeof(*run_pids));
+	if (!paths || !roots || !run_pids)
+		goto oom;
+	if (a.cgroup) {
 		if (cgroup_resolve(a.cgroup, &cg, err, sizeof(err))) {
 			p_err("%s", err);
 			goto out;
 		}
 		snprintf(paths[0], PATH_MAX, "%s", cg.path);
 		nr_roots = 1;
-	} else {
-		run_registry_list(&runs, &nr_runs);
-		run_shown = nr_runs;
-		run_pids = calloc(nr_runs + 1, sizeof(*run_pids));
-		if (!run_pids)
-			goto out;
-		for (i = 0; i < nr_runs; i++)
-			run_pids[i] = runs[i].program;
+	} else if (!a.pid) {
+		for (i = 0; i < served.nr; i++)
+			if (served.list[i].program)
+				run_pids[nr_trees++] = served.list[i].program;
 		trees = run_pids;
-		nr_trees = nr_runs;
-		if (!nr && !nr_runs && a.output) {
+		if (!nr_cgroups && !nr_programs && a.output) {
 			ret = output_nothing(&a);
 			goto out;
 		}
-		if (!nr && !nr_runs) {
+		if (!nr_cgroups && !nr_programs) {
 			p_err("nothing is attached and no program runs under 'run': name a cgroup "
 			      "with --cgroup or a process with --pid");
 			goto out;
 		}
 	}
-	if (!a.pid && !a.cgroup && nr) {
+	if (!a.pid && !a.cgroup && nr_cgroups) {
 		if (first_mount("cgroup2", root, sizeof(root))) {
 			p_err("cgroup v2 is not mounted");
 			goto out;
 		}
-		for (i = 0; i < nr; i++) {
+		for (i = 0; i < served.nr; i++) {
+			const char *name = served.list[i].cgroup;
+
 			/* The name starts with '/', so the two make a path; too long, skip it. */
-			if (strlen(root) + strlen(list[i].cgroup) >= PATH_MAX)
+			if (!name || strlen(root) + strlen(name) >= PATH_MAX)
 				continue;
-			strcpy(paths[i], root);
-			if (strcmp(list[i].cgroup, "/"))
-				strcat(paths[i], list[i].cgroup);
+			strcpy(paths[nr_roots], root);
+			if (strcmp(name, "/"))
+				strcat(paths[nr_roots], name);
+			nr_roots++;
 		}
-		nr_roots = nr;
 	}
 	for (i = 0; i < nr_roots; i++)
 		roots[i] = paths[i];
 	a.targets = nr_roots + nr_trees;
 	/* The socket states that name each connection's line: the attach engine's, each bridge's. */
-	if (e.loaded) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
+	for (i = 0; i < served.nr && s.nr_storage < MU_STATS_MAX_STORAGE; i++) {
+		__u32 id = served.list[i].states_map_id;
+		size_t k;
+		int fd;
 
-		s.storage_fds[s.nr_storage++] = e.map_fd[EM_SOCK_STATES];
-		if (!bpf_obj_get_info_by_fd(e.map_fd[EM_SOCK_STATES], &info, &len))
-			attach_states_id = info.id;
-	}
-	for (i = run_first; i < run_first + run_shown && s.nr_storage < MU_STATS_MAX_STORAGE; i++) {
-		int fd = runs[i].states_map_id ? bpf_map_get_fd_by_id(runs[i].states_map_id) : -1;
-
-		if (fd >= 0) {
+		for (k = 0; k < i && served.list[k].states_map_id != id; k++)
+			;
+		if (!id || k < i)
+			continue;	/* none, or opened for an earlier one */
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd >= 0)
 			s.storage_fds[s.nr_storage++] = fd;
-			owned_fds++;
-		}
 	}
 
 	if (a.watch) {
@@ -351,9 +335,7 @@ int do_stats(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	do {
-		struct printer pr = { .a = &a, .e = &e, .list = list, .nr = nr,
-				      .runs = runs ? runs + run_first : NULL,
-				      .nr_runs = run_shown, .attach_states_id = attach_states_id };
+		struct printer pr = { .a = &a, .served = &served };
 
 		if (a.output) {
 			int err = output_begin(a.output);
@@ -364,6 +346,9 @@ int do_stats(int argc, char **argv)
 				goto out;
 			}
 		}
+		if (refreshed_once && served_refresh(&served))
+			goto oom;
+		refreshed_once = true;
 		if (a.watch && !opts.json && !a.prometheus)
 			printf("\033[H\033[2J");	/* refresh in place */
 		/* Connections are printed as they arrive: nothing is, if the first dump fails. */
@@ -410,16 +395,17 @@ int do_stats(int argc, char **argv)
 		}
 	} while (a.watch && !stopping);
 	ret = 0;
+	goto out;
+oom:
+	p_err("out of memory");
+	ret = 1;
 out:
-	/* The bridges' maps opened above; the attach engine's goes with engine_close. */
-	for (i = s.nr_storage - owned_fds; i < s.nr_storage; i++)
+	for (i = 0; i < s.nr_storage; i++)
 		close(s.storage_fds[i]);
 	snapshot_free(&s);
 	free(paths);
 	free(roots);
 	free(run_pids);
-	run_registry_free(runs, nr_runs);
-	engine_list_free(list, nr);
-	engine_close(&e);
+	served_free(&served);
 	return ret;
 }

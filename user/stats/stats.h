@@ -16,8 +16,8 @@
 #include <sys/types.h>
 
 #include "common/diag.h"
-#include "attach/engine.h"
 #include "common/jsonw.h"
+#include "common/served.h"
 
 #define MAX_MIB 128
 
@@ -76,8 +76,7 @@ struct snapshot {
 };
 
 struct line_ref {
-	const struct attachment *att;
-	const struct run_entry *run;	/* or the run supervisor whose bridge made it */
+	const struct served *by;	/* the cgroup or program under run whose line it is */
 	int line;		/* 0: none (not ours, or unlisted) */
 	const char *source;
 	bool ours;
@@ -112,16 +111,9 @@ unsigned long long mib_value(const struct ns_mib *m, const char *name);
 bool wanted(const struct stats_args *a, const struct mu_conn *c, struct line_ref lr);
 
 /* One refresh's output, built as the connections arrive. */
-struct run_entry;
-
 struct printer {
 	const struct stats_args *a;
-	struct engine *e;
-	const struct attachment *list;
-	size_t nr;
-	const struct run_entry *runs;	/* the run supervisors shown (their per-line series) */
-	size_t nr_runs;
-	__u32 attach_states_id;		/* the attach engine's sock_states map; 0 without */
+	const struct served_set *served;	/* what the engines serve, read for this refresh */
 	bool started;		/* something was written: nothing is, before the first connection */
 	size_t shown;
 	struct jsonw w;

@@ -17,9 +17,7 @@
 
 #include "common/cgroup.h"
 #include "common/diag.h"
-#include "run/run.h"
 #include "stats.h"
-#include "attach/engine.h"
 #include "common/jsonw.h"
 #include "common/netns.h"
 #include "common/output.h"
@@ -158,30 +156,9 @@ static int gather_ns(const struct netns_ref *ref, void *arg)
 
 /* ---- what a connection matched ------------------------------------------------------ */
 
-/* A connection a run supervisor made MPTCP: the line of its policy in force. */
-static struct line_ref run_line_of(const struct mu_conn *c, const struct run_entry *run,
-				   __u32 entry, __u32 gen)
-{
-	struct line_ref r = { .run = run, .ours = true };
-	struct json_object *je, *v;
-
-	/* An entry of an earlier policy (before a reload) names no line of this one. */
-	if (gen != run->bridge_gen || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED ||
-	    !run->entries || entry > json_object_array_length(run->entries))
-		return r;
-	je = json_object_array_get_idx(run->entries, entry - 1);
-	if (json_object_object_get_ex(je, "line", &v))
-		r.line = json_object_get_int(v);
-	if (json_object_object_get_ex(je, "source", &v))
-		r.source = json_object_get_string(v);
-	return r;
-}
-
 struct line_ref line_of(const struct mu_conn *c, const struct printer *p)
 {
-	const struct attachment *list = p->list;
 	struct line_ref r = {};
-	size_t i, nr = p->nr;
 	__u32 entry, gen;
 
 	if (!c->has_state || !(c->st.flags & MU_SOCK_UPGRADED))
@@ -189,29 +166,14 @@ struct line_ref line_of(const struct mu_conn *c, const struct printer *p)
 	entry = c->st.connect_entry, gen = c->st.connect_gen;
 	if (entry == MU_ENTRY_NONE)
 		entry = c->st.bind_entry, gen = c->st.bind_gen;
-	if (c->st_map_id && c->st_map_id != p->attach_states_id) {
-		for (i = 0; i < p->nr_runs; i++)
-			if (p->runs[i].states_map_id == c->st_map_id)
-				return run_line_of(c, &p->runs[i], entry, gen);
-		return r;	/* a supervisor not shown: not ours to name */
-	}
-	r.ours = true;
-	for (i = 0; i < nr; i++)
-		if (list[i].cgroup_id == c->st.cgroup_id)
-			r.att = &list[i];
-	/* An entry of an earlier policy names no line of the one in force. */
-	if (r.att && gen != r.att->gen)
+	/* A map no record shown uses: a supervisor not shown, not ours to name. */
+	r.by = served_of_socket(p->served, c->st_map_id, c->st.cgroup_id, &r.ours);
+	/* An entry of an earlier policy (before a reload) names no line of the one in force. */
+	if (!r.by || gen != r.by->gen || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED ||
+	    entry > r.by->nr_lines)
 		return r;
-	if (!r.att || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED || !r.att->entries ||
-	    entry > json_object_array_length(r.att->entries))
-		return r;
-	{
-		struct policy_row row;
-
-		attachment_row(NULL, r.att, entry - 1, &row);
-		r.line = row.line;
-		r.source = row.source;
-	}
+	r.line = r.by->lines[entry - 1].line;
+	r.source = r.by->lines[entry - 1].source;
 	return r;
 }
 

@@ -16,12 +16,9 @@
 
 #include <linux/mptcp.h>
 
-#include "bridge/bridge.h"
 #include "common/cgroup.h"
 #include "common/diag.h"
-#include "run/run.h"
 #include "stats.h"
-#include "attach/engine.h"
 #include "common/jsonw.h"
 #include "common/netns.h"
 #include "common/output.h"
@@ -165,20 +162,19 @@ static void table_end(const struct printer *p, const struct snapshot *s)
 
 	printf("%zu MPTCP connection%s in %zu network namespace%s\n", p->shown,
 	       p->shown == 1 ? "" : "s", s->nr_mib, s->nr_mib == 1 ? "" : "s");
-	for (i = 0; i < p->nr; i++) {
-		size_t n = attachment_rows(&p->list[i]);
+	for (i = 0; i < p->served->nr; i++) {
+		const struct served *sv = &p->served->list[i];
 
-		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", p->list[i].cgroup,
+		if (!sv->cgroup)
+			continue;	/* a program under run: its lines are in the metrics */
+		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", sv->cgroup,
 		       "LINE", "ADDRESS", "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
-		for (j = 0; j < n; j++) {
-			struct policy_row r;
+		for (j = 0; j < sv->nr_lines; j++) {
+			const struct served_line *l = &sv->lines[j];
 
-			attachment_row(p->e, &p->list[i], j, &r);
-			printf("  %-6d %-32s %8llu %9llu %7llu %9llu\n", r.line, r.source,
-			       (unsigned long long)r.counters.binds,
-			       (unsigned long long)r.counters.connects,
-			       (unsigned long long)r.counters.mptcp,
-			       (unsigned long long)r.counters.fallback);
+			printf("  %-6d %-32s %8llu %9llu %7llu %9llu\n", l->line, l->source,
+			       served_event(l, "bind"), served_event(l, "connect"),
+			       served_event(l, "mptcp"), served_event(l, "fallback"));
 		}
 	}
 	for (i = 0; i < s->nr_mib; i++)
@@ -271,12 +267,12 @@ static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref 
 		jw_u64(w, lr.line);
 	else
 		jw_null(w);
-	if (lr.att) {
+	if (lr.by && lr.by->cgroup) {
 		jw_key(w, "attached_cgroup");
-		jw_string(w, lr.att->cgroup);
+		jw_string(w, lr.by->cgroup);
 	}
-	if (lr.run)
-		kv_u64(w, "run_supervisor", lr.run->supervisor);
+	if (lr.by && lr.by->supervisor)
+		kv_u64(w, "run_supervisor", lr.by->supervisor);
 	jw_key(w, "subflow_list");
 	jw_array_start(w);
 	for (j = 0; j < c->nr_subflows; j++)
@@ -293,25 +289,24 @@ static void json_end(struct printer *p, const struct snapshot *s)
 	jw_array_end(w);	/* the connections, streamed before */
 	jw_key(w, "policy_lines");
 	jw_array_start(w);
-	for (i = 0; i < p->nr; i++) {
-		size_t n = attachment_rows(&p->list[i]);
+	for (i = 0; i < p->served->nr; i++) {
+		const struct served *sv = &p->served->list[i];
 
-		for (j = 0; j < n; j++) {
-			struct policy_row r;
+		for (j = 0; sv->cgroup && j < sv->nr_lines; j++) {
+			const struct served_line *l = &sv->lines[j];
 
-			attachment_row(p->e, &p->list[i], j, &r);
 			jw_object_start(w);
 			jw_key(w, "cgroup");
-			jw_string(w, p->list[i].cgroup);
+			jw_string(w, sv->cgroup);
 			jw_key(w, "line");
-			jw_int(w, r.line);
+			jw_int(w, l->line);
 			jw_key(w, "source");
-			jw_string(w, r.source);
-			kv_u64(w, "binds", r.counters.binds);
-			kv_u64(w, "connects", r.counters.connects);
-			kv_u64(w, "mptcp", r.counters.mptcp);
-			kv_u64(w, "fallback", r.counters.fallback);
-			kv_u64(w, "escaped", r.counters.escaped);
+			jw_string(w, l->source);
+			kv_u64(w, "binds", served_event(l, "bind"));
+			kv_u64(w, "connects", served_event(l, "connect"));
+			kv_u64(w, "mptcp", served_event(l, "mptcp"));
+			kv_u64(w, "fallback", served_event(l, "fallback"));
+			kv_u64(w, "escaped", served_event(l, "escaped"));
 			jw_object_end(w);
 		}
 	}
@@ -373,191 +368,85 @@ static void prom_head(const char *name, const char *type, const char *help)
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* What a run supervisor's series need, read once a scrape: its counters and labels. */
-struct run_prom {
-	struct run_counters *c;		/* NULL when they can't be read now */
-	char comm[64];			/* the program's name */
-	char unit[256];			/* its systemd unit, "" if none */
-};
-
-static void run_prom_read(const struct run_entry *r, struct run_prom *v)
+/* The labels that name what an engine serves: cgroup="...", or program, supervisor, unit. */
+static void prom_labels(const struct served_label *l, size_t nr)
 {
-	char path[64], line[PATH_MAX], *u, *end;
-	FILE *f;
+	size_t i;
 
-	memset(v, 0, sizeof(*v));
-	v->c = run_counters_read(r->supervisor, r->sha256);
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->program);
-	f = fopen(path, "re");
-	if (f && fgets(v->comm, sizeof(v->comm), f))
-		v->comm[strcspn(v->comm, "\n")] = '\0';
-	if (f)
-		fclose(f);
-	/* The unit: the last *.service or *.scope of its cgroup path (cgroup v2: "0::PATH"). */
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)r->program);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		for (u = strtok_r(line + 3, "/", &end); u; u = strtok_r(NULL, "/", &end)) {
-			size_t n = strlen(u);
-
-			if ((n > 8 && !strcmp(u + n - 8, ".service")) ||
-			    (n > 6 && !strcmp(u + n - 6, ".scope")))
-				snprintf(v->unit, sizeof(v->unit), "%s", u);
-		}
-	}
-	if (f)
-		fclose(f);
-}
-
-/* The labels that name a program under run: its name, its supervisor, its unit if any. */
-static void prom_run_labels(const struct run_entry *r, const struct run_prom *v)
-{
-	printf("program=\"");
-	prom_label(v->comm);
-	printf("\",supervisor=\"%d\",unit=\"", (int)r->supervisor);
-	prom_label(v->unit);
-	printf("\"");
-}
-
-/*
- * The run supervisors' per-line series, under the attach engine's names and
- * labelled by program: calls that matched each line, sockets made MPTCP or
- * kept TCP, and (with the bridge) connections that negotiated or fell back.
- */
-static void prometheus_run_lines(const struct printer *p, const struct run_prom *views)
-{
-	static const char *const events[] = { "bind", "connect", "made_mptcp", "kept_tcp",
-					      "mptcp", "fallback" };
-	size_t i, j, k, n;
-
-	for (i = 0; i < p->nr_runs; i++) {
-		const struct run_entry *r = &p->runs[i];
-		const struct run_counters *c = views[i].c;
-		int lines_fd = r->lines_map_id ? bpf_map_get_fd_by_id(r->lines_map_id) : -1;
-
-		n = r->entries ? json_object_array_length(r->entries) : 0;
-		for (j = 0; c && j < n && j < c->nr_entries; j++) {
-			struct json_object *je = json_object_array_get_idx(r->entries, j), *v;
-			struct mu_line_counters wire = {};
-			bool have = lines_fd >= 0 && !line_counters_sum(lines_fd, 0, j, &wire);
-			__u64 vals[6] = { c->line[j].binds, c->line[j].connects, c->line[j].mptcp,
-					  c->line[j].kept_tcp, wire.mptcp, wire.fallback };
-			int line = json_object_object_get_ex(je, "line", &v) ? json_object_get_int(v) : 0;
-
-			for (k = 0; k < 6; k++) {
-				if (k >= 4 && !have)
-					continue;	/* no bridge: the wire is not known */
-				printf("mptcp_upgrade_policy_line_events_total{");
-				prom_run_labels(r, &views[i]);
-				printf(",line=\"%d\",event=\"%s\"} %llu\n", line, events[k],
-				       (unsigned long long)vals[k]);
-			}
-		}
-		if (lines_fd >= 0)
-			close(lines_fd);
+	for (i = 0; i < nr; i++) {
+		printf("%s%s=\"", i ? "," : "", l[i].name);
+		prom_label(l[i].value);
+		printf("\"");
 	}
 }
 
-/*
- * Their options: those the bridge carried or that were refused on the
- * supervisor's MPTCP sockets, and those that kept a listed socket TCP.
- */
-static void prometheus_run_sockopts(const struct printer *p, const struct run_prom *views)
+/* Every cgroup's and program's per-line series, and their options'. */
+static void prometheus_served(const struct printer *p)
 {
-	static const char *const results[] = { "carried", "refused", "subflow_refused" };
-	struct mu_sockopt_counters sc[MU_SOPT_MAX];
+	const struct served_set *set = p->served;
 	size_t i, j, k;
 
-	for (i = 0; i < p->nr_runs; i++) {
-		const struct run_entry *r = &p->runs[i];
-		const struct run_counters *c = views[i].c;
-		int fd = r->bridge_map_id ? bpf_map_get_fd_by_id(r->bridge_map_id) : -1;
-		bool summed = fd >= 0 && !sockopt_counters_sum(fd, 0, sc);
+	if (!set->nr)
+		return;
+	prom_head("mptcp_upgrade_policy_line_events_total", "counter",
+		  "Binds and connects that matched a policy line, and of its connections "
+		  "those that negotiated MPTCP or fell back; escaped: binds and connects "
+		  "of TCP sockets that escaped the upgrade. Under run, by program: "
+		  "made_mptcp and kept_tcp, the sockets the supervisor swapped or kept.");
+	for (i = 0; i < set->nr; i++)
+		for (j = 0; j < set->list[i].nr_lines; j++) {
+			const struct served_line *l = &set->list[i].lines[j];
 
-		for (j = 0; summed && j < MU_SOPT_MAX; j++) {
-			__u64 vals[3] = { sc[j].carried, sc[j].refused, sc[j].apply_failed };
-
-			if (!vals[0] && !vals[1] && !vals[2])
-				continue;
-			for (k = 0; k < 3; k++) {
-				printf("mptcp_upgrade_sockopts_total{");
-				prom_run_labels(r, &views[i]);
-				printf(",option=\"%s\",result=\"%s\"} %llu\n", sockopt_name((int)j),
-				       results[k], (unsigned long long)vals[k]);
+			for (k = 0; k < l->nr_events; k++) {
+				printf("mptcp_upgrade_policy_line_events_total{");
+				prom_labels(set->list[i].labels, set->list[i].nr_labels);
+				printf(",line=\"%d\",event=\"%s\"} %llu\n", l->line,
+				       l->events[k].name, l->events[k].value);
 			}
 		}
-		for (j = 0; c && run_option_label(j); j++) {
-			if (!c->refused[j])
-				continue;
+	prom_head("mptcp_upgrade_sockopts_total", "counter",
+		  "setsockopt() calls on the engine's MPTCP sockets for options MPTCP "
+		  "refuses: carried to the subflows by the bridge, refused (nothing can "
+		  "carry them), or refused by a subflow. Options never set are absent. "
+		  "Under run, kept_tcp: listed sockets kept TCP because they had set it.");
+	for (i = 0; i < set->nr; i++)
+		for (j = 0; j < set->list[i].nr_sockopts; j++) {
+			const struct served_sockopt *o = &set->list[i].sockopts[j];
+
 			printf("mptcp_upgrade_sockopts_total{");
-			prom_run_labels(r, &views[i]);
-			printf(",option=\"%s\",result=\"not_carried\"} %llu\n", run_option_label(j),
-			       (unsigned long long)c->refused[j]);
+			prom_labels(set->list[i].labels, set->list[i].nr_labels);
+			printf(",option=\"%s\",result=\"%s\"} %llu\n", o->option, o->result,
+			       o->value);
 		}
-		if (fd >= 0)
-			close(fd);
-	}
 }
 
-/*
- * What the attachments need and the kernel does not run, as a gauge an alert
- * can use (> 0: 'mptcp-upgrade reload' repairs it). While an engine is loaded
- * every program it needs is written, 0 or not, so that a series that vanished
- * never reads as healthy; with none loaded there is nothing to need.
- */
-static void prometheus_missing(const struct printer *p)
+/* The engines' health series (> 0: 'mptcp-upgrade reload' repairs it, say). */
+static void prometheus_health(const struct printer *p)
 {
-	struct engine_tc_gaps g = {};
-	unsigned int missing;
-	size_t i;
-	int prog;
+	const struct served_set *set = p->served;
+	size_t i, j;
 
-	prom_head("mptcp_upgrade_programs_missing", "gauge",
-		  "Programs of the attach engine the kernel does not run where they must be: 1 "
-		  "for the hook or a cgroup's program, interfaces for tcx. 'mptcp-upgrade "
-		  "reload' repairs them.");
-	if (p->e->loaded) {
-		printf("mptcp_upgrade_programs_missing{program=\"%s\",cgroup=\"\"} %d\n",
-		       HOOK_PROG_LABEL, !engine_hook_link(p->e, NULL));
-		engine_tc_gaps(p->e, p->list, p->nr, &g);
-		for (i = 0; i < 2; i++)
-			printf("mptcp_upgrade_programs_missing{program=\"%s\",cgroup=\"\"} %d\n",
-			       engine_prog_name(EP_TC_INGRESS + i), g.missing[i]);
-	}
-	for (i = 0; i < p->nr; i++) {
-		if (cgroup_alive(p->list[i].cgroup, p->list[i].cgroup_id) == 0 ||
-		    engine_missing_links(p->e, &p->list[i], &missing))
-			missing = 0;
-		for (prog = 0; prog < EP_CGROUP_MAX; prog++) {
-			printf("mptcp_upgrade_programs_missing{program=\"%s\",cgroup=\"",
-			       engine_prog_name(prog));
-			prom_label(p->list[i].cgroup);
-			printf("\"} %d\n", !!(missing & (1U << prog)));
+	for (i = 0; i < set->nr_series; i++) {
+		const struct served_series *se = &set->series[i];
+
+		prom_head(se->name, "gauge", se->help);
+		for (j = 0; j < se->nr_samples; j++) {
+			printf("%s", se->name);
+			if (se->samples[j].nr_labels) {
+				printf("{");
+				prom_labels(se->samples[j].labels, se->samples[j].nr_labels);
+				printf("}");
+			}
+			printf(" %llu\n", se->samples[j].value);
 		}
 	}
-	prom_head("mptcp_upgrade_attachments_lost", "gauge",
-		  "Attachments whose engine's pins are gone (bpffs unmounted): they apply "
-		  "nothing until 'mptcp-upgrade reload' restores them.");
-	printf("mptcp_upgrade_attachments_lost %zu\n", engine_lost_count());
 }
 
 static void prometheus_end(const struct printer *p, const struct snapshot *s)
 {
 	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
-	const struct attachment *list = p->list;
-	size_t i, j, k, nr = p->nr;
-	struct run_prom *views = p->nr_runs ? calloc(p->nr_runs, sizeof(*views)) : NULL;
-	struct printer shown = *p;
+	size_t i, j, k;
 
-	/* Read once for both series; without memory, the run series are left out. */
-	if (!views)
-		shown.nr_runs = 0;
-	for (i = 0; i < shown.nr_runs; i++)
-		run_prom_read(&p->runs[i], &views[i]);
-	p = &shown;
 	prom_head("mptcp_upgrade_build_info", "gauge",
 		  "The mptcp-upgrade that wrote these metrics: version and attach engine ABI.");
 	printf("mptcp_upgrade_build_info{version=\"%s\",engine_abi=\"%u\"} 1\n",
@@ -599,76 +488,14 @@ static void prometheus_end(const struct printer *p, const struct snapshot *s)
 		for (k = 0; k < 4; k++)
 			printf("mptcp_upgrade_connection_bytes{netns=\"%lu\",direction=\"%s\"} "
 			       "%llu\n", s->mib[i].netns, dirs[k], s->mib[i].totals.bytes[k]);
-	if (nr || p->nr_runs) {
-		static const char *const events[] = { "bind", "connect", "mptcp", "fallback",
-						      "escaped" };
-
-		prom_head("mptcp_upgrade_policy_line_events_total", "counter",
-			  "Binds and connects that matched a policy line, and of its connections "
-			  "those that negotiated MPTCP or fell back; escaped: binds and connects "
-			  "of TCP sockets that escaped the upgrade. Under run, by program: "
-			  "made_mptcp and kept_tcp, the sockets the supervisor swapped or kept.");
-		for (i = 0; i < nr; i++) {
-			size_t n = attachment_rows(&list[i]);
-
-			for (j = 0; j < n; j++) {
-				struct policy_row r;
-				__u64 vals[5];
-
-				attachment_row(p->e, &list[i], j, &r);
-				vals[0] = r.counters.binds;
-				vals[1] = r.counters.connects;
-				vals[2] = r.counters.mptcp;
-				vals[3] = r.counters.fallback;
-				vals[4] = r.counters.escaped;
-				for (k = 0; k < 5; k++) {
-					printf("mptcp_upgrade_policy_line_events_total{cgroup=\"");
-					prom_label(list[i].cgroup);
-					printf("\",line=\"%d\",event=\"%s\"} %llu\n", r.line,
-					       events[k], (unsigned long long)vals[k]);
-				}
-			}
-		}
-		prometheus_run_lines(p, views);
-	}
-	if (nr || p->nr_runs) {
-		static const char *const results[] = { "carried", "refused", "subflow_refused" };
-		struct mu_sockopt_counters c[MU_SOPT_MAX];
-
-		prom_head("mptcp_upgrade_sockopts_total", "counter",
-			  "setsockopt() calls on the engine's MPTCP sockets for options MPTCP "
-			  "refuses: carried to the subflows by the bridge, refused (nothing can "
-			  "carry them), or refused by a subflow. Options never set are absent. "
-			  "Under run, kept_tcp: listed sockets kept TCP because they had set it.");
-		prometheus_run_sockopts(p, views);
-		for (i = 0; i < nr; i++) {
-			if (sockopt_counters_sum(p->e->map_fd[EM_SOCKOPT_COUNTERS], list[i].id, c))
-				continue;
-			for (j = 0; j < MU_SOPT_MAX; j++) {
-				__u64 vals[3] = { c[j].carried, c[j].refused, c[j].apply_failed };
-
-				if (!vals[0] && !vals[1] && !vals[2])
-					continue;
-				for (k = 0; k < 3; k++) {
-					printf("mptcp_upgrade_sockopts_total{cgroup=\"");
-					prom_label(list[i].cgroup);
-					printf("\",option=\"%s\",result=\"%s\"} %llu\n",
-					       sockopt_name((int)j), results[k],
-					       (unsigned long long)vals[k]);
-				}
-			}
-		}
-	}
-	prometheus_missing(p);
+	prometheus_served(p);
+	prometheus_health(p);
 	prom_head("mptcp_upgrade_netns_mib_total", "counter",
 		  "The network namespaces' MPTcpExt counters (/proc/net/netstat).");
 	for (i = 0; i < s->nr_mib; i++)
 		for (j = 0; j < s->mib[i].nr; j++)
 			printf("mptcp_upgrade_netns_mib_total{netns=\"%lu\",counter=\"%s\"} %llu\n",
 			       s->mib[i].netns, s->mib[i].c[j].name, s->mib[i].c[j].value);
-	for (i = 0; i < shown.nr_runs; i++)
-		free(views[i].c);
-	free(views);
 }
 
 

@@ -13,6 +13,7 @@
 #include "run/run.h"
 #include "stats/stats.h"
 #include "status.h"
+#include "common/paths.h"
 
 static void run_sockopts(const struct run_entry *r, struct json_object *parent)
 {
