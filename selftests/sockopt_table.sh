@@ -6,7 +6,7 @@
 # here is written by hand).
 #
 #   sockopt_table.sh            one line per option: NAME native|bridge|answered|refused
-#   sockopt_table.sh --check F  compare with the table in F (README.md): exit 0
+#   sockopt_table.sh --check F  compare with the table in F (docs/bridge.md): exit 0
 #                               when F's column for this kernel (MAJOR.MINOR)
 #                               says the same and every option F leaves out is
 #                               native here, 1 when not (the differences are
@@ -45,8 +45,8 @@ if [ "$want" = "$got" ]; then
 	exit 0
 fi
 tmp=$(mktemp -d)
-echo "$want" >"$tmp/readme"
+echo "$want" >"$tmp/doc"
 echo "$got" >"$tmp/kernel"
-diff "$tmp/readme" "$tmp/kernel" | sed 's/^</README:/; s/^>/kernel:/' | grep -v '^[0-9]'
+diff "$tmp/doc" "$tmp/kernel" | sed "s|^<|$file:|; s/^>/kernel:/" | grep -v '^[0-9]'
 rm -rf "$tmp"
 exit 1

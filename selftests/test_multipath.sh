@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# What README's "More than one subflow" section claims, each in the two-path
+# What docs/multipath.md's "What to set" claims, each in the two-path
 # topology on this machine's kernel (native MPTCP sockets on both ends: the
 # path manager's settings decide, whatever made the sockets MPTCP): kernel
 # defaults give one subflow, each fix gives two, and each way of refusing a

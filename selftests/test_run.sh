@@ -367,12 +367,12 @@ else
 	skip "IPV6_TCLASS on the subflow's packets" "the bridge does not carry it here, or no tcpdump"
 fi
 
-# README's table of options per kernel is what this kernel's probe says.
-got=$("$top/selftests/sockopt_table.sh" --check "$top/README.md" 2>&1)
+# docs/bridge.md's table of options per kernel is what this kernel's probe says.
+got=$("$top/selftests/sockopt_table.sh" --check "$top/docs/bridge.md" 2>&1)
 case $? in
-0) ok "README's socket-option table is what Linux $(uname -r) refuses and the bridge carries" ;;
-2) skip "README's socket-option table for this kernel" "$got" ;;
-*) not_ok "README's socket-option table is what this kernel refuses and the bridge carries" "$got" ;;
+0) ok "docs/bridge.md's socket-option table is what Linux $(uname -r) refuses and the bridge carries" ;;
+2) skip "docs/bridge.md's socket-option table for this kernel" "$got" ;;
+*) not_ok "docs/bridge.md's socket-option table is what this kernel refuses and the bridge carries" "$got" ;;
 esac
 
 # ---- Debian's HAProxy 2.6 in master-worker mode ----------------------------------
@@ -419,7 +419,7 @@ if command -v haproxy >/dev/null; then
 	kill "$haproxy"
 	wait "$haproxy" 2>/dev/null
 	need "HAProxy's supervisor gone" no_supervisor "$tmp/hap.policy"
-	# README's first command (make demo) shows this engine on such a kernel.
+	# README.md's first command (make demo) shows this engine on such a kernel.
 	got=$(timeout 60 "$top/selftests/demo-run.sh" 2>&1)
 	rc=$?
 	demo_prog=$(sed -n 's/^no supervisor left for program \([0-9]*\)$/\1/p' <<<"$got")

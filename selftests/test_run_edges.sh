@@ -256,7 +256,7 @@ grep -q 'share clonefiles proto=262 other=ok' <<<"$got" &&
 	ok "a child sharing the descriptor table (CLONE_FILES) connects: MPTCP for both, the parent's echo works" ||
 	not_ok "CLONE_FILES: the swap reaches both" "$got"
 # SCM_RIGHTS after the listed call is the supported direction (HAProxy hands its
-# listeners over on a seamless reload); before it is not seen (README, Limits).
+# listeners over on a seamless reload); before it is not seen (docs/limits.md).
 got=$(R scmlisten 127.0.0.1 7702)
 grep -q 'scm listener=262 accepted=262 echo=ok child=0' <<<"$got" &&
 	ok "a listener bound at a listed address and then passed with SCM_RIGHTS: the receiver accepts MPTCP on it" ||

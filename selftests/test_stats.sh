@@ -173,6 +173,6 @@ run stats
 expect "stats with nothing attached and no --cgroup says what to do" 1 \
 	"nothing is attached and no program runs under .run.: name a cgroup with --cgroup"
 
-# For README: the table of this run, when asked.
+# For docs/observability.md: the table of this run, when asked.
 [ -n "${MU_STATS_SAMPLE:-}" ] && cp "$tmp/table.txt" "$MU_STATS_SAMPLE"
 tap_end
