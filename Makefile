@@ -198,7 +198,7 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 	$(Q)prove -v --timer -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
 		$(OUTPUT)/selftests/test_procfs \
 		$(SAN_BINS) \
-		selftests/test_cli.sh \
+		selftests/test_cli.sh selftests/test_docs.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		selftests/test_stats.sh selftests/test_run.sh selftests/test_run_edges.sh \
 		selftests/test_thirdparty.sh \
@@ -210,14 +210,15 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		selftests/test_vm_run.sh
 
 # The loop to run on every change (about a minute here, no emulation): the unit
-# and sanitizer tests, the CLI, the tc programs, stats, and the run engine's
-# suites natively with every regression case. `make check` is all of it and more.
+# and sanitizer tests, the CLI, README.md and docs/ against the tree, the tc
+# programs, stats, and the run engine's suites natively with every regression
+# case. `make check` is all of it and more.
 .PHONY: check-fast
 check-fast: $(APP) $(TEST_BINS) $(SAN_BINS)
 	$(Q)prove --timer -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
 		$(OUTPUT)/selftests/test_procfs \
 		$(SAN_BINS) \
-		selftests/test_cli.sh \
+		selftests/test_cli.sh selftests/test_docs.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		selftests/test_stats.sh selftests/test_run.sh selftests/test_run_edges.sh
 
