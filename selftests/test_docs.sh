@@ -9,7 +9,8 @@
 # absolute (/etc/..., /usr/... are installed paths) and start with a top-level
 # entry of the tree, end with a slash or have an extension; the words in code
 # blocks that start with a top-level entry (configs/..., selftests/...); and
-# link targets, relative to the page. Needs neither root nor network.
+# link targets, relative to the page. Files make builds under .output are not
+# the tree's and are left out. Needs neither root nor network.
 # Prints TAP.
 set -u
 
@@ -56,9 +57,10 @@ grep -q '^| option | 6\.1 | 6\.12 | 6\.18 |$' docs/bridge.md &&
 # One line per thing named: KIND PAGE WORD, KIND one of path (from the tree's
 # top), link (relative to PAGE), make (the words after make), cmd (the first
 # word after mptcp-upgrade that is not an option).
+# .output holds what make builds: named in the pages, not part of the tree.
 tops=
 for entry in * .[!.]*; do
-	[ -e "$entry" ] && [ "$entry" != .git ] && tops+="$entry "
+	[ -e "$entry" ] && [ "$entry" != .git ] && [ "$entry" != .output ] && tops+="$entry "
 done
 perl -e '
 	my %top = map { $_ => 1 } split " ", shift;
@@ -102,6 +104,7 @@ perl -e '
 					# with an extension; not cgroup/bind4 or tcx/ingress
 					# (BPF program sections).
 					my ($first) = split m{/}, $w;
+					next if $first eq ".output";
 					next unless $top{$first} || $w =~ m{/$} || $w =~ m{\.[a-z0-9]+$};
 					print "path $page $w\n";
 				}
