@@ -22,7 +22,7 @@ void help_policy(FILE *out)
 		"refuse (not a regular file, not root's, writable by others or by a group\n"
 		"other than root's). Standard input is checked for its syntax alone.\n"
 		"\n"
-		"Syntax, in HAProxy's words (see mptcp-upgrade's README for all of it):\n"
+		"Syntax, in HAProxy's words (mptcp-upgrade.policy(5) has all of it):\n"
 		"  mptcp@ADDR[:PORTS]                 listeners and connections\n"
 		"  bind mptcp@ADDR[:PORTS][,...] ...  listeners bound to ADDR\n"
 		"  server NAME mptcp@ADDR[:PORTS] ... connections made to ADDR\n"

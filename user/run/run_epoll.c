@@ -14,7 +14,7 @@
  * SECCOMP_ADDFD_FLAG_SEND, 5.14+), so that it knows the number the program got.
  * An epoll reaching the program some other way (dup() of an epoll descriptor
  * followed by a close() of the first, SCM_RIGHTS, pidfd_getfd) is not known:
- * README's Limits say so.
+ * docs/limits.md says so.
  *
  * Finding a socket's registrations: kcmp(KCMP_EPOLL_TFD) asks each epoll
  * whether it watches the socket (cheap), and only those that do are read for

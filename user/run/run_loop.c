@@ -166,7 +166,7 @@ static void unlisted_on_ours(int listener, const struct seccomp_notif *n, const 
 
 /*
  * A second descriptor for a socket, or a copy of them all: the sockets are
- * remembered, so that a later listed call on one keeps it TCP (README: a swap
+ * remembered, so that a later listed call on one keeps it TCP (docs/limits.md: a swap
  * replaces one descriptor, and the other would stay on the old socket).
  */
 static void shared_for(int listener, const struct seccomp_notif *n, const struct call *c)
