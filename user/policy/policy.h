@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The policy file: HAProxy's mptcp@ address syntax (see mptcp-upgrade.policy(5))
- * parsed into a normalized list of entries,
- * one per address, that the loader turns into BPF map contents.
+ * parsed into a normalized list of entries, one per address, that the loader
+ * turns into BPF map contents.
  */
 #ifndef MU_POLICY_H
 #define MU_POLICY_H
