@@ -33,7 +33,8 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # engines), user/stats/, user/status/ and user/check/ (the commands that observe
 # them). The policy parser and the output helpers are linked into the tests and
 # the benchmark too, so they live apart from the command modules.
-LIB_SRCS   := user/policy/policy.c user/policy/policy_file.c user/policy/policy_trie.c \
+LIB_SRCS   := user/policy/policy.c user/policy/policy_addr.c user/policy/policy_file.c \
+	      user/policy/policy_trie.c \
 	      user/common/output.c user/common/sys.c user/common/jsonw.c user/common/sha256.c
 CMD_SRCS   := $(filter-out $(LIB_SRCS),$(sort $(wildcard user/*.c user/*/*.c)))
 LIB_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
