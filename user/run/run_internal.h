@@ -3,6 +3,7 @@
  * The run engine's supervisor, between its parts:
  *   run_loop.c     the worker threads, signals, reload, what each call gets;
  *   run_proc.c     what the supervisor knows of each process of the program;
+ *   run_shared.c   sockets reachable through a second descriptor (dup, fork);
  *   run_swap.c     one socket put in place of another (TCP to MPTCP and back);
  *   run_options.c  the options a swap carries;
  *   run_epoll.c    the program's epoll instances and their registrations.
@@ -114,7 +115,7 @@ void run_proc_set_ours(struct run_proc *p, int fd, __u64 ino);
 bool run_ours_maybe(int fd);
 
 /*
- * Sockets reachable through a second descriptor (dup, fork): a swap would leave
+ * run_shared.c: sockets reachable through a second descriptor (dup, fork): a swap would leave
  * that one on the old socket, so they stay TCP. By inode; every socket of @p
  * at once before a fork.
  */
