@@ -199,7 +199,7 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 	$(Q)prove -v --timer -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
 		$(OUTPUT)/selftests/test_procfs \
 		$(SAN_BINS) \
-		selftests/test_cli.sh selftests/test_docs.sh \
+		selftests/test_cli.sh selftests/test_docs.sh selftests/test_layout.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		selftests/test_stats.sh selftests/test_run.sh selftests/test_run_edges.sh \
 		selftests/test_thirdparty.sh \
@@ -219,7 +219,7 @@ check-fast: $(APP) $(TEST_BINS) $(SAN_BINS)
 	$(Q)prove --timer -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
 		$(OUTPUT)/selftests/test_procfs \
 		$(SAN_BINS) \
-		selftests/test_cli.sh selftests/test_docs.sh \
+		selftests/test_cli.sh selftests/test_docs.sh selftests/test_layout.sh \
 		$(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		selftests/test_stats.sh selftests/test_run.sh selftests/test_run_edges.sh
 
