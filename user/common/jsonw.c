@@ -1,14 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "jsonw.h"
 #include "utf8.h"
 
-void jw_init(struct jsonw *w, FILE *out, bool pretty)
+static void start(struct jsonw *w, FILE *out, bool pretty)
 {
 	w->out = out;
 	w->pretty = pretty;
+	w->raw_bytes = false;
 	w->depth = 0;
 	w->first[0] = true;
 	w->after_key = false;
+}
+
+void jw_init(struct jsonw *w, FILE *out, bool pretty)
+{
+	start(w, out, pretty);
+	w->mem = NULL;
+	w->mem_len = 0;
+}
+
+int jw_init_memory(struct jsonw *w, bool pretty)
+{
+	FILE *f = open_memstream(&w->mem, &w->mem_len);
+
+	if (!f)
+		return -1;
+	start(w, f, pretty);
+	return 0;
+}
+
+void jw_memory_flush(struct jsonw *w, FILE *out)
+{
+	fclose(w->out);
+	if (out) {
+		fwrite(w->mem, 1, w->mem_len, out);
+		fflush(out);
+	}
+	free(w->mem);
+	w->out = NULL;
+	w->mem = NULL;
 }
 
 static void indent(struct jsonw *w)
@@ -56,6 +93,56 @@ static void container_close(struct jsonw *w, char c)
 	fputc(c, w->out);
 }
 
+static void tmp_path(const char *path, char *out, size_t size)
+{
+	snprintf(out, size, "%s.tmp", path);
+}
+
+int jw_file_open(struct jsonw *w, const char *path)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f = NULL;
+	int fd;
+
+	tmp_path(path, tmp, sizeof(tmp));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0 && (fchmod(fd, 0600) || !(f = fdopen(fd, "w")))) {
+		int err = errno;
+
+		close(fd);
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	if (fd < 0)
+		return -1;
+	jw_init(w, f, false);
+	w->raw_bytes = true;
+	return 0;
+}
+
+int jw_file_commit(struct jsonw *w, const char *path)
+{
+	char tmp[PATH_MAX + 8];
+	int ret = jw_end(w), err = errno;
+
+	tmp_path(path, tmp, sizeof(tmp));
+	if (fclose(w->out) && !ret) {
+		ret = -1;
+		err = errno;
+	}
+	w->out = NULL;
+	if (!ret && rename(tmp, path)) {
+		ret = -1;
+		err = errno;
+	}
+	if (ret) {
+		unlink(tmp);
+		errno = err ? err : EIO;
+	}
+	return ret;
+}
+
 void jw_object_start(struct jsonw *w)
 {
 	container_open(w, '{');
@@ -90,6 +177,8 @@ static void quoted(struct jsonw *w, const char *s)
 		} else if ((n = utf8_seq_len(p))) {
 			fwrite(p, 1, n, w->out);
 			p += n;
+		} else if (w->raw_bytes) {
+			fputc(*p++, w->out);
 		} else {
 			fputs(UTF8_REPLACEMENT, w->out);	/* not UTF-8: a byte of a name */
 			p++;
@@ -136,8 +225,38 @@ void jw_null(struct jsonw *w)
 	fputs("null", w->out);
 }
 
-void jw_end(struct jsonw *w)
+int jw_end(struct jsonw *w)
 {
 	fputc('\n', w->out);
-	fflush(w->out);
+	return fflush(w->out) || ferror(w->out) ? -1 : 0;
+}
+
+void jw_kv_string(struct jsonw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_string(w, s);
+}
+
+void jw_kv_u64(struct jsonw *w, const char *key, unsigned long long v)
+{
+	jw_key(w, key);
+	jw_u64(w, v);
+}
+
+void jw_kv_int(struct jsonw *w, const char *key, long long v)
+{
+	jw_key(w, key);
+	jw_int(w, v);
+}
+
+void jw_kv_bool(struct jsonw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}
+
+void jw_kv_null(struct jsonw *w, const char *key)
+{
+	jw_key(w, key);
+	jw_null(w);
 }
