@@ -107,14 +107,17 @@ static int do_version(int argc, char **argv)
 	if (argc > 1)
 		return usage_err("'version' takes no arguments");
 	if (opts.json) {
-		struct json_object *o = json_object_new_object();
+		struct jsonw w;
 		char libbpf[32];
 
 		snprintf(libbpf, sizeof(libbpf), "%u.%u", libbpf_major_version(),
 			 libbpf_minor_version());
-		json_object_object_add(o, "version", json_object_new_string(MPTCP_UPGRADE_VERSION));
-		json_object_object_add(o, "libbpf_version", json_object_new_string(libbpf));
-		json_print(o);
+		json_stdout(&w);
+		jw_object_start(&w);
+		jw_kv_string(&w, "version", MPTCP_UPGRADE_VERSION);
+		jw_kv_string(&w, "libbpf_version", libbpf);
+		jw_object_end(&w);
+		jw_end(&w);
 	} else {
 		printf("%s v%s\nusing libbpf v%u.%u\n", prog_name, MPTCP_UPGRADE_VERSION,
 		       libbpf_major_version(), libbpf_minor_version());

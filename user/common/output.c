@@ -16,14 +16,22 @@ static void vp_err(const char *fmt, va_list ap)
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (opts.json) {
-		struct json_object *o = json_object_new_object();
+		struct jsonw w;
 
-		json_object_object_add(o, "error", json_object_new_string(msg));
-		json_print(o);
+		json_stdout(&w);
+		jw_object_start(&w);
+		jw_kv_string(&w, "error", msg);
+		jw_object_end(&w);
+		jw_end(&w);
 	} else {
 		fflush(stdout);	/* what was printed before the error stays before it */
 		fprintf(stderr, "Error: %s\n", msg);
 	}
+}
+
+void json_stdout(struct jsonw *w)
+{
+	jw_init(w, stdout, opts.pretty);
 }
 
 void p_err(const char *fmt, ...)

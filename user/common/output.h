@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <json-c/json.h>
 
+#include "jsonw.h"
+
 /* Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong. */
 #define EXIT_USAGE 2
 
@@ -25,6 +27,9 @@ extern const char *prog_name;
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage problems print their error and return EXIT_USAGE for the caller to exit with. */
 int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* @w writes one JSON document on stdout, indented with --pretty; jw_end() ends it. */
+void json_stdout(struct jsonw *w);
 
 /* Print @obj as one JSON document on stdout and drop the reference. */
 void json_print(struct json_object *obj);

@@ -32,32 +32,38 @@ void help_policy(FILE *out)
 
 static void print_entries_json(const char *file, const struct policy *pol)
 {
-	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	char prefix[POLICY_PREFIX_STRLEN];
+	struct jsonw w;
 	size_t i;
 
+	json_stdout(&w);
+	jw_object_start(&w);
+	jw_kv_string(&w, "file", file);
+	jw_kv_int(&w, "lines", pol->nr_lines);
+	jw_key(&w, "entries");
+	jw_array_start(&w);
 	for (i = 0; i < pol->nr_entries; i++) {
 		const struct policy_entry *e = &pol->entries[i];
-		struct json_object *o = json_object_new_object();
 
 		policy_entry_prefix_str(e, prefix, sizeof(prefix));
-		json_object_object_add(o, "role", json_object_new_string(policy_role_str(e->role)));
-		json_object_object_add(o, "family",
-				       json_object_new_string(policy_family_str(e->family)));
-		json_object_object_add(o, "prefix", json_object_new_string(prefix));
-		json_object_object_add(o, "port_min", json_object_new_int(e->port_min));
-		json_object_object_add(o, "port_max", json_object_new_int(e->port_max));
-		json_object_object_add(o, "line", json_object_new_int(e->line));
-		json_object_object_add(o, "column", json_object_new_int(e->column));
-		json_object_object_add(o, "source", json_object_new_string(e->source));
-		json_object_object_add(o, "host",
-				       e->host ? json_object_new_string(e->host) : NULL);
-		json_object_array_add(arr, o);
+		jw_object_start(&w);
+		jw_kv_string(&w, "role", policy_role_str(e->role));
+		jw_kv_string(&w, "family", policy_family_str(e->family));
+		jw_kv_string(&w, "prefix", prefix);
+		jw_kv_int(&w, "port_min", e->port_min);
+		jw_kv_int(&w, "port_max", e->port_max);
+		jw_kv_int(&w, "line", e->line);
+		jw_kv_int(&w, "column", e->column);
+		jw_kv_string(&w, "source", e->source);
+		if (e->host)
+			jw_kv_string(&w, "host", e->host);
+		else
+			jw_kv_null(&w, "host");
+		jw_object_end(&w);
 	}
-	json_object_object_add(root, "file", json_object_new_string(file));
-	json_object_object_add(root, "lines", json_object_new_int(pol->nr_lines));
-	json_object_object_add(root, "entries", arr);
-	json_print(root);
+	jw_array_end(&w);
+	jw_object_end(&w);
+	jw_end(&w);
 }
 
 static void print_entries_plain(const struct policy *pol)

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "policy.h"
+#include "common/jsonw.h"
 #include "common/output.h"
 
 void loaded_policy_free(struct loaded_policy *lp)
@@ -60,15 +61,21 @@ struct json_object *policy_entries_json(const struct policy *pol)
 
 /*
  * What each command did, one line per cgroup for people; for programs one JSON
- * array printed at the end, so that a run yields exactly one JSON document.
+ * array, kept in memory and printed at the end, so that a run yields exactly
+ * one JSON document (an error on the way prints its own instead).
  */
-static struct json_object *results;
+static struct jsonw results;	/* ->out is NULL until the first result */
+
+static bool results_open(void)
+{
+	if (!results.out && !jw_init_memory(&results, opts.pretty))
+		jw_array_start(&results);
+	return results.out;
+}
 
 void report_action(const char *action, const char *cgroup, const char *policy,
 		   const struct policy *pol, __u32 families)
 {
-	struct json_object *o;
-
 	if (!opts.json) {
 		if (pol)
 			printf("%s %s: policy %s, %zu entr%s (%s)\n", action, cgroup, policy,
@@ -78,26 +85,25 @@ void report_action(const char *action, const char *cgroup, const char *policy,
 			printf("%s %s\n", action, cgroup);
 		return;
 	}
-	if (!results)
-		results = json_object_new_array();
-	o = json_object_new_object();
-	json_object_object_add(o, "action", json_object_new_string(action));
-	json_object_object_add(o, "cgroup", json_object_new_string(cgroup));
+	if (!results_open())
+		return;
+	jw_object_start(&results);
+	jw_kv_string(&results, "action", action);
+	jw_kv_string(&results, "cgroup", cgroup);
 	if (pol) {
-		json_object_object_add(o, "policy", json_object_new_string(policy));
-		json_object_object_add(o, "entries", json_object_new_int(pol->nr_entries));
-		json_object_object_add(o, "families",
-				       json_object_new_string(policy_families_str(families)));
+		jw_kv_string(&results, "policy", policy);
+		jw_kv_int(&results, "entries", pol->nr_entries);
+		jw_kv_string(&results, "families", policy_families_str(families));
 	}
-	json_object_array_add(results, o);
+	jw_object_end(&results);
 }
 
 int report_finish(int ret)
 {
-	if (opts.json && !ret)
-		json_print(results ? results : json_object_new_array());
-	else if (results)
-		json_object_put(results);
-	results = NULL;
+	if ((opts.json && !ret && results_open()) || results.out) {
+		jw_array_end(&results);
+		jw_end(&results);
+		jw_memory_flush(&results, ret ? NULL : stdout);
+	}
 	return ret;
 }
