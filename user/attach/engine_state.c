@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "engine_internal.h"
+#include "common/jsonw.h"
 #include "common/sha256.h"
 
 void file_sha256(const char *path, char out[65])
@@ -42,38 +43,34 @@ void file_sha256(const char *path, char out[65])
 int write_state(const struct attachment *att, const struct policy *pol,
 			const char *path, char *err, size_t err_size)
 {
-	struct json_object *o = json_object_new_object(), *entries = policy_entries_json(pol);
-	char tmp[PATH_MAX + 8];
-	int ret = 0;
+	struct jsonw w;
 
-	json_object_object_add(o, "id", json_object_new_int(att->id));
-	json_object_object_add(o, "cgroup", json_object_new_string(att->cgroup));
-	json_object_object_add(o, "cgroup_id", json_object_new_uint64(att->cgroup_id));
-	json_object_object_add(o, "policy", json_object_new_string(att->policy));
-	json_object_object_add(o, "loaded_from", json_object_new_string(att->loaded_from));
-	json_object_object_add(o, "sha256", json_object_new_string(att->sha256));
-	json_object_object_add(o, "attached_at", json_object_new_int64(att->attached_at));
-	json_object_object_add(o, "reloaded_at", json_object_new_int64(att->reloaded_at));
-	json_object_object_add(o, "families", json_object_new_int(att->families));
-	json_object_object_add(o, "flags", json_object_new_int(att->flags));
-	json_object_object_add(o, "policy_map_id", json_object_new_int64(att->policy_map_id));
-	json_object_object_add(o, "entries", entries);
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	/* Root's alone: it names the cgroup, the policy file and its entries. */
-	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
-	    rename(tmp, path)) {
-		ret = fail(err, err_size, "can't write %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	json_object_put(o);
-	return ret;
+	if (jw_file_open(&w, path))
+		return fail(err, err_size, "can't write %s: %s", path, strerror(errno));
+	jw_object_start(&w);
+	jw_kv_int(&w, "id", att->id);
+	jw_kv_string(&w, "cgroup", att->cgroup);
+	jw_kv_u64(&w, "cgroup_id", att->cgroup_id);
+	jw_kv_string(&w, "policy", att->policy);
+	jw_kv_string(&w, "loaded_from", att->loaded_from);
+	jw_kv_string(&w, "sha256", att->sha256);
+	jw_kv_int(&w, "attached_at", att->attached_at);
+	jw_kv_int(&w, "reloaded_at", att->reloaded_at);
+	jw_kv_int(&w, "families", att->families);
+	jw_kv_int(&w, "flags", att->flags);
+	jw_kv_int(&w, "policy_map_id", att->policy_map_id);
+	policy_entries_json(&w, pol);	/* last: state_head() cuts there */
+	jw_object_end(&w);
+	if (jw_file_commit(&w, path))
+		return fail(err, err_size, "can't write %s: %s", path, strerror(errno));
+	return 0;
 }
 
 /*
  * The state file without its entries: write_state() puts them last, and in
- * json-c's plain output the key's bytes ,"entries": occur nowhere else (a quote
- * inside a string is always escaped), so the object ends there.
+ * the writer's plain output the key's bytes ,"entries": occur nowhere else (a
+ * quote inside a string is always escaped), so the object ends there.
  */
 static struct json_object *state_head(const char *path)
 {

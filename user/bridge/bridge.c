@@ -28,6 +28,7 @@
 
 #include "bridge.h"
 #include "common/cgroup.h"
+#include "common/jsonw.h"
 #include "common/sys.h"
 #include "upgrade.skel.h"
 
@@ -115,15 +116,16 @@ void sockopt_mask_names(const struct mu_optmask *m, char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
-struct json_object *sockopt_mask_json(const struct mu_optmask *m)
+void sockopt_mask_json(struct jsonw *w, const char *key, const struct mu_optmask *m)
 {
-	struct json_object *a = json_object_new_array();
 	int i;
 
+	jw_key(w, key);
+	jw_array_start(w);
 	for (i = 0; i < MU_SOPT_MAX; i++)
 		if (!m || mu_optmask_has(m, i))
-			json_object_array_add(a, json_object_new_string(rows[i].name));
-	return a;
+			jw_string(w, rows[i].name);
+	jw_array_end(w);
 }
 
 int sockopt_mask_parse(struct json_object *a, struct mu_optmask *m)

@@ -46,8 +46,9 @@ void sockopt_mask_names(const struct mu_optmask *m, char *buf, size_t size);
 bool sockopt_mask_empty(const struct mu_optmask *m);
 
 struct json_object;
-/* The names of @mask's options as a JSON array; NULL: every option of the table. */
-struct json_object *sockopt_mask_json(const struct mu_optmask *m);
+struct jsonw;
+/* @key and the names of @m's options as a JSON array; @m NULL: every option of the table. */
+void sockopt_mask_json(struct jsonw *w, const char *key, const struct mu_optmask *m);
 /* The reverse: @m from an array of names (unknown ones left out); -1 if not an array. */
 int sockopt_mask_parse(struct json_object *a, struct mu_optmask *m);
 

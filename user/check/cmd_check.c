@@ -397,72 +397,70 @@ struct verdict {
 	char attach_why[2048], run_why[sizeof(reqs[0].detail) + 16];
 };
 
-static struct json_object *engine_json(bool ready, const char *why)
+static void engine_json(struct jsonw *w, const char *name, bool ready, const char *why)
 {
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ready", json_object_new_boolean(ready));
+	jw_key(w, name);
+	jw_object_start(w);
+	jw_kv_bool(w, "ready", ready);
 	if (!ready)
-		json_object_object_add(o, "error", json_object_new_string(why));
-	return o;
+		jw_kv_string(w, "error", why);
+	jw_object_end(w);
 }
 
 static void print_json(const char *kernel, const struct verdict *v, bool ready,
 		       const char *causes)
 {
-	struct json_object *engines = json_object_new_object();
-	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	struct jsonw w;
 	int i;
 
+	json_stdout(&w);
+	jw_object_start(&w);
+	jw_kv_string(&w, "kernel", kernel);
+	jw_key(&w, "requirements");
+	jw_array_start(&w);
 	for (i = 0; i < R_MAX; i++) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "name", json_object_new_string(reqs[i].name));
-		json_object_object_add(o, "state",
-				       json_object_new_string(state_names[reqs[i].state]));
-		json_object_object_add(o, "required", json_object_new_boolean(reqs[i].blocking));
-		json_object_object_add(o, "detail", json_object_new_string(reqs[i].detail));
-		json_object_array_add(arr, o);
+		jw_object_start(&w);
+		jw_kv_string(&w, "name", reqs[i].name);
+		jw_kv_string(&w, "state", state_names[reqs[i].state]);
+		jw_kv_bool(&w, "required", reqs[i].blocking);
+		jw_kv_string(&w, "detail", reqs[i].detail);
+		jw_object_end(&w);
 	}
-	json_object_object_add(root, "kernel", json_object_new_string(kernel));
-	json_object_object_add(root, "requirements", arr);
-	json_object_object_add(root, "path_manager", pm_json(&pm));
+	jw_array_end(&w);
+	jw_key(&w, "path_manager");
+	jw_object_start(&w);
+	pm_json(&w, &pm);
+	jw_object_end(&w);
 	if (have_bridge) {
-		struct json_object *b = json_object_new_object();
-
-		json_object_object_add(b, "known", sockopt_mask_json(NULL));
-		json_object_object_add(b, "refused", sockopt_mask_json(&bridge.refused));
-		json_object_object_add(b, "refused_before_fallback_only",
-				       sockopt_mask_json(&bridge.after_fallback));
-		json_object_object_add(b, "carried", sockopt_mask_json(&bridge.carry));
-		json_object_object_add(b, "oobinline_answered", json_object_new_boolean(
-			bridge.flags & MU_BRIDGE_F_OOBINLINE));
-		{
-			struct json_object *u = json_object_new_array();
-			int k;
-
-			for (k = 0; k < unnamed.nr; k++) {
-				struct json_object *o = json_object_new_object();
-
-				json_object_object_add(o, "level", json_object_new_string(
-					level_name(unnamed.opt[k].level)));
-				json_object_object_add(o, "optname",
-						       json_object_new_int(unnamed.opt[k].optname));
-				json_object_array_add(u, o);
-			}
-			json_object_object_add(b, "refused_unnamed", u);
+		jw_key(&w, "sockopts");
+		jw_object_start(&w);
+		sockopt_mask_json(&w, "known", NULL);
+		sockopt_mask_json(&w, "refused", &bridge.refused);
+		sockopt_mask_json(&w, "refused_before_fallback_only", &bridge.after_fallback);
+		sockopt_mask_json(&w, "carried", &bridge.carry);
+		jw_kv_bool(&w, "oobinline_answered", bridge.flags & MU_BRIDGE_F_OOBINLINE);
+		jw_key(&w, "refused_unnamed");
+		jw_array_start(&w);
+		for (i = 0; i < unnamed.nr; i++) {
+			jw_object_start(&w);
+			jw_kv_string(&w, "level", level_name(unnamed.opt[i].level));
+			jw_kv_int(&w, "optname", unnamed.opt[i].optname);
+			jw_object_end(&w);
 		}
-		json_object_object_add(b, "loads", json_object_new_boolean(
-			reqs[R_SOCKOPTS].state == REQ_OK));
-		json_object_object_add(root, "sockopts", b);
+		jw_array_end(&w);
+		jw_kv_bool(&w, "loads", reqs[R_SOCKOPTS].state == REQ_OK);
+		jw_object_end(&w);
 	}
-	json_object_object_add(engines, "attach", engine_json(v->attach, v->attach_why));
-	json_object_object_add(engines, "run", engine_json(v->run, v->run_why));
-	json_object_object_add(root, "engines", engines);
-	json_object_object_add(root, "ready", json_object_new_boolean(ready));
+	jw_key(&w, "engines");
+	jw_object_start(&w);
+	engine_json(&w, "attach", v->attach, v->attach_why);
+	engine_json(&w, "run", v->run, v->run_why);
+	jw_object_end(&w);
+	jw_kv_bool(&w, "ready", ready);
 	if (!ready)
-		json_object_object_add(root, "error", json_object_new_string(causes));
-	json_print(root);
+		jw_kv_string(&w, "error", causes);
+	jw_object_end(&w);
+	jw_end(&w);
 }
 
 /*

@@ -4,7 +4,6 @@
 #define MU_OUTPUT_H
 
 #include <stdbool.h>
-#include <json-c/json.h>
 
 #include "jsonw.h"
 
@@ -30,8 +29,5 @@ int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* @w writes one JSON document on stdout, indented with --pretty; jw_end() ends it. */
 void json_stdout(struct jsonw *w);
-
-/* Print @obj as one JSON document on stdout and drop the reference. */
-void json_print(struct json_object *obj);
 
 #endif /* MU_OUTPUT_H */

@@ -7,7 +7,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <json-c/json.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/mptcp.h>
@@ -17,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "pm.h"
 
 static int read_sysctl(const char *path, char *out, size_t size)
@@ -270,44 +270,40 @@ bool pm_verdict(const struct pm_info *pm, char *out, size_t size)
 	return true;
 }
 
-struct json_object *pm_json(const struct pm_info *pm)
+void pm_json(struct jsonw *w, const struct pm_info *pm)
 {
-	struct json_object *o = json_object_new_object(), *eps = json_object_new_array();
 	char flags[64], verdict[512];
 	size_t i;
 
-	json_object_object_add(o, "manager", json_object_new_string(pm->manager));
+	jw_kv_string(w, "manager", pm->manager);
 	if (pm->err)
-		json_object_object_add(o, "error", json_object_new_string(strerror(pm->err)));
+		jw_kv_string(w, "error", strerror(pm->err));
 	if (pm->have_limits) {
-		struct json_object *l = json_object_new_object();
-
-		json_object_object_add(l, "subflows", json_object_new_int64(pm->subflows));
-		json_object_object_add(l, "add_addr_accepted",
-				       json_object_new_int64(pm->add_addr_accepted));
-		json_object_object_add(o, "limits", l);
+		jw_key(w, "limits");
+		jw_object_start(w);
+		jw_kv_int(w, "subflows", pm->subflows);
+		jw_kv_int(w, "add_addr_accepted", pm->add_addr_accepted);
+		jw_object_end(w);
 	}
+	jw_key(w, "endpoints");
+	jw_array_start(w);
 	for (i = 0; i < pm->nr_ep; i++) {
-		struct json_object *e = json_object_new_object();
-
 		pm_flags_str(pm->ep[i].flags, flags, sizeof(flags));
-		json_object_object_add(e, "id", json_object_new_int(pm->ep[i].id));
-		json_object_object_add(e, "address", json_object_new_string(pm->ep[i].addr));
+		jw_object_start(w);
+		jw_kv_int(w, "id", pm->ep[i].id);
+		jw_kv_string(w, "address", pm->ep[i].addr);
 		if (pm->ep[i].port)
-			json_object_object_add(e, "port", json_object_new_int(pm->ep[i].port));
-		json_object_object_add(e, "flags", json_object_new_string(flags));
+			jw_kv_int(w, "port", pm->ep[i].port);
+		jw_kv_string(w, "flags", flags);
 		if (pm->ep[i].ifindex)
-			json_object_object_add(e, "ifindex", json_object_new_int(pm->ep[i].ifindex));
-		json_object_array_add(eps, e);
+			jw_kv_int(w, "ifindex", pm->ep[i].ifindex);
+		jw_object_end(w);
 	}
-	json_object_object_add(o, "endpoints", eps);
+	jw_array_end(w);
 	if (pm->allow_join_initial >= 0)
-		json_object_object_add(o, "allow_join_initial_addr_port",
-				       json_object_new_boolean(pm->allow_join_initial));
-	json_object_object_add(o, "multipath_offered",
-			       json_object_new_boolean(pm_verdict(pm, verdict, sizeof(verdict))));
-	json_object_object_add(o, "verdict", json_object_new_string(verdict));
-	return o;
+		jw_kv_bool(w, "allow_join_initial_addr_port", pm->allow_join_initial);
+	jw_kv_bool(w, "multipath_offered", pm_verdict(pm, verdict, sizeof(verdict)));
+	jw_kv_string(w, "verdict", verdict);
 }
 
 void pm_print(const struct pm_info *pm, const char *indent)

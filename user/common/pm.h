@@ -44,9 +44,9 @@ void pm_flags_str(__u32 flags, char *out, size_t size);
  */
 bool pm_verdict(const struct pm_info *pm, char *out, size_t size);
 
-struct json_object;
-/* The same as JSON: manager, limits, endpoints, verdict. */
-struct json_object *pm_json(const struct pm_info *pm);
+struct jsonw;
+/* The same as JSON: manager, limits, endpoints, verdict; the members, in the caller's object. */
+void pm_json(struct jsonw *w, const struct pm_info *pm);
 /* The path manager, its limits and endpoints, one line each, after @indent. */
 void pm_print(const struct pm_info *pm, const char *indent);
 

@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "policy.h"
 #include "common/jsonw.h"
 #include "common/output.h"
@@ -36,27 +34,28 @@ int load_policy(const char *path, struct loaded_policy *lp)
 	return 0;
 }
 
-/* The entries of @pol as status shows them (both engines' state files keep them). */
-struct json_object *policy_entries_json(const struct policy *pol)
+/* "entries": the entries of @pol as status shows them (both engines' state files keep them). */
+void policy_entries_json(struct jsonw *w, const struct policy *pol)
 {
-	struct json_object *entries = json_object_new_array();
 	char prefix[POLICY_PREFIX_STRLEN], ports[POLICY_PORTS_STRLEN];
 	size_t i;
 
+	jw_key(w, "entries");
+	jw_array_start(w);
 	for (i = 0; i < pol->nr_entries; i++) {
 		const struct policy_entry *pe = &pol->entries[i];
-		struct json_object *je = json_object_new_object();
 
 		policy_entry_prefix_str(pe, prefix, sizeof(prefix));
 		policy_entry_ports_str(pe, ports, sizeof(ports));
-		json_object_object_add(je, "line", json_object_new_int(pe->line));
-		json_object_object_add(je, "source", json_object_new_string(pe->source));
-		json_object_object_add(je, "role", json_object_new_string(policy_role_str(pe->role)));
-		json_object_object_add(je, "prefix", json_object_new_string(prefix));
-		json_object_object_add(je, "ports", json_object_new_string(ports));
-		json_object_array_add(entries, je);
+		jw_object_start(w);
+		jw_kv_int(w, "line", pe->line);
+		jw_kv_string(w, "source", pe->source);
+		jw_kv_string(w, "role", policy_role_str(pe->role));
+		jw_kv_string(w, "prefix", prefix);
+		jw_kv_string(w, "ports", ports);
+		jw_object_end(w);
 	}
-	return entries;
+	jw_array_end(w);
 }
 
 /*

@@ -100,9 +100,9 @@ struct loaded_policy {
 /* Read a policy as attach and reload do (root's alone), and build its trie; errors printed. */
 int load_policy(const char *path, struct loaded_policy *lp);
 void loaded_policy_free(struct loaded_policy *lp);
-struct json_object;
-/* Its entries as the state files and the run registry keep them (line, source, role, ...). */
-struct json_object *policy_entries_json(const struct policy *pol);
+struct jsonw;
+/* "entries": its entries as the state files and the run registry keep them (line, source, ...). */
+void policy_entries_json(struct jsonw *w, const struct policy *pol);
 
 /*
  * What a command did with a policy (attach, reload of either engine, detach):

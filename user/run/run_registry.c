@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/jsonw.h"
 #include "common/paths.h"
 #include "bridge/bridge.h"
 #include "run.h"
@@ -104,49 +105,45 @@ static unsigned long long pid_namespace(void)
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		       const struct loaded_policy *lp, long long started_at)
 {
-	struct json_object *o = json_object_new_object();
-	char path[128], tmp[140];
-	int ret = 0;
+	char path[128];
+	struct jsonw w;
 
 	if (mkdir(MU_RUN_DIR, 0700) && errno != EEXIST)
 		return -1;
 	registry_path(supervisor, "json", path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	json_object_object_add(o, "supervisor", json_object_new_int(supervisor));
-	json_object_object_add(o, "program", json_object_new_int(program));
-	json_object_object_add(o, "policy", json_object_new_string(policy));
-	json_object_object_add(o, "sha256", json_object_new_string(lp->sha256));
-	json_object_object_add(o, "started_at", json_object_new_int64(started_at));
-	json_object_object_add(o, "start_time", json_object_new_uint64(start_time(supervisor)));
-	json_object_object_add(o, "pid_ns", json_object_new_uint64(pid_namespace()));
-	json_object_object_add(o, "reload_seq", json_object_new_uint64(reload_seq));
+	if (jw_file_open(&w, path))
+		return -1;
+	jw_object_start(&w);
+	jw_kv_int(&w, "supervisor", supervisor);
+	jw_kv_int(&w, "program", program);
+	jw_kv_string(&w, "policy", policy);
+	jw_kv_string(&w, "sha256", lp->sha256);
+	jw_kv_int(&w, "started_at", started_at);
+	jw_kv_u64(&w, "start_time", start_time(supervisor));
+	jw_kv_u64(&w, "pid_ns", pid_namespace());
+	jw_kv_u64(&w, "reload_seq", reload_seq);
 	if (reload_error[0])
-		json_object_object_add(o, "reload_error", json_object_new_string(reload_error));
-	json_object_object_add(o, "loaded_at", json_object_new_int64(time(NULL)));
-	json_object_object_add(o, "entries", policy_entries_json(&lp->pol));
+		jw_kv_string(&w, "reload_error", reload_error);
+	jw_kv_int(&w, "loaded_at", time(NULL));
+	policy_entries_json(&w, &lp->pol);
 	if (counts_map_id)
-		json_object_object_add(o, "counts_map_id", json_object_new_int64(counts_map_id));
+		jw_kv_u64(&w, "counts_map_id", counts_map_id);
 	if (bridge_map_id) {
-		struct json_object *b = json_object_new_object();
-
-		json_object_object_add(b, "counters_map_id", json_object_new_int64(bridge_map_id));
+		jw_key(&w, "sockopt_bridge");
+		jw_object_start(&w);
+		jw_kv_u64(&w, "counters_map_id", bridge_map_id);
 		/* The map holds this many options per slot, in MU_SOCKOPTS' order. */
-		json_object_object_add(b, "options", json_object_new_int(MU_SOPT_MAX));
-		json_object_object_add(b, "refused", sockopt_mask_json(&bridge_cfg.refused));
-		json_object_object_add(b, "carry", sockopt_mask_json(&bridge_cfg.carry));
-		json_object_object_add(b, "cgroup", json_object_new_string(bridge_cgroup));
-		json_object_object_add(b, "line_counters_map_id", json_object_new_int64(lines_map_id));
-		json_object_object_add(b, "states_map_id", json_object_new_int64(states_map_id));
-		json_object_object_add(b, "gen", json_object_new_int64(bridge_gen));
-		json_object_object_add(o, "sockopt_bridge", b);
+		jw_kv_int(&w, "options", MU_SOPT_MAX);
+		sockopt_mask_json(&w, "refused", &bridge_cfg.refused);
+		sockopt_mask_json(&w, "carry", &bridge_cfg.carry);
+		jw_kv_string(&w, "cgroup", bridge_cgroup);
+		jw_kv_u64(&w, "line_counters_map_id", lines_map_id);
+		jw_kv_u64(&w, "states_map_id", states_map_id);
+		jw_kv_u64(&w, "gen", bridge_gen);
+		jw_object_end(&w);
 	}
-	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || chmod(tmp, 0600) ||
-	    rename(tmp, path)) {
-		unlink(tmp);
-		ret = -1;
-	}
-	json_object_put(o);
-	return ret;
+	jw_object_end(&w);
+	return jw_file_commit(&w, path);
 }
 
 static size_t counters_size(__u32 nr_entries)

@@ -6,41 +6,16 @@
  */
 #include <bpf/bpf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "attach/engine.h"
 #include "bridge/bridge.h"
 #include "run/run.h"
 #include "stats/stats.h"
 #include "status.h"
 #include "common/paths.h"
-
-static void run_sockopts(const struct run_entry *r, struct json_object *parent)
-{
-	int fd;
-
-	if (!r->bridge_map_id) {
-		if (parent)
-			json_object_object_add(parent, "sockopt_bridge", NULL);
-		else
-			printf("  options    no socket-option bridge (see the supervisor's log): "
-			       "options MPTCP refuses keep a listed socket TCP\n");
-		return;
-	}
-	fd = bpf_map_get_fd_by_id(r->bridge_map_id);
-	if (!parent)
-		printf("  bridge     attached to cgroup %s (the supervisor's; only the sockets it "
-		       "makes run it)\n", r->bridge_cgroup[0] ? r->bridge_cgroup : "?");
-	sockopt_bridge(fd, 0, &r->bridge_carry, parent, true);
-	if (fd >= 0)
-		close(fd);
-	if (parent) {
-		struct json_object *b;
-
-		if (json_object_object_get_ex(parent, "sockopt_bridge", &b) && b)
-			json_object_object_add(b, "cgroup", json_object_new_string(r->bridge_cgroup));
-	}
-}
 
 /*
  * Connections of entry @i of supervisor @r that negotiated MPTCP or fell back,
@@ -80,111 +55,155 @@ static void run_bpf_counts(const struct run_entry *r, struct mu_run_bpf_counts *
 		close(fd);
 }
 
-struct json_object *run_json(const struct run_entry *r, const struct run_counters *c,
-				    bool changed)
+void status_run_gather(const struct run_entry *r, struct status_run *s)
 {
-	int lines_fd = run_lines_fd(r);
-	struct json_object *o = json_object_new_object(), *cnt = NULL, *refused = NULL;
-	struct json_object *entries = json_object_new_array();
 	size_t i, n = r->entries ? json_object_array_length(r->entries) : 0;
+	char now[65];
+	int fd;
 
-	json_object_object_add(o, "supervisor", json_object_new_int(r->supervisor));
-	json_object_object_add(o, "program", json_object_new_int(r->program));
-	json_object_object_add(o, "policy", json_object_new_string(r->policy));
-	json_object_object_add(o, "sha256", json_object_new_string(r->sha256));
-	json_object_object_add(o, "policy_changed_since_load", json_object_new_boolean(changed));
-	json_object_object_add(o, "started_at", json_object_new_int64(r->started_at));
-	json_object_object_add(o, "loaded_at", json_object_new_int64(r->loaded_at));
-	json_object_object_add(o, "reloads", json_object_new_uint64(r->reload_seq));
-	json_object_object_add(o, "last_reload_error", r->reload_error[0] ?
-			       json_object_new_string(r->reload_error) : NULL);
-	if (c) {
-		cnt = json_object_new_object();
-		refused = json_object_new_object();
-		json_object_object_add(cnt, "binds_listed", json_object_new_uint64(c->binds_listed));
-		json_object_object_add(cnt, "binds_unlisted",
-				       json_object_new_uint64(c->binds_unlisted));
-		json_object_object_add(cnt, "connects_listed",
-				       json_object_new_uint64(c->connects_listed));
-		json_object_object_add(cnt, "connects_unlisted",
-				       json_object_new_uint64(c->connects_unlisted));
-		json_object_object_add(cnt, "made_mptcp", json_object_new_uint64(c->made_mptcp));
-		json_object_object_add(cnt, "kept_tcp", json_object_new_uint64(c->kept_tcp));
-		json_object_object_add(cnt, "kept_tcp_epoll", json_object_new_uint64(c->kept_epoll));
-		json_object_object_add(cnt, "kept_tcp_shared", json_object_new_uint64(c->kept_shared));
-		json_object_object_add(cnt, "back_to_tcp", json_object_new_uint64(c->restored_tcp));
-		json_object_object_add(cnt, "escaped", json_object_new_uint64(c->escaped));
-		json_object_object_add(cnt, "interrupted", json_object_new_uint64(c->interrupted));
-		json_object_object_add(cnt, "io_uring_setups",
-				       json_object_new_uint64(c->io_uring_setups));
-		{
-			struct mu_run_bpf_counts b;
+	memset(s, 0, sizeof(*s));
+	s->r = r;
+	s->c = run_counters_read(r->supervisor, r->sha256);
+	file_sha256(r->policy, now);
+	s->changed = strcmp(now, r->sha256) != 0;
+	if (s->c)
+		run_bpf_counts(r, &s->b);
+	s->lines = calloc(n + 1, sizeof(*s->lines));
+	s->nr_lines = s->lines ? n : 0;
+	fd = run_lines_fd(r);
+	for (i = 0; i < s->nr_lines; i++) {
+		struct status_run_line *l = &s->lines[i];
+		struct json_object *je = json_object_array_get_idx(r->entries, i);
 
-			run_bpf_counts(r, &b);
-			json_object_object_add(cnt, "address_rewritten",
-					       json_object_new_uint64(b.rewritten));
-			json_object_object_add(cnt, "address_refused",
-					       json_object_new_uint64(b.refused));
-			json_object_object_add(cnt, "address_unchecked",
-					       json_object_new_uint64(c->addr_unchecked));
-		}
-		json_object_object_add(o, "io_uring", json_object_new_string(
-			c->flags & MU_RUN_F_IO_URING_DENY ? "deny" : "allow"));
-		json_object_object_add(o, "sync_wakeup",
-				       json_object_new_boolean(c->flags & MU_RUN_F_SYNC_WAKEUP));
-		json_object_object_add(o, "killable_wait",
-				       json_object_new_boolean(c->flags & MU_RUN_F_KILLABLE));
-		for (i = 0; run_option_label(i); i++)
-			if (c->refused[i])
-				json_object_object_add(refused, run_option_label(i),
-						       json_object_new_uint64(c->refused[i]));
+		l->row.line = json_int(je, "line");
+		l->row.source = json_str(je, "source");
+		l->row.role = json_str(je, "role");
+		l->row.prefix = json_str(je, "prefix");
+		l->row.ports = json_str(je, "ports");
+		l->wire = run_wire(r, fd, i, &l->row.counters);
+		l->fallback_known = run_fallback_known(je);
 	}
-	/* null when the counters can't be read (a reload in between, or no file) */
-	json_object_object_add(o, "counters", cnt);
-	json_object_object_add(o, "refused_options", refused);
-	for (i = 0; i < n; i++) {
-		struct json_object *je = NULL;
-
-		json_object_deep_copy(json_object_array_get_idx(r->entries, i), &je, NULL);
-		if (c && i < c->nr_entries) {
-			struct mu_line_counters wire;
-			bool have = run_wire(r, lines_fd, i, &wire);
-
-			json_object_object_add(je, "binds", json_object_new_uint64(c->line[i].binds));
-			json_object_object_add(je, "connects",
-					       json_object_new_uint64(c->line[i].connects));
-			json_object_object_add(je, "made_mptcp",
-					       json_object_new_uint64(c->line[i].mptcp));
-			json_object_object_add(je, "kept_tcp",
-					       json_object_new_uint64(c->line[i].kept_tcp));
-			/* From the wire, as the attach engine's: null without the bridge. */
-			json_object_object_add(je, "mptcp",
-					       have ? json_object_new_uint64(wire.mptcp) : NULL);
-			json_object_object_add(je, "fallback", have && run_fallback_known(je) ?
-					       json_object_new_uint64(wire.fallback) : NULL);
-		}
-		json_object_array_add(entries, je);
+	if (fd >= 0)
+		close(fd);
+	s->bridge = r->bridge_map_id != 0;
+	if (s->bridge) {
+		fd = bpf_map_get_fd_by_id(r->bridge_map_id);
+		sockopt_bridge_read(fd, 0, &r->bridge_carry, &s->sockopts);
+		if (fd >= 0)
+			close(fd);
 	}
-	json_object_object_add(o, "entries", entries);
-	if (lines_fd >= 0)
-		close(lines_fd);
-	run_sockopts(r, o);
-	path_managers_of_pid(r->program, o);
-	return o;
+	path_managers_of_pid(r->program, &s->pms);
 }
 
-void print_run(const struct run_entry *r, const struct run_counters *c, bool changed)
+void status_run_free(struct status_run *s)
 {
-	size_t i, n = r->entries ? json_object_array_length(r->entries) : 0;
-	int lines_fd;
+	free(s->c);
+	free(s->lines);
+	free(s->pms.ns);
+}
+
+void run_json(struct jsonw *w, const struct status_run *s)
+{
+	const struct run_entry *r = s->r;
+	const struct run_counters *c = s->c;
+	size_t i;
+
+	jw_object_start(w);
+	jw_kv_int(w, "supervisor", r->supervisor);
+	jw_kv_int(w, "program", r->program);
+	jw_kv_string(w, "policy", r->policy);
+	jw_kv_string(w, "sha256", r->sha256);
+	jw_kv_bool(w, "policy_changed_since_load", s->changed);
+	jw_kv_int(w, "started_at", r->started_at);
+	jw_kv_int(w, "loaded_at", r->loaded_at);
+	jw_kv_u64(w, "reloads", r->reload_seq);
+	if (r->reload_error[0])
+		jw_kv_string(w, "last_reload_error", r->reload_error);
+	else
+		jw_kv_null(w, "last_reload_error");
+	/* counters and refused_options are null when they can't be read (a reload in between) */
+	if (!c) {
+		jw_kv_null(w, "counters");
+		jw_kv_null(w, "refused_options");
+	} else {
+		jw_kv_string(w, "io_uring", c->flags & MU_RUN_F_IO_URING_DENY ? "deny" : "allow");
+		jw_kv_bool(w, "sync_wakeup", c->flags & MU_RUN_F_SYNC_WAKEUP);
+		jw_kv_bool(w, "killable_wait", c->flags & MU_RUN_F_KILLABLE);
+		jw_key(w, "counters");
+		jw_object_start(w);
+		jw_kv_u64(w, "binds_listed", c->binds_listed);
+		jw_kv_u64(w, "binds_unlisted", c->binds_unlisted);
+		jw_kv_u64(w, "connects_listed", c->connects_listed);
+		jw_kv_u64(w, "connects_unlisted", c->connects_unlisted);
+		jw_kv_u64(w, "made_mptcp", c->made_mptcp);
+		jw_kv_u64(w, "kept_tcp", c->kept_tcp);
+		jw_kv_u64(w, "kept_tcp_epoll", c->kept_epoll);
+		jw_kv_u64(w, "kept_tcp_shared", c->kept_shared);
+		jw_kv_u64(w, "back_to_tcp", c->restored_tcp);
+		jw_kv_u64(w, "escaped", c->escaped);
+		jw_kv_u64(w, "interrupted", c->interrupted);
+		jw_kv_u64(w, "io_uring_setups", c->io_uring_setups);
+		jw_kv_u64(w, "address_rewritten", s->b.rewritten);
+		jw_kv_u64(w, "address_refused", s->b.refused);
+		jw_kv_u64(w, "address_unchecked", c->addr_unchecked);
+		jw_object_end(w);
+		jw_key(w, "refused_options");
+		jw_object_start(w);
+		for (i = 0; run_option_label(i); i++)
+			if (c->refused[i])
+				jw_kv_u64(w, run_option_label(i), c->refused[i]);
+		jw_object_end(w);
+	}
+	jw_key(w, "entries");
+	jw_array_start(w);
+	for (i = 0; i < s->nr_lines; i++) {
+		const struct status_run_line *l = &s->lines[i];
+
+		jw_object_start(w);
+		jw_kv_int(w, "line", l->row.line);
+		jw_kv_string(w, "source", l->row.source);
+		jw_kv_string(w, "role", l->row.role);
+		jw_kv_string(w, "prefix", l->row.prefix);
+		jw_kv_string(w, "ports", l->row.ports);
+		if (c && i < c->nr_entries) {
+			jw_kv_u64(w, "binds", c->line[i].binds);
+			jw_kv_u64(w, "connects", c->line[i].connects);
+			jw_kv_u64(w, "made_mptcp", c->line[i].mptcp);
+			jw_kv_u64(w, "kept_tcp", c->line[i].kept_tcp);
+			/* From the wire, as the attach engine's: null without the bridge. */
+			if (l->wire)
+				jw_kv_u64(w, "mptcp", l->row.counters.mptcp);
+			else
+				jw_kv_null(w, "mptcp");
+			if (l->wire && l->fallback_known)
+				jw_kv_u64(w, "fallback", l->row.counters.fallback);
+			else
+				jw_kv_null(w, "fallback");
+		}
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	if (s->bridge)
+		sockopt_bridge_json(w, &s->sockopts, r->bridge_cgroup);
+	else
+		jw_kv_null(w, "sockopt_bridge");
+	path_managers_json(w, &s->pms);
+	jw_object_end(w);
+}
+
+void print_run(const struct status_run *s)
+{
+	const struct run_entry *r = s->r;
+	const struct run_counters *c = s->c;
 	char at[32], re[32];
 	bool any = false;
+	size_t i;
 
 	format_time(r->started_at, at, sizeof(at));
 	format_time(r->loaded_at, re, sizeof(re));
 	printf("run supervisor %d (program %d)\n", (int)r->supervisor, (int)r->program);
 	printf("  policy     %s%s\n", r->policy,
-	       changed ? "  (the file changed since it was loaded: run reload)" : "");
+	       s->changed ? "  (the file changed since it was loaded: run reload)" : "");
 	printf("  sha256     %s\n", r->sha256);
 	printf("  started    %s, policy loaded %s\n", at, re);
 	if (r->reload_error[0])
@@ -216,22 +235,17 @@ void print_run(const struct run_entry *r, const struct run_counters *c, bool cha
 		printf("  back       %llu MPTCP sockets went back to TCP: their listed call failed "
 		       "and was retried at an unlisted address\n",
 		       (unsigned long long)c->restored_tcp);
-	{
-		struct mu_run_bpf_counts b;
-
-		run_bpf_counts(r, &b);
-		if (b.rewritten || b.refused)
-			printf("  ADDRESS    %llu listed calls had their address changed by another "
-			       "thread after it was classified: the kernel used the classified one; "
-			       "%llu changed family and were refused (EPERM)\n",
-			       (unsigned long long)b.rewritten, (unsigned long long)b.refused);
-		if (c->addr_unchecked)
-			printf("  UNCHECKED  %llu listed calls served without the address check "
-			       "(a kernel before 5.19, or no cgroup of its own: see the supervisor's "
-			       "log): a thread changing the address during the call could reach an "
-			       "unlisted address over MPTCP\n",
-			       (unsigned long long)c->addr_unchecked);
-	}
+	if (s->b.rewritten || s->b.refused)
+		printf("  ADDRESS    %llu listed calls had their address changed by another "
+		       "thread after it was classified: the kernel used the classified one; "
+		       "%llu changed family and were refused (EPERM)\n",
+		       (unsigned long long)s->b.rewritten, (unsigned long long)s->b.refused);
+	if (c->addr_unchecked)
+		printf("  UNCHECKED  %llu listed calls served without the address check "
+		       "(a kernel before 5.19, or no cgroup of its own: see the supervisor's "
+		       "log): a thread changing the address during the call could reach an "
+		       "unlisted address over MPTCP\n",
+		       (unsigned long long)c->addr_unchecked);
 	if (c->io_uring_setups && (c->flags & MU_RUN_F_IO_URING_DENY))
 		printf("  io_uring   %llu io_uring_setup() calls refused (--io-uring deny)\n",
 		       (unsigned long long)c->io_uring_setups);
@@ -252,28 +266,32 @@ void print_run(const struct run_entry *r, const struct run_counters *c, bool cha
 	}
 	if (any)
 		putchar('\n');
-	run_sockopts(r, NULL);
-	path_managers_of_pid(r->program, NULL);
+	if (!s->bridge) {
+		printf("  options    no socket-option bridge (see the supervisor's log): "
+		       "options MPTCP refuses keep a listed socket TCP\n");
+	} else {
+		printf("  bridge     attached to cgroup %s (the supervisor's; only the sockets it "
+		       "makes run it)\n", r->bridge_cgroup[0] ? r->bridge_cgroup : "?");
+		sockopt_bridge_print(&s->sockopts, true);
+	}
+	path_managers_print(&s->pms);
 	/* MADE-MPTCP: sockets it swapped; MPTCP, FALLBACK: their connections, from the wire. */
 	printf("  %-6s %-8s %-28s %-12s %8s %9s %10s %9s %7s %8s\n", "LINE", "ROLE", "PREFIX",
 	       "PORTS", "BINDS", "CONNECTS", "MADE-MPTCP", "KEPT-TCP", "MPTCP", "FALLBACK");
-	lines_fd = run_lines_fd(r);
-	for (i = 0; i < n && i < c->nr_entries; i++) {
-		struct json_object *je = json_object_array_get_idx(r->entries, i);
-		struct mu_line_counters wire;
+	for (i = 0; i < s->nr_lines && i < c->nr_entries; i++) {
+		const struct status_run_line *l = &s->lines[i];
 		char m[24] = "-", f[24] = "-";
 
-		if (run_wire(r, lines_fd, i, &wire)) {
-			snprintf(m, sizeof(m), "%llu", (unsigned long long)wire.mptcp);
-			if (run_fallback_known(je))
-				snprintf(f, sizeof(f), "%llu", (unsigned long long)wire.fallback);
+		if (l->wire) {
+			snprintf(m, sizeof(m), "%llu", (unsigned long long)l->row.counters.mptcp);
+			if (l->fallback_known)
+				snprintf(f, sizeof(f), "%llu",
+					 (unsigned long long)l->row.counters.fallback);
 		}
 		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %10llu %9llu %7s %8s\n",
-		       json_int(je, "line"), json_str(je, "role"), json_str(je, "prefix"),
-		       json_str(je, "ports"), (unsigned long long)c->line[i].binds,
-		       (unsigned long long)c->line[i].connects, (unsigned long long)c->line[i].mptcp,
-		       (unsigned long long)c->line[i].kept_tcp, m, f);
+		       l->row.line, l->row.role, l->row.prefix, l->row.ports,
+		       (unsigned long long)c->line[i].binds, (unsigned long long)c->line[i].connects,
+		       (unsigned long long)c->line[i].mptcp, (unsigned long long)c->line[i].kept_tcp,
+		       m, f);
 	}
-	if (lines_fd >= 0)
-		close(lines_fd);
 }
