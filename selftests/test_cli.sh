@@ -475,4 +475,54 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	done
 fi
 
+# ---- every JSON document this host can produce: one document, with its keys (issue 24) ----
+# json_doc NAME RC KEYS: $out is exactly one JSON document (jq and python's parser agree),
+# the command exited RC, and the top-level keys are KEYS, in order.
+json_doc() {
+	local keys docs
+	keys=$(jq -c keys_unsorted <<<"$out" 2>/dev/null)
+	docs=$(jq -s length <<<"$out" 2>/dev/null)
+	if [ "$rc" = "$2" ] && [ "$docs" = 1 ] && [ "$keys" = "$3" ] &&
+	   python3 -m json.tool <<<"$out" >/dev/null 2>&1; then
+		ok "$1"
+	else
+		not_ok "$1" "exit $rc (want $2), $docs documents, keys $keys" "want $3" "stdout: $out"
+	fi
+}
+# want_keys KEYS OPTIONAL...: the JSON list KEYS without each OPTIONAL key $out lacks.
+want_keys() {
+	local want=$1 k
+	shift
+	for k in "$@"; do
+		jq -e --arg k "$k" 'has($k)' <<<"$out" >/dev/null 2>&1 ||
+			want=$(jq -c --arg k "$k" 'map(select(. != $k))' <<<"$want")
+	done
+	jq -c . <<<"$want"
+}
+for mode in -j -p; do
+	run "$mode" version
+	json_doc "version $mode" 0 '["version","libbpf_version"]'
+	run "$mode" policy "$top/configs/haproxy.policy"
+	json_doc "policy $mode" 0 '["file","lines","entries"]'
+	run "$mode" policy "$tmp/nosuch.policy"
+	json_doc "an error in $mode mode: one JSON object, exit 1" 1 '["error"]'
+	run "$mode" status extra
+	json_doc "a usage error in $mode mode: one JSON object, exit 2" 2 '["error"]'
+	run "$mode" check
+	# sockopts when the bridge could be probed (root), error when not ready.
+	want=$(want_keys '["kernel","requirements","path_manager","sockopts","engines","ready","error"]' \
+		sockopts error)
+	json_doc "check $mode" "$check_rc" "$want"
+	json_ok "check $mode: an error exactly when not ready" 'has("error") == (.ready | not)'
+	if [ "$(id -u)" -eq 0 ]; then
+		run "$mode" status
+		# draining_sockets while a detached engine drains.
+		json_doc "status $mode" 0 "$(want_keys '["loaded","pins","programs","hook_attached",
+			"tc_links","lost_attachments","draining_sockets","runs","attachments","missing",
+			"healthy"]' draining_sockets)"
+		run "$mode" stats --pid $$
+		json_doc "stats $mode" 0 '["connections","policy_lines","namespaces"]'
+	fi
+done
+
 tap_end

@@ -132,6 +132,36 @@ got=$(run_json)
 	"$bin" status | grep -Eq '^  1 +bind +127\.0\.0\.1/32 +7540 +1 +0 +1 +0 +2 +-$' &&
 	ok "status counts per policy line: bind listed 1, made MPTCP 1, 2 connections negotiated MPTCP" ||
 	not_ok "status counts the supervisor's calls per policy line" "$got" "$("$bin" status)"
+# One JSON document per output, with the keys users' jq reads (issue 24), pretty or not;
+# and the registry entry status reads them from: JSON, root's alone (mode 0600).
+sup=$(supervisor_of "$tmp/count.policy")
+run_keys='["supervisor","program","policy","sha256","policy_changed_since_load","started_at",
+	"loaded_at","reloads","last_reload_error","io_uring","sync_wakeup","killable_wait",
+	"counters","refused_options","entries","sockopt_bridge","path_managers"]'
+line_keys='["line","source","role","prefix","ports","binds","connects","made_mptcp","kept_tcp",
+	"mptcp","fallback"]'
+bad=
+for mode in -j -p; do
+	"$bin" "$mode" status >"$tmp/st.json" || bad="$bad; status $mode exit $?"
+	python3 -m json.tool "$tmp/st.json" >/dev/null 2>&1 || bad="$bad; status $mode not JSON"
+	jq -e --arg p "$tmp/count.policy" --argjson rk "$run_keys" --argjson lk "$line_keys" \
+		'.runs[] | select(.policy == $p) | (keys_unsorted == $rk) and
+		 ([.entries[] | keys_unsorted == $lk] == [true, true]) and
+		 (.counters | type) == "object" and (.last_reload_error == null) and
+		 (.sockopt_bridge == null or (.sockopt_bridge | keys_unsorted) ==
+		  ["carries", "options", "cgroup"])' "$tmp/st.json" >/dev/null ||
+		bad="$bad; status $mode keys: $(jq -c --arg p "$tmp/count.policy" \
+			'.runs[] | select(.policy == $p) | keys_unsorted' "$tmp/st.json")"
+done
+reg=/run/mptcp-upgrade/run-$sup.json
+[ "$(stat -c %a "$reg" 2>/dev/null)" = 600 ] || bad="$bad; $reg mode $(stat -c %a "$reg" 2>&1)"
+python3 -m json.tool "$reg" >/dev/null 2>&1 &&
+	jq -e --arg p "$tmp/count.policy" '.policy == $p and (.entries | length) == 2 and
+		(.entries[0] | keys_unsorted) == ["line","source","role","prefix","ports"]' "$reg" \
+		>/dev/null || bad="$bad; $reg: $(cat "$reg")"
+[ -n "$sup" ] && [ -z "$bad" ] &&
+	ok "status -j and -p with a supervisor alive: one JSON document each, the run's keys; its registry entry is JSON, mode 0600" ||
+	not_ok "status --json of a supervisor, and its registry entry" "supervisor '$sup'$bad"
 want_sync=false
 IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
 [ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "${kmin%%[!0-9]*}" -ge 6 ]; } && want_sync=true
