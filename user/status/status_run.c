@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attach/engine.h"
 #include "bridge/bridge.h"
 #include "run/run.h"
 #include "stats/stats.h"
