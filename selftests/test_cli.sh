@@ -486,7 +486,8 @@ json_doc() {
 	   python3 -m json.tool <<<"$out" >/dev/null 2>&1; then
 		ok "$1"
 	else
-		not_ok "$1" "exit $rc (want $2), $docs documents, keys $keys" "want $3" "stdout: $out"
+		not_ok "$1" "exit $rc (want $2), $docs documents, keys $keys" "want $3" \
+			"stdout: $out"
 	fi
 }
 # want_keys KEYS OPTIONAL...: the JSON list KEYS without each OPTIONAL key $out lacks.
@@ -510,16 +511,16 @@ for mode in -j -p; do
 	json_doc "a usage error in $mode mode: one JSON object, exit 2" 2 '["error"]'
 	run "$mode" check
 	# sockopts when the bridge could be probed (root), error when not ready.
-	want=$(want_keys '["kernel","requirements","path_manager","sockopts","engines","ready","error"]' \
-		sockopts error)
+	want=$(want_keys '["kernel","requirements","path_manager","sockopts","engines",
+		"ready","error"]' sockopts error)
 	json_doc "check $mode" "$check_rc" "$want"
 	json_ok "check $mode: an error exactly when not ready" 'has("error") == (.ready | not)'
 	if [ "$(id -u)" -eq 0 ]; then
 		run "$mode" status
 		# draining_sockets while a detached engine drains.
-		json_doc "status $mode" 0 "$(want_keys '["loaded","pins","programs","hook_attached",
-			"tc_links","lost_attachments","draining_sockets","runs","attachments","missing",
-			"healthy"]' draining_sockets)"
+		json_doc "status $mode" 0 "$(want_keys '["loaded","pins","programs",
+			"hook_attached","tc_links","lost_attachments","draining_sockets","runs",
+			"attachments","missing","healthy"]' draining_sockets)"
 		run "$mode" stats --pid $$
 		json_doc "stats $mode" 0 '["connections","policy_lines","namespaces"]'
 	fi

@@ -160,7 +160,7 @@ python3 -m json.tool "$reg" >/dev/null 2>&1 &&
 		(.entries[0] | keys_unsorted) == ["line","source","role","prefix","ports"]' "$reg" \
 		>/dev/null || bad="$bad; $reg: $(cat "$reg")"
 [ -n "$sup" ] && [ -z "$bad" ] &&
-	ok "status -j and -p with a supervisor alive: one JSON document each, the run's keys; its registry entry is JSON, mode 0600" ||
+	ok "status -j, -p with a supervisor: one JSON document, its keys; its registry file 0600" ||
 	not_ok "status --json of a supervisor, and its registry entry" "supervisor '$sup'$bad"
 want_sync=false
 IFS=. read -r kmaj kmin _ <<<"$(uname -r)"

@@ -289,8 +289,9 @@ void print_run(const struct status_run *s)
 		}
 		printf("  %-6d %-8s %-28s %-12s %8llu %9llu %10llu %9llu %7s %8s\n",
 		       l->row.line, l->row.role, l->row.prefix, l->row.ports,
-		       (unsigned long long)c->line[i].binds, (unsigned long long)c->line[i].connects,
-		       (unsigned long long)c->line[i].mptcp, (unsigned long long)c->line[i].kept_tcp,
-		       m, f);
+		       (unsigned long long)c->line[i].binds,
+		       (unsigned long long)c->line[i].connects,
+		       (unsigned long long)c->line[i].mptcp,
+		       (unsigned long long)c->line[i].kept_tcp, m, f);
 	}
 }
