@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>	/* the registry entries read back */
 #include <linux/mptcp.h>
 
 #include "common/cgroup.h"
