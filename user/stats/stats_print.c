@@ -209,12 +209,6 @@ static void endpoint_json(struct jsonw *w, const char *key, const struct mu_endp
 	jw_object_end(w);
 }
 
-static void kv_u64(struct jsonw *w, const char *key, unsigned long long v)
-{
-	jw_key(w, key);
-	jw_u64(w, v);
-}
-
 static void subflow_json(struct jsonw *w, const struct mu_subflow *sf)
 {
 	jw_object_start(w);
@@ -222,16 +216,16 @@ static void subflow_json(struct jsonw *w, const struct mu_subflow *sf)
 	endpoint_json(w, "remote", &sf->remote);
 	jw_key(w, "state");
 	jw_string(w, tcp_state(sf->state));
-	kv_u64(w, "id_local", sf->id_loc);
-	kv_u64(w, "id_remote", sf->id_rem);
+	jw_kv_u64(w, "id_local", sf->id_loc);
+	jw_kv_u64(w, "id_remote", sf->id_rem);
 	jw_key(w, "backup");
 	jw_bool(w, sf->flags & (MPTCP_SUBFLOW_FLAG_BKUP_LOC | MPTCP_SUBFLOW_FLAG_BKUP_REM));
-	kv_u64(w, "rtt_us", sf->rtt_us);
-	kv_u64(w, "cwnd", sf->cwnd);
-	kv_u64(w, "retransmits", sf->total_retrans);
-	kv_u64(w, "bytes_acked", sf->bytes_acked);
-	kv_u64(w, "bytes_received", sf->bytes_received);
-	kv_u64(w, "delivery_rate", sf->delivery_rate);
+	jw_kv_u64(w, "rtt_us", sf->rtt_us);
+	jw_kv_u64(w, "cwnd", sf->cwnd);
+	jw_kv_u64(w, "retransmits", sf->total_retrans);
+	jw_kv_u64(w, "bytes_acked", sf->bytes_acked);
+	jw_kv_u64(w, "bytes_received", sf->bytes_received);
+	jw_kv_u64(w, "delivery_rate", sf->delivery_rate);
 	jw_object_end(w);
 }
 
@@ -244,19 +238,19 @@ static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref 
 	endpoint_json(w, "remote", &c->remote);
 	jw_key(w, "state");
 	jw_string(w, tcp_state(c->state));
-	kv_u64(w, "token", c->info.token);
+	jw_kv_u64(w, "token", c->info.token);
 	jw_key(w, "fallback");
 	jw_bool(w, fell_back(c));
-	kv_u64(w, "netns", c->netns);
-	kv_u64(w, "cgroup_id", c->cgroup_id);
-	kv_u64(w, "subflows", c->nr_subflows);
+	jw_kv_u64(w, "netns", c->netns);
+	jw_kv_u64(w, "cgroup_id", c->cgroup_id);
+	jw_kv_u64(w, "subflows", c->nr_subflows);
 	if (MU_INFO_HAS(c, subflows_total))
-		kv_u64(w, "subflows_total", c->info.subflows_total);
+		jw_kv_u64(w, "subflows_total", c->info.subflows_total);
 	if (MU_INFO_HAS(c, bytes_acked)) {
-		kv_u64(w, "bytes_sent", c->info.bytes_sent);
-		kv_u64(w, "bytes_received", c->info.bytes_received);
-		kv_u64(w, "bytes_acked", c->info.bytes_acked);
-		kv_u64(w, "bytes_retrans", c->info.bytes_retrans);
+		jw_kv_u64(w, "bytes_sent", c->info.bytes_sent);
+		jw_kv_u64(w, "bytes_received", c->info.bytes_received);
+		jw_kv_u64(w, "bytes_acked", c->info.bytes_acked);
+		jw_kv_u64(w, "bytes_retrans", c->info.bytes_retrans);
 	}
 	jw_key(w, "upgraded");
 	jw_bool(w, lr.ours);
@@ -272,7 +266,7 @@ static void conn_json(struct jsonw *w, const struct mu_conn *c, struct line_ref 
 		jw_string(w, lr.by->cgroup);
 	}
 	if (lr.by && lr.by->supervisor)
-		kv_u64(w, "run_supervisor", lr.by->supervisor);
+		jw_kv_u64(w, "run_supervisor", lr.by->supervisor);
 	jw_key(w, "subflow_list");
 	jw_array_start(w);
 	for (j = 0; j < c->nr_subflows; j++)
@@ -302,11 +296,11 @@ static void json_end(struct printer *p, const struct snapshot *s)
 			jw_int(w, l->line);
 			jw_key(w, "source");
 			jw_string(w, l->source);
-			kv_u64(w, "binds", served_event(l, "bind"));
-			kv_u64(w, "connects", served_event(l, "connect"));
-			kv_u64(w, "mptcp", served_event(l, "mptcp"));
-			kv_u64(w, "fallback", served_event(l, "fallback"));
-			kv_u64(w, "escaped", served_event(l, "escaped"));
+			jw_kv_u64(w, "binds", served_event(l, "bind"));
+			jw_kv_u64(w, "connects", served_event(l, "connect"));
+			jw_kv_u64(w, "mptcp", served_event(l, "mptcp"));
+			jw_kv_u64(w, "fallback", served_event(l, "fallback"));
+			jw_kv_u64(w, "escaped", served_event(l, "escaped"));
 			jw_object_end(w);
 		}
 	}
@@ -317,22 +311,22 @@ static void json_end(struct printer *p, const struct snapshot *s)
 		struct joins_refused jr = joins_refused(&s->mib[i]);
 
 		jw_object_start(w);
-		kv_u64(w, "netns", s->mib[i].netns);
+		jw_kv_u64(w, "netns", s->mib[i].netns);
 		jw_key(w, "multipath_offered");
 		jw_bool(w, s->mib[i].offers_multipath);
 		jw_key(w, "path_manager");
 		jw_string(w, s->mib[i].pm_verdict);
-		kv_u64(w, "single_path_connections", s->mib[i].totals.single_path);
+		jw_kv_u64(w, "single_path_connections", s->mib[i].totals.single_path);
 		jw_key(w, "joins_refused");
 		jw_object_start(w);
-		kv_u64(w, "limits", jr.rejected);
-		kv_u64(w, "no_token", jr.no_token);
-		kv_u64(w, "hmac", jr.hmac);
+		jw_kv_u64(w, "limits", jr.rejected);
+		jw_kv_u64(w, "no_token", jr.no_token);
+		jw_kv_u64(w, "hmac", jr.hmac);
 		jw_object_end(w);
 		jw_key(w, "mptcp_mib");
 		jw_object_start(w);
 		for (j = 0; j < s->mib[i].nr; j++)
-			kv_u64(w, s->mib[i].c[j].name, s->mib[i].c[j].value);
+			jw_kv_u64(w, s->mib[i].c[j].name, s->mib[i].c[j].value);
 		jw_object_end(w);
 		jw_object_end(w);
 	}
