@@ -264,7 +264,9 @@ install: $(APP)
 		$(DESTDIR)$(COMPLETIONDIR)/mptcp-upgrade
 	$(Q)install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mptcp-upgrade $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(DOCDIR)/examples/haproxy.service.d \
-		$(DESTDIR)$(DOCDIR)/examples/nginx.service.d
+		$(DESTDIR)$(DOCDIR)/examples/nginx.service.d $(DESTDIR)$(DOCDIR)/docs
+	$(Q)install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	$(Q)install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	$(Q)for f in example.policy:haproxy.policy demo.policy:demo.policy; do \
 		dst=$(DESTDIR)$(SYSCONFDIR)/mptcp-upgrade/$${f%%:*}; \
 		[ -e "$$dst" ] || install -m 0644 configs/$${f#*:} "$$dst"; \
