@@ -291,6 +291,14 @@ static __always_inline bool leave_note(struct mu_upgrade_note *note, __u64 pid_t
 	return !bpf_map_update_elem(&upgrade_notes, &pid_tgid, &fresh, BPF_ANY);
 }
 
+/*
+ * Returns IPPROTO_MPTCP to upgrade, 0 to leave the choice to whatever comes
+ * next, never @protocol: the trampoline stops at the first fmod_ret program that
+ * returns non-zero, so "protocol" (6 for socket(..., IPPROTO_TCP)) would keep
+ * the engine of another ABI that runs after this one during a hand-over
+ * (docs/upgrades.md), or another tool's hook, from ever seeing the socket.
+ * With 0, update_socket_protocol() itself returns @protocol.
+ */
 SEC("fmod_ret/update_socket_protocol")
 int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 {
@@ -305,15 +313,15 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 	else if (family == AF_INET6)
 		family_bit = MU_FAMILY_INET6;
 	else
-		return protocol;
+		return 0;
 	if ((type & SOCK_TYPE_MASK) != SOCK_STREAM)
-		return protocol;
+		return 0;
 	if (protocol != 0 && protocol != IPPROTO_TCP && protocol != IPPROTO_MPTCP)
-		return protocol;
+		return 0;
 
 	att = current_attachment(&cgroup_id);
 	if (!att)
-		return protocol;
+		return 0;
 
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (protocol == IPPROTO_MPTCP) {
@@ -329,14 +337,14 @@ int BPF_PROG(mu_upgrade_socket, int family, int type, int protocol)
 		/* Opted in: the bridge only; every other stage leaves it alone. */
 		if (att->flags & MU_ATTACH_BRIDGE_NATIVE)
 			leave_note(note, pid_tgid, cgroup_id, family, att, 1);
-		return protocol;
+		return 0;
 	}
 	if (!(att->families & family_bit)) {
 		count(att->id, MU_CNT_SOCKETS_OTHER_FAMILY);
-		return protocol;
+		return 0;
 	}
 	if (!netns_allows(att))
-		return protocol;
+		return 0;
 
 	note = bpf_map_lookup_elem(&upgrade_notes, &pid_tgid);
 	if (!leave_note(note, pid_tgid, cgroup_id, family, att, 0))
