@@ -14,11 +14,16 @@
 #endif
 
 /*
- * The layout of everything above, as pinned: a loader finding pins of another
- * ABI refuses to use them (and 'detach --all' removes them) instead of running
- * new userspace against old maps. Bump it with any change to this file.
+ * The layout of everything above, as pinned: each ABI's engine has pins and
+ * state of its own (MU_PIN_DIR, MU_STATE_DIR: .../v<ABI>), a loader never runs
+ * against another ABI's maps, and a newer one takes the cgroups of an older
+ * one over with `mptcp-upgrade upgrade` (user/attach/engine_upgrade.c,
+ * docs/upgrades.md). Bump it with any change to this file. Set from the
+ * command line only to build a test binary of another ABI.
  */
-#define MU_ENGINE_ABI		6
+#ifndef MU_ENGINE_ABI
+#define MU_ENGINE_ABI		7
+#endif
 
 /* Cgroups that can be attached at the same time, each with its own policy. */
 #define MU_MAX_ATTACHMENTS	64

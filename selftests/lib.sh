@@ -4,6 +4,12 @@
 n=0
 failed=0
 
+# Where this tree's attach engine pins and keeps its state: per engine ABI (docs/upgrades.md).
+mu_abi=$(sed -n 's/^#define MU_ENGINE_ABI[[:space:]]*\([0-9]*\).*/\1/p' \
+	"${top:-.}/include/mptcp_upgrade.h" 2>/dev/null)
+mu_pins=/sys/fs/bpf/mptcp-upgrade/v$mu_abi
+mu_state=/run/mptcp-upgrade/v$mu_abi
+
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() {
 	n=$((n + 1)); failed=$((failed + 1))

@@ -33,6 +33,9 @@ void help_follow(FILE *out);
 int do_stats(int argc, char **argv);
 void help_stats(FILE *out);
 
+int do_upgrade(int argc, char **argv);
+void help_upgrade(FILE *out);
+
 int do_run(int argc, char **argv);
 void help_run(FILE *out);
 

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "attach",  do_attach,  help_attach, "upgrade a cgroup's TCP sockets to MPTCP by a policy" },
 	{ "reload",  do_reload,  help_reload, "swap in a changed policy, atomically" },
 	{ "detach",  do_detach,  help_detach, "stop upgrading a cgroup's sockets" },
+	{ "upgrade", do_upgrade, help_upgrade, "hand an older version's cgroups over to this one" },
 	{ "status",  do_status,  help_status, "attached cgroups, policies and counters" },
 	{ "follow",  do_follow,  help_follow, "cover interfaces created after attach (runs on)" },
 	{ "stats",   do_stats,   help_stats,  "MPTCP connections and subflows of a cgroup" },

@@ -41,7 +41,7 @@ proto_in() { in_cg "$1" "$sock" proto "$2"; }
 counter() { "$bin" status --json | jq -r ".attachments[0].counters.$1"; }
 line_counter() { "$bin" status --json | jq -r ".attachments[0].entries[$1].$2"; }
 no_pins() { [ ! -e /sys/fs/bpf/mptcp-upgrade ] && ! ls /sys/fs/bpf | grep -q staging &&
-	    ! ls /run/mptcp-upgrade | grep -q attach-; }
+	    ! ls "$mu_state" 2>/dev/null | grep -q attach-; }
 
 printf 'bind mptcp4@127.0.0.1:8443-8444   # the listed frontends\n' >"$tmp/p1.policy"
 
@@ -94,7 +94,7 @@ got=$("$bin" status --json | jq -c '.attachments[0].tcp_listeners')
 [ "$got" = '[]' ] && ok "restarted (here: gone), nothing is listed as escaped" ||
 	not_ok "no escaped listener once they are gone" "$got"
 check "the upgrade outlives the attach command (pins)" \
-	test -e /sys/fs/bpf/mptcp-upgrade/link_upgrade_socket -a -e /sys/fs/bpf/mptcp-upgrade/cg-0/bind4
+	test -e "$mu_pins/link_upgrade_socket" -a -e "$mu_pins/cg-0/bind4"
 
 got=$(proto_in att 4)
 [ "$got" = proto=262 ] && ok "SOCK_NONBLOCK|SOCK_CLOEXEC socket in the attached cgroup is MPTCP" ||
@@ -524,7 +524,7 @@ run status --json
 [ "$krc" = 137 ] &&
 	[ "$(att_json /mu-test/att .sha256)" = "$(sha256sum "$tmp/p1.policy" | cut -d' ' -f1)" ] &&
 	[ "$(att_json /mu-test/sib .sha256)" = "$(sha256sum "$tmp/p6.policy" | cut -d' ' -f1)" ] &&
-	[ "$(att_json /mu-test/sib '.entries | length')" = 2 ] && ! ls /sys/fs/bpf/mptcp-upgrade | grep -q next- &&
+	[ "$(att_json /mu-test/sib '.entries | length')" = 2 ] && ! ls "$mu_pins" | grep -q next- &&
 	ok "a reload of two attachments killed after one swap is completed for both" ||
 	not_ok "a reload of two attachments killed after one swap is completed for both" \
 		"exit $krc" "$("$bin" status)"
@@ -536,8 +536,8 @@ expect "a path spelled with .. is normalized, and nesting is refused" 1 \
 rmdir "$cgroot/att/inner"
 
 att_id=$(att_json /mu-test/att .id)
-rm "/sys/fs/bpf/mptcp-upgrade/cg-$att_id/bind4"
-bpftool link detach pinned "/sys/fs/bpf/mptcp-upgrade/cg-$att_id/sock_create" 2>/dev/null
+rm "$mu_pins/cg-$att_id/bind4"
+bpftool link detach pinned "$mu_pins/cg-$att_id/sock_create" 2>/dev/null
 [ "$(att_json /mu-test/att '.missing_programs | sort | join(",")')" = \
   "cgroup/bind4,cgroup/sock_create" ] && "$bin" status | grep -q MISSING &&
 	ok "status reads what the cgroup runs: two programs removed behind its back" ||
@@ -550,7 +550,7 @@ expect "reload repairs them" 0 "2 programs of /mu-test/att had been detached"
 	not_ok "after reload nothing is missing" "$("$bin" status)"
 
 # The state file lost (review M4): still listed, still managed, restorable.
-rm "/run/mptcp-upgrade/attach-$att_id.json"
+rm "$mu_state/attach-$att_id.json"
 run status
 grep -q 'STATE LOST' <<<"$out" && grep -q '^cgroup /mu-test/att ' <<<"$out" &&
 	ok "an attachment whose state file is gone is still listed, by its cgroup" ||
@@ -574,7 +574,7 @@ run status
 
 # A pin removed by hand: every command says so, and detach --all recovers (reliability D2).
 run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
-rm /sys/fs/bpf/mptcp-upgrade/line_counters
+rm "$mu_pins/line_counters"
 run status
 expect "a removed pin is reported, with the way out" 1 "detach --all' removes them"
 run detach --all

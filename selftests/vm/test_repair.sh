@@ -13,11 +13,11 @@ bin=$top/mptcp-upgrade
 sock=$top/.output/selftests/mu_sock
 tmp=$(mktemp -d /tmp/mu-repair.XXXXXX)
 cgroot=/sys/fs/cgroup/mu-repair
-pins=/sys/fs/bpf/mptcp-upgrade
 pids=()
 
 # shellcheck source=selftests/lib.sh
 . "$top/selftests/lib.sh"
+pins=$mu_pins
 
 cleanup() {
 	local p
@@ -80,11 +80,11 @@ got="$(new_proto) $(in_to 7400) $(in_to 7401) $(out_to 7500) $(out_to 7501)"
 unshare -m sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$0" status' "$bin" >"$tmp/ns.out" 2>&1
 rc=$?
 [ "$rc" = 1 ] && grep -q "the engine's pins are not under /sys/fs/bpf in this mount namespace" "$tmp/ns.out" &&
-	ls /run/mptcp-upgrade | grep -q '^attach-' && ! ls /run/mptcp-upgrade | grep -q '^restore-' &&
+	ls "$mu_state" | grep -q '^attach-' && ! ls "$mu_state" | grep -q '^restore-' &&
 	[ "$(status_rc)" = 0 ] &&
 	ok "an empty bpffs elsewhere: status there refuses, the live engine's state stays" ||
 	not_ok "an empty bpffs elsewhere: status there refuses, the live engine's state stays" \
-		"rc=$rc" "$(cat "$tmp/ns.out")" "$(ls /run/mptcp-upgrade)"
+		"rc=$rc" "$(cat "$tmp/ns.out")" "$(ls "$mu_state")"
 
 # ---- the fmod_ret link -----------------------------------------------------------
 
@@ -203,7 +203,7 @@ got="$(new_proto) $(in_to 7401)"
 	ok "bpffs unmounted: new sockets TCP, the old unlisted listener negotiates MPTCP" ||
 	not_ok "bpffs unmounted: new sockets TCP, the old unlisted listener negotiates MPTCP" "$got"
 rc=$(status_rc)
-[ "$rc" = 3 ] && grep -q "^LOST    1 attachment recorded under /run/mptcp-upgrade lost its engine's pins" "$tmp/status" &&
+[ "$rc" = 3 ] && grep -q "^LOST    1 attachment recorded under $mu_state lost its engine's pins" "$tmp/status" &&
 	grep -q "cgroup /mu-repair/proxy, policy $tmp/p.policy" "$tmp/status" &&
 	grep -q "'mptcp-upgrade reload' attaches them again" "$tmp/status" &&
 	ok "status: LOST, the attachment, and the command that restores it; exit 3" ||

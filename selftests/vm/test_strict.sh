@@ -69,7 +69,7 @@ server held mptcp6@[::1]:9445
 EOF
 run attach --cgroup /mu-strict/proxy --policy "$tmp/proxy.policy"
 expect "attach (strict by default)" 0
-check "tcx links are pinned for lo" sh -c 'ls /sys/fs/bpf/mptcp-upgrade/tc | grep -q -- "-1-egress$"'
+check "tcx links are pinned for lo" sh -c "ls $mu_pins/tc | grep -q -- '-1-egress\$'"
 
 # ---- HAProxy 2.6 with bind mptcp@:443 --------------------------------------------
 
@@ -276,16 +276,16 @@ src=$?
 	ok "status does not say strict for an interface without stage 3 ($got)" ||
 	not_ok "status does not say strict for an interface without stage 3" "$got rc=$src" \
 		"$(cat "$tmp/status")"
-lo_pin=/sys/fs/bpf/mptcp-upgrade/tc/$here-1-ingress
+lo_pin=$mu_pins/tc/$here-1-ingress
 lo_inode=$(stat -c %i "$lo_pin")
 run reload
 expect "reload re-checks interfaces" 0
 # Here: lo and mu0 (mu-peer, a named namespace, is prepared as well).
 [ "$(stat -c %i "$lo_pin" 2>/dev/null)" = "$lo_inode" ] &&
-	[ "$(ls /sys/fs/bpf/mptcp-upgrade/tc | grep -c "^$here-")" = 4 ] &&
+	[ "$(ls "$mu_pins/tc" | grep -c "^$here-")" = 4 ] &&
 	ok "reload keeps the links it has and adds the new interface's two" ||
 	not_ok "reload keeps the links it has and adds the new interface's two" \
-		"$(ls -i /sys/fs/bpf/mptcp-upgrade/tc)"
+		"$(ls -i "$mu_pins/tc")"
 got=$(in_cg proxy "$sock" connect 198.51.100.2 9100)
 grep -q 'echo=ok mptcp=fallback' <<<"$got" && last_accept peer | grep -q 'proto=6 ' &&
 	ok "after reload, unlisted connections over the new interface are plain TCP" ||
@@ -300,7 +300,7 @@ ip link add mu2 type veth peer name mu3 netns mu-peer
 ip addr add 203.0.113.1/24 dev mu2 && ip link set mu2 up
 ip -n mu-peer addr add 203.0.113.2/24 dev mu3 && ip -n mu-peer link set mu3 up
 mu2=$(cat /sys/class/net/mu2/ifindex)
-if wait_for sh -c "ls /sys/fs/bpf/mptcp-upgrade/tc | grep -q -- '-$mu2-egress\$'"; then
+if wait_for sh -c "ls $mu_pins/tc | grep -q -- '-$mu2-egress\$'"; then
 	got=$(in_cg proxy "$sock" connect 203.0.113.2 9100)
 	grep -q 'echo=ok mptcp=fallback' <<<"$got" &&
 		ok "follow puts the programs on an interface as it appears" ||

@@ -433,7 +433,7 @@ int do_reload(int argc, char **argv)
 	 * (its cgroup or policy file gone) is said and fails the reload at the
 	 * end, and the rest goes on.
 	 */
-	if (e.lost) {
+	if (e.lost || older_engine_pending()) {
 		restore_failed = restore_lost(&e) != 0;
 		engine_list_free(list, nr);
 		engine_close(&e);
@@ -594,7 +594,8 @@ int do_detach(int argc, char **argv)
 		 * hand, a killed older version, a package upgrade): detach --all
 		 * removes them, under the lock, if it got that far.
 		 */
-		if (a.all && e.lock_fd >= 0 && !e.loaded && access(MU_PIN_DIR, F_OK) == 0) {
+		if (a.all && e.lock_fd >= 0 && !e.loaded && !e.newer_abi &&
+		    access(MU_PIN_DIR, F_OK) == 0) {
 			engine_remove_unopenable(&e);
 			fprintf(stderr, "note: removed the engine pinned under %s, which could not "
 				"be opened (%s)\n", MU_PIN_DIR, err);

@@ -85,9 +85,11 @@ out:
 int restore_lost(struct engine *e)
 {
 	struct attachment *lost = NULL;
-	bool stage3 = false;
+	bool stage3 = false, handover_failed;
 	size_t n = 0, i, failed = 0;
 
+	/* Older versions' cgroups first (docs/upgrades.md); said if that fails. */
+	handover_failed = handover_older(e) != 0;
 	if (engine_lost_list(&lost, &n)) {
 		p_err("out of memory");
 		return -1;
@@ -105,7 +107,7 @@ int restore_lost(struct engine *e)
 			"so that their sockets are made again under the engine\n");
 	engine_list_free(lost, n);
 	e->lost = engine_lost_count();
-	return failed ? -1 : 0;
+	return failed || handover_failed ? -1 : 0;
 }
 
 /* Does @arg (as attach --cgroup takes it) name cgroup @cgroup (a name under the root)? */

@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "engine_internal.h"
+#include "engine_upgrade.h"
 
 /* A new LPM trie holding @trie, to be swapped into policies[id]. */
 static int create_policy_map(const struct policy_trie *trie, char *err, size_t err_size)
@@ -148,6 +149,14 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	__u32 id;
 
 	/*
+	 * An older engine's hook returns the protocol for cgroups it has not
+	 * attached, which ends the chain of hooks: run first, it would keep this
+	 * attachment's sockets TCP. Its cgroups are handed over first.
+	 */
+	if (!e->handing_over && older_engine_pending())
+		return fail(err, err_size, "an engine of an older version still runs: "
+			    "'mptcp-upgrade upgrade' hands its cgroups over to this one first");
+	/*
 	 * Any start will do as long as it is not the generation of an earlier
 	 * attachment of the same cgroup, whose sockets may still be alive.
 	 */
@@ -235,7 +244,7 @@ static void next_map_pin(__u32 id, char *out, size_t size)
 
 static void group_path(char *out, size_t size)
 {
-	snprintf(out, size, MU_RUN_DIR "/reload-group");
+	snprintf(out, size, MU_STATE_DIR "/reload-group");
 }
 
 /*

@@ -54,6 +54,8 @@ struct engine {
 	 */
 	bool want_entries;
 	size_t lost;			/* attachments whose engine was lost (engine_keep_lost) */
+	bool handing_over;		/* engine_attach for `upgrade`, beside an older engine */
+	bool newer_abi;			/* engine_open refused: a newer version's engine is pinned */
 };
 
 /* One attached cgroup, as its state file and the maps describe it. */
@@ -85,6 +87,12 @@ void engine_close(struct engine *e);
  * version), with everything attached through it. Only under the lock.
  */
 void engine_remove_unopenable(struct engine *e);
+
+/*
+ * Does an engine of an older ABI still upgrade sockets, or hold attachments
+ * not handed over to this one yet (engine_upgrade.c)?
+ */
+bool older_engine_pending(void);
 
 /* Lock, open and list the committed attachments: how every command begins. */
 int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *err,
@@ -220,5 +228,14 @@ int engine_line_counters(struct engine *e, __u32 id, __u32 entry, struct mu_line
 
 /* SHA-256 of a file, hex; "-" when it can't be read. */
 void file_sha256(const char *path, char out[65]);
+
+/*
+ * cmd_upgrade.c: hand the cgroups of older engines over to this one's
+ * (`upgrade`; reload's first step): 0, also when there is none, or -1 with the
+ * error printed and the older engines as they were.
+ */
+int handover_older(struct engine *e);
+/* status: one line per older engine still pinned (handed over or not). */
+void older_engines_say(void);
 
 #endif /* MU_ENGINE_H */

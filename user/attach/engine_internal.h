@@ -69,7 +69,7 @@ void remove_state_files(void);
 /* engine_pins.c: unpin the engine (its directory renamed away first, then removed). */
 void unload(struct engine *e);
 
-/* engine_state.c: the state files under MU_RUN_DIR. */
+/* engine_state.c: the state files under MU_STATE_DIR. */
 int write_state(const struct attachment *att, const struct policy *pol, const char *path,
 		char *err, size_t err_size);
 /* @entries: the policy entries too (att->entries), not only what describes the attachment. */

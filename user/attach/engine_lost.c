@@ -3,7 +3,7 @@
  * Attachments whose engine is gone: bpffs was unmounted (a remount, a
  * container runtime's teardown) or the pin directory removed, so every link
  * died with its pin and the kernel runs none of the engine's programs, while
- * the state files under MU_RUN_DIR still say what the operator attached.
+ * the state files under MU_STATE_DIR still say what the operator attached.
  *
  * Such a state file is renamed restore-N.json, under the lock, the first time
  * a command sees it: from then on nothing mistakes it for the state of a live
@@ -30,7 +30,7 @@
 
 static void restore_path(__u32 id, char *out, size_t size)
 {
-	snprintf(out, size, MU_RUN_DIR "/" RESTORE_PREFIX "%u.json", id);
+	snprintf(out, size, MU_STATE_DIR "/" RESTORE_PREFIX "%u.json", id);
 }
 
 /*
@@ -71,7 +71,7 @@ static bool init_mount_ns(void)
 /* The ids of state files named PREFIX<id>.json, as a bitmap; how many. */
 static size_t ids_named(const char *prefix, bool ids[MU_MAX_ATTACHMENTS])
 {
-	DIR *d = opendir(MU_RUN_DIR);
+	DIR *d = opendir(MU_STATE_DIR);
 	struct dirent *de;
 	size_t n = 0, lp = strlen(prefix);
 	unsigned int id;

@@ -25,6 +25,7 @@
 #include "bridge/bridge.h"
 #include "engine.h"
 #include "engine_internal.h"
+#include "engine_upgrade.h"
 #include "common/sys.h"
 #include "upgrade.skel.h"
 
@@ -121,6 +122,7 @@ int engine_lock(struct engine *e, char *err, size_t err_size)
 	int i;
 
 	e->loaded = false;
+	e->newer_abi = false;
 	for (i = 0; i < EM_MAX; i++)
 		e->map_fd[i] = -1;
 	for (i = 0; i < EP_MAX; i++)
@@ -128,6 +130,8 @@ int engine_lock(struct engine *e, char *err, size_t err_size)
 	if (mkdir(MU_RUN_DIR, 0700) && errno != EEXIST)
 		return fail(err, err_size, "can't create %s: %s", MU_RUN_DIR, strerror(errno));
 	chmod(MU_RUN_DIR, 0700);	/* made 0755 by earlier versions */
+	if (mkdir(MU_STATE_DIR, 0700) && errno != EEXIST)
+		return fail(err, err_size, "can't create %s: %s", MU_STATE_DIR, strerror(errno));
 	e->lock_fd = open(MU_RUN_DIR "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (e->lock_fd < 0)
 		return fail(err, err_size, "can't open %s/lock: %s", MU_RUN_DIR, strerror(errno));
@@ -189,13 +193,13 @@ void remove_tree(const char *dir)
 
 void state_path(__u32 id, char *out, size_t size)
 {
-	snprintf(out, size, MU_RUN_DIR "/attach-%u.json", id);
+	snprintf(out, size, MU_STATE_DIR "/attach-%u.json", id);
 }
 
 /* A reload in progress: its state, written before the policy swap that makes it true. */
 void pending_path(__u32 id, char *out, size_t size)
 {
-	snprintf(out, size, MU_RUN_DIR "/attach-%u.pending", id);
+	snprintf(out, size, MU_STATE_DIR "/attach-%u.pending", id);
 }
 
 void link_dir(__u32 id, char *out, size_t size)
@@ -221,11 +225,12 @@ int open_pins(struct engine *e, char *err, size_t err_size)
 		if (e->prog_fd[i] < 0)
 			goto broken;
 	}
+	/* v<ABI>/ holds that ABI only: another number here is a build that lied about it. */
 	if (bpf_map_lookup_elem(e->map_fd[EM_ABI], &zero, &abi) || abi != MU_ENGINE_ABI) {
 		close_fds(e);
-		return fail(err, err_size, "the engine pinned under %s is of another version (ABI "
-			    "%u, this is %u): 'mptcp-upgrade detach --all' removes it and what is "
-			    "attached through it", MU_PIN_DIR, abi, MU_ENGINE_ABI);
+		return fail(err, err_size, "the engine pinned under %s says it is of ABI %u, this "
+			    "is %u: 'mptcp-upgrade detach --all' removes it and what is attached "
+			    "through it", MU_PIN_DIR, abi, MU_ENGINE_ABI);
 	}
 	e->loaded = true;
 	return 0;
@@ -292,17 +297,18 @@ void unload(struct engine *e)
 	}
 	crash_point("unload-renamed");
 	remove_tree(dead);
+	rmdir(MU_PIN_BASE);	/* when no other ABI's engine is left in it */
 }
 
 void remove_state_files(void)
 {
-	DIR *d = opendir(MU_RUN_DIR);
+	DIR *d = opendir(MU_STATE_DIR);
 	char path[PATH_MAX];
 	struct dirent *de;
 
 	while (d && (de = readdir(d))) {
 		if (!strncmp(de->d_name, "attach-", 7)) {
-			snprintf(path, sizeof(path), MU_RUN_DIR "/%s", de->d_name);
+			snprintf(path, sizeof(path), MU_STATE_DIR "/%s", de->d_name);
 			unlink(path);
 		}
 	}
@@ -370,8 +376,6 @@ void unload_unless_live(struct engine *e)
 	crash_point("unload");
 	unload(e);
 }
-
-
 
 
 static int ensure_bpffs(char *err, size_t err_size)
@@ -461,6 +465,9 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 		goto pin_failed;
 	snprintf(path, sizeof(path), "%s/tc", staging);
 	if (mkdir(path, 0700))
+		goto pin_failed;
+	snprintf(path, sizeof(path), "%s", MU_PIN_BASE);
+	if (mkdir(path, 0700) && errno != EEXIST)
 		goto pin_failed;
 	crash_point("engine-staged");
 	if (rename(staging, MU_PIN_DIR)) {

@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "engine_internal.h"
+#include "engine_upgrade.h"
 #include "common/paths.h"
 
 /* Everything that no committed attachment accounts for is debris of a killed command. */
@@ -78,13 +79,18 @@ int engine_open(struct engine *e, char *err, size_t err_size)
 	bool seen = bpffs_visible();
 
 	e->lost = 0;
+	/* A newer ABI's engine is refused (nothing changed), a drained older one removed. */
+	if (seen && engine_abi_gate(err, err_size)) {
+		e->newer_abi = true;
+		return -1;
+	}
 	if (seen && !stat(MU_PIN_DIR, &st) && open_pins(e, err, err_size))
 		return -1;
 	if (!e->loaded && engine_keep_lost(e, seen))
 		return fail(err, err_size, "the engine's pins are not under %s in this mount "
 			    "namespace, but %s says cgroups are attached and the kernel may run the "
 			    "engine on them: run where the engine's pins are visible", MU_PIN_ROOT,
-			    MU_RUN_DIR);
+			    MU_STATE_DIR);
 	gc(e);
 	e->lost = engine_lost_count();
 	return 0;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The attachments as the CLI knows them: one JSON state file per attachment
- * under MU_RUN_DIR (root's alone), and the list of committed attachments,
+ * under MU_STATE_DIR (root's alone), and the list of committed attachments,
  * which the attached_cgroups map decides (a committed one whose file is gone
  * is listed from what the map knows).
  */

@@ -76,7 +76,7 @@ static void print_lost(const struct attachment *lost, size_t n)
 		return;
 	printf("LOST    %zu attachment%s recorded under %s lost %s engine's pins (bpffs "
 	       "unmounted, or the pins removed), and with them every program: %s "
-	       "nothing\n", n, n == 1 ? "" : "s", MU_RUN_DIR, n == 1 ? "its" : "their",
+	       "nothing\n", n, n == 1 ? "" : "s", MU_STATE_DIR, n == 1 ? "its" : "their",
 	       n == 1 ? "it applies" : "they apply");
 	for (i = 0; i < n; i++)
 		printf("        cgroup %s, policy %s\n", lost[i].cgroup, lost[i].policy);
@@ -214,6 +214,7 @@ void status_print(const struct status *s)
 	size_t i;
 
 	print_lost(s->lost, s->nr_lost);
+	older_engines_say();
 	print_engine_missing(v);
 	if (s->none)
 		printf("nothing is attached\n");
