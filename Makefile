@@ -44,7 +44,9 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/test_procfs \
 	      $(OUTPUT)/selftests/run_probe \
 	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock \
-	      $(OUTPUT)/selftests/run_edges
+	      $(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/mu_handover
+# The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
+VM_BINS    := $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif
 
@@ -132,9 +134,22 @@ $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths: %: %.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
 
 $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock $(OUTPUT)/selftests/run_probe \
-$(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/bench_notif: %: %.o
+$(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/bench_notif \
+$(OUTPUT)/selftests/mu_handover: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lpthread -o $@
+
+# This binary with the engine ABI before this one's, and nothing else changed: the
+# older engine selftests/vm/test_upgrade.sh hands over (its pins go to v<ABI-1>/).
+MU_ABI     := $(shell sed -n 's/^\#define MU_ENGINE_ABI[[:space:]]*\([0-9]*\).*/\1/p' \
+		include/mptcp_upgrade.h)
+
+$(OUTPUT)/old-abi/$(APP): $(LIB_SRCS) $(CMD_SRCS) $(SKELS) $(wildcard include/*.h user/*.h \
+			  user/*/*.h)
+	$(call msg,BINARY,$@ (ABI $(shell expr $(MU_ABI) - 1)))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -DMU_ENGINE_ABI=$(shell expr $(MU_ABI) - 1) $(CFLAGS) \
+		$(LIB_SRCS) $(CMD_SRCS) $(PKG_LIBS) -lpthread -o $@
 
 # The same probe linked statically: what LD_PRELOAD tools can't reach, seccomp can.
 $(OUTPUT)/selftests/run_probe.static: $(OUTPUT)/selftests/run_probe.o
@@ -195,7 +210,7 @@ fuzz: $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/fuzz/fuzz_diag
 # TAP producer (the cmocka suite, the CLI scripts, the end-to-end suite in a
 # kernel that runs the hook) and closes with its summary.
 .PHONY: check
-check: $(APP) $(TEST_BINS) $(SAN_BINS)
+check: $(APP) $(TEST_BINS) $(VM_BINS) $(SAN_BINS)
 	$(Q)prove -v --timer -e '' $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
 		$(OUTPUT)/selftests/test_procfs \
 		$(SAN_BINS) \
@@ -208,6 +223,7 @@ check: $(APP) $(TEST_BINS) $(SAN_BINS)
 		selftests/test_vm.sh \
 		selftests/test_vm_strict.sh \
 		selftests/test_vm_repair.sh \
+		selftests/test_vm_upgrade.sh \
 		selftests/test_vm_run.sh
 
 # The loop to run on every change (about a minute here, no emulation): the unit
@@ -226,9 +242,9 @@ check-fast: $(APP) $(TEST_BINS) $(SAN_BINS)
 # The end-to-end suites alone: the attach engine's here if this kernel runs the
 # hook, in QEMU otherwise; the run engine's in the 6.1 and 6.12 guests.
 .PHONY: vmtest
-vmtest: $(APP) $(TEST_BINS)
+vmtest: $(APP) $(TEST_BINS) $(VM_BINS)
 	$(Q)prove -v -e '' selftests/test_vm.sh selftests/test_vm_strict.sh \
-		selftests/test_vm_repair.sh selftests/test_vm_run.sh
+		selftests/test_vm_repair.sh selftests/test_vm_upgrade.sh selftests/test_vm_run.sh
 
 .PHONY: bench
 bench: $(APP) $(BENCH_BINS) $(OUTPUT)/selftests/test_tc_rewrite
