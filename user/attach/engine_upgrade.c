@@ -447,5 +447,7 @@ int engine_abi_gate(char *err, size_t err_size)
 			closedir(d);
 	}
 	free(list);
+	/* Left empty by a command killed between creating it and pinning in it. */
+	rmdir(MU_PIN_BASE);
 	return 0;
 }
