@@ -185,6 +185,24 @@ got=$("$bin" status --json | jq -r '.attachments[0].cgroup')
 	not_ok "the attachment is intact after the refusals" "$got"
 "$bin" detach --all >/dev/null 2>&1
 
+# ---- a hand-over killed midway: the next command completes it ---------------------------
+
+for point in handover-attached handover-unhooked; do
+	"$old" attach --cgroup /mu-upg/att --policy "$tmp/p.policy" >/dev/null 2>&1
+	(MPTCP_UPGRADE_CRASH_AT=$point "$bin" upgrade; exit $?) >/dev/null 2>&1
+	krc=$?
+	during=$(in_cg att "$sock" proto 4)
+	run upgrade
+	got=$("$bin" status --json | jq -r '[.pins, (.attachments | length), .attachments[0].cgroup] | join(" ")')
+	[ "$krc" = 137 ] && [ "$during" = proto=262 ] && [ "$rc" = 0 ] &&
+		[ "$got" = "$base/v$abi 1 /mu-upg/att" ] && [ "$(ls "$base")" = "v$abi" ] &&
+		[ ! -e "/run/mptcp-upgrade/v$((abi - 1))" ] && [ "$(cg_progs)" = 8 ] &&
+		ok "an upgrade killed at $point: sockets stay MPTCP, the next upgrade completes it" ||
+		not_ok "an upgrade killed at $point is completed by the next" "exit $krc, $during" \
+			"rc=$rc $out $err" "$got" "$(ls -R "$base")"
+	"$bin" detach --all >/dev/null 2>&1
+done
+
 # ---- from the unversioned layout ------------------------------------------------------
 
 if [ -x "$legacy" ]; then
