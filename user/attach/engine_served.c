@@ -164,8 +164,10 @@ int served_attach(struct served_set *set, char *err, size_t err_size)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
-	if (set->nr_src >= SERVED_MAX_SOURCES)
+	if (set->nr_src >= SERVED_MAX_SOURCES) {
+		snprintf(err, err_size, "too many engines to read");
 		return -1;
+	}
 	src = calloc(1, sizeof(*src));
 	if (!src) {
 		snprintf(err, err_size, "out of memory");
@@ -188,6 +190,8 @@ int served_attach(struct served_set *set, char *err, size_t err_size)
 	if (src->e.loaded &&
 	    !bpf_obj_get_info_by_fd(src->e.map_fd[EM_SOCK_STATES], &info, &len))
 		src->states_id = info.id;
+	/* Its sockets are ours even with no cgroup attached (kept loaded for them). */
+	served_add_map(set, src->states_id);
 	set->src[set->nr_src++] = (struct served_source){ attach_read, attach_close, src };
 	return 0;
 }

@@ -22,6 +22,16 @@ static void *grow(void *arr, size_t *cap, size_t need, size_t size)
 	return p;
 }
 
+void served_add_map(struct served_set *set, __u32 map_id)
+{
+	size_t i;
+
+	for (i = 0; i < set->nr_maps && set->maps[i] != map_id; i++)
+		;
+	if (map_id && i == set->nr_maps && i < SERVED_MAX_MAPS)
+		set->maps[set->nr_maps++] = map_id;
+}
+
 struct served *served_add(struct served_set *set)
 {
 	struct served *l = grow(set->list, &set->cap, set->nr + 1, sizeof(*l));
@@ -129,14 +139,16 @@ const struct served *served_of_socket(const struct served_set *set, __u32 map_id
 	size_t i;
 
 	*ours = false;
-	if (!map_id)
+	for (i = 0; i < set->nr_maps; i++)
+		if (map_id && set->maps[i] == map_id)
+			*ours = true;
+	if (!*ours)
 		return NULL;
 	for (i = 0; i < set->nr; i++) {
 		const struct served *s = &set->list[i];
 
 		if (s->states_map_id != map_id)
 			continue;
-		*ours = true;
 		/* A map of one program's bridge, or of several cgroups: the socket's picks. */
 		if (!s->cgroup || s->cgroup_id == cgroup_id)
 			found = s;

@@ -87,8 +87,16 @@ struct served_source {
 };
 
 #define SERVED_MAX_SOURCES 2
+#define SERVED_MAX_MAPS 16
 
 struct served_set {
+	/*
+	 * The socket-state maps whose sockets are an engine's, fixed when the
+	 * sources open: a socket in one is ours even when no record names it
+	 * (the attach engine kept loaded for sockets of detached cgroups).
+	 */
+	__u32 maps[SERVED_MAX_MAPS];
+	size_t nr_maps;
 	struct served *list;
 	size_t nr, cap;
 	struct served_series *series;
@@ -113,6 +121,8 @@ int served_run(struct served_set *set, pid_t program);
 int served_refresh(struct served_set *set);
 void served_free(struct served_set *set);
 
+/* For the sources: a socket-state map whose sockets are theirs (a map is kept once). */
+void served_add_map(struct served_set *set, __u32 map_id);
 /* For the sources: a new record, line, sockopt, series, sample; NULL out of memory. */
 struct served *served_add(struct served_set *set);
 int served_add_label(struct served_label *labels, size_t *nr, size_t max, const char *name,
@@ -129,8 +139,8 @@ struct served_sample *served_add_sample(struct served_series *series);
 unsigned long long served_event(const struct served_line *l, const char *name);
 /*
  * The record whose lines name a socket of states map @map_id and cgroup
- * @cgroup_id: NULL when no record shown uses that map. *@ours: the map is one
- * of those shown (the socket is an engine's even when no record matched).
+ * @cgroup_id: NULL when none does. *@ours: the map is one of set->maps (the
+ * socket is an engine's even when no record matched).
  */
 const struct served *served_of_socket(const struct served_set *set, __u32 map_id,
 				      __u64 cgroup_id, bool *ours);

@@ -38,6 +38,7 @@
 #include "commands.h"
 #include "common/output.h"
 #include "run.h"
+#include "run_internal.h"
 #include "common/sys.h"
 
 #ifndef SYS_pidfd_open

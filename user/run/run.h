@@ -12,13 +12,6 @@
 #include "policy/policy.h"
 
 /* oom_score_adj -1000 for the supervisor and its watcher (quiet where it is not allowed). */
-/*
- * run_filter.c: install the filter in this process (the program, before its
- * exec): the listener fd, or -1 with errno. *@killable: received calls wait
- * killably (5.19+), so that a signal can't make them fail with EINTR.
- */
-int run_install_filter(bool *killable);
-
 void run_oom_protect(void);
 
 /*

@@ -244,4 +244,11 @@ void run_bpf_start(void);
 /* The registry learns the bridge's socket-states map and policy generation. */
 void run_bpf_note_states(void);
 
+/*
+ * run_filter.c: install the filter in this process (the program, before its
+ * exec): the listener fd, or -1 with errno. *@killable: received calls wait
+ * killably (5.19+), so that a signal can't make them fail with EINTR.
+ */
+int run_install_filter(bool *killable);
+
 #endif /* MU_RUN_INTERNAL_H */

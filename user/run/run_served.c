@@ -168,6 +168,7 @@ static void run_close(void *priv)
 int served_run(struct served_set *set, pid_t program)
 {
 	struct run_source *src;
+	size_t i;
 
 	if (set->nr_src >= SERVED_MAX_SOURCES)
 		return -1;
@@ -182,6 +183,8 @@ int served_run(struct served_set *set, pid_t program)
 			;
 		src->shown = src->first < src->nr_runs;
 	}
+	for (i = src->first; i < src->first + src->shown; i++)
+		served_add_map(set, src->runs[i].states_map_id);
 	set->src[set->nr_src++] = (struct served_source){ run_read, run_close, src };
 	return 0;
 }

@@ -314,16 +314,9 @@ int do_stats(int argc, char **argv)
 		roots[i] = paths[i];
 	a.targets = nr_roots + nr_trees;
 	/* The socket states that name each connection's line: the attach engine's, each bridge's. */
-	for (i = 0; i < served.nr && s.nr_storage < MU_STATS_MAX_STORAGE; i++) {
-		__u32 id = served.list[i].states_map_id;
-		size_t k;
-		int fd;
+	for (i = 0; i < served.nr_maps && s.nr_storage < MU_STATS_MAX_STORAGE; i++) {
+		int fd = bpf_map_get_fd_by_id(served.maps[i]);
 
-		for (k = 0; k < i && served.list[k].states_map_id != id; k++)
-			;
-		if (!id || k < i)
-			continue;	/* none, or opened for an earlier one */
-		fd = bpf_map_get_fd_by_id(id);
 		if (fd >= 0)
 			s.storage_fds[s.nr_storage++] = fd;
 	}
@@ -337,6 +330,10 @@ int do_stats(int argc, char **argv)
 	do {
 		struct printer pr = { .a = &a, .served = &served };
 
+		/* Counters move: read again each round but the first, before any output. */
+		if (refreshed_once && served_refresh(&served))
+			goto oom;
+		refreshed_once = true;
 		if (a.output) {
 			int err = output_begin(a.output);
 
@@ -346,9 +343,6 @@ int do_stats(int argc, char **argv)
 				goto out;
 			}
 		}
-		if (refreshed_once && served_refresh(&served))
-			goto oom;
-		refreshed_once = true;
 		if (a.watch && !opts.json && !a.prometheus)
 			printf("\033[H\033[2J");	/* refresh in place */
 		/* Connections are printed as they arrive: nothing is, if the first dump fails. */
