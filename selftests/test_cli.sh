@@ -519,7 +519,7 @@ for mode in -j -p; do
 		run "$mode" status
 		# draining_sockets while a detached engine drains.
 		json_doc "status $mode" 0 "$(want_keys '["loaded","pins","programs",
-			"hook_attached","tc_links","lost_attachments","draining_sockets","runs",
+			"hook_attached","tc_links","lost_attachments","older_engines","draining_sockets","runs",
 			"attachments","missing","healthy"]' draining_sockets)"
 		run "$mode" stats --pid $$
 		json_doc "stats $mode" 0 '["connections","policy_lines","namespaces"]'

@@ -121,6 +121,12 @@ handover() {
 	[ ! -e "$oldstate" ] && ok "$name: the older engine's state is gone" ||
 		not_ok "$name: the older engine's state is gone" "$(ls -d "$oldstate")"
 
+	# status says the older engine drains, in both renderings, while the early connection lives.
+	got=$("$bin" status --json | jq -c '[.older_engines[] | [.handed_over, (.sockets > 0)]]')
+	[ "$got" = '[[true,true]]' ] && "$bin" status | grep -q '^OLDER   the ABI .*, handed over, serves' &&
+		ok "$name: status shows the older engine handed over and serving its sockets" ||
+		not_ok "$name: status shows the older engine draining" "$got" "$("$bin" status)"
+
 	# The older engine's bridge still serves the connection it upgraded.
 	if [ "$bridged" = yes ]; then
 		echo go >&7

@@ -335,32 +335,37 @@ static void print_result(const struct handover *h)
 	jw_end(&w);
 }
 
-void older_engines_say(void)
+int older_engines_view(struct older_view **list, size_t *n)
 {
 	struct older_engine *olds;
+	struct older_view *v;
 	__u64 *ids;
-	size_t n, i, nr;
-	long s;
+	size_t i, nr;
 
-	if (older_engines(&olds, &n))
-		return;
-	for (i = 0; i < n; i++) {
-		if (olds[i].hooked || olds[i].has_state) {
-			nr = 0;
-			if (!older_committed(&olds[i], &ids, &nr))
+	*list = NULL;
+	*n = 0;
+	if (older_engines(&olds, &nr))
+		return -1;
+	v = calloc(nr ? nr : 1, sizeof(*v));
+	if (!v) {
+		free(olds);
+		return -1;
+	}
+	for (i = 0; i < nr; i++) {
+		v[i].abi = olds[i].abi;
+		snprintf(v[i].pins, sizeof(v[i].pins), "%s", olds[i].pins);
+		v[i].handed_over = !olds[i].hooked && !olds[i].has_state;
+		if (!v[i].handed_over) {
+			if (!older_committed(&olds[i], &ids, &v[i].cgroups))
 				free(ids);
-			printf("OLDER   the ABI %u engine under %s still upgrades %zu cgroup%s: "
-			       "'%s upgrade' hands %s over to this version (ABI %u)\n", olds[i].abi,
-			       olds[i].pins, nr, nr == 1 ? "" : "s", prog_name,
-			       nr == 1 ? "it" : "them", MU_ENGINE_ABI);
-			continue;
+		} else {
+			v[i].sockets = older_sockets(&olds[i]);
 		}
-		s = older_sockets(&olds[i]);
-		printf("OLDER   the ABI %u engine under %s, handed over, serves %ld socket%s it "
-		       "upgraded until %s\n", olds[i].abi, olds[i].pins, s, s == 1 ? "" : "s",
-		       s == 1 ? "it closes" : "they close");
 	}
 	free(olds);
+	*list = v;
+	*n = nr;
+	return 0;
 }
 
 void help_upgrade(FILE *out)

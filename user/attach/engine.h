@@ -235,7 +235,15 @@ void file_sha256(const char *path, char out[65]);
  * error printed and the older engines as they were.
  */
 int handover_older(struct engine *e);
-/* status: one line per older engine still pinned (handed over or not). */
-void older_engines_say(void);
+/* An older engine still pinned, as status shows it. */
+struct older_view {
+	unsigned int abi;
+	char pins[256];
+	bool handed_over;	/* its hook is gone: it only serves the sockets it upgraded */
+	size_t cgroups;		/* not handed over: the cgroups it still upgrades */
+	long sockets;		/* handed over: the sockets it still serves (-1: unknown) */
+};
+/* Every older engine still pinned; free(*list). 0, or -1 (none listed). */
+int older_engines_view(struct older_view **list, size_t *n);
 
 #endif /* MU_ENGINE_H */

@@ -163,6 +163,7 @@ static void status_free(struct status *s)
 	engine_list_free(s->list, s->nr_att);
 	run_registry_free(s->registry, s->nr_runs);
 	engine_list_free(s->lost, s->nr_lost);
+	free(s->older);
 	free(s->att);
 	free(s->runs);
 }
@@ -182,6 +183,7 @@ static int gather(struct engine *e, struct status *s)
 	view_engine(e, s->list, s->nr_att, &s->v);
 	engine_lost_list(&s->lost, &s->nr_lost);
 	s->v.problems += s->nr_lost;
+	older_engines_view(&s->older, &s->nr_older);
 	s->none = !s->nr_att && !e->lost;
 	if (e->loaded && !s->nr_att) {
 		long total = -1;

@@ -120,6 +120,8 @@ struct status {
 	struct engine_view v;
 	struct attachment *lost;	/* attachments whose engine's pins are gone */
 	size_t nr_lost;
+	struct older_view *older;	/* engines of older versions still pinned */
+	size_t nr_older;
 	bool none;			/* nothing attached, nothing lost */
 	bool draining;			/* loaded, nothing attached: orphans says how many */
 	long orphans;

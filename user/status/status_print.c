@@ -208,13 +208,32 @@ static void print_attachment(const struct engine_view *v, const struct status_at
 	}
 }
 
+/* Engines of older versions: one still upgrading (upgrade hands it over), or draining. */
+static void print_older(const struct older_view *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!o[i].handed_over)
+			printf("OLDER   the ABI %u engine under %s still upgrades %zu cgroup%s: "
+			       "'%s upgrade' hands %s over to this version (ABI %u)\n", o[i].abi,
+			       o[i].pins, o[i].cgroups, o[i].cgroups == 1 ? "" : "s", prog_name,
+			       o[i].cgroups == 1 ? "it" : "them", MU_ENGINE_ABI);
+		else
+			printf("OLDER   the ABI %u engine under %s, handed over, serves %ld socket%s "
+			       "it upgraded until %s\n", o[i].abi, o[i].pins, o[i].sockets,
+			       o[i].sockets == 1 ? "" : "s",
+			       o[i].sockets == 1 ? "it closes" : "they close");
+	}
+}
+
 void status_print(const struct status *s)
 {
 	const struct engine_view *v = &s->v;
 	size_t i;
 
 	print_lost(s->lost, s->nr_lost);
-	older_engines_say();
+	print_older(s->older, s->nr_older);
 	print_engine_missing(v);
 	if (s->none)
 		printf("nothing is attached\n");
@@ -391,6 +410,20 @@ void status_json(const struct status *s)
 		jw_kv_string(&w, "cgroup", s->lost[i].cgroup);
 		jw_kv_string(&w, "policy", s->lost[i].policy);
 		jw_kv_bool(&w, "strict", s->lost[i].flags & MU_ATTACH_STRICT);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	jw_key(&w, "older_engines");
+	jw_array_start(&w);
+	for (i = 0; i < s->nr_older; i++) {
+		jw_object_start(&w);
+		jw_kv_int(&w, "abi", s->older[i].abi);
+		jw_kv_string(&w, "pins", s->older[i].pins);
+		jw_kv_bool(&w, "handed_over", s->older[i].handed_over);
+		if (s->older[i].handed_over)
+			jw_kv_int(&w, "sockets", s->older[i].sockets);
+		else
+			jw_kv_int(&w, "cgroups", s->older[i].cgroups);
 		jw_object_end(&w);
 	}
 	jw_array_end(&w);
