@@ -13,4 +13,15 @@
 /* socket()'s type carries SOCK_NONBLOCK and SOCK_CLOEXEC above these bits. */
 #define SOCK_TYPE_MASK	0xf
 
+/* TCP options (include/net/tcp.h, net/mptcp/protocol.h). */
+#define TCPOPT_EOL		0
+#define TCPOPT_NOP		1
+#define TCPOPT_MPTCP		30
+#define MPTCPOPT_MP_CAPABLE	0
+#define TCP_MAX_OPTIONS		40
+
+/* Socket states, as sk_state and bpf_sock->state hold them. */
+#define TCP_CLOSE_STATE		7
+#define TCP_LISTEN_STATE	10
+
 #endif /* MU_NET_CONSTS_H */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What the host tests of stage 3 share: the engine's tc and cgroup programs
- * loaded from its skeleton without the tracing programs this kernel may refuse,
- * a test attachment registered as engine_attach registers one, policies
- * swapped in as reload swaps them, and MPTCP sockets marked from userspace as
- * cgroup/sock_create and bind/connect mark the upgraded ones. Prints TAP.
+ * What the host tests of stage 3 share: the engine's tc programs, loaded from
+ * their own object (bpf/stage3_tc.bpf.c) on maps of its own, a test attachment
+ * registered as engine_attach registers one, policies swapped in as reload
+ * swaps them, and MPTCP sockets marked from userspace as cgroup/sock_create
+ * and bind/connect mark the upgraded ones. Prints TAP.
  */
 #ifndef MU_TC_HARNESS_H
 #define MU_TC_HARNESS_H
@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "mptcp_upgrade.h"
-#include "upgrade.skel.h"
+#include "stage3_tc.skel.h"
 
 #include "testutil.h"
 
@@ -100,7 +100,7 @@ static inline int mark(int map_fd, int fd, __u32 bind_entry, __u32 connect_entry
 }
 
 /* Register the test attachment (slot 0, strict) with an empty policy, or remove it. */
-static inline int register_attachment(struct upgrade_bpf *skel, bool on)
+static inline int register_attachment(struct stage3_tc_bpf *skel, bool on)
 {
 	struct mu_attachment att = { .id = 0, .families = MU_FAMILY_INET | MU_FAMILY_INET6,
 				     .flags = MU_ATTACH_STRICT, .gen = TEST_GEN };
@@ -116,7 +116,7 @@ static inline int register_attachment(struct upgrade_bpf *skel, bool on)
  * Swap in a policy for slot 0, as reload does: empty, or one entry (index 0)
  * for @port on the IPv4 and IPv6 loopback addresses in @roles.
  */
-static inline int set_policy(struct upgrade_bpf *skel, int port, __u8 roles)
+static inline int set_policy(struct stage3_tc_bpf *skel, int port, __u8 roles)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	struct mu_policy_value val = { .nr_ranges = 1 };
@@ -247,29 +247,8 @@ static inline int enter_private_netns(void)
 	return 0;
 }
 
-static inline struct upgrade_bpf *load_tc_programs(void)
-{
-	struct upgrade_bpf *skel = upgrade_bpf__open();
-	struct bpf_program *prog;
-
-	if (!skel)
-		return NULL;
-	/*
-	 * Everything but the tracing programs (the socket-creation hook and the
-	 * socket iterator), which this kernel may refuse.
-	 */
-	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog != skel->progs.mu_upgrade_socket &&
-					  prog != skel->progs.mu_live_sockets);
-	if (upgrade_bpf__load(skel)) {
-		upgrade_bpf__destroy(skel);
-		return NULL;
-	}
-	return skel;
-}
-
 /* tcx links of both programs on @ifindex; -1 when the kernel has no tcx. */
-static inline int attach_tcx_to(struct upgrade_bpf *skel, int ifindex, int links[2])
+static inline int attach_tcx_to(struct stage3_tc_bpf *skel, int ifindex, int links[2])
 {
 	int lo = ifindex;
 
@@ -289,7 +268,7 @@ static inline void detach_tcx(int links[2])
 	links[0] = links[1] = -1;
 }
 
-static inline __u64 attach_counter(struct upgrade_bpf *skel, enum mu_attach_counter idx)
+static inline __u64 attach_counter(struct stage3_tc_bpf *skel, enum mu_attach_counter idx)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
 	struct mu_attach_counters *v = calloc(ncpu, sizeof(*v));
@@ -304,7 +283,7 @@ static inline __u64 attach_counter(struct upgrade_bpf *skel, enum mu_attach_coun
 	return sum;
 }
 
-static inline int attach_tcx(struct upgrade_bpf *skel, int links[2])
+static inline int attach_tcx(struct stage3_tc_bpf *skel, int links[2])
 {
 	return attach_tcx_to(skel, if_nametoindex("lo"), links);
 }
@@ -313,9 +292,9 @@ static inline int attach_tcx(struct upgrade_bpf *skel, int links[2])
  * Root, a private network namespace with lo up, and the programs loaded; NULL
  * with *@exit_code set (0 after a SKIP line, 1 after a Bail out! line) if not.
  */
-static inline struct upgrade_bpf *harness_start(int *exit_code)
+static inline struct stage3_tc_bpf *harness_start(int *exit_code)
 {
-	struct upgrade_bpf *skel;
+	struct stage3_tc_bpf *skel;
 
 	*exit_code = 0;
 	if (geteuid()) {
@@ -326,9 +305,9 @@ static inline struct upgrade_bpf *harness_start(int *exit_code)
 		printf("1..0 # SKIP can't make a network namespace: %s\n", strerror(errno));
 		return NULL;
 	}
-	skel = load_tc_programs();
+	skel = stage3_tc_bpf__open_and_load();
 	if (!skel) {
-		printf("Bail out! the engine's tc and cgroup programs don't load here: %s\n",
+		printf("Bail out! the engine's tc programs don't load here: %s\n",
 		       strerror(errno));
 		*exit_code = 1;
 	}

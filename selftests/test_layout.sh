@@ -18,8 +18,8 @@ declare -A allowed=(
 	[bridge]="common"
 	[run]="common policy bridge"
 	[stats]="common"
-	[check]="common bridge"
-	[attach]="common policy bridge check run stats"
+	[check]="common bridge attach"
+	[attach]="common policy bridge run stats"
 	[status]="common policy bridge attach run stats"
 )
 

@@ -137,7 +137,7 @@ static void build_syn(struct frame *f, bool v6, int ip_opts, int ihl_override, i
 }
 
 /* Run the ingress program on @f; the frame as it leaves, in @out. */
-static int run_ingress(struct upgrade_bpf *skel, const struct frame *f, __u8 *out, __u32 *out_len)
+static int run_ingress(struct stage3_tc_bpf *skel, const struct frame *f, __u8 *out, __u32 *out_len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
 		    .data_out = out, .data_size_out = 256, .repeat = 1);
@@ -148,7 +148,7 @@ static int run_ingress(struct upgrade_bpf *skel, const struct frame *f, __u8 *ou
 }
 
 /* Stripped means: NOPs where MP_CAPABLE was, nothing else changed, checksum valid. */
-static void check_frame(struct upgrade_bpf *skel, const struct frame *f, bool expect_strip,
+static void check_frame(struct stage3_tc_bpf *skel, const struct frame *f, bool expect_strip,
 			const char *what)
 {
 	__u8 out[256];
@@ -178,7 +178,7 @@ static void check_frame(struct upgrade_bpf *skel, const struct frame *f, bool ex
 		tap(!memcmp(out, f->data, len), "%s: the frame passes unchanged", what);
 }
 
-static void run_frame_tests(struct upgrade_bpf *skel)
+static void run_frame_tests(struct stage3_tc_bpf *skel)
 {
 	int map_fd = bpf_map__fd(skel->maps.sock_states);
 	int l4 = mptcp_listener(map_fd, AF_INET, FRAME_PORT, true);
@@ -289,7 +289,7 @@ static struct sockaddr_in addr4(const char *ip, int port)
 	return a;
 }
 
-static void run_router_tests(struct upgrade_bpf *skel)
+static void run_router_tests(struct stage3_tc_bpf *skel)
 {
 	int map_fd = bpf_map__fd(skel->maps.sock_states), links[2][2] = { { -1, -1 }, { -1, -1 } };
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rl = -1, bl = -1, c, one = 1;
@@ -370,7 +370,7 @@ out:
 
 int main(void)
 {
-	struct upgrade_bpf *skel;
+	struct stage3_tc_bpf *skel;
 	int ret;
 
 	skel = harness_start(&ret);
@@ -382,7 +382,7 @@ int main(void)
 	}
 	run_frame_tests(skel);
 	run_router_tests(skel);
-	upgrade_bpf__destroy(skel);
+	stage3_tc_bpf__destroy(skel);
 	printf("1..%d\n", tests);
 	return failures ? 1 : 0;
 }

@@ -15,7 +15,7 @@
 
 #include "tc_harness.h"
 
-static int run_tests(struct upgrade_bpf *skel)
+static int run_tests(struct stage3_tc_bpf *skel)
 {
 	int map_fd = bpf_map__fd(skel->maps.sock_states), family, port = 7000, f;
 	static const int families[] = { AF_INET, AF_INET6 };
@@ -50,7 +50,7 @@ static int run_tests(struct upgrade_bpf *skel)
 }
 
 /* The listener's state as the engine keeps it; false when it has none. */
-static bool listener_state(struct upgrade_bpf *skel, int l, struct mu_sock_state *st)
+static bool listener_state(struct stage3_tc_bpf *skel, int l, struct mu_sock_state *st)
 {
 	return !bpf_map__lookup_elem(skel->maps.sock_states, &l, sizeof(l), st, sizeof(*st), 0);
 }
@@ -60,7 +60,7 @@ static bool listener_state(struct upgrade_bpf *skel, int l, struct mu_sock_state
  * before the reload follows the policy in force, both ways, and remembers the
  * entry and generation that admitted its connections.
  */
-static void run_reload_tests(struct upgrade_bpf *skel, int port)
+static void run_reload_tests(struct stage3_tc_bpf *skel, int port)
 {
 	int map_fd = bpf_map__fd(skel->maps.sock_states);
 	int l = mptcp_listener(map_fd, AF_INET, port, true);
@@ -99,7 +99,7 @@ static void run_reload_tests(struct upgrade_bpf *skel, int port)
  * widen what speaks MPTCP (proxies-in-use 4e): a listed listener and a listed
  * outgoing connection of a removed attachment are kept TCP.
  */
-static void run_detach_tests(struct upgrade_bpf *skel, int port)
+static void run_detach_tests(struct stage3_tc_bpf *skel, int port)
 {
 	int map_fd = bpf_map__fd(skel->maps.sock_states);
 	int l = mptcp_listener(map_fd, AF_INET, port, true), u, c;
@@ -174,7 +174,7 @@ static int bind_client_port(int c, int port)
  * proxies-in-use 2d): the server closes first, the client reuses its port,
  * and every round must reach the unlisted listener without MP_CAPABLE.
  */
-static void run_time_wait_tests(struct upgrade_bpf *skel, int port, int client_port)
+static void run_time_wait_tests(struct stage3_tc_bpf *skel, int port, int client_port)
 {
 	int map_fd = bpf_map__fd(skel->maps.sock_states);
 	int l = mptcp_listener(map_fd, AF_INET, port, true), round, plain = 0, tw = 0;
@@ -299,7 +299,7 @@ static double conn_rate(int port, int n)
 
 
 
-static int run_bench(struct upgrade_bpf *skel)
+static int run_bench(struct stage3_tc_bpf *skel)
 {
 	enum { ROUNDS = 7 };
 	double tp[2][ROUNDS], cr[2][ROUNDS];
@@ -327,7 +327,7 @@ static int run_bench(struct upgrade_bpf *skel)
 int main(int argc, char **argv)
 {
 	bool bench = argc > 1 && !strcmp(argv[1], "bench");
-	struct upgrade_bpf *skel;
+	struct stage3_tc_bpf *skel;
 	int links[2] = { -1, -1 }, ret;
 
 	skel = harness_start(&ret);
@@ -335,7 +335,7 @@ int main(int argc, char **argv)
 		return ret;
 	if (bench) {
 		ret = run_bench(skel);
-		upgrade_bpf__destroy(skel);
+		stage3_tc_bpf__destroy(skel);
 		return ret;
 	}
 	if (attach_tcx(skel, links)) {
@@ -351,7 +351,7 @@ int main(int argc, char **argv)
 	run_detach_tests(skel, 7101);
 	run_time_wait_tests(skel, 7102, 40000);
 	detach_tcx(links);
-	upgrade_bpf__destroy(skel);
+	stage3_tc_bpf__destroy(skel);
 	printf("1..%d\n", tests);
 	return failures ? 1 : 0;
 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach/engine.h"
+#include "check/check.h"
 #include "commands.h"
 #include "common/output.h"
 
@@ -186,6 +188,8 @@ int main(int argc, char **argv)
 
 	strip_global_options(&argc, argv, &version, &help);
 	libbpf_set_print(libbpf_print);
+	/* The attach engine asks check's probes before it loads, without knowing check. */
+	engine_set_preflight(attach_preflight);
 
 	if (version)
 		return do_version(1, argv);

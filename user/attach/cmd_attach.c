@@ -18,7 +18,6 @@
 #include "stats/stats.h"
 #include "run/run.h"
 #include "common/sys.h"
-#include "check/check.h"
 #include "engine_internal.h"
 
 #define ERR_SIZE 1024
@@ -309,7 +308,7 @@ int do_attach(int argc, char **argv)
 			"'%s reload' restores %s\n", e.lost, e.lost == 1 ? "" : "s",
 			e.lost == 1 ? "is" : "are", prog_name, e.lost == 1 ? "it" : "them");
 	if (!e.loaded) {
-		if (attach_preflight(err, sizeof(err))) {
+		if (engine_preflight(err, sizeof(err))) {
 			p_err("can't attach to cgroup %s: %s", cg.name, err);
 			goto out;
 		}

@@ -14,7 +14,6 @@
 #include "common/cgroup.h"
 #include "engine.h"
 #include "common/output.h"
-#include "check/check.h"
 #include "engine_internal.h"
 
 /* Attach one lost attachment again; 0, or -1 with the error printed. */
@@ -45,7 +44,7 @@ static int restore_one(struct engine *e, const struct attachment *old, bool *sta
 		}
 	}
 	if (!e->loaded) {
-		if (attach_preflight(err, sizeof(err))) {
+		if (engine_preflight(err, sizeof(err))) {
 			p_err("can't restore the attachment of %s: %s", cg.name, err);
 			goto out;
 		}

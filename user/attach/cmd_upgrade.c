@@ -26,7 +26,6 @@
 #include "engine.h"
 #include "engine_internal.h"
 #include "engine_upgrade.h"
-#include "check/check.h"
 #include "common/sys.h"
 
 /* One cgroup to hand over. */
@@ -160,7 +159,7 @@ static int attach_all(struct engine *e, struct handover *h)
 	char err[1024];
 	int ret = -1;
 
-	if (!e->loaded && (attach_preflight(err, sizeof(err)) ||
+	if (!e->loaded && (engine_preflight(err, sizeof(err)) ||
 			   engine_load(e, err, sizeof(err)))) {
 		p_err("can't load this version's engine: %s", err);
 		return -1;

@@ -98,7 +98,7 @@ bool older_engine_pending(void);
 int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *err,
 		 size_t err_size);
 
-/* Load the BPF object, attach the socket-creation hook and pin it all. */
+/* Load the BPF objects (engine_objs.h), attach the socket-creation hook and pin it all. */
 int engine_load(struct engine *e, char *err, size_t err_size);
 
 int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
@@ -245,5 +245,13 @@ struct older_view {
 };
 /* Every older engine still pinned; free(*list). 0, or -1 (none listed). */
 int older_engines_view(struct older_view **list, size_t *n);
+
+/*
+ * What must hold before the engine is loaded (check's probes, given by main):
+ * engine_preflight() is 0, or -1 with the first missing requirement in @cause.
+ * With none given, it is 0.
+ */
+void engine_set_preflight(int (*fn)(char *cause, size_t size));
+int engine_preflight(char *cause, size_t size);
 
 #endif /* MU_ENGINE_H */

@@ -16,8 +16,8 @@
 
 #include "engine.h"
 #include "engine_internal.h"
+#include "engine_objs.h"
 #include "common/sys.h"
-#include "upgrade.skel.h"
 
 __u32 engine_prog_id(int fd)
 {
@@ -159,34 +159,16 @@ __u32 engine_hook_link(struct engine *e, __u32 *prog_id)
  */
 int engine_repair_hook(struct engine *e, char *err, size_t err_size)
 {
-	struct upgrade_bpf *skel;
-	struct bpf_program *prog;
+	struct stage12_bpf *skel;
 	struct bpf_link *link = NULL;
-	struct bpf_map *map;
-	int i, ret = -1;
+	int ret = -1;
 
 	if (!e->loaded || engine_hook_link(e, NULL))
 		return 0;
-	skel = upgrade_bpf__open();
+	skel = engine_hook_load(e->map_fd, err, err_size);
 	if (!skel)
-		return fail(err, err_size, "can't open the BPF object: %s", strerror(errno));
-	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog == skel->progs.mu_upgrade_socket);
-	for (i = 0; i < EM_MAX; i++) {
-		map = bpf_object__find_map_by_name(skel->obj, engine_map_names[i]);
-		if (!map || bpf_map__reuse_fd(map, e->map_fd[i])) {
-			fail(err, err_size, "can't reuse the pinned map %s: %s", engine_map_names[i],
-			     strerror(errno));
-			goto out;
-		}
-	}
-	if (upgrade_bpf__load(skel)) {
-		fail(err, err_size, "can't load fmod_ret/update_socket_protocol again: %s",
-		     strerror(errno));
-		goto out;
-	}
-	link = bpf_program__attach(skel->progs.mu_upgrade_socket);
+		return -1;
+	link = bpf_program__attach(engine_hook_prog(skel));
 	if (!link) {
 		fail(err, err_size, "can't attach fmod_ret/update_socket_protocol again: %s",
 		     strerror(errno));
@@ -203,6 +185,6 @@ out:
 		bpf_link__disconnect(link);
 		bpf_link__destroy(link);
 	}
-	upgrade_bpf__destroy(skel);
+	engine_hook_destroy(skel);
 	return ret;
 }

@@ -26,8 +26,8 @@
 #include "engine.h"
 #include "engine_internal.h"
 #include "engine_upgrade.h"
+#include "engine_objs.h"
 #include "common/sys.h"
-#include "upgrade.skel.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -392,40 +392,31 @@ static int ensure_bpffs(char *err, size_t err_size)
 
 int engine_load(struct engine *e, char *err, size_t err_size)
 {
-	struct bpf_program *prog_objs[EP_MAX];
 	struct mu_bridge_config bridge;
 	char staging[128], path[PATH_MAX];
-	struct upgrade_bpf *skel;
+	struct engine_objs objs = { 0 };
 	struct bpf_link *link = NULL;
-	struct bpf_map *map;
 	int i, ret = -1;
 
 	if (ensure_bpffs(err, err_size))
 		return -1;
 	if (bridge_probe(&bridge, NULL, err, err_size))
 		return -1;
-	skel = upgrade_bpf__open();
-	if (!skel)
-		return fail(err, err_size, "can't open the BPF object: %s", strerror(errno));
-	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-	if (upgrade_bpf__load(skel)) {
-		fail(err, err_size, "can't load the BPF programs: %s (see 'mptcp-upgrade check')",
-		     strerror(errno));
+	if (engine_objs_load(&objs, err, err_size))
 		goto out;
-	}
 	{
 		__u32 zero = 0, abi = MU_ENGINE_ABI;
 
-		if (bpf_map__update_elem(skel->maps.engine_abi, &zero, sizeof(zero), &abi,
+		if (bpf_map__update_elem(objs.maps[EM_ABI], &zero, sizeof(zero), &abi,
 					 sizeof(abi), BPF_ANY) ||
-		    bpf_map__update_elem(skel->maps.bridge_config, &zero, sizeof(zero), &bridge,
+		    bpf_map__update_elem(objs.maps[EM_BRIDGE_CONFIG], &zero, sizeof(zero), &bridge,
 					 sizeof(bridge), BPF_ANY)) {
 			fail(err, err_size, "can't write the engine's version: %s",
 			     strerror(errno));
 			goto out;
 		}
 	}
-	link = bpf_program__attach(skel->progs.mu_upgrade_socket);
+	link = bpf_program__attach(objs.hook);
 	if (!link) {
 		fail(err, err_size, "can't attach fmod_ret/update_socket_protocol: %s",
 		     strerror(errno));
@@ -438,26 +429,14 @@ int engine_load(struct engine *e, char *err, size_t err_size)
 		fail(err, err_size, "can't create %s: %s", staging, strerror(errno));
 		goto out;
 	}
-	prog_objs[EP_SOCK_CREATE] = skel->progs.mu_mark_socket;
-	prog_objs[EP_BIND4] = skel->progs.mu_bind4;
-	prog_objs[EP_BIND6] = skel->progs.mu_bind6;
-	prog_objs[EP_CONNECT4] = skel->progs.mu_connect4;
-	prog_objs[EP_CONNECT6] = skel->progs.mu_connect6;
-	prog_objs[EP_SOCKOPS] = skel->progs.mu_sockops;
-	prog_objs[EP_SETSOCKOPT] = skel->progs.mu_setsockopt;
-	prog_objs[EP_GETSOCKOPT] = skel->progs.mu_getsockopt;
-	prog_objs[EP_TC_INGRESS] = skel->progs.mu_tc_ingress;
-	prog_objs[EP_TC_EGRESS] = skel->progs.mu_tc_egress;
-	prog_objs[EP_LIVE_ITER] = skel->progs.mu_live_sockets;
 	for (i = 0; i < EM_MAX; i++) {
-		map = bpf_object__find_map_by_name(skel->obj, engine_map_names[i]);
 		snprintf(path, sizeof(path), "%s/%s", staging, engine_map_names[i]);
-		if (!map || bpf_map__pin(map, path))
+		if (bpf_map__pin(objs.maps[i], path))
 			goto pin_failed;
 	}
 	for (i = 0; i < EP_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/%s", staging, engine_progs[i].pin);
-		if (bpf_program__pin(prog_objs[i], path))
+		if (bpf_program__pin(objs.progs[i], path))
 			goto pin_failed;
 	}
 	snprintf(path, sizeof(path), "%s/" HOOK_LINK, staging);
@@ -486,7 +465,18 @@ out:
 		bpf_link__disconnect(link);
 		bpf_link__destroy(link);
 	}
-	upgrade_bpf__destroy(skel);
+	engine_objs_destroy(&objs);
 	return ret;
 }
 
+static int (*preflight)(char *cause, size_t size);
+
+void engine_set_preflight(int (*fn)(char *cause, size_t size))
+{
+	preflight = fn;
+}
+
+int engine_preflight(char *cause, size_t size)
+{
+	return preflight ? preflight(cause, size) : 0;
+}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The socket-option bridge from userspace. The BPF half is in
- * bpf/upgrade.bpf.c (mu_setsockopt, mu_getsockopt, mu_sockops); this file
+ * The socket-option bridge from userspace. The BPF half is
+ * bpf/bridge.bpf.c (mu_setsockopt, mu_getsockopt, mu_sockops); this file
  * finds out what the running kernel refuses, names the options, and runs the
  * bridge for the run engine.
  */
@@ -30,7 +30,7 @@
 #include "common/cgroup.h"
 #include "common/jsonw.h"
 #include "common/sys.h"
-#include "upgrade.skel.h"
+#include "bridge.skel.h"
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -410,7 +410,7 @@ int bridge_probe(struct mu_bridge_config *cfg, struct sockopt_unnamed *unnamed, 
 /* ---- the run engine's bridge ---------------------------------------------- */
 
 struct run_bridge {
-	struct upgrade_bpf *skel;
+	struct bridge_bpf *skel;
 	struct mu_bridge_config cfg;
 	__u64 cgroup_id;
 	__u32 gen;		/* the policy generation line counts belong to */
@@ -463,18 +463,16 @@ int run_bridge_cgroup(__u64 *id)
 	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-void bridge_only(struct upgrade_bpf *skel)
+int bridge_load_test(void)
 {
-	struct bpf_program *prog;
+	struct bridge_bpf *skel = bridge_bpf__open();
+	int err;
 
-	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog == skel->progs.mu_setsockopt ||
-						prog == skel->progs.mu_getsockopt ||
-						prog == skel->progs.mu_sockops);
-	bpf_map__set_max_entries(skel->maps.upgrade_notes, 1);
-	bpf_map__set_max_entries(skel->maps.netns_info, 1);
-	/* Cgroup-local storage (6.2+): not on Debian 12's 6.1, and only stage 1 reads it. */
-	bpf_map__set_autocreate(skel->maps.cgroup_verdicts, false);
+	if (!skel)
+		return -errno;
+	err = bridge_bpf__load(skel) ? -errno : 0;
+	bridge_bpf__destroy(skel);
+	return err;
 }
 
 struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t err_size)
@@ -504,14 +502,13 @@ struct run_bridge *run_bridge_open(int cg, __u64 cgroup_id, char *err, size_t er
 		goto fail;
 	}
 	b->cgroup_id = cgroup_id;
-	b->skel = upgrade_bpf__open();
+	b->skel = bridge_bpf__open();
 	if (!b->skel) {
 		snprintf(err, err_size, "can't open the BPF object: %s", strerror(errno));
 		goto fail;
 	}
-	bridge_only(b->skel);
 	b->skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
-	if (upgrade_bpf__load(b->skel)) {
+	if (bridge_bpf__load(b->skel)) {
 		snprintf(err, err_size, "can't load the socket-option bridge: %s", strerror(errno));
 		goto fail;
 	}
@@ -630,6 +627,6 @@ void run_bridge_close(struct run_bridge *b)
 	for (i = 0; i < 3; i++)
 		if (b->links[i] >= 0)
 			close(b->links[i]);
-	upgrade_bpf__destroy(b->skel);
+	bridge_bpf__destroy(b->skel);
 	free(b);
 }

@@ -52,13 +52,11 @@ void sockopt_mask_json(struct jsonw *w, const char *key, const struct mu_optmask
 /* The reverse: @m from an array of names (unknown ones left out); -1 if not an array. */
 int sockopt_mask_parse(struct json_object *a, struct mu_optmask *m);
 
-struct upgrade_bpf;
 /*
- * Of the engine's object, only what the bridge needs: its three programs and
- * no map that only stages 1 to 3 use (so that it loads from Linux 5.9 on, as
- * run does, and check says whether it would).
+ * Whether the bridge's object (bpf/bridge.bpf.c, Linux 5.19+) loads here, as
+ * run_bridge_open() loads it: 0 or -errno. Nothing is attached.
  */
-void bridge_only(struct upgrade_bpf *skel);
+int bridge_load_test(void);
 
 struct run_bridge;
 

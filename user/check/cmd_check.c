@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "attach/engine_objs.h"
 #include "bridge/bridge.h"
 #include "check/lockdown.h"
 #include "commands.h"
@@ -31,7 +32,6 @@
 #include "common/output.h"
 #include "common/pm.h"
 #include "common/sys.h"
-#include "upgrade.skel.h"
 #include "check.h"
 
 
@@ -120,7 +120,9 @@ void help_check(FILE *out)
 		"  btf          the kernel's BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)\n"
 		"  hook         " HOOK_FUNC "() in that BTF (Linux 6.6 or later)\n"
 		"  trampolines  the kernel loads the fmod_ret program (some kernels refuse it)\n"
-		"  programs     the kernel's verifier accepts every program of the engine\n"
+		"  programs     the kernel's verifier accepts every program of the engine, one\n"
+		"               object per stage: 1-2 (6.6+), the bridge (5.19+), 3 (6.6+),\n"
+		"               the socket iterator (5.9+)\n"
 		"  cgroup2      a cgroup v2 hierarchy and where it is mounted\n"
 		"  bpffs        where pins go (attach mounts it when missing)\n"
 		"  mptcp        net.mptcp.enabled in this network namespace\n"
@@ -181,28 +183,11 @@ static void check_hook(const struct btf *btf)
 		set_req(R_HOOK, REQ_OK, HOOK_FUNC "() found");
 }
 
-/* Load the engine's BPF object, only the socket-creation program when @hook_only. */
-static int load_engine(bool hook_only)
-{
-	struct upgrade_bpf *skel = upgrade_bpf__open();
-	struct bpf_program *prog;
-	int err;
-
-	if (!skel)
-		return -errno;
-	if (hook_only) {
-		bpf_object__for_each_program(prog, skel->obj)
-			bpf_program__set_autoload(prog, prog == skel->progs.mu_upgrade_socket);
-	}
-	err = upgrade_bpf__load(skel);
-	upgrade_bpf__destroy(skel);
-	return err;
-}
-
 static void check_trampolines(void)
 {
-	char mode[32];
+	char mode[32], why[256];
 	const char *lockdown;
+	struct stage12_bpf *skel;
 	int err;
 
 	if (reqs[R_PRIVILEGES].state != REQ_OK || reqs[R_HOOK].state != REQ_OK) {
@@ -210,7 +195,10 @@ static void check_trampolines(void)
 			reqs[R_PRIVILEGES].state != REQ_OK ? "root" : "the hook");
 		return;
 	}
-	err = -load_engine(true);
+	/* The hook alone, on maps of its own: loaded, not attached. */
+	skel = engine_hook_load(NULL, why, sizeof(why));
+	err = skel ? 0 : errno;
+	engine_hook_destroy(skel);
 	if (!err) {
 		set_req(R_TRAMPOLINES, REQ_OK, "fmod_ret/" HOOK_FUNC " loads");
 	} else if (err == EPERM) {
@@ -233,22 +221,28 @@ static void check_trampolines(void)
 	}
 }
 
-/* The rest of the engine: cgroup sock_create, bind4/6 and connect4/6. */
+/* Every object of the engine, loaded as attach loads them. */
 static void check_programs(void)
 {
-	int err;
+	struct engine_objs objs;
+	char err[512] = "";
 
 	if (reqs[R_TRAMPOLINES].state != REQ_OK) {
 		set_req(R_PROGRAMS, REQ_UNKNOWN, "not probed: needs the socket-creation program "
 			"first");
 		return;
 	}
-	err = load_engine(false);
-	if (err)
-		set_req(R_PROGRAMS, REQ_MISSING, "the kernel refuses the engine's programs: %s "
-			"(run with --debug for the verifier log)", strerror(-err));
+	/* The way attach loads them: one object per stage, on one set of maps. */
+	if (engine_objs_load(&objs, err, sizeof(err)) && objs.failed)
+		set_req(R_PROGRAMS, REQ_MISSING, "the kernel refuses %s: %s (run with --debug "
+			"for the verifier log)", objs.failed, strerror(errno));
+	else if (err[0])
+		set_req(R_PROGRAMS, REQ_MISSING, "%s", err);
 	else
-		set_req(R_PROGRAMS, REQ_OK, "sock_create, bind4/6, connect4/6, sockops and tcx programs load");
+		set_req(R_PROGRAMS, REQ_OK, "stage 1-2 (sock_create, bind4/6, connect4/6), the "
+			"bridge (setsockopt, getsockopt, sockops), stage 3 (tcx) and the socket "
+			"iterator load");
+	engine_objs_destroy(&objs);
 }
 
 static void check_cgroup2(void)
@@ -460,20 +454,6 @@ static void check_run_engine(void)
 	}
 }
 
-/* The bridge's cgroup programs alone: what `run` loads, and attach with the rest. */
-static int load_bridge(void)
-{
-	struct upgrade_bpf *skel = upgrade_bpf__open();
-	int err;
-
-	if (!skel)
-		return -errno;
-	bridge_only(skel);
-	err = upgrade_bpf__load(skel);
-	upgrade_bpf__destroy(skel);
-	return err;
-}
-
 /*
  * Which options MPTCP refuses here (probed in a namespace of its own), which
  * of them the bridge carries, and whether its programs load.
@@ -509,11 +489,11 @@ static void check_sockopts(void)
 			"(its programs not probed: needs root)", refused, carried);
 		return;
 	}
-	lerr = load_bridge();
+	lerr = bridge_load_test();
 	if (lerr)
 		set_req(R_SOCKOPTS, REQ_WARN, "MPTCP refuses %s, and the bridge's programs do not "
-			"load (%s; --debug shows why): programs setting them get an error on "
-			"upgraded sockets", refused, strerror(-lerr));
+			"load (%s; they need Linux 5.19; --debug shows why): programs setting them "
+			"get an error on upgraded sockets", refused, strerror(-lerr));
 	else
 		set_req(R_SOCKOPTS, REQ_OK, "the bridge carries %s (refused by MPTCP here) to "
 			"every subflow%s; MPTCP still refuses %s%s", carried,
