@@ -464,6 +464,15 @@ got=$("$sock" connect 127.0.0.1 8080 mptcp)
 grep -q 'echo=ok mptcp=fallback' <<<"$got" &&
 	ok "after detach, the running proxy's unlisted frontend is still plain TCP" ||
 	not_ok "after detach, the running proxy's unlisted frontend is still plain TCP" "$got"
+# The engine stays loaded for those sockets with no cgroup attached: stats still
+# knows the connection held on 7400 since the stats section for the engine's.
+if grep -q '^held 1$' "$tmp/hold1.out" && kill -0 "${pids[@]}" 2>/dev/null; then
+	run stats --json --cgroup /mu-strict/proxy
+	json_ok "stats after detach: the held connection of the detached cgroup is still the engine's" \
+		'any(.connections[]; .local.port == 7400 and .upgraded and .line == null)'
+else
+	skip "stats after detach: the held connection is the engine's" "the held connection is gone"
+fi
 got=$("$bin" status --json | jq -r '.draining_sockets')
 [ "${got:-0}" -ge 1 ] && ok "status counts the draining sockets ($got)" ||
 	not_ok "status counts the draining sockets" "$("$bin" status)"
