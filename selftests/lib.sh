@@ -37,6 +37,21 @@ run() {
 	err=$(cat "$tmp/err")
 }
 
+# run_alone ARGS...: run, in a mount namespace of its own where the run registry
+# (/run/mptcp-upgrade) and bpffs are empty: what status, reload, detach and
+# stats say when nothing is attached and no run supervisor exists, whatever
+# other suites (make check runs some at once) or the machine's own run
+# supervisors and attachments are doing. Needs root.
+run_alone() {
+	unshare -m sh -c 'mkdir -p /run/mptcp-upgrade &&
+		mount -t tmpfs -o mode=0755 mu-alone /run/mptcp-upgrade &&
+		{ [ ! -d /sys/fs/bpf ] || mount -t bpf -o mode=0700 bpf /sys/fs/bpf; } &&
+		exec "$@"' sh "$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
 run_stdin() {
 	local input=$1
 	shift

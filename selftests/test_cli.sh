@@ -446,20 +446,20 @@ else
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
-	run status
+	run_alone status
 	expect "status with nothing attached: exit 0" 0
 	[ "$out" = "nothing is attached" ] && ok "status says nothing is attached" ||
 		not_ok "status says nothing is attached" "$out"
-	run status --json
+	run_alone status --json
 	json_ok "status --json with nothing attached" '.loaded == false and .attachments == []'
-	run reload
+	run_alone reload
 	expect "reload with nothing attached: exit 1" 1 "^Error: nothing is attached"
 	# The same answer with or without --all (review D7: one failed, one was silent).
-	run detach
+	run_alone detach
 	expect "detach with nothing attached: exit 0, and says so" 0 "^note: nothing is attached$"
-	run detach --all
+	run_alone detach --all
 	expect "detach --all with nothing attached: exit 0, and says so" 0 "^note: nothing is attached$"
-	run detach --cgroup mucli-none.slice
+	run_alone detach --cgroup mucli-none.slice
 	expect "detach of a cgroup that is not attached: exit 1" 1 \
 		"^Error: mucli-none.slice is not attached \\(nothing is\\)$"
 fi

@@ -169,7 +169,7 @@ run stats --cgroup /mu-stats-test --json --prometheus
 	not_ok "--json and --prometheus exclude each other (a JSON error, exit 2)" "$rc: $out"
 run stats --cgroup /mu-stats-no-such
 expect "stats of a missing cgroup fails" 1 "can't find cgroup /mu-stats-no-such"
-run stats
+run_alone stats
 expect "stats with nothing attached and no --cgroup says what to do" 1 \
 	"nothing is attached and no program runs under .run.: name a cgroup with --cgroup"
 
