@@ -29,6 +29,23 @@ tap_end() {
 	[ "$failed" -eq 0 ]
 }
 
+# host_case WHAT: whether to run a group of cases whose result is the same on
+# every kernel (the supervisor's own logic, usage errors, load and leak loops).
+# MU_RUN_SCOPE=kernel, which test_vm_run.sh sets in its QEMU guests, keeps only
+# the cases whose result depends on the kernel: there each other group is one
+# skip line saying so, and the host's own run of the suite covers it.
+host_case() {
+	case ${MU_RUN_SCOPE:-all} in
+	all) return 0 ;;
+	kernel)
+		skip "$1" "the same on every kernel: test_run*.sh on the host runs it (MU_RUN_SCOPE=kernel)"
+		return 1 ;;
+	*)
+		echo "Bail out! MU_RUN_SCOPE is all or kernel, not '$MU_RUN_SCOPE'"
+		exit 2 ;;
+	esac
+}
+
 # run ARGS...: $bin's exit code, stdout and stderr land in $rc, $out, $err.
 run() {
 	"$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
