@@ -54,6 +54,17 @@ run() {
 	err=$(cat "$tmp/err")
 }
 
+# own_registry: a run registry (/run/mptcp-upgrade) of the suite's own, mounted
+# in the mount namespace the suite re-executed itself into (unshare -n -m): its
+# status, reload and stats without a target then see its own supervisors only,
+# not those of a suite running beside it or the machine's own.
+own_registry() {
+	mkdir -p /run/mptcp-upgrade &&
+		mount -t tmpfs -o mode=0755 mu-suite /run/mptcp-upgrade && return 0
+	echo "Bail out! can't mount a run registry of the suite's own on /run/mptcp-upgrade"
+	exit 1
+}
+
 # run_alone ARGS...: run, in a mount namespace of its own where the run registry
 # (/run/mptcp-upgrade) and bpffs are empty: what status, reload, detach and
 # stats say when nothing is attached and no run supervisor exists, whatever

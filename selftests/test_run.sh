@@ -4,7 +4,9 @@
 # The run engine on this machine's own kernel (no QEMU): seccomp user
 # notification needs no BPF trampoline. In a network namespace of its own, over
 # loopback. Asserts SO_PROTOCOL on both ends, MPTCP negotiated or not, and what
-# the program sees of its sockets (fd, flags, options, source port). Prints TAP.
+# the program sees of its sockets (fd, flags, options, source port). Its run
+# registry is its own (own_registry), so that suites beside it change nothing
+# of what status and stats show it. Prints TAP.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,9 +22,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 if [ -z "${MU_RUN_NETNS:-}" ]; then
-	exec unshare -n env MU_RUN_NETNS=1 "$0" "$@"
+	exec unshare -n -m env MU_RUN_NETNS=1 "$0" "$@"
 fi
 ip link set dev lo up
+own_registry
 # In a QEMU guest (run-vm), stats needs the diag modules of the guest's kernel.
 [ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag veth 2>/dev/null
 

@@ -23,9 +23,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 if [ -z "${MU_EDGES_NETNS:-}" ]; then
-	exec unshare -n env MU_EDGES_NETNS=1 "$0" "$@"
+	exec unshare -n -m env MU_EDGES_NETNS=1 "$0" "$@"
 fi
 ip link set dev lo up
+own_registry
 # In a QEMU guest (run-vm), the diag modules of the guest's kernel.
 [ -n "${MU_VM_KDIR:-}" ] && modprobe -d "$MU_VM_KDIR" -a tcp_diag mptcp_diag 2>/dev/null
 

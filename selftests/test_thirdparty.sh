@@ -36,9 +36,10 @@ if [ -z "$py" ]; then
 	exit 0
 fi
 if [ -z "${MU_THIRDPARTY_NETNS:-}" ]; then
-	exec unshare -n env MU_THIRDPARTY_NETNS=1 "$0" "$@"
+	exec unshare -n -m env MU_THIRDPARTY_NETNS=1 "$0" "$@"
 fi
 ip link set dev lo up
+own_registry
 sysctl -qw net.mptcp.enabled=1
 
 tmp=$(mktemp -d /tmp/mu-thirdparty.XXXXXX)
