@@ -18,7 +18,7 @@
 #   exactly on 6.6+, and the counts come from this kernel's mptcp_diag.
 # - the options MPTCP refuses: the probe, TCP_USER_TIMEOUT with and without the
 #   bridge, the blackholed subflow's timeout (net.mptcp.close_timeout exists from
-#   6.8 on), IPV6_TCLASS on the wire, README's socket-option table for this
+#   6.8 on), IPV6_TCLASS on the wire, docs/bridge.md's socket-option table for this
 #   kernel; and the verifier's walk of the bridge's programs: all per kernel.
 # - Debian's HAProxy 2.6 and nginx (and make demo's run part): nginx's proxy_bind
 #   sets IP_BIND_ADDRESS_NO_PORT, which MPTCP refuses before 6.3 or so.
