@@ -46,7 +46,7 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/mu_handover
 # The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
-VM_BINS    := $(OUTPUT)/old-abi/$(APP)
+VM_BINS     = $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif
 
