@@ -166,7 +166,7 @@ struct line_ref line_of(const struct mu_conn *c, const struct printer *p)
 	entry = c->st.connect_entry, gen = c->st.connect_gen;
 	if (entry == MU_ENTRY_NONE)
 		entry = c->st.bind_entry, gen = c->st.bind_gen;
-	/* A map no record shown uses: a supervisor not shown, not ours to name. */
+	/* A map no engine shown registered (a supervisor not shown, say): not ours to name. */
 	r.by = served_of_socket(p->served, c->st_map_id, c->st.cgroup_id, &r.ours);
 	/* An entry of an earlier policy (before a reload) names no line of the one in force. */
 	if (!r.by || gen != r.by->gen || entry == MU_ENTRY_NONE || entry == MU_ENTRY_UNLISTED ||
