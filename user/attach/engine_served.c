@@ -146,7 +146,8 @@ static int attach_read(struct served_set *set, void *priv)
 		if (add_lines(src, att, s) || add_sockopts(src, att, s))
 			return -1;
 	}
-	return add_health(src, set);
+	/* Entering every namespace for tc gaps is for the metrics, not for a table. */
+	return set->health ? add_health(src, set) : 0;
 }
 
 static void attach_close(void *priv)

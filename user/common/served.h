@@ -90,6 +90,7 @@ struct served_source {
 #define SERVED_MAX_MAPS 16
 
 struct served_set {
+	bool health;			/* read the engines' health series too (metrics only) */
 	/*
 	 * The socket-state maps whose sockets are an engine's, fixed when the
 	 * sources open: a socket in one is ours even when no record names it

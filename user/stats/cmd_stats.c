@@ -242,6 +242,7 @@ int do_stats(int argc, char **argv)
 	ret = 1;
 	if (need_root("stats"))
 		return 1;
+	served.health = a.prometheus;
 	if (served_attach(&served, err, sizeof(err))) {
 		p_err("%s", err);
 		goto out;
