@@ -173,6 +173,11 @@ run_alone stats
 expect "stats with nothing attached and no --cgroup says what to do" 1 \
 	"nothing is attached and no program runs under .run.: name a cgroup with --cgroup"
 
+run_alone stats --prometheus
+[ "$rc" = 0 ] && grep -qx 'mptcp_upgrade_targets 0' <<<"$out" &&
+	grep -q '^mptcp_upgrade_build_info{version=".*",engine_abi="[0-9]*"} 1$' <<<"$out" &&
+	ok "stats --prometheus with nothing attached: targets 0 and build_info, exit 0 (an alert's state)" ||
+	not_ok "stats --prometheus with nothing attached writes targets 0" "exit $rc" "$out" "$err"
 # For docs/observability.md: the table of this run, when asked.
 [ -n "${MU_STATS_SAMPLE:-}" ] && cp "$tmp/table.txt" "$MU_STATS_SAMPLE"
 tap_end

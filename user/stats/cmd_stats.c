@@ -189,21 +189,26 @@ static void output_abandon(const char *path)
 	dup2(saved_stdout, STDOUT_FILENO);
 }
 
-/* Nothing to watch: for a collector, a state to show, not an error. */
+/*
+ * Nothing to watch: for a collector (--output, --prometheus), a state to show,
+ * not an error: targets 0, which an alert can name.
+ */
 static int output_nothing(const struct stats_args *a)
 {
-	int err = output_begin(a->output);
+	int err = a->output ? output_begin(a->output) : 0;
 
 	if (err) {
 		p_err("can't write %s.tmp: %s", a->output, strerror(-err));
 		return 1;
 	}
-	if (opts.json)
+	if (opts.json) {
 		printf("{\"targets\":0,\"connections\":[]}\n");
-	else
+	} else {
+		prometheus_build_info();
 		printf("# HELP mptcp_upgrade_targets Attached cgroups and programs under run.\n"
 		       "# TYPE mptcp_upgrade_targets gauge\nmptcp_upgrade_targets 0\n");
-	err = output_commit(a->output);
+	}
+	err = a->output ? output_commit(a->output) : 0;
 	if (err) {
 		p_err("can't write %s: %s", a->output, strerror(-err));
 		return 1;
@@ -284,7 +289,7 @@ int do_stats(int argc, char **argv)
 			if (served.list[i].program)
 				run_pids[nr_trees++] = served.list[i].program;
 		trees = run_pids;
-		if (!nr_cgroups && !nr_programs && a.output) {
+		if (!nr_cgroups && !nr_programs && (a.output || a.prometheus)) {
 			ret = output_nothing(&a);
 			goto out;
 		}

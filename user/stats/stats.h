@@ -121,6 +121,8 @@ struct printer {
 
 /* A conn_sink_fn: the connection shown (table, JSON) and added to its namespace's totals. */
 int print_conn(const struct mu_conn *c, struct ns_mib *ns, void *printer);
+/* The build_info series (what wrote the metrics), as every --prometheus output has it. */
+void prometheus_build_info(void);
 /* What follows the connections: totals, policy lines, namespaces, counters. */
 void print_end(struct printer *p, const struct snapshot *s);
 

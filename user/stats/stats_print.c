@@ -436,15 +436,20 @@ static void prometheus_health(const struct printer *p)
 	}
 }
 
+void prometheus_build_info(void)
+{
+	prom_head("mptcp_upgrade_build_info", "gauge",
+		  "The mptcp-upgrade that wrote these metrics: version and attach engine ABI.");
+	printf("mptcp_upgrade_build_info{version=\"%s\",engine_abi=\"%u\"} 1\n",
+	       MPTCP_UPGRADE_VERSION, MU_ENGINE_ABI);
+}
+
 static void prometheus_end(const struct printer *p, const struct snapshot *s)
 {
 	static const char *const dirs[] = { "sent", "received", "acked", "retransmitted" };
 	size_t i, j, k;
 
-	prom_head("mptcp_upgrade_build_info", "gauge",
-		  "The mptcp-upgrade that wrote these metrics: version and attach engine ABI.");
-	printf("mptcp_upgrade_build_info{version=\"%s\",engine_abi=\"%u\"} 1\n",
-	       MPTCP_UPGRADE_VERSION, MU_ENGINE_ABI);
+	prometheus_build_info();
 
 	prom_head("mptcp_upgrade_targets", "gauge", "Attached cgroups and programs under run.");
 	printf("mptcp_upgrade_targets %zu\n", p->a->targets);
