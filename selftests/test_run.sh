@@ -184,6 +184,13 @@ got=$("$bin" stats --json --pid "$counted" | jq -c '[.connections[] | [.line, (.
 	ok "stats names each connection's policy line under run, and its supervisor (issue 21)" ||
 	not_ok "stats names each connection's policy line under run" "$got" \
 		"$("$bin" stats --pid "$counted")"
+# The supervisor's policy lines, as for an attached cgroup: its per-line counts.
+got=$("$bin" stats --json --pid "$counted" |
+	jq -c '[.policy_lines[] | select(.run_supervisor > 0) | [.line, .binds, (.connects >= 0), has("made_mptcp"), has("kept_tcp")]]')
+[[ $got == '[[1,'[1-9]*',true,true,true]]' ]] &&
+	"$bin" stats --pid "$counted" | grep -q '^policy lines of run supervisor [0-9]* (program [0-9]*):$' &&
+	ok "stats shows a run supervisor's policy lines with their counts, table and JSON" ||
+	not_ok "stats shows a run supervisor's policy lines" "$got" "$("$bin" stats --pid "$counted")"
 got=$("$bin" stats --json | jq -c '[.connections[] | .local.port] | unique')
 [ "$got" = "[7540]" ] &&
 	ok "stats without arguments finds the programs run serves" ||

@@ -165,10 +165,13 @@ static void table_end(const struct printer *p, const struct snapshot *s)
 	for (i = 0; i < p->served->nr; i++) {
 		const struct served *sv = &p->served->list[i];
 
-		if (!sv->cgroup)
-			continue;	/* a program under run: its lines are in the metrics */
-		printf("\npolicy lines of %s:\n  %-6s %-32s %8s %9s %7s %9s\n", sv->cgroup,
-		       "LINE", "ADDRESS", "BINDS", "CONNECTS", "MPTCP", "FALLBACK");
+		if (sv->cgroup)
+			printf("\npolicy lines of %s:\n", sv->cgroup);
+		else
+			printf("\npolicy lines of run supervisor %d (program %d):\n",
+			       (int)sv->supervisor, (int)sv->program);
+		printf("  %-6s %-32s %8s %9s %7s %9s\n", "LINE", "ADDRESS", "BINDS", "CONNECTS",
+		       "MPTCP", "FALLBACK");
 		for (j = 0; j < sv->nr_lines; j++) {
 			const struct served_line *l = &sv->lines[j];
 
@@ -286,21 +289,25 @@ static void json_end(struct printer *p, const struct snapshot *s)
 	for (i = 0; i < p->served->nr; i++) {
 		const struct served *sv = &p->served->list[i];
 
-		for (j = 0; sv->cgroup && j < sv->nr_lines; j++) {
+		for (j = 0; j < sv->nr_lines; j++) {
 			const struct served_line *l = &sv->lines[j];
+			size_t k;
 
 			jw_object_start(w);
-			jw_key(w, "cgroup");
-			jw_string(w, sv->cgroup);
-			jw_key(w, "line");
-			jw_int(w, l->line);
-			jw_key(w, "source");
-			jw_string(w, l->source);
-			jw_kv_u64(w, "binds", served_event(l, "bind"));
-			jw_kv_u64(w, "connects", served_event(l, "connect"));
-			jw_kv_u64(w, "mptcp", served_event(l, "mptcp"));
-			jw_kv_u64(w, "fallback", served_event(l, "fallback"));
-			jw_kv_u64(w, "escaped", served_event(l, "escaped"));
+			if (sv->cgroup)
+				jw_kv_string(w, "cgroup", sv->cgroup);
+			else
+				jw_kv_u64(w, "run_supervisor", sv->supervisor);
+			jw_kv_int(w, "line", l->line);
+			jw_kv_string(w, "source", l->source);
+			/* The events the engine counts: binds, connects, then its own. */
+			for (k = 0; k < l->nr_events; k++) {
+				const char *name = l->events[k].name;
+
+				jw_kv_u64(w, !strcmp(name, "bind") ? "binds" :
+					     !strcmp(name, "connect") ? "connects" : name,
+					  l->events[k].value);
+			}
 			jw_object_end(w);
 		}
 	}
@@ -402,7 +409,7 @@ static void prometheus_served(const struct printer *p)
 		  "setsockopt() calls on the engine's MPTCP sockets for options MPTCP "
 		  "refuses: carried to the subflows by the bridge, refused (nothing can "
 		  "carry them), or refused by a subflow. Options never set are absent. "
-		  "Under run, kept_tcp: listed sockets kept TCP because they had set it.");
+		  "Under run, not_carried: listed sockets kept TCP because they had set it.");
 	for (i = 0; i < set->nr; i++)
 		for (j = 0; j < set->list[i].nr_sockopts; j++) {
 			const struct served_sockopt *o = &set->list[i].sockopts[j];
