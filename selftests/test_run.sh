@@ -692,11 +692,19 @@ expect "reload --pid of a process no supervisor serves: exit 1" 1 "no run superv
 printf 'bind mptcp@:80x\n' >>"$tmp/k.policy"
 run reload --pid "$kpid"
 expect "mptcp-upgrade reload refuses a supervisor's bad file, saying where" 1 "k.policy:5:"
+k_loaded() { "$bin" status --json | jq -r --arg p "$tmp/k.policy" '.runs[] | select(.policy == $p) | .loaded_at'; }
+loaded_before=$(k_loaded)
+# loaded_at counts seconds: let one pass, so that a rewrite would show.
+for i in $(seq 30); do [ "$(date +%s)" -gt "$loaded_before" ] && break; sleep 0.05; done
 kill -HUP "$(supervisor_of "$tmp/k.policy")"
 need "the supervisor refused the bad file" grep -q 'policy in force stays' "$tmp/k.out"
 grep -q 'k.policy:5:' "$tmp/k.out" &&
 	ok "a reload with a bad file says where, and the policy in force stays" ||
 	not_ok "a reload with a bad file says where" "$(cat "$tmp/k.out")"
+need "the failed reload registered" sh -c "'$bin' status --json | jq -e --arg p '$tmp/k.policy' '.runs[] | select(.policy == \$p) | .last_reload_error != null' >/dev/null"
+[ "$(k_loaded)" = "$loaded_before" ] &&
+	ok "a failed reload leaves the time the policy in force was loaded ($loaded_before)" ||
+	not_ok "a failed reload leaves loaded_at" "before $loaded_before, after $(k_loaded)"
 ksup=$(supervisor_of "$tmp/k.policy")
 kill -KILL "$ksup"
 need "the watcher's report" grep -q "the supervisor $ksup of program $kpid was killed by signal 9" \

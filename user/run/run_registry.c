@@ -102,6 +102,9 @@ static unsigned long long pid_namespace(void)
 	return stat("/proc/self/ns/pid", &st) ? 0 : (unsigned long long)st.st_ino;
 }
 
+static long long loaded_at;
+static unsigned long loaded_seq;
+
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		       const struct loaded_policy *lp, long long started_at)
 {
@@ -124,7 +127,12 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 	jw_kv_u64(&w, "reload_seq", reload_seq);
 	if (reload_error[0])
 		jw_kv_string(&w, "reload_error", reload_error);
-	jw_kv_int(&w, "loaded_at", time(NULL));
+	/* When the policy in force was loaded: not moved by a reload that failed. */
+	if (!loaded_at || (!reload_error[0] && reload_seq != loaded_seq)) {
+		loaded_at = time(NULL);
+		loaded_seq = reload_seq;
+	}
+	jw_kv_int(&w, "loaded_at", loaded_at);
 	policy_entries_json(&w, &lp->pol);
 	if (counts_map_id)
 		jw_kv_u64(&w, "counts_map_id", counts_map_id);
