@@ -295,6 +295,12 @@ run attach --cgroup x
 expect "attach without --policy: exit 2" 2 "needs --cgroup CGROUP and --policy FILE"
 run attach --cgroup x --policy y --bogus
 expect "attach with an unknown option: exit 2" 2 "attach: unknown option '--bogus'"
+for form in "stats --cgroup" "attach --policy" "run --policy"; do
+	run $form
+	[ "$rc" = 2 ] && [ "$(wc -l <<<"$err")" = 1 ] && grep -q "option '--${form#* --}' needs a value" <<<"$err" &&
+		ok "'$form' without its value: one line that says so, exit 2" ||
+		not_ok "'$form' without its value: one line that says so, exit 2" "exit $rc" "$err"
+done
 run attach --cgroup x --policy -
 expect "attach refuses a policy on standard input" 2 "the policy must be a file"
 run detach --cgroup x --all

@@ -109,7 +109,10 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+		if (c == ':')
+			return usage_err("%s: option '%s' needs a value (see '%s %s help')", cmd,
+					 argv[optind - 1], prog_name, cmd);
 		if (c == '?' || !strchr(allowed, c))
 			return usage_err("%s: unknown option '%s' (see '%s %s help')", cmd,
 					 argv[optind - 1], prog_name, cmd);

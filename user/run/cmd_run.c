@@ -383,8 +383,12 @@ int do_run(int argc, char **argv)
 	sigaddset(&sigs, SIGUSR2);	/* the supervisor's: its watcher died */
 	sigprocmask(SIG_BLOCK, &sigs, &old_mask);
 	optind = 1;
+	opterr = 0;	/* one error line, ours */
 	/* '+': stop at COMMAND, whose own options are its own. */
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+		if (c == ':')
+			return usage_err("run: option '%s' needs a value (see '%s run help')",
+					 argv[optind - 1], prog_name);
 		if (c == 'P')
 			policy = optarg;
 		else if (c == 'D' && (!strcmp(optarg, "stop") || !strcmp(optarg, "keep")))

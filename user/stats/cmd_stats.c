@@ -84,7 +84,7 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			a->cgroup = optarg;
@@ -118,6 +118,9 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 			else
 				a->line = v;
 			break;
+		case ':':
+			return usage_err("stats: option '%s' needs a value (see '%s stats help')",
+					 argv[optind - 1], prog_name);
 		default:
 			return usage_err("stats: unknown option '%s' (see '%s stats help')",
 					 argv[optind - 1], prog_name);
