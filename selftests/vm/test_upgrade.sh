@@ -127,6 +127,14 @@ handover() {
 		ok "$name: status shows the older engine handed over and serving its sockets" ||
 		not_ok "$name: status shows the older engine draining" "$got" "$("$bin" status)"
 
+	# The older version's own commands (its follow, its reload) can't put its
+	# hook back: the engine is sealed (docs/upgrades.md).
+	"$oldbin" reload >"$tmp/old-reload.out" 2>&1
+	[ ! -e "$oldpins/link_upgrade_socket" ] && [ "$(hook_links)" = 1 ] &&
+		ok "$name: the older binary's reload after the hand-over does not bring its hook back" ||
+		not_ok "$name: the older binary can't reattach its hook" "hooks $(hook_links)" \
+			"$(cat "$tmp/old-reload.out")" "$(ls "$oldpins")"
+
 	# The older engine's bridge still serves the connection it upgraded.
 	if [ "$bridged" = yes ]; then
 		echo go >&7
@@ -208,6 +216,22 @@ for point in handover-attached handover-unhooked; do
 			"rc=$rc $out $err" "$got" "$(ls -R "$base")"
 	"$bin" detach --all >/dev/null 2>&1
 done
+
+# Killed while the older state files were being removed: one gone, one left.
+"$old" attach --cgroup /mu-upg/att --policy "$tmp/p.policy" >/dev/null 2>&1
+"$old" attach --cgroup /mu-upg/other --policy "$tmp/p.policy" >/dev/null 2>&1
+(MPTCP_UPGRADE_CRASH_AT=handover-unhooked "$bin" upgrade; exit $?) >/dev/null 2>&1
+krc=$?
+left=$(ls "/run/mptcp-upgrade/v$((abi - 1))" 2>/dev/null | grep -c '^attach-[0-9]*\.json$')
+rm -f "/run/mptcp-upgrade/v$((abi - 1))/attach-0.json"
+run upgrade
+got=$("$bin" status --json | jq -r '[.pins, (.attachments | length)] | join(" ")')
+[ "$krc" = 137 ] && [ "$left" = 2 ] && [ "$rc" = 0 ] && [ "$got" = "$base/v$abi 2" ] &&
+	[ ! -e "/run/mptcp-upgrade/v$((abi - 1))" ] &&
+	ok "an upgrade killed while removing the older state files: the next one completes it" ||
+	not_ok "an upgrade killed while removing the older state files is completed by the next" \
+		"exit $krc, $left state files" "rc=$rc $out $err" "$got" "$(ls -R "$base")"
+"$bin" detach --all >/dev/null 2>&1
 
 # ---- from the unversioned layout ------------------------------------------------------
 

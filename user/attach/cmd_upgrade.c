@@ -71,9 +71,16 @@ static void __attribute__((format(printf, 1, 2))) note(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Read what older engine @o has committed into steps; 0, or -1 with the error printed. */
-static int plan_engine(struct handover *h, const struct older_engine *o)
+/*
+ * Read what older engine @o has committed into steps; 0, or -1 with the error
+ * printed. A cgroup this engine @e has attached already (a hand-over killed
+ * after its commit, or while the older state files were being removed) needs
+ * no step, nor its state file.
+ */
+static int plan_engine(struct engine *e, struct handover *h, const struct older_engine *o)
 {
+	struct attachment *mine = NULL;
+	size_t nr_mine = 0, k;
 	struct handover_step *s, *grown;
 	__u64 *ids = NULL;
 	size_t n = 0, i;
@@ -87,7 +94,15 @@ static int plan_engine(struct handover *h, const struct older_engine *o)
 		      o->pins, strerror(errno));
 		return -1;
 	}
+	if (e->loaded && engine_list(e, &mine, &nr_mine)) {
+		p_err("out of memory");
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
+		for (k = 0; k < nr_mine && mine[k].cgroup_id != ids[i]; k++)
+			;
+		if (k < nr_mine)
+			continue;	/* handed over already */
 		grown = realloc(h->steps, (h->nr_steps + 1) * sizeof(*grown));
 		if (!grown) {
 			p_err("out of memory");
@@ -130,6 +145,7 @@ static int plan_engine(struct handover *h, const struct older_engine *o)
 	}
 	ret = 0;
 out:
+	engine_list_free(mine, nr_mine);
 	free(ids);
 	return ret;
 }
@@ -232,7 +248,7 @@ static int handover_run(struct engine *e, struct handover *h)
 		return -1;
 	}
 	for (i = 0; i < h->nr_olds; i++)
-		if ((h->olds[i].hooked || h->olds[i].has_state) && plan_engine(h, &h->olds[i]))
+		if ((h->olds[i].hooked || h->olds[i].has_state) && plan_engine(e, h, &h->olds[i]))
 			return -1;
 	if (h->nr_steps && attach_all(e, h))
 		return -1;

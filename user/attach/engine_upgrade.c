@@ -284,6 +284,16 @@ int older_unhook(const struct older_engine *o, char *err, size_t err_size)
 	snprintf(path, sizeof(path), "%s/" HOOK_LINK, o->pins);
 	if (unlink(path) && errno != ENOENT)
 		return fail(err, err_size, "can't remove %s: %s", path, strerror(errno));
+	/*
+	 * Its own binary must not open it again: a follow or reload of the
+	 * version before (still running during the package upgrade) would find
+	 * its hook "not running" and attach it again, ahead of this engine's.
+	 * Every version opens an engine only with all its program pins, and
+	 * the iterator's is one that the links of its sockets do not need.
+	 */
+	snprintf(path, sizeof(path), "%s/" OLDER_SEAL_PIN, o->pins);
+	if (unlink(path) && errno != ENOENT)
+		return fail(err, err_size, "can't remove %s: %s", path, strerror(errno));
 	return 0;
 }
 

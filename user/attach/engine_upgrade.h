@@ -15,6 +15,13 @@
 struct attachment;
 
 /* An engine of an older ABI, pinned beside this one's. */
+/*
+ * The program pin a hand-over removes from an older engine after its hook, so
+ * that the older version's own commands can no longer open it (and put the
+ * hook back). Part of the contract: every version up to now needs it to open.
+ */
+#define OLDER_SEAL_PIN	"prog_live_sockets"
+
 struct older_engine {
 	unsigned int abi;
 	bool legacy;		/* before ABI 7: pins in MU_PIN_BASE, state in MU_RUN_DIR */
