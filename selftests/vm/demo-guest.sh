@@ -71,6 +71,6 @@ pids+=($!)
 for ((i = 0; i < 100; i++)); do grep -q '^held' "$tmp/hold.out" && break; sleep 0.1; done
 show "$bin" stats
 
-step "Detach: new sockets are TCP again, nothing is left pinned"
+step "Detach: new sockets are TCP again; the engine stays pinned only while HAProxy holds the MPTCP listeners it made"
 show "$bin" detach
 ls /sys/fs/bpf

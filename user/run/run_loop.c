@@ -491,7 +491,8 @@ static void reload(void)
 	run_bpf_note_states();
 	run_registry_set_reload(reload_seq, NULL);
 	run_registry_write(getpid(), registry_program, policy_path, policy, started_at);
-	run_say("reloaded %s: %zu entries", policy_path, policy->pol.nr_entries);
+	run_say("reloaded %s: %zu entr%s", policy_path, policy->pol.nr_entries,
+		policy->pol.nr_entries == 1 ? "y" : "ies");
 }
 
 void run_oom_protect(void)

@@ -219,6 +219,10 @@ static void print_older(const struct older_view *o, size_t n)
 			       "'%s upgrade' hands %s over to this version (ABI %u)\n", o[i].abi,
 			       o[i].pins, o[i].cgroups, o[i].cgroups == 1 ? "" : "s", prog_name,
 			       o[i].cgroups == 1 ? "it" : "them", MU_ENGINE_ABI);
+		else if (o[i].sockets < 0)
+			printf("OLDER   the ABI %u engine under %s, handed over, serves the sockets "
+			       "it upgraded until they close (how many can't be read)\n", o[i].abi,
+			       o[i].pins);
 		else
 			printf("OLDER   the ABI %u engine under %s, handed over, serves %ld socket%s "
 			       "it upgraded until %s\n", o[i].abi, o[i].pins, o[i].sockets,

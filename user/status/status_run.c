@@ -259,7 +259,7 @@ void print_run(const struct status_run *s)
 	for (i = 0; run_option_label(i); i++) {
 		if (!c->refused[i])
 			continue;
-		printf("%s%s %llu", any ? "," : "  kept       options a swap could not carry, the socket left as it was (TCP_QUICKACK: dropped):",
+		printf("%s%s %llu", any ? "," : "  kept       options a swap could not carry (TCP_QUICKACK: dropped, the socket swapped; others: the socket kept TCP): ",
 		       run_option_label(i), (unsigned long long)c->refused[i]);
 		any = true;
 	}
