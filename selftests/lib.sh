@@ -110,7 +110,8 @@ json_ok() {
 	fi
 }
 
-# wait_for CMD...: poll a condition every 0.1 s for at most 10 s (a bound, not a guess).
+# wait_for CMD...: poll a condition every 0.1 s for at most 10 s (a bound, not a
+# guess); WAIT_TENTHS=N for another bound, in tenths of a second.
 # need WHAT CMD...: wait for a test's precondition; one that never comes is a
 # failed test naming it, not a misleading failure further on.
 need() {
@@ -120,7 +121,7 @@ need() {
 }
 wait_for() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${WAIT_TENTHS:-100}; i++)); do
 		"$@" && return 0
 		sleep 0.1
 	done

@@ -42,14 +42,7 @@ trap cleanup EXIT
 . "$top/selftests/vm/guest-lib.sh"
 
 # Up to a minute (the guest is slow): what TCG takes for sockets to close.
-wait_long() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_long() { WAIT_TENTHS=600 wait_for "$@"; }
 
 [ -x "$old" ] || { echo "1..0 # SKIP $old is not built (make vmtest builds it)"; exit 0; }
 mkdir -p "$cgroot/att" "$cgroot/other"
