@@ -43,7 +43,8 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 	      $(OUTPUT)/selftests/test_diag $(OUTPUT)/selftests/test_procfs \
 	      $(OUTPUT)/selftests/run_probe \
-	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/bench_sock \
+	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/mu_sock.static \
+	      $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/mu_handover
 # The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
 VM_BINS     = $(OUTPUT)/old-abi/$(APP)
@@ -152,6 +153,11 @@ $(OUTPUT)/old-abi/$(APP): $(LIB_SRCS) $(CMD_SRCS) $(SKELS) $(wildcard include/*.
 		$(LIB_SRCS) $(CMD_SRCS) $(PKG_LIBS) -lpthread -o $@
 
 # The same probe linked statically: what LD_PRELOAD tools can't reach, seccomp can.
+# mu_sock too: the whole root file system of test_agent's containers.
+$(OUTPUT)/selftests/mu_sock.static: $(OUTPUT)/selftests/mu_sock.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -static $^ -lpthread -o $@
+
 $(OUTPUT)/selftests/run_probe.static: $(OUTPUT)/selftests/run_probe.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -static $^ -lpthread -o $@

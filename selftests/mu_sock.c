@@ -13,6 +13,9 @@
  *                                    echo server for COUNT connections ("ready" when listening);
  *                                    an HTTP GET gets a 200 answer instead (a proxy's upstream)
  *   mu_sock connect ADDR PORT [mptcp] connect, echo a line, report the connection
+ *   mu_sock connect-after FILE ADDR PORT
+ *                                    the same once FILE exists (a test's trigger, up to 60 s):
+ *                                    a call made at a moment the test chooses
  *   mu_sock sink ADDR PORT SECONDS [tcp]
  *                                    MPTCP echo server for any number of clients, for SECONDS
  *                                    (with tcp: socket(..., 0), for the engine to upgrade)
@@ -195,6 +198,20 @@ static int cmd_connect(const char *ip, const char *port, bool mptcp)
 	printf("\n");
 	close(fd);
 	return 0;
+}
+
+/* connect-after: FILE is the test's go; polled, as a process in a container can be told no other way. */
+static int cmd_connect_after(const char *file, const char *ip, const char *port)
+{
+	int i;
+
+	for (i = 0; i < 6000 && access(file, F_OK); i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	if (access(file, F_OK)) {
+		printf("connect=failed no-trigger\n");
+		return 1;
+	}
+	return cmd_connect(ip, port, false);
 }
 
 /* The stream send writes and recv checks: the same bytes for the same offsets. */
@@ -676,6 +693,8 @@ int main(int argc, char **argv)
 		return cmd_stale_note();
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "serve"))
 		return cmd_serve(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "mptcp"));
+	if (argc == 5 && !strcmp(argv[1], "connect-after"))
+		return cmd_connect_after(argv[2], argv[3], argv[4]);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "mptcp"));
 	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "send"))

@@ -38,6 +38,8 @@ void help_upgrade(FILE *out);
 
 int do_run(int argc, char **argv);
 void help_run(FILE *out);
+int do_agent(int argc, char **argv);
+void help_agent(FILE *out);
 
 /* True when argv asks for the command's help ("CMD help", "CMD -h", "CMD --help"). */
 int wants_help(int argc, char **argv);

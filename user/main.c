@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{ "follow",  do_follow,  help_follow, "cover interfaces created after attach (runs on)" },
 	{ "stats",   do_stats,   help_stats,  "MPTCP connections and subflows of a cgroup" },
 	{ "run",     do_run,     help_run,    "run a program with the policy enforced per socket" },
+	{ "agent",   do_agent,   help_agent,  "serve containers: runtimes hand over their seccomp listeners" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
 	{ "check",   do_check,   help_check,  "which engine can this kernel run, and why not?" },
 	{ "version", do_version, help_version, "print the version and the libbpf in use" },

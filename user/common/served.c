@@ -122,6 +122,16 @@ struct served_sample *served_add_sample(struct served_series *series)
 	return s;
 }
 
+const char *served_label(const struct served *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_labels; i++)
+		if (!strcmp(s->labels[i].name, name))
+			return s->labels[i].value;
+	return NULL;
+}
+
 unsigned long long served_event(const struct served_line *l, const char *name)
 {
 	size_t i;

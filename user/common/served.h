@@ -136,6 +136,8 @@ struct served_series *served_add_series(struct served_set *set, const char *name
 					const char *help);
 struct served_sample *served_add_sample(struct served_series *series);
 
+/* For the readers: the value of label @name of @s, NULL when it has none. */
+const char *served_label(const struct served *s, const char *name);
 /* For the readers: an event of a line by name, 0 when the line has none. */
 unsigned long long served_event(const struct served_line *l, const char *name);
 /*

@@ -163,191 +163,6 @@ static int supervise(int sock, struct loaded_policy *lp, pid_t proxy, pid_t watc
 	return ret;
 }
 
-/*
- * The watcher: the supervisor's parent, which does nothing but wait for it.
- * A supervisor that leaves with status 0 saw the program's end. Any other end
- * (a crash, a kill) while the program runs leaves the program's bind() and
- * connect() failing with ENOSYS: the watcher says so on stderr (the unit's
- * journal) and, unless told to keep it, stops the program with SIGTERM so
- * that its service manager starts it again under a new supervisor.
- */
-static int watch(pid_t supervisor, pid_t proxy, int proxy_pidfd, bool stop_program)
-{
-	int status, ret;
-	char how[64];
-
-	do
-		ret = waitpid(supervisor, &status, 0);
-	while (ret < 0 && errno == EINTR);
-	if (ret < 0 || (WIFEXITED(status) && !WEXITSTATUS(status)))
-		return 0;
-	/* The program gone too (a unit stopped as a whole): nothing to report. */
-	if (syscall(SYS_pidfd_send_signal, proxy_pidfd, 0, NULL, 0))
-		return 0;
-	run_registry_remove(supervisor);
-	if (WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "was killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
-	fprintf(stderr, "%s run[%d]: the supervisor %d of program %d %s: the program's bind(), "
-		"connect(), dup(), fork() and epoll_create() now fail with ENOSYS%s\n", prog_name,
-		(int)getpid(), (int)supervisor, (int)proxy, how,
-		stop_program ? "; stopping it (SIGTERM) so that it can be started again" :
-		"; restart it (--on-supervisor-death keep)");
-	if (stop_program)
-		syscall(SYS_pidfd_send_signal, proxy_pidfd, SIGTERM, NULL, 0);
-	return 1;
-}
-
-/*
- * The cgroup the socket-option bridge attaches to holds the sockets the
- * supervisor makes (a socket's cgroup is its creator's), and every process in
- * it runs the bridge's programs on each setsockopt/getsockopt. So it must not
- * be shared with unrelated processes: run keeps the cgroup it was started in
- * when that holds run alone (a service's, under systemd), and otherwise (the
- * root cgroup, a login session, cron) makes one for COMMAND and its
- * supervisor, CGROUP/mptcp-upgrade-run.PID, removed when they are gone. If it
- * can't, the bridge stays off (said) rather than tax the others.
- */
-struct made_cgroup {
-	int parent;		/* the cgroup run was started in, when a child was made */
-	char name[64];
-};
-
-#define RUN_CGROUP_PREFIX "mptcp-upgrade-run."
-
-/* This process's cgroup v2 path ("/system.slice/x.service"), from /proc/self/cgroup. */
-static void cgroup_path_of_self(char *out, size_t size)
-{
-	char line[4096];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-
-	snprintf(out, size, "?");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, size, "%s", line + 3);
-			break;
-		}
-	if (f)
-		fclose(f);
-}
-
-/* Only this process in cgroup @cg (its cgroup.procs)? */
-static bool cgroup_alone(int cg)
-{
-	int fd = openat(cg, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0, pid;
-	bool alone = false;
-	FILE *f;
-
-	if (fd < 0)
-		return false;
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return false;
-	}
-	alone = true;
-	while (fscanf(f, "%d", &pid) == 1) {
-		n++;
-		if (pid != getpid())
-			alone = false;
-	}
-	fclose(f);
-	return alone && n == 1;
-}
-
-/* Children of @cg that earlier runs made and could not remove (killed): empty ones go. */
-static void sweep_made(int cg)
-{
-	int fd = dup(cg);
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0)
-		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, RUN_CGROUP_PREFIX, strlen(RUN_CGROUP_PREFIX)))
-			unlinkat(cg, de->d_name, AT_REMOVEDIR);	/* EBUSY while in use */
-	closedir(d);
-}
-
-static void own_cgroup(struct made_cgroup *made)
-{
-	char path[4096], why[4400] = "";
-	__u64 id = 0;
-	int cg = run_bridge_cgroup(&id), child = -1, procs;
-	struct stat st;
-
-	if (cg < 0) {
-		run_supervisor_cgroup(-1, 0, NULL);	/* the bridge says why it is off */
-		return;
-	}
-	cgroup_path_of_self(path, sizeof(path));
-	if (strcmp(path, "/") && cgroup_alone(cg)) {
-		run_supervisor_cgroup(cg, id, path);
-		return;
-	}
-	sweep_made(cg);
-	snprintf(made->name, sizeof(made->name), RUN_CGROUP_PREFIX "%d", (int)getpid());
-	if (mkdirat(cg, made->name, 0755) && errno != EEXIST) {
-		snprintf(why, sizeof(why), "can't make cgroup %s%s%s: %s", path,
-			 strcmp(path, "/") ? "/" : "", made->name, strerror(errno));
-		goto off;
-	}
-	made->parent = cg;
-	child = openat(cg, made->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	procs = child < 0 ? -1 : openat(child, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	if (procs < 0 || write(procs, "0", 1) != 1 || fstat(child, &st)) {
-		snprintf(why, sizeof(why), "can't move into cgroup %s%s%s: %s", path,
-			 strcmp(path, "/") ? "/" : "", made->name, strerror(errno));
-		if (procs >= 0)
-			close(procs);
-		goto off;
-	}
-	close(procs);
-	cgroup_path_of_self(path, sizeof(path));
-	run_supervisor_cgroup(child, st.st_ino, path);
-	return;
-off:
-	if (child >= 0)
-		close(child);
-	fprintf(stderr, "%s run[%d]: socket-option bridge off: %s: started from a cgroup that "
-		"other processes share, it would run for all of them\n", prog_name, (int)getpid(),
-		why);
-	run_supervisor_cgroup(-1, 0, NULL);
-}
-
-/* The watcher, once the supervisor is gone: back to where run started, and the cgroup made goes. */
-static void cgroup_remove(struct made_cgroup *made)
-{
-	int procs;
-
-	if (made->parent < 0)
-		return;
-	procs = openat(made->parent, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	if (procs >= 0) {
-		if (write(procs, "0", 1) != 1) {
-			/* It stays: the removal below fails, and the next run sweeps it. */
-		}
-		close(procs);
-	}
-	/*
-	 * EBUSY while a task that has just exited is still counted in it (the
-	 * supervisor, the program): tried again for up to 2 s. Still busy then,
-	 * COMMAND's children run on, and the next run sweeps it.
-	 */
-	for (int i = 0; i < 200 && unlinkat(made->parent, made->name, AT_REMOVEDIR) &&
-			errno == EBUSY; i++)
-		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-}
-
 int do_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -362,7 +177,7 @@ int do_run(int argc, char **argv)
 	const char *policy = NULL;
 	int c, sp[2], listener, enabled;
 	pid_t proxy = getpid(), sup;
-	struct made_cgroup cgroup_made = { .parent = -1 };
+	struct run_made_cgroup cgroup_made = { .parent = -1 };
 	sigset_t sigs, old_mask;
 	bool killable;
 	char ack;
@@ -437,7 +252,7 @@ int do_run(int argc, char **argv)
 		return 1;
 	}
 	/* Here, not in the supervisor: under `ip netns exec` it is found through our parent. */
-	own_cgroup(&cgroup_made);
+	run_own_cgroup(&cgroup_made);
 	fflush(NULL);
 	sup = fork();
 	if (sup < 0) {
@@ -476,8 +291,8 @@ int do_run(int argc, char **argv)
 		if (supervisor < 0)
 			_exit(1);	/* the program gets EOF on the pair and says so */
 		run_oom_protect();
-		ret = watch(supervisor, proxy, proxy_pidfd, stop_program);
-		cgroup_remove(&cgroup_made);
+		ret = run_watch(supervisor, proxy, proxy_pidfd, stop_program);
+		run_cgroup_remove(&cgroup_made);
 		_exit(ret);
 	}
 	close(proxy_pidfd);

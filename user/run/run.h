@@ -15,6 +15,50 @@
 void run_oom_protect(void);
 
 /*
+ * What the supervisor's log lines start with: "PROG TAG[PID]: CONTEXT".
+ * run_set_tag("agent", "container 0123456789ab: ") for a container's; "run"
+ * and no context by default.
+ */
+extern char run_tag[16], run_tag_context[160];
+void run_set_tag(const char *tag, const char *context);
+/* One line on stderr, so prefixed, written at once (threads say things). */
+void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The cgroup a supervisor's sockets live in, and with them the bridge (see
+ * run_spawn.c): the caller's when it holds it alone, else a child made for it
+ * (CGROUP/mptcp-upgrade-run.PID, @parent >= 0) that run_cgroup_remove() takes
+ * away once the supervisor is gone. Sets run_supervisor_cgroup().
+ */
+struct run_made_cgroup {
+	int parent;		/* the cgroup the caller was in, when a child was made */
+	char name[64];
+	bool always;		/* make a child even when the caller is alone (agent) */
+};
+void run_own_cgroup(struct run_made_cgroup *made);
+void run_cgroup_remove(struct run_made_cgroup *made);
+/*
+ * The watcher: wait for @supervisor; if it dies while @program runs, say so
+ * and (@stop_program) stop it with SIGTERM. 0 when it ended well.
+ */
+int run_watch(pid_t supervisor, pid_t program, int program_pidfd, bool stop_program);
+/*
+ * The cgroup of the program's own sockets, when it is not the supervisor's
+ * (a container's): the option recorder is attached there too. Before
+ * run_supervisor_prepare(); -1 (default): the supervisor's.
+ */
+void run_program_cgroup(int cg, const char *path);
+
+/* The container a supervisor serves for `agent`; an empty id for a program under run. */
+struct run_container {
+	char id[72];			/* the runtime's id */
+	char name[128];			/* as the runtime or Kubernetes named it, or "" */
+	char pod[128], pod_namespace[128], pod_uid[64];	/* Kubernetes, or "" */
+};
+/* What the registry records of it (before run_supervisor_prepare()). */
+void run_registry_set_container(const struct run_container *c);
+
+/*
  * The cgroup the socket-option bridge attaches to: the supervisor's own
  * (run_bridge_cgroup()), -1 for none; @path as status shows it.
  */
@@ -90,6 +134,7 @@ struct run_entry {
 	char bridge_cgroup[PATH_MAX];	/* where the bridge is attached */
 	unsigned long reload_seq;	/* SIGHUPs the supervisor has handled */
 	char reload_error[128];		/* what the last one failed on, "" when applied */
+	struct run_container container;	/* served for `agent`: id "" under run */
 };
 
 int run_registry_write(pid_t supervisor, pid_t program, const char *policy,

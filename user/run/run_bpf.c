@@ -27,6 +27,14 @@ struct run_bridge *run_bridge_in_use;
 static int bridge_cg = -1;
 static __u64 bridge_cgid;
 static char bridge_cg_path[4096];
+static int program_cg = -1;
+static char program_cg_path[4096];
+
+void run_program_cgroup(int cg, const char *path)
+{
+	program_cg = cg;
+	snprintf(program_cg_path, sizeof(program_cg_path), "%s", path ? path : "");
+}
 
 void run_supervisor_cgroup(int cg, __u64 id, const char *path)
 {
@@ -97,7 +105,7 @@ static void start_bridge(void)
  * those. Without it every option is read from the old socket.
  */
 static struct run_options_bpf *recorder;
-static int recorder_link = -1;
+static int recorder_link = -1, recorder_program_link = -1;
 
 /*
  * The address check (mu_run_intent): the run engine's bind and connect
@@ -197,6 +205,27 @@ static void start_recorder(struct recorder_load *rl)
 					bridge_cg, BPF_CGROUP_SETSOCKOPT, NULL);
 	if (recorder_link < 0)
 		goto fail;
+	/*
+	 * A container's sockets live in its cgroup, those the supervisor made in
+	 * the supervisor's: the record must see both (a swap back to TCP carries
+	 * what was set on the MPTCP socket). Without the first, a swap would carry
+	 * nothing of what the program set: then no record at all.
+	 */
+	if (program_cg >= 0) {
+		recorder_program_link =
+			bpf_link_create(bpf_program__fd(recorder->progs.mu_run_setsockopt),
+					program_cg, BPF_CGROUP_SETSOCKOPT, NULL);
+		if (recorder_program_link < 0) {
+			int err = errno;
+
+			close(recorder_link);
+			recorder_link = -1;
+			errno = err;
+			run_say("can't attach the option recorder to the program's cgroup %s",
+				program_cg_path);
+			goto fail;
+		}
+	}
 	run_options_recorder(bpf_map__fd(recorder->maps.set_opts), &recorder->bss->counts.lost);
 	start_intent(rl->intent_err);
 	return;

@@ -27,8 +27,6 @@ extern struct run_counters *run_cnt;
 struct run_bridge;
 extern struct run_bridge *run_bridge_in_use;	/* NULL when the bridge is off */
 
-void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /*
  * A process of the program, as the supervisor knows it: a pidfd (taken once),
  * the epoll instances it holds, and the sockets the supervisor made MPTCP in

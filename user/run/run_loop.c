@@ -386,9 +386,10 @@ static void new_watcher(void)
 		if (syscall(SYS_pidfd_send_signal, prog_fd, 0, NULL, 0))
 			_exit(0);
 		run_registry_remove(sup);
-		fprintf(stderr, "%s run[%d]: the supervisor %d of program %d is gone (its first "
+		fprintf(stderr, "%s %s[%d]: %sthe supervisor %d of program %d is gone (its first "
 			"watcher died before it): the program's bind(), connect(), dup(), fork() and "
-			"epoll_create() now fail with ENOSYS%s\n", prog_name, (int)getpid(), (int)sup,
+			"epoll_create() now fail with ENOSYS%s\n", prog_name, run_tag, (int)getpid(),
+			run_tag_context, (int)sup,
 			(int)registry_program, stop_program_on_death ?
 			"; stopping it (SIGTERM) so that it can be started again" :
 			"; restart it (--on-supervisor-death keep)");

@@ -30,6 +30,14 @@
 #include "common/procfs.h"
 #include "run_internal.h"
 
+char run_tag[16] = "run", run_tag_context[160];
+
+void run_set_tag(const char *tag, const char *context)
+{
+	snprintf(run_tag, sizeof(run_tag), "%s", tag);
+	snprintf(run_tag_context, sizeof(run_tag_context), "%s", context ? context : "");
+}
+
 void run_say(const char *fmt, ...)
 {
 	char buf[1024];
@@ -37,7 +45,8 @@ void run_say(const char *fmt, ...)
 	int off;
 
 	/* One write per line: several threads say things. */
-	off = snprintf(buf, sizeof(buf), "%s run[%d]: ", prog_name, (int)getpid());
+	off = snprintf(buf, sizeof(buf), "%s %s[%d]: %s", prog_name, run_tag, (int)getpid(),
+		       run_tag_context);
 	va_start(ap, fmt);
 	vsnprintf(buf + off, sizeof(buf) - off - 1, fmt, ap);
 	va_end(ap);

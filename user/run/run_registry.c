@@ -34,6 +34,12 @@ static struct mu_bridge_config bridge_cfg;
 static char bridge_cgroup[PATH_MAX];
 static unsigned long reload_seq;
 static char reload_error[128];
+static struct run_container container;
+
+void run_registry_set_container(const struct run_container *c)
+{
+	container = *c;
+}
 
 void run_registry_set_bridge(__u32 counters_map_id, __u32 line_counters_map_id,
 			     const struct mu_bridge_config *cfg, const char *cgroup)
@@ -133,6 +139,16 @@ int run_registry_write(pid_t supervisor, pid_t program, const char *policy,
 		loaded_seq = reload_seq;
 	}
 	jw_kv_int(&w, "loaded_at", loaded_at);
+	if (container.id[0]) {
+		jw_key(&w, "container");
+		jw_object_start(&w);
+		jw_kv_string(&w, "id", container.id);
+		jw_kv_string(&w, "name", container.name);
+		jw_kv_string(&w, "pod", container.pod);
+		jw_kv_string(&w, "namespace", container.pod_namespace);
+		jw_kv_string(&w, "pod_uid", container.pod_uid);
+		jw_object_end(&w);
+	}
 	policy_entries_json(&w, &lp->pol);
 	if (counts_map_id)
 		jw_kv_u64(&w, "counts_map_id", counts_map_id);
@@ -288,6 +304,23 @@ static bool same_pid_namespace(struct json_object *o)
 	}
 }
 
+static void copy_member(struct json_object *o, const char *key, char *out, size_t size)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		snprintf(out, size, "%s", json_object_get_string(v));
+}
+
+static void container_parse(struct json_object *o, struct run_container *c)
+{
+	copy_member(o, "id", c->id, sizeof(c->id));
+	copy_member(o, "name", c->name, sizeof(c->name));
+	copy_member(o, "pod", c->pod, sizeof(c->pod));
+	copy_member(o, "namespace", c->pod_namespace, sizeof(c->pod_namespace));
+	copy_member(o, "pod_uid", c->pod_uid, sizeof(c->pod_uid));
+}
+
 int run_registry_list(struct run_entry **list, size_t *nr)
 {
 	DIR *d = opendir(MU_RUN_DIR);
@@ -336,6 +369,8 @@ int run_registry_list(struct run_entry **list, size_t *nr)
 		if (json_object_object_get_ex(o, "reload_error", &v))
 			snprintf(e.reload_error, sizeof(e.reload_error), "%s",
 				 json_object_get_string(v));
+		if (json_object_object_get_ex(o, "container", &v))
+			container_parse(v, &e.container);
 		if (json_object_object_get_ex(o, "counts_map_id", &v))
 			e.counts_map_id = json_object_get_int64(v);
 		if (json_object_object_get_ex(o, "sockopt_bridge", &v)) {

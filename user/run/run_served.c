@@ -123,6 +123,28 @@ static int add_sockopts(const struct run_entry *r, const struct run_counters *c,
 	return ret;
 }
 
+/*
+ * A container the agent serves: named as a cluster names it (namespace, pod,
+ * container), the container by its name or else the first 12 characters of
+ * its id, as runtimes show ids. Bounded: one series per container, never per
+ * connection.
+ */
+static int container_labels(const struct run_container *k, struct served *s)
+{
+	char shortid[13];
+
+	snprintf(shortid, sizeof(shortid), "%.12s", k->id);
+	if (k->pod_namespace[0] &&
+	    served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "namespace",
+			     k->pod_namespace))
+		return -1;
+	if (k->pod[0] &&
+	    served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "pod", k->pod))
+		return -1;
+	return served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "container",
+				k->name[0] ? k->name : shortid);
+}
+
 static int run_read(struct served_set *set, void *priv)
 {
 	struct run_source *src = priv;
@@ -145,11 +167,16 @@ static int run_read(struct served_set *set, void *priv)
 		s->program = r->program;
 		s->states_map_id = r->states_map_id;
 		s->gen = r->bridge_gen;
-		ret = served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "program", comm) ||
-		      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "supervisor",
-				       sup) ||
-		      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "unit", unit) ||
-		      add_lines(r, c, s) || add_sockopts(r, c, s);
+		if (r->container.id[0])
+			ret = container_labels(&r->container, s);
+		else
+			ret = served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS,
+					       "program", comm) ||
+			      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS,
+					       "supervisor", sup) ||
+			      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "unit",
+					       unit);
+		ret = ret || add_lines(r, c, s) || add_sockopts(r, c, s);
 		free(c);
 		if (ret)
 			return -1;

@@ -167,6 +167,13 @@ static void table_end(const struct printer *p, const struct snapshot *s)
 
 		if (sv->cgroup)
 			printf("\npolicy lines of %s:\n", sv->cgroup);
+		else if (served_label(sv, "container"))
+			printf("\npolicy lines of container %s%s%s%s%s (run supervisor %d):\n",
+			       served_label(sv, "container"),
+			       served_label(sv, "pod") ? ", pod " : "",
+			       served_label(sv, "namespace") ?: "",
+			       served_label(sv, "namespace") ? "/" : "",
+			       served_label(sv, "pod") ?: "", (int)sv->supervisor);
 		else
 			printf("\npolicy lines of run supervisor %d (program %d):\n",
 			       (int)sv->supervisor, (int)sv->program);

@@ -110,6 +110,18 @@ void run_json(struct jsonw *w, const struct status_run *s)
 	jw_object_start(w);
 	jw_kv_int(w, "supervisor", r->supervisor);
 	jw_kv_int(w, "program", r->program);
+	if (r->container.id[0]) {
+		jw_key(w, "container");
+		jw_object_start(w);
+		jw_kv_string(w, "id", r->container.id);
+		jw_kv_string(w, "name", r->container.name);
+		jw_kv_string(w, "pod", r->container.pod);
+		jw_kv_string(w, "namespace", r->container.pod_namespace);
+		jw_kv_string(w, "pod_uid", r->container.pod_uid);
+		jw_object_end(w);
+	} else {
+		jw_kv_null(w, "container");
+	}
 	jw_kv_string(w, "policy", r->policy);
 	jw_kv_string(w, "sha256", r->sha256);
 	jw_kv_bool(w, "policy_changed_since_load", s->changed);
@@ -201,6 +213,14 @@ void print_run(const struct status_run *s)
 	format_time(r->started_at, at, sizeof(at));
 	format_time(r->loaded_at, re, sizeof(re));
 	printf("run supervisor %d (program %d)\n", (int)r->supervisor, (int)r->program);
+	if (r->container.id[0]) {
+		printf("  container  %s", r->container.id);
+		if (r->container.name[0])
+			printf(" (%s)", r->container.name);
+		if (r->container.pod[0])
+			printf(", pod %s/%s", r->container.pod_namespace, r->container.pod);
+		printf(", served by the agent\n");
+	}
 	printf("  policy     %s%s\n", r->policy,
 	       s->changed ? "  (the file changed since it was loaded: run reload)" : "");
 	printf("  sha256     %s\n", r->sha256);

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `mptcp-upgrade agent`: accept OCI runtimes' seccomp listeners on a unix
+ * socket and serve each container with the run engine. Each hand-over is read
+ * and served in a process of its own, so a slow or broken runtime never holds
+ * up the others, and the agent keeps nothing a container needs: it can stop,
+ * restart or be upgraded while containers run (their servers stay; a container
+ * started meanwhile fails to start, as its runtime can't connect).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "commands.h"
+#include "common/cgroup.h"
+#include "common/output.h"
+#include "run/run.h"
+
+#define HANDOFF_TIMEOUT_MS 5000
+
+void help_agent(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s agent [--socket PATH] [--policy-dir DIR] [--cgroup CGROUP]\n"
+		"\n"
+		"Serve containers with the run engine. An OCI runtime (runc, crun; under\n"
+		"Docker, podman, containerd, CRI-O and Kubernetes) whose container uses the\n"
+		"seccomp profile from '%s seccomp-profile' hands the container's seccomp\n"
+		"listener to this socket (default %s). A container whose annotation\n"
+		"%s holds policy lines, or %s names a file in\n"
+		"DIR (default %s), gets a run supervisor of its own: listed sockets\n"
+		"become MPTCP, the others stay TCP. Any other container is let through\n"
+		"untouched. Each container's server outlives the agent (restart or upgrade\n"
+		"it at will); 'status', 'stats' and 'reload' see each container.\n"
+		"--cgroup: the cgroup under which each supervisor gets a cgroup of its own\n"
+		"(default: the agent's).\n",
+		prog_name, prog_name, AGENT_SOCKET, AGENT_ANN_POLICY, AGENT_ANN_POLICY_FILE,
+		AGENT_POLICY_DIR);
+}
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* The socket runtimes connect to: refused while another agent answers on it. */
+static int open_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		p_err("socket path %s is longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if (!lstat(path, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			p_err("%s exists and is not a socket: not replacing it", path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa))) {
+			close(probe);
+			p_err("another agent is listening on %s", path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);	/* left by an agent that was killed */
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
+	    listen(fd, 128)) {
+		p_err("can't listen on %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The containers served before this agent started (their supervisors outlive agents). */
+static void say_served(void)
+{
+	struct run_entry *runs = NULL;
+	size_t nr = 0, i, n = 0;
+
+	run_registry_list(&runs, &nr);
+	for (i = 0; i < nr; i++)
+		if (runs[i].container.id[0]) {
+			fprintf(stderr, "%s agent[%d]: container %.12s%s%s%s is served by supervisor "
+				"%d, started before this agent\n", prog_name, (int)getpid(),
+				runs[i].container.id, runs[i].container.name[0] ? " (" : "",
+				runs[i].container.name, runs[i].container.name[0] ? ")" : "",
+				(int)runs[i].supervisor);
+			n++;
+		}
+	run_registry_free(runs, nr);
+	fprintf(stderr, "%s agent[%d]: %zu container%s served from before\n", prog_name,
+		(int)getpid(), n, n == 1 ? "" : "s");
+}
+
+/* In the process forked for connection @conn: read the hand-over, serve it. */
+static int handle(int conn, const char *policy_dir, const char *cgroup_dir)
+{
+	struct agent_handoff h = { .listener = -1 };
+	char err[512], path[PATH_MAX], ctx[200];
+	int want;
+
+	if (agent_handoff_read(conn, HANDOFF_TIMEOUT_MS, &h, err, sizeof(err))) {
+		fprintf(stderr, "%s agent[%d]: a hand-over refused: %s\n", prog_name,
+			(int)getpid(), err);
+		close(conn);
+		agent_handoff_free(&h);
+		return 1;
+	}
+	close(conn);
+	agent_context(&h.k, ctx, sizeof(ctx));
+	if (strcmp(h.metadata, AGENT_PROFILE_METADATA)) {
+		fprintf(stderr, "%s agent[%d]: %sserved untouched: its listener metadata is '%s', "
+			"not '%s' (the calls a swap must see may not all come here)\n", prog_name,
+			(int)getpid(), ctx, h.metadata, AGENT_PROFILE_METADATA);
+		return agent_serve(&h, NULL, NULL);
+	}
+	want = agent_policy_path(&h, policy_dir, path, sizeof(path), err, sizeof(err));
+	if (want <= 0)
+		fprintf(stderr, "%s agent[%d]: %sserved untouched: %s\n", prog_name, (int)getpid(),
+			ctx, want ? err : "no " AGENT_ANN_POLICY " or " AGENT_ANN_POLICY_FILE
+			" annotation");
+	return agent_serve(&h, want > 0 ? path : NULL, cgroup_dir);
+}
+
+int do_agent(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ "policy-dir", required_argument, NULL, 'D' },
+		{ "cgroup", required_argument, NULL, 'C' },
+		{}
+	};
+	const char *sock_path = AGENT_SOCKET, *policy_dir = AGENT_POLICY_DIR, *cgroup = NULL;
+	struct cgroup_ref cg;
+	struct sigaction sa = { .sa_handler = on_stop };
+	char err[512];
+	int c, fd;
+
+	if (wants_help(argc, argv)) {
+		help_agent(stdout);
+		return 0;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (c == ':')
+			return usage_err("agent: option '%s' needs a value (see '%s agent help')",
+					 argv[optind - 1], prog_name);
+		if (c == 'S')
+			sock_path = optarg;
+		else if (c == 'D')
+			policy_dir = optarg;
+		else if (c == 'C')
+			cgroup = optarg;
+		else
+			return usage_err("agent: unknown option '%s' (see '%s agent help')",
+					 argv[optind - 1], prog_name);
+	}
+	if (optind < argc)
+		return usage_err("agent: unexpected argument '%s' (see '%s agent help')",
+				 argv[optind], prog_name);
+	if (geteuid()) {
+		p_err("agent needs root: its supervisors take the containers' sockets (pidfd_getfd) "
+		      "and attach BPF programs (run as root)");
+		return 1;
+	}
+	if (access(policy_dir, R_OK | X_OK)) {
+		p_err("policy folder %s: %s", policy_dir, strerror(errno));
+		return 1;
+	}
+	if (cgroup) {
+		if (cgroup_resolve(cgroup, &cg, err, sizeof(err))) {
+			p_err("%s", err);
+			return 1;
+		}
+		if (!strcmp(cg.name, "/")) {
+			p_err("--cgroup: not the root cgroup: each supervisor's bridge would run for "
+			      "every process of the host");
+			return 1;
+		}
+		cgroup = cg.path;
+	}
+	if (mkdir(MU_RUN_DIR, 0755) && errno != EEXIST) {
+		p_err("can't create %s: %s", MU_RUN_DIR, strerror(errno));
+		return 1;
+	}
+	fd = open_socket(sock_path);
+	if (fd < 0)
+		return 1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGCHLD, SIG_IGN);	/* each hand-over's process leaves no zombie */
+	signal(SIGPIPE, SIG_IGN);
+	fprintf(stderr, "%s agent[%d]: listening on %s\n", prog_name, (int)getpid(), sock_path);
+	say_served();
+	while (!stopping) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int conn;
+		pid_t pid;
+
+		if (poll(&pfd, 1, -1) < 0)
+			continue;	/* EINTR: stopping? */
+		conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0)
+			continue;
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0) {
+			close(fd);
+			/* A container's server ends with the container, not with the agent. */
+			signal(SIGTERM, SIG_IGN);
+			signal(SIGINT, SIG_IGN);
+			signal(SIGHUP, SIG_IGN);
+			signal(SIGCHLD, SIG_DFL);
+			setsid();	/* the agent's signals and terminal are not its own */
+			_exit(handle(conn, policy_dir, cgroup));
+		}
+		if (pid < 0)
+			fprintf(stderr, "%s agent[%d]: can't fork for a hand-over: %s\n", prog_name,
+				(int)getpid(), strerror(errno));
+		close(conn);
+	}
+	close(fd);
+	unlink(sock_path);
+	fprintf(stderr, "%s agent[%d]: stopped; the containers it served keep their servers\n",
+		prog_name, (int)getpid());
+	return 0;
+}
