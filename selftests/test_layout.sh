@@ -21,6 +21,7 @@ declare -A allowed=(
 	[check]="common bridge attach"
 	[attach]="common policy bridge run stats"
 	[status]="common policy bridge attach run stats"
+	[agent]="common policy bridge run container"
 )
 
 # folder_deps DIR: the other folders DIR's files include, one per line.

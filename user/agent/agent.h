@@ -48,8 +48,9 @@ struct agent_handoff {
 
 /*
  * Read a runtime's hand-over from connection @conn (SCM_RIGHTS and the
- * container process state JSON, until EOF or @timeout_ms): 0, or -1 with a
- * reason in @err. Every descriptor received other than the listener is closed.
+ * container process state JSON, until EOF or @timeout_ms): 0, -1 with a
+ * reason in @err, or -2 when nothing at all came (a probe: nothing to say).
+ * Every descriptor received other than the listener is closed.
  */
 int agent_handoff_read(int conn, int timeout_ms, struct agent_handoff *h, char *err,
 		       size_t err_size);

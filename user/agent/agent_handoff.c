@@ -255,6 +255,11 @@ int agent_handoff_read(int conn, int timeout_ms, struct agent_handoff *h, char *
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
+	if (!len && !nr_fds) {
+		/* A connection that sends nothing: a second agent asking whether we listen. */
+		free(buf);
+		return -2;
+	}
 	ret = agent_handoff_parse(buf, len, fds, nr_fds, h, err, err_size);
 	for (i = 0; i < nr_fds; i++)
 		if (fds[i] != h->listener)

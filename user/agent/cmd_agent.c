@@ -121,10 +121,12 @@ static int handle(int conn, const char *policy_dir, const char *cgroup_dir)
 	struct agent_handoff h = { .listener = -1 };
 	char err[512], path[PATH_MAX], ctx[200];
 	int want;
+	int got = agent_handoff_read(conn, HANDOFF_TIMEOUT_MS, &h, err, sizeof(err));
 
-	if (agent_handoff_read(conn, HANDOFF_TIMEOUT_MS, &h, err, sizeof(err))) {
-		fprintf(stderr, "%s agent[%d]: a hand-over refused: %s\n", prog_name,
-			(int)getpid(), err);
+	if (got) {
+		if (got == -1)
+			fprintf(stderr, "%s agent[%d]: a hand-over refused: %s\n", prog_name,
+				(int)getpid(), err);
 		close(conn);
 		agent_handoff_free(&h);
 		return 1;

@@ -389,8 +389,7 @@ static void new_watcher(void)
 		fprintf(stderr, "%s %s[%d]: %sthe supervisor %d of program %d is gone (its first "
 			"watcher died before it): the program's bind(), connect(), dup(), fork() and "
 			"epoll_create() now fail with ENOSYS%s\n", prog_name, run_tag, (int)getpid(),
-			run_tag_context, (int)sup,
-			(int)registry_program, stop_program_on_death ?
+			run_tag_context, (int)sup, (int)registry_program, stop_program_on_death ?
 			"; stopping it (SIGTERM) so that it can be started again" :
 			"; restart it (--on-supervisor-death keep)");
 		if (stop_program_on_death)

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# `mptcp-upgrade agent` with real containers: Debian's runc starts each one from
+# a bundle whose root file system holds only a static mu_sock, with a seccomp
+# section that hands its listener to the agent (what the shipped profile adds to
+# a runtime's defaults) and the container's policy in an annotation. Asserts
+# SO_PROTOCOL on both ends and MP_CAPABLE on the wire, that unlisted sockets and
+# containers without a policy stay TCP, and that containers keep being served
+# across the agent's kill and restart. The containers share the suite's network
+# namespace (no network namespace in their spec), its run registry is its own.
+# Prints TAP.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/mptcp-upgrade
+sock=$top/.output/selftests/mu_sock
+static=$top/.output/selftests/mu_sock.static
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP the agent and runc need root"
+	exit 0
+fi
+if ! command -v runc >/dev/null; then
+	echo "1..0 # SKIP runc is not installed (Debian package runc)"
+	exit 0
+fi
+if [ -z "${MU_RUN_NETNS:-}" ]; then
+	exec unshare -n -m env MU_RUN_NETNS=1 "$0" "$@"
+fi
+ip link set dev lo up
+own_registry
+
+tmp=$(mktemp -d /tmp/mu-agent.XXXXXX)
+chmod 755 "$tmp"
+runc_root=$tmp/runc
+cg_root=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+cg=$cg_root/mu-agent-$$
+agent_pids=()
+pids=()
+cleanup() {
+	local p id
+	for id in $(runc --root "$runc_root" list -q 2>/dev/null); do
+		runc --root "$runc_root" delete -f "$id" >/dev/null 2>&1
+	done
+	for p in "${pids[@]}" "${agent_pids[@]}"; do kill "$p" 2>/dev/null; done
+	# The supervisors' cgroups go with their containers; what is left is the suite's.
+	for d in "$cg"/*/ "$cg"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$cg" "$tmp/etc"
+
+# A spec of our own: every call the run supervisor must see goes to the agent.
+# (configs/seccomp adds the same rules to a runtime's default profile.)
+seccomp() { # METADATA SOCKET
+	jq -n --arg m "$1" --arg s "$2" '{
+	defaultAction: "SCMP_ACT_ALLOW",
+	architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+	listenerPath: $s, listenerMetadata: $m,
+	syscalls: [
+	  {names: ["bind", "connect", "epoll_create", "epoll_create1", "dup", "dup2", "dup3",
+		   "fork", "vfork", "clone3", "io_uring_setup"], action: "SCMP_ACT_NOTIFY"},
+	  {names: ["clone"], action: "SCMP_ACT_NOTIFY",
+	   args: [{index: 0, value: 1024, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ"}]},
+	  {names: ["fcntl"], action: "SCMP_ACT_NOTIFY", args: [{index: 1, value: 0, op: "SCMP_CMP_EQ"}]},
+	  {names: ["fcntl"], action: "SCMP_ACT_NOTIFY", args: [{index: 1, value: 1030, op: "SCMP_CMP_EQ"}]},
+	  {names: ["sendto"], action: "SCMP_ACT_NOTIFY",
+	   args: [{index: 3, value: 536870912, valueTwo: 536870912, op: "SCMP_CMP_MASKED_EQ"}]},
+	  {names: ["sendmsg"], action: "SCMP_ACT_NOTIFY",
+	   args: [{index: 2, value: 536870912, valueTwo: 536870912, op: "SCMP_CMP_MASKED_EQ"}]}
+	]}'
+}
+
+(cd "$tmp" && runc spec) || { echo "Bail out! runc spec failed"; exit 1; }
+base=$tmp/config.json
+
+# container ID ANNOTATIONS-JSON ARGS...: start mu_sock ARGS in container ID
+# (output in $tmp/ID.out); METADATA and SOCKET from the environment.
+container() {
+	local id=$1 ann=$2
+	shift 2
+	mkdir -p "$tmp/$id/rootfs"
+	cp "$static" "$tmp/$id/rootfs/mu_sock"
+	jq --argjson sec "$(seccomp "${METADATA-mptcp-upgrade.io/profile=1}" \
+		"${SOCKET:-$tmp/agent.sock}")" --argjson ann "$ann" \
+		--args '.process.terminal = false | .process.args = ["/mu_sock"] + $ARGS.positional |
+		.root.readonly = false | .linux.seccomp = $sec | .annotations = $ann |
+		.linux.namespaces |= map(select(.type != "network"))' "$@" <"$base" \
+		>"$tmp/$id/config.json"
+	runc --root "$runc_root" run -d -b "$tmp/$id" "$id" >"$tmp/$id.out" 2>&1 </dev/null
+}
+out_has() { grep -q -- "$2" "$tmp/$1.out" 2>/dev/null; }
+start_agent() {
+	"$bin" agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc" --cgroup "${cg#"$cg_root"}" \
+		"$@" >>"$tmp/agent.log" 2>&1 </dev/null &
+	agent_pids+=($!)
+	wait_for grep -q "listening on $tmp/agent.sock" "$tmp/agent.log"
+}
+logged() { grep -q -- "$1" "$tmp/agent.log"; }
+policy() { jq -n --arg p "$1" '{"mptcp-upgrade.io/policy": $p}'; }
+
+# ---- bad input: one error line, nothing started ---------------------------------
+
+run agent --bogus
+expect "an unknown option is a usage error (2)" 2 "unknown option '--bogus'"
+run agent --socket
+expect "--socket without a value is a usage error" 2 "needs a value"
+run agent --socket "$tmp/a.sock" --policy-dir "$tmp/none"
+expect "a missing policy folder: one error line" 1 "policy folder $tmp/none"
+[ ! -e "$tmp/a.sock" ] && ok "... and no socket was made" || not_ok "... and no socket was made"
+run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup /
+expect "--cgroup at the root is refused" 1 "not the root cgroup"
+run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup /mu-no-such-$$
+expect "a missing --cgroup: one error line" 1 "mu-no-such-$$"
+: >"$tmp/file"
+run agent --socket "$tmp/file" --policy-dir "$tmp/etc"
+expect "a socket path that is a file is not replaced" 1 "not a socket"
+run agent --socket "$tmp/$(printf 'x%.0s' {1..120})" --policy-dir "$tmp/etc"
+expect "a socket path too long for sun_path" 1 "longer than"
+
+if ! start_agent; then
+	not_ok "the agent listens" "$(cat "$tmp/agent.log")"
+	tap_end
+	exit
+fi
+ok "the agent listens on its socket"
+[ "$(stat -c %a "$tmp/agent.sock")" = 600 ] && ok "its socket is root's alone (0600)" ||
+	not_ok "its socket is root's alone (0600)" "$(stat -c %a "$tmp/agent.sock")"
+run agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc"
+expect "a second agent on the same socket is refused" 1 "another agent is listening"
+
+# ---- listed, unlisted, untouched --------------------------------------------------
+
+pol='bind mptcp4@127.0.0.1:7800-7809
+server up mptcp4@127.0.0.1:7810'
+
+# A listed listener in a container; a native MPTCP client outside.
+container srv "$(policy "$pol")" serve 127.0.0.1 7800 1
+if wait_for out_has srv "ready"; then
+	out_has srv "ready proto=262" && ok "listed bind() in a container: the listener is MPTCP" ||
+		not_ok "listed bind() in a container: the listener is MPTCP" "$(cat "$tmp/srv.out")"
+	c=$("$sock" connect 127.0.0.1 7800 mptcp)
+	wait_for out_has srv "accepted"
+	out_has srv "accepted proto=262 echoed=5 mptcp=yes" &&
+		ok "... its accepted connection is MPTCP, negotiated with the client ($c)" ||
+		not_ok "... its accepted connection is MPTCP" "$(cat "$tmp/srv.out")"
+else
+	not_ok "listed bind() in a container: the listener is MPTCP" "$(cat "$tmp/srv.out")" \
+		"$(cat "$tmp/agent.log")"
+fi
+
+# A listed connect() from a container to a native MPTCP server, seen on the wire.
+"$sock" serve 127.0.0.1 7810 1 mptcp >"$tmp/up.out" &
+pids+=($!)
+need "the upstream listens" grep -q ready "$tmp/up.out"
+tcpdump -i lo -nn -c 1 -w "$tmp/syn.pcap" 'tcp port 7810 and tcp[tcpflags] == tcp-syn' \
+	>/dev/null 2>&1 &
+dump=$!
+wait_for [ -e "$tmp/syn.pcap" ]
+container cli "$(policy "$pol")" connect 127.0.0.1 7810
+wait_for out_has cli "connect="
+out_has cli "connect=ok proto=262 echo=ok mptcp=yes" &&
+	ok "listed connect() in a container: MPTCP on the container's side" ||
+	not_ok "listed connect() in a container: MPTCP on the container's side" \
+		"$(cat "$tmp/cli.out")" "$(cat "$tmp/agent.log")"
+wait_for grep -q accepted "$tmp/up.out"
+grep -q "accepted proto=262 echoed=5 mptcp=yes" "$tmp/up.out" &&
+	ok "... and MPTCP on the server's" || not_ok "... and MPTCP on the server's" "$(cat "$tmp/up.out")"
+wait "$dump" 2>/dev/null
+tcpdump -nn -r "$tmp/syn.pcap" 2>/dev/null | grep -Eq "mptcp [0-9]+ capable" &&
+	ok "... its SYN carries MP_CAPABLE on the wire" ||
+	not_ok "... its SYN carries MP_CAPABLE on the wire" "$(tcpdump -nn -r "$tmp/syn.pcap" 2>&1)"
+
+# Unlisted: a listener and a connect() of the same container's policy stay TCP.
+container unl "$(policy "$pol")" serve 127.0.0.1 7850 1
+wait_for out_has unl "ready"
+out_has unl "ready proto=6" && ok "unlisted bind() in a container stays TCP" ||
+	not_ok "unlisted bind() in a container stays TCP" "$(cat "$tmp/unl.out")"
+"$sock" serve 127.0.0.1 7811 1 mptcp >"$tmp/up2.out" &
+pids+=($!)
+need "the second upstream listens" grep -q ready "$tmp/up2.out"
+container unc "$(policy "$pol")" connect 127.0.0.1 7811
+wait_for out_has unc "connect="
+out_has unc "connect=ok proto=6 echo=ok mptcp=no" && ok "unlisted connect() in a container stays TCP" ||
+	not_ok "unlisted connect() in a container stays TCP" "$(cat "$tmp/unc.out")"
+"$sock" connect 127.0.0.1 7850 >/dev/null
+
+# No policy: untouched, whatever its addresses.
+container none '{}' serve 127.0.0.1 7802 1
+wait_for out_has none "ready"
+out_has none "ready proto=6" && ok "a container without a policy annotation is untouched" ||
+	not_ok "a container without a policy annotation is untouched" "$(cat "$tmp/none.out")"
+logged "container none: served untouched: no mptcp-upgrade.io/policy" &&
+	ok "... and the agent says why" || not_ok "... and the agent says why" "$(cat "$tmp/agent.log")"
+"$sock" connect 127.0.0.1 7802 >/dev/null
+
+# Another profile's listener: its calls may not all come here, so untouched.
+METADATA=other container meta "$(policy "$pol")" serve 127.0.0.1 7803 1
+wait_for out_has meta "ready"
+out_has meta "ready proto=6" && ok "another profile's listener (metadata) is served untouched" ||
+	not_ok "another profile's listener (metadata) is served untouched" "$(cat "$tmp/meta.out")"
+logged "container meta: served untouched: its listener metadata is 'other'" &&
+	ok "... and the agent says why" || not_ok "... and the agent says why" "$(cat "$tmp/agent.log")"
+"$sock" connect 127.0.0.1 7803 >/dev/null
+
+# policy-file: a file of the policy folder; a path out of it is refused.
+printf '%s\n' "$pol" >"$tmp/etc/web.policy"
+container pf '{"mptcp-upgrade.io/policy-file": "web.policy"}' serve 127.0.0.1 7804 1
+wait_for out_has pf "ready"
+out_has pf "ready proto=262" && ok "policy-file names a file of the policy folder: listed, MPTCP" ||
+	not_ok "policy-file names a file of the policy folder: listed, MPTCP" "$(cat "$tmp/pf.out")" \
+		"$(cat "$tmp/agent.log")"
+"$sock" connect 127.0.0.1 7804 mptcp >/dev/null
+printf '%s\n' "$pol" >"$tmp/outside.policy"
+container pfx '{"mptcp-upgrade.io/policy-file": "../outside.policy"}' serve 127.0.0.1 7805 1
+wait_for out_has pfx "ready"
+out_has pfx "ready proto=6" && logged "container pfx: served untouched: .*outside the policy folder" &&
+	ok "policy-file leading out of the policy folder: refused, served untouched" ||
+	not_ok "policy-file leading out of the policy folder: refused, served untouched" \
+		"$(cat "$tmp/pfx.out")" "$(cat "$tmp/agent.log")"
+"$sock" connect 127.0.0.1 7805 >/dev/null
+
+# A policy with an error: the container still runs, untouched, and the log says where.
+container bad "$(policy 'bind mptcp4@127.0.0.1:99999')" serve 127.0.0.1 7806 1
+wait_for out_has bad "ready"
+out_has bad "ready proto=6" && logged "container bad: served untouched: the policy" &&
+	ok "a policy annotation with an error: served untouched, said" ||
+	not_ok "a policy annotation with an error: served untouched, said" "$(cat "$tmp/bad.out")" \
+		"$(cat "$tmp/agent.log")"
+"$sock" connect 127.0.0.1 7806 >/dev/null
+
+# ---- the agent killed and restarted while containers run -----------------------
+
+container held "$(jq -n --arg p "bind mptcp4@127.0.0.1:7820" '{"mptcp-upgrade.io/policy": $p,
+	"io.kubernetes.cri.container-name": "web", "io.kubernetes.cri.sandbox-name": "web-7d9",
+	"io.kubernetes.cri.sandbox-namespace": "shop"}')" serve 127.0.0.1 7820 2
+container later "$(policy 'server s mptcp4@127.0.0.1:7820')" connect-after /go 127.0.0.1 7820
+wait_for out_has held "ready"
+out_has held "ready proto=262" && ok "a Kubernetes-named container's listener is MPTCP" ||
+	not_ok "a Kubernetes-named container's listener is MPTCP" "$(cat "$tmp/held.out")"
+need "both containers are served" wait_for eval '[ "$("$bin" status --json | jq "[.runs[] | select(.container != null)] | length")" -ge 2 ]'
+out=$("$bin" status --json)
+json_ok "status --json names the container, its pod and namespace" \
+	'.runs[] | select(.container.id == "held") | .container.name == "web" and .container.pod == "web-7d9" and .container.namespace == "shop"'
+out=$("$bin" status)
+grep -q "container  held (web), pod shop/web-7d9, served by the agent" <<<"$out" &&
+	ok "status names it in its table" || not_ok "status names it in its table" "$out"
+out=$("$bin" stats --prometheus)
+grep -q 'namespace="shop",pod="web-7d9",container="web"' <<<"$out" &&
+	ok "stats --prometheus labels it namespace, pod, container" ||
+	not_ok "stats --prometheus labels it namespace, pod, container" "$out"
+grep -q 'container="later"' <<<"$out" && ok "... and a container without a name by its id" ||
+	not_ok "... and a container without a name by its id" "$out"
+
+kill -9 "${agent_pids[0]}"
+wait "${agent_pids[0]}" 2>/dev/null
+"$sock" connect 127.0.0.1 7820 mptcp >/dev/null
+wait_for out_has held "accepted"
+out_has held "accepted proto=262 echoed=5 mptcp=yes" &&
+	ok "the agent killed (SIGKILL): its container still accepts over MPTCP" ||
+	not_ok "the agent killed (SIGKILL): its container still accepts over MPTCP" "$(cat "$tmp/held.out")"
+start_agent || not_ok "the agent starts again" "$(cat "$tmp/agent.log")"
+logged "container held (web) is served by supervisor" && logged "container later is served" &&
+	ok "the new agent finds the containers served from before" ||
+	not_ok "the new agent finds the containers served from before" "$(cat "$tmp/agent.log")"
+: >"$tmp/later/rootfs/go"
+wait_for out_has later "connect="
+out_has later "connect=ok proto=262 echo=ok mptcp=yes" &&
+	ok "a connect() after the restart, in a container from before: listed, MPTCP" ||
+	not_ok "a connect() after the restart, in a container from before: listed, MPTCP" \
+		"$(cat "$tmp/later.out")" "$(cat "$tmp/agent.log")"
+wait_for eval '[ "$(grep -c accepted "$tmp/held.out")" = 2 ]'
+[ "$(grep -c "accepted proto=262 echoed=5 mptcp=yes" "$tmp/held.out")" = 2 ] &&
+	ok "... and accepted over MPTCP by the other container from before" ||
+	not_ok "... and accepted over MPTCP by the other container from before" "$(cat "$tmp/held.out")"
+container after "$(policy "$pol")" serve 127.0.0.1 7807 1
+wait_for out_has after "ready"
+out_has after "ready proto=262" && ok "a container started after the restart is served by the new agent" ||
+	not_ok "a container started after the restart is served by the new agent" "$(cat "$tmp/after.out")"
+"$sock" connect 127.0.0.1 7807 mptcp >/dev/null
+
+# Every container above has ended: their supervisors, cgroups and policy copies with them.
+wait_for eval '[ "$("$bin" status --json | jq "[.runs[] | select(.container != null)] | length")" = 0 ]' &&
+	ok "containers that ended leave no supervisor" ||
+	not_ok "containers that ended leave no supervisor" "$("$bin" status 2>&1)"
+wait_for eval '[ -z "$(ls /run/mptcp-upgrade/agent/)" ]' &&
+	ok "... nor a copy of their annotation's policy" ||
+	not_ok "... nor a copy of their annotation's policy" "$(ls /run/mptcp-upgrade/agent/)"
+wait_for eval '[ -z "$(find "$cg" -mindepth 1 -maxdepth 1 -type d)" ]' &&
+	ok "... nor a supervisor's cgroup" || not_ok "... nor a supervisor's cgroup" "$(ls "$cg")"
+
+kill "${agent_pids[1]}"
+wait "${agent_pids[1]}"
+rc=$?
+[ "$rc" = 0 ] && [ ! -e "$tmp/agent.sock" ] && ok "SIGTERM: the agent exits 0 and removes its socket" ||
+	not_ok "SIGTERM: the agent exits 0 and removes its socket" "exit $rc"
+tap_end
