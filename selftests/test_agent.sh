@@ -95,10 +95,13 @@ container() {
 }
 out_has() { grep -q -- "$2" "$tmp/$1.out" 2>/dev/null; }
 start_agent() {
+	local before
+	before=$(grep -c "served from before" "$tmp/agent.log" 2>/dev/null)
 	"$bin" agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc" --cgroup "${cg#"$cg_root"}" \
 		"$@" >>"$tmp/agent.log" 2>&1 </dev/null &
 	agent_pids+=($!)
-	wait_for grep -q "listening on $tmp/agent.sock" "$tmp/agent.log"
+	# Its last line at start: the containers it found served from before.
+	wait_for eval '[ "$(grep -c "served from before" "$tmp/agent.log")" -gt "${before:-0}" ]'
 }
 logged() { grep -q -- "$1" "$tmp/agent.log"; }
 policy() { jq -n --arg p "$1" '{"mptcp-upgrade.io/policy": $p}'; }
@@ -132,6 +135,41 @@ ok "the agent listens on its socket"
 	not_ok "its socket is root's alone (0600)" "$(stat -c %a "$tmp/agent.sock")"
 run agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc"
 expect "a second agent on the same socket is refused" 1 "another agent is listening"
+
+# ---- what a broken or hostile client sends: refused, and the agent goes on -------
+
+# handoff JSON [pipe]: send JSON to the agent (with a pipe's descriptor as the
+# only one when asked), as a runtime would, then close.
+handoff() {
+	python3 - "$tmp/agent.sock" "$1" "${2:-}" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+fds = [os.pipe()[0]] if sys.argv[3] else []
+socket.send_fds(s, [sys.argv[2].encode()], fds)
+s.close()
+PY
+}
+handoff 'not json at all' pipe
+wait_for logged "a hand-over refused: the runtime's message is not a JSON object" &&
+	ok "a message that is not JSON: refused, said" ||
+	not_ok "a message that is not JSON: refused, said" "$(cat "$tmp/agent.log")"
+handoff '{"fds":["seccompFd"],"pid":1,"state":{"id":"x","pid":1}}' pipe
+wait_for logged "a hand-over refused: the runtime's seccompFd is not a seccomp listener" &&
+	ok "a seccompFd that is not a seccomp listener: refused" ||
+	not_ok "a seccompFd that is not a seccomp listener: refused" "$(cat "$tmp/agent.log")"
+handoff '{"fds":["seccompFd"],"pid":1,"state":{"id":"../etc","pid":1}}' pipe
+wait_for logged "a hand-over refused: the runtime's container id is not one a runtime makes" &&
+	ok "a container id that would leave the state folder: refused" ||
+	not_ok "a container id that would leave the state folder: refused" "$(cat "$tmp/agent.log")"
+handoff '{"fds":[],"pid":1,"state":{"id":"x","pid":1}}'
+wait_for logged "a hand-over refused: the runtime sent no seccompFd (0 descriptors)" &&
+	ok "a hand-over without a listener: refused" ||
+	not_ok "a hand-over without a listener: refused" "$(cat "$tmp/agent.log")"
+# A client that connects and says nothing holds up no one (each is read apart).
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(30)' "$tmp/agent.sock" &
+pids+=($!)
 
 # ---- listed, unlisted, untouched --------------------------------------------------
 

@@ -105,6 +105,20 @@ static bool id_ok(const char *id)
 	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-") == n;
 }
 
+/* A seccomp user-notification descriptor ("anon_inode:seccomp notify")? */
+static bool is_listener(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return !strcmp(target, "anon_inode:seccomp notify");
+}
+
 int agent_handoff_parse(const char *json, size_t len, const int *fds, int nr_fds,
 			struct agent_handoff *h, char *err, size_t err_size)
 {
@@ -157,6 +171,11 @@ int agent_handoff_parse(const char *json, size_t len, const int *fds, int nr_fds
 	if (h->listener < 0) {
 		snprintf(err, err_size, "the runtime sent no seccompFd (%d descriptor%s)", nr_fds,
 			 nr_fds == 1 ? "" : "s");
+		goto out;
+	}
+	if (!is_listener(h->listener)) {
+		snprintf(err, err_size, "the runtime's seccompFd is not a seccomp listener");
+		h->listener = -1;	/* closed with the others */
 		goto out;
 	}
 	if (json_object_object_get_ex(state, "annotations", &ann) &&
