@@ -194,7 +194,7 @@ fi
 # A listed connect() from a container to a native MPTCP server, seen on the wire.
 "$sock" serve 127.0.0.1 7810 1 mptcp >"$tmp/up.out" &
 pids+=($!)
-need "the upstream listens" grep -q ready "$tmp/up.out"
+need "the upstream listens" grep -qs ready "$tmp/up.out"
 tcpdump -i lo -nn -c 1 -w "$tmp/syn.pcap" 'tcp port 7810 and tcp[tcpflags] == tcp-syn' \
 	>/dev/null 2>&1 &
 dump=$!
@@ -220,7 +220,7 @@ out_has unl "ready proto=6" && ok "unlisted bind() in a container stays TCP" ||
 	not_ok "unlisted bind() in a container stays TCP" "$(cat "$tmp/unl.out")"
 "$sock" serve 127.0.0.1 7811 1 mptcp >"$tmp/up2.out" &
 pids+=($!)
-need "the second upstream listens" grep -q ready "$tmp/up2.out"
+need "the second upstream listens" grep -qs ready "$tmp/up2.out"
 container unc "$(policy "$pol")" connect 127.0.0.1 7811
 wait_for out_has unc "connect="
 out_has unc "connect=ok proto=6 echo=ok mptcp=no" && ok "unlisted connect() in a container stays TCP" ||
@@ -270,6 +270,26 @@ out_has bad "ready proto=6" && logged "container bad: served untouched: the poli
 	not_ok "a policy annotation with an error: served untouched, said" "$(cat "$tmp/bad.out")" \
 		"$(cat "$tmp/agent.log")"
 "$sock" connect 127.0.0.1 7806 >/dev/null
+
+# reload: a container's policy-file read again, applied to its next call.
+printf 'server s mptcp4@127.0.0.1:7830\n' >"$tmp/etc/re.policy"
+"$sock" serve 127.0.0.1 7831 1 mptcp >"$tmp/up3.out" &
+pids+=($!)
+need "the third upstream listens" grep -qs ready "$tmp/up3.out"
+container rel '{"mptcp-upgrade.io/policy-file": "re.policy"}' connect-after /go 127.0.0.1 7831
+need "the container is served" wait_for eval '"$bin" status --json | jq -e ".runs[] | select(.container.id == \"rel\")" >/dev/null'
+out=$("$bin" stats 2>&1)
+grep -q "policy lines of container rel (run supervisor [0-9]*):" <<<"$out" &&
+	ok "stats names the container's policy lines" || not_ok "stats names the container's policy lines" "$out"
+printf 'server s mptcp4@127.0.0.1:7831\n' >"$tmp/etc/re.policy"
+run reload
+expect "reload reads a container's policy-file again" 0
+: >"$tmp/rel/rootfs/go"
+wait_for out_has rel "connect="
+out_has rel "connect=ok proto=262 echo=ok mptcp=yes" &&
+	ok "... and its next connect() follows it: listed now, MPTCP" ||
+	not_ok "... and its next connect() follows it: listed now, MPTCP" "$(cat "$tmp/rel.out")" \
+		"$(cat "$tmp/agent.log")"
 
 # ---- the agent killed and restarted while containers run -----------------------
 
