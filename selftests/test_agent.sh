@@ -46,6 +46,8 @@ cleanup() {
 	for id in $(runc --root "$runc_root" list -q 2>/dev/null); do
 		runc --root "$runc_root" delete -f "$id" >/dev/null 2>&1
 	done
+	command -v podman >/dev/null && podman rm -f "mu-agent-$$" >/dev/null 2>&1 &&
+		podman rmi -f "localhost/mu-agent-test:$$" >/dev/null 2>&1
 	for p in "${pids[@]}" "${agent_pids[@]}"; do kill "$p" 2>/dev/null; done
 	# The supervisors' cgroups go with their containers; what is left is the suite's.
 	for d in "$cg"/*/ "$cg"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
@@ -290,6 +292,41 @@ out_has rel "connect=ok proto=262 echo=ok mptcp=yes" &&
 	ok "... and its next connect() follows it: listed now, MPTCP" ||
 	not_ok "... and its next connect() follows it: listed now, MPTCP" "$(cat "$tmp/rel.out")" \
 		"$(cat "$tmp/agent.log")"
+
+# podman, with the same profile, an image of the static mu_sock (no registry) and
+# runc (this host's hybrid cgroups refuse crun; podman's default limits exceed
+# this sandbox's hard ones, hence --ulimit).
+pm_image=localhost/mu-agent-test:$$
+if ! command -v podman >/dev/null; then
+	skip "podman: a listed listener in a podman container is MPTCP" "podman is not installed"
+elif ! tar -C "$tmp/srv/rootfs" -cf "$tmp/pm.tar" mu_sock ||
+	! podman import "$tmp/pm.tar" "$pm_image" >"$tmp/pm.import" 2>&1; then
+	skip "podman: a listed listener in a podman container is MPTCP" \
+		"podman can't import an image here: $(tail -1 "$tmp/pm.import")"
+else
+	seccomp mptcp-upgrade.io/profile=1 "$tmp/agent.sock" >"$tmp/pm-profile.json"
+	podman --runtime runc run -d --name "mu-agent-$$" --network host \
+		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+		--security-opt seccomp="$tmp/pm-profile.json" \
+		--annotation "mptcp-upgrade.io/policy=bind mptcp4@127.0.0.1:7808" \
+		"$pm_image" /mu_sock serve 127.0.0.1 7808 1 >"$tmp/pm.run" 2>&1
+	pm_logs() { podman logs "mu-agent-$$" 2>&1; }
+	if wait_for eval 'pm_logs | grep -q ready'; then
+		pm_logs | grep -q "ready proto=262" &&
+			ok "podman: a listed listener in a podman container is MPTCP" ||
+			not_ok "podman: a listed listener in a podman container is MPTCP" "$(pm_logs)"
+		"$sock" connect 127.0.0.1 7808 mptcp >/dev/null
+		wait_for eval 'pm_logs | grep -q accepted'
+		pm_logs | grep -q "accepted proto=262 echoed=5 mptcp=yes" &&
+			ok "... and its connection negotiated MPTCP" ||
+			not_ok "... and its connection negotiated MPTCP" "$(pm_logs)"
+	else
+		not_ok "podman: a listed listener in a podman container is MPTCP" \
+			"$(cat "$tmp/pm.run")" "$(pm_logs)"
+	fi
+	podman rm -f "mu-agent-$$" >/dev/null 2>&1
+	podman rmi -f "$pm_image" >/dev/null 2>&1
+fi
 
 # ---- the agent killed and restarted while containers run -----------------------
 
