@@ -98,7 +98,7 @@ container() {
 out_has() { grep -q -- "$2" "$tmp/$1.out" 2>/dev/null; }
 start_agent() {
 	local before
-	before=$(grep -c "served from before" "$tmp/agent.log" 2>/dev/null)
+	before=$(grep -cs "served from before" "$tmp/agent.log")
 	"$bin" agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc" --cgroup "${cg#"$cg_root"}" \
 		"$@" >>"$tmp/agent.log" 2>&1 </dev/null &
 	agent_pids+=($!)
@@ -292,6 +292,28 @@ out_has rel "connect=ok proto=262 echo=ok mptcp=yes" &&
 	ok "... and its next connect() follows it: listed now, MPTCP" ||
 	not_ok "... and its next connect() follows it: listed now, MPTCP" "$(cat "$tmp/rel.out")" \
 		"$(cat "$tmp/agent.log")"
+
+# runc exec (kubectl exec): the process it adds comes with a listener of its
+# own, and is served under the container's policy; one series per container,
+# summing what its processes' supervisors count while they run.
+container ex "$(policy 'mptcp4@127.0.0.1:7841-7842')" serve 127.0.0.1 7841 2
+wait_for out_has ex "ready"
+out=$(runc --root "$runc_root" exec ex /mu_sock connect 127.0.0.1 7841 2>&1 </dev/null)
+grep -q "connect=ok proto=262 echo=ok mptcp=yes" <<<"$out" &&
+	ok "runc exec: the added process's listed connect() is MPTCP" ||
+	not_ok "runc exec: the added process's listed connect() is MPTCP" "$out" "$(cat "$tmp/agent.log")"
+runc --root "$runc_root" exec -d ex /mu_sock serve 127.0.0.1 7842 1 >"$tmp/ex2.out" 2>&1 </dev/null
+wait_for out_has ex2 "ready"
+out_has ex2 "ready proto=262" && ok "runc exec: the added process's listed bind() is MPTCP" ||
+	not_ok "runc exec: the added process's listed bind() is MPTCP" "$(cat "$tmp/ex2.out")"
+out=$("$bin" stats --prometheus)
+nseries=$(grep -c '^mptcp_upgrade_policy_line_events_total{container="ex",line="1",event="bind"}' <<<"$out")
+v=$(grep '^mptcp_upgrade_policy_line_events_total{container="ex",line="1",event="bind"}' <<<"$out")
+[ "$nseries" = 1 ] && [ "${v##* }" = 2 ] &&
+	ok "... one series for the container, its processes' binds summed (2)" ||
+	not_ok "... one series for the container, its processes' binds summed (2)" "$out"
+"$sock" connect 127.0.0.1 7842 mptcp >/dev/null
+"$sock" connect 127.0.0.1 7841 mptcp >/dev/null
 
 # podman, with the same profile, an image of the static mu_sock (no registry) and
 # runc (this host's hybrid cgroups refuse crun; podman's default limits exceed

@@ -39,7 +39,8 @@
 /* One container as its runtime handed it over. */
 struct agent_handoff {
 	int listener;			/* the seccomp listener, -1 when none came */
-	pid_t pid;			/* the container's first process, in our PID namespace */
+	pid_t pid;			/* the process of the filter (the container's first, or
+					 * an exec'd one), in our PID namespace */
 	char metadata[256];		/* the spec's listenerMetadata */
 	struct run_container k;		/* id, name, pod, namespace */
 	char *policy_text;		/* annotation AGENT_ANN_POLICY (malloc()ed), or NULL */

@@ -150,9 +150,13 @@ int agent_handoff_parse(const char *json, size_t len, const int *fds, int nr_fds
 		goto out;
 	}
 	snprintf(h->k.id, sizeof(h->k.id), "%s", json_object_get_string(v));
-	/* state.pid: the container's process as the host sees it; the top-level pid as runc's. */
-	if ((json_object_object_get_ex(state, "pid", &v) ||
-	     json_object_object_get_ex(o, "pid", &v)) && json_object_is_type(v, json_type_int))
+	/*
+	 * The top-level pid is the process whose filter this is: the container's
+	 * first one, or one that `runc exec` (kubectl exec) adds, each with a
+	 * listener of its own; state.pid stays the container's first.
+	 */
+	if ((json_object_object_get_ex(o, "pid", &v) ||
+	     json_object_object_get_ex(state, "pid", &v)) && json_object_is_type(v, json_type_int))
 		h->pid = json_object_get_int(v);
 	if (h->pid <= 0) {
 		snprintf(err, err_size, "the runtime's message has no process id");
@@ -198,6 +202,22 @@ out:
 	json_object_put(o);
 	json_tokener_free(tok);
 	return ret;
+}
+
+/* Does @buf hold one whole JSON value? */
+static bool complete_json(const char *buf, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	bool done;
+
+	if (!tok)
+		return false;
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	done = o && json_tokener_get_error(tok) == json_tokener_success;
+	json_object_put(o);
+	json_tokener_free(tok);
+	return done;
 }
 
 int agent_handoff_read(int conn, int timeout_ms, struct agent_handoff *h, char *err,
@@ -272,6 +292,12 @@ int agent_handoff_read(int conn, int timeout_ms, struct agent_handoff *h, char *
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/*
+		 * `runc run` closes after its message; `runc exec` keeps the
+		 * connection while its process runs: a whole JSON object is the end.
+		 */
+		if (complete_json(buf, len))
+			break;
 	}
 	buf[len] = '\0';
 	if (!len && !nr_fds) {
@@ -303,8 +329,8 @@ static int write_policy(const struct agent_handoff *h, char *path, size_t size, 
 		goto fail;
 	if (mkdir(AGENT_STATE_DIR, 0700) && errno != EEXIST)
 		goto fail;
-	/* By process too: a runtime hands over each exec of a container as well. */
-	snprintf(path, size, AGENT_STATE_DIR "/%s-%d.policy", h->k.id, (int)h->pid);
+	/* Per hand-over (this process serves it): each exec of a container comes as well. */
+	snprintf(path, size, AGENT_STATE_DIR "/%s-%d.policy", h->k.id, (int)getpid());
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;

@@ -76,6 +76,13 @@ struct served_line *served_add_line(struct served *s, int line, const char *sour
 
 void served_line_event(struct served_line *l, const char *name, unsigned long long value)
 {
+	size_t i;
+
+	for (i = 0; i < l->nr_events; i++)
+		if (!strcmp(l->events[i].name, name)) {
+			l->events[i].value += value;
+			return;
+		}
 	if (l->nr_events >= SERVED_MAX_EVENTS)
 		return;
 	l->events[l->nr_events].name = name;
@@ -85,8 +92,15 @@ void served_line_event(struct served_line *l, const char *name, unsigned long lo
 int served_add_sockopt(struct served *s, const char *option, const char *result,
 		       unsigned long long value)
 {
-	struct served_sockopt *o = realloc(s->sockopts, (s->nr_sockopts + 1) * sizeof(*o));
+	struct served_sockopt *o;
+	size_t i;
 
+	for (i = 0; i < s->nr_sockopts; i++)
+		if (!strcmp(s->sockopts[i].option, option) && !strcmp(s->sockopts[i].result, result)) {
+			s->sockopts[i].value += value;
+			return 0;
+		}
+	o = realloc(s->sockopts, (s->nr_sockopts + 1) * sizeof(*o));
 	if (!o)
 		return -1;
 	s->sockopts = o;

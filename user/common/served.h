@@ -124,7 +124,11 @@ void served_free(struct served_set *set);
 
 /* For the sources: a socket-state map whose sockets are theirs (a map is kept once). */
 void served_add_map(struct served_set *set, __u32 map_id);
-/* For the sources: a new record, line, sockopt, series, sample; NULL out of memory. */
+/*
+ * For the sources: a new record, line, sockopt, series, sample; NULL out of
+ * memory. An event or sockopt a line or record has already adds to it (the
+ * processes of one container are one record).
+ */
 struct served *served_add(struct served_set *set);
 int served_add_label(struct served_label *labels, size_t *nr, size_t max, const char *name,
 		     const char *value);

@@ -60,7 +60,8 @@ static void program_names(pid_t program, char *comm, size_t comm_size, char *uni
  * Its lines: all of the policy in force (they name its sockets' lines); the
  * counts only while its counters can be read and are of that policy.
  */
-static int add_lines(const struct run_entry *r, const struct run_counters *c, struct served *s)
+static int add_lines(const struct run_entry *r, const struct run_counters *c, struct served *s,
+		     bool merge)
 {
 	size_t j, n = r->entries ? json_object_array_length(r->entries) : 0;
 	int lines_fd = r->lines_map_id ? bpf_map_get_fd_by_id(r->lines_map_id) : -1;
@@ -71,10 +72,13 @@ static int add_lines(const struct run_entry *r, const struct run_counters *c, st
 		struct mu_line_counters wire = {};
 		struct served_line *l;
 
-		l = served_add_line(s, json_object_object_get_ex(je, "line", &v) ?
-				       json_object_get_int(v) : 0,
-				    json_object_object_get_ex(je, "source", &v) ?
-				       json_object_get_string(v) : "");
+		if (merge && j >= s->nr_lines)
+			break;
+		l = merge ? &s->lines[j] :
+			served_add_line(s, json_object_object_get_ex(je, "line", &v) ?
+					   json_object_get_int(v) : 0,
+					json_object_object_get_ex(je, "source", &v) ?
+					   json_object_get_string(v) : "");
 		if (!l) {
 			ret = -1;
 			break;
@@ -145,43 +149,79 @@ static int container_labels(const struct run_container *k, struct served *s)
 				k->name[0] ? k->name : shortid);
 }
 
+/*
+ * The record already read this round for another process of the same
+ * container under the same policy (one `runc exec`, `kubectl exec` adds,
+ * with a supervisor of its own), which this one's counts join: one series per
+ * container. @rec: the record of each run read so far. -1 if none.
+ */
+static ssize_t same_container(const struct run_source *src, size_t i, const ssize_t *rec)
+{
+	const struct run_entry *r = &src->runs[i];
+	size_t j;
+
+	if (!r->container.id[0])
+		return -1;
+	for (j = src->first; j < i; j++)
+		if (!strcmp(src->runs[j].container.id, r->container.id) &&
+		    !strcmp(src->runs[j].sha256, r->sha256))
+			return rec[j - src->first];
+	return -1;
+}
+
+static int read_one(struct served_set *set, const struct run_entry *r, ssize_t merge_into)
+{
+	struct run_counters *c = run_counters_read(r->supervisor, r->sha256);
+	char comm[64], unit[256], sup[16];
+	struct served *s;
+	int ret = 0;
+
+	if (merge_into >= 0) {
+		s = &set->list[merge_into];
+		ret = add_lines(r, c, s, true) || add_sockopts(r, c, s);
+		free(c);
+		return ret;
+	}
+	s = served_add(set);
+	if (!s) {
+		free(c);
+		return -1;
+	}
+	program_names(r->program, comm, sizeof(comm), unit, sizeof(unit));
+	snprintf(sup, sizeof(sup), "%d", (int)r->supervisor);
+	s->supervisor = r->supervisor;
+	s->program = r->program;
+	s->states_map_id = r->states_map_id;
+	s->gen = r->bridge_gen;
+	if (r->container.id[0])
+		ret = container_labels(&r->container, s);
+	else
+		ret = served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "program",
+				       comm) ||
+		      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "supervisor",
+				       sup) ||
+		      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "unit", unit);
+	ret = ret || add_lines(r, c, s, false) || add_sockopts(r, c, s);
+	free(c);
+	return ret;
+}
+
 static int run_read(struct served_set *set, void *priv)
 {
 	struct run_source *src = priv;
+	ssize_t *rec = calloc(src->shown ? src->shown : 1, sizeof(*rec)), into;
 	size_t i;
+	int ret = 0;
 
-	for (i = src->first; i < src->first + src->shown; i++) {
-		const struct run_entry *r = &src->runs[i];
-		struct run_counters *c = run_counters_read(r->supervisor, r->sha256);
-		struct served *s = served_add(set);
-		char comm[64], unit[256], sup[16];
-		int ret;
-
-		if (!s) {
-			free(c);
-			return -1;
-		}
-		program_names(r->program, comm, sizeof(comm), unit, sizeof(unit));
-		snprintf(sup, sizeof(sup), "%d", (int)r->supervisor);
-		s->supervisor = r->supervisor;
-		s->program = r->program;
-		s->states_map_id = r->states_map_id;
-		s->gen = r->bridge_gen;
-		if (r->container.id[0])
-			ret = container_labels(&r->container, s);
-		else
-			ret = served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS,
-					       "program", comm) ||
-			      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS,
-					       "supervisor", sup) ||
-			      served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "unit",
-					       unit);
-		ret = ret || add_lines(r, c, s) || add_sockopts(r, c, s);
-		free(c);
-		if (ret)
-			return -1;
+	if (!rec)
+		return -1;
+	for (i = src->first; i < src->first + src->shown && !ret; i++) {
+		into = same_container(src, i, rec);
+		ret = read_one(set, &src->runs[i], into);
+		rec[i - src->first] = into >= 0 ? into : (ssize_t)set->nr - 1;
 	}
-	return 0;
+	free(rec);
+	return ret;
 }
 
 static void run_close(void *priv)
