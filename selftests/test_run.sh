@@ -140,7 +140,7 @@ got=$(run_json)
 # One JSON document per output, with the keys users' jq reads (issue 24), pretty or not;
 # and the registry entry status reads them from: JSON, root's alone (mode 0600).
 sup=$(supervisor_of "$tmp/count.policy")
-run_keys='["supervisor","program","policy","sha256","policy_changed_since_load","started_at",
+run_keys='["supervisor","program","container","policy","sha256","policy_changed_since_load","started_at",
 	"loaded_at","reloads","last_reload_error","io_uring","sync_wakeup","killable_wait",
 	"counters","refused_options","entries","sockopt_bridge","path_managers"]'
 line_keys='["line","source","role","prefix","ports","binds","connects","made_mptcp","kept_tcp",
