@@ -49,6 +49,10 @@ done
 echo
 "$top/selftests/bench_run.sh"
 
+# The agent: what serving a container costs its start and its connections (runc).
+echo
+"$top/selftests/bench_agent.sh"
+
 # Stage 3's tc programs load on this kernel even where the socket hook does not.
 echo
 "$out/test_tc_rewrite" bench
