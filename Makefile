@@ -45,7 +45,8 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/run_probe \
 	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/mu_sock.static \
 	      $(OUTPUT)/selftests/bench_sock \
-	      $(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/mu_handover
+	      $(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/mu_handover \
+	      $(OUTPUT)/selftests/seccomp_eval $(OUTPUT)/selftests/seccomp_listener
 # The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
 VM_BINS     = $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
@@ -70,12 +71,26 @@ SYSCONFDIR    ?= /etc
 UNITDIR       ?= $(PREFIX)/lib/systemd/system
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DOCDIR        ?= $(PREFIX)/share/doc/mptcp-upgrade
+DATADIR       ?= $(PREFIX)/share/mptcp-upgrade
 UNITS         := mptcp-upgrade@.service mptcp-upgrade-reload@.service mptcp-upgrade@.path \
 		 mptcp-upgrade-follow.service mptcp-upgrade-textfile.service \
 		 mptcp-upgrade-textfile.timer mptcp-upgrade-agent.service
 
+# The seccomp profile for containers (docs/containers.md): the runtime's default
+# profile that golang-github-containers-common installs, with the run engine's
+# notifications merged in by `mptcp-upgrade seccomp-profile`. Built only where
+# that base is, since the repository carries no runtime's profile of its own.
+SECCOMP_BASE    ?= /usr/share/containers/seccomp.json
+SECCOMP_PROFILE := $(OUTPUT)/seccomp/mptcp-upgrade.json
+SECCOMP_BUILT    = $(if $(wildcard $(SECCOMP_BASE)),$(SECCOMP_PROFILE))
+
 .PHONY: all
-all: $(APP)
+all: $(APP) $(SECCOMP_BUILT)
+
+$(SECCOMP_PROFILE): $(APP) $(SECCOMP_BASE)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)./$(APP) seccomp-profile --base $(SECCOMP_BASE) --output $@
 
 # Build and test dependencies from Debian's packages (needs root when some are missing).
 .PHONY: deps
@@ -152,6 +167,16 @@ $(OUTPUT)/old-abi/$(APP): $(LIB_SRCS) $(CMD_SRCS) $(SKELS) $(wildcard include/*.
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -DMU_ENGINE_ABI=$(shell expr $(MU_ABI) - 1) $(CFLAGS) \
 		$(LIB_SRCS) $(CMD_SRCS) $(PKG_LIBS) -lpthread -o $@
+
+# What a seccomp profile does once libseccomp compiled it (test_seccomp_profile.sh).
+$(OUTPUT)/selftests/seccomp_eval: $(OUTPUT)/selftests/seccomp_eval.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lseccomp -o $@
+
+# Static: it is also a container's only program.
+$(OUTPUT)/selftests/seccomp_listener: $(OUTPUT)/selftests/seccomp_listener.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -static $^ -o $@
 
 # The same probe linked statically: what LD_PRELOAD tools can't reach, seccomp can.
 # mu_sock too: the whole root file system of test_agent's containers.
@@ -295,9 +320,11 @@ vmlinux:
 # Example policies go to $(SYSCONFDIR)/mptcp-upgrade only where no file of that
 # name is: an operator's edited policy is never overwritten.
 .PHONY: install
-install: $(APP)
+install: $(APP) $(SECCOMP_BUILT)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -D -m 0755 $(APP) $(DESTDIR)$(SBINDIR)/$(APP)
+	$(Q)if [ -n "$(SECCOMP_BUILT)" ]; then install -D -m 0644 $(SECCOMP_PROFILE) \
+		$(DESTDIR)$(DATADIR)/seccomp/mptcp-upgrade.json; fi
 	$(Q)install -D -m 0644 configs/man/mptcp-upgrade.8 $(DESTDIR)$(MANDIR)/man8/mptcp-upgrade.8
 	$(Q)install -D -m 0644 configs/man/mptcp-upgrade.policy.5 \
 		$(DESTDIR)$(MANDIR)/man5/mptcp-upgrade.policy.5
@@ -338,7 +365,7 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/$(APP) $(DESTDIR)$(MANDIR)/man8/mptcp-upgrade.8 \
 		$(DESTDIR)$(MANDIR)/man5/mptcp-upgrade.policy.5 \
 		$(DESTDIR)$(COMPLETIONDIR)/mptcp-upgrade $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
-	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 
 .PHONY: clean
 clean:

@@ -41,6 +41,9 @@ void help_run(FILE *out);
 int do_agent(int argc, char **argv);
 void help_agent(FILE *out);
 
+int do_seccomp_profile(int argc, char **argv);
+void help_seccomp_profile(FILE *out);
+
 /* True when argv asks for the command's help ("CMD help", "CMD -h", "CMD --help"). */
 int wants_help(int argc, char **argv);
 

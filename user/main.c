@@ -32,6 +32,8 @@ static const struct command commands[] = {
 	{ "agent",   do_agent,   help_agent,  "serve containers: runtimes hand over their seccomp listeners" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },
 	{ "check",   do_check,   help_check,  "which engine can this kernel run, and why not?" },
+	{ "seccomp-profile", do_seccomp_profile, help_seccomp_profile,
+	  "write the seccomp profile that hands containers to the agent" },
 	{ "version", do_version, help_version, "print the version and the libbpf in use" },
 	{ "help",    do_help,    NULL,        "print this help, or a command's" },
 };
@@ -46,7 +48,7 @@ static void help_main(FILE *out)
 		"\n"
 		"Commands:\n", prog_name, prog_name);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 		"\n"
 		"Options (anywhere on the line):\n"

@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The seccomp profile that hands containers to the agent (docs/containers.md):
+# `mptcp-upgrade seccomp-profile` and its errors; the profile compiled by
+# libseccomp as runc compiles it and its BPF run on the calls the run engine's
+# filter traps and on calls it must let through; and real containers started
+# by runc, crun and podman with it, whose listener (a stand-in for the agent on
+# a socket of this suite's own) gets the seccomp fd and the metadata and
+# answers every call with CONTINUE. Prints TAP for prove.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/mptcp-upgrade
+evalbin=$top/.output/selftests/seccomp_eval
+listener=$top/.output/selftests/seccomp_listener
+base=${MU_SECCOMP_BASE:-/usr/share/containers/seccomp.json}
+tmp=$(mktemp -d)
+pids=()
+ctrs=()
+cleanup() {
+	local p c
+	for c in "${ctrs[@]}"; do
+		runc delete -f "$c" >/dev/null 2>&1
+	done
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# shellcheck source=selftests/lib.sh
+. "$top/selftests/lib.sh"
+
+meta=mptcp-upgrade.io/profile=1
+
+# ---- errors: one line, exit 1; usage: exit 2 ---------------------------------
+
+run seccomp-profile --base "$tmp/none.json"
+expect "a missing base file is an error (exit 1)" 1 "^Error: can't read base profile $tmp/none.json: No such file"
+printf '{"defaultAction": ' >"$tmp/bad.json"
+run seccomp-profile --base "$tmp/bad.json"
+expect "a base that is no JSON is an error (exit 1)" 1 "^Error: base profile .* is no JSON"
+echo '[1, 2]' >"$tmp/array.json"
+run seccomp-profile --base "$tmp/array.json"
+expect "JSON that is no profile is an error (exit 1)" 1 "is no seccomp profile"
+echo '{"defaultAction":"SCMP_ACT_ERRNO","listenerPath":"/x.sock","syscalls":[]}' >"$tmp/lp.json"
+run seccomp-profile --base "$tmp/lp.json"
+expect "a base with its own listenerPath is refused" 1 "has a listenerPath already"
+echo '{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["bind"],"action":"SCMP_ACT_NOTIFY"}]}' \
+	>"$tmp/notify.json"
+run seccomp-profile --base "$tmp/notify.json"
+expect "a base that notifies a trapped call is refused" 1 "already notifies bind"
+echo '{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["clone"],"action":"SCMP_ACT_ALLOW",
+ "args":[{"index":0,"value":4096,"valueTwo":0,"op":"SCMP_CMP_GT"}]}]}' >"$tmp/gt.json"
+run seccomp-profile --base "$tmp/gt.json"
+expect "a base condition that can't be merged exactly is refused" 1 "can't merge .* clone"
+echo '{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}' >"$tmp/min.json"
+run seccomp-profile --base "$tmp/min.json" --output "$tmp/no/such/dir/p.json"
+expect "an unwritable output is an error (exit 1)" 1 "^Error: can't write $tmp/no/such/dir/p.json.tmp"
+[ "$(printf '%s' "$err" | grep -c '')" -eq 1 ] && ok "each error is one line" ||
+	not_ok "each error is one line" "$err"
+run seccomp-profile --bogus
+expect "an unknown option is a usage error (exit 2)" 2 "unknown option '--bogus'"
+run seccomp-profile --socket relative.sock
+expect "a relative --socket is a usage error (exit 2)" 2 "absolute path"
+run seccomp-profile extra
+expect "an extra argument is a usage error (exit 2)" 2 "unexpected argument 'extra'"
+run seccomp-profile --base
+expect "--base without a value is a usage error (exit 2)" 2 "needs a value"
+run help seccomp-profile
+expect "help seccomp-profile exits 0" 0
+grep -q "^Usage: mptcp-upgrade seccomp-profile " <<<"$out" && ok "help prints the usage" ||
+	not_ok "help prints the usage" "$out"
+
+# ---- libseccomp's answer for a call -----------------------------------------
+
+# verdicts PROFILE NAME <<< "CALL EXPECTED" lines: one test, every line checked.
+verdicts() {
+	local profile=$1 name=$2 calls want got bad=() i
+	calls=$(cat)
+	got=$("$evalbin" "$profile" < <(sed 's/ [^ ]*$//' <<<"$calls") 2>"$tmp/eval.err")
+	if [ $? -ne 0 ]; then
+		not_ok "$name" "seccomp_eval: $(cat "$tmp/eval.err")"
+		return
+	fi
+	mapfile -t want < <(awk '{print $NF}' <<<"$calls")
+	mapfile -t calls <<<"$calls"
+	mapfile -t got <<<"$got"
+	for i in "${!want[@]}"; do
+		[ "${got[i]:-}" = "${want[i]}" ] ||
+			bad+=("${calls[i]% *}: ${got[i]:-nothing}, want ${want[i]}")
+	done
+	[ ${#bad[@]} -eq 0 ] && ok "$name (${#want[@]} calls)" || not_ok "$name" "${bad[@]}"
+}
+
+# The run engine's own filter (user/run/run_filter.c) on a base that allows by
+# default: the profile must notify exactly what it notifies.
+echo '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}' >"$tmp/allow.json"
+run seccomp-profile --base "$tmp/allow.json" --output "$tmp/allow.out.json"
+expect "a base that allows by default is merged" 0
+verdicts "$tmp/allow.out.json" "on an allow-all base, the calls the run filter notifies and no other" <<'EOF'
+x86_64 bind 3 0 16 NOTIFY
+x86_64 connect 3 0 28 NOTIFY
+x86_64 sendto 3 0 0 0x20000000 0 16 NOTIFY
+x86_64 sendto 3 0 0 0x4040 0 16 ALLOW
+x86_64 sendmsg 3 0 0x20000040 NOTIFY
+x86_64 sendmsg 3 0 0 ALLOW
+x86_64 epoll_create 1 NOTIFY
+x86_64 epoll_create1 0x80000 NOTIFY
+x86_64 dup 3 NOTIFY
+x86_64 dup2 3 9 NOTIFY
+x86_64 dup3 3 9 0x80000 NOTIFY
+x86_64 fcntl 3 0 10 NOTIFY
+x86_64 fcntl 3 1030 10 NOTIFY
+x86_64 fcntl 3 0x100000000 10 NOTIFY
+x86_64 fcntl 3 3 0 ALLOW
+x86_64 fcntl 3 4 0x800 ALLOW
+x86_64 fcntl 3 1031 0 ALLOW
+x86_64 fcntl 3 1 0 ALLOW
+x86_64 fork NOTIFY
+x86_64 vfork NOTIFY
+x86_64 clone 0x1200011 NOTIFY
+x86_64 clone 0x3d0f00 ALLOW
+x86_64 clone3 0 88 NOTIFY
+x86_64 io_uring_setup 8 0 NOTIFY
+x86_64 socket 2 1 0 ALLOW
+x86_64 read 0 0 0 ALLOW
+x86_64 accept4 3 0 0 0x800 ALLOW
+x86_64 close 3 ALLOW
+x86 bind 3 0 16 NOTIFY
+x86 connect 3 0 16 NOTIFY
+x86 socketcall 2 0 NOTIFY
+x86 socketcall 3 0 NOTIFY
+x86 socketcall 1 0 ALLOW
+x86 socketcall 5 0 ALLOW
+x86 fcntl64 3 1030 NOTIFY
+x86 fcntl64 3 3 ALLOW
+x86 fcntl 3 0 NOTIFY
+x86 clone 0x11 NOTIFY
+x86 clone 0x3d0f00 ALLOW
+x86 dup2 3 4 NOTIFY
+x86 read 0 0 0 ALLOW
+x32 connect 3 0 16 NOTIFY
+x32 fcntl 3 1030 NOTIFY
+x32 fcntl 3 3 ALLOW
+EOF
+
+# A base that allows clone only without namespace flags (as Docker's default
+# does for a container without CAP_SYS_ADMIN): those conditions keep their meaning.
+cat >"$tmp/ns.json" <<'EOF'
+{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+ "syscalls": [
+  {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+   "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+  {"names": ["fcntl", "read"], "action": "SCMP_ACT_ALLOW"},
+  {"names": ["fcntl"], "action": "SCMP_ACT_LOG",
+   "args": [{"index": 1, "value": 1030, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}
+ ]}
+EOF
+run seccomp-profile --base "$tmp/ns.json" --output "$tmp/ns.out.json"
+expect "a base with conditions on clone is merged" 0
+verdicts "$tmp/ns.out.json" "the base's namespace-flag condition on clone keeps its meaning" <<'EOF'
+x86_64 clone 0x1200011 NOTIFY
+x86_64 clone 0x3d0f00 ALLOW
+x86_64 clone 0x20011 ERRNO(1)
+x86_64 clone 0x10000400 ERRNO(1)
+x86_64 fcntl 3 3 ALLOW
+x86_64 fcntl 3 0 NOTIFY
+x86_64 read 0 0 0 ALLOW
+x86_64 bind 3 0 16 ERRNO(1)
+EOF
+
+# ---- the profile from the runtime's own default profile ----------------------
+
+if [ ! -r "$base" ]; then
+	skip "the profile from $base" "no $base (Debian's golang-github-containers-common)"
+	tap_end
+	exit
+fi
+profile=$tmp/profile.json
+run seccomp-profile --base "$base" --socket "$tmp/agent.sock" --output "$profile"
+expect "seccomp-profile --base $base --output FILE" 0
+[ -z "$out" ] && ok "--output writes nothing on stdout" || not_ok "--output writes nothing on stdout" "$out"
+[ "$(stat -c %a "$profile")" = 644 ] && ok "the profile is mode 0644 (runtimes read it)" ||
+	not_ok "the profile is mode 0644" "$(stat -c %a "$profile")"
+out=$(cat "$profile")
+json_ok "listenerPath is --socket, listenerMetadata is exactly $meta" \
+	".listenerPath == \"$tmp/agent.sock\" and .listenerMetadata == \"$meta\""
+json_ok "architectures are x86_64, x86 and x32, in the OCI format" \
+	'.architectures == ["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"] and (has("archMap") | not)'
+json_ok "no includes or excludes are left (containerd reads the OCI object as it is)" \
+	'[.syscalls[] | select(has("includes") or has("excludes"))] | length == 0'
+json_ok "the default action and errno are the base's" \
+	".defaultAction == $(jq .defaultAction "$base") and .defaultErrnoRet == $(jq .defaultErrnoRet "$base")"
+run seccomp-profile --base "$base"
+json_ok "without --socket, listenerPath is /run/mptcp-upgrade/agent.sock" \
+	'.listenerPath == "/run/mptcp-upgrade/agent.sock"'
+
+# Every call the base allows unconditionally still runs, except those the
+# profile notifies (and those another rule of the base names too: setns, in
+# this base, is also refused without CAP_SYS_ADMIN).
+trapped=' bind connect sendto sendmsg epoll_create epoll_create1 dup dup2 dup3 fcntl fcntl64 fork vfork clone clone3 io_uring_setup socketcall '
+allowed=$(jq -r '([.syscalls[] | select(.action != "SCMP_ACT_ALLOW" or ((.args // []) | length) > 0
+	or ((.includes // {}) | length) > 0 or ((.excludes // {}) | length) > 0) | .names[]]) as $other |
+	.syscalls[] | select(.action == "SCMP_ACT_ALLOW" and ((.args // []) | length) == 0
+	and ((.includes // {}) | length) == 0 and ((.excludes // {}) | length) == 0) | .names[] |
+	select(. as $n | $other | index($n) | not)' "$base" | sort -u)
+calls=
+for c in $allowed; do
+	[[ $trapped == *" $c "* ]] && continue
+	calls+="x86_64 $c 0 0 0 0 0 0"$'\n'
+done
+got=$("$evalbin" "$profile" <<<"$calls" 2>&1)
+nall=$(grep -c . <<<"$calls")
+nok=$(grep -c '^ALLOW$\|^UNKNOWN$' <<<"$got")
+[ "$nok" -eq "$nall" ] && ok "the $nall other calls the base allows are still allowed" ||
+	not_ok "the $nall other calls the base allows are still allowed" "$nok allowed" \
+		"$(paste <(echo "$calls") <(echo "$got") | grep -v 'ALLOW\|UNKNOWN' | head -5)"
+verdicts "$profile" "compiled by libseccomp, the profile notifies what the run filter traps" <<'EOF'
+x86_64 bind 3 0 16 NOTIFY
+x86_64 connect 3 0 16 NOTIFY
+x86_64 bind 3 0 110 NOTIFY
+x86_64 sendto 3 0 0 0x20000000 0 16 NOTIFY
+x86_64 sendmsg 3 0 0x20000000 NOTIFY
+x86_64 epoll_create 1 NOTIFY
+x86_64 epoll_create1 0 NOTIFY
+x86_64 dup 3 NOTIFY
+x86_64 dup2 3 4 NOTIFY
+x86_64 dup3 3 4 0 NOTIFY
+x86_64 fcntl 3 0 0 NOTIFY
+x86_64 fcntl 3 1030 0 NOTIFY
+x86_64 fork NOTIFY
+x86_64 vfork NOTIFY
+x86_64 clone 0x1200011 NOTIFY
+x86_64 clone3 0 88 NOTIFY
+x86 socketcall 2 0 NOTIFY
+x86 socketcall 3 0 NOTIFY
+x86 fcntl64 3 1030 NOTIFY
+x32 bind 3 0 16 NOTIFY
+EOF
+verdicts "$profile" "and lets the others through as the base does" <<'EOF'
+x86_64 fcntl 3 3 0 ALLOW
+x86_64 fcntl 3 4 0x800 ALLOW
+x86_64 fcntl 3 1 0 ALLOW
+x86_64 fcntl 3 2 1 ALLOW
+x86_64 clone 0x3d0f00 ALLOW
+x86_64 socket 2 1 0 ALLOW
+x86_64 socket 2 0x80801 262 ALLOW
+x86_64 read 0 0 0 ALLOW
+x86_64 write 1 0 0 ALLOW
+x86_64 sendto 3 0 0 0x4000 0 0 ALLOW
+x86_64 sendmsg 3 0 0x40 ALLOW
+x86_64 accept4 3 0 0 0x800 ALLOW
+x86 socketcall 1 0 ALLOW
+x86 socketcall 5 0 ALLOW
+x86 fcntl64 3 3 ALLOW
+x86_64 kexec_load 0 0 0 ERRNO(1)
+x86_64 bpf 0 0 0 ERRNO(1)
+EOF
+
+# ---- real containers ---------------------------------------------------------
+
+# bundle DIR: an OCI bundle whose rootfs holds only the static listener binary
+# as /probe, started with the profile and a policy annotation.
+bundle() {
+	local dir=$1
+	mkdir -p "$dir/rootfs" &&
+		cp "$listener" "$dir/rootfs/probe" &&
+		(cd "$dir" && runc spec) &&
+		jq --slurpfile s "$profile" '.process.args = ["/probe", "probe"] |
+			.process.terminal = false | .linux.seccomp = $s[0] |
+			.annotations = {"mptcp-upgrade.io/policy": "mptcp@0.0.0.0:80"}' \
+			"$dir/config.json" >"$dir/config.new" && mv "$dir/config.new" "$dir/config.json"
+}
+
+# start_listener: the stand-in for the agent on the profile's socket.
+start_listener() {
+	rm -f "$tmp/agent.sock" "$tmp/heard" "$tmp/heard.json"
+	"$listener" listen "$tmp/agent.sock" "$tmp/heard" 2>"$tmp/listener.err" &
+	pids+=($!)
+	need "the listener's socket" test -S "$tmp/agent.sock"
+}
+
+# handed_over WHO PROBE-OUTPUT: what the container and the listener saw.
+handed_over() {
+	local who=$1 probe=$2 heard
+	need "$who: the listener saw the container end" grep -qx done "$tmp/heard"
+	heard=$(cat "$tmp/heard" 2>/dev/null)
+	grep -qx 'fd=anon_inode:seccomp notify' <<<"$heard" &&
+		ok "$who: the listener gets a seccomp notify fd" ||
+		not_ok "$who: the listener gets a seccomp notify fd" "$heard" "$(cat "$tmp/listener.err")"
+	out=$(cat "$tmp/heard.json" 2>/dev/null)
+	json_ok "$who: the state says listenerMetadata $meta, the pid and the annotation" \
+		".metadata == \"$meta\" and .state.pid > 0 and
+		 .state.annotations[\"mptcp-upgrade.io/policy\"] == \"mptcp@0.0.0.0:80\""
+	grep -qx 'call bind' <<<"$heard" && grep -qx 'call connect' <<<"$heard" &&
+		grep -qx 'call dup' <<<"$heard" && grep -qx 'call fcntl cmd=1030' <<<"$heard" &&
+		grep -q '^call clone ' <<<"$heard" &&
+		ok "$who: bind, connect, dup, fcntl F_DUPFD_CLOEXEC and fork reach the listener" ||
+		not_ok "$who: bind, connect, dup, fcntl F_DUPFD_CLOEXEC and fork reach the listener" \
+			"$heard"
+	! grep -q 'call fcntl cmd=[34]$' <<<"$heard" &&
+		ok "$who: fcntl F_GETFL and F_SETFL do not" ||
+		not_ok "$who: fcntl F_GETFL and F_SETFL do not" "$heard"
+	want='socket=ok bind=ok getfl=ok setfl=ok dup=ok dupfd=ok unix_connect=ENOENT fork=ok child_status=7 probe done'
+	[ "$(tr '\n' ' ' <<<"$probe" | sed 's/ $//')" = "$want" ] &&
+		ok "$who: every call in the container ran as without the profile" ||
+		not_ok "$who: every call in the container ran as without the profile" "got: $probe" \
+			"want: $want"
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "containers with the profile" "needs root"
+	tap_end
+	exit
+fi
+
+if ! command -v runc >/dev/null; then
+	skip "runc with the profile" "no runc (Debian's runc)"
+else
+	bundle "$tmp/bundle"
+	start_listener
+	name=mu-seccomp-$$-runc
+	ctrs+=("$name")
+	probe=$(timeout 60 runc run -b "$tmp/bundle" "$name" 2>"$tmp/runc.err" </dev/null)
+	rc=$?
+	[ $rc -eq 0 ] && ok "runc $(runc --version | sed -n '1s/runc version //p') runs the container" ||
+		not_ok "runc runs the container" "exit $rc" "$(cat "$tmp/runc.err")"
+	handed_over runc "$probe"
+fi
+
+# crun refuses a hybrid cgroup layout (v1 controllers beside a cgroup2 that
+# has one): then it runs in a mount namespace of its own where /sys/fs/cgroup
+# is cgroup2 alone, without a cgroup of its own (this sandbox's missing
+# CAP_SYS_RESOURCE stops crun's cgroup device program on setrlimit).
+if ! command -v crun >/dev/null; then
+	skip "crun with the profile" "no crun (Debian's crun)"
+else
+	[ -d "$tmp/bundle" ] || bundle "$tmp/bundle"
+	start_listener
+	how=
+	probe=$(timeout 60 crun run -b "$tmp/bundle" "mu-seccomp-$$-crun" 2>"$tmp/crun.err" </dev/null)
+	rc=$?
+	if [ $rc -ne 0 ] && grep -q 'hybrid' "$tmp/crun.err"; then
+		how=" (cgroup2 alone, no cgroup: $(head -1 "$tmp/crun.err"))"
+		kill "${pids[-1]}" 2>/dev/null
+		start_listener
+		probe=$(timeout 60 unshare -m --propagation private sh -c \
+			'mount -t cgroup2 none /sys/fs/cgroup && exec crun --cgroup-manager=disabled "$@"' \
+			sh run -b "$tmp/bundle" "mu-seccomp-$$-crun2" 2>"$tmp/crun.err" </dev/null)
+		rc=$?
+	fi
+	if [ $rc -eq 0 ]; then
+		ok "crun $(crun --version | sed -n '1s/crun version //p') runs the container$how"
+		handed_over crun "$probe"
+	else
+		skip "crun with the profile" "crun can't run a container here: $(tail -1 "$tmp/crun.err")"
+	fi
+fi
+
+# podman from a local image (a tar of the same rootfs, no registry), with a
+# storage of the suite's own, in a mount namespace of its own; --ulimit keeps
+# its default RLIMIT_NOFILE and NPROC, which this sandbox can't raise without
+# CAP_SYS_RESOURCE.
+if ! command -v podman >/dev/null; then
+	skip "podman with the profile" "no podman (Debian's podman)"
+else
+	[ -d "$tmp/bundle" ] || bundle "$tmp/bundle"
+	start_listener
+	tar -C "$tmp/bundle/rootfs" -cf "$tmp/rootfs.tar" .
+	# shellcheck disable=SC2016
+	probe=$(timeout 120 unshare -m --propagation private sh -c '
+		p="podman --root $1/pod/root --runroot $1/pod/run --storage-driver vfs
+			--cgroup-manager cgroupfs --events-backend none --runtime runc"
+		$p import -q "$1/rootfs.tar" localhost/mu-seccomp-probe:test >/dev/null &&
+		exec $p run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+			--security-opt seccomp="$2" --annotation mptcp-upgrade.io/policy=mptcp@0.0.0.0:80 \
+			localhost/mu-seccomp-probe:test /probe probe' sh "$tmp" "$profile" \
+		2>"$tmp/podman.err" </dev/null)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "podman $(podman --version | sed 's/podman version //') runs the container"
+		handed_over podman "$probe"
+	else
+		skip "podman with the profile" "podman can't run a container here: $(tail -1 "$tmp/podman.err")"
+	fi
+fi
+
+tap_end
