@@ -46,7 +46,8 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/run_probe.static $(OUTPUT)/selftests/mu_sock.static \
 	      $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/mu_handover \
-	      $(OUTPUT)/selftests/seccomp_eval $(OUTPUT)/selftests/seccomp_listener
+	      $(OUTPUT)/selftests/seccomp_eval $(OUTPUT)/selftests/seccomp_listener \
+	      $(OUTPUT)/selftests/test_container
 # The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
 VM_BINS     = $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
@@ -143,6 +144,11 @@ $(OUTPUT)/selftests/test_procfs: $(OUTPUT)/selftests/test_procfs.o $(OUTPUT)/use
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lcmocka -o $@
 
+$(OUTPUT)/selftests/test_container: $(OUTPUT)/selftests/test_container.o \
+				     $(OUTPUT)/user/container/container.o
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lcmocka -o $@
+
 # They include the skeleton.
 $(OUTPUT)/selftests/test_tc_rewrite.o $(OUTPUT)/selftests/test_tc_paths.o: $(SKELS)
 
@@ -195,7 +201,8 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 # The unit tests once more, built with AddressSanitizer and UBSan (make check runs both).
 SAN_FLAGS  := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LIB    := $(LIB_SRCS)
-SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag $(OUTPUT)/san/test_procfs
+SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag $(OUTPUT)/san/test_procfs \
+	      $(OUTPUT)/san/test_container
 
 $(OUTPUT)/san: | $(filter deps,$(MAKECMDGOALS))
 	$(Q)mkdir -p $@
@@ -211,6 +218,10 @@ $(OUTPUT)/san/test_diag: selftests/test_diag.c user/common/diag.c | $(OUTPUT)/sa
 		-lcmocka -o $@
 
 $(OUTPUT)/san/test_procfs: selftests/test_procfs.c user/common/procfs.c | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ -lcmocka -o $@
+
+$(OUTPUT)/san/test_container: selftests/test_container.c user/container/container.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ -lcmocka -o $@
 
@@ -257,8 +268,8 @@ fuzz: $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/fuzz/fuzz_diag
 CHECK_JOBS       ?= 2
 MU_CHECK_INSTALL ?= 0
 CHECK_QUICK      := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
-		    $(OUTPUT)/selftests/test_procfs $(SAN_BINS) selftests/test_cli.sh \
-		    selftests/test_docs.sh selftests/test_layout.sh \
+		    $(OUTPUT)/selftests/test_procfs $(OUTPUT)/selftests/test_container $(SAN_BINS) \
+		    selftests/test_cli.sh selftests/test_docs.sh selftests/test_layout.sh \
 		    $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		    selftests/test_stats.sh selftests/test_agent.sh
 # The run engine in the 6.1 and 6.12 guests, one job each (test_vm_run.sh boots both).

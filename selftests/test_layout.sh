@@ -21,6 +21,7 @@ declare -A allowed=(
 	[check]="common bridge attach"
 	[attach]="common policy bridge run stats"
 	[status]="common policy bridge attach run stats"
+	[container]="common"
 	[agent]="common policy bridge run container"
 )
 
