@@ -153,7 +153,7 @@ fi
 # Subcommands: the man page's COMMANDS section is the reference; the built
 # command's help must agree when it is there.
 sed -n '/^\.SH COMMANDS/,/^\.SH [^C]/p' configs/man/mptcp-upgrade.8 |
-	awk 'prev == ".TP" { w = $2; gsub(/"/, "", w); gsub(/\\f[A-Z]/, "", w); print w } { prev = $1 }' |
+	awk 'prev == ".TP" { w = $2; gsub(/"/, "", w); gsub(/\\f[A-Z]/, "", w); gsub(/\\-/, "-", w); print w } { prev = $1 }' |
 	sort -u >"$tmp/man"
 bad=()
 while read -r kind page word; do
