@@ -48,6 +48,16 @@ for f in usr/sbin/mptcp-upgrade:755 usr/share/man/man8/mptcp-upgrade.8:644 \
 	[ -f "$path" ] && [ "$(stat -c %a "$path")" = "${f#*:}" ] && ok "installed ${f%%:*} (${f#*:})" ||
 		not_ok "installed ${f%%:*} (${f#*:})" "$(ls -l "$path" 2>&1)"
 done
+# The seccomp profile for containers, built where Debian's containers-common profile is.
+f=usr/share/mptcp-upgrade/seccomp/mptcp-upgrade.json
+if [ -r /usr/share/containers/seccomp.json ]; then
+	[ "$(stat -c %a "$d/$f" 2>/dev/null)" = 644 ] &&
+		jq -e '.listenerMetadata == "mptcp-upgrade.io/profile=1"' "$d/$f" >/dev/null &&
+		ok "installed $f (644), the profile for containers" ||
+		not_ok "installed $f (644), the profile for containers" "$(ls -l "$d/$f" 2>&1)"
+else
+	skip "installed $f" "no /usr/share/containers/seccomp.json to build it from"
+fi
 grep -qx 'ExecStart=/usr/sbin/mptcp-upgrade attach --cgroup %i --policy /etc/mptcp-upgrade/%i.policy' \
 	"$d/usr/lib/systemd/system/mptcp-upgrade@.service" &&
 	ok "units name the installed binary" || not_ok "units name the installed binary"
@@ -182,7 +192,8 @@ if [ -n "$deb" ]; then
 	contents=$(dpkg -c "$deb" | awk '{ print $6 }')
 	for f in ./usr/sbin/mptcp-upgrade ./usr/share/man/man8/mptcp-upgrade.8.gz \
 		 ./usr/share/man/man5/mptcp-upgrade.policy.5.gz \
-		 ./usr/lib/systemd/system/mptcp-upgrade@.service ./etc/mptcp-upgrade/example.policy; do
+		 ./usr/lib/systemd/system/mptcp-upgrade@.service ./etc/mptcp-upgrade/example.policy \
+		 ./usr/share/mptcp-upgrade/seccomp/mptcp-upgrade.json; do
 		grep -qx -- "$f" <<<"$contents" || { not_ok "the package holds $f"; continue; }
 		ok "the package holds $f"
 	done
