@@ -173,6 +173,39 @@ x86_64 read 0 0 0 ALLOW
 x86_64 bind 3 0 16 ERRNO(1)
 EOF
 
+# includes and excludes, resolved for this node (x86_64, its kernel) and --caps:
+# an include holds when all its conditions do, an exclude when any does.
+cat >"$tmp/inc.json" <<'EOF'
+{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+ "syscalls": [
+  {"names": ["sync"], "action": "SCMP_ACT_ALLOW", "excludes": {"arches": ["amd64"]}},
+  {"names": ["syncfs"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "999.0"}},
+  {"names": ["fsync"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4.0", "arches": ["amd64"]}},
+  {"names": ["fdatasync"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm64", "amd64"], "minKernel": "999.0"}},
+  {"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_PTRACE"]}},
+  {"names": ["chroot"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_SYS_ADMIN", "CAP_BPF"]}},
+  {"names": ["umask"], "action": "SCMP_ACT_ALLOW", "excludes": {"minKernel": "4.0"}},
+  {"names": ["getpid"], "action": "SCMP_ACT_ALLOW", "includes": {}, "excludes": {}}
+ ]}
+EOF
+run seccomp-profile --base "$tmp/inc.json" --output "$tmp/inc.out.json"
+expect "a base with includes and excludes is resolved" 0
+verdicts "$tmp/inc.out.json" "includes need all their conditions, excludes any (default capabilities)" <<'EOF'
+x86_64 sync ERRNO(38)
+x86_64 syncfs 0 ERRNO(38)
+x86_64 fsync 0 ALLOW
+x86_64 fdatasync 0 ERRNO(38)
+x86_64 ptrace 0 ERRNO(38)
+x86_64 chroot 0 ALLOW
+x86_64 umask 0 ERRNO(38)
+x86_64 getpid ALLOW
+EOF
+run seccomp-profile --base "$tmp/inc.json" --caps CAP_SYS_PTRACE,CAP_BPF --output "$tmp/inc2.out.json"
+verdicts "$tmp/inc2.out.json" "--caps replaces the capability set the rules are resolved for" <<'EOF'
+x86_64 ptrace 0 ALLOW
+x86_64 chroot 0 ERRNO(38)
+EOF
+
 # ---- the profile from the runtime's own default profile ----------------------
 
 if [ ! -r "$base" ]; then

@@ -284,9 +284,16 @@ static bool kernel_at_least(const struct resolve *rs, const char *v)
 	return rs->kmaj > maj || (rs->kmaj == maj && rs->kmin >= min);
 }
 
-/* Whether the base's includes (@incl true) or excludes object holds for this node. */
-static bool filter_matches(const struct resolve *rs, json_object *o, bool incl)
+/*
+ * Whether the base's "includes" (@incl) or "excludes" object holds on this
+ * node: includes when every condition it names holds (all its capabilities
+ * held, amd64 among its arches, the kernel at least its minKernel), excludes
+ * when any does (one of its capabilities held, amd64 among its arches, the
+ * kernel at least its minKernel). An empty object includes, and excludes nothing.
+ */
+static bool filter_holds(const struct resolve *rs, json_object *o, bool incl)
 {
+	bool all = true, any = false;
 	json_object *v;
 	size_t i;
 
@@ -294,16 +301,12 @@ static bool filter_matches(const struct resolve *rs, json_object *o, bool incl)
 		return incl;
 	if (json_object_object_get_ex(o, "caps", &v) && json_object_is_type(v, json_type_array) &&
 	    json_object_array_length(v)) {
-		bool all = true, any = false;
-
 		for (i = 0; i < json_object_array_length(v); i++) {
 			bool h = has_cap(rs, json_object_get_string(json_object_array_get_idx(v, i)));
 
 			all &= h;
 			any |= h;
 		}
-		if (incl ? !all : any)
-			return !incl;
 	}
 	if (json_object_object_get_ex(o, "arches", &v) && json_object_is_type(v, json_type_array) &&
 	    json_object_array_length(v)) {
@@ -312,18 +315,17 @@ static bool filter_matches(const struct resolve *rs, json_object *o, bool incl)
 		for (i = 0; i < json_object_array_length(v); i++)
 			x86 |= !strcmp(json_object_get_string(json_object_array_get_idx(v, i)),
 				       "amd64");
-		if (x86)
-			return incl;
-		if (incl)
-			return false;
+		all &= x86;
+		any |= x86;
 	}
 	if (json_object_object_get_ex(o, "minKernel", &v) && json_object_get_string(v) &&
 	    *json_object_get_string(v)) {
 		bool met = kernel_at_least(rs, json_object_get_string(v));
 
-		return incl ? met : !met;
+		all &= met;
+		any |= met;
 	}
-	return incl;
+	return incl ? all : any;
 }
 
 static bool read_u64(json_object *o, const char *key, uint64_t *v)
@@ -391,8 +393,8 @@ static int read_entry(const char *file, const struct resolve *rs, json_object *e
 		p_err("base profile %s: a syscalls entry without an action", file);
 		return -1;
 	}
-	if (!filter_matches(rs, json_object_object_get(e, "includes"), true) ||
-	    filter_matches(rs, json_object_object_get(e, "excludes"), false))
+	if (!filter_holds(rs, json_object_object_get(e, "includes"), true) ||
+	    filter_holds(rs, json_object_object_get(e, "excludes"), false))
 		return 0;
 	r.action = json_object_get_string(action);
 	if (json_object_object_get_ex(e, "errnoRet", &x) && x)
