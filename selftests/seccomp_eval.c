@@ -100,7 +100,8 @@ static scmp_filter_ctx compile(const char *file)
 	/* runc makes the native architecture the filter's first */
 	if (json_object_object_get_ex(root, "architectures", &arches))
 		for (i = 0; i < json_object_array_length(arches); i++) {
-			const char *a = json_object_get_string(json_object_array_get_idx(arches, i));
+			json_object *o = json_object_array_get_idx(arches, i);
+			const char *a = json_object_get_string(o);
 			uint32_t token = !strcmp(a, "SCMP_ARCH_X86_64") ? SCMP_ARCH_X86_64 :
 					 !strcmp(a, "SCMP_ARCH_X86") ? SCMP_ARCH_X86 :
 					 !strcmp(a, "SCMP_ARCH_X32") ? SCMP_ARCH_X32 : 0;
@@ -127,7 +128,8 @@ static scmp_filter_ctx compile(const char *file)
 			continue;
 		json_object_object_get_ex(e, "names", &names);
 		for (j = 0; names && j < json_object_array_length(names); j++) {
-			const char *name = json_object_get_string(json_object_array_get_idx(names, j));
+			json_object *o = json_object_array_get_idx(names, j);
+			const char *name = json_object_get_string(o);
 			int nr = seccomp_syscall_resolve_name(name), rc = 0;
 
 			if (nr == __NR_SCMP_ERROR)
@@ -138,7 +140,8 @@ static scmp_filter_ctx compile(const char *file)
 			else
 				rc = seccomp_rule_add_array(ctx, act, nr, n, c);
 			if (rc) {
-				fprintf(stderr, "seccomp_eval: rule for %s: %s\n", name, strerror(-rc));
+				fprintf(stderr, "seccomp_eval: rule for %s: %s\n", name,
+					strerror(-rc));
 				return NULL;
 			}
 		}

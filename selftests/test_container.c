@@ -137,8 +137,9 @@ static void test_bad_container(void **state)
 {
 	static const char *const paths[] = {
 		"/kubepods/pod" UID "/not-hex-at-all",
-		"/kubepods/pod" UID "/3a5f0c9d",			/* shorter than a short id */
-		"/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" CID,	/* no .scope */
+		"/kubepods/pod" UID "/3a5f0c9d",	/* shorter than a short id */
+		/* no .scope */
+		"/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" CID,
 		"/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-XYZ.scope",
 		"/kubepods.slice/kubepods-pod" UID_ ".slice/podman-" CID ".scope",
 	};
@@ -166,7 +167,8 @@ static void test_pod_cgroup(void **state)
 		{ KUBE_DRIVER_SYSTEMD, KUBE_QOS_BURSTABLE,
 		  "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_ ".slice" },
 		{ KUBE_DRIVER_SYSTEMD, KUBE_QOS_BESTEFFORT,
-		  "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_ ".slice" },
+		  "/kubepods.slice/kubepods-besteffort.slice/"
+		  "kubepods-besteffort-pod" UID_ ".slice" },
 		{ KUBE_DRIVER_CGROUPFS, KUBE_QOS_GUARANTEED, "/kubepods/pod" UID },
 		{ KUBE_DRIVER_CGROUPFS, KUBE_QOS_BURSTABLE, "/kubepods/burstable/pod" UID },
 		{ KUBE_DRIVER_CGROUPFS, KUBE_QOS_BESTEFFORT, "/kubepods/besteffort/pod" UID },

@@ -78,13 +78,15 @@ struct profile {
 };
 
 /* How the run filter (user/run/run_filter.c) decides for a call it may trap. */
-enum split { SPLIT_ALL, SPLIT_FLAGS_A2, SPLIT_FLAGS_A3, SPLIT_CLONE, SPLIT_FCNTL, SPLIT_SOCKETCALL };
+enum split {
+	SPLIT_ALL, SPLIT_FLAGS_A2, SPLIT_FLAGS_A3, SPLIT_CLONE, SPLIT_FCNTL, SPLIT_SOCKETCALL
+};
 
 static const struct {
 	const char *name;
 	enum split split;
 } trapped[] = {
-	{ "bind", SPLIT_ALL },		/* the supervisor answers non-IP addresses unchanged */
+	{ "bind", SPLIT_ALL },		/* non-IP addresses: the supervisor lets them through */
 	{ "connect", SPLIT_ALL },
 	{ "epoll_create", SPLIT_ALL },
 	{ "epoll_create1", SPLIT_ALL },
@@ -302,7 +304,8 @@ static bool filter_holds(const struct resolve *rs, json_object *o, bool incl)
 	if (json_object_object_get_ex(o, "caps", &v) && json_object_is_type(v, json_type_array) &&
 	    json_object_array_length(v)) {
 		for (i = 0; i < json_object_array_length(v); i++) {
-			bool h = has_cap(rs, json_object_get_string(json_object_array_get_idx(v, i)));
+			json_object *c = json_object_array_get_idx(v, i);
+			bool h = has_cap(rs, json_object_get_string(c));
 
 			all &= h;
 			any |= h;
@@ -518,7 +521,8 @@ static int write_profile(const struct args *a, json_object *root, const struct p
 	jw_string(&w, "SCMP_ARCH_X86");
 	jw_string(&w, "SCMP_ARCH_X32");
 	jw_array_end(&w);
-	if (json_object_object_get_ex(root, "flags", &x) && json_object_is_type(x, json_type_array)) {
+	if (json_object_object_get_ex(root, "flags", &x) &&
+	    json_object_is_type(x, json_type_array)) {
 		size_t i;
 
 		jw_key(&w, "flags");
@@ -590,8 +594,8 @@ static int build(const struct args *a)
 	json_object_object_get_ex(root, "defaultAction", &x);
 	if (allowing(json_object_get_string(x))) {
 		for (i = 0; i < sizeof(trapped) / sizeof(trapped[0]); i++) {
-			struct rule r = { .name = trapped[i].name, .action = json_object_get_string(x),
-					  .errno_ret = -1 };
+			struct rule r = { .name = trapped[i].name, .errno_ret = -1,
+					  .action = json_object_get_string(x) };
 			size_t j;
 
 			for (j = 0; j < p.n && strcmp(p.rules[j].name, r.name); j++)

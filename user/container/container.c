@@ -217,7 +217,8 @@ int kube_pod_cgroup(const char *uid, enum kube_qos qos, enum kube_driver driver,
 	int r;
 
 	if (!uid || qos > KUBE_QOS_BESTEFFORT ||
-	    (!parse_uid(uid, strlen(uid), '-', dashed) && !parse_uid(uid, strlen(uid), '_', dashed)))
+	    (!parse_uid(uid, strlen(uid), '-', dashed) &&
+	     !parse_uid(uid, strlen(uid), '_', dashed)))
 		return -EINVAL;
 	for (i = 0; i <= KUBE_POD_UID_LEN; i++)
 		under[i] = dashed[i] == '-' ? '_' : dashed[i];
