@@ -7,19 +7,28 @@
 # filter traps and on calls it must let through; and real containers started
 # by runc, crun and podman with it, whose listener (a stand-in for the agent on
 # a socket of this suite's own) gets the seccomp fd and the metadata and
-# answers every call with CONTINUE. Prints TAP for prove.
+# answers every call with CONTINUE; last, the real agent serves a runc
+# container started with the profile. The suite runs in a network namespace
+# and with a run registry of its own. Prints TAP for prove.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(id -u)" -eq 0 ] && [ -z "${MU_RUN_NETNS:-}" ]; then
+	exec unshare -n -m env MU_RUN_NETNS=1 "$0" "$@"
+fi
 bin=$top/mptcp-upgrade
+sock=$top/.output/selftests/mu_sock
+static=$top/.output/selftests/mu_sock.static
 evalbin=$top/.output/selftests/seccomp_eval
 listener=$top/.output/selftests/seccomp_listener
 base=${MU_SECCOMP_BASE:-/usr/share/containers/seccomp.json}
 tmp=$(mktemp -d)
 pids=()
 ctrs=()
+cg_root=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+cg=$cg_root/mu-seccomp-$$
 cleanup() {
-	local p c
+	local p c d
 	for c in "${ctrs[@]}"; do
 		runc delete -f "$c" >/dev/null 2>&1
 	done
@@ -27,12 +36,19 @@ cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	# The supervisors' cgroups go with their containers; what is left is the suite's.
+	for d in "$cg"/*/ "$cg"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 # shellcheck source=selftests/lib.sh
 . "$top/selftests/lib.sh"
+
+if [ -n "${MU_RUN_NETNS:-}" ]; then
+	ip link set dev lo up
+	own_registry
+fi
 
 meta=mptcp-upgrade.io/profile=1
 
@@ -420,6 +436,61 @@ else
 	else
 		skip "podman with the profile" "podman can't run a container here: $(tail -1 "$tmp/podman.err")"
 	fi
+fi
+
+# ---- the agent serves a container started with the profile -----------------
+
+# A runc container from the runtime's default profile with our rules, sharing
+# the suite's network namespace: a listed connect() is MPTCP on both ends, an
+# unlisted one plain TCP. (test_agent.sh covers the agent itself.)
+if ! command -v runc >/dev/null || [ ! -x "$static" ] || [ -z "$cg_root" ]; then
+	skip "the agent with the profile" "needs runc, cgroup v2 and .output/selftests/mu_sock.static"
+else
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	rm -f "$tmp/agent.sock"
+	mkdir -p "$cg" "$tmp/etc"
+	"$bin" agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc" --cgroup "${cg#"$cg_root"}" \
+		>"$tmp/agent.log" 2>&1 </dev/null &
+	pids+=($!)
+	need "the agent listens" grep -q "served from before" "$tmp/agent.log"
+	"$sock" serve 127.0.0.1 7910 1 mptcp >"$tmp/up.out" 2>&1 &
+	pids+=($!)
+	"$sock" serve 127.0.0.1 7911 1 mptcp >"$tmp/up2.out" 2>&1 &
+	pids+=($!)
+	need "the upstreams listen" grep -qs ready "$tmp/up.out"
+	need "the upstreams listen" grep -qs ready "$tmp/up2.out"
+	# agent_run NAME PORT: mu_sock connect 127.0.0.1 PORT in a container of the
+	# profile, its output. Detached (-d): runc 1.1.5 and crun 1.8.1 keep the
+	# connection to the listener open until they exit, and a foreground run
+	# exits with its container (containerd, CRI-O and podman create, then exit).
+	agent_run() {
+		local d=$tmp/$1
+		mkdir -p "$d/rootfs" && cp "$static" "$d/rootfs/mu_sock" &&
+			jq --slurpfile s "$profile" --arg port "$2" '.process.terminal = false |
+				.process.args = ["/mu_sock", "connect", "127.0.0.1", $port] |
+				.linux.seccomp = $s[0] |
+				.annotations = {"mptcp-upgrade.io/policy":
+						"server up mptcp4@127.0.0.1:7910"} |
+				.linux.namespaces |= map(select(.type != "network"))' \
+				"$tmp/bundle/config.json" >"$d/config.json"
+		ctrs+=("mu-seccomp-$$-$1")
+		timeout 60 runc run -d -b "$d" "mu-seccomp-$$-$1" >"$d.out" 2>&1 </dev/null
+		wait_for grep -q "connect=" "$d.out"
+		cat "$d.out"
+	}
+	got=$(agent_run listed 7910)
+	[[ $got == *"connect=ok proto=262 echo=ok mptcp=yes"* ]] &&
+		ok "the agent serves a container of the profile: a listed connect() is MPTCP" ||
+		not_ok "the agent serves a container of the profile: a listed connect() is MPTCP" \
+			"container: $got" "$(cat "$tmp/agent.log")"
+	wait_for grep -q accepted "$tmp/up.out"
+	grep -q "accepted proto=262 echoed=5 mptcp=yes" "$tmp/up.out" &&
+		ok "... MPTCP on the server's end too" ||
+		not_ok "... MPTCP on the server's end too" "$(cat "$tmp/up.out")"
+	got=$(agent_run unlisted 7911)
+	[[ $got == *"connect=ok proto=6 echo=ok mptcp=no"* ]] &&
+		ok "... and an unlisted connect() of the same container stays TCP" ||
+		not_ok "... and an unlisted connect() of the same container stays TCP" "container: $got"
 fi
 
 tap_end
