@@ -5,11 +5,14 @@
  * rule per name, a rule that compares one argument twice split into one rule
  * per comparison, rules with the default action left out), exported as
  * classic BPF, and that BPF is run here on the calls read from standard input,
- * one per line: "ARCH SYSCALL [ARG0 ...]" (ARCH x86_64, x86 or x32; numbers in
- * C syntax). Each answer is one line: ALLOW, NOTIFY, ERRNO(n), KILL, TRAP,
- * TRACE or LOG. Exit 1 with a line on stderr if the profile does not compile.
+ * one per line: "ARCH SYSCALL [ARG0 ...]" (ARCH x86_64, x86 or x32; SYSCALL a
+ * name or the number the kernel sees; numbers in C syntax). Each answer is one
+ * line: ALLOW, NOTIFY, ERRNO(n), KILL, TRAP, TRACE or LOG; with --run-filter,
+ * followed by the run engine's own filter's answer for the same call
+ * (user/run/run_filter.c, built in). Exit 1 with a line on stderr if the
+ * profile does not compile.
  *
- * Usage: seccomp_eval PROFILE.json < calls
+ * Usage: seccomp_eval [--run-filter] PROFILE.json < calls
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -21,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The run engine's filter, for its static build_filter(): what the profile must match. */
+#include "run/run_filter.c"
 
 static uint32_t action_of(const char *name, json_object *errno_ret, int *ok)
 {
@@ -222,22 +228,40 @@ static uint32_t run(const struct sock_filter *f, size_t n, const struct seccomp_
 	return SECCOMP_RET_KILL_PROCESS;
 }
 
+static const char *action_name(uint32_t r, char *buf, size_t len)
+{
+	switch (r & SECCOMP_RET_ACTION_FULL) {
+	case SECCOMP_RET_ALLOW: return "ALLOW";
+	case SECCOMP_RET_USER_NOTIF: return "NOTIFY";
+	case SECCOMP_RET_ERRNO:
+		snprintf(buf, len, "ERRNO(%u)", r & SECCOMP_RET_DATA);
+		return buf;
+	case SECCOMP_RET_TRAP: return "TRAP";
+	case SECCOMP_RET_TRACE: return "TRACE";
+	case SECCOMP_RET_LOG: return "LOG";
+	default: return "KILL";
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sock_filter prog[4096];
-	char line[512], arch[16], name[64];
+	char line[512], arch[16], name[64], b1[32], b2[32];
+	bool against = argc == 3 && !strcmp(argv[1], "--run-filter");
+	struct filter_asm run_filter;
 	scmp_filter_ctx ctx;
 	FILE *tmp;
 	size_t n;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: seccomp_eval PROFILE.json < calls\n");
+	if (argc != 2 && !against) {
+		fprintf(stderr, "usage: seccomp_eval [--run-filter] PROFILE.json < calls\n");
 		return 2;
 	}
-	ctx = compile(argv[1]);
+	build_filter(&run_filter);
+	ctx = compile(argv[argc - 1]);
 	tmp = tmpfile();
 	if (!ctx || !tmp || seccomp_export_bpf(ctx, fileno(tmp))) {
-		fprintf(stderr, "seccomp_eval: %s does not compile\n", argv[1]);
+		fprintf(stderr, "seccomp_eval: %s does not compile\n", argv[argc - 1]);
 		return 1;
 	}
 	rewind(tmp);
@@ -253,7 +277,9 @@ int main(int argc, char **argv)
 			continue;
 		token = !strcmp(arch, "x86") ? SCMP_ARCH_X86 : !strcmp(arch, "x32") ?
 			SCMP_ARCH_X32 : SCMP_ARCH_X86_64;
-		nr = seccomp_syscall_resolve_name_rewrite(token, name);
+		/* A number is taken as it is: libseccomp names i386's bind() socketcall's */
+		nr = name[0] >= '0' && name[0] <= '9' ? atoi(name) :
+		     seccomp_syscall_resolve_name_rewrite(token, name);
 		if (nr < 0) {
 			printf("UNKNOWN\n");
 			continue;
@@ -263,15 +289,11 @@ int main(int argc, char **argv)
 		for (i = 0; i < 6; i++)
 			d.args[i] = a[i];
 		r = run(prog, n, &d);
-		switch (r & SECCOMP_RET_ACTION_FULL) {
-		case SECCOMP_RET_ALLOW: printf("ALLOW\n"); break;
-		case SECCOMP_RET_USER_NOTIF: printf("NOTIFY\n"); break;
-		case SECCOMP_RET_ERRNO: printf("ERRNO(%u)\n", r & SECCOMP_RET_DATA); break;
-		case SECCOMP_RET_TRAP: printf("TRAP\n"); break;
-		case SECCOMP_RET_TRACE: printf("TRACE\n"); break;
-		case SECCOMP_RET_LOG: printf("LOG\n"); break;
-		default: printf("KILL\n"); break;
-		}
+		if (against)
+			printf("%s %s\n", action_name(r, b1, sizeof(b1)),
+			       action_name(run(run_filter.code, run_filter.n, &d), b2, sizeof(b2)));
+		else
+			printf("%s\n", action_name(r, b1, sizeof(b1)));
 		fflush(stdout);
 	}
 	seccomp_release(ctx);
