@@ -45,7 +45,7 @@
 #define SYS_BIND_	2	/* socketcall()'s call numbers */
 #define SYS_CONNECT_	3
 
-/* Docker's, containerd's and CRI-O's default capabilities (podman drops 3 of them). */
+/* Docker's and containerd's default capabilities (podman and CRI-O give fewer: see --caps). */
 static const char *const default_caps =
 	"CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FSETID,CAP_FOWNER,CAP_MKNOD,CAP_NET_RAW,CAP_SETGID,"
 	"CAP_SETUID,CAP_SETFCAP,CAP_SETPCAP,CAP_NET_BIND_SERVICE,CAP_SYS_CHROOT,CAP_KILL,"
