@@ -39,6 +39,7 @@ chmod 755 "$tmp"
 runc_root=$tmp/runc
 cg_root=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 cg=$cg_root/mu-agent-$$
+cg_agent=$cg_root/mu-agent-pod-$$
 agent_pids=()
 pids=()
 cleanup() {
@@ -50,11 +51,11 @@ cleanup() {
 		podman rmi -f "localhost/mu-agent-test:$$" >/dev/null 2>&1
 	for p in "${pids[@]}" "${agent_pids[@]}"; do kill "$p" 2>/dev/null; done
 	# The supervisors' cgroups go with their containers; what is left is the suite's.
-	for d in "$cg"/*/ "$cg"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+	for d in "$cg"/*/ "$cg" "$cg_agent"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-mkdir -p "$cg" "$tmp/etc"
+mkdir -p "$tmp/etc"
 
 # A spec of our own: every call the run supervisor must see goes to the agent.
 # (configs/seccomp adds the same rules to a runtime's default profile.)
@@ -96,11 +97,23 @@ container() {
 	runc --root "$runc_root" run -d -b "$tmp/$id" "$id" >"$tmp/$id.out" 2>&1 </dev/null
 }
 out_has() { grep -q -- "$2" "$tmp/$1.out" 2>/dev/null; }
+# start_agent: the agent, with supervisors under $cg. AGENT_CGNS=1: as in a
+# Kubernetes pod, from a cgroup of its own ($cg_agent) and in a cgroup
+# namespace rooted there.
 start_agent() {
 	local before
 	before=$(grep -cs "served from before" "$tmp/agent.log")
-	"$bin" agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc" --cgroup "${cg#"$cg_root"}" \
-		"$@" >>"$tmp/agent.log" 2>&1 </dev/null &
+	if [ -n "${AGENT_CGNS:-}" ]; then
+		mkdir -p "$cg_agent"
+		# PID 1 is not ours to see here: the suite's shell stands for the host's.
+		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec unshare -C "$@"' sh "$cg_agent" \
+			"$bin" agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc" \
+			--cgroup "${cg#"$cg_root"}" --cgroup-namespace-of $$ \
+			>>"$tmp/agent.log" 2>&1 </dev/null &
+	else
+		"$bin" agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc" \
+			--cgroup "${cg#"$cg_root"}" >>"$tmp/agent.log" 2>&1 </dev/null &
+	fi
 	agent_pids+=($!)
 	# Its last line at start: the containers it found served from before.
 	wait_for eval '[ "$(grep -c "served from before" "$tmp/agent.log")" -gt "${before:-0}" ]'
@@ -119,9 +132,13 @@ expect "a missing policy folder: one error line" 1 "policy folder $tmp/none"
 [ ! -e "$tmp/a.sock" ] && ok "... and no socket was made" || not_ok "... and no socket was made"
 run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup /
 expect "--cgroup at the root is refused" 1 "not the root cgroup"
-run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup /mu-no-such-$$
-expect "a missing --cgroup: one error line" 1 "mu-no-such-$$"
+run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup /mu-no-such-$$/below
+expect "a --cgroup whose parent is missing: one error line" 1 "mu-no-such-$$/below"
 : >"$tmp/file"
+run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup-namespace-of me
+expect "--cgroup-namespace-of takes a PID" 2 "takes a PID"
+run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup-namespace-of 999999999
+expect "--cgroup-namespace-of a process that does not exist: one error line" 1 "999999999"
 run agent --socket "$tmp/file" --policy-dir "$tmp/etc"
 expect "a socket path that is a file is not replaced" 1 "not a socket"
 run agent --socket "$tmp/$(printf 'x%.0s' {1..120})" --policy-dir "$tmp/etc"
@@ -133,6 +150,7 @@ if ! start_agent; then
 	exit
 fi
 ok "the agent listens on its socket"
+[ -d "$cg" ] && ok "--cgroup that did not exist yet is made" || not_ok "--cgroup that did not exist yet is made"
 [ "$(stat -c %a "$tmp/agent.sock")" = 600 ] && ok "its socket is root's alone (0600)" ||
 	not_ok "its socket is root's alone (0600)" "$(stat -c %a "$tmp/agent.sock")"
 run agent --socket "$tmp/agent.sock" --policy-dir "$tmp/etc"
@@ -380,7 +398,12 @@ wait_for out_has held "accepted"
 out_has held "accepted proto=262 echoed=5 mptcp=yes" &&
 	ok "the agent killed (SIGKILL): its container still accepts over MPTCP" ||
 	not_ok "the agent killed (SIGKILL): its container still accepts over MPTCP" "$(cat "$tmp/held.out")"
-start_agent || not_ok "the agent starts again" "$(cat "$tmp/agent.log")"
+# The new agent starts as in a Kubernetes pod (its own cgroup and cgroup namespace).
+AGENT_CGNS=1 start_agent || not_ok "the agent starts again" "$(cat "$tmp/agent.log")"
+logged "joined the host's cgroup namespace" &&
+	ok "in a cgroup namespace of its own (a pod's), the agent joins the host's" ||
+	not_ok "in a cgroup namespace of its own (a pod's), the agent joins the host's" \
+		"$(cat "$tmp/agent.log")"
 logged "container held (web) is served by supervisor" && logged "container later is served" &&
 	ok "the new agent finds the containers served from before" ||
 	not_ok "the new agent finds the containers served from before" "$(cat "$tmp/agent.log")"
@@ -398,6 +421,10 @@ container after "$(policy "$pol")" serve 127.0.0.1 7807 1
 wait_for out_has after "ready"
 out_has after "ready proto=262" && ok "a container started after the restart is served by the new agent" ||
 	not_ok "a container started after the restart is served by the new agent" "$(cat "$tmp/after.out")"
+logged "container after: socket-option bridge on (cgroup ${cg#"$cg_root"}/mptcp-upgrade-run\.[0-9]*)" &&
+	ok "... its supervisor's cgroup is under --cgroup, out of the agent's (the pod's)" ||
+	not_ok "... its supervisor's cgroup is under --cgroup, out of the agent's (the pod's)" \
+		"$(cat "$tmp/agent.log")"
 "$sock" connect 127.0.0.1 7807 mptcp >/dev/null
 
 # Every container above has ended: their supervisors, cgroups and policy copies with them.

@@ -8,6 +8,8 @@
  * started meanwhile fails to start, as its runtime can't connect).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -32,18 +34,22 @@ void help_agent(FILE *out)
 {
 	fprintf(out,
 		"Usage: %s agent [--socket PATH] [--policy-dir DIR] [--cgroup CGROUP]\n"
+		"                [--cgroup-namespace-of PID]\n"
 		"\n"
 		"Serve containers with the run engine. An OCI runtime (runc, crun; under\n"
 		"Docker, podman, containerd, CRI-O and Kubernetes) whose container uses the\n"
-		"seccomp profile from '%s seccomp-profile' hands the container's seccomp\n"
-		"listener to this socket (default %s). A container whose annotation\n"
-		"%s holds policy lines, or %s names a file in\n"
-		"DIR (default %s), gets a run supervisor of its own: listed sockets\n"
-		"become MPTCP, the others stay TCP. Any other container is let through\n"
-		"untouched. Each container's server outlives the agent (restart or upgrade\n"
-		"it at will); 'status', 'stats' and 'reload' see each container.\n"
+		"seccomp profile of '%s seccomp-profile' hands the container's\n"
+		"seccomp listener to PATH (default %s).\n"
+		"A container whose annotation %s holds policy\n"
+		"lines, or whose %s names a file in DIR\n"
+		"(default %s), gets a run supervisor of its own: listed\n"
+		"sockets become MPTCP, the others stay TCP. Any other container is let\n"
+		"through untouched. Each container's server outlives the agent (restart or\n"
+		"upgrade it at will); 'status', 'stats' and 'reload' see each container.\n"
 		"--cgroup: the cgroup under which each supervisor gets a cgroup of its own\n"
-		"(default: the agent's).\n",
+		"(default: the agent's; made when missing). In a cgroup namespace of its\n"
+		"own (a Kubernetes pod), the agent joins that of PID 1 (or of the process\n"
+		"--cgroup-namespace-of names), so that cgroups are the host's.\n",
 		prog_name, prog_name, AGENT_SOCKET, AGENT_ANN_POLICY, AGENT_ANN_POLICY_FILE,
 		AGENT_POLICY_DIR);
 }
@@ -115,6 +121,56 @@ static void say_served(void)
 		(int)getpid(), n, n == 1 ? "" : "s");
 }
 
+/*
+ * In a cgroup namespace of its own (a Kubernetes pod's), /proc/PID/cgroup of
+ * the containers it serves reads relative to the pod's cgroup, and no
+ * supervisor could leave the pod's cgroup, so all would die with the pod:
+ * with the host's PID namespace (hostPID), the host's cgroup namespace is
+ * /proc/1/ns/cgroup (or that of the process --cgroup-namespace-of names), and
+ * the agent joins it. Elsewhere nothing changes.
+ */
+static int host_cgroup_namespace(const char *of)
+{
+	char path[64];
+	struct stat self, host;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/cgroup", of ? of : "1");
+	if (stat("/proc/self/ns/cgroup", &self))
+		return 0;	/* no cgroup namespaces (before 4.6): nothing to join */
+	if (stat(path, &host)) {
+		if (!of)
+			return 0;	/* PID 1 is not ours to see: not in a pod with hostPID */
+		p_err("--cgroup-namespace-of %s: %s: %s", of, path, strerror(errno));
+		return -1;
+	}
+	if (self.st_ino == host.st_ino && self.st_dev == host.st_dev)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWCGROUP)) {
+		p_err("the agent runs in a cgroup namespace of its own and can't join the host's "
+		      "(%s: %s): give it the host's PID namespace (hostPID) and CAP_SYS_ADMIN",
+		      path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	fprintf(stderr, "%s agent[%d]: joined the host's cgroup namespace\n", prog_name,
+		(int)getpid());
+	return 0;
+}
+
+/* --cgroup names a cgroup that does not exist yet: made, one level below an existing one. */
+static int make_cgroup(const char *name)
+{
+	char dir[PATH_MAX];
+
+	if (name[0] != '/' || cgroup_dir(name, dir, sizeof(dir)))
+		return -1;
+	return mkdir(dir, 0755) ? -1 : 0;
+}
+
 /* In the process forked for connection @conn: read the hand-over, serve it. */
 static int handle(int conn, const char *policy_dir, const char *cgroup_dir)
 {
@@ -153,10 +209,12 @@ int do_agent(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "policy-dir", required_argument, NULL, 'D' },
 		{ "cgroup", required_argument, NULL, 'C' },
+		{ "cgroup-namespace-of", required_argument, NULL, 'N' },
 		{}
 	};
 	const char *sock_path = AGENT_SOCKET, *policy_dir = AGENT_POLICY_DIR, *cgroup = NULL;
-	struct cgroup_ref cg;
+	const char *cgroupns_of = NULL;
+	struct cgroup_ref cg = {};
 	struct sigaction sa = { .sa_handler = on_stop };
 	char err[512];
 	int c, fd;
@@ -177,6 +235,10 @@ int do_agent(int argc, char **argv)
 			policy_dir = optarg;
 		else if (c == 'C')
 			cgroup = optarg;
+		else if (c == 'N' && strspn(optarg, "0123456789") == strlen(optarg) && *optarg)
+			cgroupns_of = optarg;
+		else if (c == 'N')
+			return usage_err("agent: --cgroup-namespace-of takes a PID, not '%s'", optarg);
 		else
 			return usage_err("agent: unknown option '%s' (see '%s agent help')",
 					 argv[optind - 1], prog_name);
@@ -193,8 +255,12 @@ int do_agent(int argc, char **argv)
 		p_err("policy folder %s: %s", policy_dir, strerror(errno));
 		return 1;
 	}
+	if (host_cgroup_namespace(cgroupns_of))
+		return 1;
 	if (cgroup) {
-		if (cgroup_resolve(cgroup, &cg, err, sizeof(err))) {
+		/* Missing: made (its parent must exist), then found like any other. */
+		if (cgroup_resolve(cgroup, &cg, err, sizeof(err)) &&
+		    (make_cgroup(cgroup) || cgroup_resolve(cgroup, &cg, err, sizeof(err)))) {
 			p_err("%s", err);
 			return 1;
 		}
