@@ -124,8 +124,9 @@ kubectl set env --local -f "$dir/example-pod.yaml" -o json MU_CHECK=1 >"$tmp/pod
 out=$(cat "$tmp/agent.json")
 spec='.spec.template.spec'
 agent="$spec.containers[] | select(.name == \"agent\")"
-json_ok "the agent runs 'mptcp-upgrade agent --socket /run/mptcp-upgrade/agent.sock'" \
-	"[$agent | .command] == [[\"mptcp-upgrade\", \"agent\", \"--socket\", \"/run/mptcp-upgrade/agent.sock\"]]"
+json_ok "the agent runs 'mptcp-upgrade agent --socket /run/mptcp-upgrade/agent.sock --cgroup /mptcp-upgrade'" \
+	"[$agent | .command] == [[\"mptcp-upgrade\", \"agent\", \"--socket\", \"/run/mptcp-upgrade/agent.sock\",
+	 \"--cgroup\", \"/mptcp-upgrade\"]]"
 json_ok "the agent sees the host's PIDs (the runtimes' state names host PIDs)" "$spec.hostPID == true"
 json_ok "the agent is not privileged; it adds SYS_PTRACE, SYS_ADMIN, BPF, PERFMON, NET_ADMIN to none" \
 	"[$agent | .securityContext | .privileged == false and .capabilities.drop == [\"ALL\"] and
