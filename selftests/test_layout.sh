@@ -18,8 +18,9 @@ declare -A allowed=(
 	[bridge]="common"
 	[run]="common policy bridge"
 	[stats]="common"
+	[container]="common"
 	[check]="common bridge attach"
-	[attach]="common policy bridge run stats"
+	[attach]="common policy bridge run stats container"
 	[status]="common policy bridge attach run stats"
 )
 
