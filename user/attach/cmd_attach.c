@@ -62,7 +62,7 @@ void help_attach(FILE *out)
 void help_reload(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s reload [--cgroup CGROUP | --container REF [--root DIR]] [--policy FILE]\n"
+		"Usage: %s reload [--cgroup CGROUP | --container REF] [--policy FILE]\n"
 		"       %s reload --pid PID\n"
 		"\n"
 		"Read the policy of every attached cgroup (or of CGROUP) again, or FILE instead,\n"
@@ -71,7 +71,8 @@ void help_reload(FILE *out)
 		"Interfaces and network namespaces that appeared since attach get the stage 3\n"
 		"programs too. A plain reload also makes every supervisor of the run engine\n"
 		"read its policy file again; --pid only the one that serves process PID (in a\n"
-		"unit: ExecReload=... reload --pid $MAINPID).\n",
+		"unit: ExecReload=... reload --pid $MAINPID). --container REF [--root DIR]\n"
+		"names the attachment 'attach --container' made, as detach does.\n",
 		prog_name, prog_name);
 }
 

@@ -170,8 +170,8 @@ int follow_containers(struct engine *e, struct attachment **list, size_t *nr, ch
 			continue;
 		if (reattach(e, *list, *nr, old, &cg, err, sizeof(err))) {
 			failed_cgroup = cg.id;
-			snprintf(problem, problem_size, "can't attach container %s in its new cgroup "
-				 "%s: %s", ct.ref, cg.name, err);
+			snprintf(problem, problem_size, "can't attach container %s in its new "
+				 "cgroup %s: %s", ct.ref, cg.name, err);
 			continue;
 		}
 		printf("re-attached: container %s was re-created, in cgroup %s (was %s)\n",

@@ -8,6 +8,7 @@
  * init process's own (/proc/PID/cgroup), read after its start time showed it
  * is the container's process and not a later one with a reused pid.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +55,7 @@ static bool valid_name(const char *s)
 	if (!s[0] || s[0] == '.' || s[0] == '-' || strlen(s) > 255)
 		return false;
 	for (i = 0; s[i]; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-", s[i]))
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.+-", s[i]))
 			return false;
 	return true;
 }
@@ -286,7 +287,7 @@ static int search_all(struct search *s, const char *root)
 	if (root && root[0]) {
 		if (scan_root(s, root, NULL, true, true))
 			return say(s->err, s->err_size, "can't read %s: %s", root,
-					strerror(errno));
+				   strerror(errno));
 		return 0;
 	}
 	any |= !scan_root(s, RUNC_ROOT, "runc:", true, false);
@@ -298,8 +299,8 @@ static int search_all(struct search *s, const char *root)
 	}
 	if (!any)
 		return say(s->err, s->err_size, "no container %s: no runtime's state here "
-				"(%s, %s, %s) and podman is not installed", s->want, RUNC_ROOT,
-				CRUN_ROOT, CONTAINERD_ROOT);
+			   "(%s, %s, %s) and podman is not installed", s->want, RUNC_ROOT,
+			   CRUN_ROOT, CONTAINERD_ROOT);
 	drop_podman_twins(s);
 	return 0;
 }
@@ -388,22 +389,23 @@ static int finish(const struct match *m, struct container *ct, char *err, size_t
 	snprintf(ct->id, sizeof(ct->id), "%s", m->id);
 	if (m->fmt != FMT_PODMAN && read_state(m, &pid, &start))
 		return say(err, err_size, "can't read the state of container %s (%s)",
-				m->ref, m->state);
-	if (m->fmt == FMT_PODMAN && (pid <= 0 || strcmp(m->status, "running")))
+			   m->ref, m->state);
+	/* Running, or initialized: its process waits in its cgroup to start. */
+	if (m->fmt == FMT_PODMAN && pid <= 0)
 		return say(err, err_size, "container %s is stopped (podman says %s)", m->ref,
-				m->status);
+			   m->status);
 	if (pid <= 0 || proc_start(pid, &now, &state) || state == 'Z' || state == 'X' ||
 	    (start && now != start))
 		return say(err, err_size, "container %s is stopped (its init process %d is "
-				"gone)", m->ref, pid);
+			   "gone)", m->ref, pid);
 	ct->pid = pid;
 	if (proc_cgroup(pid, ct->cgroup, sizeof(ct->cgroup)))
 		return say(err, err_size, "container %s: its process %d is in no cgroup v2 "
-				"(only v1 hierarchies are mounted?)", m->ref, pid);
+			   "(only v1 hierarchies are mounted?)", m->ref, pid);
 	if (!strcmp(ct->cgroup, "/"))
 		return say(err, err_size, "container %s runs in the root cgroup: refusing to "
-				"attach there, where every process of the machine would be "
-				"upgraded", m->ref);
+			   "attach there, where every process of the machine would be "
+			   "upgraded", m->ref);
 	return 0;
 }
 
@@ -439,7 +441,7 @@ static int search_runtime(struct search *s, const char *rt, const char *ns, cons
 		found += !scan_root(s, CRUN_ROOT, "crio:", false, true);
 		if (!found && !in_path("crio"))
 			return say(s->err, s->err_size, "cri-o is not installed (no crio in "
-					"PATH, no %s or %s)", RUNC_ROOT, CRUN_ROOT);
+				   "PATH, no %s or %s)", RUNC_ROOT, CRUN_ROOT);
 		return 0;
 	}
 	if (!strcmp(rt, "runc")) {
@@ -468,8 +470,8 @@ int container_resolve(const char *ref, const char *root, struct container *ct, c
 				snprintf(rt, sizeof(rt), "%s", runtimes[i]);
 		if (!rt[0])
 			return say(err, err_size, "unknown runtime in container %s (runc, crun, "
-					"podman, containerd or crio, then ':' and the container)",
-					ref);
+				   "podman, containerd or crio, then ':' and the container)",
+				   ref);
 		name = colon + 1;
 	}
 	slash = strchr(name, '/');
@@ -497,7 +499,7 @@ int container_resolve(const char *ref, const char *root, struct container *ct, c
 	prefer_exact(&s);
 	if (!s.n)
 		return say(err, err_size, "no container %s%s", ref,
-				root && root[0] ? " under --root" : "");
+			   root && root[0] ? " under --root" : "");
 	if (s.n > 1) {
 		len = snprintf(err, err_size, "container %s is ambiguous: %zu match (", ref, s.n);
 		for (i = 0; i < s.n && i < MAX_MATCHES && len < err_size; i++)
