@@ -154,6 +154,8 @@ try -- attach --root /x --cgroup x --policy "$pol"
 expect "--root goes with --container (usage)" 2 "root goes with --container"
 try -- detach --container runc:x --all
 expect "detach: --container and --all exclude each other (usage)" 2 "container and --all"
+try -- stats --container runc:x --pid 1
+expect "stats: --container and --pid exclude each other (usage)" 2 "exclude each other"
 
 # ---- references no runtime knows ---------------------------------------------------
 
@@ -250,6 +252,18 @@ if runc_up /run/runc "$tag-d" start; then
 	resolved "a bare id is found among all runtimes" "$(proc_cg "$pid_d")"
 	try -- attach --container "crio:$tag-d" --policy "$pol"
 	resolved "crio:ID is found in the runc root CRI-O runs runc with" "$(proc_cg "$pid_d")"
+	# stats needs no attach: the container's cgroup, in its own network namespace.
+	netns=$(stat -L -c %i "/proc/$pid_d/ns/net")
+	try -- -j stats --container "runc:$tag-d"
+	if [ "$rc" -eq 0 ] && [ "$(jq -c '[.namespaces[].netns]' <<<"$out")" = "[$netns]" ]; then
+		ok "stats --container looks in the container's own network namespace ($netns)"
+	else
+		not_ok "stats --container looks in the container's network namespace" \
+			"exit $rc, want namespace $netns" "stdout: ${out:0:300}" "stderr: $err"
+	fi
+	try -- stats --container "runc:$tag-nothing"
+	fails "stats --container of an unknown container is one error" \
+		"no container runc:$tag-nothing"
 else
 	not_ok "a runc container runs under /run/runc" "$(cat "$tmp/runc.err")"
 fi
