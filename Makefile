@@ -232,7 +232,7 @@ CHECK_QUICK      := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_dia
 # The run engine in the 6.1 and 6.12 guests, one job each (test_vm_run.sh boots both).
 CHECK_RUN_VMS    := selftests/test_vm_run_6.1.sh selftests/test_vm_run_6.12.sh
 CHECK_ATTACH     := selftests/test_vm.sh selftests/test_vm_strict.sh selftests/test_vm_repair.sh \
-		    selftests/test_vm_upgrade.sh
+		    selftests/test_vm_upgrade.sh selftests/test_vm_container.sh
 CHECK_TIMED      := selftests/test_run.sh selftests/test_run_edges.sh \
 		    selftests/test_thirdparty.sh selftests/test_multipath.sh
 # The attach engine's suites in QEMU (they can share the machine), or natively.
