@@ -155,7 +155,7 @@ expect "--root goes with --container (usage)" 2 "root goes with --container"
 try -- detach --container runc:x --all
 expect "detach: --container and --all exclude each other (usage)" 2 "container and --all"
 try -- stats --container runc:x --pid 1
-expect "stats: --container and --pid exclude each other (usage)" 2 "exclude each other"
+expect "stats: --container and --pid exclude each other (usage)" 2 "container excludes --cgroup and --pid"
 
 # ---- references no runtime knows ---------------------------------------------------
 

@@ -251,8 +251,8 @@ int do_attach(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (!a.cgroup || !a.policy)
-		return usage_err("attach: needs --cgroup CGROUP (or --container REF) and --policy "
-				 "FILE (see '%s attach help')", prog_name);
+		return usage_err("attach: needs --cgroup CGROUP and --policy FILE (or --container "
+				 "REF instead of --cgroup; see '%s attach help')", prog_name);
 	ret = 1;
 	if (need_root("attach"))
 		return 1;

@@ -140,8 +140,10 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 	if (optind < argc)
 		return usage_err("stats: unexpected argument '%s' (see '%s stats help')",
 				 argv[optind], prog_name);
-	if ((a->pid && a->cgroup) || (a->container && (a->pid || a->cgroup)))
-		return usage_err("stats: --cgroup, --container and --pid exclude each other");
+	if (a->pid && a->cgroup)
+		return usage_err("stats: --cgroup and --pid exclude each other");
+	if (a->container && (a->pid || a->cgroup))
+		return usage_err("stats: --container excludes --cgroup and --pid");
 	if (a->root && !a->container)
 		return usage_err("stats: --root goes with --container");
 	if (a->prometheus && opts.json)
