@@ -180,6 +180,8 @@ else
 fi
 hide_run=1 try env PATH=/nonexistent -- attach --container "crio:$tag" --policy "$pol"
 fails "cri-o not installed: one error" "cri-o is not installed"
+try -- attach --container podman:web --root /run/runc --policy "$pol"
+fails "--root with podman is one error" "--root is a state directory of runc, crun"
 try -- attach --container "$tag-nothing" --root "$tmp/nowhere" --policy "$pol"
 fails "an unreadable --root is one error" "can't read $tmp/nowhere: No such file"
 

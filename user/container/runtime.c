@@ -490,6 +490,9 @@ int container_resolve(const char *ref, const char *root, struct container *ct, c
 		ret = search_all(&s, root);
 	else if (strcmp(rt, "podman"))
 		ret = search_runtime(&s, rt, ns, root);
+	else if (root && root[0])
+		ret = say(err, err_size, "--root is a state directory of runc, crun, containerd "
+			  "or cri-o: podman is asked, and keeps its own");
 	else if (!in_path("podman"))
 		ret = say(err, err_size, "podman is not installed (no podman in PATH)");
 	else
