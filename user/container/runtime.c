@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,13 +158,54 @@ static int scan_containerd(struct search *s, const char *root, const char *ns)
 	return 0;
 }
 
+/* What a child wrote on one pipe: the first @size - 1 bytes kept, the rest dropped. */
+struct capture {
+	int fd;
+	char *buf;
+	size_t size, got;
+};
+
+/* Read both pipes to their ends at once, so that neither fills and stops the child. */
+static void drain(struct capture *c, int n)
+{
+	struct pollfd pfd[2];
+	char scratch[512];
+	int i, open_fds = n;
+	ssize_t r;
+
+	while (open_fds > 0) {
+		for (i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ .fd = c[i].fd, .events = POLLIN };
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (c[i].fd < 0 || !pfd[i].revents)
+				continue;
+			r = c[i].got < c[i].size - 1 ?
+			    read(c[i].fd, c[i].buf + c[i].got, c[i].size - 1 - c[i].got) :
+			    read(c[i].fd, scratch, sizeof(scratch));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				c[i].fd = -1;	/* poll skips a negative fd */
+				open_fds--;
+			} else if (c[i].got < c[i].size - 1) {
+				c[i].got += r;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		c[i].buf[c[i].got] = '\0';
+}
+
 /* Run @argv; its stdout in @out, its stderr's first line in @errline. The exit status, or -1. */
 static int run_capture(char *const argv[], char *out, size_t out_size, char *errline,
 		       size_t errline_size)
 {
 	int po[2], pe[2], status;
-	size_t got = 0;
-	ssize_t r;
 	pid_t pid;
 
 	out[0] = errline[0] = '\0';
@@ -185,16 +227,13 @@ static int run_capture(char *const argv[], char *out, size_t out_size, char *err
 	}
 	close(po[1]);
 	close(pe[1]);
-	while (pid > 0 && (r = read(po[0], out + got, out_size - 1 - got)) > 0 &&
-	       got + r < out_size - 1)
-		got += r;
-	out[got > 0 ? got : 0] = '\0';
-	got = 0;
-	while (pid > 0 && (r = read(pe[0], errline + got, errline_size - 1 - got)) > 0 &&
-	       got + r < errline_size - 1)
-		got += r;
-	errline[got] = '\0';
-	errline[strcspn(errline, "\n")] = '\0';
+	if (pid > 0) {
+		struct capture c[2] = { { po[0], out, out_size, 0 },
+					{ pe[0], errline, errline_size, 0 } };
+
+		drain(c, 2);
+		errline[strcspn(errline, "\n")] = '\0';
+	}
 	close(po[0]);
 	close(pe[0]);
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
