@@ -47,7 +47,7 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 	      $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/mu_handover \
 	      $(OUTPUT)/selftests/seccomp_eval $(OUTPUT)/selftests/seccomp_listener \
-	      $(OUTPUT)/selftests/test_container
+	      $(OUTPUT)/selftests/test_kube
 # The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
 VM_BINS     = $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
@@ -144,8 +144,8 @@ $(OUTPUT)/selftests/test_procfs: $(OUTPUT)/selftests/test_procfs.o $(OUTPUT)/use
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lcmocka -o $@
 
-$(OUTPUT)/selftests/test_container: $(OUTPUT)/selftests/test_container.o \
-				     $(OUTPUT)/user/container/container.o
+$(OUTPUT)/selftests/test_kube: $(OUTPUT)/selftests/test_kube.o \
+				     $(OUTPUT)/user/container/kube.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lcmocka -o $@
 
@@ -202,7 +202,7 @@ $(OUTPUT)/selftests/bench_policy: $(OUTPUT)/selftests/bench_policy.o $(LIB_OBJS)
 SAN_FLAGS  := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LIB    := $(LIB_SRCS)
 SAN_BINS   := $(OUTPUT)/san/test_policy $(OUTPUT)/san/test_diag $(OUTPUT)/san/test_procfs \
-	      $(OUTPUT)/san/test_container
+	      $(OUTPUT)/san/test_kube
 
 $(OUTPUT)/san: | $(filter deps,$(MAKECMDGOALS))
 	$(Q)mkdir -p $@
@@ -221,7 +221,7 @@ $(OUTPUT)/san/test_procfs: selftests/test_procfs.c user/common/procfs.c | $(OUTP
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ -lcmocka -o $@
 
-$(OUTPUT)/san/test_container: selftests/test_container.c user/container/container.c | $(OUTPUT)/san
+$(OUTPUT)/san/test_kube: selftests/test_kube.c user/container/kube.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(SAN_FLAGS) -Wall -Wno-unused-parameter -std=gnu11 $^ -lcmocka -o $@
 
@@ -268,15 +268,15 @@ fuzz: $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/fuzz/fuzz_diag
 CHECK_JOBS       ?= 2
 MU_CHECK_INSTALL ?= 0
 CHECK_QUICK      := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_diag \
-		    $(OUTPUT)/selftests/test_procfs $(OUTPUT)/selftests/test_container $(SAN_BINS) \
+		    $(OUTPUT)/selftests/test_procfs $(OUTPUT)/selftests/test_kube $(SAN_BINS) \
 		    selftests/test_cli.sh selftests/test_docs.sh selftests/test_layout.sh \
 		    $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		    selftests/test_stats.sh selftests/test_agent.sh selftests/test_seccomp_profile.sh \
-		    selftests/test_kubernetes.sh
+		    selftests/test_kubernetes.sh selftests/test_container.sh
 # The run engine in the 6.1 and 6.12 guests, one job each (test_vm_run.sh boots both).
 CHECK_RUN_VMS    := selftests/test_vm_run_6.1.sh selftests/test_vm_run_6.12.sh
 CHECK_ATTACH     := selftests/test_vm.sh selftests/test_vm_strict.sh selftests/test_vm_repair.sh \
-		    selftests/test_vm_upgrade.sh
+		    selftests/test_vm_upgrade.sh selftests/test_vm_container.sh
 CHECK_TIMED      := selftests/test_run.sh selftests/test_run_edges.sh \
 		    selftests/test_thirdparty.sh selftests/test_multipath.sh
 # The attach engine's suites in QEMU (they can share the machine), or natively.

@@ -17,11 +17,11 @@ declare -A allowed=(
 	[policy]="common"
 	[bridge]="common"
 	[run]="common policy bridge"
-	[stats]="common"
-	[check]="common bridge attach"
-	[attach]="common policy bridge run stats"
-	[status]="common policy bridge attach run stats"
+	[stats]="common container"
 	[container]="common"
+	[check]="common bridge attach"
+	[attach]="common policy bridge run stats container"
+	[status]="common policy bridge attach run stats"
 	[agent]="common policy bridge run container"
 )
 

@@ -26,6 +26,7 @@ void help_attach(FILE *out)
 {
 	fprintf(out,
 		"Usage: %s attach --cgroup CGROUP --policy FILE [--no-strict] [--bridge-native]\n"
+		"       %s attach --container REF [--root DIR] --policy FILE [...]\n"
 		"\n"
 		"Upgrade the TCP sockets that processes of CGROUP (and of every cgroup below it)\n"
 		"create from now on to MPTCP, for the families FILE has entries for, and record\n"
@@ -45,15 +46,23 @@ void help_attach(FILE *out)
 		"(haproxy.slice; a-b.slice is looked for under a.slice), or another systemd\n"
 		"unit (haproxy.service), looked for under whichever slice holds it.\n"
 		"\n"
+		"--container attaches the cgroup v2 a container's init process runs in, found\n"
+		"from its runtime's state: REF is runc:ID, crun:ID, podman:NAME (or ID),\n"
+		"containerd:NAMESPACE/ID, crio:ID, or an ID (a unique prefix will do) or name\n"
+		"looked for in all of them. --root DIR reads the runtime's state from DIR\n"
+		"instead of /run/runc, /run/crun or /run/containerd/runc. The container is\n"
+		"recorded with the attachment: 'follow' attaches it again when it is re-created.\n"
+		"\n"
 		"The upgrade is pinned under " MU_PIN_DIR " and outlives this command,\n"
 		"until 'detach'. Sockets that existed before attach are not upgraded: restart\n"
-		"the proxy (a seamless reload keeps its old listening sockets).\n", prog_name);
+		"the proxy (a seamless reload keeps its old listening sockets).\n", prog_name,
+		prog_name);
 }
 
 void help_reload(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s reload [--cgroup CGROUP] [--policy FILE]\n"
+		"Usage: %s reload [--cgroup CGROUP | --container REF] [--policy FILE]\n"
 		"       %s reload --pid PID\n"
 		"\n"
 		"Read the policy of every attached cgroup (or of CGROUP) again, or FILE instead,\n"
@@ -62,20 +71,22 @@ void help_reload(FILE *out)
 		"Interfaces and network namespaces that appeared since attach get the stage 3\n"
 		"programs too. A plain reload also makes every supervisor of the run engine\n"
 		"read its policy file again; --pid only the one that serves process PID (in a\n"
-		"unit: ExecReload=... reload --pid $MAINPID).\n",
+		"unit: ExecReload=... reload --pid $MAINPID). --container REF [--root DIR]\n"
+		"names the attachment 'attach --container' made, as detach does.\n",
 		prog_name, prog_name);
 }
 
 void help_detach(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s detach [--cgroup CGROUP | --all]\n"
+		"Usage: %s detach [--cgroup CGROUP | --container REF [--root DIR] | --all]\n"
 		"\n"
 		"Stop upgrading the sockets of CGROUP (of every attached cgroup with --all; of\n"
 		"the only one when there is one). Existing connections keep working; new sockets\n"
 		"are plain TCP. With the last cgroup the engine unloads and leaves no pin.\n"
 		"With nothing attached, detach and detach --all succeed and say so; a CGROUP\n"
-		"that is not attached is an error.\n",
+		"that is not attached is an error. --container names the attachment 'attach\n"
+		"--container' made (as recorded, or the container's cgroup if it runs).\n",
 		prog_name);
 }
 
@@ -83,6 +94,8 @@ void help_detach(FILE *out)
 /* --cgroup, --policy, --all and --no-strict, the options these commands share. */
 struct attach_args {
 	const char *cgroup;
+	const char *container;	/* --container REF, instead of --cgroup */
+	const char *root;	/* --root DIR: the container runtime's state directory */
 	const char *policy;
 	bool all;
 	bool no_strict;
@@ -99,6 +112,8 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 		{ "no-strict", no_argument, NULL, 'S' },
 		{ "bridge-native", no_argument, NULL, 'B' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "container", required_argument, NULL, 'C' },
+		{ "root", required_argument, NULL, 'R' },
 		{}
 	};
 	const char *cmd = argv[0];
@@ -124,6 +139,10 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 			a->no_strict = true;
 		else if (c == 'B')
 			a->bridge_native = true;
+		else if (c == 'C')
+			a->container = optarg;
+		else if (c == 'R')
+			a->root = optarg;
 		else if (c == 'p') {
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 1 || v > INT_MAX)
@@ -136,6 +155,12 @@ static int parse_args(int argc, char **argv, struct attach_args *a, const char *
 	if (optind < argc)
 		return usage_err("%s: unexpected argument '%s' (see '%s %s help')", cmd,
 				 argv[optind], prog_name, cmd);
+	if (a->container && a->cgroup)
+		return usage_err("%s: --cgroup and --container exclude each other", cmd);
+	if (a->root && !a->container)
+		return usage_err("%s: --root goes with --container", cmd);
+	if (a->container)
+		a->cgroup = a->container;	/* what the commands test and print when named */
 	return 0;
 }
 
@@ -161,29 +186,6 @@ static void report_draining(struct engine *e)
 		"Restart the proxy to release them; the next %s command after that unloads the "
 		"engine.\n", orphans, orphans == 1 ? "" : "s", orphans == 1 ? "is" : "are",
 		prog_name);
-}
-
-/* The attachment of @arg (resolved as a cgroup), or NULL with the error printed. */
-static struct attachment *find_attachment(struct attachment *list, size_t nr, const char *arg)
-{
-	char err[ERR_SIZE];
-	struct cgroup_ref cg;
-	size_t i;
-
-	/* By the name status shows first: the cgroup may be gone (its service stopped). */
-	for (i = 0; i < nr; i++)
-		if (!strcmp(list[i].cgroup, arg) ||
-		    (arg[0] != '/' && !strcmp(list[i].cgroup + 1, arg)))
-			return &list[i];
-	if (cgroup_resolve(arg, &cg, err, sizeof(err))) {
-		p_err("%s", err);
-		return NULL;
-	}
-	for (i = 0; i < nr; i++)
-		if (list[i].cgroup_id == cg.id)
-			return &list[i];
-	p_err("cgroup %s is not attached (see '%s status')", cg.name, prog_name);
-	return NULL;
 }
 
 /*
@@ -234,6 +236,7 @@ int do_attach(int argc, char **argv)
 	struct attachment *list = NULL;
 	struct engine e = { .lock_fd = -1, .bpffs_lock_fd = -1 };
 	struct loaded_policy lp = {};
+	struct attach_origin origin;
 	char err[ERR_SIZE];
 	struct attach_args a;
 	struct cgroup_ref cg;
@@ -244,12 +247,12 @@ int do_attach(int argc, char **argv)
 		help_attach(stdout);
 		return 0;
 	}
-	ret = parse_args(argc, argv, &a, "cPSB");
+	ret = parse_args(argc, argv, &a, "cPSBCR");
 	if (ret)
 		return ret;
 	if (!a.cgroup || !a.policy)
-		return usage_err("attach: needs --cgroup CGROUP and --policy FILE (see '%s attach "
-				 "help')", prog_name);
+		return usage_err("attach: needs --cgroup CGROUP and --policy FILE (or --container "
+				 "REF instead of --cgroup; see '%s attach help')", prog_name);
 	ret = 1;
 	if (need_root("attach"))
 		return 1;
@@ -258,10 +261,8 @@ int do_attach(int argc, char **argv)
 				 "again");
 	if (load_policy(a.policy, &lp))
 		return 1;
-	if (cgroup_resolve(a.cgroup, &cg, err, sizeof(err))) {
-		p_err("%s", err);
+	if (attach_target(a.container ? NULL : a.cgroup, a.container, a.root, &cg, &origin))
 		goto out;
-	}
 	enabled = mptcp_enabled();
 	if (enabled != 1) {
 		p_err("MPTCP is %s in this network namespace: upgraded sockets would fail with "
@@ -285,7 +286,8 @@ int do_attach(int argc, char **argv)
 		 * replaces it.
 		 */
 		if (!cgroup_alive(list[i].cgroup, list[i].cgroup_id) &&
-		    cgroup_nested(list[i].cgroup, cg.name)) {
+		    (cgroup_nested(list[i].cgroup, cg.name) || (origin.container[0] &&
+		     !strcmp(list[i].origin.container, origin.container)))) {
 			fprintf(stderr, "note: replacing the attachment of %s, whose cgroup was "
 				"removed or recreated since\n", list[i].cgroup);
 			if (engine_detach(&e, &list[i], err, sizeof(err))) {
@@ -343,7 +345,8 @@ int do_attach(int argc, char **argv)
 	}
 	if (engine_attach(&e, &cg, lp.path, lp.sha256, &lp.pol, &lp.trie,
 			  (a.no_strict ? 0 : MU_ATTACH_STRICT) |
-			  (a.bridge_native ? MU_ATTACH_BRIDGE_NATIVE : 0), err, sizeof(err))) {
+			  (a.bridge_native ? MU_ATTACH_BRIDGE_NATIVE : 0), &origin, err,
+			  sizeof(err))) {
 		p_err("%s", err);
 fail_fresh:
 		/* A fresh engine with nothing attached is removed again. */
@@ -376,7 +379,7 @@ static int reload_targets(struct attachment *list, size_t nr, const struct attac
 		return -1;
 	}
 	if (a->cgroup) {
-		target = find_attachment(list, nr, a->cgroup);
+		target = find_target(list, nr, a->cgroup, a->container, a->root);
 		if (!target)
 			return -1;
 		*first = target - list;
@@ -415,7 +418,7 @@ int do_reload(int argc, char **argv)
 		help_reload(stdout);
 		return 0;
 	}
-	ret = parse_args(argc, argv, &a, "cPp");
+	ret = parse_args(argc, argv, &a, "cPpCR");
 	if (ret)
 		return ret;
 	if (a.pid && (a.cgroup || a.policy))
@@ -582,11 +585,12 @@ int do_detach(int argc, char **argv)
 		help_detach(stdout);
 		return 0;
 	}
-	ret = parse_args(argc, argv, &a, "ca");
+	ret = parse_args(argc, argv, &a, "caCR");
 	if (ret)
 		return ret;
 	if (a.cgroup && a.all)
-		return usage_err("detach: --cgroup and --all exclude each other");
+		return usage_err("detach: --%s and --all exclude each other",
+				 a.container ? "container" : "cgroup");
 	ret = 1;
 	if (need_root("detach"))
 		return 1;
@@ -641,7 +645,7 @@ int do_detach(int argc, char **argv)
 		goto out;
 	}
 	if (a.cgroup) {
-		target = find_attachment(list, nr, a.cgroup);
+		target = find_target(list, nr, a.cgroup, a.container, a.root);
 		if (!target)
 			goto out;
 		if (engine_detach(&e, target, err, sizeof(err))) {

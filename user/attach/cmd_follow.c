@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "engine.h"
+#include "engine_internal.h"
 #include "common/output.h"
 #include "common/sys.h"
 
@@ -44,9 +45,11 @@ void help_follow(FILE *out)
 		"Run until SIGTERM or SIGINT, putting stage 3's tc programs on each interface\n"
 		"created in this network namespace (and re-checking the namespaces of the\n"
 		"attached cgroups' processes) as it appears, and every 5 seconds putting back\n"
-		"any program of the engine the kernel stopped running (a pin removed). Without\n"
-		"it, 'reload' does the same once. Prints one line per repair and per interface\n"
-		"event that added programs.\n", prog_name);
+		"any program of the engine the kernel stopped running (a pin removed) and\n"
+		"attaching again each container attached with --container that was re-created\n"
+		"in a new cgroup (its old attachment detached). Without it, 'reload' repairs\n"
+		"once. Prints one line per repair, re-attachment and per interface event that\n"
+		"added programs.\n", prog_name);
 }
 
 /*
@@ -76,6 +79,8 @@ static int cover_interfaces(bool timer)
 			 e.lost == 1 ? "" : "s");
 	if (!nr)
 		goto out;
+	/* Containers re-created since attach first: their new namespaces get stage 3 below. */
+	follow_containers(&e, &list, &nr, problem, sizeof(problem));
 	for (i = 0; i < nr && !(list[i].flags & MU_ATTACH_STRICT); i++)
 		;
 	added = engine_install_tc(&e, list, nr, i < nr, err, sizeof(err));

@@ -63,8 +63,8 @@ static int restore_one(struct engine *e, const struct attachment *old, bool *sta
 	/* Stage 3 and the namespaces before the commit, as attach does. */
 	if (engine_install_tc(e, list, nr + 1, *stage3, err, sizeof(err)) < 0 ||
 	    engine_attach(e, &cg, lp.path, lp.sha256, &lp.pol, &lp.trie,
-			  old->flags & (MU_ATTACH_STRICT | MU_ATTACH_BRIDGE_NATIVE), err,
-			  sizeof(err))) {
+			  old->flags & (MU_ATTACH_STRICT | MU_ATTACH_BRIDGE_NATIVE),
+			  &old->origin, err, sizeof(err))) {
 		p_err("can't restore the attachment of %s: %s", cg.name, err);
 		goto out;
 	}

@@ -212,8 +212,8 @@ static int attach_all(struct engine *e, struct handover *h)
 		if (j < have)
 			continue;	/* a hand-over killed after this one's commit */
 		if (engine_attach(e, &s->cg, s->lp.path, s->lp.sha256, &s->lp.pol, &s->lp.trie,
-				  s->old.flags & (MU_ATTACH_STRICT | MU_ATTACH_BRIDGE_NATIVE), err,
-				  sizeof(err))) {
+				  s->old.flags & (MU_ATTACH_STRICT | MU_ATTACH_BRIDGE_NATIVE),
+				  &s->old.origin, err, sizeof(err))) {
 			p_err("can't hand over cgroup %s: %s", s->cg.name, err);
 			unwind(e, h);
 			goto out;

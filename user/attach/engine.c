@@ -139,7 +139,7 @@ static int zero_attach_counters(struct engine *e, __u32 id)
 
 int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
 		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
-		  __u32 flags, char *err, size_t err_size)
+		  __u32 flags, const struct attach_origin *origin, char *err, size_t err_size)
 {
 	struct mu_attachment value = { .families = trie->families, .flags = flags };
 	bool used[MU_MAX_ATTACHMENTS];
@@ -217,6 +217,8 @@ int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *pol
 	att.families = trie->families;
 	att.flags = flags;
 	att.gen = value.gen;
+	if (origin)
+		att.origin = *origin;
 	state_path(id, path, sizeof(path));
 	if (write_state(&att, pol, path, err, err_size)) {
 		remove_tree(dir);

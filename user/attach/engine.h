@@ -20,6 +20,7 @@
 #include "common/cgroup.h"
 #include "mptcp_upgrade.h"
 #include "common/paths.h"
+#include "container/runtime.h"
 #include "policy/policy.h"
 
 
@@ -58,6 +59,16 @@ struct engine {
 	bool newer_abi;			/* engine_open refused: a newer version's engine is pinned */
 };
 
+/*
+ * What an attachment made with `attach --container` was asked for: the
+ * container as its runtime finds it again (runtime.h), so that follow attaches
+ * the container's new cgroup when it is re-created.
+ */
+struct attach_origin {
+	char container[CT_REF_MAX];	/* "" when attached by --cgroup */
+	char root[PATH_MAX];		/* attach --root: the runtime's state directory, or "" */
+};
+
 /* One attached cgroup, as its state file and the maps describe it. */
 struct attachment {
 	__u32 id;
@@ -72,6 +83,7 @@ struct attachment {
 	long long attached_at;
 	long long reloaded_at;		/* 0 when never reloaded */
 	__u32 policy_map_id;		/* the kernel's id of the policy trie in force */
+	struct attach_origin origin;
 	bool state_lost;		/* committed, but its state file is gone */
 	struct json_object *entries;	/* normalized entries at the last (re)load */
 };
@@ -101,9 +113,10 @@ int engine_start(struct engine *e, struct attachment **list, size_t *nr, char *e
 /* Load the BPF objects (engine_objs.h), attach the socket-creation hook and pin it all. */
 int engine_load(struct engine *e, char *err, size_t err_size);
 
+/* @origin: the container attach was asked for (recorded in the state), or NULL. */
 int engine_attach(struct engine *e, const struct cgroup_ref *cg, const char *policy_path,
 		  const char *sha256, const struct policy *pol, const struct policy_trie *trie,
-		  __u32 flags, char *err, size_t err_size);
+		  __u32 flags, const struct attach_origin *origin, char *err, size_t err_size);
 
 /*
  * Prepare the network namespaces: this command's, those of `ip netns`

@@ -87,4 +87,27 @@ size_t forget_lost(const char *cgroup);
 /* Does @arg, as --cgroup takes it, name cgroup @cgroup (a name under the root, or gone)? */
 bool names_cgroup(const char *arg, const char *cgroup);
 
+/* cmd_container.c, for cmd_attach.c and cmd_follow.c */
+/*
+ * The cgroup attach is asked for: @cgroup's, or the one container @container
+ * runs in (its runtime's state under @root, or the default), with @origin
+ * saying which container. 0, or -1 with the error printed.
+ */
+int attach_target(const char *cgroup, const char *container, const char *root,
+		  struct cgroup_ref *cg, struct attach_origin *origin);
+/*
+ * The attachment of --cgroup @arg or of --container @container (its recorded
+ * reference first, then the cgroup it runs in), or NULL with the error printed.
+ */
+struct attachment *find_target(struct attachment *list, size_t nr, const char *arg,
+			       const char *container, const char *root);
+/*
+ * follow's pass over attachments made with --container whose cgroup is gone:
+ * each container running again in a new cgroup (re-created) is attached there
+ * with the same policy file and flags, and its old attachment detached. How
+ * many, with *@list listed again when any; a failure is said in @problem.
+ */
+int follow_containers(struct engine *e, struct attachment **list, size_t *nr, char *problem,
+		      size_t problem_size);
+
 #endif /* MU_ENGINE_INTERNAL_H */

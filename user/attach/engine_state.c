@@ -60,6 +60,10 @@ int write_state(const struct attachment *att, const struct policy *pol,
 	jw_kv_int(&w, "families", att->families);
 	jw_kv_int(&w, "flags", att->flags);
 	jw_kv_int(&w, "policy_map_id", att->policy_map_id);
+	if (att->origin.container[0])
+		jw_kv_string(&w, "container", att->origin.container);
+	if (att->origin.root[0])
+		jw_kv_string(&w, "container_root", att->origin.root);
 	policy_entries_json(&w, pol);	/* last: state_head() cuts there */
 	jw_object_end(&w);
 	if (jw_file_commit(&w, path))
@@ -130,6 +134,12 @@ int read_state_file(const char *path, __u32 id, struct attachment *att, bool ent
 		att->flags = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "policy_map_id", &v))
 		att->policy_map_id = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "container", &v))
+		snprintf(att->origin.container, sizeof(att->origin.container), "%s",
+			 json_object_get_string(v));
+	if (json_object_object_get_ex(o, "container_root", &v))
+		snprintf(att->origin.root, sizeof(att->origin.root), "%s",
+			 json_object_get_string(v));
 	if (json_object_object_get_ex(o, "entries", &v))
 		att->entries = json_object_get(v);
 	json_object_put(o);

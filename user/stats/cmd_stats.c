@@ -24,6 +24,7 @@
 
 #include "common/cgroup.h"
 #include "commands.h"
+#include "container/runtime.h"
 #include "common/diag.h"
 #include "stats.h"
 #include "common/jsonw.h"
@@ -42,7 +43,8 @@ static void on_signal(int sig)
 void help_stats(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s stats [--cgroup CGROUP | --pid PID] [--json | --prometheus]\n"
+		"Usage: %s stats [--cgroup CGROUP | --container REF [--root DIR] | --pid PID]\n"
+		"                     [--json | --prometheus]\n"
 		"                     [--watch SECONDS] [--listed] [--line N] [--fallback]\n"
 		"                     [--output FILE]\n"
 		"\n"
@@ -53,7 +55,8 @@ void help_stats(FILE *out)
 		"and remote address, state, token, fallback, subflows, bytes, the policy line\n"
 		"it matched; under it each subflow with its ids, backup flag, RTT, cwnd,\n"
 		"retransmits, bytes and delivery rate. Then the engine's counters per policy\n"
-		"line and the namespaces' MPTcpExt counters.\n"
+		"line and the namespaces' MPTcpExt counters. --container REF is the cgroup the\n"
+		"container runs in, as 'attach --container' finds it.\n"
 		"\n"
 		"  --prometheus     text exposition format (node_exporter's textfile collector)\n"
 		"  --output FILE    write to FILE atomically (FILE.tmp, then rename), each refresh;\n"
@@ -75,6 +78,8 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 		{ "line", required_argument, NULL, 'n' },
 		{ "fallback", no_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "container", required_argument, NULL, 'C' },
+		{ "root", required_argument, NULL, 'R' },
 		{}
 	};
 	char *end;
@@ -88,6 +93,12 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 		switch (c) {
 		case 'c':
 			a->cgroup = optarg;
+			break;
+		case 'C':
+			a->container = optarg;
+			break;
+		case 'R':
+			a->root = optarg;
 			break;
 		case 'P':
 			a->prometheus = true;
@@ -131,6 +142,10 @@ static int parse_stats_args(int argc, char **argv, struct stats_args *a)
 				 argv[optind], prog_name);
 	if (a->pid && a->cgroup)
 		return usage_err("stats: --cgroup and --pid exclude each other");
+	if (a->container && (a->pid || a->cgroup))
+		return usage_err("stats: --container excludes --cgroup and --pid");
+	if (a->root && !a->container)
+		return usage_err("stats: --root goes with --container");
 	if (a->prometheus && opts.json)
 		return usage_err("stats: --json and --prometheus exclude each other");
 	if (a->output && !a->prometheus && !opts.json)
@@ -227,6 +242,7 @@ int do_stats(int argc, char **argv)
 	struct snapshot s = {};
 	struct stats_args a;
 	struct cgroup_ref cg;
+	struct container ct;
 	pid_t *run_pids = NULL;
 	const pid_t *trees = NULL;
 	size_t nr_roots = 0, i, nr_trees = 0, nr_cgroups = 0, nr_programs = 0;
@@ -250,6 +266,13 @@ int do_stats(int argc, char **argv)
 	ret = 1;
 	if (need_root("stats"))
 		return 1;
+	if (a.container) {
+		if (container_resolve(a.container, a.root, &ct, err, sizeof(err))) {
+			p_err("%s", err);
+			return 1;
+		}
+		a.cgroup = ct.cgroup;
+	}
 	served.health = a.prometheus;
 	if (served_attach(&served, err, sizeof(err))) {
 		p_err("%s", err);

@@ -45,6 +45,8 @@ struct ns_mib {
 
 struct stats_args {
 	const char *cgroup;
+	const char *container;	/* --container REF: the cgroup it runs in (container/runtime.h) */
+	const char *root;	/* --root DIR: the container runtime's state directory */
 	pid_t pid;		/* 0: none */
 	bool prometheus;
 	int watch;		/* seconds, 0: once */

@@ -157,8 +157,9 @@ static void print_attachment(const struct engine_view *v, const struct status_at
 
 	format_time(a->attached_at, at, sizeof(at));
 	format_time(a->reloaded_at, re, sizeof(re));
-	printf("cgroup %s (cgroup id %llu, attachment %u)\n", a->cgroup,
-	       (unsigned long long)a->cgroup_id, a->id);
+	printf("cgroup %s (cgroup id %llu, attachment %u%s%s)\n", a->cgroup,
+	       (unsigned long long)a->cgroup_id, a->id, a->origin.container[0] ?
+	       ", container " : "", a->origin.container);
 	if (a->state_lost)
 		printf("  STATE LOST its state file under %s is gone: the policy in force is not "
 		       "known here ('reload --cgroup %s --policy FILE' restores it, or detach)\n",
@@ -167,7 +168,10 @@ static void print_attachment(const struct engine_view *v, const struct status_at
 		if (s->missing & (1U << i))
 			printf("  MISSING    %s is not attached to the cgroup: %s (run '%s' "
 			       "to repair)\n", engine_prog_name(i), missing_effect[i], REPAIR);
-	if (!s->alive)
+	if (!s->alive && a->origin.container[0])
+		printf("  GONE       the container's cgroup was removed: stopped or re-created "
+		       "('%s follow' attaches it again when it runs)\n", prog_name);
+	else if (!s->alive)
 		printf("  GONE       the cgroup was removed or recreated since attach: this "
 		       "attachment applies to nothing (detach it, or attach the new cgroup, which "
 		       "replaces it)\n");
@@ -338,6 +342,10 @@ static void attachment_json(struct jsonw *w, const struct engine_view *v,
 	jw_kv_int(w, "id", a->id);
 	jw_kv_string(w, "cgroup", a->cgroup);
 	jw_kv_u64(w, "cgroup_id", a->cgroup_id);
+	if (a->origin.container[0])
+		jw_kv_string(w, "container", a->origin.container);
+	else
+		jw_kv_null(w, "container");
 	jw_key(w, "missing_programs");
 	jw_array_start(w);
 	for (i = 0; i < EP_CGROUP_MAX; i++)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "container.h"
+#include "kube.h"
 
 #define MAX_COMPONENTS	64
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "container/container.h"
+#include "container/kube.h"
 
 #define UID	"0f6c8a4e-3b2d-4c1a-9e8f-7a6b5c4d3e2f"
 #define UID_	"0f6c8a4e_3b2d_4c1a_9e8f_7a6b5c4d3e2f"

@@ -14,8 +14,8 @@
  * A kubelet with a cgroup root of its own puts these below it
  * (/kubelet.slice/kubelet-kubepods.slice/..., /kubelet/kubepods/...).
  */
-#ifndef MU_CONTAINER_H
-#define MU_CONTAINER_H
+#ifndef MU_KUBE_H
+#define MU_KUBE_H
 
 #include <stddef.h>
 
@@ -51,4 +51,4 @@ int kube_pod_cgroup(const char *uid, enum kube_qos qos, enum kube_driver driver,
 const char *kube_qos_str(enum kube_qos qos);
 const char *kube_driver_str(enum kube_driver driver);
 
-#endif /* MU_CONTAINER_H */
+#endif /* MU_KUBE_H */
