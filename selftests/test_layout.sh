@@ -18,6 +18,7 @@ declare -A allowed=(
 	[bridge]="common"
 	[run]="common policy bridge"
 	[stats]="common"
+	[exporter]="common stats"
 	[check]="common bridge attach"
 	[attach]="common policy bridge run stats"
 	[status]="common policy bridge attach run stats"

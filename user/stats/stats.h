@@ -55,6 +55,14 @@ struct stats_args {
 	size_t targets;		/* cgroups and process trees watched */
 };
 
+/*
+ * What `stats` does once its command line is read: the snapshot, written to
+ * stdout (or a->output) as a table, JSON or Prometheus text; with a->watch,
+ * again until SIGINT or SIGTERM. The exporter calls it for each scrape with
+ * a->prometheus, its stdout on a buffer. The exit code: 0, or 1 (said on stderr).
+ */
+int stats_show(struct stats_args *a);
+
 /* Called for each connection kept, with its namespace: 0, or -errno to stop. */
 typedef int (*conn_sink_fn)(const struct mu_conn *c, struct ns_mib *ns, void *ctx);
 
