@@ -367,6 +367,7 @@ int stats_show(struct stats_args *args)
 		s.sink_ctx = &pr;
 		ret = snapshot_take(&s, roots, nr_roots, trees, nr_trees);
 		if (ret) {
+			free(pr.live);
 			if (a.output)
 				output_abandon(a.output);
 			else

@@ -86,6 +86,7 @@ struct snapshot {
 struct line_ref {
 	const struct served *by;	/* the cgroup or program under run whose line it is */
 	int line;		/* 0: none (not ours, or unlisted) */
+	size_t entry;		/* its index in by->lines + 1; 0 with line 0 */
 	const char *source;
 	bool ours;
 };
@@ -124,6 +125,12 @@ struct printer {
 	const struct served_set *served;	/* what the engines serve, read for this refresh */
 	bool started;		/* something was written: nothing is, before the first connection */
 	size_t shown;
+	/*
+	 * The live subflows' bytes per policy entry, [sent, received], of every
+	 * record's lines one after the other: what the metrics add to the bytes
+	 * of the subflows that closed. Allocated by the first connection.
+	 */
+	unsigned long long (*live)[2];
 	struct jsonw w;
 };
 
