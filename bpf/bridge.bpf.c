@@ -4,9 +4,10 @@
  * application could set on a TCP one) are accepted at setsockopt(), answered
  * at getsockopt(), and set on every subflow by sockops; and, once a
  * connection is established, whether it negotiated MPTCP is counted against
- * its policy line, and each of its subflows' bytes at its close. Both engines load it: the attach engine with its other
- * objects, on their maps; the run engine alone, on maps of its own, for the
- * sockets its supervisor marks.
+ * its policy line, and each of its subflows' bytes when that subflow closes.
+ * Both engines load it: the attach engine with its other objects, on their
+ * maps; the run engine alone, on maps of its own, for the sockets its
+ * supervisor marks.
  *
  * Minimum kernel: Linux 5.19 (bpf_skc_to_mptcp_sock(); bpf_set_retval() is
  * 5.18), tested from 6.1 on. No trampolines, no kfuncs, no cgroup-local storage.
