@@ -228,7 +228,7 @@ CHECK_QUICK      := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_dia
 		    $(OUTPUT)/selftests/test_procfs $(SAN_BINS) selftests/test_cli.sh \
 		    selftests/test_docs.sh selftests/test_layout.sh \
 		    $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
-		    selftests/test_stats.sh
+		    selftests/test_stats.sh selftests/test_exporter.sh
 # The run engine in the 6.1 and 6.12 guests, one job each (test_vm_run.sh boots both).
 CHECK_RUN_VMS    := selftests/test_vm_run_6.1.sh selftests/test_vm_run_6.12.sh
 CHECK_ATTACH     := selftests/test_vm.sh selftests/test_vm_strict.sh selftests/test_vm_repair.sh \

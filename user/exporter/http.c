@@ -34,6 +34,12 @@ struct client {
 	size_t got;
 	char *resp;		/* the whole answer, once the head is read */
 	size_t resp_len, sent;
+	/*
+	 * All written and our side shut: what the client still sends is read
+	 * and dropped until it closes (or its deadline), so that the close is
+	 * no reset that could take the answer with it (an oversized request).
+	 */
+	bool draining;
 };
 
 static long long now_ms(void)
@@ -214,7 +220,18 @@ static int client_read(struct client *c)
 	return answer(c, v);
 }
 
-/* Write what the socket takes; 1 once all is written, -1 on error. */
+/* Read and drop what the client still sends; 1 once it closed. */
+static int client_drain(struct client *c)
+{
+	char sink[4096];
+	ssize_t r = recv(c->fd, sink, sizeof(sink), 0);
+
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	return r == 0;
+}
+
+/* Write what the socket takes; then drain. -1 on error. */
 static int client_write(struct client *c)
 {
 	ssize_t w = send(c->fd, c->resp + c->sent, c->resp_len - c->sent, MSG_NOSIGNAL);
@@ -225,7 +242,8 @@ static int client_write(struct client *c)
 	if (c->sent < c->resp_len)
 		return 0;
 	shutdown(c->fd, SHUT_WR);
-	return 1;
+	c->draining = true;
+	return 0;
 }
 
 static int accept_client(int lfd, struct client *clients, size_t *nr)
@@ -239,6 +257,7 @@ static int accept_client(int lfd, struct client *clients, size_t *nr)
 	c->fd = fd;
 	c->got = c->sent = c->resp_len = 0;
 	c->resp = NULL;
+	c->draining = false;
 	c->deadline = now_ms() + EXPORTER_CLIENT_MS;
 	return 0;
 }
@@ -282,7 +301,8 @@ int exporter_serve(int lfd)
 					     .events = POLLIN };
 		for (i = 0; i < nr; i++) {
 			pfd[np++] = (struct pollfd){ .fd = clients[i].fd,
-						     .events = clients[i].resp ? POLLOUT : POLLIN };
+						     .events = clients[i].resp && !clients[i].draining ?
+							       POLLOUT : POLLIN };
 			if (wait < 0 || clients[i].deadline - now < wait)
 				wait = clients[i].deadline - now;
 		}
@@ -304,10 +324,12 @@ int exporter_serve(int lfd)
 
 			if (!ev)
 				continue;
-			if (!c->resp && (ev & (POLLIN | POLLHUP | POLLERR)))
+			if (c->draining)
+				done = client_drain(c);
+			else if (!c->resp && (ev & (POLLIN | POLLHUP | POLLERR)))
 				done = client_read(c);
 			/* An answer just built is written at once: most fit the socket's buffer. */
-			if (!done && c->resp)
+			if (!done && c->resp && !c->draining)
 				done = client_write(c);
 			if (done)
 				drop(c);
