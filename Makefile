@@ -70,7 +70,7 @@ COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DOCDIR        ?= $(PREFIX)/share/doc/mptcp-upgrade
 UNITS         := mptcp-upgrade@.service mptcp-upgrade-reload@.service mptcp-upgrade@.path \
 		 mptcp-upgrade-follow.service mptcp-upgrade-textfile.service \
-		 mptcp-upgrade-textfile.timer
+		 mptcp-upgrade-textfile.timer mptcp-upgrade-exporter.service
 
 .PHONY: all
 all: $(APP)

@@ -37,6 +37,7 @@ for f in usr/sbin/mptcp-upgrade:755 usr/share/man/man8/mptcp-upgrade.8:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-follow.service:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-textfile.service:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-textfile.timer:644 \
+	 usr/lib/systemd/system/mptcp-upgrade-exporter.service:644 \
 	 etc/mptcp-upgrade/example.policy:644 \
 	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade.conf:644 \
 	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf:644 \
@@ -74,7 +75,8 @@ if command -v systemd-analyze >/dev/null; then
 	done
 	cp "$p/lib/systemd/system/mptcp-upgrade-follow.service" \
 		"$p/lib/systemd/system/mptcp-upgrade-textfile.service" \
-		"$p/lib/systemd/system/mptcp-upgrade-textfile.timer" "$tmp/units/"
+		"$p/lib/systemd/system/mptcp-upgrade-textfile.timer" \
+		"$p/lib/systemd/system/mptcp-upgrade-exporter.service" "$tmp/units/"
 	mkdir -p "$tmp/units/haproxy.service.d"
 	out=$(MANPATH=$p/share/man systemd-analyze verify "$tmp"/units/*.service \
 		"$tmp"/units/*.path "$tmp"/units/*.timer 2>&1)
