@@ -105,7 +105,8 @@ bad_listen "a port in use: exit 1, says so" 1 "can't listen on 127\.0\.0\.1:$por
 # A program under run whose name needs escaping in a label value: quote and backslash.
 prog='mu"q\s'
 cp "$sock" "$tmp/$prog"
-printf 'bind mptcp4@127.0.0.1:%s\n' "$lport" >"$tmp/p.policy"
+# Line 1 has two addresses (two entries): its series are written once, summed.
+printf 'bind mptcp4@127.0.0.1:%s,mptcp4@127.0.0.1:%s\n' "$lport" $((lport + 1)) >"$tmp/p.policy"
 "$bin" run --policy "$tmp/p.policy" -- "$tmp/$prog" sink 127.0.0.1 $lport 120 tcp \
 	>"$tmp/sink.out" 2>&1 &
 pids+=($!)

@@ -381,6 +381,31 @@ static void prom_labels(const struct served_label *l, size_t nr)
 	}
 }
 
+/*
+ * A line with several addresses is several entries of one line number: its
+ * series are written once, by its first entry, with the sums of all.
+ */
+static bool first_of_line(const struct served *sv, size_t j)
+{
+	size_t k;
+
+	for (k = 0; k < j; k++)
+		if (sv->lines[k].line == sv->lines[j].line)
+			return false;
+	return true;
+}
+
+static unsigned long long line_event_sum(const struct served *sv, size_t j, const char *name)
+{
+	unsigned long long sum = 0;
+	size_t k;
+
+	for (k = j; k < sv->nr_lines; k++)
+		if (sv->lines[k].line == sv->lines[j].line)
+			sum += served_event(&sv->lines[k], name);
+	return sum;
+}
+
 /* Where record @sv's entry @entry (index + 1) has its live bytes in p->live. */
 static size_t live_slot(const struct served_set *set, const struct served *sv, size_t entry)
 {
@@ -409,13 +434,8 @@ static void prometheus_line_bytes(const struct printer *p, int dir, const char *
 
 		for (j = 0; j < sv->nr_lines; j++) {
 			unsigned long long sum = 0;
-			bool seen = false;
 
-			if (!sv->lines[j].has_bytes)
-				continue;
-			for (k = 0; k < j && !seen; k++)
-				seen = sv->lines[k].line == sv->lines[j].line;
-			if (seen)
+			if (!sv->lines[j].has_bytes || !first_of_line(sv, j))
 				continue;
 			for (k = j; k < sv->nr_lines; k++) {
 				if (sv->lines[k].line != sv->lines[j].line)
@@ -448,11 +468,14 @@ static void prometheus_served(const struct printer *p)
 		for (j = 0; j < set->list[i].nr_lines; j++) {
 			const struct served_line *l = &set->list[i].lines[j];
 
+			if (!first_of_line(&set->list[i], j))
+				continue;
 			for (k = 0; k < l->nr_events; k++) {
 				printf("mptcp_upgrade_policy_line_events_total{");
 				prom_labels(set->list[i].labels, set->list[i].nr_labels);
 				printf(",line=\"%d\",event=\"%s\"} %llu\n", l->line,
-				       l->events[k].name, l->events[k].value);
+				       l->events[k].name, line_event_sum(&set->list[i], j,
+									 l->events[k].name));
 			}
 		}
 	prometheus_line_bytes(p, 0, "mptcp_upgrade_policy_line_sent_bytes_total",
