@@ -4,7 +4,7 @@
 # `mptcp-upgrade exporter` on this machine's kernel, scraped by curl: in a
 # network namespace of its own (loopback only) with a run registry of its own,
 # a program under run whose listener the policy lists, connections held and
-# closed by mu_sock. Asserts the HTTP answers (200 and its content type, 404,
+# closed by mu_sock, on loopback and over two paths (MP_JOIN subflows). Asserts the HTTP answers (200 and its content type, 404,
 # 405, 431, 400), the series and labels of the program under run, per-line
 # byte counters that never fall and grow by what the connections carried, a
 # silent client that neither hangs the exporter nor keeps its slot, and every
@@ -35,10 +35,14 @@ own_registry
 tmp=$(mktemp -d /tmp/mu-exporter.XXXXXX)
 chmod 755 "$tmp"
 pids=()
+# shellcheck source=selftests/twopath.sh
+. "$top/selftests/twopath.sh"
+cli=mu-exp-cli-$$ srv=mu-exp-srv-$$
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	twopath_teardown "$cli" "$srv"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -186,6 +190,49 @@ grep -q 'held 2' "$tmp/hold2.out" && [ -n "$s3" ] && [ -n "$r3" ] &&
 	ok "connections made and closed between scrapes count: sent +$((s3 - s2)), received +$((r3 - r2)) (>= 128 KiB)" ||
 	not_ok "connections made and closed between scrapes count" "sent $s2 -> '$s3'" \
 		"received $r2 -> '$r3'" "$(cat "$tmp/hold2.out")"
+
+# ---- two paths: the bytes of MP_JOIN subflows count too ---------------------------
+
+# The server under run in a namespace that signals a second address: each
+# connection joins a second subflow, whose bytes the bridge counts at its close.
+twopath_setup "$cli" "$srv"
+srvns=$(stat -L -c %i "/run/netns/$srv")
+# A wildcard listener: the joins come to the second address.
+printf 'bind mptcp4@:7000\n' >"$tmp/two.policy"
+ip netns exec "$srv" "$bin" run --policy "$tmp/two.policy" -- "$sock" sink 0.0.0.0 7000 120 tcp \
+	>"$tmp/two.out" 2>&1 &
+pids+=($!)
+need "the two-path sink under run ready" grep -q ready "$tmp/two.out"
+ip netns exec "$cli" "$sock" hold 192.0.2.2 7000 2 120 65536 >"$tmp/hold3.out" 2>&1 &
+holder=$!
+pids+=($holder)
+need "two two-path connections held" grep -q 'held 2' "$tmp/hold3.out"
+four_subflows() {
+	scrape "$tmp/c" >/dev/null && grep -qx "mptcp_upgrade_subflows{netns=\"$srvns\"} 4" "$tmp/c"
+}
+need "each connection joined a second subflow" four_subflows
+lbl2='program="mu_sock",supervisor="[0-9]+",unit="[^"]*",line="1"'
+scrape "$tmp/m4" >/dev/null
+s4=$(value "$tmp/m4" "mptcp_upgrade_policy_line_sent_bytes_total\{$lbl2\}")
+r4=$(value "$tmp/m4" "mptcp_upgrade_policy_line_received_bytes_total\{$lbl2\}")
+sinkpid=$(pgrep -f "^$sock sink 0.0.0.0 7000" | head -1)
+joined=$("$bin" stats --json --pid "$sinkpid" |
+	jq '[.connections[].subflow_list[] | select(.id_local != 0 or .id_remote != 0) |
+	     .bytes_acked + .bytes_received] | add')
+kill "$holder"
+no_conns_there() {
+	scrape "$tmp/c" >/dev/null &&
+		grep -qx "mptcp_upgrade_connections{netns=\"$srvns\",fallback=\"false\"} 0" "$tmp/c"
+}
+need "the two-path connections closed" no_conns_there
+scrape "$tmp/m5" >/dev/null
+s5=$(value "$tmp/m5" "mptcp_upgrade_policy_line_sent_bytes_total\{$lbl2\}")
+r5=$(value "$tmp/m5" "mptcp_upgrade_policy_line_received_bytes_total\{$lbl2\}")
+[ -n "$s4" ] && [ -n "$r4" ] && [ "$((s4 + r4))" -ge 262144 ] && [ "${joined:-0}" -gt 0 ] &&
+	[ -n "$s5" ] && [ "$s5" -ge "$s4" ] && [ -n "$r5" ] && [ "$r5" -ge "$r4" ] &&
+	ok "two paths: the joined subflows' bytes ($joined) are kept at close: sent $s4 -> $s5, received $r4 -> $r5" ||
+	not_ok "two paths: the joined subflows' bytes are kept at close" "joined '$joined'" \
+		"sent '$s4' -> '$s5'" "received '$r4' -> '$r5'"
 
 # ---- other paths, methods and requests -------------------------------------------
 
