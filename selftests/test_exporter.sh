@@ -4,11 +4,12 @@
 # `mptcp-upgrade exporter` on this machine's kernel, scraped by curl: in a
 # network namespace of its own (loopback only) with a run registry of its own,
 # a program under run whose listener the policy lists, connections held and
-# closed by mu_sock, on loopback and over two paths (MP_JOIN subflows). Asserts the HTTP answers (200 and its content type, 404,
-# 405, 431, 400), the series and labels of the program under run, per-line
-# byte counters that never fall and grow by what the connections carried, a
-# silent client that neither hangs the exporter nor keeps its slot, and every
-# bad input: one error line, exit 2 for usage, 1 otherwise. Prints TAP.
+# closed by mu_sock, on loopback and over two paths (MP_JOIN subflows, in
+# namespaces the suite makes). Asserts the HTTP answers (200 and its content
+# type, 404, 405, 431, 400), the series and labels of the program under run,
+# per-line byte counters that never fall and grow by what the connections
+# carried, a silent client that neither hangs the exporter nor keeps its slot,
+# and every bad input: one error line, exit 2 for usage, 1 otherwise. Prints TAP.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
