@@ -75,7 +75,8 @@ DOCDIR        ?= $(PREFIX)/share/doc/mptcp-upgrade
 DATADIR       ?= $(PREFIX)/share/mptcp-upgrade
 UNITS         := mptcp-upgrade@.service mptcp-upgrade-reload@.service mptcp-upgrade@.path \
 		 mptcp-upgrade-follow.service mptcp-upgrade-textfile.service \
-		 mptcp-upgrade-textfile.timer mptcp-upgrade-agent.service
+		 mptcp-upgrade-textfile.timer mptcp-upgrade-agent.service \
+		 mptcp-upgrade-exporter.service
 
 # The seccomp profile for containers (docs/containers.md): the runtime's default
 # profile that golang-github-containers-common installs, with the run engine's
@@ -272,7 +273,7 @@ CHECK_QUICK      := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/test_dia
 		    selftests/test_cli.sh selftests/test_docs.sh selftests/test_layout.sh \
 		    $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths \
 		    selftests/test_stats.sh selftests/test_agent.sh selftests/test_seccomp_profile.sh \
-		    selftests/test_kubernetes.sh selftests/test_container.sh
+		    selftests/test_kubernetes.sh selftests/test_container.sh selftests/test_exporter.sh
 # The run engine in the 6.1 and 6.12 guests, one job each (test_vm_run.sh boots both).
 CHECK_RUN_VMS    := selftests/test_vm_run_6.1.sh selftests/test_vm_run_6.12.sh
 CHECK_ATTACH     := selftests/test_vm.sh selftests/test_vm_strict.sh selftests/test_vm_repair.sh \

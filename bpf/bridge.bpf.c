@@ -4,9 +4,10 @@
  * application could set on a TCP one) are accepted at setsockopt(), answered
  * at getsockopt(), and set on every subflow by sockops; and, once a
  * connection is established, whether it negotiated MPTCP is counted against
- * its policy line. Both engines load it: the attach engine with its other
- * objects, on their maps; the run engine alone, on maps of its own, for the
- * sockets its supervisor marks.
+ * its policy line, and each of its subflows' bytes when that subflow closes.
+ * Both engines load it: the attach engine with its other objects, on their
+ * maps; the run engine alone, on maps of its own, for the sockets its
+ * supervisor marks.
  *
  * Minimum kernel: Linux 5.19 (bpf_skc_to_mptcp_sock(); bpf_set_retval() is
  * 5.18), tested from 6.1 on. No trampolines, no kfuncs, no cgroup-local storage.
@@ -42,6 +43,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mu_sockopt_counters);
 } sockopt_counters SEC(".maps");
+
+/*
+ * The line a listed connection's bytes count against (struct mu_conn_line),
+ * on its MPTCP socket (for the subflows that join later) and on each subflow,
+ * whose close adds its bytes to the line. No BPF_F_CLONE: a listener has none.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mu_conn_line);
+} conn_lines SEC(".maps");
 
 /* The kernel's page size, set by the loader: sockopt buffers beyond it are not ours to see. */
 const volatile __u32 page_size = 4096;
@@ -309,6 +322,57 @@ static __always_inline void bridge_subflow(struct bpf_sock_ops *ops, struct bpf_
 }
 
 /*
+ * A subflow whose close counts its bytes against @line: the line kept on it,
+ * and the state callbacks asked for (the retransmission one kept, if set).
+ */
+static __always_inline void bytes_follow(struct bpf_sock_ops *ops, struct bpf_sock *sk,
+					 const struct mu_conn_line *line)
+{
+	struct mu_conn_line *l = bpf_sk_storage_get(&conn_lines, sk, NULL,
+						    BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (!l)
+		return;
+	*l = *line;
+	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+/* An MP_JOIN subflow of a listed connection: its bytes go to the connection's line. */
+static __always_inline void bytes_join(struct bpf_sock_ops *ops, struct bpf_sock *sk,
+				       struct mptcp_sock *msk)
+{
+	struct mu_conn_line *l = bpf_sk_storage_get(&conn_lines, msk, NULL, 0);
+
+	if (l && l->entry != MU_ENTRY_UNLISTED)
+		bytes_follow(ops, sk, l);
+}
+
+/*
+ * A subflow of a listed connection enters TCP_CLOSE (from any state: a FIN
+ * exchange, a reset, the time-wait handover, an MPTCP fast close): what it
+ * carried, tcp_sock's bytes_acked (sent, acknowledged: no retransmission
+ * twice) and bytes_received (received in order), goes to its line, once.
+ */
+static __always_inline void bytes_closed(struct bpf_sock_ops *ops, struct bpf_sock *sk)
+{
+	struct mu_conn_line *l = bpf_sk_storage_get(&conn_lines, sk, NULL, 0);
+	const struct mu_attachment *att;
+	struct mu_line_counters *c;
+
+	if (!l || l->entry == MU_ENTRY_UNLISTED)
+		return;
+	att = bpf_map_lookup_elem(&attached_cgroups, &l->cgroup_id);
+	if (att && att->gen == l->gen) {
+		c = line_slot(att->id, l->entry);
+		if (c) {
+			__sync_fetch_and_add(&c->sent_bytes, ops->bytes_acked);
+			__sync_fetch_and_add(&c->received_bytes, ops->bytes_received);
+		}
+	}
+	l->entry = MU_ENTRY_UNLISTED;
+}
+
+/*
  * Did a listed connection negotiate MPTCP? Decided when it is established, from
  * what is on the wire rather than from MPTCP's internal flags (whose bits move
  * between kernel versions): on the active side whether the SYN-ACK carried an
@@ -361,6 +425,18 @@ static __always_inline void count_established(struct bpf_sock_ops *ops, struct b
 	if (!att || att->gen != gen)
 		return;
 	count_line(att->id, entry - 1, mptcp ? LINE_MPTCP : LINE_FALLBACK);
+	{
+		struct mu_conn_line line = { .cgroup_id = st->cgroup_id, .entry = entry - 1,
+					     .gen = gen };
+		struct mu_conn_line *l;
+
+		if (msk) {
+			l = bpf_sk_storage_get(&conn_lines, msk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+			if (l)
+				*l = line;
+		}
+		bytes_follow(ops, sk, &line);
+	}
 }
 
 SEC("sockops")
@@ -372,19 +448,26 @@ int mu_sockops(struct bpf_sock_ops *ops)
 
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_TCP_LISTEN_CB &&
-	    op != BPF_SOCK_OPS_RTO_CB)
+	    op != BPF_SOCK_OPS_RTO_CB && op != BPF_SOCK_OPS_STATE_CB)
 		return 1;
 	sk = ops->sk;
 	if (!sk)
 		return 1;
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		if (ops->args[1] == BPF_TCP_CLOSE)
+			bytes_closed(ops, sk);
+		return 1;
+	}
 	msk = bpf_skc_to_mptcp_sock(sk);
 	if (msk)
 		bridge_subflow(ops, sk, msk, op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
 					     op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB);
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
-	if (msk && !first_subflow(msk, sk))
+	if (msk && !first_subflow(msk, sk)) {
+		bytes_join(ops, sk, msk);
 		return 1;	/* an MP_JOIN subflow: part of a connection counted already */
+	}
 	count_established(ops, sk, msk);
 	return 1;
 }

@@ -17,7 +17,8 @@ struct {
 
 enum line_event { LINE_BIND, LINE_CONNECT, LINE_MPTCP, LINE_FALLBACK, LINE_ESCAPED };
 
-static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_event ev)
+/* A line's counters, created zero on first use; NULL (and counted) when the map is full. */
+static __always_inline struct mu_line_counters *line_slot(__u32 attach_id, __u32 entry)
 {
 	struct mu_line_key key = { .attach_id = attach_id, .entry = entry };
 	struct mu_line_counters *c, zero = {};
@@ -26,11 +27,18 @@ static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_e
 	if (!c) {
 		bpf_map_update_elem(&line_counters, &key, &zero, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(&line_counters, &key);
-		if (!c) {
+		if (!c)
 			count(attach_id, MU_CNT_LINE_COUNTERS_FULL);
-			return;
-		}
 	}
+	return c;
+}
+
+static __always_inline void count_line(__u32 attach_id, __u32 entry, enum line_event ev)
+{
+	struct mu_line_counters *c = line_slot(attach_id, entry);
+
+	if (!c)
+		return;
 	if (ev == LINE_BIND)
 		__sync_fetch_and_add(&c->binds, 1);
 	else if (ev == LINE_CONNECT)

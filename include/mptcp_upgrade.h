@@ -22,7 +22,7 @@
  * command line only to build a test binary of another ABI.
  */
 #ifndef MU_ENGINE_ABI
-#define MU_ENGINE_ABI		7
+#define MU_ENGINE_ABI		8
 #endif
 
 /* Cgroups that can be attached at the same time, each with its own policy. */
@@ -212,9 +212,29 @@ struct mu_line_counters {
 	__u64 mptcp;		/* connections of this line that negotiated MPTCP */
 	__u64 fallback;		/* ... that fell back to TCP (the peer did not ask for it) */
 	__u64 escaped;		/* binds and connects of plain TCP sockets that escaped the upgrade */
+	/*
+	 * Bytes of this line's connections' subflows that closed (the bridge
+	 * adds each subflow's tcp_sock bytes_acked and bytes_received when it
+	 * enters TCP_CLOSE): sent and acknowledged, received in order. The live
+	 * subflows' are added by the reader (docs/observability.md).
+	 */
+	__u64 sent_bytes;
+	__u64 received_bytes;
 };
 
 #define MU_MAX_LINE_COUNTERS	(4 * MU_MAX_POLICY_ENTRIES)
+
+/*
+ * The line a connection's bytes count against, kept by the bridge on its
+ * MPTCP socket and on each subflow (socket-local storage) from the moment it
+ * is established: at a subflow's close its bytes go to that line, as long as
+ * the attachment's policy is still the one the entry came from.
+ */
+struct mu_conn_line {
+	__u64 cgroup_id;	/* the attachment (mu_sock_state.cgroup_id) */
+	__u32 entry;		/* entry index; MU_ENTRY_UNLISTED once counted */
+	__u32 gen;		/* mu_attachment.gen the entry belongs to */
+};
 
 /*
  * The socket options this project knows by name: one list for the socket-option

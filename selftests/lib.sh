@@ -174,3 +174,33 @@ NGINX
 	need "nginx's upstreams ready" grep -q ready "$dir/up0.out"
 	need "nginx's upstreams ready" grep -q ready "$dir/up1.out"
 }
+
+# prom_problems <TEXT: a strict reading of the text exposition format (every sample
+# after its TYPE, names and labels well formed, values numbers, counters named
+# *_total, no series twice); what is wrong on stdout, exit 1; silent, exit 0.
+prom_problems() {
+	awk '
+	/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* / { next }
+	/^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge)$/ {
+		if ($4 == "counter" && $3 !~ /_total$/) { print "counter without _total: " $0; bad = 1 }
+		type[$3] = $4; next
+	}
+	{
+		name = $0; sub(/[{ ].*/, "", name)
+		if (name !~ /^[a-zA-Z_:][a-zA-Z0-9_:]*$/) { print "bad name: " $0; bad = 1; next }
+		if (!(name in type)) { print "sample before its TYPE: " $0; bad = 1 }
+		rest = substr($0, length(name) + 1)
+		labels = ""
+		if (rest ~ /^\{/) {
+			labels = rest; sub(/\} .*/, "}", labels)
+			if (labels !~ /^\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\}$/) {
+				print "bad labels: " $0; bad = 1
+			}
+			rest = substr(rest, length(labels) + 1)
+		}
+		if (rest !~ /^ -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) { print "bad value: " $0; bad = 1 }
+		if (seen[name labels]++) { print "series twice: " $0; bad = 1 }
+		samples++
+	}
+	END { if (!samples) { print "no samples"; bad = 1 } exit bad }'
+}

@@ -471,7 +471,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	for cmd in "attach --cgroup / --policy $top/configs/haproxy.policy" reload detach status \
-		   follow; do
+		   follow "exporter --listen 127.0.0.1:9"; do
 		# shellcheck disable=SC2086
 		setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 			"$tmp/mu" $cmd >"$tmp/out" 2>"$tmp/err"

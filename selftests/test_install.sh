@@ -38,6 +38,7 @@ for f in usr/sbin/mptcp-upgrade:755 usr/share/man/man8/mptcp-upgrade.8:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-textfile.service:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-textfile.timer:644 \
 	 usr/lib/systemd/system/mptcp-upgrade-agent.service:644 \
+	 usr/lib/systemd/system/mptcp-upgrade-exporter.service:644 \
 	 etc/mptcp-upgrade/example.policy:644 \
 	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade.conf:644 \
 	 usr/share/doc/mptcp-upgrade/examples/haproxy.service.d/mptcp-upgrade-run.conf:644 \
@@ -86,7 +87,8 @@ if command -v systemd-analyze >/dev/null; then
 	cp "$p/lib/systemd/system/mptcp-upgrade-follow.service" \
 		"$p/lib/systemd/system/mptcp-upgrade-textfile.service" \
 		"$p/lib/systemd/system/mptcp-upgrade-textfile.timer" \
-		"$p/lib/systemd/system/mptcp-upgrade-agent.service" "$tmp/units/"
+		"$p/lib/systemd/system/mptcp-upgrade-agent.service" \
+		"$p/lib/systemd/system/mptcp-upgrade-exporter.service" "$tmp/units/"
 	mkdir -p "$tmp/units/haproxy.service.d"
 	out=$(MANPATH=$p/share/man systemd-analyze verify "$tmp"/units/*.service \
 		"$tmp"/units/*.path "$tmp"/units/*.timer 2>&1)

@@ -19,6 +19,7 @@ declare -A allowed=(
 	[run]="common policy bridge"
 	[stats]="common container"
 	[container]="common"
+	[exporter]="common stats"
 	[check]="common bridge attach"
 	[attach]="common policy bridge run stats container"
 	[status]="common policy bridge attach run stats"

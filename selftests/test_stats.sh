@@ -97,31 +97,7 @@ cp "$tmp/out" "$tmp/table.txt"
 
 run stats --cgroup /mu-stats-test --prometheus
 expect "--prometheus exits 0" 0
-# A strict reading of the text exposition format: every sample after its TYPE,
-# names and labels well formed, values numbers, counters named *_total.
-checker='
-	/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* / { next }
-	/^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge)$/ {
-		if ($4 == "counter" && $3 !~ /_total$/) { print "counter without _total: " $0; bad = 1 }
-		type[$3] = $4; next
-	}
-	{
-		name = $0; sub(/[{ ].*/, "", name)
-		if (name !~ /^[a-zA-Z_:][a-zA-Z0-9_:]*$/) { print "bad name: " $0; bad = 1; next }
-		if (!(name in type)) { print "sample before its TYPE: " $0; bad = 1 }
-		rest = substr($0, length(name) + 1)
-		if (rest ~ /^\{/) {
-			labels = rest; sub(/\} .*/, "}", labels)
-			if (labels !~ /^\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\}$/) {
-				print "bad labels: " $0; bad = 1
-			}
-			rest = substr(rest, length(labels) + 1)
-		}
-		if (rest !~ /^ -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) { print "bad value: " $0; bad = 1 }
-		samples++
-	}
-	END { if (!samples) { print "no samples"; bad = 1 } exit bad }'
-if problems=$(awk "$checker" <<<"$out"); then
+if problems=$(prom_problems <<<"$out"); then
 	ok "--prometheus output is valid text exposition format"
 else
 	not_ok "--prometheus output is valid text exposition format" "$problems"

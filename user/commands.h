@@ -32,6 +32,8 @@ int do_follow(int argc, char **argv);
 void help_follow(FILE *out);
 int do_stats(int argc, char **argv);
 void help_stats(FILE *out);
+int do_exporter(int argc, char **argv);
+void help_exporter(FILE *out);
 
 int do_upgrade(int argc, char **argv);
 void help_upgrade(FILE *out);

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "status",  do_status,  help_status, "attached cgroups, policies and counters" },
 	{ "follow",  do_follow,  help_follow, "cover interfaces created after attach (runs on)" },
 	{ "stats",   do_stats,   help_stats,  "MPTCP connections and subflows of a cgroup" },
+	{ "exporter", do_exporter, help_exporter, "serve the metrics over HTTP for Prometheus" },
 	{ "run",     do_run,     help_run,    "run a program with the policy enforced per socket" },
 	{ "agent",   do_agent,   help_agent,  "serve containers: runtimes hand over their seccomp listeners" },
 	{ "policy",  do_policy,  help_policy, "validate a policy file and print it normalized" },

@@ -572,6 +572,53 @@ run status
 	not_ok "an unload killed midway leaves nothing the next command can't clean" "exit $krc" \
 		"$out" "$(ls -R /sys/fs/bpf)"
 
+# ---- per-line byte counters ------------------------------------------------------
+
+# The bridge counts a listed connection's subflows at their close, stats adds the
+# open ones: the counters read at least as much closed as open, on the listening
+# (line 1) and the connecting (line 2) side (observability.md).
+printf 'bind mptcp4@127.0.0.1:8453\nserver s1 mptcp4@127.0.0.1:8454\n' >"$tmp/bytes.policy"
+run attach --cgroup /mu-test/att --policy "$tmp/bytes.policy"
+expect "attach for the byte counters" 0
+in_cg att "$sock" sink 127.0.0.1 8453 60 tcp >"$tmp/bs1.out" 2>&1 &
+bsink1=$!
+"$sock" sink 127.0.0.1 8454 60 >"$tmp/bs2.out" 2>&1 &
+bsink2=$!
+pids+=($bsink1 $bsink2)
+need "the byte counters' sinks ready" grep -q ready "$tmp/bs1.out"
+need "the byte counters' sinks ready" grep -q ready "$tmp/bs2.out"
+"$sock" hold 127.0.0.1 8453 2 3 >"$tmp/bh1.out" 2>&1 &
+bhold1=$!
+in_cg att "$sock" hold 127.0.0.1 8454 2 3 65536 tcp >"$tmp/bh2.out" 2>&1 &
+bhold2=$!
+need "two connections held to each line" grep -q '^held 2$' "$tmp/bh1.out"
+need "two connections held to each line" grep -q '^held 2$' "$tmp/bh2.out"
+"$bin" stats --prometheus >"$tmp/bytes1.prom"
+wait "$bhold1" "$bhold2"
+att_closed() {
+	"$bin" stats --prometheus >"$tmp/bytes2.prom" &&
+		! grep -q '^mptcp_upgrade_connections{netns="[0-9]*",fallback="false"} [1-9]' "$tmp/bytes2.prom"
+}
+need "the connections closed" att_closed
+# line_bytes FILE DIR LINE: the line's counter
+line_bytes() {
+	sed -n "s/^mptcp_upgrade_policy_line_$2_bytes_total{cgroup=\"\/mu-test\/att\",line=\"$3\"} //p" "$1"
+}
+bad= got=
+for s in "sent 1" "received 1" "sent 2" "received 2"; do
+	set -- $s
+	o=$(line_bytes "$tmp/bytes1.prom" "$1" "$2") c=$(line_bytes "$tmp/bytes2.prom" "$1" "$2")
+	[ -n "$o" ] && [ -n "$c" ] && [ "$o" -ge 131072 ] && [ "$c" -ge "$o" ] || bad="$bad $1/$2 '$o' -> '$c'"
+	got="$got $1/$2 $o -> $c,"
+done
+[ -z "$bad" ] && ok "line byte counters: 2 x 64 KiB each way on both lines, not falling at close:${got%,}" ||
+	not_ok "line byte counters count both sides and do not fall at close" "$bad" \
+		"$(grep bytes_total "$tmp/bytes1.prom" "$tmp/bytes2.prom")"
+kill "$bsink1" "$bsink2"
+wait "$bsink1" "$bsink2" 2>/dev/null
+run detach --cgroup /mu-test/att
+expect "detach after the byte counters" 0
+
 # A pin removed by hand: every command says so, and detach --all recovers (reliability D2).
 run attach --cgroup /mu-test/att --policy "$tmp/p1.policy"
 rm "$mu_pins/line_counters"

@@ -48,6 +48,7 @@ const char *const engine_map_names[EM_MAX] = {
 	[EM_ATTACH_GEN] = "attach_gen",
 	[EM_CGROUP_VERDICTS] = "cgroup_verdicts",
 	[EM_SLOT_CGROUPS] = "slot_cgroups",
+	[EM_CONN_LINES] = "conn_lines",
 };
 
 const struct engine_prog_desc engine_progs[EP_MAX] = {

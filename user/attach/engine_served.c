@@ -41,6 +41,9 @@ static int add_lines(struct attach_source *src, const struct attachment *att, st
 		served_line_event(l, "mptcp", r.counters.mptcp);
 		served_line_event(l, "fallback", r.counters.fallback);
 		served_line_event(l, "escaped", r.counters.escaped);
+		l->has_bytes = true;
+		l->closed_bytes[0] = r.counters.sent_bytes;
+		l->closed_bytes[1] = r.counters.received_bytes;
 	}
 	return 0;
 }

@@ -18,7 +18,13 @@
 #include <linux/types.h>
 
 #define SERVED_MAX_EVENTS	8
-#define SERVED_MAX_LABELS	3
+/*
+ * Labels that name a record: cgroup; or program, supervisor, unit; or, for a
+ * container the agent serves, namespace, pod, container and the like. Never
+ * anything of one connection (addresses, ports, a connection's pid): a
+ * record's series number its lines, not its connections.
+ */
+#define SERVED_MAX_LABELS	4
 
 struct served_label {
 	const char *name;
@@ -34,6 +40,14 @@ struct served_line {
 		const char *name;	/* "bind", "connect", "mptcp", ... */
 		unsigned long long value;
 	} events[SERVED_MAX_EVENTS];
+	/*
+	 * Bytes of the line's connections whose subflows closed, as the engine's
+	 * bridge counted them at each subflow's close: [0] sent and acknowledged,
+	 * [1] received (tcp_sock bytes_acked, bytes_received). Only where
+	 * has_bytes: without the bridge nothing counts them.
+	 */
+	bool has_bytes;
+	unsigned long long closed_bytes[2];
 };
 
 /* A counter of a socket option on the engine's sockets: carried, refused, ... */

@@ -93,6 +93,9 @@ static int add_lines(const struct run_entry *r, const struct run_counters *c, st
 		if (lines_fd >= 0 && !line_counters_sum(lines_fd, 0, j, &wire)) {
 			served_line_event(l, "mptcp", wire.mptcp);
 			served_line_event(l, "fallback", wire.fallback);
+			l->has_bytes = true;
+			l->closed_bytes[0] += wire.sent_bytes;	/* += : the processes of one container */
+			l->closed_bytes[1] += wire.received_bytes;
 		}
 	}
 	if (lines_fd >= 0)

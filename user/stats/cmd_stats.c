@@ -236,17 +236,7 @@ static int output_nothing(const struct stats_args *a)
 
 int do_stats(int argc, char **argv)
 {
-	char err[1024], root[PATH_MAX], (*paths)[PATH_MAX] = NULL;
-	struct served_set served = {};
-	const char **roots = NULL;
-	struct snapshot s = {};
 	struct stats_args a;
-	struct cgroup_ref cg;
-	struct container ct;
-	pid_t *run_pids = NULL;
-	const pid_t *trees = NULL;
-	size_t nr_roots = 0, i, nr_trees = 0, nr_cgroups = 0, nr_programs = 0;
-	bool refreshed_once = false;
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -256,6 +246,24 @@ int do_stats(int argc, char **argv)
 	ret = parse_stats_args(argc, argv, &a);
 	if (ret)
 		return ret;
+	return stats_show(&a);
+}
+
+int stats_show(struct stats_args *args)
+{
+	char err[1024], root[PATH_MAX], (*paths)[PATH_MAX] = NULL;
+	struct served_set served = {};
+	const char **roots = NULL;
+	struct snapshot s = {};
+	struct stats_args a = *args;
+	struct cgroup_ref cg;
+	struct container ct;
+	pid_t *run_pids = NULL;
+	const pid_t *trees = NULL;
+	size_t nr_roots = 0, i, nr_trees = 0, nr_cgroups = 0, nr_programs = 0;
+	bool refreshed_once = false;
+	int ret;
+
 	/*
 	 * The subflow store doubles as a dump arrives. A fixed mmap threshold
 	 * keeps it out of the heap, where glibc's adaptive one would put it after
@@ -382,6 +390,7 @@ int do_stats(int argc, char **argv)
 		s.sink_ctx = &pr;
 		ret = snapshot_take(&s, roots, nr_roots, trees, nr_trees);
 		if (ret) {
+			free(pr.live);
 			if (a.output)
 				output_abandon(a.output);
 			else

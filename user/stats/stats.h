@@ -57,6 +57,14 @@ struct stats_args {
 	size_t targets;		/* cgroups and process trees watched */
 };
 
+/*
+ * What `stats` does once its command line is read: the snapshot, written to
+ * stdout (or a->output) as a table, JSON or Prometheus text; with a->watch,
+ * again until SIGINT or SIGTERM. The exporter calls it for each scrape with
+ * a->prometheus, its stdout on a buffer. The exit code: 0, or 1 (said on stderr).
+ */
+int stats_show(struct stats_args *a);
+
 /* Called for each connection kept, with its namespace: 0, or -errno to stop. */
 typedef int (*conn_sink_fn)(const struct mu_conn *c, struct ns_mib *ns, void *ctx);
 
@@ -80,6 +88,7 @@ struct snapshot {
 struct line_ref {
 	const struct served *by;	/* the cgroup or program under run whose line it is */
 	int line;		/* 0: none (not ours, or unlisted) */
+	size_t entry;		/* its index in by->lines + 1; 0 with line 0 */
 	const char *source;
 	bool ours;
 };
@@ -118,6 +127,12 @@ struct printer {
 	const struct served_set *served;	/* what the engines serve, read for this refresh */
 	bool started;		/* something was written: nothing is, before the first connection */
 	size_t shown;
+	/*
+	 * The live subflows' bytes per policy entry, [sent, received], of every
+	 * record's lines one after the other: what the metrics add to the bytes
+	 * of the subflows that closed. Allocated by the first connection.
+	 */
+	unsigned long long (*live)[2];
 	struct jsonw w;
 };
 

@@ -173,6 +173,7 @@ struct line_ref line_of(const struct mu_conn *c, const struct printer *p)
 	    entry > r.by->nr_lines)
 		return r;
 	r.line = r.by->lines[entry - 1].line;
+	r.entry = entry;
 	r.source = r.by->lines[entry - 1].source;
 	return r;
 }

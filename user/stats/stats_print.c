@@ -388,6 +388,76 @@ static void prom_labels(const struct served_label *l, size_t nr)
 	}
 }
 
+/*
+ * A line with several addresses is several entries of one line number: its
+ * series are written once, by its first entry, with the sums of all.
+ */
+static bool first_of_line(const struct served *sv, size_t j)
+{
+	size_t k;
+
+	for (k = 0; k < j; k++)
+		if (sv->lines[k].line == sv->lines[j].line)
+			return false;
+	return true;
+}
+
+static unsigned long long line_event_sum(const struct served *sv, size_t j, const char *name)
+{
+	unsigned long long sum = 0;
+	size_t k;
+
+	for (k = j; k < sv->nr_lines; k++)
+		if (sv->lines[k].line == sv->lines[j].line)
+			sum += served_event(&sv->lines[k], name);
+	return sum;
+}
+
+/* Where record @sv's entry @entry (index + 1) has its live bytes in p->live. */
+static size_t live_slot(const struct served_set *set, const struct served *sv, size_t entry)
+{
+	size_t i, at = 0;
+
+	for (i = 0; i < set->nr && &set->list[i] != sv; i++)
+		at += set->list[i].nr_lines;
+	return at + entry - 1;
+}
+
+/*
+ * Per line, the bytes of its closed subflows (the engine's count) and of its
+ * live ones (this snapshot's): a counter that does not fall when connections
+ * close. Entries of one line (several addresses on it) are summed: the series
+ * are per line, as the labels say.
+ */
+static void prometheus_line_bytes(const struct printer *p, int dir, const char *name,
+				  const char *help)
+{
+	const struct served_set *set = p->served;
+	size_t i, j, k;
+
+	prom_head(name, "counter", help);
+	for (i = 0; i < set->nr; i++) {
+		const struct served *sv = &set->list[i];
+
+		for (j = 0; j < sv->nr_lines; j++) {
+			unsigned long long sum = 0;
+
+			if (!sv->lines[j].has_bytes || !first_of_line(sv, j))
+				continue;
+			for (k = j; k < sv->nr_lines; k++) {
+				if (sv->lines[k].line != sv->lines[j].line)
+					continue;
+				sum += sv->lines[k].closed_bytes[dir];
+				if (p->live)
+					sum += p->live[live_slot(set, sv, k + 1)][dir];
+			}
+			printf("%s{", name);
+			prom_labels(sv->labels, sv->nr_labels);
+			printf(",line=\"%d\"} %llu\n", sv->lines[j].line, sum);
+		}
+	}
+}
+
 /* Every cgroup's and program's per-line series, and their options'. */
 static void prometheus_served(const struct printer *p)
 {
@@ -405,13 +475,24 @@ static void prometheus_served(const struct printer *p)
 		for (j = 0; j < set->list[i].nr_lines; j++) {
 			const struct served_line *l = &set->list[i].lines[j];
 
+			if (!first_of_line(&set->list[i], j))
+				continue;
 			for (k = 0; k < l->nr_events; k++) {
 				printf("mptcp_upgrade_policy_line_events_total{");
 				prom_labels(set->list[i].labels, set->list[i].nr_labels);
 				printf(",line=\"%d\",event=\"%s\"} %llu\n", l->line,
-				       l->events[k].name, l->events[k].value);
+				       l->events[k].name, line_event_sum(&set->list[i], j,
+									 l->events[k].name));
 			}
 		}
+	prometheus_line_bytes(p, 0, "mptcp_upgrade_policy_line_sent_bytes_total",
+			      "Bytes the line's connections sent and the peer acknowledged, summed "
+			      "over their subflows (TCP level: each byte once, retransmissions not "
+			      "again), of closed subflows and live ones; counted by the bridge.");
+	prometheus_line_bytes(p, 1, "mptcp_upgrade_policy_line_received_bytes_total",
+			      "Bytes the line's connections received in order, summed over their "
+			      "subflows (TCP level), of closed subflows and live ones; counted by "
+			      "the bridge.");
 	prom_head("mptcp_upgrade_sockopts_total", "counter",
 		  "setsockopt() calls on the engine's MPTCP sockets for options MPTCP "
 		  "refuses: carried to the subflows by the bridge, refused (nothing can "
@@ -533,6 +614,22 @@ int print_conn(const struct mu_conn *c, struct ns_mib *ns, void *printer)
 	struct ns_totals *t = &ns->totals;
 	bool one;
 
+	/* A line's bytes, whatever the filters: its counter must not fall. */
+	if (lr.entry && p->a->prometheus) {
+		size_t total = 0, i, at;
+
+		for (i = 0; i < p->served->nr; i++)
+			total += p->served->list[i].nr_lines;
+		if (!p->live)
+			p->live = calloc(total, sizeof(*p->live));
+		if (!p->live)
+			return -ENOMEM;
+		at = live_slot(p->served, lr.by, lr.entry);
+		for (i = 0; i < c->nr_subflows; i++) {
+			p->live[at][0] += c->subflows[i].bytes_acked;
+			p->live[at][1] += c->subflows[i].bytes_received;
+		}
+	}
 	if (!wanted(p->a, c, lr))
 		return 0;
 	one = single_path(ns, c);
@@ -565,4 +662,6 @@ void print_end(struct printer *p, const struct snapshot *s)
 		prometheus_end(p, s);
 	else
 		table_end(p, s);
+	free(p->live);
+	p->live = NULL;
 }
