@@ -228,7 +228,6 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	struct mu_run_intent intent;
 	__u32 entry = MU_ENTRY_UNLISTED;
 	enum run_swap_result r;
-	struct run_proc *p;
 	__u8 addr[16] = {};
 	bool is_connect;
 	struct call c;
@@ -303,8 +302,7 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 		RUN_COUNT(binds_listed);
 	if (line)
 		__atomic_fetch_add(is_connect ? &line->connects : &line->binds, 1, __ATOMIC_RELAXED);
-	p = run_proc_of(n->pid);
-	r = p ? run_swap(listener, n, p, c.fd, is_connect, RUN_TO_MPTCP, entry, &intent) : RUN_KEPT;
+	r = run_swap_listed(listener, n, c.fd, is_connect, entry, &intent);
 	switch (r) {
 	case RUN_SWAPPED:
 		RUN_COUNT(made_mptcp);
@@ -326,7 +324,6 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	case RUN_UNTOUCHED:
 		break;
 	}
-	run_proc_put(p);
 	pthread_rwlock_unlock(&policy_lock);
 	answer(listener, n, 0);
 }
