@@ -4,8 +4,8 @@
  * threads that receive them, signals and reload.
  *
  * Worker threads take turns as the leader, the one thread waiting on the
- * listener in poll() (so that the kernel's synchronous wake-up runs it on the
- * caller's CPU); a leader hands the wait on before any slow work, so a call is
+ * listener, in NOTIF_RECV (so that the kernel's synchronous wake-up runs it on
+ * the caller's CPU); a leader hands the wait on before any slow work, so a call is
  * received within microseconds even while other swaps are under way: the
  * kernel lets a signal interrupt a notified call only until it is received
  * (with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, 5.19+; before that, until it
@@ -198,9 +198,10 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 }
 
 /*
- * Leader and followers: the leader alone waits on the listener (poll(), so
- * that the kernel's synchronous wake-up runs it on the caller's CPU at once:
- * an epoll in between would lose that) and receives one call. A call that is
+ * Leader and followers: the leader alone waits on the listener (in RECV, which
+ * the kernel wakes as it wakes a poll() on it, synchronous wake-up included: an
+ * epoll in between would lose that; alone, so that a call wakes one thread,
+ * not every worker) and receives one call. A call that is
  * answered at once (unlisted, on no socket of ours) keeps the leadership;
  * before any slower work the leader hands it on, so that a thread is always
  * waiting. The others wait for it.
@@ -597,25 +598,20 @@ static void *worker(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		int got;
-
 		if (!led) {
 			pthread_mutex_lock(&leader);
 			led = true;
 		}
-		got = poll(&pfd, 1, -1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			run_say("can't wait for calls: %s: the program's calls now fail with ENOSYS",
-				strerror(errno));
-			run_registry_remove(getpid());
-			_exit(1);
-		}
-		if (pfd.revents & (POLLHUP | POLLERR))
-			break;	/* the program is gone: the main thread ends it all */
+		/*
+		 * The leader waits in RECV itself: woken as a poll() would be (the
+		 * synchronous wake-up included), one call less. ENOENT: the call
+		 * went (interrupted), or no process uses the filter any more.
+		 */
 		memset(n, 0, notif_size);
 		if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_RECV, n)) {
+			if (errno == ENOENT && poll(&pfd, 1, 0) > 0 &&
+			    (pfd.revents & (POLLHUP | POLLERR)))
+				break;	/* the program is gone: the main thread ends it all */
 			if (errno == EINTR || errno == ENOENT)
 				continue;
 			run_say("can't receive a notification: %s: the program's bind() and connect() "
