@@ -651,6 +651,14 @@ int run_supervisor(int listener)
 	if (run_epoll_start())
 		run_say("no epoll carrier (%s): sockets registered in an epoll before their "
 			"listed call stay TCP", strerror(errno));
+	/*
+	 * The listener with no events asked: it reports only its hang-up (no
+	 * process left). Made before the workers, so that its number never
+	 * splits the two a swap takes (run_swap.c closes them in one call).
+	 */
+	hupep = epoll_create1(EPOLL_CLOEXEC);
+	if (hupep < 0 || epoll_ctl(hupep, EPOLL_CTL_ADD, listener, &hup))
+		return 1;
 	for (i = 0; i < workers; i++) {
 		pthread_t t;
 
@@ -661,10 +669,6 @@ int run_supervisor(int listener)
 		}
 		pthread_detach(t);
 	}
-	/* The listener with no events asked: it reports only its hang-up (no process left). */
-	hupep = epoll_create1(EPOLL_CLOEXEC);
-	if (hupep < 0 || epoll_ctl(hupep, EPOLL_CTL_ADD, listener, &hup))
-		return 1;
 	pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = hupep, .events = POLLIN };
 	for (;;) {
