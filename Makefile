@@ -48,7 +48,8 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 # The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
 VM_BINS     = $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
-	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif
+	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif \
+	      $(OUTPUT)/selftests/run_edges
 
 ifeq ($(V),1)
 	Q =

@@ -15,6 +15,10 @@
 #       X (N connects, M made MPTCP, R ready)" then one "  NAME X" line per
 #       system call, most first. Exit 0 when counted, 1 when not.
 #
+# MU_RUN_BIN: another build's binary, to count before and after a change;
+# MU_STRACE_OPTS (default -c) and MU_STRACE_KEEP=FILE: strace's own options and
+# a copy of what it wrote, to see the calls one by one (-e trace=...).
+#
 # Needs root and strace; runs in a network namespace of its own, on loopback.
 # A thread blocked in poll() when strace attaches or detaches adds a call or two
 # to the whole run, not to each connect (0.01 at N = 200).
@@ -64,7 +68,8 @@ grep -q ready "$tmp/out" || die "the program never got ready"
 sup=$("$bin" status --json | jq -r --argjson p "$prog" '.runs[] | select(.program == $p) | .supervisor')
 [ -n "$sup" ] && [ "$sup" != null ] || die "no supervisor for program $prog"
 
-strace -qq -f -c -o "$tmp/strace" -p "$sup" &
+# shellcheck disable=SC2086 # MU_STRACE_OPTS: words, split on purpose
+strace -qq -f ${MU_STRACE_OPTS:--c} -o "$tmp/strace" -p "$sup" &
 tracer=$!
 # Every thread of the supervisor traced before the first connect.
 for _ in $(seq 300); do
@@ -76,7 +81,7 @@ for _ in $(seq 300); do
 	sleep 0.05
 done
 [ "$all" = 1 ] || die "strace did not attach to every thread of $sup"
-echo go >&3
+echo start >&3
 for _ in $(seq 1200); do
 	grep -q '^count' "$tmp/out" && break
 	kill -0 "$prog" 2>/dev/null || break
@@ -86,11 +91,12 @@ line=$(grep '^count' "$tmp/out") || die "the connects did not finish: $(cat "$tm
 kill -INT "$tracer"
 wait "$tracer" 2>/dev/null
 tracer=
-echo done >&3
+echo finish >&3
 exec 3>&-
 wait "$prog" 2>/dev/null
 prog=
 
+[ -n "${MU_STRACE_KEEP:-}" ] && cp "$tmp/strace" "$MU_STRACE_KEEP"
 mptcp=$(sed -n 's/.*mptcp=\([0-9]*\).*/\1/p' <<<"$line")
 ready=$(sed -n 's/.*ready=\([0-9]*\).*/\1/p' <<<"$line")
 # strace -c: "% time seconds usecs/call calls errors syscall", then a total line.
