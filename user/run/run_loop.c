@@ -651,22 +651,22 @@ int run_supervisor(int listener)
 	if (run_epoll_start())
 		run_say("no epoll carrier (%s): sockets registered in an epoll before their "
 			"listed call stay TCP", strerror(errno));
-	/*
-	 * The listener with no events asked: it reports only its hang-up (no
-	 * process left). Made before the workers, so that its number never
-	 * splits the two a swap takes (run_swap.c closes them in one call).
-	 */
+	/* Its hang-up only (no process left); before the workers: see close_both(). */
 	hupep = epoll_create1(EPOLL_CLOEXEC);
-	if (hupep < 0 || epoll_ctl(hupep, EPOLL_CTL_ADD, listener, &hup))
+	if (hupep < 0 || epoll_ctl(hupep, EPOLL_CTL_ADD, listener, &hup)) {
+		run_say("can't watch for the program's end: %s", strerror(errno));
 		return 1;
+	}
 	for (i = 0; i < workers; i++) {
 		pthread_t t;
+		int err = pthread_create(&t, NULL, worker, NULL);
 
-		if (pthread_create(&t, NULL, worker, NULL)) {
-			if (!i)
-				return 1;
-			break;
+		if (err && !i) {
+			run_say("can't start a thread to serve calls: %s", strerror(err));
+			return 1;
 		}
+		if (err)
+			break;
 		pthread_detach(t);
 	}
 	pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };

@@ -128,7 +128,11 @@ static bool in_call(int listener, const struct seccomp_notif *n)
 	return !ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id);
 }
 
-/* Our copies of the caller's socket and of the new one: adjacent numbers, as they mostly are, in one call. */
+/*
+ * Our copies of the caller's socket and of the new one: adjacent numbers, as
+ * they mostly are, in one call. (So the supervisor's long-lived descriptors are
+ * made before the workers start, or from 1024 up, never between the two.)
+ */
 static void close_both(int old, int new)
 {
 	if (new >= 0 && (new == old + 1 || old == new + 1)) {
