@@ -52,7 +52,7 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 VM_BINS     = $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
 	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif \
-	      $(OUTPUT)/selftests/mu_sock.static
+	      $(OUTPUT)/selftests/mu_sock.static $(OUTPUT)/selftests/run_edges
 
 ifeq ($(V),1)
 	Q =

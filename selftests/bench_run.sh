@@ -8,7 +8,9 @@
 #     against the plain program and against native MPTCP, with the synchronous
 #     wake-up (6.6+) and without;
 #   - HAProxy's short-connection rate under run against plain HAProxy, with
-#     nothing listed and with frontend and server listed.
+#     nothing listed and with frontend and server listed;
+#   - the supervisor's own system calls per listed connect, counted
+#     (selftests/run_syscalls.sh).
 # Every condition is measured in each round, rounds alternate; the report is
 # medians and ratios of this one run. Needs root.
 set -u
@@ -138,6 +140,24 @@ printf '    + MPTCP socket installed (ADDFD)    %7.1f us   (the least a swap cos
 	"$(awk -v a="$(median floor_swap)" 'BEGIN { print a / 1000 }')"
 echo "    best unlisted / plain TCP possible:       $(floor_ratio plain floor_continue)"
 echo "    best listed / native MPTCP possible:      $(floor_ratio native floor_swap)"
+
+# ---- the supervisor's system calls -----------------------------------------------------
+# Counted, not timed (strace -f -c on the supervisor's threads, selftests/run_syscalls.sh):
+# the same on a busy machine as on a quiet one. Goal (issue 22): at most 20 in the
+# common case, a non-blocking unbound socket in a program with an epoll.
+echo
+echo "the run supervisor's system calls per listed connect (selftests/run_syscalls.sh 200, counted):"
+syscalls_row() {	# LABEL WORDS...
+	local label=$1 got
+	shift
+	got=$("$top/selftests/run_syscalls.sh" 200 "$@" 2>&1)
+	got=$(sed -n 's/^syscalls per listed connect: \([0-9.]*\).*/\1/p' <<<"$got")
+	printf '  %-46s %s\n' "$label" "${got:-not counted (see selftests/run_syscalls.sh)}"
+}
+syscalls_row "non-blocking, an epoll (goal <= 20)"
+syscalls_row "the same, TCP_NODELAY set first" nodelay epoll
+syscalls_row "the same, registered in the epoll before connect" nodelay epoll-before
+syscalls_row "blocking, no epoll (bench_sock's loop)" blocking no-epoll
 
 # ---- reload ----------------------------------------------------------------------------
 # `mptcp-upgrade reload` of a 2-line policy with one supervisor running (the host

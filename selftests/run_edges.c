@@ -92,6 +92,16 @@
  *       between LISTED and UNLISTED all the while (a racy or hostile
  *       program): "toctou n=N mptcp_unlisted=X mptcp=M tcp=T failed=F" (X:
  *       MPTCP sockets that reached UNLISTED), then HOLD seconds of sleep
+ *   run_edges count ADDR PORT N [nodelay] [epoll|epoll-before] [blocking] [no-epoll]
+ *       what the supervisor's system calls are counted over (test_run_edges.sh,
+ *       bench_run.sh): a TCP listener at ADDR:PORT and an epoll, one warm-up
+ *       round, "ready", then after a line on stdin N rounds of the common
+ *       case: a non-blocking socket (TCP_NODELAY set with nodelay, as HAProxy
+ *       does), registered in the epoll after its connect (epoll, HAProxy) or
+ *       before it (epoll-before, nginx), connect, accept, close both; then
+ *       "count n=N mptcp=M ready=R" (R: sockets the epoll reported writable)
+ *       and it exits after one more line on stdin; blocking sockets with
+ *       blocking, and no epoll at all with no-epoll (bench_sock's loop)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1153,6 +1163,83 @@ static int toctou(const char *ip, int listed, int unlisted, long n, int hold)
 	return 0;
 }
 
+/* A line on stdin: the counter is ready (or done). */
+static void wait_line(void)
+{
+	char line[16];
+
+	if (!fgets(line, sizeof(line), stdin))
+		exit(2);
+}
+
+static int count_round(int ls, int ep, const struct sockaddr_in *a, bool nodelay, int reg,
+		       bool blocking)
+{
+	struct epoll_event ev = { .events = EPOLLOUT };
+	int fd = tcp_socket(blocking ? 0 : SOCK_NONBLOCK), one = 1, c, proto, rdy = 0;
+
+	if (nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (reg == 2)
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) && errno != EINPROGRESS) {
+		perror("connect");
+		exit(2);
+	}
+	if (reg == 1)
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	if (reg)
+		rdy = ready(ep);
+	proto = protocol_of(fd);
+	c = accept(ls, NULL, NULL);
+	if (c >= 0)
+		close(c);
+	close(fd);
+	return (proto == 262) | rdy << 1;
+}
+
+static int count_loop(const char *ip, int port, long n, char **words, int nr_words)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+	int ls = tcp_socket(0), ep, one = 1, reg = 0, i, r;
+	bool nodelay = false, blocking = false, no_epoll = false;
+	long mptcp = 0, rdy = 0, k;
+
+	for (i = 0; i < nr_words; i++) {
+		if (!strcmp(words[i], "nodelay"))
+			nodelay = true;
+		else if (!strcmp(words[i], "epoll"))
+			reg = 1;
+		else if (!strcmp(words[i], "epoll-before"))
+			reg = 2;
+		else if (!strcmp(words[i], "blocking"))
+			blocking = true;
+		else if (!strcmp(words[i], "no-epoll"))
+			no_epoll = true;
+		else
+			return 2;
+	}
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 64)) {
+		perror("listener");
+		return 2;
+	}
+	ep = no_epoll ? -1 : epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		reg = 0;
+	count_round(ls, ep, &a, nodelay, reg, blocking);
+	printf("ready\n");
+	wait_line();
+	for (k = 0; k < n; k++) {
+		r = count_round(ls, ep, &a, nodelay, reg, blocking);
+		mptcp += r & 1;
+		rdy += r >> 1;
+	}
+	printf("count n=%ld mptcp=%ld ready=%ld\n", n, mptcp, rdy);
+	wait_line();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -1210,6 +1297,8 @@ int main(int argc, char **argv)
 		return toctou(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atoi(argv[6]));
 	if (argc == 5 && !strcmp(m, "latency"))
 		return latency(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc >= 5 && argc <= 9 && !strcmp(m, "count"))
+		return count_loop(argv[2], atoi(argv[3]), atol(argv[4]), argv + 5, argc - 5);
 	fprintf(stderr, "usage: see the comment at the top of run_edges.c\n");
 	return 2;
 }

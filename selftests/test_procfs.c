@@ -53,6 +53,21 @@ static void test_cloexec(void **state)
 	assert_false(flags & O_NONBLOCK);
 }
 
+static void test_fdinfo_ino(void **state)
+{
+	(void)state;
+	assert_true(procfs_fdinfo_ino("pos:\t0\nflags:\t02004002\nmnt_id:\t8\nino:\t1276393\n") ==
+		    1276393);
+	/* a socket's fdinfo from 5.9 to 5.13: no ino line, so no inode */
+	assert_true(procfs_fdinfo_ino("pos:\t0\nflags:\t02004002\nmnt_id:\t8\n") == 0);
+	/* an epoll's fdinfo has "ino:" in its tfd lines too: the file's own line only */
+	assert_true(procfs_fdinfo_ino("pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t1057\n"
+				      "tfd:        5 events:       19 data: 5  pos:0 ino:3c81 "
+				      "sdev:8\n") == 1057);
+	assert_true(procfs_fdinfo_ino("pos:\t0\nino:\tx\n") == 0);
+	assert_true(procfs_fdinfo_ino("") == 0);
+}
+
 static void test_tgid(void **state)
 {
 	static const char status[] =
@@ -115,6 +130,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cloexec),
+		cmocka_unit_test(test_fdinfo_ino),
 		cmocka_unit_test(test_tgid),
 		cmocka_unit_test(test_epoll_entry),
 		cmocka_unit_test(test_links),

@@ -479,6 +479,23 @@ if host_case "a dead watcher, then a dead supervisor: the program is stopped"; t
 		not_ok "a dead watcher then a dead supervisor stop the program" "rc $rc" "$(cat "$tmp/w.out")"
 fi
 
+# ---- the supervisor's own system calls per listed connect ------------------------------
+
+# Counted by strace on the supervisor's threads (selftests/run_syscalls.sh), not
+# timed: issue 22's bound for the common case, a non-blocking unbound socket in a
+# program with an epoll, is 20, and none of them a /proc path walk (26 and 24
+# before the swap stopped asking what it already knew).
+if command -v strace >/dev/null; then
+	got=$("$top/selftests/run_syscalls.sh" 200 2>&1)
+	per=$(sed -n 's/^syscalls per listed connect: \([0-9.]*\) (200 connects, 200 made MPTCP.*/\1/p' <<<"$got")
+	walks=$(awk '$1 ~ /^(open|openat|openat2|readlink|readlinkat|getdents64|access|faccessat|faccessat2|statx)$/ && $2 >= 0.5 { print $1 }' <<<"$got")
+	[ -n "$per" ] && awk -v p="$per" 'BEGIN { exit !(p < 20.5) }' && [ -z "$walks" ] &&
+		ok "a listed non-blocking connect costs the supervisor $per system calls (at most 20), none a /proc path walk" ||
+		{ mapfile -t lines <<<"$got"; not_ok "at most 20 supervisor system calls per listed connect, no path walk" "${lines[@]}"; }
+else
+	skip "the supervisor's system calls per listed connect" "no strace"
+fi
+
 # ---- the bridge never lands on a cgroup others share -------------------------------
 
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)

@@ -34,6 +34,18 @@ bool procfs_fdinfo_flags(const char *text, unsigned long *flags)
 	return end != v;
 }
 
+unsigned long long procfs_fdinfo_ino(const char *text)
+{
+	const char *v = line_value(text, "ino:");
+	unsigned long long ino;
+	char *end;
+
+	if (!v)
+		return 0;
+	ino = strtoull(v, &end, 10);
+	return end != v && (*end == '\n' || !*end) ? ino : 0;
+}
+
 pid_t procfs_status_tgid(const char *text)
 {
 	const char *v = line_value(text, "Tgid:");

@@ -16,6 +16,12 @@
  */
 bool procfs_fdinfo_flags(const char *text, unsigned long *flags);
 
+/*
+ * /proc/PID/fdinfo/FD: its "ino:" line (decimal, 5.14+), the inode of the file
+ * there; 0 without one.
+ */
+unsigned long long procfs_fdinfo_ino(const char *text);
+
 /* /proc/TID/status: its "Tgid:" line; -1 without one. */
 pid_t procfs_status_tgid(const char *text);
 

@@ -119,6 +119,7 @@ int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
 			    struct run_ep_reg **regs)
 {
 	struct run_ep_reg *out = NULL;
+	bool socket_checked = false;
 	size_t i;
 	int n = 0;
 
@@ -128,12 +129,6 @@ int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
 		return -1;
 	if (!p->nr_epolls)
 		return 0;	/* nothing to carry, nothing to check */
-	/*
-	 * Below, EBADF from kcmp must mean the epoll is gone, not the socket
-	 * (another thread closing it to cancel the connect()): checked first.
-	 */
-	if (syscall(SYS_kcmp, p->tgid, run_self(), KCMP_FILE, fd, old))
-		return -1;
 	for (i = 0; i < p->nr_epolls;) {
 		struct kcmp_epoll_slot slot = { .efd = p->epolls[i], .tfd = fd };
 		long same;
@@ -151,7 +146,19 @@ int run_epoll_registrations(struct run_proc *p, int fd, int old, __u64 ino,
 			return -1;	/* 64 entries for one number: can't tell */
 		}
 
-		/* Closed since, or the number now holds something else: not an epoll of ours. */
+		/*
+		 * Closed since, or the number now holds something else: not an
+		 * epoll of ours. EBADF could also be the socket's number closed
+		 * (another thread cancelling the connect()): asked only then.
+		 */
+		if (same < 0 && errno == EBADF && !socket_checked) {
+			if (syscall(SYS_kcmp, p->tgid, run_self(), KCMP_FILE, fd, old)) {
+				free(out);
+				return -1;
+			}
+			socket_checked = true;
+			continue;	/* the socket is there: this epoll asked again */
+		}
 		if (same < 0 && (errno == EBADF || errno == EINVAL)) {
 			epoll_drop(p, i);
 			continue;

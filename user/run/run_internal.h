@@ -85,6 +85,13 @@ struct run_proc {
  * when it can't be found (gone) or the thread has a descriptor table of its own.
  */
 struct run_proc *run_proc_of(pid_t tid);
+/*
+ * The same without asking the pidfd of a process already known whether it
+ * still runs (a poll() per call): a record of an earlier process with the same
+ * PID is then only found out by a pidfd call failing with ESRCH, after which
+ * the caller marks it gone and asks run_proc_of().
+ */
+struct run_proc *run_proc_cached(pid_t tid);
 void run_proc_put(struct run_proc *p);
 /* The process died (a pidfd call said ESRCH): forget it once the last user is done. */
 void run_proc_gone(struct run_proc *p);
@@ -97,11 +104,12 @@ void run_proc_gone(struct run_proc *p);
 int run_proc_open_fdinfo(const struct run_proc *p, int fd);
 /*
  * The flags of descriptor @fd of @p ("flags:" of its fdinfo: O_NONBLOCK and
- * O_CLOEXEC among them), from an fdinfo file kept open per number, so that a
- * swap reads one file instead of opening one; false when they can't be read.
- * The caller holds the stripe of @fd.
+ * O_CLOEXEC among them) and the inode of its file ("ino:", 5.14+; 0 before),
+ * from an fdinfo file kept open per number, so that a swap reads one file
+ * instead of opening one; false when they can't be read. The caller holds the
+ * stripe of @fd.
  */
-bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags);
+bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags, __u64 *ino);
 
 /* The supervisor's PID, asked once (first called in the supervisor, after its fork). */
 pid_t run_self(void);
@@ -131,6 +139,8 @@ void run_shared_fork_pending(struct run_proc *p, pid_t tid);
 bool run_shared_forks_pending(struct run_proc *p, pid_t now);
 /* A dup() of socket @ino by thread @tid of @p answered: pending until that thread moves on. */
 void run_shared_dup_pending(struct run_proc *p, __u64 ino, pid_t tid);
+/* Has @p a dup() answered that may not have run yet? (no system call) */
+bool run_shared_dups_pending(struct run_proc *p);
 /*
  * A dup'd socket whose other descriptors in @p are all closed again, and no
  * dup of it pending (@now: the thread asking, in a call of its own):
@@ -170,6 +180,7 @@ int run_socket_like(int old, int family, int protocol, int flags, const struct r
 struct run_carry_hook {
 	void (*before)(void *arg);
 	void *arg;
+	const struct mu_optmask *needs;	/* called before the first of these; NULL: of any */
 	bool called;
 };
 /*
@@ -205,6 +216,14 @@ enum run_swap_result {
 enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struct run_proc *p,
 			      int fd, bool is_connect, enum run_swap_kind kind, __u32 entry,
 			      const struct mu_run_intent *intent);
+
+/*
+ * A listed call (@n, on the caller's @fd) made MPTCP: run_swap() in the
+ * process run_proc_cached() finds, or, when that record turns out to be of an
+ * earlier process with the same PID, in the one run_proc_of() finds then.
+ */
+enum run_swap_result run_swap_listed(int listener, const struct seccomp_notif *n, int fd,
+				     bool is_connect, __u32 entry, const struct mu_run_intent *intent);
 
 /* What a notified call asks, whatever the ABI it came through. */
 enum call_kind {

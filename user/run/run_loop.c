@@ -4,8 +4,8 @@
  * threads that receive them, signals and reload.
  *
  * Worker threads take turns as the leader, the one thread waiting on the
- * listener in poll() (so that the kernel's synchronous wake-up runs it on the
- * caller's CPU); a leader hands the wait on before any slow work, so a call is
+ * listener, in NOTIF_RECV (so that the kernel's synchronous wake-up runs it on
+ * the caller's CPU); a leader hands the wait on before any slow work, so a call is
  * received within microseconds even while other swaps are under way: the
  * kernel lets a signal interrupt a notified call only until it is received
  * (with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, 5.19+; before that, until it
@@ -198,9 +198,10 @@ static void shared_for(int listener, const struct seccomp_notif *n, const struct
 }
 
 /*
- * Leader and followers: the leader alone waits on the listener (poll(), so
- * that the kernel's synchronous wake-up runs it on the caller's CPU at once:
- * an epoll in between would lose that) and receives one call. A call that is
+ * Leader and followers: the leader alone waits on the listener (in RECV, which
+ * the kernel wakes as it wakes a poll() on it, synchronous wake-up included: an
+ * epoll in between would lose that; alone, so that a call wakes one thread,
+ * not every worker) and receives one call. A call that is
  * answered at once (unlisted, on no socket of ours) keeps the leadership;
  * before any slower work the leader hands it on, so that a thread is always
  * waiting. The others wait for it.
@@ -228,7 +229,6 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	struct mu_run_intent intent;
 	__u32 entry = MU_ENTRY_UNLISTED;
 	enum run_swap_result r;
-	struct run_proc *p;
 	__u8 addr[16] = {};
 	bool is_connect;
 	struct call c;
@@ -303,8 +303,7 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 		RUN_COUNT(binds_listed);
 	if (line)
 		__atomic_fetch_add(is_connect ? &line->connects : &line->binds, 1, __ATOMIC_RELAXED);
-	p = run_proc_of(n->pid);
-	r = p ? run_swap(listener, n, p, c.fd, is_connect, RUN_TO_MPTCP, entry, &intent) : RUN_KEPT;
+	r = run_swap_listed(listener, n, c.fd, is_connect, entry, &intent);
 	switch (r) {
 	case RUN_SWAPPED:
 		RUN_COUNT(made_mptcp);
@@ -326,7 +325,6 @@ static void handle(int listener, const struct seccomp_notif *n, bool *led)
 	case RUN_UNTOUCHED:
 		break;
 	}
-	run_proc_put(p);
 	pthread_rwlock_unlock(&policy_lock);
 	answer(listener, n, 0);
 }
@@ -600,25 +598,20 @@ static void *worker(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		int got;
-
 		if (!led) {
 			pthread_mutex_lock(&leader);
 			led = true;
 		}
-		got = poll(&pfd, 1, -1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			run_say("can't wait for calls: %s: the program's calls now fail with ENOSYS",
-				strerror(errno));
-			run_registry_remove(getpid());
-			_exit(1);
-		}
-		if (pfd.revents & (POLLHUP | POLLERR))
-			break;	/* the program is gone: the main thread ends it all */
+		/*
+		 * The leader waits in RECV itself: woken as a poll() would be (the
+		 * synchronous wake-up included), one call less. ENOENT: the call
+		 * went (interrupted), or no process uses the filter any more.
+		 */
 		memset(n, 0, notif_size);
 		if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_RECV, n)) {
+			if (errno == ENOENT && poll(&pfd, 1, 0) > 0 &&
+			    (pfd.revents & (POLLHUP | POLLERR)))
+				break;	/* the program is gone: the main thread ends it all */
 			if (errno == EINTR || errno == ENOENT)
 				continue;
 			run_say("can't receive a notification: %s: the program's bind() and connect() "
@@ -658,20 +651,24 @@ int run_supervisor(int listener)
 	if (run_epoll_start())
 		run_say("no epoll carrier (%s): sockets registered in an epoll before their "
 			"listed call stay TCP", strerror(errno));
+	/* Its hang-up only (no process left); before the workers: see close_both(). */
+	hupep = epoll_create1(EPOLL_CLOEXEC);
+	if (hupep < 0 || epoll_ctl(hupep, EPOLL_CTL_ADD, listener, &hup)) {
+		run_say("can't watch for the program's end: %s", strerror(errno));
+		return 1;
+	}
 	for (i = 0; i < workers; i++) {
 		pthread_t t;
+		int err = pthread_create(&t, NULL, worker, NULL);
 
-		if (pthread_create(&t, NULL, worker, NULL)) {
-			if (!i)
-				return 1;
-			break;
+		if (err && !i) {
+			run_say("can't start a thread to serve calls: %s", strerror(err));
+			return 1;
 		}
+		if (err)
+			break;
 		pthread_detach(t);
 	}
-	/* The listener with no events asked: it reports only its hang-up (no process left). */
-	hupep = epoll_create1(EPOLL_CLOEXEC);
-	if (hupep < 0 || epoll_ctl(hupep, EPOLL_CTL_ADD, listener, &hup))
-		return 1;
 	pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = hupep, .events = POLLIN };
 	for (;;) {

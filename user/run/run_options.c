@@ -229,7 +229,7 @@ static bool carry_one(int old, int new, size_t i, bool to_mptcp, struct run_carr
 
 		memcpy(v, &half, sizeof(half));
 	}
-	if (hook && !hook->called) {
+	if (hook && !hook->called && (!hook->needs || mu_optmask_has(hook->needs, (int)i))) {
 		hook->called = true;
 		hook->before(hook->arg);
 	}

@@ -76,6 +76,7 @@ static struct {
  */
 #define KEPT_FDS	8192
 #define KEPT_MAX	4096
+#define KEPT_FD_BASE	1024	/* their numbers in the supervisor start here */
 static size_t nr_kept;
 
 /* Read once the supervisor has raised its limit (run_supervisor_prepare). */
@@ -191,7 +192,7 @@ static void proc_locks_init(struct run_proc *p)
 	pthread_mutex_init(&p->state, NULL);
 }
 
-struct run_proc *run_proc_of(pid_t tid)
+static struct run_proc *proc_of(pid_t tid, bool check)
 {
 	struct run_proc *p = NULL;
 	pid_t tgid = -1;
@@ -213,7 +214,7 @@ struct run_proc *run_proc_of(pid_t tid)
 	for (i = 0; i < nr_procs; i++)
 		if (procs[i]->tgid == tgid && !procs[i]->dead) {
 			/* An entry of an earlier process with the same PID is dropped. */
-			if (proc_alive(procs[i]))
+			if (!check || proc_alive(procs[i]))
 				p = procs[i];
 			else
 				procs[i]->dead = true;
@@ -254,6 +255,16 @@ struct run_proc *run_proc_of(pid_t tid)
 		p->refs++;
 	pthread_mutex_unlock(&procs_lock);
 	return p;
+}
+
+struct run_proc *run_proc_of(pid_t tid)
+{
+	return proc_of(tid, true);
+}
+
+struct run_proc *run_proc_cached(pid_t tid)
+{
+	return proc_of(tid, false);
 }
 
 pid_t run_self(void)
@@ -313,7 +324,7 @@ static int *kept_slot(struct run_proc *p, int fd)
  * The caller holds the stripe of @fd: no other thread reads or replaces the
  * file kept for that number meanwhile, and p->state is held only to find it.
  */
-bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
+bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags, __u64 *ino)
 {
 	bool kept = false;
 	char buf[512];
@@ -330,6 +341,17 @@ bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
 		if (f < 0)
 			return false;
 		if (slot && __atomic_add_fetch(&nr_kept, 1, __ATOMIC_RELAXED) <= kept_max()) {
+			/*
+			 * Kept above the numbers a swap takes and gives back, so that
+			 * the two it holds (the caller's socket, the new one) come
+			 * out adjacent and are closed in one call.
+			 */
+			int high = fcntl(f, F_DUPFD_CLOEXEC, KEPT_FD_BASE);
+
+			if (high >= 0) {
+				close(f);
+				f = high;
+			}
 			pthread_mutex_lock(&p->state);
 			slot = kept_slot(p, fd);	/* the array may have moved */
 			if (slot && *slot < 0) {
@@ -355,6 +377,7 @@ bool run_proc_fd_flags(struct run_proc *p, int fd, unsigned long *flags)
 		return false;
 	}
 	buf[n] = '\0';
+	*ino = procfs_fdinfo_ino(buf);
 	return procfs_fdinfo_flags(buf, flags);
 }
 

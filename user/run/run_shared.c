@@ -192,6 +192,16 @@ void run_shared_dup_pending(struct run_proc *p, __u64 ino, pid_t tid)
 	pthread_mutex_unlock(&p->state);
 }
 
+bool run_shared_dups_pending(struct run_proc *p)
+{
+	bool pending;
+
+	pthread_mutex_lock(&p->state);
+	pending = p->nr_dups || p->dups_overflow;
+	pthread_mutex_unlock(&p->state);
+	return pending;
+}
+
 bool run_shared_dup_gone(struct run_proc *p, __u64 ino, pid_t now)
 {
 	struct count_ctx c = { .ino = ino };

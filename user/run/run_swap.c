@@ -90,21 +90,58 @@ static bool bound_address(int fd, struct sockaddr_storage *ss, socklen_t *len)
 	return false;
 }
 
-/* Neither connected, connecting nor listening. */
-static bool unconnected(int fd, int protocol)
+/* Neither connected, connecting nor listening (@bound: it has a local address). */
+static bool unconnected(int fd, int protocol, bool bound)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	struct tcp_info ti;
 
 	if (protocol == IPPROTO_TCP) {
-		/* The state byte alone: SYN_SENT looks unconnected to getpeername(). */
+		/*
+		 * connect() and listen() give a TCP socket its local port, which
+		 * getsockname() shows from then on: one with neither port nor
+		 * address has done neither. Otherwise the state byte alone
+		 * (SYN_SENT looks unconnected to getpeername()).
+		 */
+		if (!bound)
+			return true;
 		len = 1;
 		return !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) && len == 1 &&
 		       ti.tcpi_state == TCP_CLOSE;
 	}
 	return get_int(fd, SOL_SOCKET, SO_ACCEPTCONN) == 0 &&
 	       getpeername(fd, (struct sockaddr *)&peer, &len) && errno == ENOTCONN;
+}
+
+/* The inode of @fd's file; 0 when it can't be asked. */
+static __u64 inode_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* Is the caller still in call @n? (the process found for it was its own) */
+static bool in_call(int listener, const struct seccomp_notif *n)
+{
+	return !ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id);
+}
+
+/*
+ * Our copies of the caller's socket and of the new one: adjacent numbers, as
+ * they mostly are, in one call. (So the supervisor's long-lived descriptors are
+ * made before the workers start, or from 1024 up, never between the two.)
+ */
+static void close_both(int old, int new)
+{
+	if (new >= 0 && (new == old + 1 || old == new + 1)) {
+		close_range(old < new ? old : new, old < new ? new : old, 0);
+		return;
+	}
+	close(old);
+	if (new >= 0)
+		close(new);
 }
 
 /*
@@ -132,10 +169,12 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	struct sockaddr_storage local;
 	socklen_t local_len;
 	int old_reuse = -1;	/* the caller's SO_REUSEADDR, while we hold it at 1 */
-	bool bound = false, locked = false;
+	bool bound = false, locked = false, dup_pending;
 	struct own_swapping own = {};
 	struct run_carry_hook hook = { .before = own_swapping, .arg = &own };
-	struct stat st, nst;
+	struct mu_optmask bridged;
+	__u64 ino = 0, ours;
+	struct stat nst;
 
 	old = syscall(SYS_pidfd_getfd, p->pidfd, fd, 0);
 	if (old < 0 && errno == ESRCH) {
@@ -144,38 +183,47 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	}
 	if (old < 0)
 		return RUN_UNTOUCHED;	/* EBADF: the call fails by itself */
-	/* The thread is still in its call: the process found for it was its own. */
-	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id)) {
-		res = RUN_GONE;
-		goto out;
-	}
-	if (fstat(old, &st) || !S_ISSOCK(st.st_mode)) {
-		res = RUN_UNTOUCHED;
-		goto out;
-	}
-	/* TCP and MPTCP are stream protocols: SO_PROTOCOL says the type too. */
+	/*
+	 * Whether the thread is still in its call (so that the process found
+	 * for it was its own) is asked where something would change without
+	 * ADDFD; a swap's ADDFD fails by itself when it is not. getsockname()
+	 * fails on anything but a socket (the family stays 0).
+	 */
 	bound = bound_address(old, &local, &local_len);
 	family = local.ss_family;
-	protocol = get_int(old, SOL_SOCKET, SO_PROTOCOL);
 	if (family != AF_INET && family != AF_INET6) {
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
+	/* TCP and MPTCP are stream protocols: SO_PROTOCOL says the type too. */
+	protocol = get_int(old, SOL_SOCKET, SO_PROTOCOL);
 	/* Beside other swaps (one per number at a time), never beside a dup or fork. */
 	pthread_rwlock_rdlock(&p->calls);
 	pthread_mutex_lock(&p->fd_lock[fd % RUN_FD_STRIPES]);
 	locked = true;
+	/* No dup() can be answered from here on (it takes @p->calls exclusively). */
+	dup_pending = run_shared_dups_pending(p);
 	if (kind == RUN_TO_MPTCP) {
 		if (protocol == IPPROTO_MPTCP) {
 			/* A restarted call on a socket already swapped, or the program's own. */
-			if (run_proc_ours(p, fd) == st.st_ino)
+			if (!in_call(listener, n)) {
+				res = RUN_GONE;
+				goto out;
+			}
+			ours = run_proc_ours(p, fd);
+			if (ours && ours == inode_of(old))
 				set_intent(old, intent);
 			res = RUN_ALREADY;
 			goto out;
 		}
 		want = IPPROTO_MPTCP;
 	} else {
-		if (run_proc_ours(p, fd) != st.st_ino || protocol != IPPROTO_MPTCP) {
+		if (!in_call(listener, n)) {
+			res = RUN_GONE;
+			goto out;
+		}
+		ours = run_proc_ours(p, fd);
+		if (protocol != IPPROTO_MPTCP || !ours || ours != inode_of(old)) {
 			/* Not the socket the supervisor put there: that one was closed. */
 			run_proc_set_ours(p, fd, 0);
 			res = RUN_UNTOUCHED;
@@ -193,6 +241,25 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		res = RUN_UNTOUCHED;
 		goto out;
 	}
+	if (!run_proc_fd_flags(p, fd, &fl, &ino)) {
+		long f = fcntl(old, F_GETFL);
+
+		fl = f >= 0 ? (unsigned long)f & O_NONBLOCK : 0;	/* close-on-exec: unknown, off */
+		ino = 0;
+	}
+	/*
+	 * The socket's inode, from that fdinfo: read under the lock, after
+	 * pidfd_getfd, it is @old's unless the number held another file then
+	 * and holds @old again at the last kcmp below, which only a dup()
+	 * answered before the lock and yet to run could make it do. With such
+	 * a dup pending, or no "ino:" line (before 5.14), @old is asked.
+	 */
+	if (!ino || dup_pending)
+		ino = inode_of(old);
+	if (!ino) {
+		res = RUN_UNTOUCHED;
+		goto out;
+	}
 	if (kind == RUN_TO_MPTCP) {
 		enum run_shared_kind sk;
 
@@ -201,27 +268,22 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 			RUN_COUNT(kept_shared);
 			goto out;
 		}
-		sk = run_shared(st.st_ino);
+		sk = run_shared(ino);
 
 		/* The other descriptor would stay on the old socket: it stays TCP. */
 		if (sk == RUN_SHARED_FORK ||
-		    (sk == RUN_SHARED_DUP && !run_shared_dup_gone(p, st.st_ino, n->pid))) {
+		    (sk == RUN_SHARED_DUP && !run_shared_dup_gone(p, ino, n->pid))) {
 			RUN_COUNT(kept_shared);
 			goto out;
 		}
 	}
-	if (!unconnected(old, protocol)) {
+	if (!unconnected(old, protocol, bound)) {
 		res = kind == RUN_TO_TCP ? RUN_ALREADY : RUN_UNTOUCHED;
 		goto out;	/* too late: the call fails or works on what there is */
 	}
 	if (bound && !is_connect) {
 		res = RUN_UNTOUCHED;	/* bind() on a bound socket fails by itself */
 		goto out;
-	}
-	if (!run_proc_fd_flags(p, fd, &fl)) {
-		long f = fcntl(old, F_GETFL);
-
-		fl = f >= 0 ? (unsigned long)f & O_NONBLOCK : 0;	/* close-on-exec: unknown, off */
 	}
 	new = run_socket_like(old, family, want, fl & O_NONBLOCK ? SOCK_NONBLOCK : 0, &def);
 	if (new < 0) {
@@ -239,6 +301,17 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 	own.fd = new;
 	own.entry = entry;
 	own.is_connect = is_connect;
+	/*
+	 * Owned as swapping only before an option the bridge could act on (one
+	 * MPTCP refuses, or SO_OOBINLINE, which it answers): otherwise its
+	 * programs never look the socket up while the options are set, and it
+	 * is owned once, after them.
+	 */
+	if (run_bridge_in_use) {
+		bridged = run_bridge_config(run_bridge_in_use)->refused;
+		mu_optmask_set(&bridged, MU_SOPT_SO_OOBINLINE);
+		hook.needs = &bridged;
+	}
 	if (!run_carry_options(old, new, family, want == IPPROTO_MPTCP, def,
 			       want == IPPROTO_MPTCP && run_bridge_in_use ? &hook : NULL))
 		goto out;
@@ -265,7 +338,7 @@ enum run_swap_result run_swap(int listener, const struct seccomp_notif *n, struc
 		setsockopt(new, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
 	}
 	pthread_mutex_lock(&p->epoll_lock);
-	nregs = run_epoll_registrations(p, fd, old, st.st_ino, &regs);
+	nregs = run_epoll_registrations(p, fd, old, ino, &regs);
 	if (nregs > 0 && !run_epoll_carry(p, fd, new, regs, nregs))
 		nregs = -1;	/* new's registrations, if any, go when it is closed */
 	pthread_mutex_unlock(&p->epoll_lock);
@@ -305,8 +378,28 @@ out:
 	if (res != RUN_SWAPPED && old_reuse >= 0)
 		setsockopt(old, SOL_SOCKET, SO_REUSEADDR, &old_reuse, sizeof(old_reuse));
 	free(regs);
-	close(old);
-	if (new >= 0)
-		close(new);
+	close_both(old, new);
 	return res;
+}
+
+enum run_swap_result run_swap_listed(int listener, const struct seccomp_notif *n, int fd,
+				     bool is_connect, __u32 entry, const struct mu_run_intent *intent)
+{
+	struct run_proc *p = run_proc_cached(n->pid);
+	enum run_swap_result r;
+
+	r = p ? run_swap(listener, n, p, fd, is_connect, RUN_TO_MPTCP, entry, intent) : RUN_KEPT;
+	/*
+	 * Its pidfd said the process is gone while the caller is still in its
+	 * call: the record was of an earlier process with that PID. Once more
+	 * with the process as it is now.
+	 */
+	if (r == RUN_GONE && p->dead && in_call(listener, n)) {
+		run_proc_put(p);
+		p = run_proc_of(n->pid);
+		r = p ? run_swap(listener, n, p, fd, is_connect, RUN_TO_MPTCP, entry, intent) :
+			RUN_KEPT;
+	}
+	run_proc_put(p);
+	return r;
 }
