@@ -390,6 +390,18 @@ grep -q 'namespace="shop",pod="web-7d9",container="web"' <<<"$out" &&
 	not_ok "stats --prometheus labels it namespace, pod, container" "$out"
 grep -q 'container="later"' <<<"$out" && ok "... and a container without a name by its id" ||
 	not_ok "... and a container without a name by its id" "$out"
+# The same through the HTTP exporter, scraped by curl (a cluster's scraper).
+if command -v curl >/dev/null; then
+	"$bin" exporter --listen 127.0.0.1:7899 >"$tmp/exp.out" 2>&1 </dev/null &
+	pids+=($!)
+	need "the exporter listening" grep -q "serving /metrics on 127.0.0.1:7899" "$tmp/exp.out"
+	out=$(curl -sS -m 10 http://127.0.0.1:7899/metrics 2>&1)
+	grep -q '^mptcp_upgrade_policy_line_events_total{namespace="shop",pod="web-7d9",container="web",line="1",event="bind"} 1$' <<<"$out" &&
+		ok "the exporter, scraped by curl: the container's series by namespace, pod, container" ||
+		not_ok "the exporter, scraped by curl: the container's series by namespace, pod, container" "$out"
+else
+	skip "the exporter, scraped by curl: the container's series" "curl is not installed"
+fi
 
 kill -9 "${agent_pids[0]}"
 wait "${agent_pids[0]}" 2>/dev/null
