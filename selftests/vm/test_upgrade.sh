@@ -62,9 +62,11 @@ new_upgraded() { "$bin" status --json | jq -r '.attachments[0].counters.sockets_
 cg_progs() { bpftool -j cgroup show "$cgroot/att" | jq length; }
 hook_links() { bpftool -j link show | jq '[.[] | select(.type == "tracing")] | length'; }
 
-# handover NAME OLDBIN OLDPINS OLDSTATE CMD: attach with OLDBIN, hand over with `$bin CMD`.
+# handover NAME OLDBIN OLDPINS OLDSTATE CMD [OLDABI]: attach with OLDBIN (of engine ABI
+# OLDABI, this one's minus 1 by default), hand over with `$bin CMD`.
 handover() {
-	local name=$1 oldbin=$2 oldpins=$3 oldstate=$4 cmd=$5 churn keep got before
+	local name=$1 oldbin=$2 oldpins=$3 oldstate=$4 cmd=$5 oldabi=${6:-$((abi - 1))}
+	local churn keep got before
 
 	run_old() { "$oldbin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null; rc=$?; }
 	run_old attach --cgroup /mu-upg/att --policy "$tmp/p.policy"
@@ -92,7 +94,7 @@ handover() {
 	need "$name: the churn running" grep -q ready "$tmp/churn.out"
 	run "$cmd"
 	expect "$name: '$cmd' exits 0" 0
-	grep -q "handed over /mu-upg/att from ABI $((abi - 1))" \
+	grep -q "handed over /mu-upg/att from ABI $oldabi" \
 		<<<"$out$err" && ok "$name: '$cmd' says it handed /mu-upg/att over" ||
 		not_ok "$name: '$cmd' says what it handed over" "$out" "$err"
 	# Twenty sockets made by this engine, then stop: the churn spans the hand-over.
@@ -229,7 +231,8 @@ got=$("$bin" status --json | jq -r '[.pins, (.attachments | length)] | join(" ")
 # ---- from the unversioned layout ------------------------------------------------------
 
 if [ -x "$legacy" ]; then
-	handover "unversioned layout" "$legacy" "$base" "/run/mptcp-upgrade/attach-0.json" reload
+	# The last engine of that layout, at 81ccf3c, is ABI 6 (include/mptcp_upgrade.h there).
+	handover "unversioned layout" "$legacy" "$base" "/run/mptcp-upgrade/attach-0.json" reload 6
 else
 	skip "the hand-over from the unversioned pin layout" \
 		"no binary of it ($legacy): this clone lacks commit 81ccf3c, or its build failed"
