@@ -368,6 +368,30 @@ else
 	podman rmi -f "$pm_image" >/dev/null 2>&1
 fi
 
+# A hand-over refused after its filter is in force: let through, never ENOSYS.
+long=$(printf 'x%.0s' {1..600})
+container longpf "{\"mptcp-upgrade.io/policy-file\": \"$long\"}" serve 127.0.0.1 7861 1
+wait_for out_has longpf "ready"
+out_has longpf "ready proto=6" &&
+	logged "a hand-over refused: its mptcp-upgrade.io/policy-file is longer than 511 bytes: its calls are let through unchanged" &&
+	ok "a hand-over refused once its filter is in force: its calls are let through" ||
+	not_ok "a hand-over refused once its filter is in force: its calls are let through" \
+		"$(cat "$tmp/longpf.out")" "$(tail -3 "$tmp/agent.log")"
+"$sock" connect 127.0.0.1 7861 >/dev/null
+
+# A container's supervisor killed: its watcher stops the container, whose first
+# process (its PID namespace's init, no handler) ignores SIGTERM: SIGKILL after 10 s.
+container stop1 "$(policy "$pol")" serve 127.0.0.1 7809 1
+wait_for out_has stop1 "ready"
+sup=$("$bin" status --json | jq -r '.runs[] | select(.container.id == "stop1") | .supervisor')
+kill -9 "$sup"
+ctr_state() { runc --root "$runc_root" state "$1" 2>/dev/null | jq -r .status; }
+WAIT_TENTHS=200 wait_for eval '[ "$(ctr_state stop1)" = stopped ]' &&
+	logged "container stop1: program [0-9]* still runs 10 s after SIGTERM: SIGKILL" &&
+	ok "a container's supervisor killed: the container is stopped (SIGTERM, then SIGKILL)" ||
+	not_ok "a container's supervisor killed: the container is stopped" "state: $(ctr_state stop1)" \
+		"$(tail -4 "$tmp/agent.log")"
+
 # ---- the agent killed and restarted while containers run -----------------------
 
 container held "$(jq -n --arg p "bind mptcp4@127.0.0.1:7820" '{"mptcp-upgrade.io/policy": $p,
@@ -439,6 +463,23 @@ logged "container after: socket-option bridge on (cgroup ${cg#"$cg_root"}/mptcp-
 		"$(cat "$tmp/agent.log")"
 "$sock" connect 127.0.0.1 7807 mptcp >/dev/null
 
+# The agent's pod killed as a runtime kills it (cgroup.kill): the agent goes, the
+# containers it let through keep their server (under --cgroup, out of the pod).
+"$sock" serve 127.0.0.1 7862 1 >"$tmp/up4.out" &
+pids+=($!)
+need "the fourth upstream listens" grep -qs ready "$tmp/up4.out"
+container bare '{}' connect-after /go 127.0.0.1 7862
+need "the bare container let through" logged "container bare: served untouched"
+echo 1 >"$cg_agent/cgroup.kill"
+wait "${agent_pids[1]}" 2>/dev/null
+: >"$tmp/bare/rootfs/go"
+wait_for out_has bare "connect="
+out_has bare "connect=ok proto=6" &&
+	ok "the agent's pod killed (cgroup.kill): a container it let through still connects" ||
+	not_ok "the agent's pod killed (cgroup.kill): a container it let through still connects" \
+		"$(cat "$tmp/bare.out")"
+start_agent || not_ok "the agent starts a third time" "$(cat "$tmp/agent.log")"
+
 # Every container above has ended: their supervisors, cgroups and policy copies with them.
 wait_for eval '[ "$("$bin" status --json | jq "[.runs[] | select(.container != null)] | length")" = 0 ]' &&
 	ok "containers that ended leave no supervisor" ||
@@ -449,8 +490,8 @@ wait_for eval '[ -z "$(ls /run/mptcp-upgrade/agent/)" ]' &&
 wait_for eval '[ -z "$(find "$cg" -mindepth 1 -maxdepth 1 -type d)" ]' &&
 	ok "... nor a supervisor's cgroup" || not_ok "... nor a supervisor's cgroup" "$(ls "$cg")"
 
-kill "${agent_pids[1]}"
-wait "${agent_pids[1]}"
+kill "${agent_pids[2]}"
+wait "${agent_pids[2]}"
 rc=$?
 [ "$rc" = 0 ] && [ ! -e "$tmp/agent.sock" ] && ok "SIGTERM: the agent exits 0 and removes its socket" ||
 	not_ok "SIGTERM: the agent exits 0 and removes its socket" "exit $rc"

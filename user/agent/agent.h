@@ -33,6 +33,10 @@
  * swap is exact. Any other listener is served untouched.
  */
 #define AGENT_PROFILE_METADATA	"mptcp-upgrade.io/profile=1"
+/* How long a container's supervisor may take to start; its stop's grace period. */
+#define AGENT_READY_MS		30000
+#define AGENT_STOP_GRACE_MS	10000
+
 #define AGENT_ANN_POLICY	"mptcp-upgrade.io/policy"
 #define AGENT_ANN_POLICY_FILE	"mptcp-upgrade.io/policy-file"
 

@@ -31,10 +31,23 @@
 #define HANDOFF_MAX_BYTES	(1 << 20)
 #define HANDOFF_MAX_FDS		16
 
+/* @in for a log line: control characters (an annotation's newline) as '?'. */
+static void printable(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < size; i++)
+		out[i] = (unsigned char)in[i] < ' ' || in[i] == 0x7f ? '?' : in[i];
+	out[i] = '\0';
+}
+
 void agent_context(const struct run_container *k, char *out, size_t size)
 {
+	char name[64];
+
+	printable(k->name, name, sizeof(name));
 	if (k->name[0])
-		snprintf(out, size, "container %.12s (%s): ", k->id, k->name);
+		snprintf(out, size, "container %.12s (%s): ", k->id, name);
 	else
 		snprintf(out, size, "container %.12s: ", k->id);
 }
@@ -95,14 +108,22 @@ static void identity(struct json_object *ann, struct run_container *k)
 		snprintf(k->pod_uid, sizeof(k->pod_uid), "%s", v);
 }
 
-/* A container id as runtimes allow them, safe as a file name: [A-Za-z0-9_.+-], no leading dot. */
+/*
+ * A container id, as runtimes make them: runc takes [A-Za-z0-9_.+-] of any
+ * length, crun '@' and ':' as well. Anything printable without '/' or a
+ * space is taken (it names the container in logs, status and metrics); the
+ * file of its policy gets a name of its own (policy_file_name()).
+ */
 static bool id_ok(const char *id)
 {
-	size_t n = strlen(id);
+	size_t i, n = strlen(id);
 
-	if (!n || n >= sizeof(((struct run_container *)0)->id) || id[0] == '.')
+	if (!n || n >= sizeof(((struct run_container *)0)->id))
 		return false;
-	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-") == n;
+	for (i = 0; i < n; i++)
+		if (id[i] <= ' ' || id[i] > '~' || id[i] == '/')
+			return false;
+	return true;
 }
 
 /* A seccomp user-notification descriptor ("anon_inode:seccomp notify")? */
@@ -195,8 +216,14 @@ int agent_handoff_parse(const char *json, size_t len, const int *fds, int nr_fds
 		}
 	}
 	if (ann && json_object_object_get_ex(ann, AGENT_ANN_POLICY_FILE, &v) &&
-	    (text = json_object_get_string(v)))
+	    (text = json_object_get_string(v))) {
+		if (strlen(text) >= sizeof(h->policy_file)) {
+			snprintf(err, err_size, "its %s is longer than %zu bytes",
+				 AGENT_ANN_POLICY_FILE, sizeof(h->policy_file) - 1);
+			goto out;
+		}
 		snprintf(h->policy_file, sizeof(h->policy_file), "%s", text);
+	}
 	ret = 0;
 out:
 	json_object_put(o);
@@ -306,16 +333,33 @@ int agent_handoff_read(int conn, int timeout_ms, struct agent_handoff *h, char *
 		return -2;
 	}
 	ret = agent_handoff_parse(buf, len, fds, nr_fds, h, err, err_size);
+	goto out;
+fail:
+	ret = -1;
+out:
+	/* Refused or not, a seccomp listener that came is kept: its filter is in force. */
+	for (i = 0; ret && h->listener < 0 && i < nr_fds; i++)
+		if (is_listener(fds[i]))
+			h->listener = fds[i];
 	for (i = 0; i < nr_fds; i++)
 		if (fds[i] != h->listener)
 			close(fds[i]);
 	free(buf);
 	return ret;
-fail:
-	for (i = 0; i < nr_fds; i++)
-		close(fds[i]);
-	free(buf);
-	return -1;
+}
+
+/* @id as a file name: [A-Za-z0-9_.+-] kept, anything else '_', at most 64, no leading dot. */
+static const char *policy_file_name(const char *id, char name[65])
+{
+	size_t i;
+
+	for (i = 0; id[i] && i < 64; i++)
+		name[i] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-",
+				 id[i]) ? id[i] : '_';
+	name[i] = '\0';
+	if (name[0] == '.')
+		name[0] = '_';
+	return name;
 }
 
 /* The annotation's policy lines, written where the supervisor (and reload) reads them. */
@@ -323,6 +367,7 @@ static int write_policy(const struct agent_handoff *h, char *path, size_t size, 
 			size_t err_size)
 {
 	size_t len = strlen(h->policy_text);
+	char name[65];
 	int fd;
 
 	if (mkdir(MU_RUN_DIR, 0755) && errno != EEXIST)
@@ -330,7 +375,8 @@ static int write_policy(const struct agent_handoff *h, char *path, size_t size, 
 	if (mkdir(AGENT_STATE_DIR, 0700) && errno != EEXIST)
 		goto fail;
 	/* Per hand-over (this process serves it): each exec of a container comes as well. */
-	snprintf(path, size, AGENT_STATE_DIR "/%s-%d.policy", h->k.id, (int)getpid());
+	snprintf(path, size, AGENT_STATE_DIR "/%s-%d.policy", policy_file_name(h->k.id, name),
+		 (int)getpid());
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
@@ -378,7 +424,7 @@ int agent_policy_path(const struct agent_handoff *h, const char *policy_dir, cha
 			 want, strerror(errno));
 		return -1;
 	}
-	n = strlen(dir);
+	n = strcmp(dir, "/") ? strlen(dir) : 0;	/* "/": every absolute path is inside */
 	if (strncmp(real, dir, n) || real[n] != '/') {
 		snprintf(err, err_size, "%s %s: %s is outside the policy folder %s",
 			 AGENT_ANN_POLICY_FILE, h->policy_file, real, dir);

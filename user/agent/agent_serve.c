@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -103,21 +104,32 @@ static int container_cgroup(pid_t pid, char *path, size_t size)
  * the watcher answers the container's calls itself.
  */
 static int supervise(struct agent_handoff *h, const char *policy_path, struct loaded_policy *lp,
-		     int ready)
+		     int ready, pid_t watcher)
 {
 	__u64 sync = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
 	const char *want_sync = getenv("MU_RUN_SYNC_WAKEUP");
 	char cg_path[PATH_MAX];
 	int cg = container_cgroup(h->pid, cg_path, sizeof(cg_path)), ret;
 	bool synced = false;
+	sigset_t sigs;
 
 	if (cg >= 0)
 		run_program_cgroup(cg, cg_path);
 	else
 		run_say("can't open the container's cgroup (%s): its sockets' options are read "
 			"at each swap", strerror(errno));
+	/*
+	 * Blocked before the watcher's death can signal it (PR_SET_PDEATHSIG,
+	 * SIGUSR2): run_supervisor_prepare() reads them from its signalfd, as
+	 * under run, where they are blocked from the start.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	run_registry_set_container(&h->k);
-	run_supervisor_watcher(getppid(), true);
+	run_supervisor_watcher(watcher, true);
 	if (!want_sync || strcmp(want_sync, "0"))
 		synced = !ioctl(h->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, sync);
 	/*
@@ -157,16 +169,55 @@ static int enter_cgroup(const char *dir)
 	return close(fd);
 }
 
+/*
+ * The supervisor says 'A' once it serves. The container's calls wait for it
+ * meanwhile (the filter is in force): past AGENT_READY_MS (a policy whose host
+ * names don't resolve, a BPF load that hangs) it is killed and the watcher
+ * lets the calls through.
+ */
+static bool supervisor_ready(int fd, pid_t sup)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char ack;
+	int n;
+
+	do
+		n = poll(&pfd, 1, AGENT_READY_MS);
+	while (n < 0 && errno == EINTR);
+	if (n > 0 && read(fd, &ack, 1) == 1)
+		return true;
+	if (n == 0) {
+		run_say("the supervisor %d was not ready in %d s: stopped", (int)sup,
+			AGENT_READY_MS / 1000);
+		kill(sup, SIGKILL);
+	}
+	waitpid(sup, NULL, 0);
+	return false;
+}
+
 int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cgroup_dir)
 {
 	struct run_made_cgroup made = { .parent = -1, .always = true };
 	struct loaded_policy *lp;
 	int sp[2], pidfd, ret;
-	char ctx[200], ack;
-	pid_t sup;
+	pid_t sup, watcher = getpid();
+	char ctx[200];
 
 	agent_context(&h->k, ctx, sizeof(ctx));
 	run_set_tag("agent", ctx);
+	/* As run's watcher: the OOM killer passes it by, SIGUSR1 (a report) is not for it. */
+	run_oom_protect();
+	signal(SIGUSR1, SIG_IGN);
+	/* A container's first process ignores SIGTERM from here unless it handles it. */
+	run_set_stop_grace(AGENT_STOP_GRACE_MS);
+	/*
+	 * Out of the agent's cgroup first, whatever serves the container: in a
+	 * pod, that cgroup is killed with the pod, and a pass-through killed
+	 * with it leaves the container's calls failing with ENOSYS.
+	 */
+	if (cgroup_dir && enter_cgroup(cgroup_dir))
+		run_say("can't enter cgroup %s (%s): this container's server ends with the "
+			"agent's cgroup", cgroup_dir, strerror(errno));
 	if (!policy_path) {
 		ret = pass_through(h->listener);
 		agent_handoff_free(h);
@@ -183,9 +234,6 @@ int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cg
 			strerror(errno));
 		goto untouched;
 	}
-	if (cgroup_dir && enter_cgroup(cgroup_dir))
-		run_say("can't enter cgroup %s (%s): the supervisor's cgroup is made under the "
-			"agent's", cgroup_dir, strerror(errno));
 	run_own_cgroup(&made);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
 		run_say("served untouched: can't create a socket pair: %s", strerror(errno));
@@ -196,10 +244,10 @@ int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cg
 	if (sup == 0) {
 		close(sp[0]);
 		close(pidfd);
-		_exit(supervise(h, policy_path, lp, sp[1]));
+		_exit(supervise(h, policy_path, lp, sp[1], watcher));
 	}
 	close(sp[1]);
-	if (sup < 0 || read(sp[0], &ack, 1) != 1) {
+	if (sup < 0 || !supervisor_ready(sp[0], sup)) {
 		run_say("served untouched: the supervisor did not start%s%s",
 			sup < 0 ? ": " : " (see above)", sup < 0 ? strerror(errno) : "");
 		close(sp[0]);
@@ -216,6 +264,7 @@ int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cg
 	agent_handoff_free(h);
 	return ret;
 untouched:
+	run_cgroup_remove(&made);	/* back under --cgroup (or the agent's): nothing to bridge */
 	ret = pass_through(h->listener);
 	if (h->policy_text)
 		unlink(policy_path);

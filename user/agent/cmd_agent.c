@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -171,6 +172,19 @@ static int make_cgroup(const char *name)
 	return mkdir(dir, 0755) ? -1 : 0;
 }
 
+/* A call of the accept loop failed (not EINTR): said once a second at most, a pause, no spin. */
+static void fail_pause(const char *what)
+{
+	static time_t said;
+	time_t now = time(NULL);
+
+	if (now != said)
+		fprintf(stderr, "%s agent[%d]: %s: %s (pausing 100 ms)\n", prog_name,
+			(int)getpid(), what, strerror(errno));
+	said = now;
+	nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+}
+
 /* In the process forked for connection @conn: read the hand-over, serve it. */
 static int handle(int conn, const char *policy_dir, const char *cgroup_dir)
 {
@@ -180,10 +194,16 @@ static int handle(int conn, const char *policy_dir, const char *cgroup_dir)
 	int got = agent_handoff_read(conn, HANDOFF_TIMEOUT_MS, &h, err, sizeof(err));
 
 	if (got) {
+		close(conn);
+		if (got == -1 && h.listener >= 0) {
+			/* A filter is installed: closing its listener would fail its calls (ENOSYS). */
+			fprintf(stderr, "%s agent[%d]: a hand-over refused: %s: its calls are let "
+				"through unchanged\n", prog_name, (int)getpid(), err);
+			return agent_serve(&h, NULL, cgroup_dir);
+		}
 		if (got == -1)
 			fprintf(stderr, "%s agent[%d]: a hand-over refused: %s\n", prog_name,
 				(int)getpid(), err);
-		close(conn);
 		agent_handoff_free(&h);
 		return 1;
 	}
@@ -193,7 +213,7 @@ static int handle(int conn, const char *policy_dir, const char *cgroup_dir)
 		fprintf(stderr, "%s agent[%d]: %sserved untouched: its listener metadata is '%s', "
 			"not '%s' (the calls a swap must see may not all come here)\n", prog_name,
 			(int)getpid(), ctx, h.metadata, AGENT_PROFILE_METADATA);
-		return agent_serve(&h, NULL, NULL);
+		return agent_serve(&h, NULL, cgroup_dir);
 	}
 	want = agent_policy_path(&h, policy_dir, path, sizeof(path), err, sizeof(err));
 	if (want <= 0)
@@ -215,6 +235,8 @@ int do_agent(int argc, char **argv)
 	const char *sock_path = AGENT_SOCKET, *policy_dir = AGENT_POLICY_DIR, *cgroup = NULL;
 	const char *cgroupns_of = NULL;
 	struct cgroup_ref cg = {};
+	sigset_t stops, waiting;
+	struct stat st;
 	struct sigaction sa = { .sa_handler = on_stop };
 	char err[512];
 	int c, fd;
@@ -251,7 +273,10 @@ int do_agent(int argc, char **argv)
 		      "and attach BPF programs (run as root)");
 		return 1;
 	}
-	if (access(policy_dir, R_OK | X_OK)) {
+	if (!*sock_path)
+		return usage_err("agent: --socket needs a path");
+	if (stat(policy_dir, &st) || (!S_ISDIR(st.st_mode) && (errno = ENOTDIR)) ||
+	    access(policy_dir, R_OK | X_OK)) {
 		p_err("policy folder %s: %s", policy_dir, strerror(errno));
 		return 1;
 	}
@@ -281,6 +306,13 @@ int do_agent(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* Blocked but inside ppoll(): a stop can't land between the check and the wait. */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigprocmask(SIG_BLOCK, &stops, &waiting);
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
 	signal(SIGCHLD, SIG_IGN);	/* each hand-over's process leaves no zombie */
 	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "%s agent[%d]: listening on %s\n", prog_name, (int)getpid(), sock_path);
@@ -290,15 +322,23 @@ int do_agent(int argc, char **argv)
 		int conn;
 		pid_t pid;
 
-		if (poll(&pfd, 1, -1) < 0)
-			continue;	/* EINTR: stopping? */
-		conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0)
+		if (ppoll(&pfd, 1, NULL, &waiting) < 0 && errno != EINTR) {
+			fail_pause("poll");
 			continue;
+		}
+		if (stopping)
+			break;
+		conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0) {
+			if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+				fail_pause("accept");	/* EMFILE, ENFILE, ENOMEM: no spin */
+			continue;
+		}
 		fflush(NULL);
 		pid = fork();
 		if (pid == 0) {
 			close(fd);
+			sigprocmask(SIG_UNBLOCK, &stops, NULL);
 			/* A container's server ends with the container, not with the agent. */
 			signal(SIGTERM, SIG_IGN);
 			signal(SIGINT, SIG_IGN);

@@ -39,9 +39,17 @@ void run_own_cgroup(struct run_made_cgroup *made);
 void run_cgroup_remove(struct run_made_cgroup *made);
 /*
  * The watcher: wait for @supervisor; if it dies while @program runs, say so
- * and (@stop_program) stop it with SIGTERM. 0 when it ended well.
+ * and (@stop_program) stop it: run_stop_program(). 0 when it ended well.
  */
 int run_watch(pid_t supervisor, pid_t program, int program_pidfd, bool stop_program);
+/*
+ * SIGTERM to the program; SIGKILL if it still runs after the grace period
+ * run_set_stop_grace() set (none by default: run leaves that to the service
+ * manager; the agent sets one, as a container's init ignores SIGTERM from the
+ * host unless it handles it).
+ */
+void run_stop_program(int pidfd, pid_t pid);
+void run_set_stop_grace(int ms);
 /*
  * The cgroup of the program's own sockets, when it is not the supervisor's
  * (a container's): the option recorder is attached there too. Before
@@ -51,7 +59,7 @@ void run_program_cgroup(int cg, const char *path);
 
 /* The container a supervisor serves for `agent`; an empty id for a program under run. */
 struct run_container {
-	char id[72];			/* the runtime's id */
+	char id[256];			/* the runtime's id */
 	char name[128];			/* as the runtime or Kubernetes named it, or "" */
 	char pod[128], pod_namespace[128], pod_uid[64];	/* Kubernetes, or "" */
 };

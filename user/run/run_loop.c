@@ -391,7 +391,7 @@ static void new_watcher(void)
 			"; stopping it (SIGTERM) so that it can be started again" :
 			"; restart it (--on-supervisor-death keep)");
 		if (stop_program_on_death)
-			syscall(SYS_pidfd_send_signal, prog_fd, SIGTERM, NULL, 0);
+			run_stop_program(prog_fd, registry_program);
 		_exit(1);
 	} else {
 		run_say("the watcher %d died: watcher %d took over", (int)watcher_pid, (int)child);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,9 +18,18 @@
  * Wait until supervisor @r has handled a SIGHUP sent after its registry said
  * @r->reload_seq (it parses and resolves off its notification path, which can
  * take as long as a resolver's timeout): 0 applied, -1 failed or no answer,
- * with the error printed.
+ * with the error printed, 2 when it ended with its program meanwhile.
  */
 #define RUN_RELOAD_WAIT_MS	30000
+
+/*
+ * A supervisor gone with its program (a container that ended during the
+ * reload): nothing to reload, no error. Gone while its program runs is one.
+ */
+static bool ended(const struct run_entry *r)
+{
+	return kill(r->supervisor, 0) && errno == ESRCH && kill(r->program, 0) && errno == ESRCH;
+}
 
 static int wait_run_reload(const struct run_entry *r)
 {
@@ -35,7 +45,9 @@ static int wait_run_reload(const struct run_entry *r)
 		for (i = 0; i < nruns; i++)
 			if (runs[i].supervisor == r->supervisor)
 				break;
-		if (i == nruns) {
+		if (i == nruns && ended(r)) {
+			ret = 2;	/* ended with its program meanwhile: nothing to reload */
+		} else if (i == nruns) {
 			p_err("the run supervisor %d is gone", (int)r->supervisor);
 			ret = -1;
 		} else if (runs[i].reload_seq != r->reload_seq && runs[i].reload_error[0]) {
@@ -46,7 +58,7 @@ static int wait_run_reload(const struct run_entry *r)
 			ret = 0;
 		}
 		run_registry_free(runs, nruns);
-		if (ret <= 0)
+		if (ret != 1)
 			return ret;
 		usleep(step * 1000);
 		step = step < 10 ? 2 * step : 20;
@@ -66,20 +78,26 @@ int run_reload(const struct run_entry *runs, size_t n)
 	struct loaded_policy lp;
 	char name[64];
 	size_t i;
-	int ret = 0;
+	int ret = 0, err, waited;
 
 	for (i = 0; i < n; i++) {
+		if (ended(&runs[i]))
+			continue;
 		if (load_policy(runs[i].policy, &lp)) {
-			ret = 1;
+			/* The agent's copy of a container's policy goes with the container. */
+			if (!ended(&runs[i]))
+				ret = 1;
 			continue;
 		}
-		if (kill(runs[i].supervisor, SIGHUP)) {
+		err = kill(runs[i].supervisor, SIGHUP) ? errno : 0;
+		waited = err ? 0 : wait_run_reload(&runs[i]);
+		if (err && !ended(&runs[i])) {
 			p_err("can't signal the run supervisor %d: %s", (int)runs[i].supervisor,
-			      strerror(errno));
+			      strerror(err));
 			ret = 1;
-		} else if (wait_run_reload(&runs[i])) {
+		} else if (waited < 0) {
 			ret = 1;
-		} else {
+		} else if (!err && !waited) {
 			snprintf(name, sizeof(name), "run[%d] (program %d)", (int)runs[i].supervisor,
 				 (int)runs[i].program);
 			report_action("reloaded", name, lp.path, &lp.pol, lp.trie.families);

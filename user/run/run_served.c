@@ -60,6 +60,17 @@ static void program_names(pid_t program, char *comm, size_t comm_size, char *uni
  * Its lines: all of the policy in force (they name its sockets' lines); the
  * counts only while its counters can be read and are of that policy.
  */
+/* The line of @s with this number and text: another process's policy may differ. */
+static struct served_line *line_of(struct served *s, int line, const char *source)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_lines; i++)
+		if (s->lines[i].line == line && !strcmp(s->lines[i].source, source ? source : ""))
+			return &s->lines[i];
+	return NULL;
+}
+
 static int add_lines(const struct run_entry *r, const struct run_counters *c, struct served *s,
 		     bool merge)
 {
@@ -72,13 +83,13 @@ static int add_lines(const struct run_entry *r, const struct run_counters *c, st
 		struct mu_line_counters wire = {};
 		struct served_line *l;
 
-		if (merge && j >= s->nr_lines)
-			break;
-		l = merge ? &s->lines[j] :
-			served_add_line(s, json_object_object_get_ex(je, "line", &v) ?
-					   json_object_get_int(v) : 0,
-					json_object_object_get_ex(je, "source", &v) ?
-					   json_object_get_string(v) : "");
+		int line = json_object_object_get_ex(je, "line", &v) ? json_object_get_int(v) : 0;
+		const char *source = json_object_object_get_ex(je, "source", &v) ?
+				     json_object_get_string(v) : "";
+
+		l = merge ? line_of(s, line, source) : NULL;
+		if (!l)
+			l = served_add_line(s, line, source);
 		if (!l) {
 			ret = -1;
 			break;
@@ -132,15 +143,12 @@ static int add_sockopts(const struct run_entry *r, const struct run_counters *c,
 
 /*
  * A container the agent serves: named as a cluster names it (namespace, pod,
- * container), the container by its name or else the first 12 characters of
- * its id, as runtimes show ids. Bounded: one series per container, never per
- * connection.
+ * container), the container by its name or else its whole id (ids a user
+ * chose, as runc takes them, may share any prefix). Bounded: one series per
+ * container, never per connection.
  */
 static int container_labels(const struct run_container *k, struct served *s)
 {
-	char shortid[13];
-
-	snprintf(shortid, sizeof(shortid), "%.12s", k->id);
 	if (k->pod_namespace[0] &&
 	    served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "namespace",
 			     k->pod_namespace))
@@ -149,14 +157,15 @@ static int container_labels(const struct run_container *k, struct served *s)
 	    served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "pod", k->pod))
 		return -1;
 	return served_add_label(s->labels, &s->nr_labels, SERVED_MAX_LABELS, "container",
-				k->name[0] ? k->name : shortid);
+				k->name[0] ? k->name : k->id);
 }
 
 /*
  * The record already read this round for another process of the same
- * container under the same policy (one `runc exec`, `kubectl exec` adds,
- * with a supervisor of its own), which this one's counts join: one series per
- * container. @rec: the record of each run read so far. -1 if none.
+ * container (one `runc exec`, `kubectl exec` adds, with a supervisor of its
+ * own), which this one's counts join, line by line (number and text: a reload
+ * in between may have changed the policy): one series per container and line.
+ * @rec: the record of each run read so far. -1 if none.
  */
 static ssize_t same_container(const struct run_source *src, size_t i, const ssize_t *rec)
 {
@@ -166,8 +175,7 @@ static ssize_t same_container(const struct run_source *src, size_t i, const ssiz
 	if (!r->container.id[0])
 		return -1;
 	for (j = src->first; j < i; j++)
-		if (!strcmp(src->runs[j].container.id, r->container.id) &&
-		    !strcmp(src->runs[j].sha256, r->sha256))
+		if (!strcmp(src->runs[j].container.id, r->container.id))
 			return rec[j - src->first];
 	return -1;
 }

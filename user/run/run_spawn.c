@@ -8,9 +8,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -61,8 +63,41 @@ int run_watch(pid_t supervisor, pid_t proxy, int proxy_pidfd, bool stop_program)
 		stop_program ? "; stopping it (SIGTERM) so that it can be started again" :
 		"; restart it (--on-supervisor-death keep)");
 	if (stop_program)
-		syscall(SYS_pidfd_send_signal, proxy_pidfd, SIGTERM, NULL, 0);
+		run_stop_program(proxy_pidfd, proxy);
 	return 1;
+}
+
+/*
+ * SIGTERM; then, where a grace period is set (the agent's: a container's first
+ * process is the init of its PID namespace, and the kernel drops a signal sent
+ * to it from outside unless it has a handler for it, pid_namespaces(7)),
+ * SIGKILL once it has passed. Under run there is none: the program's service
+ * manager decides how long a graceful stop may take.
+ */
+static int stop_grace_ms;
+
+void run_set_stop_grace(int ms)
+{
+	stop_grace_ms = ms;
+}
+
+void run_stop_program(int pidfd, pid_t pid)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	int n;
+
+	syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+	if (!stop_grace_ms)
+		return;
+	do
+		n = poll(&pfd, 1, stop_grace_ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0) {
+		fprintf(stderr, "%s %s[%d]: %sprogram %d still runs %d s after SIGTERM: SIGKILL\n",
+			prog_name, run_tag, (int)getpid(), run_tag_context, (int)pid,
+			stop_grace_ms / 1000);
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	}
 }
 
 /*
@@ -132,9 +167,20 @@ static void sweep_made(int cg)
 		close(fd);
 		return;
 	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, RUN_CGROUP_PREFIX, strlen(RUN_CGROUP_PREFIX)))
-			unlinkat(cg, de->d_name, AT_REMOVEDIR);	/* EBUSY while in use */
+	while ((de = readdir(d))) {
+		int pid;
+
+		if (strncmp(de->d_name, RUN_CGROUP_PREFIX, strlen(RUN_CGROUP_PREFIX)))
+			continue;
+		/*
+		 * Its maker still alive may have made it and not moved in yet (the
+		 * agent starts several at once): empty, but not to be taken away.
+		 */
+		pid = atoi(de->d_name + strlen(RUN_CGROUP_PREFIX));
+		if (pid > 0 && (!kill(pid, 0) || errno == EPERM))
+			continue;
+		unlinkat(cg, de->d_name, AT_REMOVEDIR);	/* EBUSY while in use */
+	}
 	closedir(d);
 }
 
