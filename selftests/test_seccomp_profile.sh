@@ -522,11 +522,12 @@ else
 						"server up mptcp4@127.0.0.1:7910"} |
 				.linux.namespaces |= map(select(.type != "network"))' \
 				"$tmp/bundle/config.json" >"$d/config.json"
-		ctrs+=("mu-seccomp-$$-$1")
 		timeout 60 runc run -d -b "$d" "mu-seccomp-$$-$1" >"$d.out" 2>&1 </dev/null
 		wait_for grep -q "connect=" "$d.out"
 		cat "$d.out"
 	}
+	# Named here: agent_run runs in $(...), a subshell, whose ctrs+= cleanup would not see.
+	ctrs+=("mu-seccomp-$$-listed" "mu-seccomp-$$-unlisted")
 	got=$(agent_run listed 7910)
 	[[ $got == *"connect=ok proto=262 echo=ok mptcp=yes"* ]] &&
 		ok "the agent serves a container of the profile: a listed connect() is MPTCP" ||
