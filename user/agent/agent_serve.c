@@ -35,12 +35,6 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS	SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP	(1UL << 0)
-#endif
 
 /* Every call goes on as if no filter had asked: until the container's last process is gone. */
 static int pass_through(int listener)
@@ -79,23 +73,12 @@ static int pass_through(int listener)
 /* The container's cgroup (its first process's), opened, and its name in @path. */
 static int container_cgroup(pid_t pid, char *path, size_t size)
 {
-	char file[64], line[PATH_MAX], dir[PATH_MAX + 32];
-	FILE *f;
-	int fd = -1;
+	char dir[PATH_MAX + 32];
 
-	snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)pid);
-	f = fopen(file, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(path, size, "%s", line + 3);
-			if (!cgroup_dir(line + 3, dir, sizeof(dir)))
-				fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return fd;
+	errno = ENOENT;
+	if (cgroup_of_pid(pid, path, size) || cgroup_dir(path, dir, sizeof(dir)))
+		return -1;
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 /*
@@ -106,8 +89,6 @@ static int container_cgroup(pid_t pid, char *path, size_t size)
 static int supervise(struct agent_handoff *h, const char *policy_path, struct loaded_policy *lp,
 		     int ready, pid_t watcher)
 {
-	__u64 sync = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
-	const char *want_sync = getenv("MU_RUN_SYNC_WAKEUP");
 	char cg_path[PATH_MAX];
 	int cg = container_cgroup(h->pid, cg_path, sizeof(cg_path)), ret;
 	bool synced = false;
@@ -130,8 +111,7 @@ static int supervise(struct agent_handoff *h, const char *policy_path, struct lo
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	run_registry_set_container(&h->k);
 	run_supervisor_watcher(watcher, true);
-	if (!want_sync || strcmp(want_sync, "0"))
-		synced = !ioctl(h->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, sync);
+	synced = run_sync_wakeup(h->listener);
 	/*
 	 * The runtimes' filters can't wait killably (libseccomp 2.5 has no
 	 * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): a signal can interrupt a call

@@ -420,20 +420,10 @@ struct run_bridge {
 
 static int self_cgroup(char *dir, size_t size, __u64 *id)
 {
-	char line[4096], *path = NULL;
+	char path[4096];
 	struct stat st;
-	FILE *f = fopen("/proc/self/cgroup", "re");
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			path = line + 3;
-			break;
-		}
-	fclose(f);
-	if (!path)
+	if (cgroup_of_pid(0, path, sizeof(path)))
 		return -1;
 	if (cgroup_dir(path, dir, size) || stat(dir, &st)) {
 		/*

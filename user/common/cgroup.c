@@ -392,3 +392,29 @@ int cgroup_walk(const char *path, int (*fn)(const char *path, void *ctx), void *
 		closedir(d);
 	return ret;
 }
+
+int cgroup_of_pid(pid_t pid, char *out, size_t size)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int ret = -1;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/cgroup");
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (ret && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(out, size, "%s", line + 3);
+		ret = 0;
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}

@@ -6,6 +6,7 @@
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct cgroup_ref {
 	char path[PATH_MAX];	/* absolute, on the cgroup v2 mount */
@@ -46,6 +47,13 @@ int cgroup_dir(const char *name, char *out, size_t size);
  * first; stops at the first non-zero return and returns it.
  */
 int cgroup_walk(const char *path, int (*fn)(const char *path, void *ctx), void *ctx);
+
+/*
+ * The cgroup v2 of process @pid (0: this one), as the 0:: line of
+ * /proc/PID/cgroup names it ("/system.slice/x.service", relative to the
+ * reader's cgroup namespace): 0, or -1 when there is no such line.
+ */
+int cgroup_of_pid(pid_t pid, char *out, size_t size);
 
 /* The name (relative to the cgroup v2 root) of the cgroup whose id is @id; -1 if none. */
 int cgroup_name_of_id(__u64 id, char *out, size_t size);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "proc_tree.h"
 #include "sys.h"
 
@@ -119,30 +120,17 @@ static int add_socket(int fd, const char *link, void *ctx)
 
 static int add_cgroup(struct proc_tree *t, pid_t pid)
 {
-	char path[64], line[PATH_MAX], root[PATH_MAX], dir[2 * PATH_MAX];
+	char name[PATH_MAX], root[PATH_MAX], dir[2 * PATH_MAX];
 	struct stat st;
 	__u64 id;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (cgroup_of_pid(pid, name, sizeof(name)) || first_mount("cgroup2", root, sizeof(root)))
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (first_mount("cgroup2", root, sizeof(root)))
-			break;
-		snprintf(dir, sizeof(dir), "%s%s", root, line + 3);
-		if (stat(dir, &st))
-			break;
-		fclose(f);
-		id = st.st_ino;
-		return push((void **)&t->cgids, &t->nr_cgids, sizeof(id), &id);
-	}
-	fclose(f);
-	return 0;
+	snprintf(dir, sizeof(dir), "%s%s", root, name);
+	if (stat(dir, &st))
+		return 0;
+	id = st.st_ino;
+	return push((void **)&t->cgids, &t->nr_cgids, sizeof(id), &id);
 }
 
 int proc_tree_add(struct proc_tree *t, pid_t root)

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "runtime.h"
 
 #define RUNC_ROOT	"/run/runc"
@@ -375,30 +376,6 @@ static int proc_start(pid_t pid, unsigned long long *start, char *state)
 	return 0;
 }
 
-/* The cgroup v2 of @pid, as the 0:: line of /proc/PID/cgroup names it. */
-static int proc_cgroup(pid_t pid, char *out, size_t size)
-{
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	int ret = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (ret && getline(&line, &cap, f) > 0) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(out, size, "%s", line + 3);
-		ret = 0;
-	}
-	free(line);
-	fclose(f);
-	return ret;
-}
-
 /* The init process and its start time from a runc state.json or a crun status. */
 static int read_state(const struct match *m, pid_t *pid, unsigned long long *start)
 {
@@ -438,7 +415,7 @@ static int finish(const struct match *m, struct container *ct, char *err, size_t
 		return say(err, err_size, "container %s is stopped (its init process %d is "
 			   "gone)", m->ref, pid);
 	ct->pid = pid;
-	if (proc_cgroup(pid, ct->cgroup, sizeof(ct->cgroup)))
+	if (cgroup_of_pid(pid, ct->cgroup, sizeof(ct->cgroup)))
 		return say(err, err_size, "container %s: its process %d is in no cgroup v2 "
 			   "(only v1 hierarchies are mounted?)", m->ref, pid);
 	if (!strcmp(ct->cgroup, "/"))

@@ -47,12 +47,6 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS	SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP	(1UL << 0)
-#endif
 
 void help_run(FILE *out)
 {
@@ -136,8 +130,6 @@ static void swallow_until_exec(const sigset_t *sigs)
 static int supervise(int sock, struct loaded_policy *lp, pid_t proxy, pid_t watcher,
 		     bool stop_program)
 {
-	__u64 sync = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
-	const char *want_sync = getenv("MU_RUN_SYNC_WAKEUP");
 	struct loaded_policy *mine = malloc(sizeof(*mine));
 	bool synced = false, killable;
 	int listener = recv_fd(sock, &killable), ret;
@@ -146,12 +138,7 @@ static int supervise(int sock, struct loaded_policy *lp, pid_t proxy, pid_t watc
 		return 1;	/* the other side failed, and said why */
 	*mine = *lp;
 	run_supervisor_watcher(watcher, stop_program);
-	/*
-	 * The same CPU answers at once where the kernel can (6.6+): +20 us a call,
-	 * not +150. MU_RUN_SYNC_WAKEUP=0 leaves it off (the benchmark compares).
-	 */
-	if (!want_sync || strcmp(want_sync, "0"))
-		synced = !ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, sync);
+	synced = run_sync_wakeup(listener);
 	/* Everything the program's calls need, before it runs. */
 	if (run_supervisor_prepare(mine->path, mine, proxy, synced, killable))
 		return 1;

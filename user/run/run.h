@@ -50,6 +50,8 @@ int run_watch(pid_t supervisor, pid_t program, int program_pidfd, bool stop_prog
  */
 void run_stop_program(int pidfd, pid_t pid);
 void run_set_stop_grace(int ms);
+/* Ask the kernel to wake the supervisor on the caller's CPU (6.6+): whether it will. */
+bool run_sync_wakeup(int listener);
 /*
  * The cgroup of the program's own sockets, when it is not the supervisor's
  * (a container's): the option recorder is attached there too. Before

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bridge/bridge.h"
+#include "common/cgroup.h"
 #include "common/served.h"
 #include "run.h"
 
@@ -38,22 +39,15 @@ static void program_names(pid_t program, char *comm, size_t comm_size, char *uni
 		comm[strcspn(comm, "\n")] = '\0';
 	if (f)
 		fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)program);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		for (u = strtok_r(line + 3, "/", &end); u; u = strtok_r(NULL, "/", &end)) {
-			size_t n = strlen(u);
+	if (cgroup_of_pid(program, line, sizeof(line)))
+		return;
+	for (u = strtok_r(line, "/", &end); u; u = strtok_r(NULL, "/", &end)) {
+		size_t n = strlen(u);
 
-			if ((n > 8 && !strcmp(u + n - 8, ".service")) ||
-			    (n > 6 && !strcmp(u + n - 6, ".scope")))
-				snprintf(unit, unit_size, "%s", u);
-		}
+		if ((n > 8 && !strcmp(u + n - 8, ".service")) ||
+		    (n > 6 && !strcmp(u + n - 6, ".scope")))
+			snprintf(unit, unit_size, "%s", u);
 	}
-	if (f)
-		fclose(f);
 }
 
 /*
