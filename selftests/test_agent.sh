@@ -130,6 +130,10 @@ expect "--socket without a value is a usage error" 2 "needs a value"
 run agent --socket "$tmp/a.sock" --policy-dir "$tmp/none"
 expect "a missing policy folder: one error line" 1 "policy folder $tmp/none"
 [ ! -e "$tmp/a.sock" ] && ok "... and no socket was made" || not_ok "... and no socket was made"
+run agent --socket "$tmp/a.sock" --policy-dir /bin/sh
+expect "a policy folder that is a file: one error line" 1 "policy folder /bin/sh: Not a directory"
+run agent --socket= --policy-dir "$tmp/etc"
+expect "an empty --socket is a usage error" 2 "--socket needs a path"
 run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup /
 expect "--cgroup at the root is refused" 1 "not the root cgroup"
 run agent --socket "$tmp/a.sock" --policy-dir "$tmp/etc" --cgroup /mu-no-such-$$/below
