@@ -51,7 +51,7 @@ TEST_BINS  := $(OUTPUT)/selftests/test_policy $(OUTPUT)/selftests/mu_sock \
 # The end-to-end suites also hand an older ABI's engine over (test_upgrade.sh).
 VM_BINS     = $(OUTPUT)/old-abi/$(APP)
 BENCH_BINS := $(OUTPUT)/selftests/bench_policy $(OUTPUT)/selftests/bench_sock \
-	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif \
+	      $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_notif $(OUTPUT)/selftests/bench_floor \
 	      $(OUTPUT)/selftests/mu_sock.static $(OUTPUT)/selftests/run_edges
 
 ifeq ($(V),1)
@@ -158,7 +158,7 @@ $(OUTPUT)/selftests/test_tc_rewrite $(OUTPUT)/selftests/test_tc_paths: %: %.o
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
 
 $(OUTPUT)/selftests/mu_sock $(OUTPUT)/selftests/bench_sock $(OUTPUT)/selftests/run_probe \
-$(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/bench_notif \
+$(OUTPUT)/selftests/run_edges $(OUTPUT)/selftests/bench_notif $(OUTPUT)/selftests/bench_floor \
 $(OUTPUT)/selftests/mu_handover: %: %.o
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lpthread -o $@

@@ -10,7 +10,10 @@
 #   - HAProxy's short-connection rate under run against plain HAProxy, with
 #     nothing listed and with frontend and server listed;
 #   - the supervisor's own system calls per listed connect, counted
-#     (selftests/run_syscalls.sh).
+#     (selftests/run_syscalls.sh);
+#   - the floor: what the least supervisor (selftests/bench_floor.c: the
+#     address read, a swap with nothing checked or copied) costs the same loops
+#     and HAProxy, so that each goal is read against what this machine allows.
 # Every condition is measured in each round, rounds alternate; the report is
 # medians and ratios of this one run. Needs root.
 set -u
@@ -87,6 +90,17 @@ floor_sample() {
 }
 notif=$top/.output/selftests/bench_notif
 [ -x "$notif" ] || die "$notif is missing: make bench builds it"
+# The same floor on the real loop (selftests/bench_floor.c): the least supervisor
+# (read the address; swap: an MPTCP socket installed, nothing checked or copied)
+# under bench_sock itself, so that the program's own TCP socket and the wake-ups
+# of a real connect are in it; one supervisor thread, or one per program thread.
+floor=$top/.output/selftests/bench_floor
+[ -x "$floor" ] || die "$floor is missing: make bench builds it"
+floor_native() { "$floor" none -- "$b" "$@" mptcp; }	# native MPTCP, its CPU time counted
+floor_cpu() {	# floor_cpu NAME: the CPU time per connection of its last sample
+	sample "$1" "$(awk -v n="$n_conn" '/^cpu_us=/ { sub("cpu_us=", ""); printf "%.0f", $0 * 1000 / n }' \
+		"$tmp/proto")"
+}
 # One CPU for the program and the supervisor both: what cross-CPU wake-ups cost.
 cpu=$(taskset -pc $$ | sed -n 's/.*: \([0-9]*\).*/\1/p')
 
@@ -102,6 +116,13 @@ for ((r = 1; r <= rounds; r++)); do
 	threads_sample native_threads 262 native_b
 	threads_sample listed_threads 262 "$bin" run --policy "$tmp/threads.policy" -- "$b"
 	floor_sample
+	connect_sample loop_native 262 floor_native
+	floor_cpu cpu_native
+	connect_sample loop_continue 6 "$floor" continue -- "$b"
+	floor_cpu cpu_continue
+	connect_sample loop_swap 262 "$floor" swap -- "$b"
+	floor_cpu cpu_swap
+	threads_sample loop_threads 262 "$floor" -t 4 swap -- "$b"
 done
 
 us() { awk -v a="$(median "$1")" 'BEGIN { printf "%7.1f us", a / 1000 }'; }
@@ -140,6 +161,19 @@ printf '    + MPTCP socket installed (ADDFD)    %7.1f us   (the least a swap cos
 	"$(awk -v a="$(median floor_swap)" 'BEGIN { print a / 1000 }')"
 echo "    best unlisted / plain TCP possible:       $(floor_ratio plain floor_continue)"
 echo "    best listed / native MPTCP possible:      $(floor_ratio native floor_swap)"
+echo "  the floor on the real loop (selftests/bench_floor: the least supervisor under bench_sock):"
+printf '    notified, answered CONTINUE         %s   CPU %7.1f us per connection\n' \
+	"$(us loop_continue)" "$(awk -v a="$(median cpu_continue)" 'BEGIN { print a / 1000 }')"
+printf '    swapped: MPTCP socket installed     %s   CPU %7.1f us per connection\n' \
+	"$(us loop_swap)" "$(awk -v a="$(median cpu_swap)" 'BEGIN { print a / 1000 }')"
+printf '    native MPTCP, for its CPU           %s   CPU %7.1f us per connection\n' \
+	"$(us loop_native)" "$(awk -v a="$(median cpu_native)" 'BEGIN { print a / 1000 }')"
+printf '    4 threads swapped (4 supervisor threads) %s per connection\n' "$(us loop_threads)"
+echo "    least unlisted / plain TCP on this machine:      $(ratio loop_continue plain)   (goal 1.1)"
+echo "    least listed / native MPTCP on this machine:     $(ratio loop_swap loop_native)   (goal 1.5)"
+echo "    most 4-thread rate / native MPTCP's:             $(ratio native_threads loop_threads)   (goal 0.8)"
+echo "    run's listed / the least listed:                 $(ratio listed_sync loop_swap)"
+echo "    run's unlisted / the least unlisted:             $(ratio unlisted_sync loop_continue)"
 
 # ---- the supervisor's system calls -----------------------------------------------------
 # Counted, not timed (strace -f -c on the supervisor's threads, selftests/run_syscalls.sh):
@@ -265,8 +299,8 @@ fi
 printf 'bind mptcp4@127.0.0.1:7713\nserver b mptcp4@127.0.0.1:7793\n' >"$tmp/hap-listed.policy"
 with_mptcpize=0
 command -v mptcpize >/dev/null && with_mptcpize=1
-instances="1 2 3"
-[ "$with_mptcpize" = 1 ] && instances="1 2 3 4"
+instances="1 2 3 5"
+[ "$with_mptcpize" = 1 ] && instances="1 2 3 4 5"
 for i in $instances; do
 	printf '%s\n' global '	maxconn 4096' defaults '	mode tcp' '	timeout connect 5s' \
 		'	timeout client 10s' '	timeout server 10s' \
@@ -287,6 +321,10 @@ if [ "$with_mptcpize" = 1 ]; then
 	mptcpize run haproxy -W -db -f "$tmp/hap4.cfg" >"$tmp/hap4.log" 2>&1 &
 	pids+=($!)
 fi
+# The least supervisor (bench_floor: every IPv4 bind and connect made MPTCP, nothing
+# checked), a thread per HAProxy thread: the best rate any supervisor could give.
+"$floor" -t "$(nproc)" swap -- haproxy -W -db -f "$tmp/hap5.cfg" >"$tmp/hap5.log" 2>&1 &
+pids+=($!)
 listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
 for i in $instances; do for port in "771$i" "779$i"; do
 	for ((t = 0; t < 200; t++)); do
@@ -299,6 +337,7 @@ done; done
 if [ "$with_mptcpize" = 1 ] && ! ss -HlM "sport = :7714" | grep -q .; then
 	die "HAProxy under mptcpize does not listen with MPTCP on 7714"
 fi
+ss -HlM "sport = :7715" | grep -q . || die "HAProxy under bench_floor does not listen with MPTCP on 7715"
 # rate_sample NAME PORT [mptcp]: BENCH_CLIENTS clients at once, n_req connections in
 # all; the rate is connections over the wall time of the sample.
 rate_sample() {
@@ -319,6 +358,7 @@ for ((r = 1; r <= rounds; r++)); do
 	rate_sample hap_unlisted 7712
 	rate_sample hap_listed 7713 mptcp
 	[ "$with_mptcpize" = 1 ] && rate_sample hap_mptcpize 7714 mptcp
+	rate_sample hap_floor 7715 mptcp
 done
 # The listed instance must have made its sockets MPTCP, or it measured plain TCP.
 made=$("$bin" status --json | jq --arg p "$tmp/hap-listed.policy" \
@@ -337,11 +377,15 @@ printf '  under run, frontend+server listed   %8.0f /s   (MPTCP on both sides)\n
 if [ "$with_mptcpize" = 1 ]; then
 	printf '  under mptcpize (every socket MPTCP) %8.0f /s\n' "$(median hap_mptcpize)"
 fi
+printf '  under the least supervisor          %8.0f /s   (bench_floor swap: the best any could do)\n' \
+	"$(median hap_floor)"
 echo "  ratios:"
 echo "    run, nothing listed / plain:        $(ratio hap_unlisted hap_plain)"
 echo "    run, listed (MPTCP) / plain:        $(ratio hap_listed hap_plain)"
 if [ "$with_mptcpize" = 1 ]; then
 	echo "    run, listed / mptcpize (goal >= 0.9): $(ratio hap_listed hap_mptcpize)"
+	echo "    the least supervisor / mptcpize:      $(ratio hap_floor hap_mptcpize)   (what the goal can reach here)"
 else
 	echo "    run, listed / mptcpize: not measured (mptcpize is not installed)"
 fi
+echo "    run, listed / the least supervisor:   $(ratio hap_listed hap_floor)"
