@@ -351,6 +351,7 @@ enum mu_sopt {
 struct mu_optmask {
 	__u64 w[2];
 };
+_Static_assert(MU_SOPT_MAX <= 128, "struct mu_optmask holds 128 options");
 
 static inline int mu_optmask_has(const struct mu_optmask *m, int i)
 {

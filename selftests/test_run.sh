@@ -287,8 +287,10 @@ else
 	skip "an option MPTCP refuses" "this kernel accepts TCP_USER_TIMEOUT on MPTCP sockets"
 	skip "an option MPTCP refuses, without the bridge" "this kernel accepts TCP_USER_TIMEOUT on MPTCP sockets"
 fi
-# The verifier's walk is what the program's first call waits for: mu_sockops
-# once took 757,900 of the kernel's 1,000,000 (0.75 s), its paths unmerged.
+# The verifier's walk is what the program's start waits for: mu_sockops once
+# took 757,900 of the kernel's 1,000,000 (0.75 s), its paths unmerged, and
+# mu_setsockopt / mu_getsockopt 12,485 / 15,018 (about 20 ms of each start)
+# until the option lookup became a global function, verified once.
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 if [ -n "$cg2" ] && printf '5.16\n%s\n' "$(uname -r)" | sort -V -C; then
 	got=$("$bin" run --policy "$pol" -- sh -c \
@@ -299,10 +301,10 @@ if [ -n "$cg2" ] && printf '5.16\n%s\n' "$(uname -r)" | sort -V -C; then
 		skip "the verifier's walk of the bridge" "no bridge here: $(grep -m1 'bridge' <<<"$got")"
 	elif grep -q '^mu_sockops verified=' <<<"$got" && grep -q '^mu_setsockopt verified=' <<<"$got" &&
 		grep -q '^mu_run_setsocko verified=' <<<"$got" &&
-		[ "$worst" -gt 0 ] && [ "$worst" -lt 100000 ]; then
-		ok "the bridge's and recorder's programs each load with under 100,000 instructions verified (at most $worst)"
+		[ "$worst" -gt 0 ] && [ "$worst" -lt 10000 ]; then
+		ok "the bridge's and recorder's programs each load with under 10,000 instructions verified (at most $worst)"
 	else
-		not_ok "the bridge's and recorder's programs each load with under 100,000 instructions verified" "$got"
+		not_ok "the bridge's and recorder's programs each load with under 10,000 instructions verified" "$got"
 	fi
 else
 	skip "the verifier's walk of the bridge" "no cgroup v2 mount, or a kernel before 5.16"
