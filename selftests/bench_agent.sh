@@ -13,7 +13,7 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin=$top/mptcp-upgrade
+bin=${MU_RUN_BIN:-$top/mptcp-upgrade}	# MU_RUN_BIN: another build, to compare
 sock=$top/.output/selftests/mu_sock
 static=$top/.output/selftests/mu_sock.static
 rounds=${BENCH_ROUNDS:-5}

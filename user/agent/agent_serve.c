@@ -175,9 +175,26 @@ static bool supervisor_ready(int fd, pid_t sup)
 	return false;
 }
 
+/*
+ * Out of the agent's cgroup, whatever serves the container: in a pod, that
+ * cgroup is killed with the pod, and a pass-through killed with it leaves the
+ * container's calls failing with ENOSYS. Once.
+ */
+static void leave_agent_cgroup(const char *cgroup_dir)
+{
+	static bool done;
+
+	if (done || !cgroup_dir)
+		return;
+	done = true;
+	if (enter_cgroup(cgroup_dir))
+		run_say("can't enter cgroup %s (%s): this container's server ends with the "
+			"agent's cgroup", cgroup_dir, strerror(errno));
+}
+
 int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cgroup_dir)
 {
-	struct run_made_cgroup made = { .parent = -1, .always = true };
+	struct run_made_cgroup made = { .parent = -1, .always = true, .under = cgroup_dir };
 	struct loaded_policy *lp;
 	int sp[2], pidfd, ret;
 	pid_t sup, watcher = getpid();
@@ -190,15 +207,8 @@ int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cg
 	signal(SIGUSR1, SIG_IGN);
 	/* A container's first process ignores SIGTERM from here unless it handles it. */
 	run_set_stop_grace(AGENT_STOP_GRACE_MS);
-	/*
-	 * Out of the agent's cgroup first, whatever serves the container: in a
-	 * pod, that cgroup is killed with the pod, and a pass-through killed
-	 * with it leaves the container's calls failing with ENOSYS.
-	 */
-	if (cgroup_dir && enter_cgroup(cgroup_dir))
-		run_say("can't enter cgroup %s (%s): this container's server ends with the "
-			"agent's cgroup", cgroup_dir, strerror(errno));
 	if (!policy_path) {
+		leave_agent_cgroup(cgroup_dir);
 		ret = pass_through(h->listener);
 		agent_handoff_free(h);
 		return ret;
@@ -227,6 +237,11 @@ int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cg
 		_exit(supervise(h, policy_path, lp, sp[1], watcher));
 	}
 	close(sp[1]);
+	/*
+	 * The watcher's own move (an RCU grace period, about 14 ms) while the
+	 * supervisor loads its BPF and moves into the cgroup made for it.
+	 */
+	leave_agent_cgroup(cgroup_dir);
 	if (sup < 0 || !supervisor_ready(sp[0], sup)) {
 		run_say("served untouched: the supervisor did not start%s%s",
 			sup < 0 ? ": " : " (see above)", sup < 0 ? strerror(errno) : "");
@@ -244,7 +259,8 @@ int agent_serve(struct agent_handoff *h, const char *policy_path, const char *cg
 	agent_handoff_free(h);
 	return ret;
 untouched:
-	run_cgroup_remove(&made);	/* back under --cgroup (or the agent's): nothing to bridge */
+	run_cgroup_remove(&made);	/* nothing to bridge */
+	leave_agent_cgroup(cgroup_dir);
 	ret = pass_through(h->listener);
 	if (h->policy_text)
 		unlink(policy_path);

@@ -321,6 +321,21 @@ int cgroup_dir(const char *name, char *out, size_t size)
 	return 0;
 }
 
+int cgroup_name_of_dir(const char *dir, char *out, size_t size)
+{
+	char root[PATH_MAX];
+	size_t len;
+
+	if (first_mount("cgroup2", root, sizeof(root)))
+		return -1;
+	len = strlen(root);
+	if (strncmp(dir, root, len) || (dir[len] && dir[len] != '/'))
+		return -1;
+	if ((size_t)snprintf(out, size, "%s", dir[len] ? dir + len : "/") >= size)
+		return -1;
+	return 0;
+}
+
 int cgroup_alive(const char *name, __u64 id)
 {
 	char path[PATH_MAX * 2];

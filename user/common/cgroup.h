@@ -41,6 +41,8 @@ bool cgroup_nested_ids(const struct cgroup_ref *cg, const char *other_name, __u6
 int cgroup_alive(const char *name, __u64 id);
 /* The directory of cgroup @name ("/a/b", as state files keep it); -1 without cgroup v2. */
 int cgroup_dir(const char *name, char *out, size_t size);
+/* The other way: the name of the cgroup whose directory is @dir; -1 if it is none. */
+int cgroup_name_of_dir(const char *dir, char *out, size_t size);
 
 /*
  * Call @fn on the cgroup directory @path and on every one below it, parents

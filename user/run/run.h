@@ -29,14 +29,22 @@ void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * run_spawn.c): the caller's when it holds it alone, else a child made for it
  * (CGROUP/mptcp-upgrade-run.PID, @parent >= 0) that run_cgroup_remove() takes
  * away once the supervisor is gone. Sets run_supervisor_cgroup().
+ *
+ * A child made is not entered here: the processes that belong in it (the
+ * program, the supervisor) each call run_enter_own_cgroup() while other work
+ * goes on, since a move costs a process an RCU grace period (about 14 ms
+ * here) and moves made at the same time share one.
  */
 struct run_made_cgroup {
-	int parent;		/* the cgroup the caller was in, when a child was made */
+	int parent;		/* the cgroup the child was made in, when one was made */
 	char name[64];
 	bool always;		/* make a child even when the caller is alone (agent) */
+	const char *under;	/* the child under this cgroup folder, not the caller's */
 };
 void run_own_cgroup(struct run_made_cgroup *made);
 void run_cgroup_remove(struct run_made_cgroup *made);
+/* This process into the child run_own_cgroup() made (if it made one): 0, or -1 and errno. */
+int run_enter_own_cgroup(void);
 /*
  * The watcher: wait for @supervisor; if it dies while @program runs, say so
  * and (@stop_program) stop it: run_stop_program(). 0 when it ended well.

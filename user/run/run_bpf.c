@@ -62,9 +62,7 @@ void run_bpf_note_states(void)
 static void start_bridge(void)
 {
 	const char *want = getenv("MU_RUN_BRIDGE");
-	char err[256], names[512];
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	char err[256];
 	int attempt;
 
 	if (want && !strcmp(want, "0"))
@@ -79,11 +77,20 @@ static void start_bridge(void)
 		if (run_bridge_in_use || (errno != EAGAIN && errno != EBUSY && errno != EINTR))
 			break;
 	}
-	if (!run_bridge_in_use) {
+	if (!run_bridge_in_use)
 		run_say("socket-option bridge off: %s: listed sockets that set an option MPTCP "
 			"refuses stay TCP", err);
+}
+
+/* The bridge loaded and attached, and the supervisor in its cgroup: recorded, and said. */
+static void announce_bridge(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char names[512];
+
+	if (!run_bridge_in_use)
 		return;
-	}
 	if (!bpf_obj_get_info_by_fd(run_bridge_counters_fd(run_bridge_in_use), &info, &len)) {
 		struct bpf_map_info lines = {};
 		__u32 lines_len = sizeof(lines);
@@ -157,6 +164,7 @@ struct recorder_load {
 	struct run_options_bpf *skel;
 	int err;
 	int intent_err;		/* why the address check did not load, or 0 */
+	int enter_err;		/* why the supervisor is not in its cgroup, or 0 */
 };
 
 static struct run_options_bpf *open_recorder(bool intent)
@@ -178,6 +186,20 @@ static struct run_options_bpf *open_recorder(bool intent)
 	err = errno;
 	run_options_bpf__destroy(r);
 	errno = err;
+	return NULL;
+}
+
+/*
+ * Into the cgroup run_own_cgroup() made, where the sockets the supervisor
+ * makes must be: a thread of its own, as the move waits for an RCU grace
+ * period, which the two loads hide.
+ */
+static void *enter_cgroup(void *arg)
+{
+	struct recorder_load *rl = arg;
+
+	if (run_enter_own_cgroup())
+		rl->enter_err = errno;
 	return NULL;
 }
 
@@ -239,20 +261,41 @@ fail:
 void run_bpf_start(void)
 {
 	struct recorder_load rl = { .err = ENOMEM };
-	pthread_t t;
-	bool threaded;
+	pthread_t t, enter;
+	bool threaded, entering;
 
 	if (bridge_cg < 0) {
+		/* Where it was to be made (the agent's --cgroup), if anywhere. */
+		if (run_enter_own_cgroup())
+			run_say("can't move into its cgroup: %s", strerror(errno));
 		start_bridge();
+		announce_bridge();
 		run_say("no record of the options sockets set and no address check: no cgroup "
 			"of its own to attach them to (listed calls are counted as unchecked)");
 		return;
 	}
+	entering = !pthread_create(&enter, NULL, enter_cgroup, &rl);
+	if (!entering)
+		enter_cgroup(&rl);
 	threaded = !pthread_create(&t, NULL, load_recorder, &rl);
 	start_bridge();
 	if (threaded)
 		pthread_join(t, NULL);
 	else
 		load_recorder(&rl);
+	if (entering)
+		pthread_join(enter, NULL);
+	if (rl.enter_err) {
+		/* Its sockets would be made outside the cgroup the programs are attached to. */
+		run_say("socket-option bridge, option record and address check off: can't move "
+			"into cgroup %s: %s", bridge_cg_path, strerror(rl.enter_err));
+		if (run_bridge_in_use)
+			run_bridge_close(run_bridge_in_use);
+		run_bridge_in_use = NULL;
+		if (rl.skel)
+			run_options_bpf__destroy(rl.skel);
+		return;
+	}
+	announce_bridge();
 	start_recorder(&rl);
 }

@@ -183,18 +183,37 @@ static void sweep_made(int cg)
 	closedir(d);
 }
 
+/* The child made, for run_enter_own_cgroup(); whether this process moved into it. */
+static int made_child = -1;
+static bool entered;
+
 void run_own_cgroup(struct run_made_cgroup *made)
 {
 	char path[4096], why[4400] = "";
 	__u64 id = 0;
-	int cg = run_bridge_cgroup(&id), child = -1, procs;
+	int cg, child = -1;
 	struct stat st;
 
-	if (cg < 0) {
-		run_supervisor_cgroup(-1, 0, NULL);	/* the bridge says why it is off */
-		return;
+	if (made->under) {
+		cg = open(made->under, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg >= 0 && cgroup_name_of_dir(made->under, path, sizeof(path))) {
+			close(cg);
+			cg = -1;
+			errno = ENOTDIR;
+		}
+		if (cg < 0) {
+			snprintf(why, sizeof(why), "can't open cgroup %s: %s", made->under,
+				 strerror(errno));
+			goto off;
+		}
+	} else {
+		cg = run_bridge_cgroup(&id);
+		if (cg < 0) {
+			run_supervisor_cgroup(-1, 0, NULL);	/* the bridge says why it is off */
+			return;
+		}
+		cgroup_path_of_self(path, sizeof(path));
 	}
-	cgroup_path_of_self(path, sizeof(path));
 	if (!made->always && strcmp(path, "/") && cgroup_alone(cg)) {
 		run_supervisor_cgroup(cg, id, path);
 		return;
@@ -208,35 +227,55 @@ void run_own_cgroup(struct run_made_cgroup *made)
 	}
 	made->parent = cg;
 	child = openat(cg, made->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	procs = child < 0 ? -1 : openat(child, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	if (procs < 0 || write(procs, "0", 1) != 1 || fstat(child, &st)) {
-		snprintf(why, sizeof(why), "can't move into cgroup %s%s%s: %s", path,
+	if (child < 0 || fstat(child, &st)) {
+		snprintf(why, sizeof(why), "can't open cgroup %s%s%s: %s", path,
 			 strcmp(path, "/") ? "/" : "", made->name, strerror(errno));
-		if (procs >= 0)
-			close(procs);
 		goto off;
 	}
-	close(procs);
-	cgroup_path_of_self(path, sizeof(path));
+	made_child = child;
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%s",
+		 strcmp(path, "/") ? "/" : "", made->name);
 	run_supervisor_cgroup(child, st.st_ino, path);
 	return;
 off:
 	if (child >= 0)
 		close(child);
+	/* The supervisor still goes where it was to be made, without a bridge. */
+	if (made->under && cg >= 0)
+		made_child = cg;
 	fprintf(stderr, "%s %s[%d]: %ssocket-option bridge off: %s: started from a cgroup "
 		"that other processes share, it would run for all of them\n", prog_name, run_tag,
 		(int)getpid(), run_tag_context, why);
 	run_supervisor_cgroup(-1, 0, NULL);
 }
 
-/* The watcher, once the supervisor is gone: back to where run started, and the cgroup made goes. */
+int run_enter_own_cgroup(void)
+{
+	int procs, err;
+
+	if (made_child < 0 || entered)
+		return 0;
+	procs = openat(made_child, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (procs < 0)
+		return -1;
+	if (write(procs, "0", 1) != 1) {
+		err = errno;
+		close(procs);
+		errno = err;
+		return -1;
+	}
+	entered = true;
+	return close(procs);
+}
+
+/* The watcher, once the supervisor is gone: the cgroup made goes (left first, if entered). */
 void run_cgroup_remove(struct run_made_cgroup *made)
 {
 	int procs;
 
 	if (made->parent < 0)
 		return;
-	procs = openat(made->parent, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	procs = entered ? openat(made->parent, "cgroup.procs", O_WRONLY | O_CLOEXEC) : -1;
 	if (procs >= 0) {
 		if (write(procs, "0", 1) != 1) {
 			/* It stays: the removal below fails, and the next run sweeps it. */
