@@ -493,7 +493,13 @@ static int dump(struct dump_ctx *c, int family, const int *storage_fds, size_t n
 	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 	req->sdiag_family = family;
 	req->sdiag_protocol = IPPROTO_TCP;
-	req->idiag_states = ~0U;
+	/*
+	 * Listeners are asked for only by the listener check (no connection
+	 * callback), and then nothing else: asked for, each dump walks the
+	 * kernel's whole listening hash, whatever few sockets it holds (the
+	 * MPTCP one once more, for its own listeners).
+	 */
+	req->idiag_states = !c->mptcp && !c->fn ? 1U << MU_TCP_LISTEN : ~(1U << MU_TCP_LISTEN);
 	req->idiag_ext = 1 << (INET_DIAG_INFO - 1);
 	if (c->mptcp) {
 		mnl_attr_put_u32(nlh, INET_DIAG_REQ_PROTOCOL, IPPROTO_MPTCP);
