@@ -389,3 +389,84 @@ else
 	echo "    run, listed / mptcpize: not measured (mptcpize is not installed)"
 fi
 echo "    run, listed / the least supervisor:   $(ratio hap_listed hap_floor)"
+
+# ---- HAProxy in http mode: the client keeps its connection, the server side does not --------
+# Issue 22's other HAProxy case: option http-server-close, so every request opens
+# a new backend connection (a swap, when listed) while the client's connection
+# stays (no swap on the frontend side past the first). BENCH_CLIENTS keep-alive
+# clients at once, n_req requests in all. Instances: plain, run with frontend and
+# server listed, mptcpize, the least supervisor (bench_floor).
+printf 'bind mptcp4@127.0.0.1:7722\nserver b mptcp4@127.0.0.1:7802\n' >"$tmp/ka-listed.policy"
+ka_instances="1 2 4"
+[ "$with_mptcpize" = 1 ] && ka_instances="1 2 3 4"
+for i in $ka_instances; do
+	printf '%s\n' global '	maxconn 4096' defaults '	mode http' '	option http-server-close' \
+		'	timeout connect 5s' '	timeout client 10s' '	timeout server 10s' \
+		'frontend f' "	bind 127.0.0.1:772$i" '	default_backend b' \
+		'backend b' "	server s 127.0.0.1:780$i" >"$tmp/ka$i.cfg"
+	"$sock" sink 127.0.0.1 "780$i" 3600 http >"$tmp/kasink$i.out" 2>&1 &
+	pids+=($!)
+done
+haproxy -W -db -f "$tmp/ka1.cfg" >"$tmp/ka1.log" 2>&1 &
+pids+=($!)
+"$bin" run --policy "$tmp/ka-listed.policy" -- haproxy -W -db -f "$tmp/ka2.cfg" \
+	>"$tmp/ka2.log" 2>&1 &
+pids+=($!)
+if [ "$with_mptcpize" = 1 ]; then
+	mptcpize run haproxy -W -db -f "$tmp/ka3.cfg" >"$tmp/ka3.log" 2>&1 &
+	pids+=($!)
+fi
+"$floor" -t "$(nproc)" swap -- haproxy -W -db -f "$tmp/ka4.cfg" >"$tmp/ka4.log" 2>&1 &
+pids+=($!)
+for i in $ka_instances; do for port in "772$i" "780$i"; do
+	for ((t = 0; t < 200; t++)); do
+		listening "$port" && break
+		sleep 0.05
+	done
+	listening "$port" || die "nothing listens on $port"
+done; done
+# ka_sample NAME PORT: BENCH_CLIENTS keep-alive MPTCP clients at once; requests over wall time.
+ka_sample() {
+	local t0 t1 i cl=${BENCH_CLIENTS:-4} pids=()
+	t0=$(date +%s%N)
+	for ((i = 0; i < cl; i++)); do
+		"$sock" keepalive 127.0.0.1 "$2" $((n_req / cl)) mptcp >"$tmp/ka-rate$i" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	t1=$(date +%s%N)
+	! grep -q -e failed -e timed "$tmp"/ka-rate* || die "$1: $(cat "$tmp"/ka-rate*)"
+	sample "$1" "$(awk -v n=$((n_req / cl * cl)) -v d=$((t1 - t0)) \
+		'BEGIN { printf "%.0f", n * 1e9 / d }')"
+}
+made_before=$("$bin" status --json | jq --arg p "$tmp/ka-listed.policy" \
+	'[.runs[] | select(.policy == $p) | .counters.made_mptcp] | add')
+for ((r = 1; r <= rounds; r++)); do
+	ka_sample ka_plain 7721
+	ka_sample ka_listed 7722
+	[ "$with_mptcpize" = 1 ] && ka_sample ka_mptcpize 7723
+	ka_sample ka_floor 7724
+done
+# Each request's backend connection is a listed connect: swapped, or it measured TCP.
+made=$("$bin" status --json | jq --arg p "$tmp/ka-listed.policy" \
+	'[.runs[] | select(.policy == $p) | .counters.made_mptcp] | add')
+want=$((rounds * (n_req / ${BENCH_CLIENTS:-4} * ${BENCH_CLIENTS:-4})))
+[ $((${made:-0} - ${made_before:-0})) -ge "$want" ] ||
+	die "the listed HAProxy (http) made $((${made:-0} - ${made_before:-0})) sockets MPTCP, want >= $want"
+echo
+echo "HAProxy (-W, http mode, option http-server-close): ${BENCH_CLIENTS:-4} keep-alive clients"
+echo "at once, $n_req requests per sample, each on a new backend connection, medians of $rounds:"
+printf '  plain HAProxy                       %8.0f /s\n' "$(median ka_plain)"
+printf '  under run, frontend+server listed   %8.0f /s   (MPTCP on both sides)\n' \
+	"$(median ka_listed)"
+if [ "$with_mptcpize" = 1 ]; then
+	printf '  under mptcpize (every socket MPTCP) %8.0f /s\n' "$(median ka_mptcpize)"
+fi
+printf '  under the least supervisor          %8.0f /s   (bench_floor swap)\n' "$(median ka_floor)"
+echo "  ratios:"
+echo "    run, listed (MPTCP) / plain:        $(ratio ka_listed ka_plain)"
+if [ "$with_mptcpize" = 1 ]; then
+	echo "    run, listed / mptcpize (goal >= 0.9): $(ratio ka_listed ka_mptcpize)"
+	echo "    the least supervisor / mptcpize:      $(ratio ka_floor ka_mptcpize)   (what the goal can reach here)"
+fi
+echo "    run, listed / the least supervisor:   $(ratio ka_listed ka_floor)"

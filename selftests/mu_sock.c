@@ -16,9 +16,11 @@
  *   mu_sock connect-after FILE ADDR PORT
  *                                    the same once FILE exists (a test's trigger, up to 60 s):
  *                                    a call made at a moment the test chooses
- *   mu_sock sink ADDR PORT SECONDS [tcp]
+ *   mu_sock sink ADDR PORT SECONDS [tcp|http]
  *                                    MPTCP echo server for any number of clients, for SECONDS
- *                                    (with tcp: socket(..., 0), for the engine to upgrade)
+ *                                    (with tcp: socket(..., 0), for the engine to upgrade;
+ *                                    with http: each request's head, to its empty line, gets
+ *                                    "200 ok", the connection kept: a proxy's HTTP upstream)
  *   mu_sock hold ADDR PORT N SECONDS [BYTES [tcp]]
  *                                    N MPTCP connections, BYTES (64 KiB) echoed on each, then
  *                                    held open ("held N") until SECONDS have passed (with
@@ -32,6 +34,10 @@
  *   mu_sock recv ADDR PORT TIMELINE  receive one connection to its end, append "ms bytes"
  *                                    every 100 ms to TIMELINE, print "received N fnv X"
  *   mu_sock rate ADDR PORT N [mptcp] N short request/response connections, print "rate R/s"
+ *   mu_sock keepalive ADDR PORT N [mptcp]
+ *                                    one connection, N HTTP/1.1 GETs on it one after the other,
+ *                                    each answer read whole (its head and Content-Length);
+ *                                    print "rate R/s"
  *   mu_sock storm ADDR PORT N CLIENT_PORT
  *                                    N MPTCP clients one after the other, each sending an
  *                                    HTTP/1.0 request and reading to the server's close (so
@@ -56,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -395,6 +402,74 @@ static int cmd_rate(const char *ip, const char *port, int n, bool mptcp)
 	return 0;
 }
 
+/* The end of an HTTP head in @buf (its @len bytes), or NULL. */
+static const char *head_end(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 3; i < len; i++)
+		if (!memcmp(buf + i - 3, "\r\n\r\n", 4))
+			return buf + i + 1;
+	return NULL;
+}
+
+/* The Content-Length of the head @buf (to @end), 0 if none. */
+static long content_length(const char *buf, const char *end)
+{
+	static const char name[] = "\ncontent-length:";
+	const char *p;
+
+	for (p = buf; p + sizeof(name) - 1 < end; p++)
+		if (!strncasecmp(p, name, sizeof(name) - 1))
+			return strtol(p + sizeof(name) - 1, NULL, 10);
+	return 0;
+}
+
+static int cmd_keepalive(const char *ip, const char *port, int n, bool mptcp)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, mptcp ? IPPROTO_MPTCP : 0), i;
+	double t0 = mono_ms();
+	char buf[8192];
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len)) {
+		printf("rate failed: can't connect: errno=%d\n", errno);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		size_t got = 0;
+		const char *end = NULL;
+		long body = 0;
+		ssize_t r;
+
+		if (write(fd, req, sizeof(req) - 1) != sizeof(req) - 1) {
+			printf("rate failed at %d errno=%d\n", i, errno);
+			return 1;
+		}
+		/* The head, then what Content-Length says is left (one answer at a time). */
+		while (!end || got < (size_t)(end - buf) + body) {
+			wait_fd(fd, POLLIN, WAIT_MS);	/* exits on a timeout */
+			if ((r = read(fd, buf + got, sizeof(buf) - got)) <= 0 ||
+			    (got += r) == sizeof(buf)) {
+				printf("rate failed at %d: no whole answer\n", i);
+				return 1;
+			}
+			if (!end && (end = head_end(buf, got))) {
+				if (strncmp(buf, "HTTP/1.1 200", 12)) {
+					printf("rate failed at %d: %.12s\n", i, buf);
+					return 1;
+				}
+				body = content_length(buf, end);
+			}
+		}
+	}
+	printf("rate %.1f/s\n", n * 1000.0 / (mono_ms() - t0));
+	close(fd);
+	return 0;
+}
+
 /* Did the connection of @fd negotiate MPTCP (and not fall back)? */
 static bool negotiated(int fd)
 {
@@ -478,7 +553,22 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int cmd_sink(const char *ip, const char *port, int seconds, bool tcp)
+/* An HTTP upstream's answer to every request head in @buf (@n bytes from a peer). */
+static bool answer_heads(int fd, const char *buf, ssize_t n)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	const char *p = buf, *end;
+
+	/* A head split across reads would go unanswered: these are 35-byte GETs. */
+	while ((end = head_end(p, buf + n - p))) {
+		if (write(fd, ok, sizeof(ok) - 1) != sizeof(ok) - 1)
+			return false;
+		p = end;
+	}
+	return true;
+}
+
+static int cmd_sink(const char *ip, const char *port, int seconds, bool tcp, bool http)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(ip, port, &ss);
@@ -507,7 +597,8 @@ static int cmd_sink(const char *ip, const char *port, int seconds, bool tcp)
 			if (!fds[i].revents)
 				continue;
 			n = read(fds[i].fd, buf, sizeof(buf));
-			if (n > 0 && write(fds[i].fd, buf, n) == n)
+			if (n > 0 && (http ? answer_heads(fds[i].fd, buf, n) :
+					     write(fds[i].fd, buf, n) == n))
 				continue;
 			close(fds[i].fd);
 			fds[i] = fds[--nfds];
@@ -707,7 +798,11 @@ int main(int argc, char **argv)
 	if (argc == 6 && !strcmp(argv[1], "storm"))
 		return cmd_storm(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "sink"))
-		return cmd_sink(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "tcp"));
+		return cmd_sink(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "tcp"),
+				argc == 6 && !strcmp(argv[5], "http"));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "keepalive"))
+		return cmd_keepalive(argv[2], argv[3], atoi(argv[4]),
+				     argc == 6 && !strcmp(argv[5], "mptcp"));
 	if (argc >= 6 && argc <= 8 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argv[2], argv[3], atol(argv[4]), atoi(argv[5]),
 				argc >= 7 && atol(argv[6]) > 0 && atol(argv[6]) <= 65536 ?
