@@ -182,6 +182,22 @@ hide_run=1 try env PATH=/nonexistent -- attach --container "crio:$tag" --policy 
 fails "cri-o not installed: one error" "cri-o is not installed"
 try -- attach --container podman:web --root /run/runc --policy "$pol"
 fails "--root with podman is one error" "--root is a state directory of runc, crun"
+# A podman that never answers (a hung store, a lock held): bounded, then one error.
+mkdir -p "$tmp/hungbin"
+printf '#!/bin/sh\necho $$ >%s\nexec sleep 120\n' "$tmp/hung.pid" >"$tmp/hungbin/podman"
+chmod 755 "$tmp/hungbin/podman"
+t0=$(date +%s)
+try env PATH="$tmp/hungbin:$PATH" -- attach --container podman:web --policy "$pol"
+waited=$(($(date +%s) - t0))
+fails "a podman that does not answer is one error" \
+	"podman did not answer \`podman container inspect web\` in 10 s \(stopped it\)"
+hung=$(cat "$tmp/hung.pid" 2>/dev/null)
+if [ "$waited" -le 30 ] && [ -n "$hung" ] && ! kill -0 "$hung" 2>/dev/null; then
+	ok "... after 10 s, not for good ($waited s), and the podman asked is stopped"
+else
+	not_ok "... after 10 s, not for good" "waited $waited s, podman pid ${hung:-?}"
+	[ -n "$hung" ] && kill "$hung" 2>/dev/null
+fi
 try -- attach --container "$tag-nothing" --root "$tmp/nowhere" --policy "$pol"
 fails "an unreadable --root is one error" "can't read $tmp/nowhere: No such file"
 

@@ -14,12 +14,14 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cgroup.h"
@@ -166,18 +168,40 @@ struct capture {
 	size_t size, got;
 };
 
-/* Read both pipes to their ends at once, so that neither fills and stops the child. */
-static void drain(struct capture *c, int n)
+/* How long a runtime's command may take to answer (podman's first run builds its state). */
+#define CAPTURE_MS 10000
+
+static long long now_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read both pipes to their ends at once, so that neither fills and stops the
+ * child; -1 (ETIMEDOUT) when they are still open after CAPTURE_MS.
+ */
+static int drain(struct capture *c, int n)
+{
+	long long deadline = now_ms() + CAPTURE_MS;
 	struct pollfd pfd[2];
 	char scratch[512];
-	int i, open_fds = n;
+	int i, open_fds = n, ready;
 	ssize_t r;
 
 	while (open_fds > 0) {
+		long long left = deadline - now_ms();
+
 		for (i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ .fd = c[i].fd, .events = POLLIN };
-		if (poll(pfd, n, -1) < 0) {
+		ready = left > 0 ? poll(pfd, n, (int)left) : 0;
+		if (ready == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -200,13 +224,17 @@ static void drain(struct capture *c, int n)
 	}
 	for (i = 0; i < n; i++)
 		c[i].buf[c[i].got] = '\0';
+	return 0;
 }
 
-/* Run @argv; its stdout in @out, its stderr's first line in @errline. The exit status, or -1. */
+/*
+ * Run @argv; its stdout in @out, its stderr's first line in @errline. The exit
+ * status, or -1 (errno ETIMEDOUT: no answer in CAPTURE_MS, the command killed).
+ */
 static int run_capture(char *const argv[], char *out, size_t out_size, char *errline,
 		       size_t errline_size)
 {
-	int po[2], pe[2], status;
+	int po[2], pe[2], status, timed_out = 0;
 	pid_t pid;
 
 	out[0] = errline[0] = '\0';
@@ -232,13 +260,20 @@ static int run_capture(char *const argv[], char *out, size_t out_size, char *err
 		struct capture c[2] = { { po[0], out, out_size, 0 },
 					{ pe[0], errline, errline_size, 0 } };
 
-		drain(c, 2);
+		if (drain(c, 2) && errno == ETIMEDOUT) {
+			timed_out = 1;
+			kill(pid, SIGKILL);
+		}
 		errline[strcspn(errline, "\n")] = '\0';
 	}
 	close(po[0]);
 	close(pe[0]);
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return -1;
+	if (timed_out) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -255,6 +290,11 @@ static int ask_podman(struct search *s, bool say_unknown)
 	int rc, pid;
 
 	rc = run_capture(argv, out, sizeof(out), errline, sizeof(errline));
+	if (rc < 0 && errno == ETIMEDOUT) {
+		snprintf(s->err, s->err_size, "podman did not answer `podman container inspect %s` "
+			 "in %d s (stopped it)", s->want, CAPTURE_MS / 1000);
+		return -1;
+	}
 	if (rc == 0 && sscanf(out, "%255[^\t]\t%255[^\t]\t%d\t%31[^\n]", id, name, &pid,
 			      status) == 4) {
 		add_match(s, "podman:", name, "", FMT_PODMAN);
@@ -333,9 +373,11 @@ static int search_all(struct search *s, const char *root)
 	any |= !scan_root(s, RUNC_ROOT, "runc:", true, false);
 	any |= !scan_root(s, CRUN_ROOT, "crun:", false, true);
 	any |= !scan_containerd(s, CONTAINERD_ROOT, NULL);
+	/* podman not answering is said when nothing else found the container. */
 	if (in_path("podman")) {
 		any = true;
-		ask_podman(s, false);
+		if (ask_podman(s, false) < 0 && !s->n)
+			return -1;
 	}
 	if (!any)
 		return say(s->err, s->err_size, "no container %s: no runtime's state here "
