@@ -26,10 +26,12 @@
  * PROGRAM's standard output through, passes SIGTERM and SIGINT on to it, and
  * prints on standard error
  *
- *   cpu_us=U
+ *   cpu_us=U swapped=S unswapped=M
  *
  * the CPU time (user + system) of the program and of this supervisor
- * together, in microseconds, so that the caller can divide by the loop count.
+ * together, in microseconds, so that the caller can divide by the loop count,
+ * and how many IPv4 calls a swap made MPTCP, or could not (interrupted, no
+ * copy of the socket): a floor measured on calls left TCP would be too low.
  * Runs no traffic of its own; the program's loop is the caller's (loopback in
  * a namespace of its own, bench_run.sh).
  */
@@ -133,10 +135,14 @@ static int listener = -1;
 static enum mode mode;
 static pid_t child;
 
+/* Calls of a swap that were not swapped (no socket, no copy, interrupted). */
+static long swapped, unswapped, failed;
+
 /* A stop for this process is the program's: it ends, and the supervisor with it. */
 static void pass_on(int sig)
 {
-	kill(child, sig);
+	if (child > 0)
+		kill(child, sig);
 }
 
 /* A pidfd per process of the program, opened once (the program's processes are few). */
@@ -221,9 +227,13 @@ static int supervise(void)
 			};
 
 			/* ENOENT: the call was interrupted (it is made again), or its thread is gone. */
-			if (fl >= 0 && s >= 0 && ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 &&
-			    errno != ENOENT)
-				return -1;
+			if (fl >= 0 && s >= 0 && ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0) {
+				if (errno != ENOENT)
+					return -1;
+				fl = -1;
+			}
+			__atomic_fetch_add(fl >= 0 && s >= 0 ? &swapped : &unswapped, 1,
+					   __ATOMIC_RELAXED);
 			if (s >= 0)
 				close(s);
 			if (old >= 0)
@@ -236,10 +246,16 @@ static int supervise(void)
 	}
 }
 
+/* A supervisor that fails ends the program: its numbers would be of failed calls. */
 static void *supervise_thread(void *arg)
 {
 	(void)arg;
-	return (void *)(long)supervise();
+	if (supervise()) {
+		perror("bench_floor: supervisor");
+		__atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+		kill(child, SIGKILL);
+	}
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -277,6 +293,9 @@ int main(int argc, char **argv)
 		perror("bench_floor: socketpair");
 		return 1;
 	}
+	/* Before the fork: a stop that comes at once still reaches the program. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	child = fork();
 	if (child < 0) {
 		perror("bench_floor: fork");
@@ -298,35 +317,39 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	close(sp[1]);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/*
+	 * The supervisor threads answer; this one waits for the program. Its
+	 * end ends them all, whatever call they wait in (before 6.6 a thread in
+	 * NOTIF_RECV is not woken when the program goes).
+	 */
 	if (mode != NONE) {
-		pthread_t t[64];
-		long failed = 0, nt = threads;
-		void *ret;
+		pthread_t t;
 
 		listener = recv_fd(sp[0]);
-		if (listener >= 0)
+		if (listener < 0) {
+			fprintf(stderr, "bench_floor: no listener from the program\n");
+			kill(child, SIGKILL);
+			failed = 1;
+		} else {
 			ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
-		for (i = 1; listener >= 0 && i < nt; i++)
-			if (pthread_create(&t[i], NULL, supervise_thread, NULL))
+		}
+		for (i = 0; listener >= 0 && i < threads; i++)
+			if (pthread_create(&t, NULL, supervise_thread, NULL)) {
+				perror("bench_floor: thread");
+				kill(child, SIGKILL);
+				failed = 1;
 				break;
-		nt = listener >= 0 ? i : 1;
-		failed = listener < 0 || supervise();
-		for (i = 1; i < nt; i++) {
-			pthread_join(t[i], &ret);
-			failed |= (long)ret;
-		}
-		if (failed) {
-			perror("bench_floor: supervisor");
-			kill(child, SIGKILL);	/* its numbers would be of failed calls */
-		}
+			}
 	}
 	while (wait4(child, &status, 0, &child_ru) != child)
 		if (errno != EINTR)
 			return 1;
 	getrusage(RUSAGE_SELF, &self_ru);
-	fprintf(stderr, "cpu_us=%ld\n", usecs(&child_ru) + usecs(&self_ru));
+	fprintf(stderr, "cpu_us=%ld swapped=%ld unswapped=%ld\n",
+		usecs(&child_ru) + usecs(&self_ru), __atomic_load_n(&swapped, __ATOMIC_RELAXED),
+		__atomic_load_n(&unswapped, __ATOMIC_RELAXED));
+	if (__atomic_load_n(&failed, __ATOMIC_RELAXED))
+		return 1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

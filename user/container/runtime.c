@@ -198,6 +198,8 @@ static int drain(struct capture *c, int n)
 			pfd[i] = (struct pollfd){ .fd = c[i].fd, .events = POLLIN };
 		ready = left > 0 ? poll(pfd, n, (int)left) : 0;
 		if (ready == 0) {
+			for (i = 0; i < n; i++)
+				c[i].buf[c[i].got] = '\0';	/* what came, a string */
 			errno = ETIMEDOUT;
 			return -1;
 		}

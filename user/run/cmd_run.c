@@ -138,6 +138,7 @@ static int supervise(int sock, struct loaded_policy *lp, pid_t proxy, pid_t watc
 		return 1;	/* the other side failed, and said why */
 	*mine = *lp;
 	run_supervisor_watcher(watcher, stop_program);
+	run_program_enters(proxy);
 	synced = run_sync_wakeup(listener);
 	/* Everything the program's calls need, before it runs. */
 	if (run_supervisor_prepare(mine->path, mine, proxy, synced, killable))
@@ -301,21 +302,8 @@ int do_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (send_fd(sp[0], listener, killable)) {
-		p_err("the supervisor did not start: not running %s", argv[optind]);
-		return 1;
-	}
-	/*
-	 * Into the cgroup made for the program and its supervisor, while the
-	 * supervisor loads its BPF (the move waits for an RCU grace period).
-	 * Should it fail, the program's own sockets miss the record of options
-	 * (a swap then reads each option) and the bridge: said, not fatal.
-	 */
-	if (run_enter_own_cgroup())
-		fprintf(stderr, "%s %s[%d]: %scan't move the program into its cgroup (%s): the "
-			"options its sockets set are read at each swap\n", prog_name, run_tag,
-			(int)getpid(), run_tag_context, strerror(errno));
-	if (read(sp[0], &ack, 1) != 1) {
+	/* The supervisor moves this process into their cgroup before it answers. */
+	if (send_fd(sp[0], listener, killable) || read(sp[0], &ack, 1) != 1) {
 		/* Without its supervisor, the program's bind() and connect() would fail. */
 		p_err("the supervisor did not start: not running %s", argv[optind]);
 		return 1;

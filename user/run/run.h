@@ -30,10 +30,10 @@ void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (CGROUP/mptcp-upgrade-run.PID, @parent >= 0) that run_cgroup_remove() takes
  * away once the supervisor is gone. Sets run_supervisor_cgroup().
  *
- * A child made is not entered here: the processes that belong in it (the
- * program, the supervisor) each call run_enter_own_cgroup() while other work
- * goes on, since a move costs a process an RCU grace period (about 14 ms
- * here) and moves made at the same time share one.
+ * A child made is not entered here: the supervisor moves itself and run's
+ * program in (run_enter_own_cgroup(), from a thread beside its BPF loads),
+ * since a move waits for an RCU grace period (about 14 ms here) that the
+ * loads then hide.
  */
 struct run_made_cgroup {
 	int parent;		/* the cgroup the child was made in, when one was made */
@@ -43,8 +43,14 @@ struct run_made_cgroup {
 };
 void run_own_cgroup(struct run_made_cgroup *made);
 void run_cgroup_remove(struct run_made_cgroup *made);
-/* This process into the child run_own_cgroup() made (if it made one): 0, or -1 and errno. */
-int run_enter_own_cgroup(void);
+/*
+ * This process into the child run_own_cgroup() made, and @program (its PID,
+ * or 0) after it: 0; -1 and errno when this process could not go in (it went
+ * to the cgroup the child was to be made in, if one was named: .under); -2
+ * and errno when only @program could not. With no child made but .under
+ * named, into that one.
+ */
+int run_enter_own_cgroup(pid_t program);
 /*
  * The watcher: wait for @supervisor; if it dies while @program runs, say so
  * and (@stop_program) stop it: run_stop_program(). 0 when it ended well.
@@ -66,6 +72,11 @@ bool run_sync_wakeup(int listener);
  * run_supervisor_prepare(); -1 (default): the supervisor's.
  */
 void run_program_cgroup(int cg, const char *path);
+/*
+ * run's program (@program, waiting for the supervisor's answer): moved by the
+ * supervisor into the cgroup made for both, beside its own move.
+ */
+void run_program_enters(pid_t program);
 
 /* The container a supervisor serves for `agent`; an empty id for a program under run. */
 struct run_container {

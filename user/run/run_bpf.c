@@ -165,7 +165,16 @@ struct recorder_load {
 	int err;
 	int intent_err;		/* why the address check did not load, or 0 */
 	int enter_err;		/* why the supervisor is not in its cgroup, or 0 */
+	int program_err;	/* why run's program is not in it, or 0 */
 };
+
+/* run's program, which the supervisor moves into their cgroup beside its own move. */
+static pid_t program_to_move;
+
+void run_program_enters(pid_t program)
+{
+	program_to_move = program;
+}
 
 static struct run_options_bpf *open_recorder(bool intent)
 {
@@ -191,15 +200,20 @@ static struct run_options_bpf *open_recorder(bool intent)
 
 /*
  * Into the cgroup run_own_cgroup() made, where the sockets the supervisor
- * makes must be: a thread of its own, as the move waits for an RCU grace
- * period, which the two loads hide.
+ * makes must be, and run's program with it (waiting for the answer, it runs
+ * nothing meanwhile): a thread of its own, as a move waits for an RCU grace
+ * period, which the two loads hide. Both moves here, so that the supervisor
+ * knows whether the record can see the program's options.
  */
 static void *enter_cgroup(void *arg)
 {
 	struct recorder_load *rl = arg;
+	int ret = run_enter_own_cgroup(program_to_move);
 
-	if (run_enter_own_cgroup())
+	if (ret == -1)
 		rl->enter_err = errno;
+	else if (ret == -2)
+		rl->program_err = errno;
 	return NULL;
 }
 
@@ -223,6 +237,14 @@ static void start_recorder(struct recorder_load *rl)
 	errno = rl->err;
 	if (!recorder)
 		goto fail;
+	if (rl->program_err) {
+		/* Its sockets' options would go unrecorded, and a swap would carry none. */
+		run_say("no record of the options sockets set: can't move the program into "
+			"cgroup %s (%s): a swap reads each one the socket could have set",
+			bridge_cg_path, strerror(rl->program_err));
+		start_intent(rl->intent_err);
+		return;
+	}
 	recorder_link = bpf_link_create(bpf_program__fd(recorder->progs.mu_run_setsockopt),
 					bridge_cg, BPF_CGROUP_SETSOCKOPT, NULL);
 	if (recorder_link < 0)
@@ -266,7 +288,7 @@ void run_bpf_start(void)
 
 	if (bridge_cg < 0) {
 		/* Where it was to be made (the agent's --cgroup), if anywhere. */
-		if (run_enter_own_cgroup())
+		if (run_enter_own_cgroup(0))
 			run_say("can't move into its cgroup: %s", strerror(errno));
 		start_bridge();
 		announce_bridge();

@@ -183,8 +183,12 @@ static void sweep_made(int cg)
 	closedir(d);
 }
 
-/* The child made, for run_enter_own_cgroup(); whether this process moved into it. */
-static int made_child = -1;
+/*
+ * The child made, for run_enter_own_cgroup(); whether this process moved into
+ * it; where to go instead when it can't (the agent's --cgroup: anywhere but
+ * the agent's own, which ends with its pod).
+ */
+static int made_child = -1, made_fallback = -1;
 static bool entered;
 
 void run_own_cgroup(struct run_made_cgroup *made)
@@ -196,16 +200,15 @@ void run_own_cgroup(struct run_made_cgroup *made)
 
 	if (made->under) {
 		cg = open(made->under, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cg >= 0 && cgroup_name_of_dir(made->under, path, sizeof(path))) {
-			close(cg);
-			cg = -1;
-			errno = ENOTDIR;
-		}
 		if (cg < 0) {
 			snprintf(why, sizeof(why), "can't open cgroup %s: %s", made->under,
 				 strerror(errno));
 			goto off;
 		}
+		made_fallback = cg;
+		/* Its name, for what status and the logs say; else its folder. */
+		if (cgroup_name_of_dir(made->under, path, sizeof(path)))
+			snprintf(path, sizeof(path), "%s", made->under);
 	} else {
 		cg = run_bridge_cgroup(&id);
 		if (cg < 0) {
@@ -240,32 +243,52 @@ void run_own_cgroup(struct run_made_cgroup *made)
 off:
 	if (child >= 0)
 		close(child);
-	/* The supervisor still goes where it was to be made, without a bridge. */
-	if (made->under && cg >= 0)
-		made_child = cg;
 	fprintf(stderr, "%s %s[%d]: %ssocket-option bridge off: %s: started from a cgroup "
 		"that other processes share, it would run for all of them\n", prog_name, run_tag,
 		(int)getpid(), run_tag_context, why);
 	run_supervisor_cgroup(-1, 0, NULL);
 }
 
-int run_enter_own_cgroup(void)
+/* Write @pid ("0": the caller) into the cgroup.procs of folder @cg. */
+static int move_into(int cg, pid_t pid)
 {
-	int procs, err;
+	char v[16];
+	int procs, len = snprintf(v, sizeof(v), "%d", (int)pid), err;
 
-	if (made_child < 0 || entered)
-		return 0;
-	procs = openat(made_child, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	procs = openat(cg, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 	if (procs < 0)
 		return -1;
-	if (write(procs, "0", 1) != 1) {
+	if (write(procs, v, len) != len) {
 		err = errno;
 		close(procs);
 		errno = err;
 		return -1;
 	}
-	entered = true;
 	return close(procs);
+}
+
+int run_enter_own_cgroup(pid_t program)
+{
+	int err;
+
+	if (made_child < 0) {
+		/* None made: out of the caller's cgroup all the same, if it is to leave it. */
+		if (made_fallback >= 0 && !entered && move_into(made_fallback, 0))
+			return -1;
+		entered = made_fallback >= 0;
+		return 0;
+	}
+	if (!entered && move_into(made_child, 0)) {
+		err = errno;
+		if (made_fallback >= 0)
+			move_into(made_fallback, 0);
+		errno = err;
+		return -1;
+	}
+	entered = true;
+	if (program > 0 && move_into(made_child, program))
+		return -2;	/* errno: why the program is not in it */
+	return 0;
 }
 
 /* The watcher, once the supervisor is gone: the cgroup made goes (left first, if entered). */
@@ -275,7 +298,8 @@ void run_cgroup_remove(struct run_made_cgroup *made)
 
 	if (made->parent < 0)
 		return;
-	procs = entered ? openat(made->parent, "cgroup.procs", O_WRONLY | O_CLOEXEC) : -1;
+	procs = entered && made_child >= 0 ?
+		openat(made->parent, "cgroup.procs", O_WRONLY | O_CLOEXEC) : -1;
 	if (procs >= 0) {
 		if (write(procs, "0", 1) != 1) {
 			/* It stays: the removal below fails, and the next run sweeps it. */

@@ -96,7 +96,8 @@ struct line_ref {
 /*
  * The MPTCP connections of the cgroup subtrees @roots, and of the process trees
  * rooted at @trees (those their members hold a descriptor of), each given to
- * s->sink; the namespaces' counters and the plain TCP listeners kept in @s.
+ * s->sink; the namespaces' counters kept in @s, and, with no sink, the plain TCP
+ * listeners alone (the only sockets the dumps then ask for).
  */
 int snapshot_take(struct snapshot *s, const char *const *roots, size_t nr_roots,
 		  const pid_t *trees, size_t nr_trees);
