@@ -55,6 +55,8 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "fd_pass.h"
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -71,37 +73,6 @@ static long usecs(const struct rusage *ru)
 {
 	return ru->ru_utime.tv_sec * 1000000L + ru->ru_utime.tv_usec +
 	       ru->ru_stime.tv_sec * 1000000L + ru->ru_stime.tv_usec;
-}
-
-/* The listener, sent from the program (after its filter) to this process. */
-static int send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = {}, b = 0;
-	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = {}, b;
-	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &m, 0) != 1 || !(c = CMSG_FIRSTHDR(&m)) || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
 }
 
 /* bind() and connect() with an address of sizeof(struct sockaddr_in): notified. */
@@ -305,7 +276,7 @@ int main(int argc, char **argv)
 		close(sp[0]);
 		if (mode != NONE) {
 			listener = install_filter();
-			if (listener < 0 || send_fd(sp[1], listener)) {
+			if (listener < 0 || fd_pass(sp[1], listener)) {
 				perror("bench_floor: filter");
 				_exit(1);
 			}
@@ -325,7 +296,7 @@ int main(int argc, char **argv)
 	if (mode != NONE) {
 		pthread_t t;
 
-		listener = recv_fd(sp[0]);
+		listener = fd_take(sp[0]);
 		if (listener < 0) {
 			fprintf(stderr, "bench_floor: no listener from the program\n");
 			kill(child, SIGKILL);

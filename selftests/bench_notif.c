@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fd_pass.h"
+
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -117,37 +119,6 @@ static double loop(long n, int fd, enum mode mode)
 	return (now_ns() - t) / n;
 }
 
-/* The listener over a unix socket: the supervisor process's copy. */
-static int pass_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = {}, b = 0;
-	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
-}
-
-static int take_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = {}, b;
-	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &m, 0) != 1 || !(c = CMSG_FIRSTHDR(&m)) || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 int main(int argc, char **argv)
 {
 	struct sock_filter insns[] = {
@@ -177,7 +148,7 @@ int main(int argc, char **argv)
 	if (child > 0) {
 		/* The supervisor process, until the program is done. */
 		close(sp[1]);
-		listener = take_fd(sp[0]);
+		listener = fd_take(sp[0]);
 		if (listener < 0) {
 			kill(child, SIGKILL);
 			waitpid(child, &status, 0);
@@ -215,7 +186,7 @@ int main(int argc, char **argv)
 		perror("bench_notif: seccomp");
 		return 1;
 	}
-	if (pass_fd(sp[1], listener) || read(sp[1], &sync, sizeof(sync)) != sizeof(sync)) {
+	if (fd_pass(sp[1], listener) || read(sp[1], &sync, sizeof(sync)) != sizeof(sync)) {
 		fprintf(stderr, "bench_notif: can't hand the listener to the supervisor\n");
 		return 1;
 	}

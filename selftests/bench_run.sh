@@ -330,13 +330,18 @@ fi
 "$floor" -t "$floor_threads" swap -- haproxy -W -db -f "$tmp/hap5.cfg" >"$tmp/hap5.log" 2>&1 &
 pids+=($!)
 listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
-for i in $instances; do for port in "771$i" "779$i"; do
-	for ((t = 0; t < 200; t++)); do
-		listening "$port" && break
-		sleep 0.05
+# await_listeners PORT...: each one listens within 10 s, or the bench stops.
+await_listeners() {
+	local port t
+	for port in "$@"; do
+		for ((t = 0; t < 200; t++)); do
+			listening "$port" && break
+			sleep 0.05
+		done
+		listening "$port" || die "nothing listens on $port"
 	done
-	listening "$port" || die "nothing listens on $port"
-done; done
+}
+for i in $instances; do await_listeners "771$i" "779$i"; done
 # mptcpize reaches HAProxy's own socket() (dynamically linked): its listener is MPTCP.
 if [ "$with_mptcpize" = 1 ] && ! ss -HlM "sport = :7714" | grep -q .; then
 	die "HAProxy under mptcpize does not listen with MPTCP on 7714"
@@ -423,13 +428,7 @@ if [ "$with_mptcpize" = 1 ]; then
 fi
 "$floor" -t "$floor_threads" swap -- haproxy -W -db -f "$tmp/ka4.cfg" >"$tmp/ka4.log" 2>&1 &
 pids+=($!)
-for i in $ka_instances; do for port in "772$i" "780$i"; do
-	for ((t = 0; t < 200; t++)); do
-		listening "$port" && break
-		sleep 0.05
-	done
-	listening "$port" || die "nothing listens on $port"
-done; done
+for i in $ka_instances; do await_listeners "772$i" "780$i"; done
 # ka_sample NAME PORT [mptcp]: BENCH_CLIENTS keep-alive clients at once; requests over wall time.
 ka_sample() {
 	local t0 t1 i cl=${BENCH_CLIENTS:-4} pids=()
