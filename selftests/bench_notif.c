@@ -34,17 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fd_pass.h"
-
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP 262
-#endif
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS	SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP	(1UL << 0)
-#endif
+#include "notif.h"
 
 /* The call's second argument says what the supervisor does. */
 enum mode { CONTINUE, SWAP };

@@ -305,14 +305,20 @@ with_mptcpize=0
 command -v mptcpize >/dev/null && with_mptcpize=1
 instances="1 2 3 5"
 [ "$with_mptcpize" = 1 ] && instances="1 2 3 4 5"
-for i in $instances; do
-	printf '%s\n' global '	maxconn 4096' defaults '	mode tcp' '	timeout connect 5s' \
+# haproxy_config CFG FRONT BACK [http]: the configuration of one HAProxy (tcp mode,
+# or http mode with option http-server-close) on 127.0.0.1:FRONT, and its own MPTCP
+# backend on BACK (an echo, or with http an HTTP upstream) started.
+haproxy_config() {
+	local mode=('	mode tcp')
+	[ "${4:-}" = http ] && mode=('	mode http' '	option http-server-close')
+	printf '%s\n' global '	maxconn 4096' defaults "${mode[@]}" '	timeout connect 5s' \
 		'	timeout client 10s' '	timeout server 10s' \
-		'frontend f' "	bind 127.0.0.1:771$i" '	default_backend b' \
-		'backend b' "	server s 127.0.0.1:779$i" >"$tmp/hap$i.cfg"
-	"$sock" sink 127.0.0.1 "779$i" 3600 >"$tmp/sink$i.out" 2>&1 &
+		'frontend f' "	bind 127.0.0.1:$2" '	default_backend b' \
+		'backend b' "	server s 127.0.0.1:$3" >"$1"
+	"$sock" sink 127.0.0.1 "$3" 3600 ${4:-} >"$1.sink" 2>&1 &
 	pids+=($!)
-done
+}
+for i in $instances; do haproxy_config "$tmp/hap$i.cfg" "771$i" "779$i"; done
 haproxy -W -db -f "$tmp/hap1.cfg" >"$tmp/hap1.log" 2>&1 &
 pids+=($!)
 "$bin" run --policy "$tmp/unlisted.policy" -- haproxy -W -db -f "$tmp/hap2.cfg" \
@@ -409,14 +415,7 @@ echo "    run, listed / the least supervisor:   $(ratio hap_listed hap_floor)"
 printf 'bind mptcp4@127.0.0.1:7722\nserver b mptcp4@127.0.0.1:7802\n' >"$tmp/ka-listed.policy"
 ka_instances="1 2 4"
 [ "$with_mptcpize" = 1 ] && ka_instances="1 2 3 4"
-for i in $ka_instances; do
-	printf '%s\n' global '	maxconn 4096' defaults '	mode http' '	option http-server-close' \
-		'	timeout connect 5s' '	timeout client 10s' '	timeout server 10s' \
-		'frontend f' "	bind 127.0.0.1:772$i" '	default_backend b' \
-		'backend b' "	server s 127.0.0.1:780$i" >"$tmp/ka$i.cfg"
-	"$sock" sink 127.0.0.1 "780$i" 3600 http >"$tmp/kasink$i.out" 2>&1 &
-	pids+=($!)
-done
+for i in $ka_instances; do haproxy_config "$tmp/ka$i.cfg" "772$i" "780$i" http; done
 haproxy -W -db -f "$tmp/ka1.cfg" >"$tmp/ka1.log" 2>&1 &
 pids+=($!)
 "$bin" run --policy "$tmp/ka-listed.policy" -- haproxy -W -db -f "$tmp/ka2.cfg" \

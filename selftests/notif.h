@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * One descriptor over a unix socket (SCM_RIGHTS), for the benchmarks that
- * hand a seccomp listener from the program to its supervisor process.
+ * What the benchmarks that run a program under a seccomp supervisor of their
+ * own share: the listener handed over a unix socket (SCM_RIGHTS), and the
+ * names older headers lack.
  */
-#ifndef MU_SELFTESTS_FD_PASS_H
-#define MU_SELFTESTS_FD_PASS_H
+#ifndef MU_SELFTESTS_NOTIF_H
+#define MU_SELFTESTS_NOTIF_H
 
+#include <linux/seccomp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS	SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP	(1UL << 0)
+#endif
 
 /* @fd over @sock, with one byte: 0, or -1. */
 static inline int fd_pass(int sock, int fd)
